@@ -1,0 +1,492 @@
+/**
+ * An incremental decoder of the trace format (docs/format.md): feed it bytes
+ * in chunks of any size, get typed events. Memory is bounded by the largest
+ * batch (64 MiB at most), whatever the length of the trace.
+ *
+ * @module
+ */
+
+import {
+  Batch,
+  Ev,
+  FORMAT_VERSION,
+  LOG_TRUNCATED,
+  MAGIC,
+  MAX_BATCH_BYTES,
+  MAX_HEADER_BYTES,
+} from "./format.ts";
+
+/** What the trace's header says about the recording. */
+export interface TraceHeader {
+  /** Format version. */
+  version: number;
+  /** `performance.timeOrigin` of the recording process, ms since the epoch. */
+  timeOrigin: number;
+  /** `performance.now()` at trace start, ms; time 0 of the trace. */
+  startTime: number;
+  /** Smallest step the recording clock was seen to take, ns. */
+  resolutionNs: number;
+  /** `deno`, `bun` or `node`. */
+  runtime: string;
+  /** Version of the runtime. */
+  runtimeVersion: string;
+  /** Process id, 0 if unknown. */
+  pid: number;
+}
+
+/** A task was created. Times are ns since the trace started. */
+export interface TaskBeginEvent {
+  kind: "taskBegin";
+  time: number;
+  thread: number;
+  task: number;
+  /** Parent task id; 0 is the background. */
+  parent: number;
+  type: string;
+}
+
+/** A task ended. */
+export interface TaskEndEvent {
+  kind: "taskEnd";
+  time: number;
+  thread: number;
+  task: number;
+}
+
+/** A region began. */
+export interface RegionBeginEvent {
+  kind: "regionBegin";
+  time: number;
+  thread: number;
+  /** Region id, unique within its thread. */
+  region: number;
+  task: number;
+  type: string;
+  /** Enclosing `withRegion` region on the same thread, 0 if none. */
+  parent: number;
+  /** Async lane: regions nest within a lane. */
+  lane: number;
+}
+
+/** A region ended. */
+export interface RegionEndEvent {
+  kind: "regionEnd";
+  time: number;
+  thread: number;
+  region: number;
+}
+
+/** A log message. */
+export interface LogEvent {
+  kind: "log";
+  time: number;
+  thread: number;
+  task: number;
+  category: string;
+  message: string;
+  /** The message was cut to the recorder's length limit. */
+  truncated: boolean;
+}
+
+/** The recorder dropped `count` events here (its ring stayed full). */
+export interface LostEvent {
+  kind: "lost";
+  time: number;
+  thread: number;
+  count: number;
+}
+
+/** A thread got its name. */
+export interface ThreadEvent {
+  kind: "thread";
+  time: number;
+  thread: number;
+  name: string;
+}
+
+/** The first event of every trace. */
+export interface HeaderEvent {
+  kind: "header";
+  time: number;
+  header: TraceHeader;
+}
+
+/** The last event of every read: whether the trace was complete. */
+export interface EndEvent {
+  kind: "end";
+  time: number;
+  /** The input stopped before the trace's END batch (a crash, a cut file). */
+  truncated: boolean;
+  /** Events the recorder reported lost. */
+  lost: number;
+  /** Events read. */
+  events: number;
+  /** Bytes read. */
+  bytes: number;
+}
+
+/** Every event a trace yields, in file order. */
+export type TraceEvent =
+  | HeaderEvent
+  | TaskBeginEvent
+  | TaskEndEvent
+  | RegionBeginEvent
+  | RegionEndEvent
+  | LogEvent
+  | LostEvent
+  | ThreadEvent
+  | EndEvent;
+
+/** Input that is not a valid trace. `offset` is where, in bytes. */
+export class TraceFormatError extends Error {
+  /** Byte offset in the input where the problem was found. */
+  readonly offset: number;
+
+  /** Makes an error that names the problem and the offset. */
+  constructor(message: string, offset: number) {
+    super(`runtrace: ${message} (at byte offset ${offset})`);
+    this.name = "TraceFormatError";
+    this.offset = offset;
+  }
+}
+
+/** Reads varints and strings from a byte range, checking its end. */
+class Cursor {
+  constructor(
+    public buf: Uint8Array,
+    public pos: number,
+    public end: number,
+    public base: number,
+    public what: string,
+  ) {}
+
+  fail(msg: string): never {
+    throw new TraceFormatError(`${msg} in ${this.what}`, this.base + this.pos);
+  }
+
+  u8(): number {
+    if (this.pos >= this.end) this.fail("unexpected end");
+    return this.buf[this.pos++];
+  }
+
+  uvarint(): number {
+    const buf = this.buf;
+    let p = this.pos;
+    if (p < this.end) {
+      const b = buf[p];
+      if (b < 0x80) {
+        this.pos = p + 1;
+        return b;
+      }
+    }
+    let v = 0;
+    let mul = 1;
+    for (let k = 0; k < 8; k++) {
+      if (p >= this.end) this.fail("varint runs past the end");
+      const b = buf[p++];
+      v += (b & 0x7f) * mul;
+      if (b < 0x80) {
+        this.pos = p;
+        return v;
+      }
+      mul *= 128;
+    }
+    return this.fail("varint longer than 8 bytes");
+  }
+
+  svarint(): number {
+    const v = this.uvarint();
+    return v % 2 === 0 ? v / 2 : -(v + 1) / 2;
+  }
+
+  f64(): number {
+    if (this.pos + 8 > this.end) this.fail("unexpected end");
+    const v = new DataView(this.buf.buffer, this.buf.byteOffset + this.pos, 8)
+      .getFloat64(0, true);
+    this.pos += 8;
+    return v;
+  }
+
+  string(decoder: TextDecoder): string {
+    const n = this.uvarint();
+    if (n > this.end - this.pos) this.fail(`string of ${n} bytes runs past the end`);
+    const s = decoder.decode(this.buf.subarray(this.pos, this.pos + n));
+    this.pos += n;
+    return s;
+  }
+}
+
+/**
+ * Decodes a trace pushed in chunks, calling `onEvent` for each event in file
+ * order. Throws {@linkcode TraceFormatError} on input that is not a trace.
+ *
+ * @example
+ * ```ts
+ * import { TraceDecoder } from "./decoder.ts";
+ * const bytes = await Deno.readFile("trace.out");
+ * let n = 0;
+ * const d = new TraceDecoder(() => n++);
+ * d.push(bytes);
+ * d.finish();
+ * ```
+ */
+export class TraceDecoder {
+  /** The header, once read. */
+  header?: TraceHeader;
+  private buf = new Uint8Array(0);
+  private len = 0;
+  private pos = 0;
+  /** Absolute offset of buf[0] in the input. */
+  private base = 0;
+  private strings: string[] = [""];
+  private utf8 = new TextDecoder("utf-8", { fatal: false });
+  private ended = false;
+  private events = 0;
+  private lost = 0;
+  private lastTime = 0;
+  private onEvent: (e: TraceEvent) => void;
+
+  /** Makes a decoder that hands each event to `onEvent`. */
+  constructor(onEvent: (e: TraceEvent) => void) {
+    this.onEvent = onEvent;
+  }
+
+  /** Decodes every complete batch in the input so far. */
+  push(chunk: Uint8Array): void {
+    if (chunk.length === 0) return;
+    this.append(chunk);
+    if (!this.header && !this.readHeader()) return;
+    while (this.readBatch());
+    if (this.pos > 1 << 16 && this.pos > this.len >> 1) this.compact();
+  }
+
+  /**
+   * Ends the input: emits and returns the `end` event. A trace cut short is
+   * reported as truncated; input too short for a header is an error.
+   */
+  finish(): EndEvent {
+    if (!this.header) {
+      if (this.base + this.len === 0) {
+        throw new TraceFormatError("empty input: not a runtrace trace", 0);
+      }
+      throw new TraceFormatError(
+        "input ends inside the trace header: truncated or not a trace",
+        this.base + this.len,
+      );
+    }
+    const end: EndEvent = {
+      kind: "end",
+      time: this.lastTime,
+      truncated: !this.ended,
+      lost: this.lost,
+      events: this.events,
+      bytes: this.base + this.len,
+    };
+    this.onEvent(end);
+    return end;
+  }
+
+  private append(chunk: Uint8Array): void {
+    if (this.len + chunk.length > this.buf.length) {
+      let size = Math.max(1 << 16, this.buf.length * 2);
+      while (size < this.len - this.pos + chunk.length) size *= 2;
+      const next = new Uint8Array(size);
+      next.set(this.buf.subarray(this.pos, this.len));
+      this.base += this.pos;
+      this.len -= this.pos;
+      this.pos = 0;
+      this.buf = next;
+    }
+    this.buf.set(chunk, this.len);
+    this.len += chunk.length;
+  }
+
+  private compact(): void {
+    this.buf.copyWithin(0, this.pos, this.len);
+    this.base += this.pos;
+    this.len -= this.pos;
+    this.pos = 0;
+  }
+
+  private readHeader(): boolean {
+    const avail = this.len - this.pos;
+    const buf = this.buf;
+    for (let k = 0; k < MAGIC.length && k < avail; k++) {
+      if (buf[this.pos + k] !== MAGIC[k]) {
+        throw new TraceFormatError(
+          'not a runtrace trace: the file does not start with the magic bytes "runtrace"',
+          this.base + this.pos + k,
+        );
+      }
+    }
+    if (avail < MAGIC.length + 2) return false;
+    const c = new Cursor(buf, this.pos + MAGIC.length, this.len, this.base, "header");
+    let version: number, size: number;
+    try {
+      version = c.uvarint();
+      size = c.uvarint();
+    } catch (e) {
+      if (this.len - this.pos < 32) return false;
+      throw e;
+    }
+    if (version !== FORMAT_VERSION) {
+      throw new TraceFormatError(
+        `unsupported trace format version ${version} (this reader reads version ${FORMAT_VERSION})`,
+        this.base + this.pos + MAGIC.length,
+      );
+    }
+    if (size > MAX_HEADER_BYTES) {
+      throw new TraceFormatError(`header claims ${size} bytes`, this.base + c.pos);
+    }
+    if (c.pos + size > this.len) return false;
+    const h = new Cursor(buf, c.pos, c.pos + size, this.base, "header");
+    this.header = {
+      version,
+      timeOrigin: h.f64(),
+      startTime: h.f64(),
+      resolutionNs: h.uvarint(),
+      runtime: h.string(this.utf8),
+      runtimeVersion: h.string(this.utf8),
+      pid: h.uvarint(),
+    };
+    this.pos = c.pos + size;
+    this.onEvent({ kind: "header", time: 0, header: this.header });
+    return true;
+  }
+
+  private readBatch(): boolean {
+    if (this.pos >= this.len) return false;
+    const at = this.base + this.pos;
+    if (this.ended) {
+      throw new TraceFormatError("data after the end of the trace", at);
+    }
+    const c = new Cursor(this.buf, this.pos, this.len, this.base, "batch header");
+    const type = c.u8();
+    let size: number;
+    try {
+      size = c.uvarint();
+    } catch (e) {
+      if (this.len - this.pos < 10) return false;
+      throw e;
+    }
+    if (size > MAX_BATCH_BYTES) {
+      throw new TraceFormatError(
+        `batch claims ${size} bytes, more than the ${MAX_BATCH_BYTES}-byte limit: corrupt trace`,
+        at,
+      );
+    }
+    if (c.pos + size > this.len) return false;
+    const body = new Cursor(this.buf, c.pos, c.pos + size, this.base, "");
+    switch (type) {
+      case Batch.STRINGS:
+        body.what = "string batch";
+        while (body.pos < body.end) {
+          const id = body.uvarint();
+          if (id > 1 << 24) body.fail(`string id ${id} out of range`);
+          this.strings[id] = body.string(this.utf8);
+        }
+        break;
+      case Batch.EVENTS:
+        body.what = `event batch at offset ${at}`;
+        this.readEvents(body);
+        break;
+      case Batch.THREAD: {
+        body.what = "thread batch";
+        const thread = body.uvarint();
+        const name = body.string(this.utf8);
+        this.onEvent({ kind: "thread", time: this.lastTime, thread, name });
+        break;
+      }
+      case Batch.END:
+        body.what = "end batch";
+        body.uvarint();
+        this.lost = Math.max(this.lost, body.uvarint());
+        this.ended = true;
+        break;
+      default:
+        // Unknown batch types are skipped: later versions may add some.
+        break;
+    }
+    this.pos = c.pos + size;
+    return true;
+  }
+
+  private readEvents(c: Cursor): void {
+    const thread = c.uvarint();
+    let time = c.uvarint();
+    let lastRegion = c.uvarint();
+    const count = c.uvarint();
+    const emit = this.onEvent;
+    for (let k = 0; k < count; k++) {
+      const type = c.u8();
+      time += c.uvarint();
+      switch (type) {
+        case Ev.REGION_BEGIN: {
+          const task = c.uvarint();
+          const t = this.str(c);
+          const region = lastRegion + c.svarint();
+          const back = c.uvarint();
+          const lane = c.uvarint();
+          lastRegion = region;
+          emit({
+            kind: "regionBegin",
+            time,
+            thread,
+            region,
+            task,
+            type: t,
+            parent: back === 0 ? 0 : region - back,
+            lane,
+          });
+          break;
+        }
+        case Ev.REGION_END:
+          emit({ kind: "regionEnd", time, thread, region: lastRegion - c.svarint() });
+          break;
+        case Ev.TASK_BEGIN: {
+          const task = c.uvarint();
+          const parent = c.uvarint();
+          emit({ kind: "taskBegin", time, thread, task, parent, type: this.str(c) });
+          break;
+        }
+        case Ev.TASK_END:
+          emit({ kind: "taskEnd", time, thread, task: c.uvarint() });
+          break;
+        case Ev.LOG: {
+          const task = c.uvarint();
+          const category = this.str(c);
+          const flags = c.uvarint();
+          const message = c.string(this.utf8);
+          emit({
+            kind: "log",
+            time,
+            thread,
+            task,
+            category,
+            message,
+            truncated: (flags & LOG_TRUNCATED) !== 0,
+          });
+          break;
+        }
+        case Ev.LOST: {
+          const count = c.uvarint();
+          this.lost += count;
+          emit({ kind: "lost", time, thread, count });
+          break;
+        }
+        default:
+          c.fail(`unknown event type ${type} (event ${k} of ${count})`);
+      }
+    }
+    if (c.pos !== c.end) c.fail(`${c.end - c.pos} stray bytes after ${count} events`);
+    this.events += count;
+    if (time > this.lastTime) this.lastTime = time;
+  }
+
+  private str(c: Cursor): string {
+    const id = c.uvarint();
+    const s = this.strings[id];
+    if (s === undefined) c.fail(`undefined string id ${id}`);
+    return s;
+  }
+}

@@ -1,0 +1,279 @@
+/**
+ * The trace encoder: turns events into the bytes of docs/format.md.
+ *
+ * The drain worker runs this code from its source text (see
+ * worker_source.ts), so nothing here may refer to anything outside these
+ * classes: the format's numbers arrive as a {@linkcode FormatNumbers} object.
+ *
+ * @module
+ */
+
+/** The format constants the encoder needs, passed in rather than imported. */
+export interface FormatNumbers {
+  magic: number[];
+  version: number;
+  batch: { STRINGS: number; EVENTS: number; THREAD: number; END: number };
+  ev: {
+    TASK_BEGIN: number;
+    TASK_END: number;
+    REGION_BEGIN: number;
+    REGION_END: number;
+    LOG: number;
+    LOST: number;
+  };
+  logTruncated: number;
+}
+
+/** What the header of a trace records about the recording process. */
+export interface HeaderFields {
+  /** `performance.timeOrigin` of the recording thread, ms since the epoch. */
+  timeOrigin: number;
+  /** `performance.now()` when tracing started, ms: time 0 of the trace. */
+  startTime: number;
+  /** Smallest observed step of the clock, in nanoseconds. */
+  resolutionNs: number;
+  /** `deno`, `bun` or `node`. */
+  runtime: string;
+  /** The runtime's version. */
+  runtimeVersion: string;
+  /** Process id, 0 where unknown. */
+  pid: number;
+}
+
+/** A growable byte buffer with the format's primitive encodings. */
+export class ByteWriter {
+  /** The bytes written so far are `buf.subarray(0, pos)`. */
+  buf: Uint8Array;
+  /** Number of bytes written. */
+  pos = 0;
+
+  constructor(initial = 1 << 16) {
+    this.buf = new Uint8Array(initial);
+  }
+
+  /** Makes room for `n` more bytes. */
+  ensure(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.pos + n) size *= 2;
+    const next = new Uint8Array(size);
+    next.set(this.buf.subarray(0, this.pos));
+    this.buf = next;
+  }
+
+  /** Appends one byte; the caller has ensured room. */
+  u8(v: number): void {
+    this.buf[this.pos++] = v;
+  }
+
+  /** Appends an unsigned LEB128 varint of a safe integer ≥ 0 (≤ 8 bytes). */
+  uvarint(v: number): void {
+    const buf = this.buf;
+    let p = this.pos;
+    if (v < 0x80) {
+      buf[p] = v;
+      this.pos = p + 1;
+      return;
+    }
+    while (v >= 0x80000000) {
+      buf[p++] = (v % 128) | 0x80;
+      v = Math.floor(v / 128);
+    }
+    while (v >= 0x80) {
+      buf[p++] = (v & 0x7f) | 0x80;
+      v >>>= 7;
+    }
+    buf[p++] = v;
+    this.pos = p;
+  }
+
+  /** Appends a zigzag-encoded signed varint. */
+  svarint(v: number): void {
+    this.uvarint(v >= 0 ? v * 2 : -v * 2 - 1);
+  }
+
+  /** Appends a little-endian float64. */
+  f64(v: number): void {
+    this.ensure(8);
+    new DataView(this.buf.buffer, this.buf.byteOffset).setFloat64(
+      this.pos,
+      v,
+      true,
+    );
+    this.pos += 8;
+  }
+
+  /** Appends raw bytes. */
+  bytes(b: Uint8Array): void {
+    this.ensure(b.length);
+    this.buf.set(b, this.pos);
+    this.pos += b.length;
+  }
+
+  /** Appends a length-prefixed UTF-8 string. */
+  string(s: string): void {
+    const b = new TextEncoder().encode(s);
+    this.ensure(b.length + 10);
+    this.uvarint(b.length);
+    this.bytes(b);
+  }
+
+  /** Forgets everything written, keeping the buffer. */
+  reset(): void {
+    this.pos = 0;
+  }
+}
+
+/**
+ * Writes a trace as batches into an output {@linkcode ByteWriter}. Events of
+ * one thread accumulate in an open EVENTS batch; `closeBatch` seals it behind
+ * the STRINGS batch that defines the strings it introduced.
+ */
+export class TraceWriter {
+  /** Sealed bytes ready for the sink. */
+  out: ByteWriter = new ByteWriter(1 << 20);
+  /** Events of the open batch. */
+  ev: ByteWriter = new ByteWriter(1 << 20);
+  /** String definitions made while the batch was open. */
+  strs: ByteWriter = new ByteWriter(1 << 12);
+  /** Thread of the open batch, 0 when none is open. */
+  thread = 0;
+  /** Time of the first event of the open batch, ns since the trace start. */
+  baseTime = 0;
+  /** Time of the last event written, ns. */
+  lastTime = 0;
+  /** Region id the open batch counts from. */
+  regionBase = 0;
+  /** Last region id begun on the open batch's thread. */
+  lastRegion = 0;
+  /** Events in the open batch. */
+  count = 0;
+  /** Events written over the whole trace. */
+  total = 0;
+  f: FormatNumbers;
+  private utf8 = new TextEncoder();
+  private scratch = new Uint8Array(1 << 12);
+
+  constructor(f: FormatNumbers) {
+    this.f = f;
+  }
+
+  /** Writes the magic, the version and the header block. */
+  header(h: HeaderFields): void {
+    const o = this.out;
+    o.ensure(16);
+    for (const b of this.f.magic) o.u8(b);
+    o.uvarint(this.f.version);
+    const body = new ByteWriter(256);
+    body.f64(h.timeOrigin);
+    body.f64(h.startTime);
+    body.ensure(10);
+    body.uvarint(h.resolutionNs);
+    body.string(h.runtime);
+    body.string(h.runtimeVersion);
+    body.ensure(10);
+    body.uvarint(h.pid);
+    o.ensure(10);
+    o.uvarint(body.pos);
+    o.bytes(body.buf.subarray(0, body.pos));
+  }
+
+  /** Writes a THREAD batch naming a thread. */
+  threadName(thread: number, name: string): void {
+    const body = new ByteWriter(64);
+    body.ensure(10);
+    body.uvarint(thread);
+    body.string(name);
+    this.sealed(this.f.batch.THREAD, body);
+  }
+
+  /** Defines string `id` in the next STRINGS batch. */
+  defineString(id: number, s: string): void {
+    const w = this.strs;
+    const n = this.encodeUtf8(s);
+    w.ensure(n + 20);
+    w.uvarint(id);
+    w.uvarint(n);
+    w.buf.set(this.scratch.subarray(0, n), w.pos);
+    w.pos += n;
+  }
+
+  /** Opens an EVENTS batch for `thread` whose first event is at `time` ns. */
+  openBatch(thread: number, time: number, lastRegion: number): void {
+    this.thread = thread;
+    this.baseTime = time;
+    this.lastTime = time;
+    this.regionBase = lastRegion;
+    this.lastRegion = lastRegion;
+    this.count = 0;
+    this.ev.reset();
+  }
+
+  /** Starts an event: its type and time delta. Leaves room for 60 bytes. */
+  event(type: number, time: number): void {
+    const ev = this.ev;
+    ev.ensure(64);
+    ev.buf[ev.pos++] = type;
+    const dt = time - this.lastTime;
+    ev.uvarint(dt > 0 ? dt : 0);
+    if (dt > 0) this.lastTime = time;
+    this.count++;
+  }
+
+  /** Appends a log message's length and UTF-8 bytes to the open event. */
+  message(s: string): void {
+    const n = this.encodeUtf8(s);
+    const ev = this.ev;
+    ev.ensure(n + 10);
+    ev.uvarint(n);
+    ev.buf.set(this.scratch.subarray(0, n), ev.pos);
+    ev.pos += n;
+  }
+
+  /** Seals the open batch (and the strings it needs) into `out`. */
+  closeBatch(): void {
+    if (this.strs.pos > 0) {
+      this.sealed(this.f.batch.STRINGS, this.strs);
+      this.strs.reset();
+    }
+    if (this.count === 0) return;
+    const o = this.out;
+    o.ensure(this.ev.pos + 64);
+    o.u8(this.f.batch.EVENTS);
+    const head = new ByteWriter(48);
+    head.uvarint(this.thread);
+    head.uvarint(this.baseTime);
+    head.uvarint(this.regionBase);
+    head.uvarint(this.count);
+    o.uvarint(head.pos + this.ev.pos);
+    o.bytes(head.buf.subarray(0, head.pos));
+    o.bytes(this.ev.buf.subarray(0, this.ev.pos));
+    this.total += this.count;
+    this.count = 0;
+    this.ev.reset();
+  }
+
+  /** Writes the END batch that marks the trace complete. */
+  end(lost: number): void {
+    this.closeBatch();
+    const body = new ByteWriter(32);
+    body.uvarint(this.total);
+    body.uvarint(lost);
+    this.sealed(this.f.batch.END, body);
+  }
+
+  private sealed(type: number, body: ByteWriter): void {
+    const o = this.out;
+    o.ensure(body.pos + 16);
+    o.u8(type);
+    o.uvarint(body.pos);
+    o.bytes(body.buf.subarray(0, body.pos));
+  }
+
+  private encodeUtf8(s: string): number {
+    if (s.length * 3 > this.scratch.length) {
+      this.scratch = new Uint8Array(s.length * 3);
+    }
+    return this.utf8.encodeInto(s, this.scratch).written;
+  }
+}

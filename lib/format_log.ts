@@ -1,0 +1,74 @@
+/**
+ * Message formatting for `logf`: the verbs of Go's fmt that make sense for
+ * JavaScript values, with console.log's habit of appending extra arguments.
+ *
+ * @module
+ */
+
+/**
+ * Formats `args.slice(from)` into `format`. Unknown verbs are kept as
+ * written; a missing argument prints as `%!v(MISSING)`, as in Go.
+ *
+ * @example
+ * ```ts
+ * import { formatLog } from "./format_log.ts";
+ * formatLog("%s took %dms", ["GET", 12.7], 0); // "GET took 12ms"
+ * ```
+ */
+export function formatLog(
+  format: string,
+  args: readonly unknown[],
+  from: number,
+): string {
+  let out = "";
+  let next = from;
+  let last = 0;
+  for (let i = format.indexOf("%"); i !== -1; i = format.indexOf("%", i)) {
+    out += format.slice(last, i);
+    const verb = format[i + 1];
+    last = i + 2;
+    if (verb === "%") {
+      out += "%";
+    } else if (verb !== undefined && "sdifvjoqx".includes(verb)) {
+      out += next < args.length ? formatValue(verb, args[next++]) : `%!${verb}(MISSING)`;
+    } else {
+      out += "%";
+      last = i + 1;
+    }
+    i = last;
+  }
+  out += format.slice(last);
+  for (; next < args.length; next++) out += " " + formatValue("v", args[next]);
+  return out;
+}
+
+function formatValue(verb: string, v: unknown): string {
+  switch (verb) {
+    case "d":
+    case "i":
+      return typeof v === "bigint" ? v.toString() : String(Math.trunc(Number(v)));
+    case "f":
+      return String(Number(v));
+    case "x":
+      return typeof v === "number" || typeof v === "bigint"
+        ? v.toString(16)
+        : [...new TextEncoder().encode(String(v))]
+          .map((b) => b.toString(16).padStart(2, "0")).join("");
+    case "q":
+      return JSON.stringify(String(v));
+    case "j":
+    case "o":
+      return safeJson(v);
+    default:
+      return typeof v === "object" && v !== null && !(v instanceof Error) ? safeJson(v) : String(v);
+  }
+}
+
+function safeJson(v: unknown): string {
+  try {
+    return JSON.stringify(v, (_k, x) => typeof x === "bigint" ? x.toString() : x) ??
+      String(v);
+  } catch {
+    return String(v);
+  }
+}

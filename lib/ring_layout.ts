@@ -1,0 +1,73 @@
+/**
+ * Layout of one thread's shared ring: the contract between the recording
+ * thread (single producer) and the drain worker (single consumer).
+ *
+ * ```
+ * bytes 0..63      control words (Int32), indexed by {@linkcode Ctrl}
+ * bytes 64..       records, RECORD_BYTES each, `capacity` of them (power of two)
+ * then             text ring, UTF-16 code units, `textCapacity` of them (power of two)
+ * ```
+ *
+ * A record is `f64 time (performance.now() ms)`, then six u32 words:
+ * `kind, a, b, c, d, e`. Counters (head, tail) run freely and wrap at 2^32;
+ * the slot is `counter & (capacity - 1)`.
+ *
+ * @module
+ */
+
+/** Indices of the Int32 control words at the start of the ring. */
+export const Ctrl = {
+  /** Records published by the producer (one atomic store per record). */
+  HEAD: 0,
+  /** Records consumed by the worker; the producer waits on it when full. */
+  TAIL: 1,
+  /** Text units consumed by the worker. */
+  TEXT_TAIL: 2,
+  /** Bumped by the producer to wake the worker early (ring half full). */
+  WAKE: 3,
+  /** Events the producer dropped because the ring stayed full. */
+  LOST: 4,
+  /** Exit handshake: see {@linkcode Flush}. */
+  FLUSH: 5,
+  /** Next task id, shared by every thread of the trace. */
+  TASK_SEQ: 6,
+} as const;
+
+/** Values of the {@linkcode Ctrl.FLUSH} word. */
+export const Flush = { IDLE: 0, REQUESTED: 1, DONE: 2 } as const;
+
+/** Bytes of control words before the first record. */
+export const CTRL_BYTES = 64;
+/** Bytes per record. */
+export const RECORD_BYTES = 32;
+/** Uint32 words per record. */
+export const RECORD_WORDS = 8;
+
+/** Record kinds; the event kinds share numbers with the format's `Ev`. */
+export const Rec = {
+  /** a=task, b=parent task, c=type string id */
+  TASK_BEGIN: 1,
+  /** a=task */
+  TASK_END: 2,
+  /** a=task, b=type string id, c=region id, d=parent region id, e=lane */
+  REGION_BEGIN: 3,
+  /** a=region id */
+  REGION_END: 4,
+  /** a=task, b=category string id, c=text position, d=text length, e=flags */
+  LOG: 5,
+  /** a=string id, c=text position, d=text length */
+  STRING: 16,
+} as const;
+
+/** Sizes of one ring. */
+export interface RingSizes {
+  /** Record slots, a power of two. */
+  capacity: number;
+  /** UTF-16 code units of text, a power of two. */
+  textCapacity: number;
+}
+
+/** Bytes of shared memory a ring of these sizes needs. */
+export function ringBytes(sizes: RingSizes): number {
+  return CTRL_BYTES + sizes.capacity * RECORD_BYTES + sizes.textCapacity * 2;
+}

@@ -1,0 +1,213 @@
+/**
+ * The producer side of this thread's ring: everything the recording API does
+ * on the caller's thread. One clock read, a few stores into shared memory and
+ * one atomic store per event; the slow path (ring full) runs once per quarter
+ * of the ring.
+ *
+ * Full ring policy: the caller wakes the worker and waits for it, up to
+ * `maxWait` ms. A worker that cannot catch up in that time is treated as
+ * stalled: events are then dropped without waiting, counted in the ring's
+ * LOST word, and the worker writes that count into the trace, until the ring
+ * has room again.
+ *
+ * @module
+ */
+
+import { Ctrl, CTRL_BYTES, Rec, RECORD_BYTES } from "./ring_layout.ts";
+
+/** Whether events are being recorded; read on every API call. */
+export let enabled = false;
+/** Bumped at every start and stop; a Region or Task of another is stale. */
+export let generation = 0;
+
+let ctrl: Int32Array<ArrayBufferLike> = new Int32Array(16);
+let f64: Float64Array<ArrayBufferLike> = new Float64Array(0);
+let u32: Uint32Array<ArrayBufferLike> = new Uint32Array(0);
+let text: Uint16Array<ArrayBufferLike> = new Uint16Array(0);
+let capacity = 0;
+let mask = 0;
+let textCapacity = 0;
+let textMask = 0;
+let head = 0;
+let limit = 0;
+let textHead = 0;
+let maxWait = 0;
+let maxMessage = 0;
+let stalled = false;
+let strings = new Map<string, number>();
+
+let regionSeq = 0;
+let laneSeq = 0;
+let taskSeq = 0;
+
+/** Options that shape this thread's ring. */
+export interface RingOptions {
+  capacity: number;
+  textCapacity: number;
+  maxWait: number;
+  maxMessage: number;
+}
+
+/** Points the writer at a fresh ring and enables recording. */
+export function attachRing(ring: SharedArrayBuffer, o: RingOptions): void {
+  ctrl = new Int32Array(ring, 0, CTRL_BYTES >> 2);
+  f64 = new Float64Array(ring, CTRL_BYTES, o.capacity * 4);
+  u32 = new Uint32Array(ring, CTRL_BYTES, o.capacity * 8);
+  text = new Uint16Array(
+    ring,
+    CTRL_BYTES + o.capacity * RECORD_BYTES,
+    o.textCapacity,
+  );
+  capacity = o.capacity;
+  mask = capacity - 1;
+  textCapacity = o.textCapacity;
+  textMask = textCapacity - 1;
+  head = 0;
+  limit = 0;
+  textHead = 0;
+  maxWait = o.maxWait;
+  maxMessage = o.maxMessage;
+  stalled = false;
+  strings = new Map();
+  Atomics.store(ctrl, Ctrl.TASK_SEQ, taskSeq);
+  generation++;
+  enabled = true;
+}
+
+/** Stops recording; Regions and Tasks of this trace become inert. */
+export function detachRing(): void {
+  if (!enabled) return;
+  enabled = false;
+  generation++;
+  taskSeq = Atomics.load(ctrl, Ctrl.TASK_SEQ);
+}
+
+/** Wakes the worker for an early drain. */
+export function wakeWorker(): void {
+  Atomics.add(ctrl, Ctrl.WAKE, 1);
+  Atomics.notify(ctrl, Ctrl.WAKE);
+}
+
+/** Allocates a task id, unique across traces of this process. */
+export function nextTaskId(): number {
+  if (enabled) return Atomics.add(ctrl, Ctrl.TASK_SEQ, 1) + 1;
+  return ++taskSeq;
+}
+
+/** Allocates a region id for this thread. */
+export function nextRegionId(): number {
+  return regionSeq = (regionSeq + 1) >>> 0;
+}
+
+/** Allocates an async lane id for this thread. */
+export function nextLane(): number {
+  return laneSeq = (laneSeq + 1) >>> 0;
+}
+
+/**
+ * Writes one record stamped with the clock. Returns false if the event was
+ * dropped (counted as lost).
+ */
+export function record(
+  kind: number,
+  a: number,
+  b: number,
+  c: number,
+  d: number,
+  e: number,
+): boolean {
+  if (head === limit && !reserve()) return false;
+  const i = (head & mask) << 3;
+  f64[i >> 1] = performance.now();
+  u32[i + 2] = kind;
+  u32[i + 3] = a;
+  u32[i + 4] = b;
+  u32[i + 5] = c;
+  u32[i + 6] = d;
+  u32[i + 7] = e;
+  head = (head + 1) | 0;
+  Atomics.store(ctrl, Ctrl.HEAD, head);
+  return true;
+}
+
+/** The small id of an interned string, defining it on first use. */
+export function intern(s: string): number {
+  const id = strings.get(s);
+  return id !== undefined ? id : define(s);
+}
+
+/**
+ * Records a log event whose message is copied into the text ring. Messages
+ * longer than `maxMessage` UTF-16 units are cut and flagged as truncated.
+ */
+export function recordLog(task: number, category: number, message: string) {
+  if (head === limit && !reserve()) return;
+  let n = message.length;
+  let flags = 0;
+  if (n > maxMessage) {
+    n = maxMessage;
+    flags = 1;
+  }
+  const pos = writeText(message, n);
+  if (pos < 0) return;
+  record(Rec.LOG, task, category, pos >>> 0, n, flags);
+}
+
+function define(s: string): number {
+  if (typeof s !== "string") s = String(s);
+  const id = strings.size + 1;
+  if (head === limit && !reserve()) return 0;
+  const n = Math.min(s.length, 1024);
+  const pos = writeText(s, n);
+  if (pos < 0) return 0;
+  if (!record(Rec.STRING, id, 0, pos >>> 0, n, 0)) return 0;
+  strings.set(s, id);
+  return id;
+}
+
+function writeText(s: string, n: number): number {
+  if (((textHead - Atomics.load(ctrl, Ctrl.TEXT_TAIL)) | 0) + n > textCapacity) {
+    const fits = () =>
+      ((textHead - Atomics.load(ctrl, Ctrl.TEXT_TAIL)) | 0) + n <=
+        textCapacity;
+    if (!waitForWorker(fits)) return -1;
+  }
+  const pos = textHead;
+  for (let k = 0; k < n; k++) text[(pos + k) & textMask] = s.charCodeAt(k);
+  textHead = (pos + n) | 0;
+  return pos;
+}
+
+/** Slow path, once per quarter ring: refreshes `limit`, waits when full. */
+function reserve(): boolean {
+  if (!enabled) return false;
+  let used = (head - Atomics.load(ctrl, Ctrl.TAIL)) | 0;
+  if (used >= capacity >> 1) wakeWorker();
+  if (used >= capacity) {
+    const roomy = () => ((head - Atomics.load(ctrl, Ctrl.TAIL)) | 0) < capacity;
+    if (!waitForWorker(roomy)) return false;
+    used = (head - Atomics.load(ctrl, Ctrl.TAIL)) | 0;
+  }
+  limit = (head + Math.min(capacity - used, capacity >> 2)) | 0;
+  return true;
+}
+
+function waitForWorker(ready: () => boolean): boolean {
+  if (!stalled) {
+    wakeWorker();
+    const deadline = performance.now() + maxWait;
+    while (!ready()) {
+      if (performance.now() > deadline) {
+        stalled = true;
+        break;
+      }
+      Atomics.wait(ctrl, Ctrl.TAIL, Atomics.load(ctrl, Ctrl.TAIL), 2);
+    }
+  }
+  if (ready()) {
+    stalled = false;
+    return true;
+  }
+  Atomics.add(ctrl, Ctrl.LOST, 1);
+  return false;
+}

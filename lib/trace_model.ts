@@ -1,0 +1,257 @@
+/**
+ * The in-memory model of a trace: tasks with their regions and logs, built
+ * from the event stream, with the problems a reader should point out.
+ *
+ * @module
+ */
+
+import { type EndEvent, TraceDecoder, type TraceEvent, type TraceHeader } from "./decoder.ts";
+
+/** A log message in the model. Times are ns since the trace started. */
+export interface LogRecord {
+  /** Task id; 0 is the background. */
+  task: number;
+  category: string;
+  message: string;
+  time: number;
+  thread: number;
+  /** The message was cut to the recorder's length limit. */
+  truncated: boolean;
+}
+
+/** A region in the model. */
+export interface RegionRecord {
+  /** Region id, unique within its thread. */
+  id: number;
+  type: string;
+  /** Task id; 0 is the background. */
+  task: number;
+  start: number;
+  /** Undefined if the region did not end inside the trace. */
+  end: number | undefined;
+  thread: number;
+  /** Async lane; regions nest within a lane. */
+  lane: number;
+  /** Enclosing `withRegion` region id on the same thread, 0 if none. */
+  parent: number;
+}
+
+/** A task in the model. */
+export interface TaskRecord {
+  id: number;
+  /** Parent task id; 0 is the background. */
+  parent: number;
+  type: string;
+  /** Undefined if the task began before the trace. */
+  start: number | undefined;
+  /** Undefined if the task did not end inside the trace. */
+  end: number | undefined;
+  /** The task's logs in time order. */
+  logs: LogRecord[];
+  /** The task's regions in start order. */
+  regions: RegionRecord[];
+  /** Ids of direct subtasks. */
+  children: number[];
+}
+
+/** A thread that recorded events. */
+export interface ThreadRecord {
+  id: number;
+  name: string;
+}
+
+/** A whole trace, as {@linkcode parseTrace} returns it. */
+export interface Trace {
+  header: TraceHeader;
+  /** Tasks in creation order (task 0, the background, is not listed). */
+  tasks: TaskRecord[];
+  /** Every region, in start order. */
+  regions: RegionRecord[];
+  /** Every log, in time order. */
+  logs: LogRecord[];
+  threads: ThreadRecord[];
+  /** Events the recorder reported lost (0 in a healthy trace). */
+  lost: number;
+  /** The trace was cut short: read up to its last complete batch. */
+  truncated: boolean;
+  /** Time of the last event, ns. */
+  duration: number;
+  /** Events in the trace. */
+  events: number;
+  /** Misuse the trace shows: regions ended twice or out of nesting order. */
+  problems: string[];
+  /** The task with this id, if the trace has it. */
+  task(id: number): TaskRecord | undefined;
+}
+
+/**
+ * Collects events into a {@linkcode Trace}. Feed it every event of a trace,
+ * in order, then call `result`.
+ */
+export class TraceBuilder {
+  private header?: TraceHeader;
+  private tasks = new Map<number, TaskRecord>();
+  private regions: RegionRecord[] = [];
+  private logs: LogRecord[] = [];
+  private threads: ThreadRecord[] = [];
+  private open = new Map<string, RegionRecord>();
+  /** Open regions per (thread, lane), innermost last. */
+  private stacks = new Map<string, RegionRecord[]>();
+  private problems: string[] = [];
+  private end?: EndEvent;
+
+  /** Takes the next event. */
+  add = (e: TraceEvent): void => {
+    switch (e.kind) {
+      case "header":
+        this.header = e.header;
+        break;
+      case "taskBegin": {
+        const t = this.taskFor(e.task);
+        t.parent = e.parent;
+        t.type = e.type;
+        t.start = e.time;
+        if (e.parent !== 0) this.taskFor(e.parent).children.push(e.task);
+        break;
+      }
+      case "taskEnd": {
+        const t = this.taskFor(e.task);
+        if (t.end === undefined) t.end = e.time;
+        break;
+      }
+      case "regionBegin": {
+        const r: RegionRecord = {
+          id: e.region,
+          type: e.type,
+          task: e.task,
+          start: e.time,
+          end: undefined,
+          thread: e.thread,
+          lane: e.lane,
+          parent: e.parent,
+        };
+        this.regions.push(r);
+        if (r.task !== 0) this.taskFor(r.task).regions.push(r);
+        this.open.set(`${e.thread}:${e.region}`, r);
+        const key = `${e.thread}:${e.lane}`;
+        const stack = this.stacks.get(key);
+        if (stack) stack.push(r);
+        else this.stacks.set(key, [r]);
+        break;
+      }
+      case "regionEnd":
+        this.endRegion(e.thread, e.region, e.time);
+        break;
+      case "log": {
+        const l: LogRecord = {
+          task: e.task,
+          category: e.category,
+          message: e.message,
+          time: e.time,
+          thread: e.thread,
+          truncated: e.truncated,
+        };
+        this.logs.push(l);
+        if (l.task !== 0) this.taskFor(l.task).logs.push(l);
+        break;
+      }
+      case "thread":
+        this.threads.push({ id: e.thread, name: e.name });
+        break;
+      case "lost":
+        break;
+      case "end":
+        this.end = e;
+        break;
+    }
+  };
+
+  /** The trace built from the events so far. */
+  result(): Trace {
+    if (!this.header || !this.end) {
+      throw new Error("runtrace: TraceBuilder.result() before the end event");
+    }
+    const byStart = (a: { start?: number }, b: { start?: number }) =>
+      (a.start ?? 0) - (b.start ?? 0);
+    const byTime = (a: LogRecord, b: LogRecord) => a.time - b.time;
+    const tasks = [...this.tasks.values()].sort((a, b) => byStart(a, b) || a.id - b.id);
+    for (const t of tasks) {
+      t.regions.sort(byStart);
+      t.logs.sort(byTime);
+    }
+    const index = this.tasks;
+    return {
+      header: this.header,
+      tasks,
+      regions: this.regions.sort(byStart),
+      logs: this.logs.sort(byTime),
+      threads: this.threads,
+      lost: this.end.lost,
+      truncated: this.end.truncated,
+      duration: this.end.time,
+      events: this.end.events,
+      problems: this.problems,
+      task: (id: number) => index.get(id),
+    };
+  }
+
+  private taskFor(id: number): TaskRecord {
+    let t = this.tasks.get(id);
+    if (!t) {
+      t = {
+        id,
+        parent: 0,
+        type: "",
+        start: undefined,
+        end: undefined,
+        logs: [],
+        regions: [],
+        children: [],
+      };
+      this.tasks.set(id, t);
+    }
+    return t;
+  }
+
+  private endRegion(thread: number, id: number, time: number): void {
+    const r = this.open.get(`${thread}:${id}`);
+    if (!r) {
+      const done = this.regions.find((x) => x.thread === thread && x.id === id);
+      this.problems.push(
+        done
+          ? `region ${id} "${done.type}" (task ${done.task}) ended twice, again at ${time}ns`
+          : `region ${id} on thread ${thread} ended at ${time}ns but never began in this trace`,
+      );
+      return;
+    }
+    this.open.delete(`${thread}:${id}`);
+    r.end = time;
+    const stack = this.stacks.get(`${thread}:${r.lane}`)!;
+    const at = stack.lastIndexOf(r);
+    if (at !== stack.length - 1) {
+      const inner = stack[stack.length - 1];
+      this.problems.push(
+        `region ${id} "${r.type}" (task ${r.task}) ended at ${time}ns before region ${inner.id} "${inner.type}" that began inside it`,
+      );
+    }
+    stack.splice(at, 1);
+  }
+}
+
+/**
+ * Parses a whole trace held in memory.
+ *
+ * @example
+ * ```ts
+ * import { parseTrace } from "./trace_model.ts";
+ * const trace = parseTrace(await Deno.readFile("trace.out"));
+ * for (const t of trace.tasks) console.log(t.type, (t.end ?? 0) - (t.start ?? 0));
+ * ```
+ */
+export function parseTrace(bytes: Uint8Array): Trace {
+  const b = new TraceBuilder();
+  const d = new TraceDecoder(b.add);
+  d.push(bytes);
+  d.finish();
+  return b.result();
+}

@@ -1,0 +1,385 @@
+/**
+ * runtrace: Go's execution tracer (`runtime/trace`) for Deno and Bun.
+ *
+ * Tasks are logical operations (a request), regions are steps inside them,
+ * logs are timestamped messages. Calls cost about one clock read: they write
+ * fixed-size records into shared memory, and a worker thread encodes them into
+ * the trace. Read traces with `runtrace/read`, analyse them with the CLI.
+ *
+ * @example Trace a cappuccino order
+ * ```ts
+ * import * as trace from "./mod.ts";
+ *
+ * await trace.start("trace.out");
+ * const [ctx, task] = trace.newTask("makeCappuccino");
+ * trace.log(ctx, "orderID", "42");
+ * await trace.withRegion(ctx, "steamMilk", async () => {});
+ * task.end();
+ * await trace.stop();
+ * ```
+ *
+ * @module
+ */
+
+import { background, Context, currentContext, storage } from "./lib/context.ts";
+import { Rec } from "./lib/ring_layout.ts";
+import {
+  enabled,
+  generation,
+  intern,
+  nextLane,
+  nextRegionId,
+  nextTaskId,
+  record,
+  recordLog,
+} from "./lib/ring_writer.ts";
+import { sessionActive, startSession, stopSession } from "./lib/session.ts";
+import type { TraceDestination, TraceWriterLike } from "./lib/sink.ts";
+import { drainWorkerUrl } from "./lib/worker_source.ts";
+import { formatLog } from "./lib/format_log.ts";
+
+export { background, Context };
+export type { TraceDestination, TraceWriterLike };
+
+/** Options of {@linkcode start}. All are optional. */
+export interface StartOptions {
+  /**
+   * Events the shared ring holds, a power of two (default 2^18, 8 MiB). The
+   * worker drains it every `flushInterval` ms, and early when half full.
+   */
+  bufferSize?: number;
+  /** Bytes of shared memory for log text and names (default 2 MiB). */
+  textBufferSize?: number;
+  /** Longest time, ms, an event waits in the ring before the worker writes it (default 50). */
+  flushInterval?: number;
+  /**
+   * How long, ms, a caller waits for room when the ring is full (default
+   * 200). After that the worker is deemed stalled and events are dropped and
+   * counted (the trace records how many) until there is room again.
+   */
+  maxWait?: number;
+  /** Longest log message kept, in UTF-16 units; longer ones are cut and flagged. */
+  maxMessageLength?: number;
+}
+
+/**
+ * Start enables tracing and writes the trace to `w`: a file path (written by
+ * the worker thread), a `WritableStream`, or an object with a `write(bytes)`
+ * method such as `Deno.FsFile` or Bun's `FileSink`. Tracing is enabled when
+ * `start` returns its promise; the promise rejects, with tracing disabled
+ * again, if tracing is already enabled or `w` cannot be written.
+ *
+ * A trace that is never stopped is finished when the program exits.
+ *
+ * @example
+ * ```ts
+ * import { start, stop } from "./mod.ts";
+ * await start("trace.out");
+ * // ... the program ...
+ * await stop();
+ * ```
+ */
+export function start(
+  w: TraceDestination,
+  options?: StartOptions,
+): Promise<void> {
+  try {
+    return startSession(w, options, drainWorkerUrl());
+  } catch (e) {
+    return Promise.reject(e);
+  }
+}
+
+/**
+ * Stop stops the current tracing, if any. Its promise resolves only after
+ * every byte of the trace reached the destination; it rejects with the
+ * destination's error if a write failed. The destination is not closed.
+ *
+ * @example
+ * ```ts
+ * import { stop } from "./mod.ts";
+ * await stop(); // a no-op when not tracing
+ * ```
+ */
+export function stop(): Promise<void> {
+  return stopSession();
+}
+
+/**
+ * IsEnabled reports whether tracing is enabled. The information is advisory
+ * only: the tracing status may have changed by the time it returns.
+ *
+ * @example
+ * ```ts
+ * import { isEnabled, log } from "./mod.ts";
+ * if (isEnabled()) log("debug", JSON.stringify({ expensive: true }));
+ * ```
+ */
+export function isEnabled(): boolean {
+  return enabled && sessionActive();
+}
+
+/**
+ * Task is a traced logical operation, such as a request, that may span many
+ * async steps and threads. Its latency is the time from {@linkcode newTask} to
+ * the first call of `end`.
+ */
+export class Task {
+  #id: number;
+  #gen: number;
+  #ended = false;
+
+  /** Tasks come from {@linkcode newTask}; this is internal. */
+  constructor(id: number, gen: number) {
+    this.#id = id;
+    this.#gen = gen;
+  }
+
+  /** The task's id in the trace. */
+  get id(): number {
+    return this.#id;
+  }
+
+  /**
+   * End marks the end of the operation. Only the first call counts; later
+   * calls, and calls after tracing stopped, do nothing.
+   *
+   * @example
+   * ```ts
+   * import { newTask } from "./mod.ts";
+   * const [, task] = newTask("job");
+   * task.end();
+   * task.end(); // ignored
+   * ```
+   */
+  end(): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    if (this.#gen === generation) record(Rec.TASK_END, this.#id, 0, 0, 0, 0);
+  }
+}
+
+/**
+ * NewTask creates a task of type `taskType` and returns it with a context
+ * that carries it. If the parent context carries a task, the new one is its
+ * subtask. Without a context argument, the current context is the parent.
+ * Keep the number of distinct task types small: tools group by type.
+ *
+ * @example
+ * ```ts
+ * import { newTask, withRegion } from "./mod.ts";
+ * const [ctx, task] = newTask("makeCappuccino");
+ * withRegion(ctx, "steamMilk", () => {});
+ * task.end();
+ * ```
+ */
+export function newTask(taskType: string): [Context, Task];
+export function newTask(ctx: Context, taskType: string): [Context, Task];
+export function newTask(
+  a: Context | string,
+  b?: string,
+): [Context, Task] {
+  const parent = typeof a === "string" || a === undefined ? currentContext() : a;
+  const type = typeof a === "string" ? a : b!;
+  const id = nextTaskId();
+  if (!enabled) {
+    return [new Context(id, parent.regionId, parent.lane), new Task(id, -1)];
+  }
+  record(Rec.TASK_BEGIN, id, parent.taskId, intern(type), 0, 0);
+  return [new Context(id, parent.regionId, parent.lane), new Task(id, generation)];
+}
+
+/**
+ * Region is a traced interval of code, started by {@linkcode startRegion}.
+ * Regions nest: within one async chain, a region started after this one
+ * should end before it. Ending out of order, or twice, is recorded as it
+ * happened and reported by the reader.
+ */
+export class Region {
+  #id: number;
+  #gen: number;
+
+  /** Regions come from {@linkcode startRegion}; this is internal. */
+  constructor(id: number, gen: number) {
+    this.#id = id;
+    this.#gen = gen;
+  }
+
+  /**
+   * End marks the end of the region. It does nothing for the no-op region
+   * returned while tracing is off, or once tracing has stopped.
+   *
+   * @example
+   * ```ts
+   * import { startRegion } from "./mod.ts";
+   * const r = startRegion("parse");
+   * r.end();
+   * ```
+   */
+  end(): void {
+    if (this.#gen === generation) record(Rec.REGION_END, this.#id, 0, 0, 0, 0);
+  }
+
+  /** Ends the region, so that `using r = startRegion(...)` works. */
+  [Symbol.dispose](): void {
+    this.end();
+  }
+}
+
+const noopRegion = new Region(0, -1);
+
+/**
+ * StartRegion starts a region and returns it; call `end` on it (or declare
+ * it with `using`) when the interval is over. The region belongs to the
+ * context's task; without a context argument, the current context's. While
+ * tracing is off it returns a shared no-op region and allocates nothing.
+ *
+ * @example
+ * ```ts
+ * import { startRegion } from "./mod.ts";
+ * {
+ *   using _r = startRegion("serialize");
+ *   JSON.stringify({ a: 1 });
+ * }
+ * ```
+ */
+export function startRegion(regionType: string): Region;
+export function startRegion(ctx: Context, regionType: string): Region;
+export function startRegion(a: Context | string, b?: string): Region {
+  if (!enabled) return noopRegion;
+  let ctx: Context, type: string;
+  if (typeof a === "string") {
+    ctx = storage.getStore() ?? background;
+    type = a;
+  } else {
+    ctx = a ?? currentContext();
+    type = b!;
+  }
+  const id = nextRegionId();
+  record(Rec.REGION_BEGIN, ctx.taskId, intern(type), id, ctx.regionId, ctx.lane);
+  return new Region(id, generation);
+}
+
+/**
+ * WithRegion runs `fn` inside a region of type `regionType` and returns what
+ * `fn` returns. If `fn` returns a promise, the region ends when it settles
+ * (also on rejection, which passes through unchanged). Inside `fn` the
+ * region's context is the current one, on its own async lane, so concurrent
+ * `withRegion` calls nest correctly.
+ *
+ * @example
+ * ```ts
+ * import { withRegion, log } from "./mod.ts";
+ * const body = await withRegion("fetchUser", async () => {
+ *   log("cache", "miss");
+ *   return "ok";
+ * });
+ * ```
+ */
+export function withRegion<T>(regionType: string, fn: () => T): T;
+export function withRegion<T>(ctx: Context, regionType: string, fn: () => T): T;
+export function withRegion<T>(
+  a: Context | string,
+  b: string | (() => T),
+  c?: () => T,
+): T {
+  let ctx: Context, type: string, fn: () => T;
+  if (typeof a === "string") {
+    ctx = currentContext();
+    type = a;
+    fn = b as () => T;
+  } else {
+    ctx = a ?? currentContext();
+    type = b as string;
+    fn = c!;
+  }
+  if (typeof fn !== "function") {
+    throw new TypeError(`runtrace: withRegion("${type}") needs a function to run`);
+  }
+  if (!enabled) return ctx === currentContext() ? fn() : storage.run(ctx, fn);
+  const id = nextRegionId();
+  const lane = nextLane();
+  record(Rec.REGION_BEGIN, ctx.taskId, intern(type), id, ctx.regionId, lane);
+  const region = new Region(id, generation);
+  let result: T;
+  try {
+    result = storage.run(new Context(ctx.taskId, id, lane), fn);
+  } catch (e) {
+    region.end();
+    throw e;
+  }
+  if (result instanceof Promise) {
+    return result.finally(() => region.end()) as T;
+  }
+  region.end();
+  return result;
+}
+
+/**
+ * Log emits a one-off event with a category and a message, attached to the
+ * context's task (without a context argument, the current context's). The
+ * category may be empty; keep the number of categories small.
+ *
+ * @example
+ * ```ts
+ * import { log, newTask } from "./mod.ts";
+ * const [ctx, task] = newTask("order");
+ * log(ctx, "orderID", "42");
+ * log("cache", "hit"); // current context
+ * task.end();
+ * ```
+ */
+export function log(category: string, message: string): void;
+export function log(ctx: Context, category: string, message: string): void;
+export function log(a: Context | string, b: string, c?: string): void {
+  if (!enabled) return;
+  if (typeof a === "string") {
+    recordLog(currentContext().taskId, intern(a), String(b));
+  } else {
+    recordLog((a ?? currentContext()).taskId, intern(b), String(c));
+  }
+}
+
+/**
+ * Logf is like {@linkcode log}, with the message formatted from `format` and
+ * `args` (`%s %d %i %f %v %j %o %q %x %%`, as Go's fmt or console.log). The
+ * formatting happens only while tracing is enabled.
+ *
+ * @example
+ * ```ts
+ * import { logf } from "./mod.ts";
+ * logf("http", "%s %s took %dms", "GET", "/users", 12);
+ * ```
+ */
+export function logf(category: string, format: string, ...args: unknown[]): void;
+export function logf(
+  ctx: Context,
+  category: string,
+  format: string,
+  ...args: unknown[]
+): void;
+export function logf(a: Context | string, b: string, ...rest: unknown[]): void {
+  if (!enabled) return;
+  if (typeof a === "string") {
+    recordLog(currentContext().taskId, intern(a), formatLog(b, rest, 0));
+  } else {
+    recordLog(
+      (a ?? currentContext()).taskId,
+      intern(b),
+      formatLog(String(rest[0]), rest, 1),
+    );
+  }
+}
+
+/**
+ * The current context: the one set by `withRegion`, `Context.run` or a
+ * surrounding call, or `background`.
+ *
+ * @example
+ * ```ts
+ * import { currentContext, newTask } from "./mod.ts";
+ * const [ctx] = newTask("job");
+ * ctx.run(() => console.log(currentContext().taskId === ctx.taskId)); // true
+ * ```
+ */
+export { currentContext };
