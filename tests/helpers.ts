@@ -1,0 +1,95 @@
+/**
+ * Shared test helpers: temp files, reading traces back, running a script in a
+ * child process of the same runtime.
+ *
+ * @module
+ */
+
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import process from "node:process";
+import { parseTrace, type Trace } from "../read.ts";
+
+/** `deno` or `bun`: the runtime running the tests. */
+export const runtime: "deno" | "bun" = "Deno" in globalThis ? "deno" : "bun";
+
+/** A fresh temporary directory. */
+export function tempDir(): string {
+  return mkdtempSync(join(tmpdir(), "runtrace-test-"));
+}
+
+/** Reads and parses a trace file. */
+export function readTrace(path: string): Trace {
+  return parseTrace(new Uint8Array(readFileSync(path)));
+}
+
+/** The repository root as a file path. */
+export const repoRoot: string = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+
+/** Result of {@linkcode runScript}. */
+export interface RunResult {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Writes `source` to a temp file and runs it with this test's runtime (or
+ * the one named), with a time limit so a hang fails the test instead.
+ */
+export function runScript(
+  source: string,
+  options: { runtime?: "deno" | "bun"; cwd?: string; timeoutMs?: number; args?: string[] } = {},
+): RunResult {
+  const dir = options.cwd ?? tempDir();
+  const file = join(dir, "script.ts");
+  writeFileSync(file, source);
+  return runFile(file, options);
+}
+
+/** Runs an existing script file; see {@linkcode runScript}. */
+export function runFile(
+  file: string,
+  options: { runtime?: "deno" | "bun"; cwd?: string; timeoutMs?: number; args?: string[] } = {},
+): RunResult {
+  const rt = options.runtime ?? runtime;
+  const exe = rt === runtime ? process.execPath : findExecutable(rt);
+  if (!exe) throw new Error(`no ${rt} executable found`);
+  const args = rt === "deno" ? ["run", "-A", file, ...(options.args ?? [])] : [
+    file,
+    ...(options.args ?? []),
+  ];
+  const r = spawnSync(exe, args, {
+    cwd: options.cwd,
+    encoding: "utf8",
+    timeout: options.timeoutMs ?? 30_000,
+    env: { ...process.env, NO_COLOR: "1" },
+  });
+  return { status: r.status, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
+}
+
+/** The path of an executable on PATH, or undefined. */
+export function findExecutable(name: string): string | undefined {
+  if (name === runtime) return process.execPath;
+  const r = spawnSync("sh", ["-c", `command -v ${name}`], { encoding: "utf8" });
+  const path = (r.stdout ?? "").trim();
+  return r.status === 0 && path ? path : undefined;
+}
+
+/** Resolves after `ms` milliseconds. */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Spins the CPU for `ms` milliseconds. */
+export function busy(ms: number): void {
+  const end = performance.now() + ms;
+  while (performance.now() < end) { /* spin */ }
+}
+
+/** The module URL of the repository's mod.ts, for scripts in temp dirs. */
+export const modUrl: string = new URL("../mod.ts", import.meta.url).href;
+/** The module URL of read.ts. */
+export const readUrl: string = new URL("../read.ts", import.meta.url).href;
