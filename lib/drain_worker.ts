@@ -284,12 +284,13 @@ export function drainWorkerMain(
     if (data.sink.kind === "file") fd = fs.openSync(data.sink.path, "w");
     w.header(data.header);
     w.threadName(data.thread, data.threadName);
-    flushOut();
+    if (fd >= 0) fs.writeSync(fd, w.out.buf, 0, w.out.pos);
+    else flushOut();
+    w.out.reset();
   } catch (e) {
     port.postMessage({ type: "error", error: describe(e) });
     return;
   }
-  if (sinkError !== undefined) return;
   port.postMessage({ type: "ready" });
 
   port.on("message", (m: { type: string }) => {

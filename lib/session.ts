@@ -161,7 +161,11 @@ export async function startSession(
       reject(e);
       s.stopped?.({ events: 0, lost: 0 });
     });
-    worker.on("exit", () => s.stopped?.({ events: 0, lost: 0 }));
+    worker.on("exit", (code: number) => {
+      if (session === s && !s.stopping) detachRing();
+      reject(new Error(`runtrace: the drain worker exited (code ${code}) before it was ready`));
+      s.stopped?.({ events: 0, lost: 0 });
+    });
   });
 
   try {
