@@ -1,0 +1,309 @@
+/**
+ * HTTP as tasks and regions, the JavaScript counterpart of Go's network view:
+ * a wrapper for fetch-style handlers that makes each incoming request a task,
+ * and a wrapper for `fetch` that makes each outgoing call a region. Both are
+ * opt-in and cost one `isEnabled()` check per request while tracing is off.
+ *
+ * W3C Trace Context: a valid incoming `traceparent` header is logged on the
+ * request's task, and outgoing calls can carry one that continues it, so a
+ * runtrace task can be found from a span in a distributed trace.
+ *
+ * @module
+ */
+
+import { currentContext, isEnabled, log, newTask, startRegion } from "../mod.ts";
+
+/** Options of {@linkcode traceRequests}. */
+export interface TraceRequestsOptions {
+  /**
+   * The route pattern of a request, used as its task type together with the
+   * method, e.g. `(req) => router.match(req)?.pattern` giving `/users/:id`
+   * for a task type `GET /users/:id`. Return a pattern, never the raw path:
+   * tools group tasks by type, so types must stay few. When it is omitted or
+   * returns nothing, the task type is the method alone (`GET`).
+   */
+  route?: (req: Request) => string | undefined;
+  /**
+   * Count the bytes of response bodies that have no `content-length`, and
+   * end the task when the body has been sent (default true). The body is then
+   * passed through a counting stream, so it is sent in chunks. With false the
+   * task ends when the handler returns and the size is logged only when the
+   * response declares it.
+   */
+  measureBody?: boolean;
+}
+
+/** Options of {@linkcode tracedFetch}. */
+export interface TracedFetchOptions {
+  /**
+   * Add a W3C `traceparent` header to outgoing requests that have none
+   * (default false). It continues the trace id of the current request's
+   * incoming `traceparent` when there is one, and starts a new one otherwise.
+   */
+  propagate?: boolean;
+  /**
+   * Region type of a call (default `fetch <host>`). Keep the types few: a
+   * region type per URL would drown the summaries.
+   */
+  regionType?: (url: URL | undefined, method: string) => string;
+}
+
+/** A fetch-compatible function. */
+export type FetchLike = (
+  input: string | URL | Request,
+  init?: RequestInit,
+) => Promise<Response>;
+
+/** The methods that become task types; others are grouped as `OTHER`. */
+const METHODS = new Set([
+  "GET",
+  "HEAD",
+  "POST",
+  "PUT",
+  "PATCH",
+  "DELETE",
+  "OPTIONS",
+  "CONNECT",
+  "TRACE",
+]);
+
+/** Trace id and flags of the incoming `traceparent` of a running task. */
+const incoming = new Map<number, { traceId: string; flags: string }>();
+
+/**
+ * Wraps a fetch-style handler so that, while tracing is enabled, each request
+ * is a task typed by method and route (`GET /users/:id`), with logs
+ * `http.method`, `http.path` (no query string), `traceparent` (when the
+ * request carries a valid one), `http.status`, `http.size` (response body
+ * bytes) and `http.error` when the handler throws. The handler runs with the
+ * task's context as the current one, so `log` and `withRegion` calls inside
+ * it attach to the request without passing a context. Extra handler
+ * arguments (`info` in Deno, `server` in Bun) pass through.
+ *
+ * @example Deno.serve (for Bun: `Bun.serve({ fetch: traceRequests(handler) })`)
+ * ```ts
+ * import { traceRequests } from "./http_tasks.ts";
+ * const route = (req: Request) =>
+ *   new URL(req.url).pathname.startsWith("/users/") ? "/users/:id" : undefined;
+ * Deno.serve(
+ *   { hostname: "127.0.0.1", port: 8000 },
+ *   traceRequests(() => new Response("hello"), { route }),
+ * );
+ * ```
+ */
+export function traceRequests<A extends unknown[], R extends Response | undefined>(
+  handler: (req: Request, ...rest: A) => R | Promise<R>,
+  options: TraceRequestsOptions = {},
+): (req: Request, ...rest: A) => Promise<R> {
+  if (typeof handler !== "function") {
+    throw new TypeError("runtrace: traceRequests() needs a handler function");
+  }
+  const route = options.route;
+  const measureBody = options.measureBody ?? true;
+
+  return async (req: Request, ...rest: A): Promise<R> => {
+    if (!isEnabled()) return await handler(req, ...rest);
+
+    const method = METHODS.has(req.method) ? req.method : "OTHER";
+    let pattern: string | undefined;
+    try {
+      pattern = route?.(req);
+    } catch {
+      // A failing route function must not fail the request.
+    }
+    const [ctx, task] = newTask(pattern ? `${method} ${pattern}` : method);
+    let ended = false;
+    const end = () => {
+      if (ended) return;
+      ended = true;
+      incoming.delete(ctx.taskId);
+      task.end();
+    };
+    log(ctx, "http.method", req.method);
+    log(ctx, "http.path", pathOf(req.url));
+    const parent = parseTraceparent(req.headers.get("traceparent"));
+    if (parent) {
+      log(ctx, "traceparent", parent.header);
+      incoming.set(ctx.taskId, { traceId: parent.traceId, flags: parent.flags });
+    }
+
+    let res: R;
+    try {
+      res = await ctx.run(() => handler(req, ...rest));
+    } catch (e) {
+      log(ctx, "http.error", e instanceof Error ? `${e.name}: ${e.message}` : String(e));
+      end();
+      throw e;
+    }
+    // Bun answers a WebSocket upgrade with no response at all.
+    if (!(res instanceof Response)) {
+      end();
+      return res;
+    }
+    log(ctx, "http.status", String(res.status));
+    const declared = res.headers.get("content-length");
+    if (declared !== null || res.body === null || res.status === 101 || !measureBody) {
+      if (declared !== null) log(ctx, "http.size", declared);
+      else if (res.body === null) log(ctx, "http.size", "0");
+      end();
+      return res;
+    }
+    let bytes = 0;
+    const counter = new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, c) {
+        bytes += chunk.byteLength;
+        c.enqueue(chunk);
+      },
+      flush() {
+        log(ctx, "http.size", String(bytes));
+        end();
+      },
+      cancel() {
+        log(ctx, "http.size", String(bytes));
+        log(ctx, "http.aborted", "the client stopped reading the response");
+        end();
+      },
+    } as Transformer<Uint8Array, Uint8Array>);
+    const piped = res.body.pipeThrough(counter);
+    return new Response(piped, res) as R;
+  };
+}
+
+/**
+ * Wraps `fetch` (or `fetchImpl`) so that each call made while tracing is
+ * enabled is a region of the current task, typed `fetch <host>`, with logs
+ * `fetch.method`, `fetch.host`, `fetch.status`, `fetch.ttfb` (milliseconds
+ * until the response headers arrived) or `fetch.error`. The region ends when
+ * the headers arrive (or the call fails); reading the body is the caller's
+ * own step. With `propagate`, calls carry a W3C `traceparent` header, logged
+ * as `traceparent.out`.
+ *
+ * @example
+ * ```ts
+ * import { tracedFetch } from "./http_tasks.ts";
+ * const fetch = tracedFetch(globalThis.fetch, { propagate: true });
+ * const res = await fetch("http://127.0.0.1:8000/users/42");
+ * await res.body?.cancel();
+ * ```
+ */
+export function tracedFetch(
+  fetchImpl: FetchLike = globalThis.fetch,
+  options: TracedFetchOptions = {},
+): FetchLike {
+  if (typeof fetchImpl !== "function") {
+    throw new TypeError("runtrace: tracedFetch() needs a fetch function");
+  }
+  const propagate = options.propagate ?? false;
+  const regionType = options.regionType ?? defaultRegionType;
+
+  return async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
+    if (!isEnabled()) return fetchImpl(input, init);
+
+    const ctx = currentContext();
+    const method = (init?.method ?? (input instanceof Request ? input.method : "GET"))
+      .toUpperCase();
+    let url: URL | undefined;
+    try {
+      url = new URL(input instanceof Request ? input.url : String(input));
+    } catch {
+      // A relative URL: the runtime's fetch will say what is wrong with it.
+    }
+    let type: string;
+    try {
+      type = regionType(url, method);
+    } catch {
+      type = defaultRegionType(url, method);
+    }
+
+    if (propagate) {
+      const headers = new Headers(
+        init?.headers ?? (input instanceof Request ? input.headers : undefined),
+      );
+      if (!headers.has("traceparent")) {
+        const value = childTraceparent(incoming.get(ctx.taskId));
+        headers.set("traceparent", value);
+        log(ctx, "traceparent.out", value);
+        init = { ...init, headers };
+      }
+    }
+
+    const region = startRegion(ctx, type);
+    log(ctx, "fetch.method", method);
+    log(ctx, "fetch.host", url?.host ?? "");
+    const t0 = performance.now();
+    try {
+      const res = await fetchImpl(input, init);
+      log(ctx, "fetch.ttfb", `${(performance.now() - t0).toFixed(3)}ms`);
+      log(ctx, "fetch.status", String(res.status));
+      return res;
+    } catch (e) {
+      log(ctx, "fetch.error", e instanceof Error ? `${e.name}: ${e.message}` : String(e));
+      throw e;
+    } finally {
+      region.end();
+    }
+  };
+}
+
+/** A parsed W3C `traceparent` header. */
+export interface Traceparent {
+  /** The header as received, lower-cased. */
+  header: string;
+  version: string;
+  /** 32 hex digits. */
+  traceId: string;
+  /** 16 hex digits: the caller's span. */
+  parentId: string;
+  /** 2 hex digits; bit 0 is "sampled". */
+  flags: string;
+}
+
+/**
+ * Parses a W3C `traceparent` header (Trace Context level 1). Returns
+ * undefined for a missing or invalid one: the all-zero ids, version `ff` and
+ * malformed fields are invalid. Versions above 00 may append fields, which
+ * are ignored as the specification asks.
+ *
+ * @example
+ * ```ts
+ * import { parseTraceparent } from "./http_tasks.ts";
+ * parseTraceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")?.traceId;
+ * // "4bf92f3577b34da6a3ce929d0e0e4736"
+ * ```
+ */
+export function parseTraceparent(value: string | null | undefined): Traceparent | undefined {
+  if (!value) return undefined;
+  const v = value.trim().toLowerCase();
+  const m = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/.exec(v);
+  if (!m) return undefined;
+  const [, version, traceId, parentId, flags, extra] = m;
+  if (version === "ff" || (version === "00" && extra !== undefined)) return undefined;
+  if (/^0+$/.test(traceId) || /^0+$/.test(parentId)) return undefined;
+  return { header: v.slice(0, 55), version, traceId, parentId, flags };
+}
+
+function childTraceparent(parent: { traceId: string; flags: string } | undefined): string {
+  const traceId = parent?.traceId ?? randomHex(16);
+  return `00-${traceId}-${randomHex(8)}-${parent?.flags ?? "01"}`;
+}
+
+function randomHex(bytes: number): string {
+  const b = crypto.getRandomValues(new Uint8Array(bytes));
+  let s = "";
+  for (const x of b) s += x.toString(16).padStart(2, "0");
+  // An all-zero id is invalid; 2^-64 odds, but cheap to rule out.
+  return /^0+$/.test(s) ? randomHex(bytes) : s;
+}
+
+function defaultRegionType(url: URL | undefined, _method: string): string {
+  return url ? `fetch ${url.host}` : "fetch";
+}
+
+function pathOf(url: string): string {
+  const start = url.indexOf("/", url.indexOf("//") + 2);
+  if (start === -1) return "/";
+  const q = url.indexOf("?", start);
+  const h = url.indexOf("#", start);
+  const end = q === -1 ? (h === -1 ? url.length : h) : q;
+  return url.slice(start, end);
+}
