@@ -33,12 +33,12 @@ import {
   record,
   recordLog,
 } from "./lib/ring_writer.ts";
-import { sessionActive, startSession, stopSession } from "./lib/session.ts";
+import { startTrace, stopTrace } from "./lib/session.ts";
 import type { TraceDestination, TraceWriterLike } from "./lib/sink.ts";
-import { drainWorkerUrl } from "./lib/worker_source.ts";
 import { formatLog } from "./lib/format_log.ts";
 
 export { background, Context };
+export { FlightRecorder, type FlightRecorderOptions } from "./lib/flight_recorder.ts";
 export type { TraceDestination, TraceWriterLike };
 
 /** Options of {@linkcode start}. All are optional. */
@@ -83,11 +83,7 @@ export function start(
   w: TraceDestination,
   options?: StartOptions,
 ): Promise<void> {
-  try {
-    return startSession(w, options, drainWorkerUrl());
-  } catch (e) {
-    return Promise.reject(e);
-  }
+  return startTrace(w, options);
 }
 
 /**
@@ -102,12 +98,13 @@ export function start(
  * ```
  */
 export function stop(): Promise<void> {
-  return stopSession();
+  return stopTrace();
 }
 
 /**
- * IsEnabled reports whether tracing is enabled. The information is advisory
- * only: the tracing status may have changed by the time it returns.
+ * IsEnabled reports whether tracing is enabled: a trace or a
+ * {@linkcode FlightRecorder} is recording. The information is advisory only:
+ * the tracing status may have changed by the time it returns.
  *
  * @example
  * ```ts
@@ -116,7 +113,7 @@ export function stop(): Promise<void> {
  * ```
  */
 export function isEnabled(): boolean {
-  return enabled && sessionActive();
+  return enabled;
 }
 
 /**

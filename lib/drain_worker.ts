@@ -1,6 +1,9 @@
 /**
- * The drain worker: consumes the shared rings, encodes them with
- * {@linkcode TraceWriter} and writes the bytes to the sink.
+ * The drain worker: consumes the shared ring and feeds each record to the
+ * consumers that are on: a trace being written to its destination, and a
+ * flight recorder's window of recent chunks. Each consumer has its own
+ * {@linkcode TraceWriter} (its own time 0 and string table), so a trace
+ * started while a flight recorder runs is a complete trace of its own.
  *
  * Like encoder.ts, this code runs from its source text inside a `data:` URL
  * worker, so it refers to nothing outside its own functions and classes; the
@@ -22,19 +25,12 @@ export interface LayoutNumbers {
     FLUSH: number;
   };
   flush: { IDLE: number; REQUESTED: number; DONE: number };
-  rec: {
-    TASK_BEGIN: number;
-    TASK_END: number;
-    REGION_BEGIN: number;
-    REGION_END: number;
-    LOG: number;
-    STRING: number;
-  };
+  rec: { LOG: number; STRING: number };
   ctrlBytes: number;
   recordBytes: number;
 }
 
-/** Where the encoded bytes go. */
+/** Where a trace's bytes go. */
 export type SinkSpec = { kind: "file"; path: string } | { kind: "port" };
 
 /** What the worker is started with. */
@@ -46,13 +42,19 @@ export interface DrainWorkerData {
   threadName: string;
   layout: LayoutNumbers;
   format: FormatNumbers;
-  header: HeaderFields;
-  sink: SinkSpec;
   /** Longest the worker sleeps between drains, ms. */
   flushInterval: number;
 }
 
-/** Reads one thread's ring and encodes its records. */
+/** Messages the main thread sends. */
+export type ToWorker =
+  | { type: "startTrace"; sink: SinkSpec; header: HeaderFields }
+  | { type: "stopTrace"; endMs: number }
+  | { type: "startFlight"; header: HeaderFields; minAge: number; maxBytes: number }
+  | { type: "stopFlight" }
+  | { type: "snapshot" };
+
+/** Reads one thread's ring and hands its records to the writers. */
 export class RingDrainer {
   ctrl: Int32Array;
   f64: Float64Array;
@@ -61,12 +63,8 @@ export class RingDrainer {
   mask: number;
   textMask: number;
   thread: number;
-  startTime: number;
-  lastRegion = 0;
-  lastTime = 0;
-  /** Events the producer reported lost, over the whole trace. */
-  lost = 0;
   layout: LayoutNumbers;
+  /** Every string the ring defined, by id: a late writer starts from it. */
   strings: string[] = [""];
   private scratch = new Uint16Array(1 << 12);
   private utf16 = new TextDecoder("utf-16le");
@@ -76,7 +74,6 @@ export class RingDrainer {
     capacity: number,
     textCapacity: number,
     thread: number,
-    startTime: number,
     layout: LayoutNumbers,
   ) {
     const recordsAt = layout.ctrlBytes;
@@ -88,102 +85,70 @@ export class RingDrainer {
     this.mask = capacity - 1;
     this.textMask = textCapacity - 1;
     this.thread = thread;
-    this.startTime = startTime;
     this.layout = layout;
   }
 
   /** Records waiting in the ring. */
   pending(): number {
     const c = this.layout.ctrl;
-    return (Atomics.load(this.ctrl, c.HEAD) - Atomics.load(this.ctrl, c.TAIL)) |
-      0;
+    return (Atomics.load(this.ctrl, c.HEAD) - Atomics.load(this.ctrl, c.TAIL)) | 0;
   }
 
   /**
-   * Encodes up to `max` waiting records as one batch into `w` and frees
-   * their slots. Returns the number of records consumed.
+   * Encodes up to `max` waiting records into one batch per writer, stopping
+   * early once the last writer's batch holds `budget` bytes, and frees their
+   * slots. Returns the number of records consumed.
    */
-  drain(w: TraceWriter, max: number): number {
+  drain(writers: TraceWriter[], max: number, budget: number): number {
     const c = this.layout.ctrl;
-    const r = this.layout.rec;
-    const ev = w.f.ev;
     const ctrl = this.ctrl;
     const head = Atomics.load(ctrl, c.HEAD);
     let tail = Atomics.load(ctrl, c.TAIL);
     let n = (head - tail) | 0;
     const lost = Atomics.exchange(ctrl, c.LOST, 0);
     if (n === 0 && lost === 0) return 0;
-    this.lost += lost;
     if (n > max) n = max;
+    const LOG = this.layout.rec.LOG, STRING = this.layout.rec.STRING;
     const f64 = this.f64, u32 = this.u32, mask = this.mask;
-    const start = this.startTime;
-    let textTail = -1;
-    w.openBatch(this.thread, this.lastTime, this.lastRegion);
-    if (lost > 0) {
-      w.event(ev.LOST, this.lastTime);
-      w.ev.uvarint(lost);
+    const nw = writers.length;
+    for (let j = 0; j < nw; j++) {
+      writers[j].open(this.thread);
+      if (lost > 0) writers[j].lostEvents(lost);
     }
-    for (let k = 0; k < n; k++, tail = (tail + 1) | 0) {
+    let textTail = -1;
+    const last = writers[nw - 1];
+    let k = 0;
+    while (k < n) {
       const i = (tail & mask) << 3;
       const kind = u32[i + 2];
-      let t = Math.round((f64[i >> 1] - start) * 1e6);
-      if (t < 0) t = 0;
-      const o = w.ev;
-      switch (kind) {
-        case r.REGION_BEGIN: {
-          const id = u32[i + 5], parent = u32[i + 6];
-          w.event(ev.REGION_BEGIN, t);
-          o.uvarint(u32[i + 3]);
-          o.uvarint(u32[i + 4]);
-          o.svarint(id - w.lastRegion);
-          o.uvarint(parent === 0 ? 0 : id - parent);
-          o.uvarint(u32[i + 7]);
-          w.lastRegion = id;
-          break;
-        }
-        case r.REGION_END:
-          w.event(ev.REGION_END, t);
-          o.svarint(w.lastRegion - u32[i + 3]);
-          break;
-        case r.TASK_BEGIN:
-          w.event(ev.TASK_BEGIN, t);
-          o.uvarint(u32[i + 3]);
-          o.uvarint(u32[i + 4]);
-          o.uvarint(u32[i + 5]);
-          break;
-        case r.TASK_END:
-          w.event(ev.TASK_END, t);
-          o.uvarint(u32[i + 3]);
-          break;
-        case r.LOG: {
-          const flags = u32[i + 7];
-          w.event(ev.LOG, t);
-          o.uvarint(u32[i + 3]);
-          o.uvarint(u32[i + 4]);
-          o.uvarint(flags);
-          w.message(this.readText(u32[i + 5], u32[i + 6]));
-          textTail = (u32[i + 5] + u32[i + 6]) | 0;
-          break;
-        }
-        case r.STRING: {
-          const s = this.readText(u32[i + 5], u32[i + 6]);
-          this.strings[u32[i + 3]] = s;
-          w.defineString(u32[i + 3], s);
-          textTail = (u32[i + 5] + u32[i + 6]) | 0;
-          break;
-        }
-        default:
-          throw new Error(`runtrace: unknown record kind ${kind} in ring`);
+      let text = "";
+      if (kind === LOG || kind === STRING) {
+        text = this.readText(u32[i + 5], u32[i + 6]);
+        textTail = (u32[i + 5] + u32[i + 6]) | 0;
+        if (kind === STRING) this.strings[u32[i + 3]] = text;
       }
-      this.lastTime = w.lastTime;
+      const ms = f64[i >> 1];
+      for (let j = 0; j < nw; j++) {
+        writers[j].record(
+          kind,
+          ms,
+          u32[i + 3],
+          u32[i + 4],
+          u32[i + 5],
+          u32[i + 6],
+          u32[i + 7],
+          text,
+        );
+      }
+      k++;
+      tail = (tail + 1) | 0;
+      if (last.ev.pos > budget) break;
     }
-    this.lastRegion = w.lastRegion;
-    this.lastTime = w.lastTime;
-    w.closeBatch();
+    for (let j = 0; j < nw; j++) writers[j].close();
     if (textTail !== -1) Atomics.store(ctrl, c.TEXT_TAIL, textTail);
     Atomics.store(ctrl, c.TAIL, tail);
     Atomics.notify(ctrl, c.TAIL);
-    return n;
+    return k;
   }
 
   private readText(pos: number, len: number): string {
@@ -196,9 +161,101 @@ export class RingDrainer {
   }
 }
 
+/** One self-contained piece of a flight recorder's window. */
+interface Chunk {
+  parts: Uint8Array[];
+  size: number;
+  events: number;
+  /** When the chunk began, ms on the recording thread's clock. */
+  startMs: number;
+}
+
 /**
- * The worker's entry point. `deps` are the runtime modules the worker
- * imports itself (its source cannot use import statements of ours).
+ * A flight recorder's moving window: chunks of encoded batches, each opening
+ * with the whole string table so that any suffix of chunks reads on its own
+ * (Go's generations). Old chunks are dropped once the newer ones cover
+ * `minAge`, or sooner when the window outgrows `maxBytes`.
+ */
+export class FlightWindow {
+  writer: TraceWriter;
+  header: HeaderFields;
+  minAge: number;
+  maxBytes: number;
+  chunks: Chunk[] = [];
+  size = 0;
+  private counted = 0;
+
+  constructor(writer: TraceWriter, header: HeaderFields, minAge: number, maxBytes: number) {
+    this.writer = writer;
+    this.header = header;
+    this.minAge = minAge;
+    this.maxBytes = maxBytes;
+  }
+
+  /** Takes the writer's sealed bytes into the window. */
+  take(nowMs: number, strings: readonly string[]): void {
+    const o = this.writer.out;
+    if (o.pos === 0) return;
+    let cur = this.chunks[this.chunks.length - 1];
+    if (
+      !cur || nowMs - cur.startMs >= this.minAge / 4 || cur.size >= this.maxBytes / 8
+    ) {
+      // The table goes in first, then what was sealed since the last take.
+      const pending = o.buf.slice(0, o.pos);
+      o.reset();
+      this.writer.defineAll(strings);
+      this.writer.closeBatch();
+      cur = { parts: [o.buf.slice(0, o.pos)], size: o.pos, events: 0, startMs: nowMs };
+      this.chunks.push(cur);
+      this.size += o.pos;
+      o.reset();
+      cur.parts.push(pending);
+      cur.size += pending.length;
+      this.size += pending.length;
+    } else {
+      const bytes = o.buf.slice(0, o.pos);
+      cur.parts.push(bytes);
+      cur.size += bytes.length;
+      this.size += bytes.length;
+      o.reset();
+    }
+    cur.events += this.writer.total - this.counted;
+    this.counted = this.writer.total;
+    while (
+      this.chunks.length > 1 &&
+      (this.size > this.maxBytes || this.chunks[1].startMs <= nowMs - this.minAge)
+    ) {
+      this.size -= this.chunks.shift()!.size;
+    }
+  }
+
+  /** A complete trace of the window: header, threads, chunks, END. */
+  snapshot(Writer: new (f: FormatNumbers) => TraceWriter, threads: [number, string][]) {
+    const w = new Writer(this.writer.f);
+    w.header(this.header);
+    for (const [id, name] of threads) w.threadName(id, name);
+    const head = w.out.buf.slice(0, w.out.pos);
+    w.out.reset();
+    for (const c of this.chunks) w.total += c.events;
+    w.end(this.writer.lost);
+    const tail = w.out.buf.slice(0, w.out.pos);
+    const out = new Uint8Array(head.length + this.size + tail.length);
+    out.set(head, 0);
+    let off = head.length;
+    for (const c of this.chunks) {
+      for (const p of c.parts) {
+        out.set(p, off);
+        off += p.length;
+      }
+    }
+    out.set(tail, off);
+    return out;
+  }
+}
+
+/**
+ * The worker's entry point. `wt` and `fs` are `node:worker_threads` and
+ * `node:fs`; the classes are passed in because this source has no imports.
  */
 export function drainWorkerMain(
   // deno-lint-ignore no-explicit-any
@@ -209,44 +266,56 @@ export function drainWorkerMain(
   Writer: any,
   // deno-lint-ignore no-explicit-any
   Drainer: any,
+  // deno-lint-ignore no-explicit-any
+  Window: any,
 ): void {
   const data: DrainWorkerData = wt.workerData;
   const port = wt.parentPort;
   const L = data.layout;
-  const w: TraceWriter = new Writer(data.format);
   const ring: RingDrainer = new Drainer(
     data.ring,
     data.capacity,
     data.textCapacity,
     data.thread,
-    data.header.startTime,
     L,
   );
   const ctrl = ring.ctrl;
-  let fd = -1;
-  let sinkError: unknown = undefined;
-  let done = false;
+  const threads: [number, string][] = [[data.thread, data.threadName]];
+
+  /** The trace being written, if any. */
+  let trace: { w: TraceWriter; fd: number; error: unknown } | undefined;
+  /** The flight recorder's window, if any. */
+  let flight: FlightWindow | undefined;
+  let writers: TraceWriter[] = [];
+  const refreshWriters = () => {
+    writers = [];
+    if (trace) writers.push(trace.w);
+    if (flight) writers.push(flight.writer);
+  };
+  /** Added to this worker's `performance.now()` gives the recording thread's. */
+  let originShift = 0;
 
   function describe(e: unknown) {
     const err = e as { name?: string; message?: string; code?: string };
     return { name: err?.name, message: err?.message ?? String(e), code: err?.code };
   }
 
-  /** Hands the sealed bytes to the sink; after a sink error they are dropped. */
-  function flushOut(): void {
-    const o = w.out;
+  /** Hands the trace's sealed bytes to its sink; after an error they are dropped. */
+  function flushTrace(): void {
+    if (!trace) return;
+    const o = trace.w.out;
     if (o.pos === 0) return;
-    if (sinkError === undefined) {
+    if (trace.error === undefined) {
       try {
-        if (fd >= 0) {
+        if (trace.fd >= 0) {
           let off = 0;
-          while (off < o.pos) off += fs.writeSync(fd, o.buf, off, o.pos - off);
+          while (off < o.pos) off += fs.writeSync(trace.fd, o.buf, off, o.pos - off);
         } else {
           const bytes = o.buf.slice(0, o.pos);
           port.postMessage({ type: "data", bytes }, [bytes.buffer]);
         }
       } catch (e) {
-        sinkError = e;
+        trace.error = e;
         port.postMessage({ type: "sinkError", error: describe(e) });
       }
     }
@@ -254,80 +323,125 @@ export function drainWorkerMain(
   }
 
   function drainAll(): number {
+    // With no consumer yet, records wait in the ring for the one being set up.
+    if (writers.length === 0) return 0;
     let total = 0;
+    // Batches stay small enough that a flight window rotates between them.
+    const budget = flight ? Math.min(1 << 20, flight.maxBytes >> 4) : 1 << 20;
     for (;;) {
-      const n = ring.drain(w, 1 << 15);
+      const n = ring.drain(writers, 1 << 15, budget);
       total += n;
-      if (w.out.pos > 1 << 20) flushOut();
-      if (n < 1 << 15) break;
+      if (trace && trace.w.out.pos > 1 << 20) flushTrace();
+      if (flight) flight.take(performance.now() + originShift, ring.strings);
+      // Yield to messages (stop, snapshot) now and then under a flat-out producer.
+      if (n === 0 || total >= 1 << 16 || ring.pending() === 0) break;
     }
-    flushOut();
+    flushTrace();
     return total;
   }
 
-  function finish(): void {
-    if (done) return;
-    done = true;
+  function finishTrace(): { events: number; lost: number; error?: unknown } {
+    if (!trace) return { events: 0, lost: 0 };
     drainAll();
-    w.end(ring.lost);
-    flushOut();
-    if (fd >= 0) {
+    const t = trace;
+    t.w.end();
+    flushTrace();
+    if (t.fd >= 0) {
       try {
-        fs.closeSync(fd);
+        fs.closeSync(t.fd);
       } catch (e) {
-        if (sinkError === undefined) sinkError = e;
+        if (t.error === undefined) t.error = e;
       }
     }
+    trace = undefined;
+    refreshWriters();
+    return { events: t.w.total, lost: t.w.lost, error: t.error };
   }
 
-  try {
-    if (data.sink.kind === "file") fd = fs.openSync(data.sink.path, "w");
-    w.header(data.header);
-    w.threadName(data.thread, data.threadName);
-    if (fd >= 0) fs.writeSync(fd, w.out.buf, 0, w.out.pos);
-    else flushOut();
-    w.out.reset();
-  } catch (e) {
-    port.postMessage({ type: "error", error: describe(e) });
-    return;
+  function newWriter(header: HeaderFields, strings: boolean): TraceWriter {
+    const w: TraceWriter = new Writer(data.format);
+    w.startMs = header.startTime;
+    if (strings) w.defineAll(ring.strings);
+    return w;
   }
-  port.postMessage({ type: "ready" });
 
-  port.on("message", (m: { type: string }) => {
-    if (m.type === "stop") {
-      finish();
-      port.postMessage({
-        type: "stopped",
-        events: w.total,
-        lost: ring.lost,
-        error: sinkError === undefined ? undefined : describe(sinkError),
-      });
+  port.on("message", (m: ToWorker) => {
+    switch (m.type) {
+      case "startTrace": {
+        drainAll();
+        const w = newWriter(m.header, false);
+        let fd = -1;
+        try {
+          if (m.sink.kind === "file") fd = fs.openSync(m.sink.path, "w");
+          w.header(m.header);
+          for (const [id, name] of threads) w.threadName(id, name);
+          w.defineAll(ring.strings);
+          w.closeBatch();
+          if (fd >= 0) fs.writeSync(fd, w.out.buf, 0, w.out.pos);
+        } catch (e) {
+          if (fd >= 0) fs.closeSync(fd);
+          port.postMessage({ type: "traceError", error: describe(e) });
+          break;
+        }
+        trace = { w, fd, error: undefined };
+        if (fd >= 0) w.out.reset();
+        else flushTrace();
+        refreshWriters();
+        port.postMessage({ type: "traceReady" });
+        break;
+      }
+      case "stopTrace": {
+        if (trace) trace.w.endMs = m.endMs;
+        const r = finishTrace();
+        port.postMessage({
+          type: "traceStopped",
+          events: r.events,
+          lost: r.lost,
+          error: r.error === undefined ? undefined : describe(r.error),
+        });
+        break;
+      }
+      case "startFlight":
+        drainAll();
+        originShift = performance.timeOrigin - m.header.timeOrigin;
+        flight = new Window(newWriter(m.header, false), m.header, m.minAge, m.maxBytes);
+        refreshWriters();
+        port.postMessage({ type: "flightReady" });
+        break;
+      case "stopFlight":
+        drainAll();
+        flight = undefined;
+        refreshWriters();
+        port.postMessage({ type: "flightStopped" });
+        break;
+      case "snapshot": {
+        drainAll();
+        const bytes = flight ? flight.snapshot(Writer, threads) : new Uint8Array(0);
+        port.postMessage({ type: "snapshot", bytes }, [bytes.buffer]);
+        break;
+      }
     }
   });
 
   const yieldToMessages = () => new Promise((r) => setTimeout(r, 0));
   (async () => {
-    while (!done) {
+    for (;;) {
       const seen = Atomics.load(ctrl, L.ctrl.WAKE);
       if (Atomics.load(ctrl, L.ctrl.FLUSH) === L.flush.REQUESTED) {
-        finish();
+        // The main thread is exiting and waits, blocked, for the trace.
+        finishTrace();
         Atomics.store(ctrl, L.ctrl.FLUSH, L.flush.DONE);
         Atomics.notify(ctrl, L.ctrl.FLUSH);
         return;
       }
-      const n = drainAll();
-      if (n > 0) {
+      if (drainAll() > 0) {
         await yieldToMessages();
         continue;
       }
       // deno-lint-ignore no-explicit-any
-      const r = (Atomics as any).waitAsync(
-        ctrl,
-        L.ctrl.WAKE,
-        seen,
-        data.flushInterval,
-      );
+      const r = (Atomics as any).waitAsync(ctrl, L.ctrl.WAKE, seen, data.flushInterval);
       if (r.async) await r.value;
     }
   })();
+  port.postMessage({ type: "ready" });
 }

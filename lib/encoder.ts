@@ -22,6 +22,8 @@ export interface FormatNumbers {
     LOST: number;
   };
   logTruncated: number;
+  /** Ring record kind of a string definition (other kinds equal `ev`). */
+  stringRecord: number;
 }
 
 /** What the header of a trace records about the recording process. */
@@ -150,6 +152,16 @@ export class TraceWriter {
   count = 0;
   /** Events written over the whole trace. */
   total = 0;
+  /** Events the recorder reported lost, over the whole trace. */
+  lost = 0;
+  /** Time 0 of this trace, as a `performance.now()` reading in ms. */
+  startMs = 0;
+  /** Records stamped after this (`stop` was called) are left out. */
+  endMs = Infinity;
+  /** Per thread: the last region id begun, carried across batches. */
+  private threadRegion: number[] = [];
+  /** Per thread: the time of the last event written, ns. */
+  private threadTime: number[] = [];
   f: FormatNumbers;
   private utf8 = new TextEncoder();
   private scratch = new Uint8Array(1 << 12);
@@ -209,6 +221,92 @@ export class TraceWriter {
     this.ev.reset();
   }
 
+  /** Opens an EVENTS batch for `thread`, continuing that thread's state. */
+  open(thread: number): void {
+    this.openBatch(thread, this.threadTime[thread] ?? 0, this.threadRegion[thread] ?? 0);
+  }
+
+  /** Seals the open batch and keeps its thread's state for the next one. */
+  close(): void {
+    this.threadTime[this.thread] = this.lastTime;
+    this.threadRegion[this.thread] = this.lastRegion;
+    this.closeBatch();
+  }
+
+  /** Defines every string of `table` (index = id), for a trace that starts late. */
+  defineAll(table: readonly string[]): void {
+    for (let id = 1; id < table.length; id++) {
+      if (table[id] !== undefined) this.defineString(id, table[id]);
+    }
+  }
+
+  /** Records that the producer dropped `count` events. */
+  lostEvents(count: number): void {
+    this.event(this.f.ev.LOST, this.lastTime);
+    this.ev.uvarint(count);
+    this.lost += count;
+  }
+
+  /**
+   * Encodes one ring record (see ring_layout.ts) into the open batch. `ms` is
+   * its `performance.now()` stamp; `text` its decoded text, if it has any.
+   * Records stamped before this trace's start are skipped: a trace started
+   * while a flight recorder runs begins at its own time 0.
+   */
+  record(
+    kind: number,
+    ms: number,
+    a: number,
+    b: number,
+    c: number,
+    d: number,
+    e: number,
+    text: string,
+  ): void {
+    const ev = this.f.ev;
+    if (kind === this.f.stringRecord) {
+      this.defineString(a, text);
+      return;
+    }
+    if (ms < this.startMs || ms > this.endMs) return;
+    const t = Math.round((ms - this.startMs) * 1e6);
+    const o = this.ev;
+    switch (kind) {
+      case ev.REGION_BEGIN:
+        this.event(ev.REGION_BEGIN, t);
+        o.uvarint(a);
+        o.uvarint(b);
+        o.svarint(c - this.lastRegion);
+        o.uvarint(d === 0 ? 0 : c - d);
+        o.uvarint(e);
+        this.lastRegion = c;
+        break;
+      case ev.REGION_END:
+        this.event(ev.REGION_END, t);
+        o.svarint(this.lastRegion - a);
+        break;
+      case ev.TASK_BEGIN:
+        this.event(ev.TASK_BEGIN, t);
+        o.uvarint(a);
+        o.uvarint(b);
+        o.uvarint(c);
+        break;
+      case ev.TASK_END:
+        this.event(ev.TASK_END, t);
+        o.uvarint(a);
+        break;
+      case ev.LOG:
+        this.event(ev.LOG, t);
+        o.uvarint(a);
+        o.uvarint(b);
+        o.uvarint(e);
+        this.message(text);
+        break;
+      default:
+        throw new Error(`runtrace: unknown record kind ${kind} in ring`);
+    }
+  }
+
   /** Starts an event: its type and time delta. Leaves room for 60 bytes. */
   event(type: number, time: number): void {
     const ev = this.ev;
@@ -254,7 +352,7 @@ export class TraceWriter {
   }
 
   /** Writes the END batch that marks the trace complete. */
-  end(lost: number): void {
+  end(lost: number = this.lost): void {
     this.closeBatch();
     const body = new ByteWriter(32);
     body.uvarint(this.total);

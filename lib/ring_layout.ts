@@ -15,6 +15,8 @@
  * @module
  */
 
+import { Ev } from "./format.ts";
+
 /** Indices of the Int32 control words at the start of the ring. */
 export const Ctrl = {
   /** Records published by the producer (one atomic store per record). */
@@ -43,18 +45,21 @@ export const RECORD_BYTES = 32;
 /** Uint32 words per record. */
 export const RECORD_WORDS = 8;
 
-/** Record kinds; the event kinds share numbers with the format's `Ev`. */
+/**
+ * Record kinds. Records of events share their numbers with the format's
+ * `Ev`, so the encoder needs no mapping.
+ */
 export const Rec = {
   /** a=task, b=parent task, c=type string id */
-  TASK_BEGIN: 1,
+  TASK_BEGIN: Ev.TASK_BEGIN,
   /** a=task */
-  TASK_END: 2,
+  TASK_END: Ev.TASK_END,
   /** a=task, b=type string id, c=region id, d=parent region id, e=lane */
-  REGION_BEGIN: 3,
+  REGION_BEGIN: Ev.REGION_BEGIN,
   /** a=region id */
-  REGION_END: 4,
+  REGION_END: Ev.REGION_END,
   /** a=task, b=category string id, c=text position, d=text length, e=flags */
-  LOG: 5,
+  LOG: Ev.LOG,
   /** a=string id, c=text position, d=text length */
   STRING: 16,
 } as const;

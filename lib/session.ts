@@ -1,6 +1,7 @@
 /**
- * One tracing session: the shared ring, the drain worker and the sink, from
- * `start` to `stop`, including the exits where `stop` was never called.
+ * The recording session: the shared ring and the drain worker, alive while a
+ * trace (`start` … `stop`) or a flight recorder runs, or both. Also the exits
+ * where `stop` was never called.
  *
  * @module
  */
@@ -9,12 +10,13 @@ import process from "node:process";
 import { Worker } from "node:worker_threads";
 import { Batch, Ev, FORMAT_VERSION, LOG_TRUNCATED, MAGIC } from "./format.ts";
 import type { FormatNumbers, HeaderFields } from "./encoder.ts";
-import type { DrainWorkerData, LayoutNumbers, SinkSpec } from "./drain_worker.ts";
+import type { DrainWorkerData, LayoutNumbers, SinkSpec, ToWorker } from "./drain_worker.ts";
 import { Ctrl, CTRL_BYTES, Flush, Rec, RECORD_BYTES, ringBytes } from "./ring_layout.ts";
-import { attachRing, detachRing, wakeWorker } from "./ring_writer.ts";
+import { attachRing, detachRing, enabled, wakeWorker } from "./ring_writer.ts";
 import { MainThreadSink, type TraceDestination } from "./sink.ts";
+import { drainWorkerUrl } from "./worker_source.ts";
 
-/** Options of {@linkcode startSession}; see `StartOptions` in mod.ts. */
+/** Options that size the ring; see `StartOptions` in mod.ts. */
 export interface SessionOptions {
   bufferSize?: number;
   textBufferSize?: number;
@@ -23,27 +25,36 @@ export interface SessionOptions {
   maxMessageLength?: number;
 }
 
-interface Session {
-  worker: Worker;
-  ring: SharedArrayBuffer;
-  ctrl: Int32Array;
-  sink?: MainThreadSink;
-  writesFile: boolean;
-  stopping?: Promise<void>;
-  workerError?: Error;
-  stopped?: (m: StoppedMessage) => void;
-}
-
-interface StoppedMessage {
-  events: number;
-  lost: number;
-  error?: WorkerErrorInfo;
-}
-
-interface WorkerErrorInfo {
+interface ErrorInfo {
   name?: string;
   message: string;
   code?: string;
+}
+
+interface Reply {
+  type: string;
+  bytes?: Uint8Array;
+  error?: ErrorInfo;
+  events?: number;
+  lost?: number;
+}
+
+interface TraceConsumer {
+  sink?: MainThreadSink;
+  stopping?: Promise<void>;
+  /** The worker reported that writing the file failed. */
+  error?: Error;
+}
+
+interface Session {
+  worker: Worker;
+  ctrl: Int32Array;
+  trace?: TraceConsumer;
+  flight: boolean;
+  /** Waiters for the worker's replies, by reply type, oldest first. */
+  waiting: Map<string, ((r: Reply) => void)[]>;
+  pending: number;
+  dead?: Error;
 }
 
 let session: Session | undefined;
@@ -55,6 +66,7 @@ const FORMAT: FormatNumbers = {
   batch: Batch,
   ev: Ev,
   logTruncated: LOG_TRUNCATED,
+  stringRecord: Rec.STRING,
 };
 
 const LAYOUT: LayoutNumbers = {
@@ -65,186 +77,259 @@ const LAYOUT: LayoutNumbers = {
   recordBytes: RECORD_BYTES,
 };
 
-/** Whether a session is running (or stopping). */
-export function sessionActive(): boolean {
-  return session !== undefined;
+/** Whether a trace is being written (and not yet stopping). */
+export function traceActive(): boolean {
+  return session?.trace !== undefined && session.trace.stopping === undefined;
 }
 
-/** Starts a session writing to `dest`; see `start` in mod.ts. */
-export async function startSession(
+/** Starts writing a trace to `dest`; see `start` in mod.ts. */
+export async function startTrace(
   dest: TraceDestination,
   options: SessionOptions = {},
-  workerUrl: URL,
 ): Promise<void> {
-  if (session) {
+  if (session?.trace) {
     throw new Error("runtrace: start() called while tracing is already enabled");
   }
-  const capacity = powerOfTwo("bufferSize", options.bufferSize ?? 1 << 18);
-  const textCapacity = powerOfTwo(
-    "textBufferSize",
-    (options.textBufferSize ?? 2 << 20) >> 1,
-  );
-  const flushInterval = positive("flushInterval", options.flushInterval ?? 50);
-  const maxWait = positive("maxWait", options.maxWait ?? 200);
-  const maxMessage = Math.min(
-    positive("maxMessageLength", options.maxMessageLength ?? 1 << 20),
-    textCapacity >> 1,
-  );
-
-  let sinkSpec: SinkSpec;
+  const sizes = ringOptions(options);
+  let spec: SinkSpec;
   let sink: MainThreadSink | undefined;
   if (typeof dest === "string") {
     if (dest === "") throw new TypeError("runtrace: start() got an empty file path");
-    sinkSpec = { kind: "file", path: dest };
+    spec = { kind: "file", path: dest };
   } else {
     sink = new MainThreadSink(dest);
-    sinkSpec = { kind: "port" };
+    spec = { kind: "port" };
   }
-
-  const ring = new SharedArrayBuffer(ringBytes({ capacity, textCapacity }));
-  const startTime = performance.now();
-  const header: HeaderFields = {
-    timeOrigin: performance.timeOrigin,
-    startTime,
-    resolutionNs: clockResolutionNs(),
-    ...runtimeInfo(),
-    pid: typeof process.pid === "number" ? process.pid : 0,
-  };
-  const data: DrainWorkerData = {
-    ring,
-    capacity,
-    textCapacity,
-    thread: 1,
-    threadName: "main",
-    layout: LAYOUT,
-    format: FORMAT,
-    header,
-    sink: sinkSpec,
-    flushInterval,
-  };
-  const worker = new Worker(workerUrl, { workerData: data } as never);
-  const s: Session = {
-    worker,
-    ring,
-    ctrl: new Int32Array(ring, 0, CTRL_BYTES >> 2),
-    sink,
-    writesFile: sink === undefined,
-  };
-  session = s;
-  installExitHooks();
-  attachRing(ring, { capacity, textCapacity, maxWait, maxMessage });
-
-  const ready = new Promise<void>((resolve, reject) => {
-    worker.on("message", (m: { type: string } & Record<string, unknown>) => {
-      switch (m.type) {
-        case "data":
-          s.sink?.write(m.bytes as Uint8Array);
-          break;
-        case "ready":
-          resolve();
-          break;
-        case "error":
-          reject(sinkOpenError(dest, m.error as WorkerErrorInfo));
-          break;
-        case "sinkError":
-          s.workerError = toError(m.error as WorkerErrorInfo);
-          if (session === s) detachRing();
-          break;
-        case "stopped":
-          s.stopped?.(m as unknown as StoppedMessage);
-          break;
-      }
-    });
-    worker.on("error", (e: Error) => {
-      s.workerError = e;
-      if (session === s) detachRing();
-      reject(e);
-      s.stopped?.({ events: 0, lost: 0 });
-    });
-    worker.on("exit", (code: number) => {
-      if (session === s && !s.stopping) detachRing();
-      reject(new Error(`runtrace: the drain worker exited (code ${code}) before it was ready`));
-      s.stopped?.({ events: 0, lost: 0 });
-    });
-  });
-
+  const s = ensureSession(sizes);
+  const consumer: TraceConsumer = { sink };
+  s.trace = consumer;
   try {
-    await ready;
+    const r = await request(s, { type: "startTrace", sink: spec, header: header() }, [
+      "traceReady",
+      "traceError",
+    ]);
+    if (r.type === "traceError") throw openError(dest, r.error!);
     if (sink) {
       await sink.drained();
       if (sink.error !== undefined) throw sink.error;
     }
   } catch (e) {
+    if (s.trace === consumer) s.trace = undefined;
+    await closeIfIdle(s);
+    throw e;
+  }
+}
+
+/** Stops the trace, if any; see `stop` in mod.ts. */
+export function stopTrace(): Promise<void> {
+  const s = session;
+  const t = s?.trace;
+  if (!s || !t) return Promise.resolve();
+  t.stopping ??= finishTrace(s, t);
+  return t.stopping;
+}
+
+async function finishTrace(s: Session, t: TraceConsumer): Promise<void> {
+  const endMs = performance.now();
+  if (!s.flight) detachRing();
+  let r: Reply;
+  try {
+    r = await request(s, { type: "stopTrace", endMs }, ["traceStopped"]);
+    if (t.sink) await t.sink.release();
+  } finally {
+    s.trace = undefined;
+    await closeIfIdle(s);
+  }
+  const err = t.sink?.error ?? (r.error ? toError(r.error) : t.error);
+  if (err !== undefined) throw err;
+}
+
+/** Starts the flight recorder's window in the worker. */
+export function startFlight(minAge: number, maxBytes: number, options: SessionOptions): void {
+  const s = ensureSession(ringOptions(options));
+  s.flight = true;
+  request(s, { type: "startFlight", header: header(), minAge, maxBytes }, ["flightReady"])
+    .catch(() => {});
+}
+
+/** Stops the flight recorder's window. */
+export async function stopFlight(): Promise<void> {
+  const s = session;
+  if (!s?.flight) return;
+  s.flight = false;
+  try {
+    await request(s, { type: "stopFlight" }, ["flightStopped"]);
+  } finally {
+    await closeIfIdle(s);
+  }
+}
+
+/** A complete trace of the flight recorder's current window. */
+export async function snapshotFlight(): Promise<Uint8Array> {
+  const s = session;
+  if (!s?.flight) throw new Error("runtrace: cannot snapshot a disabled flight recorder");
+  const r = await request(s, { type: "snapshot" }, ["snapshot"]);
+  return r.bytes!;
+}
+
+function ensureSession(o: ReturnType<typeof ringOptions>): Session {
+  if (session) return session;
+  const ring = new SharedArrayBuffer(ringBytes(o));
+  const data: DrainWorkerData = {
+    ring,
+    capacity: o.capacity,
+    textCapacity: o.textCapacity,
+    thread: 1,
+    threadName: "main",
+    layout: LAYOUT,
+    format: FORMAT,
+    flushInterval: o.flushInterval,
+  };
+  const worker = new Worker(drainWorkerUrl(), { workerData: data } as never);
+  worker.unref();
+  const s: Session = {
+    worker,
+    ctrl: new Int32Array(ring, 0, CTRL_BYTES >> 2),
+    flight: false,
+    waiting: new Map(),
+    pending: 0,
+  };
+  session = s;
+  installExitHooks();
+  attachRing(ring, o);
+
+  worker.on("message", (m: Reply) => {
+    if (m.type === "data") {
+      s.trace?.sink?.write(m.bytes!);
+    } else if (m.type === "sinkError") {
+      if (s.trace) s.trace.error = toError(m.error!);
+      if (!s.flight && session === s) detachRing();
+    } else {
+      s.waiting.get(m.type)?.shift()?.(m);
+    }
+  });
+  const die = (e: Error) => {
+    if (s.dead) return;
+    s.dead = e;
     if (session === s) {
       detachRing();
       session = undefined;
     }
-    await worker.terminate();
-    throw e;
-  }
-  worker.unref();
+    for (const waiters of s.waiting.values()) {
+      for (const w of waiters.splice(0)) w({ type: "dead" });
+    }
+  };
+  worker.on("error", (e: Error) => die(e));
+  worker.on("exit", (code: number) => {
+    die(new Error(`runtrace: the drain worker exited (code ${code})`));
+  });
+  return s;
 }
 
-/** Stops the session, if any; see `stop` in mod.ts. */
-export function stopSession(): Promise<void> {
-  const s = session;
-  if (!s) return Promise.resolve();
-  s.stopping ??= finishSession(s);
-  return s.stopping;
+/** Sends `msg` and resolves with the first reply of one of `types`. */
+function request(s: Session, msg: ToWorker, types: string[]): Promise<Reply> {
+  if (s.dead) return Promise.reject(s.dead);
+  return new Promise<Reply>((resolve, reject) => {
+    let settled = false;
+    const done = (r: Reply) => {
+      if (settled) return;
+      settled = true;
+      for (const t of types) {
+        const list = s.waiting.get(t);
+        const at = list?.indexOf(done) ?? -1;
+        if (at >= 0) list!.splice(at, 1);
+      }
+      if (--s.pending === 0 && !s.dead) s.worker.unref();
+      if (r.type === "dead") reject(s.dead);
+      else resolve(r);
+    };
+    for (const t of types) {
+      const list = s.waiting.get(t);
+      if (list) list.push(done);
+      else s.waiting.set(t, [done]);
+    }
+    if (s.pending++ === 0) s.worker.ref();
+    s.worker.postMessage(msg);
+    wakeWorker();
+  });
 }
 
-async function finishSession(s: Session): Promise<void> {
-  detachRing();
-  s.worker.ref();
-  let result: StoppedMessage;
-  try {
-    result = await new Promise<StoppedMessage>((resolve) => {
-      s.stopped = resolve;
-      s.worker.postMessage({ type: "stop" });
-      wakeWorker();
-    });
-    if (s.sink) await s.sink.release();
-  } finally {
+async function closeIfIdle(s: Session): Promise<void> {
+  if (s.trace || s.flight) return;
+  if (session === s) {
+    if (enabled) detachRing();
     session = undefined;
-    await s.worker.terminate();
   }
-  const err = s.sink?.error ??
-    (result.error ? toError(result.error) : s.workerError);
-  if (err !== undefined) throw err;
+  await s.worker.terminate();
+}
+
+function header(): HeaderFields {
+  const g = globalThis as {
+    Deno?: { version: { deno: string } };
+    Bun?: { version: string };
+  };
+  const [runtime, runtimeVersion] = g.Deno
+    ? ["deno", g.Deno.version.deno]
+    : g.Bun
+    ? ["bun", g.Bun.version]
+    : ["node", process.versions?.node ?? ""];
+  return {
+    timeOrigin: performance.timeOrigin,
+    startTime: performance.now(),
+    resolutionNs: clockResolutionNs(),
+    runtime,
+    runtimeVersion,
+    pid: typeof process.pid === "number" ? process.pid : 0,
+  };
 }
 
 /**
  * On a normal exit (the event loop ran dry) a forgotten `stop` runs by
  * itself. On `process.exit()`, which allows no asynchronous work, the worker
- * is asked to drain and write synchronously while this thread waits: that
+ * is asked to finish the trace synchronously while this thread waits: that
  * completes traces written to a file path.
  */
 function installExitHooks(): void {
   if (exitHooksInstalled) return;
   exitHooksInstalled = true;
   process.on("beforeExit", () => {
-    if (!session || session.stopping) return;
-    stopSession().catch((e) => {
+    if (!traceActive()) return;
+    stopTrace().catch((e) => {
       console.error(`runtrace: could not finish the trace at exit: ${e}`);
     });
   });
   process.on("exit", () => {
     const s = session;
-    if (!s || !s.writesFile) return;
+    if (!s?.trace || s.trace.sink || s.dead) return;
     Atomics.store(s.ctrl, Ctrl.FLUSH, Flush.REQUESTED);
     wakeWorker();
     Atomics.wait(s.ctrl, Ctrl.FLUSH, Flush.REQUESTED, 5000);
   });
 }
 
-function sinkOpenError(dest: TraceDestination, e: WorkerErrorInfo): Error {
+function ringOptions(o: SessionOptions) {
+  const capacity = powerOfTwo("bufferSize", o.bufferSize ?? 1 << 18);
+  const textCapacity = powerOfTwo("textBufferSize", (o.textBufferSize ?? 2 << 20) >> 1);
+  return {
+    capacity,
+    textCapacity,
+    flushInterval: positive("flushInterval", o.flushInterval ?? 50),
+    maxWait: positive("maxWait", o.maxWait ?? 200),
+    maxMessage: Math.min(
+      positive("maxMessageLength", o.maxMessageLength ?? 1 << 20),
+      textCapacity >> 1,
+    ),
+  };
+}
+
+function openError(dest: TraceDestination, e: ErrorInfo): Error {
   const what = typeof dest === "string" ? `file "${dest}"` : "destination";
   const err = new Error(`runtrace: cannot open trace ${what}: ${e.message}`);
   (err as { code?: string }).code = e.code;
   return err;
 }
 
-function toError(e: WorkerErrorInfo): Error {
+function toError(e: ErrorInfo): Error {
   const err = new Error(e.message);
   if (e.name) err.name = e.name;
   if (e.code) (err as { code?: string }).code = e.code;
@@ -276,14 +361,4 @@ function clockResolutionNs(): number {
     prev = t;
   }
   return Number.isFinite(best) ? Math.max(1, Math.round(best * 1e6)) : 1000;
-}
-
-function runtimeInfo(): { runtime: string; runtimeVersion: string } {
-  const g = globalThis as {
-    Deno?: { version: { deno: string } };
-    Bun?: { version: string };
-  };
-  if (g.Deno) return { runtime: "deno", runtimeVersion: g.Deno.version.deno };
-  if (g.Bun) return { runtime: "bun", runtimeVersion: g.Bun.version };
-  return { runtime: "node", runtimeVersion: process.versions?.node ?? "" };
 }

@@ -8,7 +8,7 @@
  */
 
 import { ByteWriter, TraceWriter } from "./encoder.ts";
-import { drainWorkerMain, RingDrainer } from "./drain_worker.ts";
+import { drainWorkerMain, FlightWindow, RingDrainer } from "./drain_worker.ts";
 
 let cached: URL | undefined;
 
@@ -20,7 +20,8 @@ export function drainWorkerSource(): string {
     ByteWriter.toString(),
     TraceWriter.toString(),
     RingDrainer.toString(),
-    `(${drainWorkerMain.toString()})(wt, fs, TraceWriter, RingDrainer);`,
+    FlightWindow.toString(),
+    `(${drainWorkerMain.toString()})(wt, fs, TraceWriter, RingDrainer, FlightWindow);`,
   ].join("\n");
 }
 
