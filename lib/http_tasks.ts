@@ -11,7 +11,7 @@
  * @module
  */
 
-import { currentContext, isEnabled, log, newTask, startRegion } from "../mod.ts";
+import { type Context, currentContext, isEnabled, log, newTask, startRegion } from "../mod.ts";
 
 /** Options of {@linkcode traceRequests}. */
 export interface TraceRequestsOptions {
@@ -148,25 +148,48 @@ export function traceRequests<A extends unknown[], R extends Response | undefine
       end();
       return res;
     }
-    let bytes = 0;
-    const counter = new TransformStream<Uint8Array, Uint8Array>({
-      transform(chunk, c) {
-        bytes += chunk.byteLength;
-        c.enqueue(chunk);
-      },
-      flush() {
-        log(ctx, "http.size", String(bytes));
-        end();
-      },
-      cancel() {
-        log(ctx, "http.size", String(bytes));
-        log(ctx, "http.aborted", "the client stopped reading the response");
-        end();
-      },
-    } as Transformer<Uint8Array, Uint8Array>);
-    const piped = res.body.pipeThrough(counter);
-    return new Response(piped, res) as R;
+    return new Response(countBytes(res.body, ctx, end), res) as R;
   };
+}
+
+/**
+ * Passes `body` through, logging its size when it ends and ending the task
+ * then; a client that goes away is logged as `http.aborted`.
+ */
+function countBytes(
+  body: ReadableStream<Uint8Array>,
+  ctx: Context,
+  end: () => void,
+): ReadableStream<Uint8Array> {
+  const reader = body.getReader();
+  let bytes = 0;
+  return new ReadableStream<Uint8Array>({
+    async pull(c) {
+      let r: ReadableStreamReadResult<Uint8Array>;
+      try {
+        r = await reader.read();
+      } catch (e) {
+        log(ctx, "http.size", String(bytes));
+        log(ctx, "http.error", `response body: ${e instanceof Error ? e.message : String(e)}`);
+        end();
+        throw e;
+      }
+      if (r.done) {
+        log(ctx, "http.size", String(bytes));
+        end();
+        c.close();
+        return;
+      }
+      bytes += r.value.byteLength;
+      c.enqueue(r.value);
+    },
+    cancel(reason) {
+      log(ctx, "http.size", String(bytes));
+      log(ctx, "http.aborted", "the client stopped reading the response");
+      end();
+      return reader.cancel(reason);
+    },
+  }, { highWaterMark: 0 });
 }
 
 /**

@@ -389,6 +389,38 @@ describe("traceRequests: requests as tasks", { skip }, () => {
     assert.equal(t.tasks[0].logs.find((l) => l.category === "http.size")?.message, "0");
   });
 
+  test("a client that stops reading a streamed body ends the task with http.aborted", async () => {
+    let cancelled = false;
+    const h = traceRequests(() =>
+      new Response(
+        new ReadableStream({
+          pull: async (c) => {
+            await sleep(5);
+            c.enqueue(new Uint8Array(100));
+          },
+          cancel: () => {
+            cancelled = true;
+          },
+        }),
+      )
+    );
+    const t = await traced(() =>
+      withServer(h, async (url) => {
+        const abort = new AbortController();
+        const res = await fetch(url, { signal: abort.signal });
+        const reader = res.body!.getReader();
+        await reader.read();
+        abort.abort();
+        await reader.cancel().catch(() => {});
+        await waitFor("the server to see the client leave", () => cancelled);
+      })
+    );
+    const task = t.tasks[0];
+    assert.ok(task.end !== undefined);
+    assert.ok(task.logs.some((l) => l.category === "http.aborted"));
+    assert.ok(Number(task.logs.find((l) => l.category === "http.size")?.message) >= 100);
+  });
+
   test("with tracing off the handler runs unchanged", async () => {
     assert.equal(trace.isEnabled(), false);
     await withServer(app, async (url) => {
