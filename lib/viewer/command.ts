@@ -1,0 +1,300 @@
+/**
+ * `runtrace view FILE [-o trace.html] [--serve] [--port N]`: writes the
+ * trace viewer for FILE as one self-contained HTML page, or serves it on
+ * 127.0.0.1 like `go tool trace`.
+ *
+ * @module
+ */
+
+import { readFile, writeFile } from "node:fs/promises";
+import { createServer, type Server } from "node:http";
+import { basename, extname } from "node:path";
+import process from "node:process";
+import { TraceDecoder, TraceFormatError } from "../decoder.ts";
+import { renderViewerHtml } from "./html.ts";
+
+const USAGE = "usage: runtrace view FILE [-o OUT.html] [--serve] [--port N]";
+
+const HELP = `${USAGE}
+
+Writes a self-contained HTML page (timeline, Tasks, Regions and Logs views)
+for the trace FILE ("-" reads standard input). Open it in a browser; it makes
+no network requests and can be mailed as it is.
+
+  -o, --output OUT  where to write the page (default: FILE with .html)
+  --serve           serve the page on 127.0.0.1 instead of writing it
+  --port N          port for --serve (default: any free port)
+  -h, --help        this help
+`;
+
+/** Parsed arguments of `runtrace view`. */
+export interface ViewArgs {
+  file: string;
+  output?: string;
+  serve: boolean;
+  port: number;
+}
+
+/** A usage error: one line for standard error, exit status 2. */
+class UsageError extends Error {}
+
+/**
+ * Parses the arguments of `runtrace view`.
+ *
+ * @example
+ * ```ts
+ * import { parseViewArgs } from "./command.ts";
+ * parseViewArgs(["trace.out", "-o", "t.html"]); // { file: "trace.out", output: "t.html", ... }
+ * ```
+ */
+export function parseViewArgs(args: string[]): ViewArgs | "help" {
+  let file: string | undefined;
+  let output: string | undefined;
+  let serve = false;
+  let port = 0;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    const [flag, inline] = a.startsWith("--") && a.includes("=")
+      ? [a.slice(0, a.indexOf("=")), a.slice(a.indexOf("=") + 1)]
+      : [a, undefined];
+    const value = () => {
+      const v = inline ?? args[++i];
+      if (v === undefined) throw new UsageError(`${flag} needs a value`);
+      return v;
+    };
+    switch (flag) {
+      case "-h":
+      case "--help":
+        return "help";
+      case "-o":
+      case "--output":
+        output = value();
+        break;
+      case "--serve":
+        serve = true;
+        break;
+      case "--port": {
+        const v = value();
+        port = Number(v);
+        if (!/^\d+$/.test(v) || port > 65535) {
+          throw new UsageError(`--port needs a port number from 0 to 65535, not "${v}"`);
+        }
+        break;
+      }
+      default:
+        if (a.startsWith("-") && a !== "-") throw new UsageError(`unknown flag ${a}`);
+        if (file !== undefined) {
+          throw new UsageError(`one trace file only (got "${file}" and "${a}")`);
+        }
+        file = a;
+    }
+  }
+  if (file === undefined) throw new UsageError("missing the trace FILE");
+  if (serve && output !== undefined) throw new UsageError("use either -o or --serve, not both");
+  return { file, output, serve, port };
+}
+
+async function readInput(file: string): Promise<Uint8Array> {
+  if (file !== "-") return new Uint8Array(await readFile(file));
+  const parts: Uint8Array[] = [];
+  for await (const chunk of process.stdin) parts.push(chunk as Uint8Array);
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/** What a quick decode of the file found, for the messages on standard error. */
+interface Check {
+  events: number;
+  truncated: boolean;
+  lost: number;
+  error?: string;
+}
+
+function check(bytes: Uint8Array): Check {
+  let events = 0;
+  try {
+    const d = new TraceDecoder(() => {});
+    d.push(bytes);
+    const end = d.finish();
+    events = end.events;
+    return { events, truncated: end.truncated, lost: end.lost };
+  } catch (e) {
+    if (e instanceof TraceFormatError) {
+      return { events, truncated: false, lost: 0, error: e.message.replace(/^runtrace: /, "") };
+    }
+    throw e;
+  }
+}
+
+/** The default output path: FILE with its extension replaced by `.html`. */
+function defaultOutput(file: string): string {
+  if (file === "-") return "trace.html";
+  const ext = extname(file);
+  const out = (ext ? file.slice(0, -ext.length) : file) + ".html";
+  return out === file ? file + ".html" : out;
+}
+
+/**
+ * Serves `html` on 127.0.0.1:`port` (0 picks a free port) until `signal`
+ * aborts. Resolves with the URL once listening; `closed` settles when the
+ * server has stopped.
+ *
+ * @example
+ * ```ts
+ * import { serveHtml } from "./command.ts";
+ * const stop = new AbortController();
+ * const { url } = await serveHtml("<p>hi</p>", 0, stop.signal);
+ * console.log(url);
+ * stop.abort();
+ * ```
+ */
+export function serveHtml(
+  html: string,
+  port: number,
+  signal: AbortSignal,
+): Promise<{ url: string; closed: Promise<void> }> {
+  const body = new TextEncoder().encode(html);
+  const server: Server = createServer((req, res) => {
+    if (req.method !== "GET" && req.method !== "HEAD") {
+      res.writeHead(405, { allow: "GET, HEAD" }).end();
+      return;
+    }
+    const path = (req.url ?? "/").split("?")[0];
+    if (path !== "/" && path !== "/index.html") {
+      res.writeHead(404, { "content-type": "text/plain" }).end("not found: the viewer is at /\n");
+      return;
+    }
+    res.writeHead(200, {
+      "content-type": "text/html; charset=utf-8",
+      "content-length": String(body.length),
+      "cache-control": "no-store",
+    });
+    res.end(req.method === "HEAD" ? undefined : body);
+  });
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, "127.0.0.1", () => {
+      const addr = server.address();
+      const actual = typeof addr === "object" && addr ? addr.port : port;
+      const closed = new Promise<void>((done) => {
+        const stop = () => {
+          server.close(() => done());
+          // Keep-alive connections would hold close() open.
+          (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
+        };
+        if (signal.aborted) stop();
+        else signal.addEventListener("abort", stop, { once: true });
+      });
+      resolve({ url: `http://127.0.0.1:${actual}/`, closed });
+    });
+  });
+}
+
+/**
+ * Runs `runtrace view` with `args` (the words after `view`) and returns the
+ * exit status: 0 on success, 1 when the input cannot be read or is not a
+ * trace (the page is still written, and says so), 2 on a usage error.
+ *
+ * @example
+ * ```ts
+ * import { viewCommand } from "./command.ts";
+ * const status = await viewCommand(["trace.out", "-o", "trace.html"]);
+ * ```
+ */
+export async function viewCommand(args: string[]): Promise<number> {
+  let opts: ViewArgs;
+  try {
+    const parsed = parseViewArgs(args);
+    if (parsed === "help") {
+      process.stdout.write(HELP);
+      return 0;
+    }
+    opts = parsed;
+  } catch (e) {
+    if (e instanceof UsageError) {
+      process.stderr.write(`runtrace view: ${e.message}\n${USAGE}\n`);
+      return 2;
+    }
+    throw e;
+  }
+  const name = opts.file === "-" ? "standard input" : opts.file;
+  let bytes: Uint8Array;
+  try {
+    bytes = await readInput(opts.file);
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    const why = code === "ENOENT"
+      ? "no such file"
+      : code === "EISDIR"
+      ? "it is a directory"
+      : code === "EACCES"
+      ? "permission denied"
+      : (e as Error).message;
+    process.stderr.write(`runtrace view: cannot read ${name}: ${why}\n`);
+    return 1;
+  }
+  const found = check(bytes);
+  let status = 0;
+  if (found.error) {
+    const what = found.error.startsWith("not a runtrace trace")
+      ? `${name}: ${found.error}`
+      : `${name} is not a runtrace trace: ${found.error}`;
+    process.stderr.write(`runtrace view: ${what}\n`);
+    status = 1;
+  } else {
+    if (found.truncated) {
+      process.stderr.write(
+        `runtrace view: warning: ${name} is truncated; showing it up to its last complete batch\n`,
+      );
+    }
+    if (found.lost > 0) {
+      process.stderr.write(`runtrace view: warning: the recorder lost ${found.lost} events\n`);
+    }
+  }
+  const html = renderViewerHtml(bytes, {
+    name: opts.file === "-" ? "stdin" : basename(opts.file),
+  });
+  if (opts.serve) {
+    const stop = new AbortController();
+    let served: { url: string; closed: Promise<void> };
+    try {
+      served = await serveHtml(html, opts.port, stop.signal);
+    } catch (e) {
+      process.stderr.write(
+        `runtrace view: cannot serve on 127.0.0.1:${opts.port}: ${(e as Error).message}\n`,
+      );
+      return 1;
+    }
+    process.stdout.write(`runtrace view: serving ${name} at ${served.url} (Ctrl-C to stop)\n`);
+    const onSignal = () => stop.abort();
+    process.once("SIGINT", onSignal);
+    process.once("SIGTERM", onSignal);
+    await served.closed;
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+    return status;
+  }
+  const out = opts.output ?? defaultOutput(opts.file);
+  try {
+    await writeFile(out, html);
+  } catch (e) {
+    process.stderr.write(`runtrace view: cannot write ${out}: ${(e as Error).message}\n`);
+    return 1;
+  }
+  const kb = Math.ceil(html.length / 1024);
+  process.stdout.write(
+    found.error
+      ? `runtrace view: wrote ${out} (${kb} KiB), a page that shows the error\n`
+      : `runtrace view: wrote ${out} (${kb} KiB, ${found.events} events); open it in a browser\n`,
+  );
+  return status;
+}
+
+if (import.meta.main) {
+  process.exitCode = await viewCommand(process.argv.slice(2));
+}

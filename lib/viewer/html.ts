@@ -1,0 +1,98 @@
+/**
+ * Builds the self-contained viewer page: markup, stylesheet, the bundled page
+ * script and the trace itself, base64-encoded, so the page needs no network
+ * and no server (it works from `file://` and as a mail attachment).
+ *
+ * @module
+ */
+
+import { PAGE_SCRIPT } from "./page_bundle.ts";
+import { STYLE } from "./style.ts";
+
+/** Options of {@linkcode renderViewerHtml}. */
+export interface ViewerHtmlOptions {
+  /** Name shown in the title and the error page, usually the file name. */
+  name?: string;
+}
+
+/**
+ * Base64 of `bytes`, in chunks so that large traces do not overflow the
+ * argument list of `String.fromCharCode`.
+ *
+ * @example
+ * ```ts
+ * import { toBase64 } from "./html.ts";
+ * toBase64(new Uint8Array([1, 2, 3])); // "AQID"
+ * ```
+ */
+export function toBase64(bytes: Uint8Array): string {
+  const native = (bytes as unknown as { toBase64?: () => string }).toBase64;
+  if (typeof native === "function") return native.call(bytes);
+  const parts: string[] = [];
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    parts.push(String.fromCharCode(...bytes.subarray(i, i + 0x8000)));
+  }
+  return btoa(parts.join(""));
+}
+
+const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+/**
+ * Renders the viewer page for the trace `bytes`. The bytes are not checked
+ * here: the page decodes them, and shows an error page if they are not a
+ * trace.
+ *
+ * @example
+ * ```ts
+ * import { renderViewerHtml } from "./html.ts";
+ * const html = renderViewerHtml(await Deno.readFile("trace.out"), { name: "trace.out" });
+ * await Deno.writeTextFile("trace.html", html);
+ * ```
+ */
+export function renderViewerHtml(bytes: Uint8Array, options: ViewerHtmlOptions = {}): string {
+  const name = escapeHtml(options.name ?? "trace");
+  // "</script" can only occur inside string literals of the bundle; "<\/" is the same string.
+  const script = PAGE_SCRIPT.replace(/<\/(script)/gi, "<\\/$1");
+  return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:">
+<title>${name} · runtrace</title>
+<style>${STYLE}</style>
+</head>
+<body data-name="${name}">
+<header>
+<h1>runtrace</h1>
+<nav role="tablist" aria-label="Views">
+<button role="tab" data-view="timeline" aria-selected="true">Timeline</button>
+<button role="tab" data-view="tasks" aria-selected="false">Tasks</button>
+<button role="tab" data-view="regions" aria-selected="false">Regions</button>
+<button role="tab" data-view="logs" aria-selected="false">Logs</button>
+</nav>
+<span id="summary">${name}</span>
+<label class="search">Search <input id="search" type="search" placeholder="task, region or log text  ( / )" aria-describedby="search-status"></label>
+<span id="search-status" aria-live="polite"></span>
+</header>
+<div id="banner" role="status" hidden></div>
+<div id="error" role="alert" hidden></div>
+<main>
+<section id="view-timeline" class="view" aria-label="Timeline">
+<div id="timeline-pane">
+<div id="timeline-help">Zoom <kbd>W</kbd>/<kbd>S</kbd> or wheel · pan <kbd>A</kbd>/<kbd>D</kbd> or drag · scroll <kbd>↑</kbd>/<kbd>↓</kbd> or shift+wheel · slices <kbd>[</kbd>/<kbd>]</kbd> · zoom to selection <kbd>Enter</kbd> · all <kbd>0</kbd></div>
+<div id="timeline-host"></div>
+</div>
+<aside id="details" aria-label="Details" aria-live="polite"><p class="hint">Loading the trace…</p></aside>
+</section>
+<section id="view-tasks" class="view" aria-label="Tasks" hidden></section>
+<section id="view-regions" class="view" aria-label="Regions" hidden></section>
+<section id="view-logs" class="view" aria-label="Logs" hidden></section>
+</main>
+<noscript><p>The runtrace viewer needs JavaScript.</p></noscript>
+<script id="runtrace-data" type="application/octet-stream">${toBase64(bytes)}</script>
+<script type="module">${script}</script>
+</body>
+</html>
+`;
+}

@@ -1,0 +1,645 @@
+/// <reference lib="dom" />
+/**
+ * The timeline: a canvas that draws the layout of model.ts with a time axis,
+ * zoom and pan (wheel, drag, W/S/A/D), selection (click, `[` and `]`),
+ * search highlighting and flows from a task to its subtasks.
+ *
+ * Drawing cost is bounded by pixels, not events: items narrower than a
+ * couple of pixels are merged into density blocks, and the walk over a row
+ * jumps past each merged pixel column with a binary search.
+ *
+ * @module
+ */
+
+import type { Trace } from "../../trace_model.ts";
+import { formatDuration } from "../../duration.ts";
+import { tickStep } from "./format.ts";
+import { firstEndingAfter, firstStartingAt, type Layout, type Row, type Track } from "./model.ts";
+
+/** What is selected: an index into `trace.tasks`, `trace.regions` or `trace.logs`. */
+export interface Selection {
+  kind: "task" | "region" | "log";
+  index: number;
+}
+
+/** Items that match a search, one flag per item of each kind. */
+export interface Matches {
+  tasks: Uint8Array;
+  regions: Uint8Array;
+  logs: Uint8Array;
+}
+
+/** Colours and callbacks the timeline is built with. */
+export interface TimelineOptions {
+  trace: Trace;
+  layout: Layout;
+  /** Colour per task/region type and per log category. */
+  colors: Map<string, string>;
+  /** Called whenever the selection changes (also to `undefined`). */
+  onSelect: (sel: Selection | undefined) => void;
+}
+
+const AXIS_H = 24;
+const HEADER_H = 18;
+const ROW_H = 18;
+const LOG_ROW_H = 14;
+/** Items narrower than this many pixels are merged into density blocks. */
+const MIN_SLICE_PX = 2;
+const KIND_OF: Record<Track["kind"], Selection["kind"]> = {
+  tasks: "task",
+  regions: "region",
+  logs: "log",
+};
+
+/** The canvas timeline. */
+export class Timeline {
+  /** Visible time range, ns since the trace start. */
+  t0 = 0;
+  t1 = 1;
+  /** Vertical scroll offset of the rows, CSS px. */
+  scrollY = 0;
+  selection: Selection | undefined;
+  matches: Matches | undefined;
+  /** Duration of the last draw, ms, and number of draws: for tests and benchmarks. */
+  lastDrawMs = 0;
+  draws = 0;
+  readonly canvas: HTMLCanvasElement;
+  private ctx: CanvasRenderingContext2D;
+  private opts: TimelineOptions;
+  private width = 300;
+  private height = 150;
+  /** Y of each track's header and of each of its rows, relative to the content top. */
+  private trackY: number[] = [];
+  private rowY: number[][] = [];
+  private contentH = 0;
+  private pending = false;
+  private charW = 6.5;
+  private mouseX: number | undefined;
+  /** Colour per type, by the item's index, resolved once. */
+  private taskColor: string[];
+  private regionColor: string[];
+  private logColor: string[];
+  /** Index in `trace.tasks` of each task id, for flows. */
+  private taskIndex = new Map<number, number>();
+
+  /** Builds the timeline inside `host`, showing the whole trace. */
+  constructor(host: HTMLElement, opts: TimelineOptions) {
+    this.opts = opts;
+    const c = document.createElement("canvas");
+    c.tabIndex = 0;
+    c.id = "timeline-canvas";
+    c.setAttribute("role", "application");
+    c.setAttribute(
+      "aria-label",
+      "Timeline. W and S zoom, A and D pan, arrow keys pan and scroll, [ and ] select the " +
+        "previous or next slice, Enter zooms to the selection, 0 shows everything, Escape clears.",
+    );
+    host.appendChild(c);
+    this.canvas = c;
+    this.ctx = c.getContext("2d", { alpha: false })!;
+    const { trace, colors } = opts;
+    this.taskColor = trace.tasks.map((t) => colors.get(t.type) ?? "#ccc");
+    this.regionColor = trace.regions.map((r) => colors.get(r.type) ?? "#ccc");
+    this.logColor = trace.logs.map((l) => colors.get(l.category) ?? "#555");
+    trace.tasks.forEach((t, i) => this.taskIndex.set(t.id, i));
+    this.computeY();
+    this.showAll();
+    this.resize();
+    new ResizeObserver(() => this.resize()).observe(host);
+    this.listen();
+  }
+
+  /** Shows the whole trace. */
+  showAll(): void {
+    const { start, end } = this.opts.layout;
+    const pad = Math.max(1000, (end - start) * 0.02);
+    this.t0 = Math.max(0, start - pad);
+    this.t1 = end + pad;
+    this.requestDraw();
+  }
+
+  /** Shows the range [t0, t1] (ns). */
+  zoomTo(t0: number, t1: number): void {
+    if (!(t1 > t0)) t1 = t0 + 1000;
+    this.t0 = t0;
+    this.t1 = t1;
+    this.requestDraw();
+  }
+
+  /** Zooms by `factor` (< 1 zooms in) around the pixel column `x`. */
+  zoom(factor: number, x = this.width / 2): void {
+    const span = this.t1 - this.t0;
+    const at = this.t0 + span * (x / this.width);
+    // Stop at 10ns per screen and at 100 times the trace, where zooming stops meaning anything.
+    const maxSpan = Math.max(1e4, (this.opts.layout.end - this.opts.layout.start) * 100);
+    const next = Math.min(maxSpan, Math.max(10, span * factor));
+    this.t0 = at - next * (x / this.width);
+    this.t1 = this.t0 + next;
+    this.requestDraw();
+  }
+
+  /** Pans by `fraction` of the visible span (positive moves later in time). */
+  pan(fraction: number): void {
+    const d = (this.t1 - this.t0) * fraction;
+    this.t0 += d;
+    this.t1 += d;
+    this.requestDraw();
+  }
+
+  /** Scrolls the rows by `dy` pixels. */
+  scroll(dy: number): void {
+    const max = Math.max(0, this.contentH - (this.height - AXIS_H));
+    this.scrollY = Math.min(max, Math.max(0, this.scrollY + dy));
+    this.requestDraw();
+  }
+
+  /** Sets the search highlights (undefined clears them). */
+  setMatches(m: Matches | undefined): void {
+    this.matches = m;
+    this.requestDraw();
+  }
+
+  /**
+   * Selects an item. With `reveal`, zooms and scrolls so it is in view,
+   * keeping the zoom if it already fits.
+   */
+  select(sel: Selection | undefined, reveal = false): void {
+    this.selection = sel;
+    if (sel && reveal) {
+      const [s, e] = this.span(sel);
+      const len = Math.max(e - s, 1000);
+      if (
+        e - s > (this.t1 - this.t0) * 0.9 || e < this.t0 || s > this.t1 ||
+        len < (this.t1 - this.t0) / 2000
+      ) {
+        this.zoomTo(s - len * 0.25, s + len * 1.25);
+      }
+      const y = this.itemY(sel);
+      if (y !== undefined) {
+        const view = this.height - AXIS_H;
+        if (y < this.scrollY || y + ROW_H > this.scrollY + view) {
+          this.scroll(y - view / 3 - this.scrollY);
+        }
+      }
+    }
+    this.opts.onSelect(sel);
+    this.requestDraw();
+  }
+
+  /** Start and end of an item, ns. */
+  span(sel: Selection): [number, number] {
+    const { trace, layout } = this.opts;
+    if (sel.kind === "task") {
+      const t = trace.tasks[sel.index];
+      return [t.start ?? 0, t.end ?? layout.end];
+    }
+    if (sel.kind === "region") {
+      const r = trace.regions[sel.index];
+      return [r.start, r.end ?? layout.end];
+    }
+    const l = trace.logs[sel.index];
+    return [l.time, l.time];
+  }
+
+  /** Redraws on the next animation frame (once, however often it is asked). */
+  requestDraw(): void {
+    if (this.pending) return;
+    this.pending = true;
+    requestAnimationFrame(() => {
+      this.pending = false;
+      this.draw();
+    });
+  }
+
+  private resize(): void {
+    const host = this.canvas.parentElement!;
+    const w = Math.max(100, host.clientWidth);
+    const h = Math.max(100, host.clientHeight);
+    const dpr = globalThis.devicePixelRatio || 1;
+    this.width = w;
+    this.height = h;
+    this.canvas.width = Math.round(w * dpr);
+    this.canvas.height = Math.round(h * dpr);
+    this.canvas.style.width = `${w}px`;
+    this.canvas.style.height = `${h}px`;
+    this.ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    this.ctx.font = "11px system-ui, sans-serif";
+    this.charW = this.ctx.measureText("abcdefghijklmnopqrstuvwxyz").width / 26 || 6.5;
+    this.scroll(0);
+    this.draw();
+  }
+
+  private computeY(): void {
+    let y = 0;
+    this.trackY = [];
+    this.rowY = [];
+    for (const tr of this.opts.layout.tracks) {
+      this.trackY.push(y);
+      y += HEADER_H;
+      const ys: number[] = [];
+      const h = tr.kind === "logs" ? LOG_ROW_H : ROW_H;
+      for (let r = 0; r < tr.rows.length; r++) {
+        ys.push(y);
+        y += h;
+      }
+      this.rowY.push(ys);
+      y += 4;
+    }
+    this.contentH = y;
+  }
+
+  private itemY(sel: Selection): number | undefined {
+    const { layout } = this.opts;
+    const place = sel.kind === "task"
+      ? layout.taskPlace[sel.index]
+      : sel.kind === "region"
+      ? layout.regionPlace[sel.index]
+      : layout.logPlace[sel.index];
+    return place ? this.rowY[place.track][place.row] : undefined;
+  }
+
+  /** Draws everything now. */
+  draw(): void {
+    const began = performance.now();
+    const ctx = this.ctx;
+    const { layout } = this.opts;
+    ctx.fillStyle = "#ffffff";
+    ctx.fillRect(0, 0, this.width, this.height);
+    ctx.font = "11px system-ui, sans-serif";
+    ctx.textBaseline = "middle";
+    const top = AXIS_H - this.scrollY;
+    for (let ti = 0; ti < layout.tracks.length; ti++) {
+      const tr = layout.tracks[ti];
+      const hy = top + this.trackY[ti];
+      const rowH = tr.kind === "logs" ? LOG_ROW_H : ROW_H;
+      const last = this.rowY[ti].length ? this.rowY[ti][this.rowY[ti].length - 1] + rowH : 0;
+      if (top + last < AXIS_H || hy > this.height) continue;
+      ctx.fillStyle = "#f1f3f4";
+      ctx.fillRect(0, hy, this.width, HEADER_H);
+      ctx.fillStyle = "#202124";
+      ctx.fillText(
+        `${tr.label}${tr.kind === "regions" ? ` · ${tr.rows.length} rows` : ""}`,
+        6,
+        hy + HEADER_H / 2,
+      );
+      for (let r = 0; r < tr.rows.length; r++) {
+        const y = top + this.rowY[ti][r];
+        if (y + rowH < AXIS_H || y > this.height) continue;
+        if (tr.kind === "logs") this.drawLogRow(tr.rows[r], y);
+        else this.drawSliceRow(tr, tr.rows[r], y);
+      }
+    }
+    this.drawFlows(top);
+    this.drawAxis();
+    this.lastDrawMs = performance.now() - began;
+    this.draws++;
+  }
+
+  private x(t: number): number {
+    return (t - this.t0) * (this.width / (this.t1 - this.t0));
+  }
+
+  private drawSliceRow(tr: Track, row: Row, y: number): void {
+    const ctx = this.ctx;
+    const k = this.width / (this.t1 - this.t0);
+    const t0 = this.t0, t1 = this.t1;
+    const n = row.starts.length;
+    const isTask = tr.kind === "tasks";
+    const colors = isTask ? this.taskColor : this.regionColor;
+    const match = this.matches ? (isTask ? this.matches.tasks : this.matches.regions) : undefined;
+    const sel = this.selection;
+    const selIndex = sel && sel.kind === (isTask ? "task" : "region") ? sel.index : -1;
+    const trace = this.opts.trace;
+    const h = ROW_H - 2;
+    let i = firstEndingAfter(row, t0);
+    while (i < n && row.starts[i] <= t1) {
+      let x0 = (row.starts[i] - t0) * k;
+      let x1 = (row.ends[i] - t0) * k;
+      if (x1 - x0 >= MIN_SLICE_PX) {
+        const item = row.items[i];
+        if (x0 < -2) x0 = -2;
+        if (x1 > this.width + 2) x1 = this.width + 2;
+        ctx.globalAlpha = match && !match[item] ? 0.25 : 1;
+        ctx.fillStyle = colors[item];
+        ctx.fillRect(x0, y + 1, x1 - x0 - 0.5, h);
+        if (x1 - x0 > 24) {
+          const name = isTask ? trace.tasks[item].type : trace.regions[item].type;
+          const fit = Math.floor((x1 - x0 - 6) / this.charW);
+          ctx.fillStyle = "#202124";
+          ctx.fillText(
+            fit >= name.length ? name : name.slice(0, Math.max(1, fit - 1)) + "…",
+            Math.max(x0, 0) + 3,
+            y + 1 + h / 2,
+          );
+        }
+        if (item === selIndex) {
+          ctx.globalAlpha = 1;
+          ctx.strokeStyle = "#000";
+          ctx.lineWidth = 2;
+          ctx.strokeRect(x0 + 1, y + 2, Math.max(1, x1 - x0 - 2), h - 2);
+        }
+        i++;
+        continue;
+      }
+      // A density block: every item that starts in this pixel column, then the next
+      // columns while their items stay too small to draw on their own.
+      const bx0 = x0;
+      let bx1 = Math.max(x1, x0 + 1);
+      let count = 0;
+      let any = false;
+      do {
+        const edge = t0 + Math.floor(bx1 + 1) / k;
+        const j = Math.max(i + 1, firstStartingAt(row, edge, i + 1));
+        count += j - i;
+        if (match && !any) {
+          for (let m = i; m < j && m < i + 64; m++) if (match[row.items[m]]) any = true;
+        }
+        const ex = (row.ends[j - 1] - t0) * k;
+        if (ex > bx1) bx1 = ex;
+        i = j;
+        if (i >= n) break;
+        x0 = (row.starts[i] - t0) * k;
+        x1 = (row.ends[i] - t0) * k;
+      } while (x1 - x0 < MIN_SLICE_PX && x0 < bx1 + 1 && x0 <= this.width);
+      ctx.globalAlpha = match && !any
+        ? 0.2
+        : Math.min(1, 0.45 + count / Math.max(1, bx1 - bx0) / 4);
+      ctx.fillStyle = any ? "#e37400" : "#80868b";
+      ctx.fillRect(bx0, y + 1, Math.max(1, bx1 - bx0), h);
+    }
+    ctx.globalAlpha = 1;
+  }
+
+  private drawLogRow(row: Row, y: number): void {
+    const ctx = this.ctx;
+    const k = this.width / (this.t1 - this.t0);
+    const t0 = this.t0, t1 = this.t1;
+    const n = row.starts.length;
+    const match = this.matches?.logs;
+    const sel = this.selection;
+    const selIndex = sel && sel.kind === "log" ? sel.index : -1;
+    let i = firstStartingAt(row, t0 - 3 / k, 0);
+    while (i < n && row.starts[i] <= t1 + 3 / k) {
+      const x = (row.starts[i] - t0) * k;
+      const j = Math.max(i + 1, firstStartingAt(row, t0 + Math.floor(x + 1) / k, i + 1));
+      const item = row.items[i];
+      ctx.globalAlpha = match && !match[item] ? 0.25 : 1;
+      ctx.fillStyle = j - i > 1 ? "#5f6368" : this.logColor[item];
+      ctx.beginPath();
+      ctx.moveTo(x, y + 2);
+      ctx.lineTo(x + 4, y + LOG_ROW_H - 2);
+      ctx.lineTo(x - 4, y + LOG_ROW_H - 2);
+      ctx.fill();
+      if (selIndex >= 0) {
+        for (let m = i; m < j; m++) {
+          if (row.items[m] === selIndex) {
+            ctx.globalAlpha = 1;
+            ctx.strokeStyle = "#000";
+            ctx.lineWidth = 2;
+            ctx.stroke();
+          }
+        }
+      }
+      i = j;
+    }
+    ctx.globalAlpha = 1;
+  }
+
+  private drawFlows(top: number): void {
+    const sel = this.selection;
+    if (!sel || sel.kind !== "task") return;
+    const { trace, layout } = this.opts;
+    const task = trace.tasks[sel.index];
+    const ctx = this.ctx;
+    const indexOf = this.taskIndex;
+    const arrow = (from: number, to: number) => {
+      const a = layout.taskPlace[from], b = layout.taskPlace[to];
+      if (!a || !b) return;
+      const child = trace.tasks[to];
+      const x = this.x(child.start ?? 0);
+      const ya = top + this.rowY[a.track][a.row] + ROW_H / 2;
+      const yb = top + this.rowY[b.track][b.row] + (b.row > a.row ? 1 : ROW_H - 1);
+      ctx.strokeStyle = "#1a73e8";
+      ctx.fillStyle = "#1a73e8";
+      ctx.lineWidth = 1.5;
+      ctx.beginPath();
+      ctx.moveTo(x, ya);
+      ctx.lineTo(x, yb);
+      ctx.stroke();
+      const dir = yb > ya ? 1 : -1;
+      ctx.beginPath();
+      ctx.moveTo(x, yb);
+      ctx.lineTo(x - 4, yb - 6 * dir);
+      ctx.lineTo(x + 4, yb - 6 * dir);
+      ctx.fill();
+    };
+    const parent = indexOf.get(task.parent);
+    if (task.parent !== 0 && parent !== undefined) arrow(parent, sel.index);
+    for (const c of task.children) {
+      const ci = indexOf.get(c);
+      if (ci !== undefined) arrow(sel.index, ci);
+    }
+  }
+
+  private drawAxis(): void {
+    const ctx = this.ctx;
+    ctx.fillStyle = "#ffffff";
+    ctx.fillRect(0, 0, this.width, AXIS_H);
+    ctx.strokeStyle = "#dadce0";
+    ctx.lineWidth = 1;
+    ctx.beginPath();
+    ctx.moveTo(0, AXIS_H - 0.5);
+    ctx.lineTo(this.width, AXIS_H - 0.5);
+    ctx.stroke();
+    const span = this.t1 - this.t0;
+    const step = tickStep(span, this.width, 90);
+    const label = `${formatDuration(span)} shown`;
+    const w = label.length * this.charW + 10;
+    ctx.fillStyle = "#3c4043";
+    ctx.textBaseline = "middle";
+    for (let t = Math.ceil(this.t0 / step) * step; t <= this.t1; t += step) {
+      if (this.x(t) > this.width - w - 60) break;
+      const x = Math.round(this.x(t)) + 0.5;
+      ctx.beginPath();
+      ctx.moveTo(x, AXIS_H - 6);
+      ctx.lineTo(x, AXIS_H);
+      ctx.stroke();
+      ctx.fillText(formatDuration(t), x + 3, AXIS_H / 2 - 2);
+    }
+    ctx.fillStyle = "rgba(255,255,255,0.9)";
+    ctx.fillRect(this.width - w, 0, w, AXIS_H - 1);
+    ctx.fillStyle = "#5f6368";
+    ctx.fillText(label, this.width - w + 5, AXIS_H / 2 - 2);
+  }
+
+  /** The item under the point (CSS px in the canvas), if any. */
+  hit(px: number, py: number): Selection | undefined {
+    const { layout } = this.opts;
+    const y = py - AXIS_H + this.scrollY;
+    if (py < AXIS_H) return undefined;
+    for (let ti = 0; ti < layout.tracks.length; ti++) {
+      const tr = layout.tracks[ti];
+      const rowH = tr.kind === "logs" ? LOG_ROW_H : ROW_H;
+      const ys = this.rowY[ti];
+      for (let r = 0; r < ys.length; r++) {
+        if (y < ys[r] || y >= ys[r] + rowH) continue;
+        const row = tr.rows[r];
+        const k = this.width / (this.t1 - this.t0);
+        const t = this.t0 + px / k;
+        const tol = 4 / k;
+        let best = -1, bestD = Infinity;
+        const i0 = firstEndingAfter(row, t - tol);
+        for (let i = i0; i < row.starts.length && row.starts[i] <= t + tol; i++) {
+          const d = t < row.starts[i] ? row.starts[i] - t : t > row.ends[i] ? t - row.ends[i] : 0;
+          if (d < bestD) {
+            bestD = d;
+            best = i;
+          }
+          if (d === 0) break;
+        }
+        return best >= 0 ? { kind: KIND_OF[tr.kind], index: row.items[best] } : undefined;
+      }
+    }
+    return undefined;
+  }
+
+  /** Selects the previous (-1) or next (+1) item in the selection's row, or the first visible. */
+  step(dir: -1 | 1): void {
+    const { layout } = this.opts;
+    const sel = this.selection;
+    if (!sel) {
+      for (const tr of layout.tracks) {
+        for (const row of tr.rows) {
+          const i = firstEndingAfter(row, this.t0);
+          if (i < row.starts.length && row.starts[i] <= this.t1) {
+            this.select({ kind: KIND_OF[tr.kind], index: row.items[i] }, true);
+            return;
+          }
+        }
+      }
+      return;
+    }
+    const place = sel.kind === "task"
+      ? layout.taskPlace[sel.index]
+      : sel.kind === "region"
+      ? layout.regionPlace[sel.index]
+      : layout.logPlace[sel.index];
+    if (!place) return;
+    const row = layout.tracks[place.track].rows[place.row];
+    const at = row.items.indexOf(sel.index);
+    const next = at + dir;
+    if (at < 0 || next < 0 || next >= row.items.length) return;
+    this.select({ kind: sel.kind, index: row.items[next] }, true);
+  }
+
+  private listen(): void {
+    const c = this.canvas;
+    c.addEventListener("wheel", (e) => {
+      e.preventDefault();
+      const rect = c.getBoundingClientRect();
+      const x = e.clientX - rect.left;
+      if (e.shiftKey) this.scroll(e.deltaY);
+      else if (Math.abs(e.deltaX) > Math.abs(e.deltaY)) this.pan(e.deltaX / this.width);
+      else this.zoom(Math.exp(e.deltaY * (e.ctrlKey ? 0.01 : 0.002)), x);
+    }, { passive: false });
+    let drag:
+      | { x: number; y: number; t0: number; t1: number; sy: number; moved: boolean }
+      | undefined;
+    c.addEventListener("pointerdown", (e) => {
+      c.focus();
+      drag = {
+        x: e.clientX,
+        y: e.clientY,
+        t0: this.t0,
+        t1: this.t1,
+        sy: this.scrollY,
+        moved: false,
+      };
+      c.setPointerCapture(e.pointerId);
+    });
+    c.addEventListener("pointermove", (e) => {
+      const rect = c.getBoundingClientRect();
+      this.mouseX = e.clientX - rect.left;
+      if (!drag) return;
+      const dx = e.clientX - drag.x, dy = e.clientY - drag.y;
+      if (Math.abs(dx) + Math.abs(dy) > 3) drag.moved = true;
+      if (!drag.moved) return;
+      const d = dx / this.width * (drag.t1 - drag.t0);
+      this.t0 = drag.t0 - d;
+      this.t1 = drag.t1 - d;
+      this.scrollY = drag.sy;
+      this.scroll(-dy);
+    });
+    c.addEventListener("pointerup", (e) => {
+      const d = drag;
+      drag = undefined;
+      if (!d || d.moved) return;
+      const rect = c.getBoundingClientRect();
+      this.select(this.hit(e.clientX - rect.left, e.clientY - rect.top));
+    });
+    c.addEventListener("pointerleave", () => this.mouseX = undefined);
+    c.addEventListener("keydown", (e) => {
+      if (e.ctrlKey || e.metaKey || e.altKey) return;
+      const at = this.mouseX ?? this.width / 2;
+      let handled = true;
+      switch (e.key) {
+        case "w":
+        case "W":
+        case "+":
+        case "=":
+          this.zoom(0.8, at);
+          break;
+        case "s":
+        case "S":
+        case "-":
+          this.zoom(1.25, at);
+          break;
+        case "a":
+        case "A":
+        case "ArrowLeft":
+          this.pan(-0.1);
+          break;
+        case "d":
+        case "D":
+        case "ArrowRight":
+          this.pan(0.1);
+          break;
+        case "ArrowUp":
+          this.scroll(-ROW_H * 2);
+          break;
+        case "ArrowDown":
+          this.scroll(ROW_H * 2);
+          break;
+        case "PageUp":
+          this.scroll(-(this.height - AXIS_H));
+          break;
+        case "PageDown":
+          this.scroll(this.height - AXIS_H);
+          break;
+        case "0":
+        case "Home":
+          this.showAll();
+          break;
+        case "[":
+          this.step(-1);
+          break;
+        case "]":
+          this.step(1);
+          break;
+        case "Enter":
+          if (this.selection) {
+            const [s, t] = this.span(this.selection);
+            const len = Math.max(t - s, 1000);
+            this.zoomTo(s - len * 0.1, t + len * 0.1);
+          }
+          break;
+        case "Escape":
+          this.select(undefined);
+          break;
+        default:
+          handled = false;
+      }
+      if (handled) e.preventDefault();
+    });
+  }
+}
