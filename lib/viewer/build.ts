@@ -49,6 +49,11 @@ async function bundle(): Promise<string> {
   return r.stdout;
 }
 
+/** Escapes `s` for a template literal, which formatters leave as it is. */
+function templateLiteral(s: string): string {
+  return s.replace(/\\/g, "\\\\").replace(/`/g, "\\`").replace(/\$\{/g, "\\${");
+}
+
 /**
  * Writes page_bundle.ts and returns its path.
  *
@@ -70,7 +75,8 @@ export async function buildPageBundle(): Promise<string> {
 export const PAGE_SOURCE_HASH = "${hash}";
 
 /** The viewer page's script, bundled and minified. */
-export const PAGE_SCRIPT: string = ${JSON.stringify(script)};
+export const PAGE_SCRIPT: string =
+  \`${templateLiteral(script)}\`;
 `;
   writeFileSync(out, text);
   return out;
