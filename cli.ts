@@ -1,0 +1,130 @@
+#!/usr/bin/env bun
+/**
+ * `runtrace`: the analysis tool for runtrace traces, Go's `go tool trace` for
+ * the terminal. Run it with `deno run -A cli.ts …`, `bun cli.ts …` or, once
+ * installed, `bunx runtrace …`; or call {@linkcode main} from code.
+ *
+ * ```
+ * runtrace stats FILE                  overview: duration, events, threads, types, lost events
+ * runtrace tasks FILE [--type T] ...   latency per task type; with --type, each task's timeline
+ * runtrace regions FILE [--type T]     latency per region type, split by task type
+ * runtrace logs FILE [--category C] [--task ID] [--grep S]
+ * runtrace export FILE [-o OUT] [--format chrome|perfetto]
+ * runtrace view FILE                   the HTML viewer
+ * ```
+ *
+ * Every command takes `--json`, and `-` for standard input.
+ *
+ * @example Run a command from code
+ * ```ts
+ * import { main } from "./cli.ts";
+ * const status = await main(["stats", "trace.out", "--json"]);
+ * ```
+ *
+ * @module
+ */
+
+import process from "node:process";
+import { CliError, type CliIO, isBrokenPipe, processIO } from "./lib/cli/io.ts";
+import { STATS_USAGE, statsCommand } from "./lib/cli/stats.ts";
+import { TASKS_USAGE, tasksCommand } from "./lib/cli/tasks.ts";
+import { REGIONS_USAGE, regionsCommand } from "./lib/cli/regions.ts";
+import { LOGS_USAGE, logsCommand } from "./lib/cli/logs.ts";
+import { EXPORT_USAGE, exportCommand } from "./lib/cli/export.ts";
+
+export type { CliIO, Sink } from "./lib/cli/io.ts";
+
+const USAGE = `runtrace: analyse traces recorded with runtrace (Go's runtime/trace for Deno and Bun)
+
+Usage:
+  ${STATS_USAGE}
+  ${TASKS_USAGE}
+  ${REGIONS_USAGE}
+  ${LOGS_USAGE}
+  ${EXPORT_USAGE}
+  runtrace view FILE [flags]
+
+FILE may be - to read standard input. Durations are written like 500us, 1.5ms, 2s.
+Exit status: 0 ok, 1 bad input, 2 bad usage, 3 truncated trace (analysed up to its last batch).
+`;
+
+type Command = (args: string[], io: CliIO) => Promise<number>;
+
+const COMMANDS: Record<string, Command> = {
+  stats: statsCommand,
+  tasks: tasksCommand,
+  regions: regionsCommand,
+  logs: logsCommand,
+  export: exportCommand,
+  view: viewCommand,
+};
+
+async function viewCommand(args: string[]): Promise<number> {
+  let mod: { viewCommand?: (args: string[]) => Promise<number> };
+  try {
+    // A variable specifier: the viewer ships separately and may be absent.
+    const specifier = "./lib/viewer/command.ts";
+    mod = await import(specifier);
+  } catch (e) {
+    throw new CliError(
+      `the view command is not available in this build (${
+        String((e as Error)?.message ?? e).split("\n")[0]
+      })`,
+      2,
+    );
+  }
+  if (typeof mod.viewCommand !== "function") {
+    throw new CliError("the view command is not available in this build", 2);
+  }
+  return await mod.viewCommand(args);
+}
+
+/**
+ * Runs the CLI with `args` (without the program name) and returns the exit
+ * status: 0 ok, 1 bad input, 2 bad usage, 3 a truncated trace (analysed up
+ * to its last complete batch). Errors are printed as one line on standard
+ * error, never thrown. `io` replaces the standard streams (for tests).
+ *
+ * @example
+ * ```ts
+ * import { main } from "./cli.ts";
+ * const status = await main(["tasks", "trace.out", "--type", "makeCappuccino"]);
+ * ```
+ */
+export async function main(args: string[], io: CliIO = processIO()): Promise<number> {
+  const [name, ...rest] = args;
+  try {
+    if (name === undefined || name === "help" || name === "--help" || name === "-h") {
+      await (name === undefined ? io.stderr : io.stdout).write(USAGE);
+      return name === undefined ? 2 : 0;
+    }
+    const command = COMMANDS[name];
+    if (!command) {
+      throw new CliError(
+        `unknown command "${name}": use one of ${Object.keys(COMMANDS).join(", ")} (runtrace help)`,
+        2,
+      );
+    }
+    if (rest.includes("--help") || rest.includes("-h")) {
+      await io.stdout.write(USAGE);
+      return 0;
+    }
+    return await command(rest, io);
+  } catch (e) {
+    if (isBrokenPipe(e)) return 0;
+    const message = e instanceof CliError
+      ? e.message
+      : `internal error: ${String((e as Error)?.message ?? e).split("\n")[0]}`;
+    try {
+      await io.stderr.write(`runtrace: ${message}\n`);
+    } catch {
+      // Nowhere left to report to.
+    }
+    return e instanceof CliError ? e.status : 1;
+  }
+}
+
+if (import.meta.main) {
+  const status = await main(process.argv.slice(2));
+  process.exitCode = status;
+}

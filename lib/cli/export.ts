@@ -1,0 +1,77 @@
+/**
+ * `runtrace export FILE [-o OUT] [--format chrome|perfetto]`: the trace for
+ * the viewers people already use, converted as a stream.
+ *
+ * @module
+ */
+
+import { ChromeExporter } from "../export_chrome.ts";
+import { type LayoutReport, layoutWarnings } from "../export_layout.ts";
+import { PerfettoExporter } from "../export_perfetto.ts";
+import type { TraceEvent } from "../decoder.ts";
+import { parseArgs, traceArg } from "./flags.ts";
+import { CliError, type CliIO, fileSink, type Sink } from "./io.ts";
+import { streamTrace, traceWarnings } from "./read.ts";
+
+/** Usage line of the command. */
+export const EXPORT_USAGE = "runtrace export FILE [-o OUT] [--format chrome|perfetto] [--json]";
+
+interface Exporter {
+  add: (e: TraceEvent) => void;
+  take(): string | Uint8Array;
+  readonly events: number;
+  readonly report: LayoutReport;
+}
+
+/** Runs `runtrace export`; returns the exit status. */
+export async function exportCommand(args: string[], io: CliIO): Promise<number> {
+  const { flags, positional } = parseArgs("export", args, {
+    out: { kind: "string", short: "o" },
+    format: { kind: "string", choices: ["chrome", "perfetto"] },
+    json: { kind: "boolean" },
+  });
+  const path = traceArg("export", positional);
+  const format = (flags.format as string | undefined) ?? "chrome";
+  const outPath = flags.out as string | undefined;
+  if (format === "perfetto" && (outPath === undefined || outPath === "-") && io.stdoutIsTTY) {
+    throw new CliError(
+      "refusing to write the binary perfetto format to a terminal: use -o FILE or a pipe",
+      2,
+    );
+  }
+  const exporter: Exporter = format === "perfetto" ? new PerfettoExporter() : new ChromeExporter();
+  const file = outPath === undefined || outPath === "-" ? undefined : await fileSink(outPath);
+  const out: Sink = file ?? io.stdout;
+  const flush = async () => {
+    const chunk = exporter.take();
+    if (chunk.length > 0) await out.write(chunk);
+  };
+  let end;
+  try {
+    end = await streamTrace(path, io, exporter.add, { label: "exporting", afterChunk: flush });
+    await flush();
+  } finally {
+    await file?.close();
+  }
+  const name = path === "-" ? "standard input" : path;
+  const summary = {
+    format,
+    output: outPath ?? "-",
+    inputEvents: end.events,
+    outputEvents: exporter.events,
+    ...exporter.report,
+  };
+  // With the export on standard output, the summary goes to standard error.
+  const report = file ? io.stdout : io.stderr;
+  if (flags.json) await report.write(JSON.stringify(summary) + "\n");
+  else if (file) {
+    await report.write(
+      `${outPath}: ${exporter.events} ${format} events from ${end.events} trace events\n`,
+    );
+  }
+  for (const w of [...layoutWarnings(exporter.report).map((w) => `runtrace: note: ${w}`)]) {
+    await io.stderr.write(w + "\n");
+  }
+  for (const w of traceWarnings(name, end)) await io.stderr.write(w + "\n");
+  return end.truncated ? 3 : 0;
+}

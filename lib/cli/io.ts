@@ -1,0 +1,234 @@
+/**
+ * The CLI's input and output: trace bytes in chunks from a file or standard
+ * input, text and bytes out through sinks that tests can replace, and the
+ * one-line errors the commands report.
+ *
+ * @module
+ */
+
+import { open } from "node:fs/promises";
+import process from "node:process";
+
+/** Where the CLI writes: a byte or text sink with backpressure. */
+export interface Sink {
+  /** Writes `chunk`; the promise resolves when the sink can take more. */
+  write(chunk: Uint8Array | string): Promise<void>;
+}
+
+/** The CLI's surroundings; tests pass their own to capture output. */
+export interface CliIO {
+  stdout: Sink;
+  stderr: Sink;
+  /** Standard input as chunks, for the `-` file name. */
+  stdin: () => AsyncIterable<Uint8Array>;
+  /** Standard error is a terminal (progress is shown only then). */
+  stderrIsTTY: boolean;
+  /** Standard output is a terminal (binary output is refused then). */
+  stdoutIsTTY?: boolean;
+}
+
+/** A failure the user must see as one line, with the exit status to use. */
+export class CliError extends Error {
+  /** Exit status: 1 for bad input, 2 for bad usage. */
+  readonly status: number;
+
+  /** Makes an error; `message` is printed after `runtrace: `. */
+  constructor(message: string, status = 1) {
+    super(message);
+    this.name = "CliError";
+    this.status = status;
+  }
+}
+
+const utf8 = new TextEncoder();
+
+/** Whether an error means the reader went away (`runtrace … | head`). */
+export function isBrokenPipe(e: unknown): boolean {
+  const err = e as { code?: string; name?: string };
+  return err?.code === "EPIPE" || err?.name === "BrokenPipe";
+}
+
+function denoStd(fd: 1 | 2): Sink | undefined {
+  // deno-lint-ignore no-explicit-any
+  const D = (globalThis as any).Deno;
+  if (!D?.stdout?.write) return undefined;
+  const f = fd === 1 ? D.stdout : D.stderr;
+  return {
+    async write(chunk) {
+      let b = typeof chunk === "string" ? utf8.encode(chunk) : chunk;
+      while (b.length > 0) b = b.subarray(await f.write(b));
+    },
+  };
+}
+
+function nodeStd(fd: 1 | 2): Sink {
+  const s = fd === 1 ? process.stdout : process.stderr;
+  return {
+    write(chunk) {
+      return new Promise((resolve, reject) => {
+        const onError = (e: unknown) => reject(e);
+        s.once("error", onError);
+        const ok = s.write(chunk, (e?: Error | null) => {
+          s.off("error", onError);
+          if (e) reject(e);
+          else if (ok) resolve();
+        });
+        if (!ok) s.once("drain", () => resolve());
+      });
+    },
+  };
+}
+
+async function* stdinChunks(): AsyncGenerator<Uint8Array> {
+  // deno-lint-ignore no-explicit-any
+  const g = globalThis as any;
+  if (g.Deno?.stdin?.readable) {
+    for await (const c of g.Deno.stdin.readable as ReadableStream<Uint8Array>) yield c;
+    return;
+  }
+  if (g.Bun?.stdin?.stream) {
+    for await (const c of g.Bun.stdin.stream() as ReadableStream<Uint8Array>) yield c;
+    return;
+  }
+  for await (const c of process.stdin) yield c as Uint8Array;
+}
+
+/** The process's real standard streams. */
+export function processIO(): CliIO {
+  return {
+    stdout: denoStd(1) ?? nodeStd(1),
+    stderr: denoStd(2) ?? nodeStd(2),
+    stdin: stdinChunks,
+    stderrIsTTY: Boolean(process.stderr.isTTY),
+    stdoutIsTTY: Boolean(process.stdout.isTTY),
+  };
+}
+
+/** An open trace input: its chunks, its name for messages and its size if known. */
+export interface TraceInput {
+  /** `-` for standard input, else the path. */
+  name: string;
+  /** File size in bytes, undefined for standard input. */
+  size: number | undefined;
+  /** The bytes, in chunks of at most 1 MiB; read once. */
+  chunks: AsyncIterable<Uint8Array>;
+}
+
+/** Chunk size for reading traces: large enough to amortise calls. */
+export const CHUNK_BYTES = 1 << 20;
+
+/**
+ * Opens a trace file (or standard input for `-`). A file that cannot be
+ * opened becomes a {@linkcode CliError} naming the path and the reason.
+ */
+export async function openTrace(path: string, io: CliIO): Promise<TraceInput> {
+  if (path === "-") return { name: "standard input", size: undefined, chunks: io.stdin() };
+  let handle;
+  try {
+    handle = await open(path, "r");
+  } catch (e) {
+    throw new CliError(`cannot open ${path}: ${reason(e)}`);
+  }
+  let size: number;
+  try {
+    const st = await handle.stat();
+    if (st.isDirectory()) throw new CliError(`${path} is a directory, not a trace file`);
+    size = st.size;
+  } catch (e) {
+    await handle.close();
+    throw e instanceof CliError ? e : new CliError(`cannot read ${path}: ${reason(e)}`);
+  }
+  async function* read(): AsyncGenerator<Uint8Array> {
+    // One buffer for the whole read: the decoder copies what it keeps.
+    const buf = new Uint8Array(CHUNK_BYTES);
+    try {
+      for (;;) {
+        let n: number;
+        try {
+          n = (await handle!.read(buf, 0, buf.length, null)).bytesRead;
+        } catch (e) {
+          throw new CliError(`cannot read ${path}: ${reason(e)}`);
+        }
+        if (n === 0) return;
+        yield buf.subarray(0, n);
+      }
+    } finally {
+      await handle!.close();
+    }
+  }
+  return { name: path, size, chunks: read() };
+}
+
+/** A short reason for a file-system error: `no such file or directory`. */
+export function reason(e: unknown): string {
+  const err = e as { code?: string; message?: string };
+  switch (err?.code) {
+    case "ENOENT":
+      return "no such file or directory";
+    case "EACCES":
+    case "EPERM":
+      return "permission denied";
+    case "EISDIR":
+      return "is a directory";
+    case "ENOSPC":
+      return "no space left on device";
+    default:
+      return String(err?.message ?? e).split("\n")[0];
+  }
+}
+
+/**
+ * Progress on standard error for long work: silent for the first second and
+ * when standard error is not a terminal, then a line rewritten in place at
+ * most four times a second.
+ */
+export class Progress {
+  private started = Date.now();
+  private shown = false;
+  private lastDraw = 0;
+
+  constructor(private io: CliIO, private label: string, private total: number | undefined) {}
+
+  /** Reports that `done` bytes have been processed. */
+  async update(done: number): Promise<void> {
+    if (!this.io.stderrIsTTY) return;
+    const now = Date.now();
+    if (now - this.started < 1000 || now - this.lastDraw < 250) return;
+    this.lastDraw = now;
+    this.shown = true;
+    const mb = (done / 1048576).toFixed(0);
+    const pct = this.total ? ` (${Math.floor((100 * done) / this.total)}%)` : "";
+    await this.io.stderr.write(`\r\x1b[Kruntrace: ${this.label} ${mb} MiB${pct}`);
+  }
+
+  /** Clears the progress line, if one was drawn. */
+  async done(): Promise<void> {
+    if (this.shown) await this.io.stderr.write("\r\x1b[K");
+  }
+}
+
+/** A sink writing a new file at `path`, and its `close`. */
+export async function fileSink(path: string): Promise<Sink & { close(): Promise<void> }> {
+  let handle;
+  try {
+    handle = await open(path, "w");
+  } catch (e) {
+    throw new CliError(`cannot write ${path}: ${reason(e)}`);
+  }
+  return {
+    async write(chunk) {
+      const b = typeof chunk === "string" ? utf8.encode(chunk) : chunk;
+      try {
+        let off = 0;
+        while (off < b.length) {
+          off += (await handle.write(b, off, b.length - off)).bytesWritten;
+        }
+      } catch (e) {
+        throw new CliError(`cannot write ${path}: ${reason(e)}`);
+      }
+    },
+    async close() {
+      await handle.close();
+    },
+  };
+}

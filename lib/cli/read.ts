@@ -1,0 +1,79 @@
+/**
+ * Reading a trace for a command: streams the input through the decoder,
+ * turning format errors into one-line CLI errors and showing progress.
+ *
+ * @module
+ */
+
+import { type EndEvent, TraceDecoder, type TraceEvent, TraceFormatError } from "../decoder.ts";
+import { type Trace, TraceBuilder } from "../trace_model.ts";
+import { CliError, type CliIO, openTrace, Progress } from "./io.ts";
+
+/** Options of {@linkcode streamTrace}. */
+export interface StreamOptions {
+  /** Word for the progress line: `reading`, `exporting`. */
+  label?: string;
+  /** Called after each chunk is decoded, to flush output with backpressure. */
+  afterChunk?: () => Promise<void>;
+}
+
+/**
+ * Decodes the trace at `path` (`-` for standard input), calling `onEvent`
+ * for every event, in memory bounded by the largest batch. Returns the
+ * `end` event, which says whether the trace was truncated.
+ */
+export async function streamTrace(
+  path: string,
+  io: CliIO,
+  onEvent: (e: TraceEvent) => void,
+  options: StreamOptions = {},
+): Promise<EndEvent> {
+  const input = await openTrace(path, io);
+  const decoder = new TraceDecoder(onEvent);
+  const progress = new Progress(io, options.label ?? "reading", input.size);
+  let done = 0;
+  try {
+    for await (const chunk of input.chunks) {
+      decoder.push(chunk);
+      done += chunk.length;
+      if (options.afterChunk) await options.afterChunk();
+      await progress.update(done);
+    }
+    return decoder.finish();
+  } catch (e) {
+    if (e instanceof TraceFormatError) {
+      throw new CliError(`${input.name}: ${e.message.replace(/^runtrace: /, "")}`);
+    }
+    throw e;
+  } finally {
+    await progress.done();
+  }
+}
+
+/** Reads the whole trace at `path` into the {@linkcode Trace} model. */
+export async function loadTrace(path: string, io: CliIO): Promise<Trace> {
+  const b = new TraceBuilder();
+  await streamTrace(path, io, b.add);
+  return b.result();
+}
+
+/** The warnings a command prints to standard error about an imperfect trace. */
+export function traceWarnings(
+  name: string,
+  t: { truncated: boolean; lost: number; bytes?: number },
+): string[] {
+  const out: string[] = [];
+  if (t.truncated) {
+    out.push(
+      `runtrace: warning: ${name} is truncated${
+        t.bytes !== undefined ? ` after ${t.bytes} bytes` : ""
+      }: analysed up to its last complete batch`,
+    );
+  }
+  if (t.lost > 0) {
+    out.push(
+      `runtrace: warning: the recorder lost ${t.lost} events: figures from ${name} are incomplete`,
+    );
+  }
+  return out;
+}

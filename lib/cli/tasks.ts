@@ -1,0 +1,198 @@
+/**
+ * `runtrace tasks FILE [--type T] [--min D] [--max D] [--log-text S]`: Go's
+ * "User-defined tasks" page in a terminal.
+ *
+ * @module
+ */
+
+import {
+  summarizeTaskTypes,
+  type TaskFilter,
+  type TaskInstance,
+  tasksByDuration,
+  taskTimeline,
+  taskTypeOf,
+  type TaskTypeSummary,
+  type TimelineEntry,
+} from "../analysis.ts";
+import type { Trace } from "../trace_model.ts";
+import { parseArgs, traceArg } from "./flags.ts";
+import type { CliIO } from "./io.ts";
+import { loadTrace, traceWarnings } from "./read.ts";
+import { dur, histogramLines, latencyCells, table } from "./table.ts";
+
+/** Usage line of the command. */
+export const TASKS_USAGE =
+  "runtrace tasks FILE [--type T] [--min D] [--max D] [--log-text S] [--json]";
+
+/** Runs `runtrace tasks`; returns the exit status. */
+export async function tasksCommand(args: string[], io: CliIO): Promise<number> {
+  const { flags, positional } = parseArgs("tasks", args, {
+    type: { kind: "string" },
+    min: { kind: "duration" },
+    max: { kind: "duration" },
+    "log-text": { kind: "string" },
+    json: { kind: "boolean" },
+  });
+  const path = traceArg("tasks", positional);
+  const trace = await loadTrace(path, io);
+  const filter: TaskFilter = {
+    type: flags.type as string | undefined,
+    min: flags.min as number | undefined,
+    max: flags.max as number | undefined,
+    logText: flags["log-text"] as string | undefined,
+  };
+  const types = summarizeTaskTypes(trace, filter);
+  const instances = filter.type !== undefined ? tasksByDuration(trace, filter) : undefined;
+  const out = flags.json
+    ? JSON.stringify(tasksJson(trace, filter, types, instances), null, 2)
+    : formatTasks(trace, filter, types, instances);
+  await io.stdout.write(out + "\n");
+  for (const w of traceWarnings(path === "-" ? "standard input" : path, trace)) {
+    await io.stderr.write(w + "\n");
+  }
+  return trace.truncated ? 3 : 0;
+}
+
+/** The table of task types, with Go's columns. */
+export function taskTypeTable(types: readonly TaskTypeSummary[]): string {
+  return table(
+    ["Task type", "Count", "Complete", "Incomplete", "p50", "p90", "p99", "max"],
+    types.map((t) => [
+      t.type,
+      String(t.count),
+      String(t.complete),
+      String(t.incomplete),
+      ...latencyCells(t.latency),
+    ]),
+    ["l", "r", "r", "r", "r", "r", "r", "r"],
+  );
+}
+
+function describeFilter(f: TaskFilter): string {
+  const parts: string[] = [];
+  if (f.type !== undefined) parts.push(`type ${f.type}`);
+  if (f.min !== undefined) parts.push(`at least ${dur(f.min)}`);
+  if (f.max !== undefined) parts.push(`at most ${dur(f.max)}`);
+  if (f.logText !== undefined) parts.push(`with a log containing ${JSON.stringify(f.logText)}`);
+  return parts.join(", ");
+}
+
+/** The text of `runtrace tasks`. */
+export function formatTasks(
+  trace: Trace,
+  filter: TaskFilter,
+  types: readonly TaskTypeSummary[],
+  instances: readonly TaskInstance[] | undefined,
+): string {
+  const desc = describeFilter(filter);
+  if (types.length === 0) {
+    return desc ? `No tasks match (${desc}).` : "The trace has no tasks.";
+  }
+  const parts: string[] = [];
+  if (desc) parts.push(`Tasks ${desc}:`);
+  parts.push(taskTypeTable(types));
+  for (const t of types) {
+    if (!t.latency) continue;
+    parts.push(
+      `\n${t.type}: latency of ${t.complete} complete task${t.complete === 1 ? "" : "s"}\n` +
+        histogramLines(t.latency.histogram).join("\n"),
+    );
+  }
+  if (instances) {
+    parts.push(`\n${instances.length} task${instances.length === 1 ? "" : "s"}, slowest first:`);
+    for (const inst of instances) parts.push("\n" + formatInstance(trace, inst));
+  }
+  return parts.join("\n");
+}
+
+function threadNames(trace: Trace): Map<number, string> {
+  return new Map(trace.threads.map((t) => [t.id, t.name]));
+}
+
+function eventText(e: TimelineEntry): [string, string] {
+  switch (e.kind) {
+    case "region": {
+      const r = e.region;
+      const d = r.end === undefined ? "not ended" : dur(r.end - r.start);
+      return [String(r.thread), `region ${r.type} (${d})`];
+    }
+    case "log": {
+      const l = e.log;
+      return [
+        String(l.thread),
+        `log ${l.category}: ${oneLine(l.message)}${l.truncated ? " …" : ""}`,
+      ];
+    }
+    case "subtask": {
+      const t = e.task;
+      const d = t.end === undefined ? "not ended" : dur(t.end - (t.start ?? 0));
+      return ["", `subtask ${t.id} ${taskTypeOf(t)} (${d})`];
+    }
+  }
+}
+
+/** Control characters shown escaped, so that one log stays one line. */
+export function oneLine(s: string): string {
+  // deno-lint-ignore no-control-regex
+  return s.replace(/[\x00-\x1f\x7f]/g, (c) => JSON.stringify(c).slice(1, -1));
+}
+
+/** One task instance: its header line and its timeline, like Go's task page. */
+export function formatInstance(trace: Trace, inst: TaskInstance): string {
+  const t = inst.task;
+  const names = threadNames(trace);
+  const thread = (id: string) => id === "" ? "" : names.get(Number(id)) || id;
+  const state = inst.complete
+    ? dur(inst.duration)
+    : `${dur(inst.duration)}+ (${t.start === undefined ? "began before the trace" : "not ended"})`;
+  const head = `task ${t.id} ${taskTypeOf(t)}  ${state}  parent ${
+    t.parent === 0 ? "none" : t.parent
+  }`;
+  const rows: string[][] = [];
+  if (t.start !== undefined) rows.push([dur(t.start), "0ns", "", "task begin"]);
+  for (const e of taskTimeline(trace, t)) {
+    const [th, text] = eventText(e);
+    rows.push([dur(e.time), dur(e.time - inst.start), thread(th), text]);
+  }
+  if (t.end !== undefined) rows.push([dur(t.end), dur(t.end - inst.start), "", "task end"]);
+  return head + "\n" +
+    table(["When", "Elapsed", "Thread", "Event"], rows, ["r", "r", "l", "l"], "  ");
+}
+
+/** The `--json` document of `runtrace tasks`. */
+export function tasksJson(
+  trace: Trace,
+  filter: TaskFilter,
+  types: readonly TaskTypeSummary[],
+  instances: readonly TaskInstance[] | undefined,
+): unknown {
+  return {
+    filter,
+    types,
+    instances: instances?.map((i) => ({
+      id: i.task.id,
+      type: taskTypeOf(i.task),
+      parent: i.task.parent,
+      start: i.start,
+      end: i.end,
+      duration: i.duration,
+      complete: i.complete,
+      timeline: taskTimeline(trace, i.task).map((e) =>
+        e.kind === "region"
+          ? { kind: e.kind, time: e.time, ...e.region }
+          : e.kind === "log"
+          ? { kind: e.kind, ...e.log }
+          : {
+            kind: e.kind,
+            time: e.time,
+            id: e.task.id,
+            type: taskTypeOf(e.task),
+            end: e.task.end,
+          }
+      ),
+    })),
+    truncated: trace.truncated,
+    lost: trace.lost,
+  };
+}

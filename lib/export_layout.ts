@@ -1,0 +1,353 @@
+/**
+ * Lays a trace's event stream out on tracks for timeline viewers (Chrome
+ * DevTools, Perfetto), as a stream: the part both exporters share.
+ *
+ * Regions nest within an async lane of one task, but many lanes run at once
+ * on one thread, and viewers only nest slices per track. So each thread gets
+ * a few tracks ("slots"): a (task, lane) pair takes the lowest free slot of
+ * its thread when its first region begins and frees it when its last region
+ * ends, as Perfetto packs async slices. A region ended out of nesting order
+ * (the misuse `TraceBuilder` reports) closes the regions begun inside it and
+ * reopens them at the same time, marked `continued`, so that every slice
+ * still nests and no interval is lost. Tasks become async slices keyed by
+ * id; a subtask is linked to its parent by a flow that starts on the
+ * parent's track. Memory grows with what is open at once, not with the trace.
+ *
+ * @module
+ */
+
+import type { EndEvent, TraceEvent, TraceHeader } from "./decoder.ts";
+
+/** Why a slice ends where it does. */
+export type SliceEndReason = "ended" | "split" | "incomplete";
+
+/** What an exporter writes; {@linkcode TrackLayout} calls it in stream order. */
+export interface LayoutSink {
+  /** The recording process; called once, first. */
+  process(pid: number, header: TraceHeader): void;
+  /** A track appeared, or its thread got (re)named. `slot` 0 is the thread itself. */
+  track(track: number, thread: number, slot: number, name: string): void;
+  /** A region slice begins on `track`. */
+  sliceBegin(
+    track: number,
+    time: number,
+    type: string,
+    task: number,
+    region: number,
+    continued: boolean,
+  ): void;
+  /** The innermost open slice of `track` ends. */
+  sliceEnd(track: number, time: number, reason: SliceEndReason): void;
+  /**
+   * Task `task` begins; `track` is the track of the thread that created it.
+   * `flow` is true when {@linkcode LayoutSink.flowOut} started a flow to it.
+   * `time` is 0 and `type` "" for a task that began before the trace.
+   */
+  taskBegin(
+    task: number,
+    parent: number,
+    type: string,
+    track: number,
+    time: number,
+    flow: boolean,
+  ): void;
+  /** Task `task` (of `type`, begun on `track`) ends. */
+  taskEnd(task: number, type: string, track: number, time: number, incomplete: boolean): void;
+  /**
+   * A flow starts on the parent task's async track, towards its new subtask.
+   * `track` is the track of the thread that created the parent.
+   */
+  flowOut(
+    parent: number,
+    parentType: string,
+    child: number,
+    childType: string,
+    track: number,
+    time: number,
+  ): void;
+  /** A log message, on the track of its thread. */
+  log(track: number, time: number, task: number, category: string, message: string): void;
+  /** The number of tasks open changed. */
+  tasksOpen(time: number, open: number, track: number): void;
+  /** The recorder dropped `count` events here; `total` so far. */
+  lost(time: number, count: number, total: number, track: number): void;
+}
+
+/** What the layout had to repair; exporters report it as warnings. */
+export interface LayoutReport {
+  /** Region slices split because a region ended before ones begun inside it. */
+  splitRegions: number;
+  /** Region ends whose beginning is not in the trace (skipped). */
+  orphanRegionEnds: number;
+  /** Regions still open at the end, closed at the trace's end. */
+  openRegions: number;
+  /** Tasks still open at the end, closed at the trace's end. */
+  openTasks: number;
+  /** Tasks that ended but began before the trace (drawn from time 0). */
+  tasksBeganBefore: number;
+  /** Tracks used. */
+  tracks: number;
+  /** The trace was cut short. */
+  truncated: boolean;
+  /** Events the recorder lost. */
+  lost: number;
+}
+
+interface OpenRegion {
+  region: number;
+  type: string;
+  task: number;
+  slot: Slot;
+  key: string;
+}
+
+interface Slot {
+  track: number;
+  index: number;
+  stack: OpenRegion[];
+}
+
+interface ThreadState {
+  id: number;
+  name: string;
+  slots: Slot[];
+  /** Slot per `task:lane` key while that lane has regions open. */
+  byLane: Map<string, Slot>;
+  /** Open regions by id. */
+  open: Map<number, OpenRegion>;
+}
+
+interface OpenTask {
+  type: string;
+  track: number;
+}
+
+/**
+ * Turns decoded events into calls on a {@linkcode LayoutSink}. Feed it every
+ * event of the trace in order (`add` is bound, usable as a decoder callback);
+ * the `end` event closes whatever is still open.
+ *
+ * @example
+ * ```ts
+ * import { TraceDecoder } from "./decoder.ts";
+ * import { type LayoutSink, TrackLayout } from "./export_layout.ts";
+ * declare const sink: LayoutSink;
+ * const layout = new TrackLayout(sink);
+ * const d = new TraceDecoder(layout.add);
+ * d.push(await Deno.readFile("trace.out"));
+ * d.finish();
+ * console.log(layout.report);
+ * ```
+ */
+export class TrackLayout {
+  /** Repairs made so far; complete after the `end` event. */
+  report: LayoutReport = {
+    splitRegions: 0,
+    orphanRegionEnds: 0,
+    openRegions: 0,
+    openTasks: 0,
+    tasksBeganBefore: 0,
+    tracks: 0,
+    truncated: false,
+    lost: 0,
+  };
+  private sink: LayoutSink;
+  private threads = new Map<number, ThreadState>();
+  private tasks = new Map<number, OpenTask>();
+  private lostTotal = 0;
+  private lastThread?: ThreadState;
+
+  /** Makes a layout writing to `sink`. */
+  constructor(sink: LayoutSink) {
+    this.sink = sink;
+  }
+
+  /** Takes the next event. */
+  add = (e: TraceEvent): void => {
+    switch (e.kind) {
+      case "regionBegin":
+        this.regionBegin(e.thread, e.region, e.lane, e.task, e.type, e.time);
+        break;
+      case "regionEnd":
+        this.regionEnd(e.thread, e.region, e.time);
+        break;
+      case "taskBegin":
+        this.taskBegin(e.task, e.parent, e.type, e.thread, e.time);
+        break;
+      case "taskEnd":
+        this.taskEnd(e.task, e.thread, e.time);
+        break;
+      case "log":
+        this.sink.log(
+          this.slot(this.thread(e.thread), 0).track,
+          e.time,
+          e.task,
+          e.category,
+          e.message,
+        );
+        break;
+      case "lost":
+        this.lostTotal += e.count;
+        this.sink.lost(e.time, e.count, this.lostTotal, this.slot(this.thread(e.thread), 0).track);
+        break;
+      case "thread": {
+        const t = this.thread(e.thread);
+        t.name = e.name;
+        for (const s of t.slots) {
+          this.sink.track(s.track, t.id, s.index, this.trackName(t, s.index));
+        }
+        break;
+      }
+      case "header":
+        this.sink.process(e.header.pid, e.header);
+        break;
+      case "end":
+        this.end(e);
+        break;
+    }
+  };
+
+  private thread(id: number): ThreadState {
+    const last = this.lastThread;
+    if (last !== undefined && last.id === id) return last;
+    let t = this.threads.get(id);
+    if (!t) {
+      t = { id, name: "", slots: [], byLane: new Map(), open: new Map() };
+      this.threads.set(id, t);
+    }
+    return this.lastThread = t;
+  }
+
+  private trackName(t: ThreadState, index: number): string {
+    const name = t.name || `thread ${t.id}`;
+    return index === 0 ? name : `${name} · async ${index}`;
+  }
+
+  private slot(t: ThreadState, index: number): Slot {
+    while (t.slots.length <= index) {
+      const s: Slot = { track: ++this.report.tracks, index: t.slots.length, stack: [] };
+      t.slots.push(s);
+      this.sink.track(s.track, t.id, s.index, this.trackName(t, s.index));
+    }
+    return t.slots[index];
+  }
+
+  private freeSlot(t: ThreadState): Slot {
+    for (const s of t.slots) if (s.stack.length === 0) return s;
+    return this.slot(t, t.slots.length);
+  }
+
+  private regionBegin(
+    thread: number,
+    region: number,
+    lane: number,
+    task: number,
+    type: string,
+    time: number,
+  ): void {
+    const t = this.thread(thread);
+    const key = `${task}:${lane}`;
+    let s = t.byLane.get(key);
+    if (s === undefined) {
+      s = this.freeSlot(t);
+      t.byLane.set(key, s);
+    }
+    const r: OpenRegion = { region, type, task, slot: s, key };
+    s.stack.push(r);
+    t.open.set(region, r);
+    this.sink.sliceBegin(s.track, time, type, task, region, false);
+  }
+
+  private regionEnd(thread: number, region: number, time: number): void {
+    const t = this.thread(thread);
+    const r = t.open.get(region);
+    if (r === undefined) {
+      this.report.orphanRegionEnds++;
+      return;
+    }
+    t.open.delete(region);
+    const s = r.slot;
+    const stack = s.stack;
+    const at = stack.lastIndexOf(r);
+    if (at === stack.length - 1) {
+      stack.pop();
+      this.sink.sliceEnd(s.track, time, "ended");
+    } else {
+      // Close the regions begun inside r, close r, reopen them: still nested.
+      for (let i = stack.length - 1; i > at; i--) this.sink.sliceEnd(s.track, time, "split");
+      this.sink.sliceEnd(s.track, time, "ended");
+      stack.splice(at, 1);
+      for (let i = at; i < stack.length; i++) {
+        const x = stack[i];
+        this.sink.sliceBegin(s.track, time, x.type, x.task, x.region, true);
+        this.report.splitRegions++;
+      }
+    }
+    if (stack.length === 0) t.byLane.delete(r.key);
+  }
+
+  private taskBegin(task: number, parent: number, type: string, thread: number, time: number) {
+    const track = this.slot(this.thread(thread), 0).track;
+    const p = parent === 0 ? undefined : this.tasks.get(parent);
+    if (p) this.sink.flowOut(parent, p.type, task, type, p.track, time);
+    this.tasks.set(task, { type, track });
+    this.sink.taskBegin(task, parent, type, track, time, p !== undefined);
+    this.sink.tasksOpen(time, this.tasks.size, track);
+  }
+
+  private taskEnd(task: number, thread: number, time: number) {
+    let open = this.tasks.get(task);
+    if (open === undefined) {
+      // Began before the trace: draw it from the start.
+      const track = this.slot(this.thread(thread), 0).track;
+      this.report.tasksBeganBefore++;
+      this.sink.taskBegin(task, 0, "", track, 0, false);
+      open = { type: "", track };
+    } else {
+      this.tasks.delete(task);
+    }
+    this.sink.taskEnd(task, open.type, open.track, time, false);
+    this.sink.tasksOpen(time, this.tasks.size, open.track);
+  }
+
+  private end(e: EndEvent): void {
+    for (const t of this.threads.values()) {
+      for (const s of t.slots) {
+        for (let i = s.stack.length - 1; i >= 0; i--) {
+          this.sink.sliceEnd(s.track, e.time, "incomplete");
+          this.report.openRegions++;
+        }
+        s.stack.length = 0;
+      }
+      t.open.clear();
+      t.byLane.clear();
+    }
+    for (const [id, task] of this.tasks) {
+      this.sink.taskEnd(id, task.type, task.track, e.time, true);
+      this.report.openTasks++;
+    }
+    this.tasks.clear();
+    this.report.truncated = e.truncated;
+    this.report.lost = e.lost;
+  }
+}
+
+/** Warnings about repairs, one line each, for standard error. */
+export function layoutWarnings(r: LayoutReport): string[] {
+  const out: string[] = [];
+  if (r.splitRegions > 0) {
+    out.push(
+      `${r.splitRegions} region slices were split where a region ended before regions begun inside it (marked "continued")`,
+    );
+  }
+  if (r.orphanRegionEnds > 0) {
+    out.push(`${r.orphanRegionEnds} region ends had no beginning in the trace and were skipped`);
+  }
+  if (r.openRegions > 0) {
+    out.push(`${r.openRegions} regions had not ended; they end at the end of the trace`);
+  }
+  if (r.openTasks > 0) {
+    out.push(`${r.openTasks} tasks had not ended; they end at the end of the trace`);
+  }
+  return out;
+}

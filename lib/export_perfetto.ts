@@ -1,0 +1,384 @@
+/**
+ * Export to Perfetto's protobuf trace format (TrackEvent), written as a
+ * stream: the compact choice for big traces (ui.perfetto.dev, trace
+ * processor). The layout is {@linkcode TrackLayout}'s, as in the Chrome
+ * export: thread tracks with region slices, one async track per task, flows
+ * from parent to subtask, logs as instants, counter tracks for the tasks open
+ * and the events lost. Names and debug-annotation keys are interned.
+ *
+ * The fields written (all from perfetto/trace/…/*.proto):
+ * - `Trace.packet` 1
+ * - `TracePacket`: timestamp 8, trusted_packet_sequence_id 10, track_event
+ *   11, interned_data 12, sequence_flags 13, track_descriptor 60
+ * - `TrackDescriptor`: uuid 1, name 2, process 3 (pid 1, process_name 6),
+ *   thread 4 (pid 1, tid 2, thread_name 5), parent_uuid 5, counter 8
+ * - `TrackEvent`: category_iids 3, debug_annotations 4, type 9, name_iid 10,
+ *   track_uuid 11, counter_value 30, flow_ids 47, terminating_flow_ids 48
+ * - `DebugAnnotation`: name_iid 1, bool_value 2, uint_value 3, string_value 6
+ * - `InternedData`: event_categories 1, event_names 2,
+ *   debug_annotation_names 3 (each entry: iid 1, name 2)
+ *
+ * @module
+ */
+
+import type { TraceEvent, TraceHeader } from "./decoder.ts";
+import {
+  type LayoutReport,
+  type LayoutSink,
+  type SliceEndReason,
+  TrackLayout,
+} from "./export_layout.ts";
+import { ProtoWriter } from "./protobuf_writer.ts";
+
+/** Field numbers used, by message. */
+export const PF = {
+  trace: { packet: 1 },
+  packet: {
+    timestamp: 8,
+    sequenceId: 10,
+    trackEvent: 11,
+    internedData: 12,
+    sequenceFlags: 13,
+    trackDescriptor: 60,
+  },
+  track: { uuid: 1, name: 2, process: 3, thread: 4, parentUuid: 5, counter: 8 },
+  process: { pid: 1, processName: 6 },
+  thread: { pid: 1, tid: 2, threadName: 5 },
+  event: {
+    categoryIids: 3,
+    debugAnnotations: 4,
+    type: 9,
+    nameIid: 10,
+    trackUuid: 11,
+    counterValue: 30,
+    flowIds: 47,
+    terminatingFlowIds: 48,
+  },
+  annotation: { nameIid: 1, bool: 2, uint: 3, string: 6 },
+  interned: { categories: 1, names: 2, annotationNames: 3 },
+  entry: { iid: 1, name: 2 },
+} as const;
+
+/** `TrackEvent.Type`. */
+export const EventType = { SLICE_BEGIN: 1, SLICE_END: 2, INSTANT: 3, COUNTER: 4 } as const;
+
+/** `TracePacket.SequenceFlags`. */
+export const SequenceFlags = { INCREMENTAL_STATE_CLEARED: 1, NEEDS_INCREMENTAL_STATE: 2 } as const;
+
+/** Track uuids: fixed ones, then thread slots, then one per task. */
+export const Uuid = {
+  PROCESS: 1,
+  TASKS_OPEN: 2,
+  LOST: 3,
+  slot: (track: number) => 16 + track,
+  task: (task: number) => 2 ** 40 + task,
+} as const;
+
+const SEQ = 1;
+const CATEGORIES = ["region", "task", "log", "lost"] as const;
+const ANNOTATIONS = [
+  "task",
+  "region",
+  "parent",
+  "message",
+  "continued",
+  "split",
+  "incomplete",
+  "newTask",
+  "child",
+  "count",
+] as const;
+type Annotation = typeof ANNOTATIONS[number];
+type Category = typeof CATEGORIES[number];
+
+const catIid = (c: Category) => CATEGORIES.indexOf(c) + 1;
+const annIid = (a: Annotation) => ANNOTATIONS.indexOf(a) + 1;
+const ANN = Object.fromEntries(ANNOTATIONS.map((a) => [a, annIid(a)])) as Record<
+  Annotation,
+  number
+>;
+const CAT = Object.fromEntries(CATEGORIES.map((c) => [c, catIid(c)])) as Record<Category, number>;
+
+class PerfettoSink implements LayoutSink {
+  w = new ProtoWriter(1 << 20);
+  events = 0;
+  private pid = 1;
+  private names = new Map<string, number>();
+  private threadTids = new Map<number, number>();
+  /** Names met while writing the current packet, to intern in it. */
+  private fresh: [number, string][] = [];
+
+  /** Starts a packet; returns its offset for `endPacket`. */
+  private packet(time: number | undefined): number {
+    const w = this.w;
+    const at = w.begin(PF.trace.packet);
+    if (time !== undefined) w.uint(PF.packet.timestamp, time);
+    w.uint(PF.packet.sequenceId, SEQ);
+    w.uint(PF.packet.sequenceFlags, SequenceFlags.NEEDS_INCREMENTAL_STATE);
+    this.events++;
+    return at;
+  }
+
+  private name(s: string): number {
+    let iid = this.names.get(s);
+    if (iid === undefined) {
+      iid = this.names.size + 1;
+      this.names.set(s, iid);
+      this.fresh.push([iid, s]);
+    }
+    return iid;
+  }
+
+  /** Writes the interned names the event used, then closes the packet. */
+  private endPacket(at: number): void {
+    if (this.fresh.length > 0) {
+      const w = this.w;
+      const d = w.begin(PF.packet.internedData);
+      for (const [iid, s] of this.fresh) {
+        const e = w.begin(PF.interned.names);
+        w.uint(PF.entry.iid, iid);
+        w.string(PF.entry.name, s);
+        w.end(e);
+      }
+      w.end(d);
+      this.fresh.length = 0;
+    }
+    this.w.end(at);
+  }
+
+  /** Starts a TrackEvent on `track`; returns its offset. */
+  private event(type: number, track: number, name?: string, cat?: Category): number {
+    const w = this.w;
+    const at = w.begin(PF.packet.trackEvent);
+    w.uint(PF.event.type, type);
+    w.uint(PF.event.trackUuid, track);
+    if (cat !== undefined) w.uint(PF.event.categoryIids, CAT[cat]);
+    if (name !== undefined) w.uint(PF.event.nameIid, this.name(name));
+    return at;
+  }
+
+  private annUint(a: Annotation, v: number): void {
+    const w = this.w;
+    const d = w.begin(PF.event.debugAnnotations);
+    w.uint(PF.annotation.nameIid, ANN[a]);
+    w.uint(PF.annotation.uint, v);
+    w.end(d);
+  }
+
+  private annBool(a: Annotation): void {
+    const w = this.w;
+    const d = w.begin(PF.event.debugAnnotations);
+    w.uint(PF.annotation.nameIid, ANN[a]);
+    w.bool(PF.annotation.bool, true);
+    w.end(d);
+  }
+
+  private annString(a: Annotation, v: string): void {
+    const w = this.w;
+    const d = w.begin(PF.event.debugAnnotations);
+    w.uint(PF.annotation.nameIid, ANN[a]);
+    w.string(PF.annotation.string, v);
+    w.end(d);
+  }
+
+  private descriptor(
+    uuid: number,
+    name: string,
+    body?: (w: ProtoWriter) => void,
+    parent?: number,
+  ): void {
+    const w = this.w;
+    const p = this.packet(undefined);
+    const t = w.begin(PF.packet.trackDescriptor);
+    w.uint(PF.track.uuid, uuid);
+    if (parent !== undefined) w.uint(PF.track.parentUuid, parent);
+    w.string(PF.track.name, name);
+    body?.(w);
+    w.end(t);
+    this.endPacket(p);
+  }
+
+  process(pid: number, header: TraceHeader): void {
+    this.pid = pid > 0 ? pid : 1;
+    const w = this.w;
+    // The first packet clears the sequence's state and defines the fixed names.
+    const p = w.begin(PF.trace.packet);
+    w.uint(PF.packet.sequenceId, SEQ);
+    w.uint(PF.packet.sequenceFlags, SequenceFlags.INCREMENTAL_STATE_CLEARED);
+    const d = w.begin(PF.packet.internedData);
+    for (const c of CATEGORIES) {
+      const e = w.begin(PF.interned.categories);
+      w.uint(PF.entry.iid, CAT[c]);
+      w.string(PF.entry.name, c);
+      w.end(e);
+    }
+    for (const a of ANNOTATIONS) {
+      const e = w.begin(PF.interned.annotationNames);
+      w.uint(PF.entry.iid, ANN[a]);
+      w.string(PF.entry.name, a);
+      w.end(e);
+    }
+    w.end(d);
+    w.end(p);
+    this.events++;
+    const name = `${header.runtime} ${header.runtimeVersion}`;
+    this.descriptor(Uuid.PROCESS, name, (w) => {
+      const m = w.begin(PF.track.process);
+      w.uint(PF.process.pid, this.pid);
+      w.string(PF.process.processName, name);
+      w.end(m);
+    });
+    const counter = (w: ProtoWriter) => w.end(w.begin(PF.track.counter));
+    this.descriptor(Uuid.TASKS_OPEN, "tasks open", counter, Uuid.PROCESS);
+    this.descriptor(Uuid.LOST, "events lost", counter, Uuid.PROCESS);
+  }
+
+  track(track: number, thread: number, _slot: number, name: string): void {
+    this.threadTids.set(track, thread);
+    this.descriptor(Uuid.slot(track), name, (w) => {
+      const m = w.begin(PF.track.thread);
+      w.uint(PF.thread.pid, this.pid);
+      w.uint(PF.thread.tid, track);
+      w.string(PF.thread.threadName, name);
+      w.end(m);
+    });
+  }
+
+  sliceBegin(
+    track: number,
+    time: number,
+    type: string,
+    task: number,
+    region: number,
+    continued: boolean,
+  ): void {
+    const p = this.packet(time);
+    const e = this.event(EventType.SLICE_BEGIN, Uuid.slot(track), type, "region");
+    this.annUint("task", task);
+    this.annUint("region", region);
+    if (continued) this.annBool("continued");
+    this.w.end(e);
+    this.endPacket(p);
+  }
+
+  sliceEnd(track: number, time: number, reason: SliceEndReason): void {
+    const p = this.packet(time);
+    const e = this.event(EventType.SLICE_END, Uuid.slot(track));
+    if (reason !== "ended") this.annBool(reason === "split" ? "split" : "incomplete");
+    this.w.end(e);
+    this.endPacket(p);
+  }
+
+  taskBegin(
+    task: number,
+    parent: number,
+    type: string,
+    _track: number,
+    time: number,
+    flow: boolean,
+  ): void {
+    const label = type || "(unknown task)";
+    this.descriptor(Uuid.task(task), `${label} ${task}`, undefined, Uuid.PROCESS);
+    const p = this.packet(time);
+    const e = this.event(EventType.SLICE_BEGIN, Uuid.task(task), label, "task");
+    this.annUint("task", task);
+    this.annUint("parent", parent);
+    if (flow) this.w.fixed64(PF.event.terminatingFlowIds, task);
+    this.w.end(e);
+    this.endPacket(p);
+  }
+
+  taskEnd(task: number, _type: string, _track: number, time: number, incomplete: boolean): void {
+    const p = this.packet(time);
+    const e = this.event(EventType.SLICE_END, Uuid.task(task));
+    if (incomplete) this.annBool("incomplete");
+    this.w.end(e);
+    this.endPacket(p);
+  }
+
+  flowOut(
+    parent: number,
+    _parentType: string,
+    child: number,
+    childType: string,
+    _track: number,
+    time: number,
+  ): void {
+    const p = this.packet(time);
+    const e = this.event(EventType.INSTANT, Uuid.task(parent), "newTask", "task");
+    this.annString("newTask", childType);
+    this.annUint("child", child);
+    this.w.fixed64(PF.event.flowIds, child);
+    this.w.end(e);
+    this.endPacket(p);
+  }
+
+  log(track: number, time: number, task: number, category: string, message: string): void {
+    const p = this.packet(time);
+    const e = this.event(EventType.INSTANT, Uuid.slot(track), category || "log", "log");
+    this.annUint("task", task);
+    this.annString("message", message);
+    this.w.end(e);
+    this.endPacket(p);
+  }
+
+  private counter(uuid: number, time: number, value: number): void {
+    const p = this.packet(time);
+    const e = this.event(EventType.COUNTER, uuid);
+    this.w.uint(PF.event.counterValue, value);
+    this.w.end(e);
+    this.endPacket(p);
+  }
+
+  tasksOpen(time: number, open: number): void {
+    this.counter(Uuid.TASKS_OPEN, time, open);
+  }
+
+  lost(time: number, count: number, total: number, track: number): void {
+    this.counter(Uuid.LOST, time, total);
+    const p = this.packet(time);
+    const e = this.event(EventType.INSTANT, Uuid.slot(track), "events lost", "lost");
+    this.annUint("count", count);
+    this.w.end(e);
+    this.endPacket(p);
+  }
+}
+
+/**
+ * Streams a trace out as a Perfetto protobuf trace. Feed it every event with
+ * `add`; after each chunk of input, `take()` the bytes produced so far and
+ * write them; `take()` once more after the `end` event.
+ *
+ * @example
+ * ```ts
+ * import { TraceDecoder } from "./decoder.ts";
+ * import { PerfettoExporter } from "./export_perfetto.ts";
+ * const x = new PerfettoExporter();
+ * const d = new TraceDecoder(x.add);
+ * d.push(await Deno.readFile("trace.out"));
+ * d.finish();
+ * await Deno.writeFile("trace.pftrace", x.take());
+ * ```
+ */
+export class PerfettoExporter {
+  private sink = new PerfettoSink();
+  private layout = new TrackLayout(this.sink);
+
+  /** Takes the next event. */
+  add = (e: TraceEvent): void => this.layout.add(e);
+
+  /** The bytes written since the last call. */
+  take(): Uint8Array {
+    return this.sink.w.take();
+  }
+
+  /** Trace packets written so far. */
+  get events(): number {
+    return this.sink.events;
+  }
+
+  /** What the layout repaired; complete after the `end` event. */
+  get report(): LayoutReport {
+    return this.layout.report;
+  }
+}

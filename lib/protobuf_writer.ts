@@ -1,0 +1,147 @@
+/**
+ * A minimal protocol-buffers writer for streaming exports: varints, fixed64,
+ * strings and nested messages written in place. A nested message reserves a
+ * four-byte length and patches it when it ends, as a padded varint (a valid
+ * encoding every decoder accepts), so nothing is copied twice.
+ *
+ * @module
+ */
+
+/** Protobuf wire types. */
+export const Wire = { VARINT: 0, I64: 1, LEN: 2, I32: 5 } as const;
+
+/**
+ * Appends protobuf fields to a growable buffer; `take` hands the bytes over.
+ *
+ * @example
+ * ```ts
+ * import { ProtoWriter } from "./protobuf_writer.ts";
+ * const w = new ProtoWriter();
+ * const m = w.begin(1); // field 1: a message
+ * w.uint(8, 1234); // field 8 inside it: a varint
+ * w.string(2, "name");
+ * w.end(m);
+ * const bytes = w.take();
+ * ```
+ */
+export class ProtoWriter {
+  /** The bytes written are `buf.subarray(0, pos)`. */
+  buf: Uint8Array;
+  pos = 0;
+  private utf8 = new TextEncoder();
+  private view: DataView;
+
+  constructor(initial = 1 << 16) {
+    this.buf = new Uint8Array(initial);
+    this.view = new DataView(this.buf.buffer);
+  }
+
+  /** Makes room for `n` more bytes. */
+  ensure(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.pos + n) size *= 2;
+    const next = new Uint8Array(size);
+    next.set(this.buf.subarray(0, this.pos));
+    this.buf = next;
+    this.view = new DataView(next.buffer);
+  }
+
+  /** Appends a varint of a safe integer ≥ 0. */
+  varint(v: number): void {
+    this.ensure(10);
+    const buf = this.buf;
+    let p = this.pos;
+    while (v >= 0x80000000) {
+      buf[p++] = (v % 128) | 0x80;
+      v = Math.floor(v / 128);
+    }
+    while (v >= 0x80) {
+      buf[p++] = (v & 0x7f) | 0x80;
+      v >>>= 7;
+    }
+    buf[p++] = v;
+    this.pos = p;
+  }
+
+  /** Appends a field key. */
+  tag(field: number, wire: number): void {
+    this.varint(field * 8 + wire);
+  }
+
+  /** A varint field (uint32, uint64, int64 ≥ 0, enum). */
+  uint(field: number, v: number): void {
+    this.tag(field, Wire.VARINT);
+    this.varint(v);
+  }
+
+  /** A bool field. */
+  bool(field: number, v: boolean): void {
+    this.uint(field, v ? 1 : 0);
+  }
+
+  /** A fixed64 field of a safe integer ≥ 0. */
+  fixed64(field: number, v: number): void {
+    this.tag(field, Wire.I64);
+    this.ensure(8);
+    this.view.setUint32(this.pos, v >>> 0, true);
+    this.view.setUint32(this.pos + 4, Math.floor(v / 4294967296), true);
+    this.pos += 8;
+  }
+
+  /** A double field. */
+  double(field: number, v: number): void {
+    this.tag(field, Wire.I64);
+    this.ensure(8);
+    this.view.setFloat64(this.pos, v, true);
+    this.pos += 8;
+  }
+
+  /** A string field, UTF-8. */
+  string(field: number, s: string): void {
+    this.tag(field, Wire.LEN);
+    const max = s.length * 3;
+    this.ensure(max + 5);
+    if (max < 128) {
+      const n = this.utf8.encodeInto(s, this.buf.subarray(this.pos + 1)).written;
+      this.buf[this.pos] = n;
+      this.pos += 1 + n;
+    } else {
+      const at = this.pos;
+      this.pos += 4;
+      this.pos += this.utf8.encodeInto(s, this.buf.subarray(this.pos)).written;
+      this.patch(at);
+    }
+  }
+
+  /** Starts a nested message in `field`; pass the result to {@linkcode end}. */
+  begin(field: number): number {
+    this.tag(field, Wire.LEN);
+    this.ensure(4);
+    const at = this.pos;
+    this.pos += 4;
+    return at;
+  }
+
+  /** Ends the nested message begun at `at`. */
+  end(at: number): void {
+    this.patch(at);
+  }
+
+  private patch(at: number): void {
+    const n = this.pos - at - 4;
+    if (n >= 1 << 28) throw new RangeError("runtrace: protobuf message over 256 MiB");
+    const b = this.buf;
+    b[at] = (n & 0x7f) | 0x80;
+    b[at + 1] = ((n >>> 7) & 0x7f) | 0x80;
+    b[at + 2] = ((n >>> 14) & 0x7f) | 0x80;
+    b[at + 3] = (n >>> 21) & 0x7f;
+  }
+
+  /** The bytes written since the last `take` (a copy), and a reset. */
+  take(): Uint8Array {
+    const out = this.buf.slice(0, this.pos);
+    this.pos = 0;
+    return out;
+  }
+}
