@@ -305,7 +305,9 @@ export async function launchChromium(exe: string, options: LaunchOptions = {}): 
     closed = true;
     try {
       if (conn && !conn.closed) {
+        // A clean exit lets Chromium reap its helper processes; SIGKILL is the fallback.
         await Promise.race([conn.send("Browser.close"), sleep(2000)]).catch(() => {});
+        for (let i = 0; i < 150 && !exited; i++) await sleep(20);
       }
     } finally {
       conn?.close();

@@ -186,6 +186,23 @@ export class Timeline {
     this.requestDraw();
   }
 
+  /**
+   * Where an item is drawn, in CSS px relative to the canvas (undefined if
+   * it has no place); for tests and for scripts that drive the page.
+   */
+  rectOf(sel: Selection): { x: number; y: number; w: number; h: number } | undefined {
+    const y = this.itemY(sel);
+    if (y === undefined) return undefined;
+    const [s, e] = this.span(sel);
+    const x0 = this.x(s), x1 = this.x(e);
+    return {
+      x: x0,
+      y: y + AXIS_H - this.scrollY,
+      w: x1 - x0,
+      h: sel.kind === "log" ? LOG_ROW_H : ROW_H,
+    };
+  }
+
   /** Start and end of an item, ns. */
   span(sel: Selection): [number, number] {
     const { trace, layout } = this.opts;

@@ -1,0 +1,278 @@
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import * as trace from "../mod.ts";
+import { makeCappuccino } from "../examples/cappuccino.ts";
+import { parseTrace } from "../read.ts";
+import { summarizeTaskTypes } from "../lib/analysis.ts";
+import { formatDuration } from "../lib/duration.ts";
+import { renderViewerHtml } from "../lib/viewer/html.ts";
+import { serveHtml } from "../lib/viewer/command.ts";
+import { PAGE_SOURCE_HASH } from "../lib/viewer/page_bundle.ts";
+import { sourceHash } from "../lib/viewer/sources.ts";
+import { type Browser, findChromium, launchChromium, type Page, pngStats } from "./cdp.ts";
+import { repoRoot, runFile, tempDir } from "./helpers.ts";
+
+const dir = tempDir();
+
+/** The cappuccino trace, recorded with the real API once for the whole file. */
+let cappuccino: Uint8Array | undefined;
+async function cappuccinoTrace(): Promise<Uint8Array> {
+  if (!cappuccino) {
+    const path = join(dir, "cappuccino.trace");
+    await trace.start(path);
+    for (const id of ["42", "43", "44"]) await makeCappuccino(id);
+    await trace.stop();
+    cappuccino = new Uint8Array(readFileSync(path));
+  }
+  return cappuccino;
+}
+
+describe("runtrace view without a browser", () => {
+  test("the committed page bundle was built from the current sources", async () => {
+    assert.equal(
+      PAGE_SOURCE_HASH,
+      await sourceHash(),
+      "lib/viewer/page_bundle.ts is stale: run `deno run -A lib/viewer/build.ts` and commit it",
+    );
+  });
+
+  test("the page embeds the binary trace as base64 and loads nothing from the network", async () => {
+    const bytes = await cappuccinoTrace();
+    const html = renderViewerHtml(bytes, { name: "cap<>.trace" });
+    const m = html.match(/<script id="runtrace-data" type="application\/octet-stream">([^<]*)</);
+    assert.ok(m, "no embedded trace");
+    assert.deepEqual(Uint8Array.from(atob(m[1]), (c) => c.charCodeAt(0)), bytes);
+    assert.doesNotMatch(html, /<(link|img|iframe)\b|\bsrc=["']?https?:/i);
+    assert.match(html, /default-src 'none'/, "a CSP that forbids network requests");
+    assert.ok(html.includes("cap&#60;&#62;.trace"), "the name is escaped");
+    // The page is about the size of the trace plus a fixed ~50 KB of code.
+    assert.ok(html.length < bytes.length * 1.4 + 80_000, `page of ${html.length} bytes`);
+  });
+
+  test("the view command writes the page, and says when the input is not a trace", async () => {
+    const trace = join(dir, "cap.trace");
+    writeFileSync(trace, await cappuccinoTrace());
+    const cmd = join(repoRoot, "lib/viewer/command.ts");
+    const ok = runFile(cmd, { args: [trace, "-o", join(dir, "out.html")] });
+    assert.equal(ok.status, 0, ok.stderr);
+    assert.match(ok.stdout, /wrote .*out\.html/);
+    assert.match(readFileSync(join(dir, "out.html"), "utf8"), /^<!DOCTYPE html>/);
+
+    const junk = join(dir, "notes.txt");
+    writeFileSync(junk, "hello, not a trace\n");
+    const bad = runFile(cmd, { args: [junk, "-o", join(dir, "bad.html")] });
+    assert.equal(bad.status, 1);
+    assert.equal(bad.stderr.trim().split("\n").length, 1, bad.stderr);
+    assert.match(bad.stderr, /notes\.txt: not a runtrace trace/);
+    assert.match(readFileSync(join(dir, "bad.html"), "utf8"), /runtrace-data/);
+
+    const missing = runFile(cmd, { args: [join(dir, "nope.trace")] });
+    assert.equal(missing.status, 1);
+    assert.match(missing.stderr, /^runtrace view: cannot read .*nope\.trace: no such file\n$/);
+
+    const flag = runFile(cmd, { args: [trace, "--frobnicate"] });
+    assert.equal(flag.status, 2);
+    assert.match(flag.stderr, /unknown flag --frobnicate/);
+  });
+
+  test("--serve serves the page on 127.0.0.1 only", async () => {
+    const stop = new AbortController();
+    const { url, closed } = await serveHtml("<p>viewer</p>", 0, stop.signal);
+    try {
+      assert.match(url, /^http:\/\/127\.0\.0\.1:\d+\/$/);
+      const res = await fetch(url);
+      assert.equal(res.status, 200);
+      assert.match(res.headers.get("content-type") ?? "", /text\/html/);
+      assert.equal(await res.text(), "<p>viewer</p>");
+      const nf = await fetch(url + "other");
+      assert.equal(nf.status, 404);
+      await nf.body?.cancel();
+    } finally {
+      stop.abort();
+      await closed;
+    }
+  });
+});
+
+const chromium = findChromium();
+
+if (!chromium) {
+  test("runtrace view in headless Chromium", {
+    skip: "no chromium binary found (install Debian's chromium package, or set $CHROMIUM)",
+  }, () => {});
+} else {
+  describe("runtrace view in headless Chromium", () => {
+    let browser: Browser | undefined;
+    before(async () => {
+      browser = await launchChromium(chromium);
+    });
+    after(async () => {
+      await browser?.close();
+    });
+
+    async function open(bytes: Uint8Array, name: string): Promise<Page> {
+      const file = join(dir, `${name}.html`);
+      writeFileSync(file, renderViewerHtml(bytes, { name }));
+      const page = await browser!.newPage(1280, 800);
+      await page.goto(`file://${file}`);
+      await page.waitFor("window.runtraceViewer && window.runtraceViewer.ready");
+      return page;
+    }
+
+    test("the cappuccino trace: task table, histogram bucket, instance, details, zoom, screenshot", async () => {
+      const bytes = await cappuccinoTrace();
+      const model = parseTrace(bytes);
+      const [expected] = summarizeTaskTypes(model);
+      const page = await open(bytes, "cappuccino.trace");
+      assert.equal(await page.evaluate("runtraceViewer.error ?? null"), null);
+
+      // The timeline drew, and the screenshot shows something.
+      assert.ok(await page.evaluate<number>("runtraceViewer.timeline.draws") >= 1);
+      const shot = pngStats(await page.screenshot());
+      assert.equal(shot.width, 1280);
+      assert.ok(
+        shot.colors > 20 && shot.nonWhite > 0.03,
+        `blank-looking screenshot ${JSON.stringify(shot)}`,
+      );
+
+      // The Tasks page shows the analysis model's numbers.
+      await page.clickSelector('[role=tab][data-view="tasks"]');
+      const row = await page.evaluate<Record<string, string>>(`(() => {
+        const tr = document.querySelector('#tasks-table tr[data-type-name="makeCappuccino"]');
+        if (!tr) return null;
+        const get = (c) => tr.querySelector('.' + c).textContent;
+        return { count: get("count"), complete: get("complete"), p50: get("p50"), p90: get("p90"),
+          p99: get("p99"), max: get("max") };
+      })()`);
+      assert.ok(row, "no makeCappuccino row in the task table");
+      assert.deepEqual(row, {
+        count: "3",
+        complete: "3",
+        p50: formatDuration(expected.latency!.p50),
+        p90: formatDuration(expected.latency!.p90),
+        p99: formatDuration(expected.latency!.p99),
+        max: formatDuration(expected.latency!.max),
+      });
+
+      // Click the fullest bucket: its instances are listed.
+      const fullest = expected.latency!.histogram.reduce((a, b) => b.count > a.count ? b : a);
+      const bi = expected.latency!.histogram.indexOf(fullest);
+      await page.clickSelector(`#tasks-table button.bucket[data-bucket="${bi}"]`);
+      const listed = await page.evaluate<{ title: string; rows: number }>(`({
+        title: document.querySelector("#tasks-instances h3")?.textContent ?? "",
+        rows: document.querySelectorAll("#tasks-instances tbody tr").length,
+      })`);
+      assert.match(listed.title, /^makeCappuccino: \d+ tasks? from /);
+      assert.equal(listed.rows, fullest.count);
+
+      // Click an instance: the timeline opens with it selected and its details shown.
+      const id = await page.evaluate<string>(
+        `document.querySelector("#tasks-instances tbody button.link").textContent`,
+      );
+      await page.clickSelector("#tasks-instances tbody button.link");
+      const task = model.tasks.find((t) => `#${t.id}` === id)!;
+      const details = await page.evaluate<string>(`document.querySelector("#details").innerText`);
+      assert.equal(await page.evaluate(`document.querySelector("#view-timeline").hidden`), false);
+      assert.match(details, new RegExp(`Task makeCappuccino #${task.id}`));
+      assert.ok(details.includes(formatDuration(task.end! - task.start!)), details);
+      assert.ok(details.includes(`orderID`) && details.includes(task.logs[0].message), details);
+      assert.match(details, /steamMilk/);
+
+      // Click a region on the canvas: the details panel follows.
+      const regionIndex = model.regions.findIndex((r) => r.type === "mixMilkCoffee");
+      const rect = await page.evaluate<{ x: number; y: number; w: number; h: number }>(`(() => {
+        const r = runtraceViewer.timeline.rectOf({ kind: "region", index: ${regionIndex} });
+        const c = runtraceViewer.timeline.canvas.getBoundingClientRect();
+        return { x: r.x + c.left, y: r.y + c.top, w: r.w, h: r.h };
+      })()`);
+      await page.click(rect.x + Math.min(rect.w / 2, 20), rect.y + rect.h / 2);
+      const regionDetails = await page.evaluate<string>(
+        `document.querySelector("#details").innerText`,
+      );
+      assert.match(regionDetails, /Region mixMilkCoffee/);
+
+      // Zoom in with W and the wheel; pan with D: the visible span changes and is redrawn.
+      const span = () =>
+        page.evaluate<number>("runtraceViewer.timeline.t1 - runtraceViewer.timeline.t0");
+      const before = await span();
+      const draws = await page.evaluate<number>("runtraceViewer.timeline.draws");
+      await page.evaluate("runtraceViewer.timeline.canvas.focus()");
+      await page.key("w");
+      await page.key("w");
+      await page.waitFor(`runtraceViewer.timeline.draws > ${draws}`);
+      const zoomed = await span();
+      assert.ok(zoomed < before * 0.7, `W zoomed from ${before} to ${zoomed}`);
+      await page.wheel(rect.x, rect.y, -300);
+      await page.waitFor(`runtraceViewer.timeline.t1 - runtraceViewer.timeline.t0 < ${zoomed}`);
+      const t0 = await page.evaluate<number>("runtraceViewer.timeline.t0");
+      await page.key("d");
+      await page.waitFor(`runtraceViewer.timeline.t0 > ${t0}`);
+      const after = pngStats(await page.screenshot());
+      assert.ok(after.colors > 10 && after.nonWhite > 0.02, JSON.stringify(after));
+
+      // The Logs page filters by text.
+      await page.clickSelector('[role=tab][data-view="logs"]');
+      await page.evaluate(`(() => {
+        const i = document.querySelector("#log-text");
+        i.value = "43";
+        i.dispatchEvent(new Event("input"));
+      })()`);
+      assert.equal(
+        await page.evaluate(`document.querySelector("#log-count").textContent`),
+        "1 of 3 logs",
+      );
+
+      // The Regions page has a row per region type.
+      await page.clickSelector('[role=tab][data-view="regions"]');
+      const types = await page.evaluate<string[]>(
+        `[...document.querySelectorAll("#regions-table tbody tr")].map((r) => r.dataset.typeName)`,
+      );
+      assert.deepEqual(types.sort(), ["extractCoffee", "mixMilkCoffee", "steamMilk"]);
+    });
+
+    test("the keyboard alone selects slices and zooms", async () => {
+      const page = await open(await cappuccinoTrace(), "keys.trace");
+      await page.evaluate("runtraceViewer.timeline.canvas.focus()");
+      await page.key("]");
+      await page.waitFor(`document.querySelector("#details h2")`);
+      const first = await page.evaluate<string>(
+        `document.querySelector("#details h2").textContent`,
+      );
+      await page.key("]");
+      await page.waitFor(
+        `document.querySelector("#details h2").textContent !== ${JSON.stringify(first)}`,
+      );
+      const span = await page.evaluate<number>(
+        "runtraceViewer.timeline.t1 - runtraceViewer.timeline.t0",
+      );
+      await page.key("Enter");
+      await page.waitFor(`runtraceViewer.timeline.t1 - runtraceViewer.timeline.t0 < ${span}`);
+    });
+
+    test("a file that is not a trace gets an error page that says so", async () => {
+      const page = await open(new TextEncoder().encode('{"traceEvents": []}'), "trace.json");
+      const error = await page.evaluate<string>(`document.querySelector("#error").innerText`);
+      assert.match(error, /trace\.json is not a runtrace trace/);
+      assert.equal(await page.evaluate(`document.querySelector("#error").hidden`), false);
+      const shot = pngStats(await page.screenshot());
+      assert.ok(shot.nonWhite > 0.01, "the error is visible");
+      const empty = await open(new Uint8Array(), "empty.trace");
+      assert.match(
+        await empty.evaluate<string>(`document.querySelector("#error").innerText`),
+        /empty\.trace is not a runtrace trace/,
+      );
+    });
+
+    test("a truncated trace is shown with a warning", async () => {
+      const bytes = await cappuccinoTrace();
+      const page = await open(bytes.subarray(0, bytes.length - 3), "cut.trace");
+      assert.equal(await page.evaluate("runtraceViewer.error ?? null"), null);
+      assert.match(
+        await page.evaluate<string>(`document.querySelector("#banner").innerText`),
+        /cut short/,
+      );
+    });
+  });
+}
