@@ -82,3 +82,18 @@ export function parseDuration(text: string): number {
   }
   return Math.round(total);
 }
+
+/**
+ * Formats a time since the trace start, ns, as milliseconds with microsecond
+ * precision (`56.436ms`), so that times in a column compare at a glance and
+ * keep their order, unlike {@linkcode formatDuration}'s three digits.
+ *
+ * @example
+ * ```ts
+ * import { formatTimestamp } from "./duration.ts";
+ * formatTimestamp(56_436_123); // "56.436ms"
+ * ```
+ */
+export function formatTimestamp(ns: number): string {
+  return `${(ns / 1e6).toFixed(3)}ms`;
+}

@@ -63,17 +63,35 @@ function denoStd(fd: 1 | 2): Sink | undefined {
 
 function nodeStd(fd: 1 | 2): Sink {
   const s = fd === 1 ? process.stdout : process.stderr;
+  // A permanent listener: a reader that goes away (EPIPE) must not become an
+  // uncaught error event; the next write reports it instead.
+  let failed: unknown;
+  let fail: ((e: unknown) => void) | undefined;
+  s.on("error", (e: unknown) => {
+    failed = e;
+    fail?.(e);
+  });
   return {
     write(chunk) {
       return new Promise((resolve, reject) => {
-        const onError = (e: unknown) => reject(e);
-        s.once("error", onError);
+        if (failed !== undefined) return reject(failed);
+        fail = reject;
+        // Resolve once written and, if the buffer filled, drained; the
+        // callback may run before write() returns (Bun), hence the flags.
+        let written = false;
+        let drained = true;
         const ok = s.write(chunk, (e?: Error | null) => {
-          s.off("error", onError);
-          if (e) reject(e);
-          else if (ok) resolve();
+          if (e) return reject(e);
+          written = true;
+          if (drained) resolve();
         });
-        if (!ok) s.once("drain", () => resolve());
+        if (!ok) {
+          drained = false;
+          s.once("drain", () => {
+            drained = true;
+            if (written) resolve();
+          });
+        }
       });
     },
   };

@@ -7,7 +7,7 @@
 
 import { type LogFilter, logMatches } from "../analysis.ts";
 import type { TraceEvent } from "../decoder.ts";
-import { formatDuration } from "../duration.ts";
+import { formatTimestamp } from "../duration.ts";
 import { parseArgs, traceArg } from "./flags.ts";
 import type { CliIO } from "./io.ts";
 import { streamTrace, traceWarnings } from "./read.ts";
@@ -47,9 +47,9 @@ export async function logsCommand(args: string[], io: CliIO): Promise<number> {
         truncated: e.truncated,
       });
     } else {
-      if (shown === 0) out += "      Time   Task  Thread  Category      Message\n";
+      if (shown === 0) out += "        Time   Task  Thread  Category      Message\n";
       const thread = threads.get(e.thread) || String(e.thread);
-      out += `${formatDuration(e.time).padStart(10)}  ${String(e.task).padStart(5)}  ${
+      out += `${formatTimestamp(e.time).padStart(12)}  ${String(e.task).padStart(5)}  ${
         thread.padEnd(6)
       }  ${e.category.padEnd(12)}  ${oneLine(e.message)}${e.truncated ? " …" : ""}\n`;
     }

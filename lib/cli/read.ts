@@ -51,10 +51,13 @@ export async function streamTrace(
 }
 
 /** Reads the whole trace at `path` into the {@linkcode Trace} model. */
-export async function loadTrace(path: string, io: CliIO): Promise<Trace> {
+export async function loadTrace(
+  path: string,
+  io: CliIO,
+): Promise<{ trace: Trace; end: EndEvent }> {
   const b = new TraceBuilder();
-  await streamTrace(path, io, b.add);
-  return b.result();
+  const end = await streamTrace(path, io, b.add);
+  return { trace: b.result(), end };
 }
 
 /** The warnings a command prints to standard error about an imperfect trace. */
@@ -76,4 +79,11 @@ export function traceWarnings(
     );
   }
   return out;
+}
+
+/** A note about the misuse a loaded trace shows (regions ended out of order). */
+export function problemNotes(t: Trace): string[] {
+  if (t.problems.length === 0) return [];
+  const more = t.problems.length > 1 ? ` (and ${t.problems.length - 1} more)` : "";
+  return [`runtrace: note: the trace shows misuse: ${t.problems[0]}${more}`];
 }

@@ -14,8 +14,9 @@ import {
 import type { RegionRecord, Trace } from "../trace_model.ts";
 import { parseArgs, traceArg } from "./flags.ts";
 import type { CliIO } from "./io.ts";
-import { loadTrace, traceWarnings } from "./read.ts";
+import { loadTrace, problemNotes, traceWarnings } from "./read.ts";
 import { dur, histogramLines, latencyCells, table } from "./table.ts";
+import { formatTimestamp } from "../duration.ts";
 
 /** Usage line of the command. */
 export const REGIONS_USAGE = "runtrace regions FILE [--type T] [--json]";
@@ -30,7 +31,7 @@ export async function regionsCommand(args: string[], io: CliIO): Promise<number>
     json: { kind: "boolean" },
   });
   const path = traceArg("regions", positional);
-  const trace = await loadTrace(path, io);
+  const { trace, end } = await loadTrace(path, io);
   const type = flags.type as string | undefined;
   const types = summarizeRegionTypes(trace, { type });
   const instances = type === undefined ? undefined : regionsByDuration(trace, type);
@@ -52,7 +53,12 @@ export async function regionsCommand(args: string[], io: CliIO): Promise<number>
     )
     : formatRegions(trace, types, type, instances);
   await io.stdout.write(out + "\n");
-  for (const w of traceWarnings(path === "-" ? "standard input" : path, trace)) {
+  for (
+    const w of [
+      ...problemNotes(trace),
+      ...traceWarnings(path === "-" ? "standard input" : path, end),
+    ]
+  ) {
     await io.stderr.write(w + "\n");
   }
   return trace.truncated ? 3 : 0;
@@ -124,7 +130,7 @@ export function formatRegions(
       table(
         ["Start", "Duration", "Task", "Task type", "Thread", "Region"],
         shown.map((r) => [
-          dur(r.start),
+          formatTimestamp(r.start),
           r.end === undefined ? "not ended" : dur(r.end - r.start),
           String(r.task),
           r.task === 0 ? "(background)" : taskTypeOf(trace.task(r.task)),

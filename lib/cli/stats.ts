@@ -84,7 +84,12 @@ export function formatStats(name: string, s: TraceStats): string {
     ...names(s.taskTypes),
     ["regions", `${k.regionBegin} begun, ${s.openRegions} still open at the end`],
     ...names(s.regionTypes),
-    ["logs", `${k.log} in ${s.logCategories.length} categories`],
+    [
+      "logs",
+      `${k.log} in ${s.logCategories.length} ${
+        s.logCategories.length === 1 ? "category" : "categories"
+      }`,
+    ],
     ...names(s.logCategories),
     [
       "lost events",

@@ -18,8 +18,9 @@ import {
 import type { Trace } from "../trace_model.ts";
 import { parseArgs, traceArg } from "./flags.ts";
 import type { CliIO } from "./io.ts";
-import { loadTrace, traceWarnings } from "./read.ts";
+import { loadTrace, problemNotes, traceWarnings } from "./read.ts";
 import { dur, histogramLines, latencyCells, table } from "./table.ts";
+import { formatTimestamp } from "../duration.ts";
 
 /** Usage line of the command. */
 export const TASKS_USAGE =
@@ -35,7 +36,7 @@ export async function tasksCommand(args: string[], io: CliIO): Promise<number> {
     json: { kind: "boolean" },
   });
   const path = traceArg("tasks", positional);
-  const trace = await loadTrace(path, io);
+  const { trace, end } = await loadTrace(path, io);
   const filter: TaskFilter = {
     type: flags.type as string | undefined,
     min: flags.min as number | undefined,
@@ -48,7 +49,12 @@ export async function tasksCommand(args: string[], io: CliIO): Promise<number> {
     ? JSON.stringify(tasksJson(trace, filter, types, instances), null, 2)
     : formatTasks(trace, filter, types, instances);
   await io.stdout.write(out + "\n");
-  for (const w of traceWarnings(path === "-" ? "standard input" : path, trace)) {
+  for (
+    const w of [
+      ...problemNotes(trace),
+      ...traceWarnings(path === "-" ? "standard input" : path, end),
+    ]
+  ) {
     await io.stderr.write(w + "\n");
   }
   return trace.truncated ? 3 : 0;
@@ -150,12 +156,14 @@ export function formatInstance(trace: Trace, inst: TaskInstance): string {
     t.parent === 0 ? "none" : t.parent
   }`;
   const rows: string[][] = [];
-  if (t.start !== undefined) rows.push([dur(t.start), "0ns", "", "task begin"]);
+  if (t.start !== undefined) rows.push([formatTimestamp(t.start), "0ns", "", "task begin"]);
   for (const e of taskTimeline(trace, t)) {
     const [th, text] = eventText(e);
-    rows.push([dur(e.time), dur(e.time - inst.start), thread(th), text]);
+    rows.push([formatTimestamp(e.time), dur(e.time - inst.start), thread(th), text]);
   }
-  if (t.end !== undefined) rows.push([dur(t.end), dur(t.end - inst.start), "", "task end"]);
+  if (t.end !== undefined) {
+    rows.push([formatTimestamp(t.end), dur(t.end - inst.start), "", "task end"]);
+  }
   return head + "\n" +
     table(["When", "Elapsed", "Thread", "Event"], rows, ["r", "r", "l", "l"], "  ");
 }

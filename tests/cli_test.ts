@@ -1,0 +1,264 @@
+/**
+ * The runtrace CLI: golden outputs of every command (text and --json) on the
+ * committed fixture traces, standard input, and the one-line errors.
+ *
+ * Regenerate the goldens after an intended change of output with
+ * `UPDATE_GOLDEN=1 deno test -A tests/cli_test.ts`, and review the diff.
+ */
+
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { spawnSync } from "node:child_process";
+import process from "node:process";
+import { fileURLToPath } from "node:url";
+import { type CliIO, main } from "../cli.ts";
+
+const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
+const CAPPUCCINO = here("./fixtures/cappuccino.trace");
+const WORKLOAD = here("./fixtures/workload.trace");
+const UPDATE = process.env.UPDATE_GOLDEN === "1";
+
+/** Runs the CLI in-process with captured streams. */
+async function run(args: string[], stdin?: Uint8Array) {
+  const out: Uint8Array[] = [];
+  const err: Uint8Array[] = [];
+  const enc = new TextEncoder();
+  const sink = (to: Uint8Array[]) => ({
+    write(c: Uint8Array | string) {
+      to.push(typeof c === "string" ? enc.encode(c) : c.slice());
+      return Promise.resolve();
+    },
+  });
+  const io: CliIO = {
+    stdout: sink(out),
+    stderr: sink(err),
+    stdin: async function* () {
+      if (stdin) { for (let i = 0; i < stdin.length; i += 100) yield stdin.subarray(i, i + 100); }
+    },
+    stderrIsTTY: false,
+    stdoutIsTTY: false,
+  };
+  const status = await main(args, io);
+  const join = (parts: Uint8Array[]) => {
+    const all = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+    let o = 0;
+    for (const p of parts) all.set(p, (o += p.length) - p.length);
+    return all;
+  };
+  const bytes = join(out);
+  return {
+    status,
+    bytes,
+    stdout: new TextDecoder().decode(bytes),
+    stderr: new TextDecoder().decode(join(err)),
+  };
+}
+
+function golden(name: string, actual: string): void {
+  const path = here(`./golden/${name}`);
+  if (UPDATE) {
+    writeFileSync(path, actual);
+    return;
+  }
+  let expected: string;
+  try {
+    expected = readFileSync(path, "utf8");
+  } catch {
+    throw new Error(`golden file ${name} is missing: run with UPDATE_GOLDEN=1 to create it`);
+  }
+  assert.equal(actual, expected, `output differs from tests/golden/${name}`);
+}
+
+const cases: [string, string[]][] = [
+  ["cappuccino.stats.txt", ["stats", CAPPUCCINO]],
+  ["cappuccino.stats.json", ["stats", CAPPUCCINO, "--json"]],
+  ["cappuccino.tasks.txt", ["tasks", CAPPUCCINO]],
+  ["cappuccino.tasks.json", ["tasks", CAPPUCCINO, "--json"]],
+  ["cappuccino.tasks-type.txt", ["tasks", CAPPUCCINO, "--type", "makeCappuccino"]],
+  ["cappuccino.tasks-type.json", ["tasks", CAPPUCCINO, "--type=makeCappuccino", "--json"]],
+  ["cappuccino.regions.txt", ["regions", CAPPUCCINO]],
+  ["cappuccino.regions.json", ["regions", CAPPUCCINO, "--json"]],
+  ["cappuccino.logs.txt", ["logs", CAPPUCCINO]],
+  ["cappuccino.logs.json", ["logs", CAPPUCCINO, "--json"]],
+  ["cappuccino.export.json", ["export", CAPPUCCINO]],
+  ["workload.stats.txt", ["stats", WORKLOAD]],
+  ["workload.stats.json", ["stats", WORKLOAD, "--json"]],
+  ["workload.tasks.txt", ["tasks", WORKLOAD]],
+  ["workload.tasks.json", ["tasks", WORKLOAD, "--json"]],
+  ["workload.tasks-slow.txt", ["tasks", WORKLOAD, "--type", "handleRequest", "--min", "13ms"]],
+  ["workload.tasks-slow.json", [
+    "tasks",
+    WORKLOAD,
+    "--type",
+    "handleRequest",
+    "--min",
+    "13ms",
+    "--json",
+  ]],
+  ["workload.tasks-logtext.txt", ["tasks", WORKLOAD, "--log-text", "500", "--max", "1s"]],
+  ["workload.regions.txt", ["regions", WORKLOAD]],
+  ["workload.regions.json", ["regions", WORKLOAD, "--json"]],
+  ["workload.regions-type.txt", ["regions", WORKLOAD, "--type", "db.query"]],
+  ["workload.logs.txt", ["logs", WORKLOAD]],
+  ["workload.logs.json", ["logs", WORKLOAD, "--json"]],
+  ["workload.logs-filter.txt", ["logs", WORKLOAD, "--category", "status", "--grep", "500"]],
+  ["workload.logs-task.json", ["logs", WORKLOAD, "--task", "5", "--json"]],
+  ["workload.export.json", ["export", WORKLOAD, "--format", "chrome"]],
+];
+
+describe("golden outputs", () => {
+  for (const [name, args] of cases) {
+    test(`runtrace ${args.map((a) => a.replace(/^.*\/fixtures\//, "")).join(" ")}`, async () => {
+      const r = await run(args);
+      assert.equal(r.status, 0, r.stderr);
+      if (name.endsWith(".json")) JSON.parse(r.stdout);
+      golden(name, r.stdout);
+    });
+  }
+
+  test("runtrace export --format perfetto writes the same bytes every time", async () => {
+    const r = await run(["export", WORKLOAD, "--format", "perfetto"]);
+    assert.equal(r.status, 0, r.stderr);
+    const path = here("./golden/workload.export.pftrace");
+    if (UPDATE) writeFileSync(path, r.bytes);
+    assert.deepEqual(r.bytes, new Uint8Array(readFileSync(path)));
+  });
+
+  test("the workload's repairs are reported on standard error", async () => {
+    const r = await run(["export", WORKLOAD, "-o", "-"]);
+    assert.equal(r.status, 0);
+    assert.match(r.stderr, /region slices were split/);
+    assert.match(r.stderr, /1 tasks had not ended/);
+    const t = await run(["tasks", WORKLOAD]);
+    assert.match(t.stderr, /^runtrace: note: the trace shows misuse: region \d+ "load"/);
+  });
+});
+
+describe("input", () => {
+  test("- reads the trace from standard input", async () => {
+    const bytes = new Uint8Array(readFileSync(WORKLOAD));
+    for (const command of ["stats", "tasks", "regions", "logs", "export"]) {
+      const fromFile = await run([command, WORKLOAD, "--json"]);
+      const fromStdin = await run([command, "-", "--json"], bytes);
+      assert.equal(fromStdin.status, 0, fromStdin.stderr);
+      if (command === "export") {
+        assert.equal(fromStdin.stderr, fromFile.stderr.replace(WORKLOAD, "-"));
+      } else {
+        assert.equal(fromStdin.stdout, fromFile.stdout, command);
+      }
+    }
+  });
+
+  test("a truncated trace is analysed up to its last complete batch, with a warning", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "runtrace-cli-"));
+    try {
+      const bytes = readFileSync(WORKLOAD);
+      const cut = join(dir, "cut.trace");
+      writeFileSync(cut, bytes.subarray(0, Math.floor(bytes.length * 0.6)));
+      for (const command of ["stats", "tasks", "regions", "logs", "export"]) {
+        const r = await run([command, cut]);
+        assert.equal(r.status, 3, `${command}: ${r.stderr}`);
+        assert.match(r.stderr, /warning: .*cut\.trace is truncated after \d+ bytes/);
+        assert.ok(r.stdout.length > 0, command);
+        assert.ok(!r.stderr.includes("    at "), "no stack trace");
+      }
+      const stats = JSON.parse((await run(["stats", cut, "--json"])).stdout);
+      assert.equal(stats.truncated, true);
+      assert.ok(stats.events > 0 && stats.events < 387);
+      const chrome = await run(["export", cut]);
+      assert.ok(Array.isArray(JSON.parse(chrome.stdout)), "the export is still valid JSON");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("errors: one line on standard error, a non-zero status", () => {
+  const oneLine = (s: string) => {
+    assert.equal(s.split("\n").filter((l) => l !== "").length, 1, s);
+    assert.match(s, /^runtrace: /);
+    assert.ok(!s.includes("    at "), "no stack trace");
+  };
+
+  test("a missing file", async () => {
+    for (const command of ["stats", "tasks", "regions", "logs", "export"]) {
+      const r = await run([command, "/nonexistent/trace.out"]);
+      assert.equal(r.status, 1);
+      assert.equal(r.stdout, "");
+      oneLine(r.stderr);
+      assert.match(r.stderr, /cannot open \/nonexistent\/trace\.out: no such file or directory/);
+    }
+  });
+
+  test("a file that is not a trace", async () => {
+    const r = await run(["stats", here("./fixtures/workload.ts")]);
+    assert.equal(r.status, 1);
+    oneLine(r.stderr);
+    assert.match(r.stderr, /workload\.ts: not a runtrace trace/);
+  });
+
+  test("an empty input", async () => {
+    const r = await run(["logs", "-"], new Uint8Array(0));
+    assert.equal(r.status, 1);
+    oneLine(r.stderr);
+    assert.match(r.stderr, /empty input/);
+  });
+
+  test("a directory", async () => {
+    const r = await run(["stats", here("./fixtures")]);
+    assert.equal(r.status, 1);
+    oneLine(r.stderr);
+  });
+
+  test("usage errors exit with status 2", async () => {
+    const bad: [string[], RegExp][] = [
+      [["stats", CAPPUCCINO, "--bogus"], /unknown flag --bogus for "runtrace stats"/],
+      [["tasks", CAPPUCCINO, "--min", "soon"], /invalid duration "soon"/],
+      [["tasks", CAPPUCCINO, "--type"], /--type .* needs a value/],
+      [["logs", CAPPUCCINO, "--task", "x"], /needs a whole number/],
+      [["export", CAPPUCCINO, "--format", "svg"], /must be one of chrome, perfetto/],
+      [["stats"], /needs a trace file/],
+      [["stats", CAPPUCCINO, WORKLOAD], /takes one trace file/],
+      [["frobnicate"], /unknown command "frobnicate"/],
+      [["stats", CAPPUCCINO, "-x"], /unknown flag -x/],
+    ];
+    for (const [args, re] of bad) {
+      const r = await run(args);
+      assert.equal(r.status, 2, args.join(" "));
+      oneLine(r.stderr);
+      assert.match(r.stderr, re);
+    }
+  });
+
+  test("help", async () => {
+    const r = await run(["help"]);
+    assert.equal(r.status, 0);
+    assert.match(r.stdout, /runtrace stats FILE/);
+    assert.equal((await run([])).status, 2);
+  });
+});
+
+describe("the real process", () => {
+  const cli = here("../cli.ts");
+  const isDeno = "Deno" in globalThis;
+  const spawn = (args: string[]) =>
+    spawnSync(process.execPath, isDeno ? ["run", "-A", cli, ...args] : [cli, ...args], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+
+  test("exit statuses and messages reach the shell", () => {
+    const ok = spawn(["stats", CAPPUCCINO]);
+    assert.equal(ok.status, 0, ok.stderr);
+    assert.match(ok.stdout, /3 begun, 3 ended/);
+    const missing = spawn(["stats", "/nonexistent/x.trace"]);
+    assert.equal(missing.status, 1);
+    assert.equal(missing.stderr.trim().split("\n").length, 1, missing.stderr);
+    const flag = spawn(["tasks", CAPPUCCINO, "--nope"]);
+    assert.equal(flag.status, 2);
+    assert.equal(flag.stderr.trim().split("\n").length, 1, flag.stderr);
+  });
+});
