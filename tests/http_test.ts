@@ -323,7 +323,7 @@ describe("traceRequests: requests as tasks", { skip }, () => {
     }
     await trace.withRegion("db", () => sleep(2));
     return new Response(`user ${path}`, { status: 201, headers: { "x-a": "1" } });
-  }, { route });
+  }, { route, measureBody: true });
 
   test("each request is a task typed by route, with method, path, status and size logs", async () => {
     const t = await traced(() =>
@@ -402,8 +402,7 @@ describe("traceRequests: requests as tasks", { skip }, () => {
             cancelled = true;
           },
         }),
-      )
-    );
+      ), { measureBody: true });
     const t = await traced(() =>
       withServer(h, async (url) => {
         const abort = new AbortController();
@@ -419,6 +418,25 @@ describe("traceRequests: requests as tasks", { skip }, () => {
     assert.ok(task.end !== undefined);
     assert.ok(task.logs.some((l) => l.category === "http.aborted"));
     assert.ok(Number(task.logs.find((l) => l.category === "http.size")?.message) >= 100);
+  });
+
+  test("by default the body is left alone: size only when declared", async () => {
+    const h = traceRequests((req) =>
+      new URL(req.url).pathname === "/declared"
+        ? new Response("12345", { headers: { "content-length": "5" } })
+        : new Response("undeclared")
+    );
+    const t = await traced(() =>
+      withServer(h, async (url) => {
+        assert.equal(await (await fetch(`${url}/declared`)).text(), "12345");
+        assert.equal(await (await fetch(`${url}/other`)).text(), "undeclared");
+      })
+    );
+    const [declared, other] = t.tasks;
+    assert.equal(declared.logs.find((l) => l.category === "http.size")?.message, "5");
+    assert.equal(other.logs.find((l) => l.category === "http.size"), undefined);
+    assert.equal(other.logs.find((l) => l.category === "http.status")?.message, "200");
+    assert.ok(other.end !== undefined);
   });
 
   test("with tracing off the handler runs unchanged", async () => {
