@@ -43,10 +43,11 @@ export interface TracedFetchOptions {
    */
   propagate?: boolean;
   /**
-   * Region type of a call (default `fetch <host>`). Keep the types few: a
-   * region type per URL would drown the summaries.
+   * Region type of a call, from the URL's host (with port; empty for a URL
+   * that is not absolute) and the upper-case method. Default `fetch <host>`.
+   * Keep the types few: a region type per URL would drown the summaries.
    */
-  regionType?: (url: URL | undefined, method: string) => string;
+  regionType?: (host: string, method: string) => string;
 }
 
 /** A fetch-compatible function. */
@@ -239,17 +240,12 @@ export function tracedFetch(
     const ctx = currentContext();
     const method = (init?.method ?? (input instanceof Request ? input.method : "GET"))
       .toUpperCase();
-    let url: URL | undefined;
-    try {
-      url = new URL(input instanceof Request ? input.url : String(input));
-    } catch {
-      // A relative URL: the runtime's fetch will say what is wrong with it.
-    }
+    const host = hostOf(input instanceof Request ? input.url : String(input));
     let type: string;
     try {
-      type = regionType(url, method);
+      type = regionType(host, method);
     } catch {
-      type = defaultRegionType(url, method);
+      type = defaultRegionType(host, method);
     }
 
     if (propagate) {
@@ -266,7 +262,7 @@ export function tracedFetch(
 
     const region = startRegion(ctx, type);
     log(ctx, "fetch.method", method);
-    log(ctx, "fetch.host", url?.host ?? "");
+    log(ctx, "fetch.host", host);
     const t0 = performance.now();
     try {
       const res = await fetchImpl(input, init);
@@ -332,8 +328,28 @@ function randomHex(bytes: number): string {
   return /^0+$/.test(s) ? randomHex(bytes) : s;
 }
 
-function defaultRegionType(url: URL | undefined, _method: string): string {
-  return url ? `fetch ${url.host}` : "fetch";
+function defaultRegionType(host: string, _method: string): string {
+  return host ? `fetch ${host}` : "fetch";
+}
+
+/**
+ * The host (and port) of an absolute URL, lower-cased, without user info;
+ * "" otherwise. A scan, not `new URL`: this runs on every call.
+ */
+function hostOf(url: string): string {
+  const scheme = url.indexOf("://");
+  if (scheme <= 0) return "";
+  const from = scheme + 3;
+  let end = url.length;
+  for (let i = from; i < url.length; i++) {
+    const c = url.charCodeAt(i);
+    if (c === 47 || c === 63 || c === 35) { // / ? #
+      end = i;
+      break;
+    }
+  }
+  const authority = url.slice(from, end);
+  return authority.slice(authority.lastIndexOf("@") + 1).toLowerCase();
 }
 
 function pathOf(url: string): string {

@@ -492,6 +492,31 @@ describe("tracedFetch: outgoing calls as regions", { skip }, () => {
     );
   });
 
+  test("regionType gets the host and method; user info is dropped", async () => {
+    const seen: string[] = [];
+    const f = tracedFetch(() => Promise.resolve(new Response("x")), {
+      regionType: (host, method) => {
+        seen.push(`${method} ${host}`);
+        return `call ${host}`;
+      },
+    });
+    const t = await traced(async () => {
+      const [ctx, task] = trace.newTask("client");
+      await ctx.run(async () => {
+        await f("http://user:pw@Example.COM:8080/a?b#c", { method: "put" });
+        await f(new Request("https://api.example.org/x"));
+        await f("/relative");
+      });
+      task.end();
+    });
+    assert.deepEqual(seen, ["PUT example.com:8080", "GET api.example.org", "GET "]);
+    assert.deepEqual(t.tasks[0].regions.map((r) => r.type), [
+      "call example.com:8080",
+      "call api.example.org",
+      "call ",
+    ]);
+  });
+
   test("propagate continues the incoming traceparent's trace id downstream", async () => {
     const f = tracedFetch(fetch, { propagate: true });
     const seen: (string | null)[] = [];
