@@ -20,22 +20,29 @@ import { TraceDecoder, type TraceEvent } from "./lib/decoder.ts";
 
 export { parseTrace, TraceBuilder } from "./lib/trace_model.ts";
 export type {
+  CounterSample,
+  GcRecord,
   LogRecord,
   RegionRecord,
+  StallRecord,
   TaskRecord,
   ThreadRecord,
   Trace,
 } from "./lib/trace_model.ts";
 export { TraceDecoder, TraceFormatError } from "./lib/decoder.ts";
 export type {
+  CounterEvent,
   EndEvent,
+  GcEvent,
   HeaderEvent,
   LogEvent,
   LostEvent,
   RegionBeginEvent,
   RegionEndEvent,
+  StallEvent,
   TaskBeginEvent,
   TaskEndEvent,
+  ThreadEndEvent,
   ThreadEvent,
   TraceEvent,
   TraceHeader,

@@ -10,6 +10,7 @@ import {
   Batch,
   Ev,
   FORMAT_VERSION,
+  GC_INFERRED,
   LOG_TRUNCATED,
   MAGIC,
   MAX_BATCH_BYTES,
@@ -43,6 +44,8 @@ export interface TaskBeginEvent {
   /** Parent task id; 0 is the background. */
   parent: number;
   type: string;
+  /** Call stack frames, innermost first, when recorded with `stacks: true`. */
+  stack?: string[];
 }
 
 /** A task ended. */
@@ -66,6 +69,8 @@ export interface RegionBeginEvent {
   parent: number;
   /** Async lane: regions nest within a lane. */
   lane: number;
+  /** Call stack frames, innermost first, when recorded with `stacks: true`. */
+  stack?: string[];
 }
 
 /** A region ended. */
@@ -86,6 +91,54 @@ export interface LogEvent {
   message: string;
   /** The message was cut to the recorder's length limit. */
   truncated: boolean;
+  /** Call stack frames, innermost first, when recorded with `stacks: true`. */
+  stack?: string[];
+}
+
+/** A sampled value, such as `heap.used` (bytes) or `eventloop.utilization`. */
+export interface CounterEvent {
+  kind: "counter";
+  time: number;
+  thread: number;
+  name: string;
+  value: number;
+}
+
+/**
+ * The thread's event loop ran nothing for `duration` ns from `time` (known to
+ * about half the heartbeat period). `region` and `task` say what was running:
+ * the innermost region open at the stall's midpoint (0 if none).
+ */
+export interface StallEvent {
+  kind: "stall";
+  /** Start of the stall (the event is written at its end). */
+  time: number;
+  duration: number;
+  thread: number;
+  region: number;
+  task: number;
+}
+
+/**
+ * A garbage collection. When `inferred`, the runtime reported nothing: the
+ * heap shrank by `freed` bytes between two samples, and [time, time +
+ * duration] is that window, not the pause.
+ */
+export interface GcEvent {
+  kind: "gc";
+  /** Start (the event is written at its end). */
+  time: number;
+  duration: number;
+  thread: number;
+  inferred: boolean;
+  freed: number;
+}
+
+/** The thread stopped recording: it left the trace or exited. */
+export interface ThreadEndEvent {
+  kind: "threadEnd";
+  time: number;
+  thread: number;
 }
 
 /** The recorder dropped `count` events here (its ring stayed full). */
@@ -135,6 +188,10 @@ export type TraceEvent =
   | LogEvent
   | LostEvent
   | ThreadEvent
+  | CounterEvent
+  | StallEvent
+  | GcEvent
+  | ThreadEndEvent
   | EndEvent;
 
 /** Input that is not a valid trace. `offset` is where, in bytes. */
@@ -244,6 +301,7 @@ export class TraceDecoder {
   private events = 0;
   private lost = 0;
   private lastTime = 0;
+  private stackCache = new Map<string, string[]>();
   private onEvent: (e: TraceEvent) => void;
 
   /** Makes a decoder that hands each event to `onEvent`. */
@@ -417,10 +475,51 @@ export class TraceDecoder {
     let lastRegion = c.uvarint();
     const count = c.uvarint();
     const emit = this.onEvent;
+    /** The stack recorded for the next event, if any. */
+    let stack: string[] | undefined;
     for (let k = 0; k < count; k++) {
       const type = c.u8();
       time += c.uvarint();
       switch (type) {
+        case Ev.STACK:
+          stack = this.frames(this.str(c));
+          continue;
+        case Ev.COUNTER: {
+          const name = this.str(c);
+          emit({ kind: "counter", time, thread, name, value: c.f64() });
+          break;
+        }
+        case Ev.STALL: {
+          const duration = c.uvarint();
+          const region = c.uvarint();
+          const task = c.uvarint();
+          emit({
+            kind: "stall",
+            time: Math.max(0, time - duration),
+            duration,
+            thread,
+            region,
+            task,
+          });
+          break;
+        }
+        case Ev.GC: {
+          const duration = c.uvarint();
+          const flags = c.uvarint();
+          const freed = c.uvarint();
+          emit({
+            kind: "gc",
+            time: Math.max(0, time - duration),
+            duration,
+            thread,
+            inferred: (flags & GC_INFERRED) !== 0,
+            freed,
+          });
+          break;
+        }
+        case Ev.THREAD_END:
+          emit({ kind: "threadEnd", time, thread });
+          break;
         case Ev.REGION_BEGIN: {
           const task = c.uvarint();
           const t = this.str(c);
@@ -428,7 +527,7 @@ export class TraceDecoder {
           const back = c.uvarint();
           const lane = c.uvarint();
           lastRegion = region;
-          emit({
+          const e: RegionBeginEvent = {
             kind: "regionBegin",
             time,
             thread,
@@ -437,7 +536,9 @@ export class TraceDecoder {
             type: t,
             parent: back === 0 ? 0 : region - back,
             lane,
-          });
+          };
+          if (stack) e.stack = stack;
+          emit(e);
           break;
         }
         case Ev.REGION_END:
@@ -446,7 +547,16 @@ export class TraceDecoder {
         case Ev.TASK_BEGIN: {
           const task = c.uvarint();
           const parent = c.uvarint();
-          emit({ kind: "taskBegin", time, thread, task, parent, type: this.str(c) });
+          const e: TaskBeginEvent = {
+            kind: "taskBegin",
+            time,
+            thread,
+            task,
+            parent,
+            type: this.str(c),
+          };
+          if (stack) e.stack = stack;
+          emit(e);
           break;
         }
         case Ev.TASK_END:
@@ -457,7 +567,7 @@ export class TraceDecoder {
           const category = this.str(c);
           const flags = c.uvarint();
           const message = c.string(this.utf8);
-          emit({
+          const e: LogEvent = {
             kind: "log",
             time,
             thread,
@@ -465,7 +575,9 @@ export class TraceDecoder {
             category,
             message,
             truncated: (flags & LOG_TRUNCATED) !== 0,
-          });
+          };
+          if (stack) e.stack = stack;
+          emit(e);
           break;
         }
         case Ev.LOST: {
@@ -477,10 +589,24 @@ export class TraceDecoder {
         default:
           c.fail(`unknown event type ${type} (event ${k} of ${count})`);
       }
+      stack = undefined;
     }
     if (c.pos !== c.end) c.fail(`${c.end - c.pos} stray bytes after ${count} events`);
     this.events += count;
     if (time > this.lastTime) this.lastTime = time;
+  }
+
+  /** Frames of a captured `Error.stack`, without its message line. */
+  private frames(stack: string): string[] {
+    const cached = this.stackCache.get(stack);
+    if (cached) return cached;
+    const out: string[] = [];
+    for (const line of stack.split("\n")) {
+      const t = line.trim();
+      if (t.startsWith("at ")) out.push(t.slice(3));
+    }
+    this.stackCache.set(stack, out);
+    return out;
   }
 
   private str(c: Cursor): string {

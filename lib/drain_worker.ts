@@ -23,9 +23,20 @@ export interface LayoutNumbers {
     WAKE: number;
     LOST: number;
     FLUSH: number;
+    CLOSED: number;
   };
   flush: { IDLE: number; REQUESTED: number; DONE: number };
-  rec: { LOG: number; STRING: number };
+  rec: {
+    TASK_BEGIN: number;
+    REGION_BEGIN: number;
+    REGION_END: number;
+    LOG: number;
+    COUNTER: number;
+    STALL: number;
+    THREAD_END: number;
+    STACK: number;
+    STRING: number;
+  };
   ctrlBytes: number;
   recordBytes: number;
 }
@@ -52,7 +63,26 @@ export type ToWorker =
   | { type: "stopTrace"; endMs: number }
   | { type: "startFlight"; header: HeaderFields; minAge: number; maxBytes: number }
   | { type: "stopFlight" }
-  | { type: "snapshot" };
+  | { type: "snapshot" }
+  | {
+    type: "addRing";
+    ring: SharedArrayBuffer;
+    capacity: number;
+    textCapacity: number;
+    thread: number;
+    name: string;
+  }
+  | { type: "endRing"; thread: number; endMs: number };
+
+/**
+ * The trace-wide string table. Each thread interns strings with its own ids;
+ * the worker maps them to one id per distinct string.
+ */
+export class StringTable {
+  /** Strings by global id; a writer that starts late defines them all. */
+  list: string[] = [""];
+  ids: Map<string, number> = new Map([["", 0]]);
+}
 
 /** Reads one thread's ring and hands its records to the writers. */
 export class RingDrainer {
@@ -63,9 +93,17 @@ export class RingDrainer {
   mask: number;
   textMask: number;
   thread: number;
+  name: string;
   layout: LayoutNumbers;
-  /** Every string the ring defined, by id: a late writer starts from it. */
-  strings: string[] = [""];
+  table: StringTable;
+  /** This thread's string ids → the table's. */
+  idMap: number[] = [0];
+  /** Recent regions of this thread, by `id % 4096`, to attribute stalls. */
+  histId: Uint32Array;
+  histTask: Uint32Array;
+  histBegin: Float64Array;
+  histEnd: Float64Array;
+  lastBegun = 0;
   private scratch = new Uint16Array(1 << 12);
   private utf16 = new TextDecoder("utf-16le");
 
@@ -74,7 +112,9 @@ export class RingDrainer {
     capacity: number,
     textCapacity: number,
     thread: number,
+    name: string,
     layout: LayoutNumbers,
+    table: StringTable,
   ) {
     const recordsAt = layout.ctrlBytes;
     const textAt = recordsAt + capacity * layout.recordBytes;
@@ -85,7 +125,14 @@ export class RingDrainer {
     this.mask = capacity - 1;
     this.textMask = textCapacity - 1;
     this.thread = thread;
+    this.name = name;
     this.layout = layout;
+    this.table = table;
+    const size = 4096;
+    this.histId = new Uint32Array(size);
+    this.histTask = new Uint32Array(size);
+    this.histBegin = new Float64Array(size);
+    this.histEnd = new Float64Array(size);
   }
 
   /** Records waiting in the ring. */
@@ -101,6 +148,7 @@ export class RingDrainer {
    */
   drain(writers: TraceWriter[], max: number, budget: number): number {
     const c = this.layout.ctrl;
+    const r = this.layout.rec;
     const ctrl = this.ctrl;
     const head = Atomics.load(ctrl, c.HEAD);
     let tail = Atomics.load(ctrl, c.TAIL);
@@ -108,8 +156,8 @@ export class RingDrainer {
     const lost = Atomics.exchange(ctrl, c.LOST, 0);
     if (n === 0 && lost === 0) return 0;
     if (n > max) n = max;
-    const LOG = this.layout.rec.LOG, STRING = this.layout.rec.STRING;
-    const f64 = this.f64, u32 = this.u32, mask = this.mask;
+    const f64 = this.f64, u32 = this.u32, mask = this.mask, idMap = this.idMap;
+    const hmask = this.histId.length - 1;
     const nw = writers.length;
     for (let j = 0; j < nw; j++) {
       writers[j].open(this.thread);
@@ -121,24 +169,75 @@ export class RingDrainer {
     while (k < n) {
       const i = (tail & mask) << 3;
       const kind = u32[i + 2];
-      let text = "";
-      if (kind === LOG || kind === STRING) {
-        text = this.readText(u32[i + 5], u32[i + 6]);
-        textTail = (u32[i + 5] + u32[i + 6]) | 0;
-        if (kind === STRING) this.strings[u32[i + 3]] = text;
-      }
       const ms = f64[i >> 1];
-      for (let j = 0; j < nw; j++) {
-        writers[j].record(
-          kind,
-          ms,
-          u32[i + 3],
-          u32[i + 4],
-          u32[i + 5],
-          u32[i + 6],
-          u32[i + 7],
-          text,
-        );
+      let a = u32[i + 3], b = u32[i + 4], cc = u32[i + 5];
+      let text = "";
+      let skip = false;
+      switch (kind) {
+        case r.REGION_BEGIN: {
+          b = idMap[b] ?? 0;
+          const h = cc & hmask;
+          this.histId[h] = cc;
+          this.histTask[h] = a;
+          this.histBegin[h] = ms;
+          this.histEnd[h] = 0;
+          this.lastBegun = cc;
+          break;
+        }
+        case r.REGION_END: {
+          const h = a & hmask;
+          if (this.histId[h] === a) this.histEnd[h] = ms;
+          break;
+        }
+        case r.TASK_BEGIN:
+          cc = idMap[cc] ?? 0;
+          break;
+        case r.LOG:
+          b = idMap[b] ?? 0;
+          text = this.readText(u32[i + 5], u32[i + 6]);
+          textTail = (u32[i + 5] + u32[i + 6]) | 0;
+          break;
+        case r.COUNTER:
+        case r.STACK:
+          a = idMap[a] ?? 0;
+          break;
+        case r.STALL: {
+          // Attributed to the innermost region open at the stall's midpoint:
+          // the heartbeat knows the stall only to within its period.
+          const mid = ms - a / 2000;
+          for (let id = this.lastBegun, left = hmask; left > 0 && id > 0; id--, left--) {
+            const h = id & hmask;
+            if (this.histId[h] !== id) break;
+            if (this.histBegin[h] <= mid && (this.histEnd[h] === 0 || this.histEnd[h] > mid)) {
+              b = id;
+              cc = this.histTask[h];
+              break;
+            }
+          }
+          break;
+        }
+        case r.STRING: {
+          text = this.readText(u32[i + 5], u32[i + 6]);
+          textTail = (u32[i + 5] + u32[i + 6]) | 0;
+          const known = this.table.ids.get(text);
+          if (known !== undefined) {
+            idMap[a] = known;
+            skip = true;
+          } else {
+            const id = this.table.list.length;
+            this.table.list.push(text);
+            this.table.ids.set(text, id);
+            idMap[a] = id;
+            a = id;
+          }
+          break;
+        }
+      }
+      if (!skip) {
+        const value = f64[(i >> 1) + 3];
+        for (let j = 0; j < nw; j++) {
+          writers[j].record(kind, ms, a, b, cc, u32[i + 6], u32[i + 7], text, value);
+        }
       }
       k++;
       tail = (tail + 1) | 0;
@@ -268,18 +367,25 @@ export function drainWorkerMain(
   Drainer: any,
   // deno-lint-ignore no-explicit-any
   Window: any,
+  // deno-lint-ignore no-explicit-any
+  Table: any,
 ): void {
   const data: DrainWorkerData = wt.workerData;
   const port = wt.parentPort;
   const L = data.layout;
-  const ring: RingDrainer = new Drainer(
+  const table: StringTable = new Table();
+  const main: RingDrainer = new Drainer(
     data.ring,
     data.capacity,
     data.textCapacity,
     data.thread,
+    data.threadName,
     L,
+    table,
   );
-  const ctrl = ring.ctrl;
+  const ctrl = main.ctrl;
+  /** Every thread's ring; a thread that ended is drained once more, then dropped. */
+  let rings: RingDrainer[] = [main];
   const threads: [number, string][] = [[data.thread, data.threadName]];
 
   /** The trace being written, if any. */
@@ -322,27 +428,44 @@ export function drainWorkerMain(
     o.reset();
   }
 
+  /** Drains every ring until it is empty, for a consumer that is finishing. */
+  function drainToEmpty(): void {
+    while (drainAll() > 0);
+  }
+
+  /** One pass over the rings, bounded so that messages are not starved. */
   function drainAll(): number {
     // With no consumer yet, records wait in the ring for the one being set up.
     if (writers.length === 0) return 0;
     let total = 0;
     // Batches stay small enough that a flight window rotates between them.
     const budget = flight ? Math.min(1 << 20, flight.maxBytes >> 4) : 1 << 20;
-    for (;;) {
-      const n = ring.drain(writers, 1 << 15, budget);
-      total += n;
-      if (trace && trace.w.out.pos > 1 << 20) flushTrace();
-      if (flight) flight.take(performance.now() + originShift, ring.strings);
-      // Yield to messages (stop, snapshot) now and then under a flat-out producer.
-      if (n === 0 || total >= 1 << 16 || ring.pending() === 0) break;
+    for (const ring of rings) {
+      for (;;) {
+        const n = ring.drain(writers, 1 << 15, budget);
+        total += n;
+        if (trace && trace.w.out.pos > 1 << 20) flushTrace();
+        if (flight) flight.take(performance.now() + originShift, table.list);
+        // Yield to messages (stop, snapshot) now and then under a flat-out producer.
+        if (n === 0 || total >= 1 << 16 || ring.pending() === 0) break;
+      }
     }
     flushTrace();
     return total;
   }
 
+  /** Records that a thread ended, in every writer, after its last events. */
+  function endThread(ring: RingDrainer, endMs: number): void {
+    for (const w of writers) {
+      w.open(ring.thread);
+      w.record(L.rec.THREAD_END, endMs, 0, 0, 0, 0, 0, "", 0);
+      w.close();
+    }
+  }
+
   function finishTrace(): { events: number; lost: number; error?: unknown } {
     if (!trace) return { events: 0, lost: 0 };
-    drainAll();
+    drainToEmpty();
     const t = trace;
     t.w.end();
     flushTrace();
@@ -358,24 +481,23 @@ export function drainWorkerMain(
     return { events: t.w.total, lost: t.w.lost, error: t.error };
   }
 
-  function newWriter(header: HeaderFields, strings: boolean): TraceWriter {
+  function newWriter(header: HeaderFields): TraceWriter {
     const w: TraceWriter = new Writer(data.format);
     w.startMs = header.startTime;
-    if (strings) w.defineAll(ring.strings);
     return w;
   }
 
   port.on("message", (m: ToWorker) => {
     switch (m.type) {
       case "startTrace": {
-        drainAll();
-        const w = newWriter(m.header, false);
+        drainToEmpty();
+        const w = newWriter(m.header);
         let fd = -1;
         try {
           if (m.sink.kind === "file") fd = fs.openSync(m.sink.path, "w");
           w.header(m.header);
           for (const [id, name] of threads) w.threadName(id, name);
-          w.defineAll(ring.strings);
+          w.defineAll(table.list);
           w.closeBatch();
           if (fd >= 0) fs.writeSync(fd, w.out.buf, 0, w.out.pos);
         } catch (e) {
@@ -402,22 +524,48 @@ export function drainWorkerMain(
         break;
       }
       case "startFlight":
-        drainAll();
+        drainToEmpty();
         originShift = performance.timeOrigin - m.header.timeOrigin;
-        flight = new Window(newWriter(m.header, false), m.header, m.minAge, m.maxBytes);
+        flight = new Window(newWriter(m.header), m.header, m.minAge, m.maxBytes);
         refreshWriters();
         port.postMessage({ type: "flightReady" });
         break;
       case "stopFlight":
-        drainAll();
+        drainToEmpty();
         flight = undefined;
         refreshWriters();
         port.postMessage({ type: "flightStopped" });
         break;
       case "snapshot": {
-        drainAll();
+        drainToEmpty();
         const bytes = flight ? flight.snapshot(Writer, threads) : new Uint8Array(0);
         port.postMessage({ type: "snapshot", bytes }, [bytes.buffer]);
+        break;
+      }
+      case "addRing": {
+        drainToEmpty();
+        const ring: RingDrainer = new Drainer(
+          m.ring,
+          m.capacity,
+          m.textCapacity,
+          m.thread,
+          m.name,
+          L,
+          table,
+        );
+        rings.push(ring);
+        threads.push([m.thread, m.name]);
+        if (trace) trace.w.threadName(m.thread, m.name);
+        break;
+      }
+      case "endRing": {
+        drainToEmpty();
+        const ring = rings.find((r) => r.thread === m.thread);
+        if (!ring) break;
+        Atomics.store(ring.ctrl, L.ctrl.CLOSED, 1);
+        endThread(ring, m.endMs);
+        rings = rings.filter((r) => r !== ring);
+        flushTrace();
         break;
       }
     }

@@ -20,6 +20,11 @@ export interface FormatNumbers {
     REGION_END: number;
     LOG: number;
     LOST: number;
+    COUNTER: number;
+    STALL: number;
+    GC: number;
+    THREAD_END: number;
+    STACK: number;
   };
   logTruncated: number;
   /** Ring record kind of a string definition (other kinds equal `ev`). */
@@ -97,11 +102,7 @@ export class ByteWriter {
   /** Appends a little-endian float64. */
   f64(v: number): void {
     this.ensure(8);
-    new DataView(this.buf.buffer, this.buf.byteOffset).setFloat64(
-      this.pos,
-      v,
-      true,
-    );
+    new DataView(this.buf.buffer, this.buf.byteOffset).setFloat64(this.pos, v, true);
     this.pos += 8;
   }
 
@@ -249,7 +250,8 @@ export class TraceWriter {
 
   /**
    * Encodes one ring record (see ring_layout.ts) into the open batch. `ms` is
-   * its `performance.now()` stamp; `text` its decoded text, if it has any.
+   * its `performance.now()` stamp; `text` its decoded text, if it has any;
+   * `value` its float, for the kinds that carry one.
    * Records stamped before this trace's start are skipped: a trace started
    * while a flight recorder runs begins at its own time 0.
    */
@@ -262,6 +264,7 @@ export class TraceWriter {
     d: number,
     e: number,
     text: string,
+    value: number,
   ): void {
     const ev = this.f.ev;
     if (kind === this.f.stringRecord) {
@@ -301,6 +304,30 @@ export class TraceWriter {
         o.uvarint(b);
         o.uvarint(e);
         this.message(text);
+        break;
+      case ev.COUNTER:
+        this.event(ev.COUNTER, t);
+        o.uvarint(a);
+        o.f64(value);
+        break;
+      case ev.STALL:
+        this.event(ev.STALL, t);
+        o.uvarint(a * 1000);
+        o.uvarint(b);
+        o.uvarint(c);
+        break;
+      case ev.GC:
+        this.event(ev.GC, t);
+        o.uvarint(a * 1000);
+        o.uvarint(b);
+        o.uvarint(value > 0 ? Math.round(value) : 0);
+        break;
+      case ev.THREAD_END:
+        this.event(ev.THREAD_END, t);
+        break;
+      case ev.STACK:
+        this.event(ev.STACK, t);
+        o.uvarint(a);
         break;
       default:
         throw new Error(`runtrace: unknown record kind ${kind} in ring`);

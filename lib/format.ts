@@ -40,7 +40,20 @@ export const Ev = {
   REGION_END: 4,
   LOG: 5,
   LOST: 6,
+  /** A sampled value: heap, memory, event-loop utilisation. */
+  COUNTER: 7,
+  /** The thread's event loop did not run for a while; at its end. */
+  STALL: 8,
+  /** A garbage collection, measured or inferred; at its end. */
+  GC: 9,
+  /** The thread stopped recording (it left the trace or exited). */
+  THREAD_END: 10,
+  /** The call stack of the thread's next event. */
+  STACK: 11,
 } as const;
+
+/** Bit set in a GC event's flags when it was inferred, not reported by the runtime. */
+export const GC_INFERRED = 1;
 
 /** Largest batch payload a reader accepts; larger claims mean corruption. */
 export const MAX_BATCH_BYTES: number = 64 << 20;

@@ -8,9 +8,10 @@
  * then             text ring, UTF-16 code units, `textCapacity` of them (power of two)
  * ```
  *
- * A record is `f64 time (performance.now() ms)`, then six u32 words:
- * `kind, a, b, c, d, e`. Counters (head, tail) run freely and wrap at 2^32;
- * the slot is `counter & (capacity - 1)`.
+ * A record is `f64 time (performance.now() ms, on the main thread's clock)`,
+ * then six u32 words: `kind, a, b, c, d, e`. Records that carry a float
+ * `value` keep it in place of `d, e` (an aligned f64). Counters (head, tail)
+ * run freely and wrap at 2^32; the slot is `counter & (capacity - 1)`.
  *
  * @module
  */
@@ -31,8 +32,10 @@ export const Ctrl = {
   LOST: 4,
   /** Exit handshake: see {@linkcode Flush}. */
   FLUSH: 5,
-  /** Next task id, shared by every thread of the trace. */
+  /** Next task id; only the main ring's word is used, by every thread. */
   TASK_SEQ: 6,
+  /** Set to 1 when the session ended: a joined thread stops recording. */
+  CLOSED: 7,
 } as const;
 
 /** Values of the {@linkcode Ctrl.FLUSH} word. */
@@ -60,6 +63,16 @@ export const Rec = {
   REGION_END: Ev.REGION_END,
   /** a=task, b=category string id, c=text position, d=text length, e=flags */
   LOG: Ev.LOG,
+  /** a=name string id, value=the sample */
+  COUNTER: Ev.COUNTER,
+  /** a=duration in µs (stamped at the stall's end) */
+  STALL: Ev.STALL,
+  /** a=duration in µs, b=flags, value=bytes freed (stamped at its end) */
+  GC: Ev.GC,
+  /** no arguments */
+  THREAD_END: Ev.THREAD_END,
+  /** a=stack string id, for the next record */
+  STACK: Ev.STACK,
   /** a=string id, c=text position, d=text length */
   STRING: 16,
 } as const;

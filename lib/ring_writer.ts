@@ -21,6 +21,12 @@ export let enabled = false;
 export let generation = 0;
 
 let ctrl: Int32Array<ArrayBufferLike> = new Int32Array(16);
+/** The main ring's control words: the task counter every thread shares. */
+let seqCtrl: Int32Array<ArrayBufferLike> = ctrl;
+/** Added to this thread's clock to get the main thread's. */
+let clockShift = 0;
+/** Whether calls record their call stack (`start(w, { stacks: true })`). */
+export let stacks = false;
 let f64: Float64Array<ArrayBufferLike> = new Float64Array(0);
 let u32: Uint32Array<ArrayBufferLike> = new Uint32Array(0);
 let text: Uint16Array<ArrayBufferLike> = new Uint16Array(0);
@@ -46,11 +52,27 @@ export interface RingOptions {
   textCapacity: number;
   maxWait: number;
   maxMessage: number;
+  stacks?: boolean;
+}
+
+/** How a thread other than the main one joins: see `joinTrace`. */
+export interface JoinedThread {
+  /** The main ring, whose TASK_SEQ word hands out task ids. */
+  mainRing: SharedArrayBuffer;
+  /** `performance.timeOrigin` of the main thread. */
+  mainTimeOrigin: number;
 }
 
 /** Points the writer at a fresh ring and enables recording. */
-export function attachRing(ring: SharedArrayBuffer, o: RingOptions): void {
+export function attachRing(
+  ring: SharedArrayBuffer,
+  o: RingOptions,
+  joined?: JoinedThread,
+): void {
   ctrl = new Int32Array(ring, 0, CTRL_BYTES >> 2);
+  seqCtrl = joined ? new Int32Array(joined.mainRing, 0, CTRL_BYTES >> 2) : ctrl;
+  clockShift = joined ? performance.timeOrigin - joined.mainTimeOrigin : 0;
+  stacks = o.stacks === true;
   f64 = new Float64Array(ring, CTRL_BYTES, o.capacity * 4);
   u32 = new Uint32Array(ring, CTRL_BYTES, o.capacity * 8);
   text = new Uint16Array(
@@ -69,7 +91,7 @@ export function attachRing(ring: SharedArrayBuffer, o: RingOptions): void {
   maxMessage = o.maxMessage;
   stalled = false;
   strings = new Map();
-  Atomics.store(ctrl, Ctrl.TASK_SEQ, taskSeq);
+  if (!joined) Atomics.store(ctrl, Ctrl.TASK_SEQ, taskSeq);
   generation++;
   enabled = true;
 }
@@ -79,7 +101,12 @@ export function detachRing(): void {
   if (!enabled) return;
   enabled = false;
   generation++;
-  taskSeq = Atomics.load(ctrl, Ctrl.TASK_SEQ);
+  taskSeq = Math.max(taskSeq, Atomics.load(seqCtrl, Ctrl.TASK_SEQ));
+}
+
+/** Whether the session this thread recorded into has ended. */
+export function ringClosed(): boolean {
+  return Atomics.load(ctrl, Ctrl.CLOSED) !== 0;
 }
 
 /** Wakes the worker for an early drain. */
@@ -90,7 +117,7 @@ export function wakeWorker(): void {
 
 /** Allocates a task id, unique across traces of this process. */
 export function nextTaskId(): number {
-  if (enabled) return Atomics.add(ctrl, Ctrl.TASK_SEQ, 1) + 1;
+  if (enabled) return Atomics.add(seqCtrl, Ctrl.TASK_SEQ, 1) + 1;
   return ++taskSeq;
 }
 
@@ -118,7 +145,7 @@ export function record(
 ): boolean {
   if (head === limit && !reserve()) return false;
   const i = (head & mask) << 3;
-  f64[i >> 1] = performance.now();
+  f64[i >> 1] = performance.now() + clockShift;
   u32[i + 2] = kind;
   u32[i + 3] = a;
   u32[i + 4] = b;
@@ -130,10 +157,44 @@ export function record(
   return true;
 }
 
+/**
+ * Writes a record that carries a float `value` (counters, GC) stamped with
+ * `time` (a `performance.now()` reading of this thread).
+ */
+export function recordValue(kind: number, time: number, a: number, b: number, value: number) {
+  if (head === limit && !reserve()) return;
+  const i = (head & mask) << 3;
+  f64[i >> 1] = time + clockShift;
+  u32[i + 2] = kind;
+  u32[i + 3] = a;
+  u32[i + 4] = b;
+  u32[i + 5] = 0;
+  f64[(i >> 1) + 3] = value;
+  head = (head + 1) | 0;
+  Atomics.store(ctrl, Ctrl.HEAD, head);
+}
+
+/**
+ * Records the call stack above `api` (the public function the user called)
+ * as a STACK record that belongs to the next record. Only with `stacks` on:
+ * capturing a stack costs microseconds.
+ */
+// deno-lint-ignore ban-types
+export function recordStack(api: Function): void {
+  const holder: { stack?: string } = {};
+  const E = Error as { captureStackTrace?: (o: object, f: unknown) => void };
+  if (E.captureStackTrace) E.captureStackTrace(holder, api);
+  else holder.stack = new Error().stack;
+  const s = holder.stack;
+  if (typeof s !== "string") return;
+  const id = strings.get(s) ?? define(s, 8192);
+  if (id !== 0) record(Rec.STACK, id, 0, 0, 0, 0);
+}
+
 /** The small id of an interned string, defining it on first use. */
 export function intern(s: string): number {
   const id = strings.get(s);
-  return id !== undefined ? id : define(s);
+  return id !== undefined ? id : define(s, 1024);
 }
 
 /**
@@ -153,11 +214,11 @@ export function recordLog(task: number, category: number, message: string) {
   record(Rec.LOG, task, category, pos >>> 0, n, flags);
 }
 
-function define(s: string): number {
+function define(s: string, max: number): number {
   if (typeof s !== "string") s = String(s);
   const id = strings.size + 1;
   if (head === limit && !reserve()) return 0;
-  const n = Math.min(s.length, 1024);
+  const n = Math.min(s.length, max);
   const pos = writeText(s, n);
   if (pos < 0) return 0;
   if (!record(Rec.STRING, id, 0, pos >>> 0, n, 0)) return 0;
@@ -181,6 +242,11 @@ function writeText(s: string, n: number): number {
 /** Slow path, once per quarter ring: refreshes `limit`, waits when full. */
 function reserve(): boolean {
   if (!enabled) return false;
+  if (Atomics.load(ctrl, Ctrl.CLOSED) !== 0) {
+    // The session ended under a joined thread: nobody drains this ring now.
+    detachRing();
+    return false;
+  }
   let used = (head - Atomics.load(ctrl, Ctrl.TAIL)) | 0;
   if (used >= capacity >> 1) wakeWorker();
   if (used >= capacity) {

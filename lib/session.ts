@@ -13,6 +13,11 @@ import type { FormatNumbers, HeaderFields } from "./encoder.ts";
 import type { DrainWorkerData, LayoutNumbers, SinkSpec, ToWorker } from "./drain_worker.ts";
 import { Ctrl, CTRL_BYTES, Flush, Rec, RECORD_BYTES, ringBytes } from "./ring_layout.ts";
 import { attachRing, detachRing, enabled, wakeWorker } from "./ring_writer.ts";
+import {
+  type RuntimeEventOptions,
+  startRuntimeSampler,
+  stopRuntimeSampler,
+} from "./runtime_sampler.ts";
 import { MainThreadSink, type TraceDestination } from "./sink.ts";
 import { drainWorkerUrl } from "./worker_source.ts";
 
@@ -23,6 +28,33 @@ export interface SessionOptions {
   flushInterval?: number;
   maxWait?: number;
   maxMessageLength?: number;
+  stacks?: boolean;
+  runtime?: RuntimeEventOptions | false;
+}
+
+/**
+ * What a worker thread needs to join the trace: pass it with `postMessage`
+ * and call `joinTrace(handle)` in the worker.
+ */
+export interface ThreadHandle {
+  /** The thread's own ring. */
+  ring: SharedArrayBuffer;
+  /** The main thread's ring (its task-id counter is shared). */
+  mainRing: SharedArrayBuffer;
+  mainTimeOrigin: number;
+  thread: number;
+  name: string;
+  capacity: number;
+  textCapacity: number;
+  maxWait: number;
+  maxMessage: number;
+  stacks: boolean;
+  runtime: RuntimeEventOptions | false;
+}
+
+/** A worker object whose exit can be watched: node:worker_threads' Worker. */
+export interface WatchableWorker {
+  once(event: "exit", listener: () => void): unknown;
 }
 
 interface ErrorInfo {
@@ -48,7 +80,12 @@ interface TraceConsumer {
 
 interface Session {
   worker: Worker;
+  ring: SharedArrayBuffer;
   ctrl: Int32Array;
+  options: ReturnType<typeof ringOptions>;
+  /** Rings of the threads that joined, closed when the session ends. */
+  joined: Int32Array[];
+  nextThread: number;
   trace?: TraceConsumer;
   flight: boolean;
   /** Waiters for the worker's replies, by reply type, oldest first. */
@@ -189,7 +226,11 @@ function ensureSession(o: ReturnType<typeof ringOptions>): Session {
   worker.unref();
   const s: Session = {
     worker,
+    ring,
     ctrl: new Int32Array(ring, 0, CTRL_BYTES >> 2),
+    options: o,
+    joined: [],
+    nextThread: 2,
     flight: false,
     waiting: new Map(),
     pending: 0,
@@ -197,6 +238,7 @@ function ensureSession(o: ReturnType<typeof ringOptions>): Session {
   session = s;
   installExitHooks();
   attachRing(ring, o);
+  if (o.runtime !== false) startRuntimeSampler(o.runtime, true);
 
   worker.on("message", (m: Reply) => {
     if (m.type === "data") {
@@ -258,9 +300,58 @@ async function closeIfIdle(s: Session): Promise<void> {
   if (s.trace || s.flight) return;
   if (session === s) {
     if (enabled) detachRing();
+    stopRuntimeSampler();
     session = undefined;
   }
+  for (const ctrl of s.joined) Atomics.store(ctrl, Ctrl.CLOSED, 1);
+  Atomics.store(s.ctrl, Ctrl.CLOSED, 1);
   await s.worker.terminate();
+}
+
+/**
+ * A handle for a worker thread to join the current session, or null when
+ * nothing is recording. With `worker`, the thread's end is recorded when it
+ * exits.
+ */
+export function threadHandle(name?: string, worker?: WatchableWorker): ThreadHandle | null {
+  const s = session;
+  if (!s || s.dead) return null;
+  const o = s.options;
+  const thread = s.nextThread++;
+  const ring = new SharedArrayBuffer(ringBytes(o));
+  const label = name ?? `worker ${thread - 1}`;
+  s.joined.push(new Int32Array(ring, 0, CTRL_BYTES >> 2));
+  s.worker.postMessage(
+    {
+      type: "addRing",
+      ring,
+      capacity: o.capacity,
+      textCapacity: o.textCapacity,
+      thread,
+      name: label,
+    } satisfies ToWorker,
+  );
+  worker?.once("exit", () => {
+    if (session === s && !s.dead) {
+      s.worker.postMessage(
+        { type: "endRing", thread, endMs: performance.now() } satisfies ToWorker,
+      );
+      wakeWorker();
+    }
+  });
+  return {
+    ring,
+    mainRing: s.ring,
+    mainTimeOrigin: performance.timeOrigin,
+    thread,
+    name: label,
+    capacity: o.capacity,
+    textCapacity: o.textCapacity,
+    maxWait: o.maxWait,
+    maxMessage: o.maxMessage,
+    stacks: o.stacks,
+    runtime: o.runtime,
+  };
 }
 
 function header(): HeaderFields {
@@ -319,6 +410,16 @@ function ringOptions(o: SessionOptions) {
       positive("maxMessageLength", o.maxMessageLength ?? 1 << 20),
       textCapacity >> 1,
     ),
+    stacks: o.stacks === true,
+    runtime: o.runtime === false ? false as const : runtimeOptions(o.runtime ?? {}),
+  };
+}
+
+function runtimeOptions(r: RuntimeEventOptions): RuntimeEventOptions {
+  return {
+    heartbeat: positive("runtime.heartbeat", r.heartbeat ?? 10),
+    stallThreshold: positive("runtime.stallThreshold", r.stallThreshold ?? 50),
+    heapInterval: r.heapInterval === 0 ? 0 : positive("runtime.heapInterval", r.heapInterval ?? 10),
   };
 }
 

@@ -17,6 +17,39 @@ export interface LogRecord {
   thread: number;
   /** The message was cut to the recorder's length limit. */
   truncated: boolean;
+  /** Where it was logged, innermost frame first (only with `stacks: true`). */
+  stack?: string[];
+}
+
+/** A sample of a counter such as `heap.used`. */
+export interface CounterSample {
+  name: string;
+  time: number;
+  value: number;
+  thread: number;
+}
+
+/** An event-loop stall: the thread ran nothing from `start` to `end`. */
+export interface StallRecord {
+  start: number;
+  end: number;
+  thread: number;
+  /** The innermost region open at the stall's midpoint, 0 if none. */
+  region: number;
+  /** That region's type, if there was one. */
+  regionType?: string;
+  /** That region's task (0: background or none). */
+  task: number;
+}
+
+/** A garbage collection; `inferred` ones are heap drops between two samples. */
+export interface GcRecord {
+  start: number;
+  end: number;
+  thread: number;
+  inferred: boolean;
+  /** Bytes the heap shrank by. */
+  freed: number;
 }
 
 /** A region in the model. */
@@ -34,6 +67,8 @@ export interface RegionRecord {
   lane: number;
   /** Enclosing `withRegion` region id on the same thread, 0 if none. */
   parent: number;
+  /** Where it began, innermost frame first (only with `stacks: true`). */
+  stack?: string[];
 }
 
 /** A task in the model. */
@@ -52,12 +87,16 @@ export interface TaskRecord {
   regions: RegionRecord[];
   /** Ids of direct subtasks. */
   children: number[];
+  /** Where it was created, innermost frame first (only with `stacks: true`). */
+  stack?: string[];
 }
 
 /** A thread that recorded events. */
 export interface ThreadRecord {
   id: number;
   name: string;
+  /** When it stopped recording, if it ended inside the trace. */
+  end?: number;
 }
 
 /** A whole trace, as {@linkcode parseTrace} returns it. */
@@ -70,6 +109,12 @@ export interface Trace {
   /** Every log, in time order. */
   logs: LogRecord[];
   threads: ThreadRecord[];
+  /** Counter samples (heap, memory, event loop) in time order. */
+  counters: CounterSample[];
+  /** Event-loop stalls, in time order. */
+  stalls: StallRecord[];
+  /** Garbage collections, in time order. */
+  gcs: GcRecord[];
   /** Events the recorder reported lost (0 in a healthy trace). */
   lost: number;
   /** The trace was cut short: read up to its last complete batch. */
@@ -94,6 +139,9 @@ export class TraceBuilder {
   private regions: RegionRecord[] = [];
   private logs: LogRecord[] = [];
   private threads: ThreadRecord[] = [];
+  private counters: CounterSample[] = [];
+  private stalls: StallRecord[] = [];
+  private gcs: GcRecord[] = [];
   private open = new Map<string, RegionRecord>();
   /** Open regions per (thread, lane), innermost last. */
   private stacks = new Map<string, RegionRecord[]>();
@@ -111,6 +159,7 @@ export class TraceBuilder {
         t.parent = e.parent;
         t.type = e.type;
         t.start = e.time;
+        if (e.stack) t.stack = e.stack;
         if (e.parent !== 0) this.taskFor(e.parent).children.push(e.task);
         break;
       }
@@ -130,6 +179,7 @@ export class TraceBuilder {
           lane: e.lane,
           parent: e.parent,
         };
+        if (e.stack) r.stack = e.stack;
         this.regions.push(r);
         if (r.task !== 0) this.taskFor(r.task).regions.push(r);
         this.open.set(`${e.thread}:${e.region}`, r);
@@ -151,12 +201,45 @@ export class TraceBuilder {
           thread: e.thread,
           truncated: e.truncated,
         };
+        if (e.stack) l.stack = e.stack;
         this.logs.push(l);
         if (l.task !== 0) this.taskFor(l.task).logs.push(l);
         break;
       }
       case "thread":
-        this.threads.push({ id: e.thread, name: e.name });
+        if (!this.threads.some((t) => t.id === e.thread)) {
+          this.threads.push({ id: e.thread, name: e.name });
+        }
+        break;
+      case "threadEnd": {
+        const t = this.threads.find((t) => t.id === e.thread);
+        if (t) t.end = e.time;
+        break;
+      }
+      case "counter":
+        this.counters.push({ name: e.name, time: e.time, value: e.value, thread: e.thread });
+        break;
+      case "stall": {
+        const r = e.region === 0 ? undefined : this.regionById(e.thread, e.region);
+        const st: StallRecord = {
+          start: e.time,
+          end: e.time + e.duration,
+          thread: e.thread,
+          region: e.region,
+          task: e.task,
+        };
+        if (r) st.regionType = r.type;
+        this.stalls.push(st);
+        break;
+      }
+      case "gc":
+        this.gcs.push({
+          start: e.time,
+          end: e.time + e.duration,
+          thread: e.thread,
+          inferred: e.inferred,
+          freed: e.freed,
+        });
         break;
       case "lost":
         break;
@@ -186,6 +269,9 @@ export class TraceBuilder {
       regions: this.regions.sort(byStart),
       logs: this.logs.sort(byTime),
       threads: this.threads,
+      counters: this.counters.sort((a, b) => a.time - b.time),
+      stalls: this.stalls.sort((a, b) => a.start - b.start),
+      gcs: this.gcs.sort((a, b) => a.start - b.start),
       lost: this.end.lost,
       truncated: this.end.truncated,
       duration: this.end.time,
@@ -211,6 +297,16 @@ export class TraceBuilder {
       this.tasks.set(id, t);
     }
     return t;
+  }
+
+  private regionById(thread: number, id: number): RegionRecord | undefined {
+    const open = this.open.get(`${thread}:${id}`);
+    if (open) return open;
+    for (let i = this.regions.length - 1; i >= 0; i--) {
+      const r = this.regions[i];
+      if (r.id === id && r.thread === thread) return r;
+    }
+    return undefined;
   }
 
   private endRegion(thread: number, id: number, time: number): void {

@@ -8,7 +8,7 @@
  */
 
 import { ByteWriter, TraceWriter } from "./encoder.ts";
-import { drainWorkerMain, FlightWindow, RingDrainer } from "./drain_worker.ts";
+import { drainWorkerMain, FlightWindow, RingDrainer, StringTable } from "./drain_worker.ts";
 
 let cached: URL | undefined;
 
@@ -21,7 +21,8 @@ export function drainWorkerSource(): string {
     TraceWriter.toString(),
     RingDrainer.toString(),
     FlightWindow.toString(),
-    `(${drainWorkerMain.toString()})(wt, fs, TraceWriter, RingDrainer, FlightWindow);`,
+    StringTable.toString(),
+    `(${drainWorkerMain.toString()})(wt, fs, TraceWriter, RingDrainer, FlightWindow, StringTable);`,
   ].join("\n");
 }
 

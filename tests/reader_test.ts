@@ -10,7 +10,7 @@ import { tempDir } from "./helpers.ts";
 /** A small trace with every event kind. */
 async function smallTrace(): Promise<Uint8Array> {
   const path = join(tempDir(), "small.trace");
-  await trace.start(path);
+  await trace.start(path, { runtime: false });
   const [ctx, task] = trace.newTask("t");
   trace.log(ctx, "cat", "message é");
   trace.withRegion(ctx, "outer", () => trace.startRegion("inner").end());

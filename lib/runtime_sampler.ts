@@ -1,0 +1,90 @@
+/**
+ * The execution side of the trace, sampled on one unref'd timer per thread:
+ * a heartbeat that detects event-loop stalls, the lower bound of event-loop
+ * utilisation derived from it, and (on the main thread) heap and memory
+ * counters, with garbage collections inferred from heap drops.
+ *
+ * Neither Deno nor Bun reports GC events (Deno lists the `gc` entry type but
+ * delivers none) or event-loop utilisation (`eventLoopUtilization()` returns
+ * zeros in both), so both are derived here and labelled as such.
+ *
+ * @module
+ */
+
+import process from "node:process";
+import { clearInterval, setInterval } from "node:timers";
+import { Rec } from "./ring_layout.ts";
+import { enabled, intern, record, recordValue } from "./ring_writer.ts";
+import { GC_INFERRED } from "./format.ts";
+
+/** What the runtime sampler records; see `StartOptions.runtime` in mod.ts. */
+export interface RuntimeEventOptions {
+  /** Heartbeat period, ms (default 10): stalls are timed to about half of it. */
+  heartbeat?: number;
+  /** A stall is a heartbeat later than this many ms (default 50). */
+  stallThreshold?: number;
+  /** Heap and memory sample period, ms (default 10); 0 turns heap sampling off. */
+  heapInterval?: number;
+}
+
+/** Heap drops smaller than this are allocator noise, not a collection. */
+const MIN_GC_DROP = 64 << 10;
+/** Period of the event-loop utilisation counter, ms. */
+const UTILISATION_WINDOW = 100;
+
+let timer: ReturnType<typeof setInterval> | undefined;
+
+/** Starts sampling on this thread; `heap` only on the main thread. */
+export function startRuntimeSampler(o: RuntimeEventOptions, heap: boolean): void {
+  stopRuntimeSampler();
+  const period = o.heartbeat ?? 10;
+  const threshold = o.stallThreshold ?? 50;
+  const heapEvery = heap ? (o.heapInterval ?? 10) : 0;
+  let lastBeat = performance.now();
+  let windowStart = lastBeat;
+  let blocked = 0;
+  let lastHeap = lastBeat;
+  let lastUsed = -1;
+
+  const tick = () => {
+    if (!enabled) return;
+    const now = performance.now();
+    const late = now - lastBeat - period;
+    if (late > 0) blocked += late;
+    if (late >= threshold) {
+      // The loop stopped somewhere between the last beat and the next one
+      // due: its start is taken halfway, so the error is ± period / 2.
+      record(Rec.STALL, Math.round((late + period / 2) * 1000), 0, 0, 0, 0);
+    }
+    lastBeat = now;
+    if (now - windowStart >= UTILISATION_WINDOW) {
+      const share = Math.min(1, blocked / (now - windowStart));
+      recordValue(Rec.COUNTER, now, intern("eventloop.utilization"), 0, share);
+      windowStart = now;
+      blocked = 0;
+    }
+    if (heapEvery > 0 && now - lastHeap >= heapEvery - 0.5) {
+      const m = process.memoryUsage();
+      recordValue(Rec.COUNTER, now, intern("heap.used"), 0, m.heapUsed);
+      recordValue(Rec.COUNTER, now, intern("heap.total"), 0, m.heapTotal);
+      recordValue(Rec.COUNTER, now, intern("memory.external"), 0, m.external);
+      recordValue(Rec.COUNTER, now, intern("memory.rss"), 0, m.rss);
+      if (lastUsed >= 0 && lastUsed - m.heapUsed >= MIN_GC_DROP) {
+        // Only a collection shrinks the heap; it ran at some point since the
+        // last sample, so the event spans that window, not the pause.
+        const window = Math.round((now - lastHeap) * 1000);
+        recordValue(Rec.GC, now, window, GC_INFERRED, lastUsed - m.heapUsed);
+      }
+      lastUsed = m.heapUsed;
+      lastHeap = now;
+    }
+  };
+  timer = setInterval(tick, period);
+  timer.unref?.();
+}
+
+/** Stops this thread's sampler. */
+export function stopRuntimeSampler(): void {
+  if (timer !== undefined) clearInterval(timer);
+  timer = undefined;
+}
