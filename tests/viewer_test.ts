@@ -11,6 +11,8 @@ import { renderViewerHtml } from "../lib/viewer/html.ts";
 import { serveHtml } from "../lib/viewer/command.ts";
 import { PAGE_SOURCE_HASH } from "../lib/viewer/page_bundle.ts";
 import { sourceHash } from "../lib/viewer/sources.ts";
+import { decodeColumns } from "../lib/viewer/page/columns.ts";
+import { layoutTrace } from "../lib/viewer/page/model.ts";
 import { type Browser, findChromium, launchChromium, type Page, pngStats } from "./cdp.ts";
 import { repoRoot, runFile, tempDir } from "./helpers.ts";
 
@@ -36,6 +38,67 @@ describe("runtrace view without a browser", () => {
       await sourceHash(),
       "lib/viewer/page_bundle.ts is stale: run `deno run -A lib/viewer/build.ts` and commit it",
     );
+  });
+
+  test("the page's columns match the reader's model item for item, and the layout places each once", async () => {
+    const path = join(dir, "mixed.trace");
+    await trace.start(path);
+    const [ctx, parent] = trace.newTask("request");
+    trace.log(ctx, "http", "GET /a");
+    trace.log("boot", "background log");
+    await Promise.all([1, 2, 3].map((n) =>
+      trace.withRegion(ctx, `fetch${n}`, async () => {
+        const [sub, child] = trace.newTask("subquery");
+        const r = trace.startRegion(sub, "decode");
+        await new Promise((res) => setTimeout(res, n));
+        r.end();
+        child.end();
+      })
+    ));
+    trace.newTask(ctx, "neverEnds");
+    trace.startRegion(ctx, "openRegion");
+    parent.end();
+    await trace.stop();
+    const bytes = new Uint8Array(readFileSync(path));
+    const model = parseTrace(bytes);
+    const cols = decodeColumns(bytes);
+    const num = (v: number | undefined) => v ?? NaN;
+    assert.equal(cols.tasks.n, model.tasks.length);
+    model.tasks.forEach((t, i) => {
+      assert.deepEqual(
+        [cols.tasks.id[i], cols.names[cols.tasks.type[i]], cols.tasks.start[i], cols.tasks.end[i]],
+        [t.id, t.type, num(t.start), num(t.end)],
+        `task ${i}`,
+      );
+    });
+    assert.equal(cols.regions.n, model.regions.length);
+    model.regions.forEach((r, i) => {
+      assert.deepEqual(
+        [cols.regions.id[i], cols.names[cols.regions.type[i]], cols.regions.start[i]],
+        [r.id, r.type, r.start],
+        `region ${i}`,
+      );
+      assert.deepEqual(
+        [cols.regions.end[i], cols.regions.thread[i], cols.regions.lane[i], cols.regions.task[i]],
+        [num(r.end), r.thread, r.lane, r.task],
+        `region ${i}`,
+      );
+    });
+    assert.deepEqual(
+      Array.from({ length: cols.logs.n }, (_, i) => [cols.logs.time[i], cols.logs.message[i]]),
+      model.logs.map((l) => [l.time, l.message]),
+    );
+    const layout = layoutTrace(cols);
+    const seen = { tasks: 0, regions: 0, logs: 0 };
+    for (const tr of layout.tracks) {
+      for (const row of tr.rows) {
+        seen[tr.kind] += row.items.length;
+        for (let k = 1; k < row.starts.length; k++) {
+          assert.ok(row.starts[k] >= row.ends[k - 1], `${tr.label}: items overlap in a row`);
+        }
+      }
+    }
+    assert.deepEqual(seen, { tasks: cols.tasks.n, regions: cols.regions.n, logs: cols.logs.n });
   });
 
   test("the page embeds the binary trace as base64 and loads nothing from the network", async () => {

@@ -8,7 +8,9 @@
  * @module
  */
 
-import { parseTrace, type Trace } from "../../trace_model.ts";
+import { TraceDecoder } from "../../decoder.ts";
+import { type Trace, TraceBuilder } from "../../trace_model.ts";
+import { type Columns, decodeColumns } from "./columns.ts";
 import { assignColors } from "./colors.ts";
 import {
   bucketOf,
@@ -35,7 +37,10 @@ interface ViewerHook {
   /** ms spent decoding and laying out. */
   decodeMs?: number;
   layoutMs?: number;
+  /** ms since navigation start when the full model (for details and pages) was built. */
+  modelMs?: number;
   timeline?: Timeline;
+  cols?: Columns;
   trace?: Trace;
 }
 
@@ -67,12 +72,60 @@ function showError(title: string, detail: string): void {
   ($("#search") as HTMLInputElement).disabled = true;
 }
 
+/**
+ * Builds the full trace model (lib/trace_model.ts) from the same bytes in
+ * the background, a slice at a time so the timeline stays responsive; a
+ * caller that needs it at once finishes the work synchronously.
+ */
+class ModelLoader {
+  private builder = new TraceBuilder();
+  private decoder = new TraceDecoder(this.builder.add);
+  private at = 0;
+  private trace?: Trace;
+  private onReady: (t: Trace) => void;
+
+  constructor(private bytes: Uint8Array, onReady: (t: Trace) => void) {
+    this.onReady = onReady;
+  }
+
+  /** Starts the background work. */
+  start(): void {
+    const tick = () => {
+      if (this.trace) return;
+      const until = performance.now() + 30;
+      while (!this.trace && performance.now() < until) this.step();
+      if (!this.trace) setTimeout(tick, 0);
+    };
+    setTimeout(tick, 0);
+  }
+
+  /** The model, built now if the background work has not finished. */
+  get(): Trace {
+    while (!this.trace) this.step();
+    return this.trace;
+  }
+
+  private step(): void {
+    const chunk = 1 << 16;
+    if (this.at < this.bytes.length) {
+      this.decoder.push(this.bytes.subarray(this.at, this.at + chunk));
+      this.at += chunk;
+      return;
+    }
+    this.decoder.finish();
+    this.trace = this.builder.result();
+    this.onReady(this.trace);
+  }
+}
+
 function main(): void {
   const name = document.body.dataset.name ?? "trace";
-  let trace: Trace;
+  let cols: Columns;
+  let bytes: Uint8Array;
   const t0 = performance.now();
   try {
-    trace = parseTrace(embeddedTrace());
+    bytes = embeddedTrace();
+    cols = decodeColumns(bytes);
   } catch (e) {
     const msg = e instanceof Error ? e.message.replace(/^runtrace: /, "") : String(e);
     const notTrace = /not a runtrace trace|magic|unsupported trace format|empty input/.test(msg);
@@ -85,33 +138,35 @@ function main(): void {
   }
   const t1 = performance.now();
   hook.decodeMs = t1 - t0;
-  hook.trace = trace;
-  const layout = layoutTrace(trace);
+  hook.cols = cols;
+  const layout = layoutTrace(cols);
   hook.layoutMs = performance.now() - t1;
-  showBanner(trace);
-  showSummary(trace, name);
-  const colors = assignColors([
-    ...trace.tasks.map((t) => t.type),
-    ...trace.regions.map((r) => r.type),
-    ...trace.logs.map((l) => l.category),
-  ]);
+  showBanner(cols, undefined);
+  showSummary(cols, name);
+  const colors = assignColors(cols.names);
+  const loader = new ModelLoader(bytes, (trace) => {
+    hook.trace = trace;
+    hook.modelMs = performance.now();
+    if (trace.problems.length > 0) showBanner(cols, trace);
+  });
   const timeline = new Timeline($("#timeline-host"), {
-    trace,
+    cols,
     layout,
     colors,
-    onSelect: (sel) => showDetails(trace, sel, jump),
+    onSelect: (sel) => showDetails(loader.get(), sel, jump),
   });
   hook.timeline = timeline;
-  showDetails(trace, undefined, jump);
   hook.firstDrawMs = performance.now();
   requestAnimationFrame(() => {
     hook.firstFrameMs = performance.now();
+    loader.start();
   });
+  showDetails(undefined, undefined, jump);
 
   const pages = new Map<string, () => void>([
-    ["tasks", () => renderStatsPage(trace, "tasks", colors, jump)],
-    ["regions", () => renderStatsPage(trace, "regions", colors, jump)],
-    ["logs", () => renderLogsPage(trace, jump)],
+    ["tasks", () => renderStatsPage(loader.get(), "tasks", colors, jump)],
+    ["regions", () => renderStatsPage(loader.get(), "regions", colors, jump)],
+    ["logs", () => renderLogsPage(loader.get(), jump)],
   ]);
   const rendered = new Set<string>();
   function show(view: string): void {
@@ -147,7 +202,7 @@ function main(): void {
       show(next.dataset.view!);
     });
   }
-  setupSearch(trace, timeline, () => show("timeline"));
+  setupSearch(cols, timeline, () => show("timeline"));
   document.addEventListener("keydown", (e) => {
     if (e.key === "/" && document.activeElement?.tagName !== "INPUT") {
       e.preventDefault();
@@ -159,20 +214,20 @@ function main(): void {
   hook.ready = true;
 }
 
-function showBanner(trace: Trace): void {
+function showBanner(cols: Columns, trace: Trace | undefined): void {
   const notes: string[] = [];
-  if (trace.truncated) {
+  if (cols.truncated) {
     notes.push("The trace was cut short: it is shown up to its last complete batch.");
   }
-  if (trace.lost > 0) {
-    notes.push(`The recorder lost ${trace.lost} events: some tasks or regions may be missing.`);
+  if (cols.lost > 0) {
+    notes.push(`The recorder lost ${cols.lost} events: some tasks or regions may be missing.`);
   }
-  if (trace.problems.length > 0) {
+  if (trace && trace.problems.length > 0) {
     notes.push(
       `${trace.problems.length} problem(s) in the trace: ${trace.problems.slice(0, 3).join("; ")}`,
     );
   }
-  if (trace.tasks.length + trace.regions.length + trace.logs.length === 0) {
+  if (cols.tasks.n + cols.regions.n + cols.logs.n === 0) {
     notes.push("The trace holds no tasks, regions or logs.");
   }
   const el = $("#banner");
@@ -181,11 +236,11 @@ function showBanner(trace: Trace): void {
   el.innerHTML = notes.map((n) => `<p>${escapeHtml(n)}</p>`).join("");
 }
 
-function showSummary(trace: Trace, name: string): void {
-  const h = trace.header;
-  $("#summary").textContent = `${name} · ${trace.events} events · ${
-    formatDuration(trace.duration)
-  } · ${trace.tasks.length} tasks · ${trace.regions.length} regions · ${trace.logs.length} logs · ${h.runtime} ${h.runtimeVersion}`;
+function showSummary(cols: Columns, name: string): void {
+  const h = cols.header;
+  $("#summary").textContent = `${name} · ${cols.events} events · ${
+    formatDuration(cols.duration)
+  } · ${cols.tasks.n} tasks · ${cols.regions.n} regions · ${cols.logs.n} logs · ${h.runtime} ${h.runtimeVersion}`;
 }
 
 /** Renders a button that jumps to an item on the timeline. */
@@ -206,7 +261,7 @@ let detailsWired = false;
 let itemIndex: { logs: Map<object, number>; regions: Map<object, number> } | undefined;
 
 function showDetails(
-  trace: Trace,
+  trace: Trace | undefined,
   sel: Selection | undefined,
   jump: (s: Selection) => void,
 ): void {
@@ -215,7 +270,7 @@ function showDetails(
     wireLinks(el, jump);
     detailsWired = true;
   }
-  if (!sel) {
+  if (!sel || !trace) {
     el.innerHTML =
       `<p class="hint">Click a slice, or focus the timeline and press <kbd>]</kbd>, to see its details.</p>`;
     return;
@@ -315,7 +370,7 @@ function showDetails(
   }</tbody></table>${logHtml}`;
 }
 
-function setupSearch(trace: Trace, timeline: Timeline, showTimeline: () => void): void {
+function setupSearch(cols: Columns, timeline: Timeline, showTimeline: () => void): void {
   const input = $("#search") as HTMLInputElement;
   const status = $("#search-status");
   let hits: Selection[] = [];
@@ -330,30 +385,30 @@ function setupSearch(trace: Trace, timeline: Timeline, showTimeline: () => void)
       status.textContent = "";
       return;
     }
+    // Types and categories are few: match each name once, then flag items by name.
+    const named = Uint8Array.from(cols.names, (n) => n.toLowerCase().includes(q) ? 1 : 0);
+    const { tasks, regions, logs } = cols;
     const m: Matches = {
-      tasks: new Uint8Array(trace.tasks.length),
-      regions: new Uint8Array(trace.regions.length),
-      logs: new Uint8Array(trace.logs.length),
+      tasks: new Uint8Array(tasks.n),
+      regions: new Uint8Array(regions.n),
+      logs: new Uint8Array(logs.n),
     };
     const found: [number, Selection][] = [];
-    trace.tasks.forEach((t, i) => {
-      if (t.type.toLowerCase().includes(q)) {
-        m.tasks[i] = 1;
-        found.push([t.start ?? 0, { kind: "task", index: i }]);
-      }
-    });
-    trace.regions.forEach((r, i) => {
-      if (r.type.toLowerCase().includes(q)) {
-        m.regions[i] = 1;
-        found.push([r.start, { kind: "region", index: i }]);
-      }
-    });
-    trace.logs.forEach((l, i) => {
-      if (l.category.toLowerCase().includes(q) || l.message.toLowerCase().includes(q)) {
-        m.logs[i] = 1;
-        found.push([l.time, { kind: "log", index: i }]);
-      }
-    });
+    for (let i = 0; i < tasks.n; i++) {
+      if (!named[tasks.type[i]]) continue;
+      m.tasks[i] = 1;
+      found.push([Number.isNaN(tasks.start[i]) ? 0 : tasks.start[i], { kind: "task", index: i }]);
+    }
+    for (let i = 0; i < regions.n; i++) {
+      if (!named[regions.type[i]]) continue;
+      m.regions[i] = 1;
+      found.push([regions.start[i], { kind: "region", index: i }]);
+    }
+    for (let i = 0; i < logs.n; i++) {
+      if (!named[logs.category[i]] && !logs.message[i].toLowerCase().includes(q)) continue;
+      m.logs[i] = 1;
+      found.push([logs.time[i], { kind: "log", index: i }]);
+    }
     found.sort((a, b) => a[0] - b[0]);
     hits = found.map((f) => f[1]);
     timeline.setMatches(m);

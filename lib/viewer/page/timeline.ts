@@ -11,12 +11,15 @@
  * @module
  */
 
-import type { Trace } from "../../trace_model.ts";
+import type { Columns } from "./columns.ts";
 import { formatDuration } from "../../duration.ts";
 import { tickStep } from "./format.ts";
 import { firstEndingAfter, firstStartingAt, type Layout, type Row, type Track } from "./model.ts";
 
-/** What is selected: an index into `trace.tasks`, `trace.regions` or `trace.logs`. */
+/**
+ * What is selected: an index into the task, region or log columns, which is
+ * also the index into `trace.tasks`, `trace.regions` or `trace.logs`.
+ */
 export interface Selection {
   kind: "task" | "region" | "log";
   index: number;
@@ -31,7 +34,7 @@ export interface Matches {
 
 /** Colours and callbacks the timeline is built with. */
 export interface TimelineOptions {
-  trace: Trace;
+  cols: Columns;
   layout: Layout;
   /** Colour per task/region type and per log category. */
   colors: Map<string, string>;
@@ -75,12 +78,13 @@ export class Timeline {
   private pending = false;
   private charW = 6.5;
   private mouseX: number | undefined;
-  /** Colour per type, by the item's index, resolved once. */
-  private taskColor: string[];
-  private regionColor: string[];
-  private logColor: string[];
-  /** Index in `trace.tasks` of each task id, for flows. */
-  private taskIndex = new Map<number, number>();
+  /** Colour per entry of `cols.names`. */
+  private nameColor: string[];
+  /** Drawing queued by the row walks, flushed once per frame. */
+  private fills = new Map<string, number[]>();
+  private markers = new Map<string, number[]>();
+  private labels: (string | number)[] = [];
+  private outline: [number, number, number, number] | undefined;
 
   /** Builds the timeline inside `host`, showing the whole trace. */
   constructor(host: HTMLElement, opts: TimelineOptions) {
@@ -97,11 +101,7 @@ export class Timeline {
     host.appendChild(c);
     this.canvas = c;
     this.ctx = c.getContext("2d", { alpha: false })!;
-    const { trace, colors } = opts;
-    this.taskColor = trace.tasks.map((t) => colors.get(t.type) ?? "#ccc");
-    this.regionColor = trace.regions.map((r) => colors.get(r.type) ?? "#ccc");
-    this.logColor = trace.logs.map((l) => colors.get(l.category) ?? "#555");
-    trace.tasks.forEach((t, i) => this.taskIndex.set(t.id, i));
+    this.nameColor = opts.cols.names.map((n) => opts.colors.get(n) ?? "#ccc");
     this.computeY();
     this.showAll();
     this.resize();
@@ -205,17 +205,17 @@ export class Timeline {
 
   /** Start and end of an item, ns. */
   span(sel: Selection): [number, number] {
-    const { trace, layout } = this.opts;
+    const { cols, layout } = this.opts;
+    const orEnd = (t: number) => Number.isNaN(t) ? layout.end : t;
     if (sel.kind === "task") {
-      const t = trace.tasks[sel.index];
-      return [t.start ?? 0, t.end ?? layout.end];
+      const s = cols.tasks.start[sel.index];
+      return [Number.isNaN(s) ? 0 : s, orEnd(cols.tasks.end[sel.index])];
     }
     if (sel.kind === "region") {
-      const r = trace.regions[sel.index];
-      return [r.start, r.end ?? layout.end];
+      return [cols.regions.start[sel.index], orEnd(cols.regions.end[sel.index])];
     }
-    const l = trace.logs[sel.index];
-    return [l.time, l.time];
+    const t = cols.logs.time[sel.index];
+    return [t, t];
   }
 
   /** Redraws on the next animation frame (once, however often it is asked). */
@@ -265,14 +265,21 @@ export class Timeline {
     this.contentH = y;
   }
 
-  private itemY(sel: Selection): number | undefined {
+  /** Track and row of an item. */
+  private place(sel: Selection): [number, number] | undefined {
     const { layout } = this.opts;
-    const place = sel.kind === "task"
-      ? layout.taskPlace[sel.index]
+    const p = sel.kind === "task"
+      ? layout.taskPlace
       : sel.kind === "region"
-      ? layout.regionPlace[sel.index]
-      : layout.logPlace[sel.index];
-    return place ? this.rowY[place.track][place.row] : undefined;
+      ? layout.regionPlace
+      : layout.logPlace;
+    if (!(sel.index >= 0 && 2 * sel.index < p.length)) return undefined;
+    return [p[2 * sel.index], p[2 * sel.index + 1]];
+  }
+
+  private itemY(sel: Selection): number | undefined {
+    const p = this.place(sel);
+    return p ? this.rowY[p[0]][p[1]] : undefined;
   }
 
   /** Draws everything now. */
@@ -306,6 +313,7 @@ export class Timeline {
         else this.drawSliceRow(tr, tr.rows[r], y);
       }
     }
+    this.flush();
     this.drawFlows(top);
     this.drawAxis();
     this.lastDrawMs = performance.now() - began;
@@ -317,16 +325,16 @@ export class Timeline {
   }
 
   private drawSliceRow(tr: Track, row: Row, y: number): void {
-    const ctx = this.ctx;
     const k = this.width / (this.t1 - this.t0);
     const t0 = this.t0, t1 = this.t1;
     const n = row.starts.length;
     const isTask = tr.kind === "tasks";
-    const colors = isTask ? this.taskColor : this.regionColor;
+    const { cols } = this.opts;
+    const typeOf = isTask ? cols.tasks.type : cols.regions.type;
+    const colors = this.nameColor;
     const match = this.matches ? (isTask ? this.matches.tasks : this.matches.regions) : undefined;
     const sel = this.selection;
     const selIndex = sel && sel.kind === (isTask ? "task" : "region") ? sel.index : -1;
-    const trace = this.opts.trace;
     const h = ROW_H - 2;
     let i = firstEndingAfter(row, t0);
     while (i < n && row.starts[i] <= t1) {
@@ -336,25 +344,24 @@ export class Timeline {
         const item = row.items[i];
         if (x0 < -2) x0 = -2;
         if (x1 > this.width + 2) x1 = this.width + 2;
-        ctx.globalAlpha = match && !match[item] ? 0.25 : 1;
-        ctx.fillStyle = colors[item];
-        ctx.fillRect(x0, y + 1, x1 - x0 - 0.5, h);
+        const dim = match !== undefined && !match[item];
+        this.rect(
+          dim ? `${colors[typeOf[item]]}|0.25` : colors[typeOf[item]],
+          x0,
+          y + 1,
+          x1 - x0 - 0.5,
+          h,
+        );
         if (x1 - x0 > 24) {
-          const name = isTask ? trace.tasks[item].type : trace.regions[item].type;
+          const name = cols.names[typeOf[item]];
           const fit = Math.floor((x1 - x0 - 6) / this.charW);
-          ctx.fillStyle = "#202124";
-          ctx.fillText(
+          this.labels.push(
             fit >= name.length ? name : name.slice(0, Math.max(1, fit - 1)) + "…",
             Math.max(x0, 0) + 3,
             y + 1 + h / 2,
           );
         }
-        if (item === selIndex) {
-          ctx.globalAlpha = 1;
-          ctx.strokeStyle = "#000";
-          ctx.lineWidth = 2;
-          ctx.strokeRect(x0 + 1, y + 2, Math.max(1, x1 - x0 - 2), h - 2);
-        }
+        if (item === selIndex) this.outline = [x0 + 1, y + 2, Math.max(1, x1 - x0 - 2), h - 2];
         i++;
         continue;
       }
@@ -378,17 +385,71 @@ export class Timeline {
         x0 = (row.starts[i] - t0) * k;
         x1 = (row.ends[i] - t0) * k;
       } while (x1 - x0 < MIN_SLICE_PX && x0 < bx1 + 1 && x0 <= this.width);
-      ctx.globalAlpha = match && !any
+      // Alpha in four steps of density, so blocks share a few fill batches.
+      const alpha = match && !any
         ? 0.2
-        : Math.min(1, 0.45 + count / Math.max(1, bx1 - bx0) / 4);
-      ctx.fillStyle = any ? "#e37400" : "#80868b";
-      ctx.fillRect(bx0, y + 1, Math.max(1, bx1 - bx0), h);
+        : Math.min(1, 0.45 + Math.round(count / Math.max(1, bx1 - bx0) / 4 * 4) / 4);
+      this.rect(`${any ? "#e37400" : "#80868b"}|${alpha}`, bx0, y + 1, Math.max(1, bx1 - bx0), h);
+    }
+  }
+
+  /** Queues a rectangle to fill with `style` ("colour" or "colour|alpha"). */
+  private rect(style: string, x: number, y: number, w: number, h: number): void {
+    const list = this.fills.get(style);
+    if (list) list.push(x, y, w, h);
+    else this.fills.set(style, [x, y, w, h]);
+  }
+
+  /** Queues a log marker, a small triangle pointing at time x. */
+  private marker(style: string, x: number, y: number): void {
+    const list = this.markers.get(style);
+    if (list) list.push(x, y);
+    else this.markers.set(style, [x, y]);
+  }
+
+  /** Fills everything queued, grouped by colour so the fill style changes rarely. */
+  private flush(): void {
+    const ctx = this.ctx;
+    for (const [style, r] of this.fills) {
+      const bar = style.indexOf("|");
+      ctx.globalAlpha = bar < 0 ? 1 : Number(style.slice(bar + 1));
+      ctx.fillStyle = bar < 0 ? style : style.slice(0, bar);
+      // fillRect per slice: one path of thousands of rectangles rasterises far slower.
+      for (let k = 0; k < r.length; k += 4) ctx.fillRect(r[k], r[k + 1], r[k + 2], r[k + 3]);
+    }
+    for (const [style, m] of this.markers) {
+      const bar = style.indexOf("|");
+      ctx.globalAlpha = bar < 0 ? 1 : Number(style.slice(bar + 1));
+      ctx.fillStyle = bar < 0 ? style : style.slice(0, bar);
+      ctx.beginPath();
+      for (let k = 0; k < m.length; k += 2) {
+        const x = m[k], y = m[k + 1];
+        ctx.moveTo(x, y + 2);
+        ctx.lineTo(x + 4, y + LOG_ROW_H - 2);
+        ctx.lineTo(x - 4, y + LOG_ROW_H - 2);
+        ctx.closePath();
+      }
+      ctx.fill();
     }
     ctx.globalAlpha = 1;
+    ctx.fillStyle = "#202124";
+    const l = this.labels;
+    for (let k = 0; k < l.length; k += 3) {
+      ctx.fillText(l[k] as string, l[k + 1] as number, l[k + 2] as number);
+    }
+    if (this.outline) {
+      ctx.strokeStyle = "#000";
+      ctx.lineWidth = 2;
+      const [x, y, w, h] = this.outline;
+      ctx.strokeRect(x, y, w, h);
+    }
+    this.fills.clear();
+    this.markers.clear();
+    this.labels.length = 0;
+    this.outline = undefined;
   }
 
   private drawLogRow(row: Row, y: number): void {
-    const ctx = this.ctx;
     const k = this.width / (this.t1 - this.t0);
     const t0 = this.t0, t1 = this.t1;
     const n = row.starts.length;
@@ -400,42 +461,31 @@ export class Timeline {
       const x = (row.starts[i] - t0) * k;
       const j = Math.max(i + 1, firstStartingAt(row, t0 + Math.floor(x + 1) / k, i + 1));
       const item = row.items[i];
-      ctx.globalAlpha = match && !match[item] ? 0.25 : 1;
-      ctx.fillStyle = j - i > 1 ? "#5f6368" : this.logColor[item];
-      ctx.beginPath();
-      ctx.moveTo(x, y + 2);
-      ctx.lineTo(x + 4, y + LOG_ROW_H - 2);
-      ctx.lineTo(x - 4, y + LOG_ROW_H - 2);
-      ctx.fill();
+      const color = j - i > 1 ? "#5f6368" : this.nameColor[this.opts.cols.logs.category[item]];
+      this.marker(match && !match[item] ? `${color}|0.25` : color, x, y);
       if (selIndex >= 0) {
         for (let m = i; m < j; m++) {
-          if (row.items[m] === selIndex) {
-            ctx.globalAlpha = 1;
-            ctx.strokeStyle = "#000";
-            ctx.lineWidth = 2;
-            ctx.stroke();
-          }
+          if (row.items[m] === selIndex) this.outline = [x - 5, y + 1, 10, LOG_ROW_H - 2];
         }
       }
       i = j;
     }
-    ctx.globalAlpha = 1;
   }
 
   private drawFlows(top: number): void {
     const sel = this.selection;
     if (!sel || sel.kind !== "task") return;
-    const { trace, layout } = this.opts;
-    const task = trace.tasks[sel.index];
+    const { cols } = this.opts;
+    const tasks = cols.tasks;
     const ctx = this.ctx;
-    const indexOf = this.taskIndex;
     const arrow = (from: number, to: number) => {
-      const a = layout.taskPlace[from], b = layout.taskPlace[to];
+      const a = this.place({ kind: "task", index: from });
+      const b = this.place({ kind: "task", index: to });
       if (!a || !b) return;
-      const child = trace.tasks[to];
-      const x = this.x(child.start ?? 0);
-      const ya = top + this.rowY[a.track][a.row] + ROW_H / 2;
-      const yb = top + this.rowY[b.track][b.row] + (b.row > a.row ? 1 : ROW_H - 1);
+      const s = tasks.start[to];
+      const x = this.x(Number.isNaN(s) ? 0 : s);
+      const ya = top + this.rowY[a[0]][a[1]] + ROW_H / 2;
+      const yb = top + this.rowY[b[0]][b[1]] + (b[1] > a[1] ? 1 : ROW_H - 1);
       ctx.strokeStyle = "#1a73e8";
       ctx.fillStyle = "#1a73e8";
       ctx.lineWidth = 1.5;
@@ -450,12 +500,11 @@ export class Timeline {
       ctx.lineTo(x + 4, yb - 6 * dir);
       ctx.fill();
     };
-    const parent = indexOf.get(task.parent);
-    if (task.parent !== 0 && parent !== undefined) arrow(parent, sel.index);
-    for (const c of task.children) {
-      const ci = indexOf.get(c);
-      if (ci !== undefined) arrow(sel.index, ci);
-    }
+    const parentId = tasks.parent[sel.index];
+    const parent = parentId === 0 ? undefined : cols.taskIndex.get(parentId);
+    if (parent !== undefined) arrow(parent, sel.index);
+    const end = Math.min(tasks.childStart[sel.index + 1], tasks.childStart[sel.index] + 1000);
+    for (let k = tasks.childStart[sel.index]; k < end; k++) arrow(sel.index, tasks.children[k]);
   }
 
   private drawAxis(): void {
@@ -536,13 +585,9 @@ export class Timeline {
       }
       return;
     }
-    const place = sel.kind === "task"
-      ? layout.taskPlace[sel.index]
-      : sel.kind === "region"
-      ? layout.regionPlace[sel.index]
-      : layout.logPlace[sel.index];
+    const place = this.place(sel);
     if (!place) return;
-    const row = layout.tracks[place.track].rows[place.row];
+    const row = layout.tracks[place[0]].rows[place[1]];
     const at = row.items.indexOf(sel.index);
     const next = at + dir;
     if (at < 0 || next < 0 || next >= row.items.length) return;

@@ -1,0 +1,312 @@
+/**
+ * Viewer benchmark: generates a trace of about 1 million events, builds its
+ * page, loads it in headless Chromium and measures the first timeline paint
+ * and the time of each zoom and pan step. Results go to standard output as a
+ * Markdown table (copied into bench/results-viewer.md).
+ *
+ *     deno run -A bench/viewer_bench.ts [--events N] [--loads K]
+ *     bun bench/viewer_bench.ts
+ *
+ * Needs a `chromium` binary (or $CHROMIUM).
+ *
+ * @module
+ */
+
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import process from "node:process";
+import { type FormatNumbers, TraceWriter } from "../lib/encoder.ts";
+import { Batch, Ev, FORMAT_VERSION, LOG_TRUNCATED, MAGIC } from "../lib/format.ts";
+import { renderViewerHtml } from "../lib/viewer/html.ts";
+import { findChromium, launchChromium } from "../tests/cdp.ts";
+
+const FORMAT: FormatNumbers = {
+  magic: [...MAGIC],
+  version: FORMAT_VERSION,
+  batch: Batch,
+  ev: Ev,
+  logTruncated: LOG_TRUNCATED,
+};
+
+/** One event waiting to be encoded, in a thread's time order. */
+interface Pending {
+  time: number;
+  seq: number;
+  kind: number;
+  a: number;
+  b: number;
+  c: number;
+  d: number;
+  msg?: string;
+}
+
+/** Deterministic pseudo-random numbers (mulberry32), so runs compare. */
+function rng(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * A synthetic trace of about `events` events: orders on four threads, each
+ * a task with a log, two concurrent regions then a third, durations spread
+ * log-normally from microseconds to tens of milliseconds.
+ *
+ * @example
+ * ```ts
+ * import { syntheticTrace } from "./viewer_bench.ts";
+ * const bytes = syntheticTrace(10_000);
+ * ```
+ */
+export function syntheticTrace(events: number): Uint8Array {
+  const threads = 4;
+  const tasks = Math.ceil(events / 9);
+  const rand = rng(42);
+  const lognormal = (median: number) => {
+    const u = Math.max(1e-9, rand()), v = rand();
+    return median * Math.exp(Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v) * 0.9);
+  };
+  const perThread: Pending[][] = Array.from({ length: threads }, () => []);
+  const nextRegion = new Array(threads).fill(0);
+  let lane = 0, seq = 0;
+  const types = ["checkout", "search", "render", "login"];
+  const steps = [["fetchCart", "priceItems", "charge"], ["parse", "query", "rank"], [
+    "loadTemplate",
+    "fetchData",
+    "renderHTML",
+  ], ["lookupUser", "checkPassword", "issueToken"]];
+  for (let i = 0; i < tasks; i++) {
+    const th = i % threads;
+    const list = perThread[th];
+    const kind = i % types.length;
+    const t0 = Math.round(i * 10_000 + rand() * 5_000);
+    const id = i + 1;
+    const push = (time: number, k: number, a = 0, b = 0, c = 0, d = 0, msg?: string) =>
+      list.push({ time: Math.round(time), seq: seq++, kind: k, a, b, c, d, msg });
+    push(t0, Ev.TASK_BEGIN, id, 0, 1 + kind);
+    push(t0 + 100, Ev.LOG, id, 10, 0, 0, `order ${id} from user ${i % 997}`);
+    const dA = lognormal(60_000), dB = lognormal(40_000), dC = lognormal(20_000);
+    const rA = ++nextRegion[th], rB = ++nextRegion[th], rC = ++nextRegion[th];
+    push(t0 + 200, Ev.REGION_BEGIN, id, 20 + kind * 3, rA, ++lane);
+    push(t0 + 300, Ev.REGION_BEGIN, id, 21 + kind * 3, rB, ++lane);
+    push(t0 + 200 + dA, Ev.REGION_END, rA);
+    push(t0 + 300 + dB, Ev.REGION_END, rB);
+    const c0 = t0 + 400 + Math.max(dA, dB);
+    push(c0, Ev.REGION_BEGIN, id, 22 + kind * 3, rC, ++lane);
+    push(c0 + dC, Ev.REGION_END, rC);
+    push(c0 + dC + 100, Ev.TASK_END, id);
+  }
+  const w = new TraceWriter(FORMAT);
+  w.header({
+    timeOrigin: Date.now(),
+    startTime: 0,
+    resolutionNs: 1,
+    runtime: "bench",
+    runtimeVersion: "1",
+    pid: 0,
+  });
+  for (let th = 0; th < threads; th++) w.threadName(th + 1, th === 0 ? "main" : `worker ${th}`);
+  const strings = new Map<number, string>([[10, "order"]]);
+  types.forEach((t, k) => strings.set(1 + k, t));
+  steps.forEach((s, k) => s.forEach((n, j) => strings.set(20 + k * 3 + j, n)));
+  for (const [id, s] of strings) w.defineString(id, s);
+  const lastTime = new Array(threads).fill(0);
+  const lastRegion = new Array(threads).fill(0);
+  const pos = new Array(threads).fill(0);
+  for (const list of perThread) list.sort((x, y) => x.time - y.time || x.seq - y.seq);
+  // Interleave batches of 4096 events from each thread, as the drain worker would.
+  for (let more = true; more;) {
+    more = false;
+    for (let th = 0; th < threads; th++) {
+      const list = perThread[th];
+      if (pos[th] >= list.length) continue;
+      more = true;
+      w.openBatch(th + 1, lastTime[th], lastRegion[th]);
+      const end = Math.min(list.length, pos[th] + 4096);
+      for (let k = pos[th]; k < end; k++) {
+        const e = list[k];
+        w.event(e.kind, e.time);
+        const o = w.ev;
+        switch (e.kind) {
+          case Ev.TASK_BEGIN:
+            o.uvarint(e.a);
+            o.uvarint(e.b);
+            o.uvarint(e.c);
+            break;
+          case Ev.TASK_END:
+            o.uvarint(e.a);
+            break;
+          case Ev.LOG:
+            o.uvarint(e.a);
+            o.uvarint(e.b);
+            o.uvarint(0);
+            w.message(e.msg!);
+            break;
+          case Ev.REGION_BEGIN:
+            o.uvarint(e.a);
+            o.uvarint(e.b);
+            o.svarint(e.c - w.lastRegion);
+            o.uvarint(0);
+            o.uvarint(e.d);
+            w.lastRegion = e.c;
+            break;
+          case Ev.REGION_END:
+            o.svarint(w.lastRegion - e.a);
+            break;
+        }
+      }
+      pos[th] = end;
+      lastTime[th] = w.lastTime;
+      lastRegion[th] = w.lastRegion;
+      w.closeBatch();
+    }
+  }
+  w.end(0);
+  return w.out.buf.slice(0, w.out.pos);
+}
+
+/** Summary of a list of timings, ms. */
+function summary(xs: number[]): { median: number; p95: number; max: number } {
+  const s = [...xs].sort((a, b) => a - b);
+  const at = (p: number) => s[Math.min(s.length - 1, Math.floor(p * s.length))];
+  return { median: at(0.5), p95: at(0.95), max: s[s.length - 1] };
+}
+
+async function main(): Promise<void> {
+  const arg = (name: string, def: number) => {
+    const i = process.argv.indexOf(name);
+    return i >= 0 ? Number(process.argv[i + 1]) : def;
+  };
+  const events = arg("--events", 1_000_000);
+  const loads = arg("--loads", 3);
+  const exe = findChromium();
+  if (!exe) {
+    console.error(
+      "viewer_bench: no chromium binary found (apt-get install chromium, or set $CHROMIUM)",
+    );
+    process.exit(1);
+  }
+  const out = join(import.meta.dirname ?? ".", "out");
+  mkdirSync(out, { recursive: true });
+  let t = performance.now();
+  const bytes = syntheticTrace(events);
+  const genMs = performance.now() - t;
+  t = performance.now();
+  const html = renderViewerHtml(bytes, { name: `synthetic-${events}.trace` });
+  const htmlMs = performance.now() - t;
+  const file = join(out, `viewer-${events}.html`);
+  writeFileSync(join(out, `viewer-${events}.trace`), bytes);
+  writeFileSync(file, html);
+  console.error(
+    `generated ${bytes.length} bytes in ${genMs.toFixed(0)}ms; page ${html.length} bytes in ${
+      htmlMs.toFixed(0)
+    }ms`,
+  );
+
+  const browser = await launchChromium(exe);
+  const rows: string[] = [];
+  try {
+    const firsts: number[] = [], frames: number[] = [], decodes: number[] = [];
+    const layouts: number[] = [], models: number[] = [];
+    let eventsSeen = 0;
+    for (let k = 0; k < loads; k++) {
+      const page = await browser.newPage(1600, 900);
+      await page.goto(`file://${file}`, 120_000);
+      await page.waitFor("window.runtraceViewer && window.runtraceViewer.firstFrameMs", 120_000);
+      const r = await page.evaluate<Record<string, number>>(
+        `({ first: runtraceViewer.firstDrawMs, frame: runtraceViewer.firstFrameMs,
+            decode: runtraceViewer.decodeMs, layout: runtraceViewer.layoutMs,
+            events: runtraceViewer.cols.events, error: runtraceViewer.error })`,
+      );
+      if (r.error) throw new Error(`page error: ${r.error}`);
+      firsts.push(r.first);
+      frames.push(r.frame);
+      decodes.push(r.decode);
+      layouts.push(r.layout);
+      eventsSeen = r.events;
+      if (k < loads - 1) await page.send("Page.close").catch(() => {});
+      const model = await page.waitFor<number>("runtraceViewer.modelMs", 120_000);
+      models.push(model);
+      if (k === loads - 1) {
+        // Zoom and pan steps: the page's own draw, then a 1-pixel read-back that
+        // waits for the canvas to be rasterised.
+        const steps = await page.evaluate<Record<string, number[]>>(`(() => {
+          const tl = runtraceViewer.timeline;
+          const ctx = tl.canvas.getContext("2d");
+          const step = (f) => {
+            const t0 = performance.now();
+            f();
+            tl.draw();
+            const js = performance.now() - t0;
+            ctx.getImageData(0, 0, 1, 1);
+            return [js, performance.now() - t0];
+          };
+          const out = { zoomJs: [], zoomAll: [], panJs: [], panAll: [], outJs: [], outAll: [] };
+          tl.showAll();
+          tl.draw();
+          for (let i = 0; i < 50; i++) {
+            const [a, b] = step(() => tl.zoom(0.8));
+            out.zoomJs.push(a); out.zoomAll.push(b);
+            if (i % 10 === 9) for (let j = 0; j < 10; j++) {
+              const [c, d] = step(() => tl.pan(j < 5 ? 0.1 : -0.1));
+              out.panJs.push(c); out.panAll.push(d);
+            }
+          }
+          for (let i = 0; i < 50; i++) {
+            const [a, b] = step(() => tl.zoom(1.25));
+            out.outJs.push(a); out.outAll.push(b);
+          }
+          return out;
+        })()`);
+        const z = summary([...steps.zoomAll, ...steps.outAll]);
+        const zj = summary([...steps.zoomJs, ...steps.outJs]);
+        const p = summary(steps.panAll);
+        const pj = summary(steps.panJs);
+        rows.push(
+          `| zoom step (W/S), draw | ${zj.median.toFixed(1)} | ${zj.p95.toFixed(1)} | ${
+            zj.max.toFixed(1)
+          } |`,
+          `| zoom step, draw + raster read-back | ${z.median.toFixed(1)} | ${z.p95.toFixed(1)} | ${
+            z.max.toFixed(1)
+          } |`,
+          `| pan step (A/D), draw | ${pj.median.toFixed(1)} | ${pj.p95.toFixed(1)} | ${
+            pj.max.toFixed(1)
+          } |`,
+          `| pan step, draw + raster read-back | ${p.median.toFixed(1)} | ${p.p95.toFixed(1)} | ${
+            p.max.toFixed(1)
+          } |`,
+        );
+      }
+    }
+    const f = summary(firsts), fr = summary(frames), d = summary(decodes), l = summary(layouts);
+    console.log(`Trace: ${eventsSeen} events, ${bytes.length} bytes; page ${html.length} bytes.`);
+    console.log(`Page loads: ${loads}; figures in ms (median, p95 over steps, max).\n`);
+    console.log("| measure | median | p95 | max |\n|---|---:|---:|---:|");
+    console.log(
+      `| first timeline draw, from navigation start | ${f.median.toFixed(0)} | | ${
+        f.max.toFixed(0)
+      } |`,
+    );
+    console.log(
+      `| first frame after it | ${fr.median.toFixed(0)} | | ${fr.max.toFixed(0)} |`,
+    );
+    console.log(
+      `| of which: base64 + decode into columns | ${d.median.toFixed(0)} | | ${d.max.toFixed(0)} |`,
+    );
+    console.log(`| of which: lane layout | ${l.median.toFixed(0)} | | ${l.max.toFixed(0)} |`);
+    const m = summary(models);
+    console.log(
+      `| full model (details, pages) ready, in the background | ${m.median.toFixed(0)} | | ${
+        m.max.toFixed(0)
+      } |`,
+    );
+    for (const r of rows) console.log(r);
+  } finally {
+    await browser.close();
+  }
+}
+
+if (import.meta.main) await main();
