@@ -23,7 +23,7 @@ export const NAME_SEPARATOR = " > ";
 type AnyFn = (...args: any[]) => any;
 
 /**
- * The trace file of a traced run: `RUNTRACE` from the environment, or
+ * The trace file of a traced run, given the value of `RUNTRACE` (`env`):
  * undefined when the run is not traced. In Deno, whose `deno test` runs each
  * test module in its own isolate, the module's name goes before the
  * extension (`trace.out` for `tests/api_test.ts` gives `trace.api_test.out`)
@@ -36,7 +36,7 @@ type AnyFn = (...args: any[]) => any;
  * ```
  */
 export function runTracePath(
-  env: string | undefined = process.env.RUNTRACE,
+  env: string | undefined,
   testModule?: string,
 ): string | undefined {
   if (env === undefined || env.trim() === "") return undefined;
@@ -62,7 +62,7 @@ export function runTracePath(
  * ```
  */
 export function isTracedTestRun(): boolean {
-  return runTracePath() !== undefined;
+  return runTracePath(process.env.RUNTRACE) !== undefined;
 }
 
 /**
@@ -310,7 +310,7 @@ interface BunTestModule {
  * ```
  */
 export async function traceBunTestRun(): Promise<void> {
-  const path = runTracePath();
+  const path = runTracePath(process.env.RUNTRACE);
   if (path === undefined) return;
   // Not a literal, so that Deno's type checker does not try to resolve it.
   const bunTestSpecifier = "bun:test";
@@ -369,7 +369,7 @@ interface DenoStepContext {
 export async function traceDenoTestRun(): Promise<void> {
   const deno = (globalThis as { Deno?: DenoTestApi }).Deno;
   if (!deno) return;
-  const path = runTracePath(undefined, deno.mainModule);
+  const path = runTracePath(process.env.RUNTRACE, deno.mainModule);
   if (path === undefined) return;
   if (!(await startRunTrace(path))) return;
   const orig = deno.test;

@@ -223,8 +223,8 @@ describe(`RUNTRACE=trace.out ${runtime} test`, () => {
       `import { test } from "node:test";\ntest("ok", () => {});\n`,
     );
     const preload = join(repoRoot, "test_preload.ts");
-    const env = { ...process.env, NO_COLOR: "1" };
-    delete env.RUNTRACE;
+    // Empty, not deleted: Deno's child_process merges the parent's environment.
+    const env = { ...process.env, NO_COLOR: "1", RUNTRACE: "" };
     const args = runtime === "deno"
       ? ["test", "-A", "--no-check", `--preload=${preload}`, "quiet_test.ts"]
       : ["test", `--preload=${preload}`, "./quiet_test.ts"];
