@@ -8,7 +8,7 @@
  * @module
  */
 
-import { isEnabled, start, type StartOptions, stop } from "../mod.ts";
+import { start, type StartOptions, stop } from "../mod.ts";
 
 /** A request handler in the fetch style that `Deno.serve` and `Bun.serve` take. */
 export type FetchHandler = (req: Request) => Promise<Response>;
@@ -90,7 +90,9 @@ export function traceHandler(options: TraceHandlerOptions = {}): FetchHandler {
     }
     const seconds = parseSeconds(new URL(req.url).searchParams, defaultSeconds, maxSeconds);
     if (typeof seconds === "string") return plain(400, seconds);
-    if (liveTraceRunning || isEnabled()) return busy();
+    // Not isEnabled(): that is also true while a flight recorder runs, and a
+    // trace may run beside one. start() itself refuses a second trace.
+    if (liveTraceRunning) return busy();
 
     liveTraceRunning = true;
     const body = new ByteQueue();
@@ -98,7 +100,7 @@ export function traceHandler(options: TraceHandlerOptions = {}): FetchHandler {
       await start(body.writable, startOptions);
     } catch (e) {
       liveTraceRunning = false;
-      if (isEnabled() || /already enabled/.test(String(e))) return busy();
+      if (/already enabled/.test(message(e))) return busy();
       return plain(500, `runtrace: could not start tracing: ${message(e)}\n`);
     }
 

@@ -292,6 +292,38 @@ describe("flightRecorderHandler", () => {
     });
   });
 
+  test("with runtrace's FlightRecorder: a snapshot holding recent events, beside a live trace", {
+    skip,
+  }, async () => {
+    const fr = new trace.FlightRecorder({ minAge: 5000, maxBytes: 1 << 20 });
+    fr.start();
+    try {
+      const [ctx, task] = trace.newTask("beforeSnapshot");
+      trace.log(ctx, "k", "v");
+      task.end();
+      await withServer(flightRecorderHandler(fr), async (url) => {
+        const res = await fetch(url);
+        assert.equal(res.status, 200);
+        const t = parseTrace(new Uint8Array(await res.arrayBuffer()));
+        assert.equal(t.truncated, false);
+        assert.ok(t.tasks.some((x) => x.type === "beforeSnapshot"));
+      });
+      // A live trace may run while the recorder does, as in Go.
+      await withServer(traceHandler(), async (url) => {
+        const res = await fetch(`${url}?seconds=0.1`);
+        assert.equal(res.status, 200);
+        assert.equal(parseTrace(new Uint8Array(await res.arrayBuffer())).truncated, false);
+      });
+    } finally {
+      await fr.stop();
+    }
+    await withServer(flightRecorderHandler(fr), async (url) => {
+      const res = await fetch(url);
+      assert.equal(res.status, 503);
+      await res.text();
+    });
+  });
+
   test("rejects an object that is not a recorder", () => {
     assert.throws(
       () => flightRecorderHandler({} as FlightRecorderLike),
