@@ -97,8 +97,15 @@ interface OpenRegion {
   region: number;
   type: string;
   task: number;
+  lane: number;
   slot: Slot;
-  key: string;
+}
+
+/** A (task, lane) pair's slot; pairs sharing a lane id chain through `next`. */
+interface LaneEntry {
+  task: number;
+  slot: Slot;
+  next: LaneEntry | undefined;
 }
 
 interface Slot {
@@ -111,8 +118,10 @@ interface ThreadState {
   id: number;
   name: string;
   slots: Slot[];
-  /** Slot per `task:lane` key while that lane has regions open. */
-  byLane: Map<string, Slot>;
+  /** Slots with nothing open: a min-heap by index, so low tracks fill first. */
+  free: Slot[];
+  /** Slot per (task, lane) while that pair has regions open, by lane. */
+  byLane: Map<number, LaneEntry>;
   /** Open regions by id. */
   open: Map<number, OpenRegion>;
 }
@@ -212,7 +221,7 @@ export class TrackLayout {
     if (last !== undefined && last.id === id) return last;
     let t = this.threads.get(id);
     if (!t) {
-      t = { id, name: "", slots: [], byLane: new Map(), open: new Map() };
+      t = { id, name: "", slots: [], free: [], byLane: new Map(), open: new Map() };
       this.threads.set(id, t);
     }
     return this.lastThread = t;
@@ -227,14 +236,35 @@ export class TrackLayout {
     while (t.slots.length <= index) {
       const s: Slot = { track: ++this.report.tracks, index: t.slots.length, stack: [] };
       t.slots.push(s);
+      heapPush(t.free, s);
       this.sink.track(s.track, t.id, s.index, this.trackName(t, s.index));
     }
     return t.slots[index];
   }
 
   private freeSlot(t: ThreadState): Slot {
-    for (const s of t.slots) if (s.stack.length === 0) return s;
-    return this.slot(t, t.slots.length);
+    if (t.free.length === 0) this.slot(t, t.slots.length);
+    return heapPop(t.free);
+  }
+
+  private laneSlot(t: ThreadState, task: number, lane: number): Slot {
+    const head = t.byLane.get(lane);
+    for (let e = head; e !== undefined; e = e.next) if (e.task === task) return e.slot;
+    const slot = this.freeSlot(t);
+    t.byLane.set(lane, { task, slot, next: head });
+    return slot;
+  }
+
+  private releaseLane(t: ThreadState, task: number, lane: number): void {
+    let prev: LaneEntry | undefined;
+    for (let e = t.byLane.get(lane); e !== undefined; prev = e, e = e.next) {
+      if (e.task !== task) continue;
+      if (prev) prev.next = e.next;
+      else if (e.next) t.byLane.set(lane, e.next);
+      else t.byLane.delete(lane);
+      heapPush(t.free, e.slot);
+      return;
+    }
   }
 
   private regionBegin(
@@ -246,13 +276,8 @@ export class TrackLayout {
     time: number,
   ): void {
     const t = this.thread(thread);
-    const key = `${task}:${lane}`;
-    let s = t.byLane.get(key);
-    if (s === undefined) {
-      s = this.freeSlot(t);
-      t.byLane.set(key, s);
-    }
-    const r: OpenRegion = { region, type, task, slot: s, key };
+    const s = this.laneSlot(t, task, lane);
+    const r: OpenRegion = { region, type, task, lane, slot: s };
     s.stack.push(r);
     t.open.set(region, r);
     this.sink.sliceBegin(s.track, time, type, task, region, false);
@@ -283,7 +308,7 @@ export class TrackLayout {
         this.report.splitRegions++;
       }
     }
-    if (stack.length === 0) t.byLane.delete(r.key);
+    if (stack.length === 0) this.releaseLane(t, r.task, r.lane);
   }
 
   private taskBegin(task: number, parent: number, type: string, thread: number, time: number) {
@@ -321,6 +346,7 @@ export class TrackLayout {
       }
       t.open.clear();
       t.byLane.clear();
+      t.free = t.slots.slice();
     }
     for (const [id, task] of this.tasks) {
       this.sink.taskEnd(id, task.type, task.track, e.time, true);
@@ -330,6 +356,36 @@ export class TrackLayout {
     this.report.truncated = e.truncated;
     this.report.lost = e.lost;
   }
+}
+
+function heapPush(h: Slot[], s: Slot): void {
+  let i = h.length;
+  h.push(s);
+  while (i > 0) {
+    const up = (i - 1) >> 1;
+    if (h[up].index <= s.index) break;
+    h[i] = h[up];
+    i = up;
+  }
+  h[i] = s;
+}
+
+function heapPop(h: Slot[]): Slot {
+  const top = h[0];
+  const last = h.pop()!;
+  if (h.length > 0) {
+    let i = 0;
+    for (;;) {
+      let c = 2 * i + 1;
+      if (c >= h.length) break;
+      if (c + 1 < h.length && h[c + 1].index < h[c].index) c++;
+      if (h[c].index >= last.index) break;
+      h[i] = h[c];
+      i = c;
+    }
+    h[i] = last;
+  }
+  return top;
 }
 
 /** Warnings about repairs, one line each, for standard error. */

@@ -365,6 +365,7 @@ function validatePerfetto(bytes: Uint8Array): PerfettoDecoded {
 function exportBoth(bytes: Uint8Array) {
   const chrome = new ChromeExporter();
   const perfetto = new PerfettoExporter();
+  const text = new TextDecoder();
   let json = "";
   const parts: Uint8Array[] = [];
   const both = new TraceDecoder((e) => {
@@ -374,11 +375,11 @@ function exportBoth(bytes: Uint8Array) {
   // Small chunks, draining after each, as the CLI streams.
   for (let i = 0; i < bytes.length; i += 97) {
     both.push(bytes.subarray(i, i + 97));
-    json += chrome.take();
+    json += text.decode(chrome.take(), { stream: true });
     parts.push(perfetto.take());
   }
   both.finish();
-  json += chrome.take();
+  json += text.decode(chrome.take());
   parts.push(perfetto.take());
   const pb = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let o = 0;
