@@ -12,7 +12,7 @@ import { serveHtml } from "../lib/viewer/command.ts";
 import { PAGE_SOURCE_HASH } from "../lib/viewer/page_bundle.ts";
 import { sourceHash } from "../lib/viewer/sources.ts";
 import { decodeColumns } from "../lib/viewer/page/columns.ts";
-import { layoutTrace } from "../lib/viewer/page/model.ts";
+import { firstEndingAfter, firstStartingAt, layoutTrace } from "../lib/viewer/page/model.ts";
 import { type Browser, findChromium, launchChromium, type Page, pngStats } from "./cdp.ts";
 import { repoRoot, runFile, tempDir } from "./helpers.ts";
 
@@ -99,6 +99,33 @@ describe("runtrace view without a browser", () => {
       }
     }
     assert.deepEqual(seen, { tasks: cols.tasks.n, regions: cols.regions.n, logs: cols.logs.n });
+  });
+
+  test("the row searches the drawing relies on agree with a linear scan", () => {
+    let seed = 7;
+    const rand = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+    for (let round = 0; round < 50; round++) {
+      const n = Math.floor(rand() * 200);
+      const starts = new Float64Array(n), ends = new Float64Array(n);
+      let t = 0;
+      for (let i = 0; i < n; i++) {
+        t += Math.floor(rand() * 5);
+        starts[i] = t;
+        t += Math.floor(rand() * 5);
+        ends[i] = t;
+      }
+      const row = { starts, ends, items: new Int32Array(n), depth: 0 };
+      for (let q = 0; q < 40; q++) {
+        const at = rand() * (t + 4) - 2;
+        const from = Math.floor(rand() * (n + 1));
+        let want = from;
+        while (want < n && starts[want] < at) want++;
+        assert.equal(firstStartingAt(row, at, from), want, `start ${at} from ${from}`);
+        let end = 0;
+        while (end < n && ends[end] < at) end++;
+        assert.equal(firstEndingAfter(row, at), end, `end ${at}`);
+      }
+    }
   });
 
   test("the page embeds the binary trace as base64 and loads nothing from the network", async () => {

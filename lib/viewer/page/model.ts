@@ -328,6 +328,8 @@ export function firstEndingAfter(row: Row, t: number): number {
 
 /**
  * Index of the first item at or after `from` whose start is at or after `t`.
+ * Gallops from `from` before bisecting, so the common case of an answer a
+ * few items ahead costs a few comparisons, not a search of the whole row.
  *
  * @example
  * ```ts
@@ -337,10 +339,22 @@ export function firstEndingAfter(row: Row, t: number): number {
  * ```
  */
 export function firstStartingAt(row: Row, t: number, from: number): number {
-  let lo = from, hi = row.starts.length;
+  const starts = row.starts;
+  const n = starts.length;
+  if (from >= n || starts[from] >= t) return from;
+  // starts[lo] < t from here on.
+  let lo = from, step = 1;
+  let hi = from + 1;
+  while (hi < n && starts[hi] < t) {
+    lo = hi;
+    step *= 2;
+    hi = lo + step;
+  }
+  if (hi > n) hi = n;
+  lo++;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (row.starts[mid] < t) lo = mid + 1;
+    if (starts[mid] < t) lo = mid + 1;
     else hi = mid;
   }
   return lo;

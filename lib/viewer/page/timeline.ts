@@ -47,7 +47,7 @@ const HEADER_H = 18;
 const ROW_H = 18;
 const LOG_ROW_H = 14;
 /** Items narrower than this many pixels are merged into density blocks. */
-const MIN_SLICE_PX = 2;
+const MIN_SLICE_PX = 3;
 const KIND_OF: Record<Track["kind"], Selection["kind"]> = {
   tasks: "task",
   regions: "region",
@@ -309,7 +309,7 @@ export class Timeline {
       for (let r = 0; r < tr.rows.length; r++) {
         const y = top + this.rowY[ti][r];
         if (y + rowH < AXIS_H || y > this.height) continue;
-        if (tr.kind === "logs") this.drawLogRow(tr.rows[r], y);
+        if (tr.kind === "logs") this.drawLogRow(tr.rows[r], y, ti);
         else this.drawSliceRow(tr, tr.rows[r], y);
       }
     }
@@ -449,26 +449,45 @@ export class Timeline {
     this.outline = undefined;
   }
 
-  private drawLogRow(row: Row, y: number): void {
+  private drawLogRow(row: Row, y: number, trackIndex: number): void {
     const k = this.width / (this.t1 - this.t0);
     const t0 = this.t0, t1 = this.t1;
     const n = row.starts.length;
     const match = this.matches?.logs;
-    const sel = this.selection;
-    const selIndex = sel && sel.kind === "log" ? sel.index : -1;
-    let i = firstStartingAt(row, t0 - 3 / k, 0);
-    while (i < n && row.starts[i] <= t1 + 3 / k) {
+    const cats = this.opts.cols.logs.category;
+    // Markers closer than this merge into a bar: overlapping triangles are slow to fill.
+    const gap = 6 / k;
+    let i = firstStartingAt(row, t0 - gap, 0);
+    while (i < n && row.starts[i] <= t1 + gap) {
       const x = (row.starts[i] - t0) * k;
-      const j = Math.max(i + 1, firstStartingAt(row, t0 + Math.floor(x + 1) / k, i + 1));
-      const item = row.items[i];
-      const color = j - i > 1 ? "#5f6368" : this.nameColor[this.opts.cols.logs.category[item]];
-      this.marker(match && !match[item] ? `${color}|0.25` : color, x, y);
-      if (selIndex >= 0) {
-        for (let m = i; m < j; m++) {
-          if (row.items[m] === selIndex) this.outline = [x - 5, y + 1, 10, LOG_ROW_H - 2];
-        }
+      let j = firstStartingAt(row, row.starts[i] + gap, i + 1);
+      if (j - i === 1) {
+        const item = row.items[i];
+        const color = this.nameColor[cats[item]];
+        this.marker(match && !match[item] ? `${color}|0.25` : color, x, y);
+        i = j;
+        continue;
       }
+      let any = false;
+      for (;;) {
+        if (match && !any) {
+          for (let m = i; m < j && m < i + 64; m++) if (match[row.items[m]]) any = true;
+        }
+        if (j >= n || row.starts[j] > row.starts[j - 1] + gap || row.starts[j] > t1 + gap) break;
+        j = firstStartingAt(row, row.starts[j] + gap, j + 1);
+      }
+      const x1 = (row.starts[j - 1] - t0) * k;
+      const style = match ? (any ? "#e37400" : "#5f6368|0.25") : "#5f6368|0.8";
+      this.rect(style, x - 3, y + 3, x1 - x + 6, LOG_ROW_H - 6);
       i = j;
+    }
+    const sel = this.selection;
+    if (sel && sel.kind === "log") {
+      const p = this.place(sel);
+      if (p && p[0] === trackIndex) {
+        const x = (this.opts.cols.logs.time[sel.index] - t0) * k;
+        this.outline = [x - 5, y + 1, 10, LOG_ROW_H - 2];
+      }
     }
   }
 
