@@ -109,10 +109,18 @@ export function traceHandler(options: TraceHandlerOptions = {}): FetchHandler {
       if (finished) return;
       finished = true;
       clearTimeout(timer);
+      // Free before the body ends, so a client that saw its trace end can
+      // start the next one at once.
       stop().then(
-        () => body.close(),
-        (e) => body.fail(e),
-      ).finally(() => liveTraceRunning = false);
+        () => {
+          liveTraceRunning = false;
+          body.close();
+        },
+        (e) => {
+          liveTraceRunning = false;
+          body.fail(e);
+        },
+      );
     };
     const timer = setTimeout(finish, seconds * 1000);
     // A client that leaves cancels the body. (Not req.signal: Deno fires it
