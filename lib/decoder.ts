@@ -11,6 +11,7 @@ import {
   Ev,
   FORMAT_VERSION,
   GC_INFERRED,
+  HEADER_SNAPSHOT,
   LOG_TRUNCATED,
   MAGIC,
   MAX_BATCH_BYTES,
@@ -33,6 +34,11 @@ export interface TraceHeader {
   runtimeVersion: string;
   /** Process id, 0 if unknown. */
   pid: number;
+  /**
+   * A flight-recorder snapshot: a window of a longer recording. Tasks and
+   * regions open at its start appear with their real start times.
+   */
+  snapshot: boolean;
 }
 
 /** A task was created. Times are ns since the trace started. */
@@ -302,6 +308,8 @@ export class TraceDecoder {
   private lost = 0;
   private lastTime = 0;
   private stackCache = new Map<string, string[]>();
+  /** In a snapshot: what is open, so that restated begins are not doubled. */
+  private open?: { tasks: Set<number>; regions: Set<number> };
   private onEvent: (e: TraceEvent) => void;
 
   /** Makes a decoder that hands each event to `onEvent`. */
@@ -406,7 +414,11 @@ export class TraceDecoder {
       runtime: h.string(this.utf8),
       runtimeVersion: h.string(this.utf8),
       pid: h.uvarint(),
+      snapshot: false,
     };
+    // Fields added after the first release are read only when present.
+    if (h.pos < h.end) this.header.snapshot = (h.uvarint() & HEADER_SNAPSHOT) !== 0;
+    if (this.header.snapshot) this.open = { tasks: new Set(), regions: new Set() };
     this.pos = c.pos + size;
     this.onEvent({ kind: "header", time: 0, header: this.header });
     return true;
@@ -446,7 +458,11 @@ export class TraceDecoder {
         break;
       case Batch.EVENTS:
         body.what = `event batch at offset ${at}`;
-        this.readEvents(body);
+        this.readEvents(body, false);
+        break;
+      case Batch.RESTATE:
+        body.what = `restate batch at offset ${at}`;
+        this.readEvents(body, true);
         break;
       case Batch.THREAD: {
         body.what = "thread batch";
@@ -469,7 +485,12 @@ export class TraceDecoder {
     return true;
   }
 
-  private readEvents(c: Cursor): void {
+  /**
+   * Reads an EVENTS batch, or a RESTATE batch of begins that a snapshot's
+   * chunk repeats: those are dropped when the original is already open.
+   */
+  private readEvents(c: Cursor, restated: boolean): void {
+    const open = this.open;
     const thread = c.uvarint();
     let time = c.uvarint();
     let lastRegion = c.uvarint();
@@ -538,12 +559,20 @@ export class TraceDecoder {
             lane,
           };
           if (stack) e.stack = stack;
+          if (open) {
+            const key = thread * 2 ** 32 + region;
+            if (restated && open.regions.has(key)) break;
+            open.regions.add(key);
+          }
           emit(e);
           break;
         }
-        case Ev.REGION_END:
-          emit({ kind: "regionEnd", time, thread, region: lastRegion - c.svarint() });
+        case Ev.REGION_END: {
+          const region = lastRegion - c.svarint();
+          open?.regions.delete(thread * 2 ** 32 + region);
+          emit({ kind: "regionEnd", time, thread, region });
           break;
+        }
         case Ev.TASK_BEGIN: {
           const task = c.uvarint();
           const parent = c.uvarint();
@@ -556,12 +585,19 @@ export class TraceDecoder {
             type: this.str(c),
           };
           if (stack) e.stack = stack;
+          if (open) {
+            if (restated && open.tasks.has(task)) break;
+            open.tasks.add(task);
+          }
           emit(e);
           break;
         }
-        case Ev.TASK_END:
-          emit({ kind: "taskEnd", time, thread, task: c.uvarint() });
+        case Ev.TASK_END: {
+          const task = c.uvarint();
+          open?.tasks.delete(task);
+          emit({ kind: "taskEnd", time, thread, task });
           break;
+        }
         case Ev.LOG: {
           const task = c.uvarint();
           const category = this.str(c);

@@ -28,6 +28,7 @@ export interface LayoutNumbers {
   flush: { IDLE: number; REQUESTED: number; DONE: number };
   rec: {
     TASK_BEGIN: number;
+    TASK_END: number;
     REGION_BEGIN: number;
     REGION_END: number;
     LOG: number;
@@ -84,6 +85,20 @@ export class StringTable {
   ids: Map<string, number> = new Map([["", 0]]);
 }
 
+/**
+ * Tasks and regions begun but not yet ended, tracked while a flight recorder
+ * runs, so that every chunk of its window can restate them (with their real
+ * start times) and a snapshot has no orphan ends. Bounded: a program that
+ * never ends its tasks cannot make it grow without limit.
+ */
+export class OpenSet {
+  /** task id → [parent, type string id, start ms] */
+  tasks: Map<number, [number, number, number]> = new Map();
+  /** thread → region id → [task, type string id, parent, lane, start ms] */
+  regions: Map<number, Map<number, [number, number, number, number, number]>> = new Map();
+  limit = 1 << 16;
+}
+
 /** Reads one thread's ring and hands its records to the writers. */
 export class RingDrainer {
   ctrl: Int32Array;
@@ -104,6 +119,8 @@ export class RingDrainer {
   histBegin: Float64Array;
   histEnd: Float64Array;
   lastBegun = 0;
+  /** Set while a flight recorder runs. */
+  open: OpenSet | undefined;
   private scratch = new Uint16Array(1 << 12);
   private utf16 = new TextDecoder("utf-16le");
 
@@ -233,6 +250,7 @@ export class RingDrainer {
           break;
         }
       }
+      if (this.open) this.track(kind, ms, a, b, cc, u32[i + 6], u32[i + 7]);
       if (!skip) {
         const value = f64[(i >> 1) + 3];
         for (let j = 0; j < nw; j++) {
@@ -248,6 +266,21 @@ export class RingDrainer {
     Atomics.store(ctrl, c.TAIL, tail);
     Atomics.notify(ctrl, c.TAIL);
     return k;
+  }
+
+  private track(kind: number, ms: number, a: number, b: number, c: number, d: number, e: number) {
+    const open = this.open!, r = this.layout.rec;
+    if (kind === r.TASK_BEGIN) {
+      if (open.tasks.size < open.limit) open.tasks.set(a, [b, c, ms]);
+    } else if (kind === r.TASK_END) {
+      open.tasks.delete(a);
+    } else if (kind === r.REGION_BEGIN) {
+      let mine = open.regions.get(this.thread);
+      if (!mine) open.regions.set(this.thread, mine = new Map());
+      if (mine.size < open.limit) mine.set(c, [a, b, d, e, ms]);
+    } else if (kind === r.REGION_END) {
+      open.regions.get(this.thread)?.delete(a);
+    }
   }
 
   private readText(pos: number, len: number): string {
@@ -291,35 +324,23 @@ export class FlightWindow {
     this.maxBytes = maxBytes;
   }
 
-  /** Takes the writer's sealed bytes into the window. */
-  take(nowMs: number, strings: readonly string[]): void {
+  /**
+   * Starts a new chunk when the current one is old or big enough: the whole
+   * string table, then the begins of what is open now. Called before a drain,
+   * so the chunk's restated state is exactly what precedes its events.
+   */
+  rotateIfDue(nowMs: number, strings: readonly string[], open?: OpenSet): void {
+    const cur = this.chunks[this.chunks.length - 1];
+    if (cur && nowMs - cur.startMs < this.minAge / 4 && cur.size < this.maxBytes / 8) return;
+    this.take();
     const o = this.writer.out;
-    if (o.pos === 0) return;
-    let cur = this.chunks[this.chunks.length - 1];
-    if (
-      !cur || nowMs - cur.startMs >= this.minAge / 4 || cur.size >= this.maxBytes / 8
-    ) {
-      // The table goes in first, then what was sealed since the last take.
-      const pending = o.buf.slice(0, o.pos);
-      o.reset();
-      this.writer.defineAll(strings);
-      this.writer.closeBatch();
-      cur = { parts: [o.buf.slice(0, o.pos)], size: o.pos, events: 0, startMs: nowMs };
-      this.chunks.push(cur);
-      this.size += o.pos;
-      o.reset();
-      cur.parts.push(pending);
-      cur.size += pending.length;
-      this.size += pending.length;
-    } else {
-      const bytes = o.buf.slice(0, o.pos);
-      cur.parts.push(bytes);
-      cur.size += bytes.length;
-      this.size += bytes.length;
-      o.reset();
-    }
-    cur.events += this.writer.total - this.counted;
+    this.writer.defineAll(strings);
+    this.writer.closeBatch();
+    if (open) this.restate(open);
+    this.chunks.push({ parts: [o.buf.slice(0, o.pos)], size: o.pos, events: 0, startMs: nowMs });
+    this.size += o.pos;
     this.counted = this.writer.total;
+    o.reset();
     while (
       this.chunks.length > 1 &&
       (this.size > this.maxBytes || this.chunks[1].startMs <= nowMs - this.minAge)
@@ -328,10 +349,54 @@ export class FlightWindow {
     }
   }
 
+  /** Moves the writer's sealed bytes into the current chunk. */
+  take(): void {
+    const o = this.writer.out;
+    const cur = this.chunks[this.chunks.length - 1];
+    if (o.pos === 0 || !cur) return;
+    const bytes = o.buf.slice(0, o.pos);
+    cur.parts.push(bytes);
+    cur.size += bytes.length;
+    this.size += bytes.length;
+    cur.events += this.writer.total - this.counted;
+    this.counted = this.writer.total;
+    o.reset();
+  }
+
+  /**
+   * Writes what is open (tasks, and regions per thread) as batches of their
+   * begin events at their real times: a window that starts mid-task still
+   * knows the task's type and start.
+   */
+  private restate(open: OpenSet): void {
+    const w = this.writer;
+    const r = { TASK_BEGIN: w.f.ev.TASK_BEGIN, REGION_BEGIN: w.f.ev.REGION_BEGIN };
+    const byTime = (x: [number, number[]], y: [number, number[]]) =>
+      x[1][x[1].length - 1] - y[1][y[1].length - 1];
+    const tasks = [...open.tasks].sort(byTime);
+    if (tasks.length > 0) {
+      w.openBatch(1, Math.max(0, Math.round((tasks[0][1][2] - w.startMs) * 1e6)), 0);
+      for (const [id, [parent, type, ms]] of tasks) {
+        w.record(r.TASK_BEGIN, ms, id, parent, type, 0, 0, "", 0);
+      }
+      w.closeBatch(w.f.batch.RESTATE);
+    }
+    for (const [thread, regions] of open.regions) {
+      const list = [...regions].sort(byTime);
+      if (list.length === 0) continue;
+      w.openBatch(thread, Math.max(0, Math.round((list[0][1][4] - w.startMs) * 1e6)), 0);
+      for (const [id, [task, type, parent, lane, ms]] of list) {
+        w.record(r.REGION_BEGIN, ms, task, type, id, parent, lane, "", 0);
+      }
+      w.closeBatch(w.f.batch.RESTATE);
+    }
+  }
+
   /** A complete trace of the window: header, threads, chunks, END. */
   snapshot(Writer: new (f: FormatNumbers) => TraceWriter, threads: [number, string][]) {
     const w = new Writer(this.writer.f);
-    w.header(this.header);
+    // Flag bit 0 (HEADER_SNAPSHOT): readers then expect RESTATE batches.
+    w.header({ ...this.header, flags: (this.header.flags ?? 0) | 1 });
     for (const [id, name] of threads) w.threadName(id, name);
     const head = w.out.buf.slice(0, w.out.pos);
     w.out.reset();
@@ -369,6 +434,8 @@ export function drainWorkerMain(
   Window: any,
   // deno-lint-ignore no-explicit-any
   Table: any,
+  // deno-lint-ignore no-explicit-any
+  OpenSets: any,
 ): void {
   const data: DrainWorkerData = wt.workerData;
   const port = wt.parentPort;
@@ -400,6 +467,12 @@ export function drainWorkerMain(
   };
   /** Added to this worker's `performance.now()` gives the recording thread's. */
   let originShift = 0;
+  /** Open tasks and regions, tracked while a flight recorder runs. */
+  let open: OpenSet | undefined;
+  const setOpen = (o: OpenSet | undefined) => {
+    open = o;
+    for (const ring of rings) ring.open = o;
+  };
 
   function describe(e: unknown) {
     const err = e as { name?: string; message?: string; code?: string };
@@ -442,10 +515,11 @@ export function drainWorkerMain(
     const budget = flight ? Math.min(1 << 20, flight.maxBytes >> 4) : 1 << 20;
     for (const ring of rings) {
       for (;;) {
+        if (flight) flight.rotateIfDue(performance.now() + originShift, table.list, open);
         const n = ring.drain(writers, 1 << 15, budget);
         total += n;
         if (trace && trace.w.out.pos > 1 << 20) flushTrace();
-        if (flight) flight.take(performance.now() + originShift, table.list);
+        flight?.take();
         // Yield to messages (stop, snapshot) now and then under a flat-out producer.
         if (n === 0 || total >= 1 << 16 || ring.pending() === 0) break;
       }
@@ -527,12 +601,14 @@ export function drainWorkerMain(
         drainToEmpty();
         originShift = performance.timeOrigin - m.header.timeOrigin;
         flight = new Window(newWriter(m.header), m.header, m.minAge, m.maxBytes);
+        setOpen(new OpenSets());
         refreshWriters();
         port.postMessage({ type: "flightReady" });
         break;
       case "stopFlight":
         drainToEmpty();
         flight = undefined;
+        setOpen(undefined);
         refreshWriters();
         port.postMessage({ type: "flightStopped" });
         break;
@@ -553,6 +629,7 @@ export function drainWorkerMain(
           L,
           table,
         );
+        ring.open = open;
         rings.push(ring);
         threads.push([m.thread, m.name]);
         if (trace) trace.w.threadName(m.thread, m.name);

@@ -12,7 +12,7 @@
 export interface FormatNumbers {
   magic: number[];
   version: number;
-  batch: { STRINGS: number; EVENTS: number; THREAD: number; END: number };
+  batch: { STRINGS: number; EVENTS: number; THREAD: number; END: number; RESTATE: number };
   ev: {
     TASK_BEGIN: number;
     TASK_END: number;
@@ -45,6 +45,8 @@ export interface HeaderFields {
   runtimeVersion: string;
   /** Process id, 0 where unknown. */
   pid: number;
+  /** Header flags (bit 0: a flight-recorder snapshot). */
+  flags?: number;
 }
 
 /** A growable byte buffer with the format's primitive encodings. */
@@ -184,8 +186,9 @@ export class TraceWriter {
     body.uvarint(h.resolutionNs);
     body.string(h.runtime);
     body.string(h.runtimeVersion);
-    body.ensure(10);
+    body.ensure(20);
     body.uvarint(h.pid);
+    body.uvarint(h.flags ?? 0);
     o.ensure(10);
     o.uvarint(body.pos);
     o.bytes(body.buf.subarray(0, body.pos));
@@ -355,8 +358,11 @@ export class TraceWriter {
     ev.pos += n;
   }
 
-  /** Seals the open batch (and the strings it needs) into `out`. */
-  closeBatch(): void {
+  /**
+   * Seals the open batch (and the strings it needs) into `out`, as an EVENTS
+   * batch or, for a flight window's restated begins, a RESTATE batch.
+   */
+  closeBatch(type: number = this.f.batch.EVENTS): void {
     if (this.strs.pos > 0) {
       this.sealed(this.f.batch.STRINGS, this.strs);
       this.strs.reset();
@@ -364,7 +370,7 @@ export class TraceWriter {
     if (this.count === 0) return;
     const o = this.out;
     o.ensure(this.ev.pos + 64);
-    o.u8(this.f.batch.EVENTS);
+    o.u8(type);
     const head = new ByteWriter(48);
     head.uvarint(this.thread);
     head.uvarint(this.baseTime);

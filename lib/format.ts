@@ -30,7 +30,15 @@ export const Batch = {
   THREAD: 3,
   /** The last batch of a complete trace: totals. */
   END: 4,
+  /**
+   * Begin events of tasks and regions still open where a flight-recorder
+   * chunk starts, at their real times; the same payload as EVENTS.
+   */
+  RESTATE: 5,
 } as const;
+
+/** Header flag: the trace is a flight-recorder snapshot (a window). */
+export const HEADER_SNAPSHOT = 1;
 
 /** Event types inside an EVENTS batch. */
 export const Ev = {

@@ -8,7 +8,13 @@
  */
 
 import { ByteWriter, TraceWriter } from "./encoder.ts";
-import { drainWorkerMain, FlightWindow, RingDrainer, StringTable } from "./drain_worker.ts";
+import {
+  drainWorkerMain,
+  FlightWindow,
+  OpenSet,
+  RingDrainer,
+  StringTable,
+} from "./drain_worker.ts";
 
 let cached: URL | undefined;
 
@@ -22,7 +28,8 @@ export function drainWorkerSource(): string {
     RingDrainer.toString(),
     FlightWindow.toString(),
     StringTable.toString(),
-    `(${drainWorkerMain.toString()})(wt, fs, TraceWriter, RingDrainer, FlightWindow, StringTable);`,
+    OpenSet.toString(),
+    `(${drainWorkerMain.toString()})(wt, fs, TraceWriter, RingDrainer, FlightWindow, StringTable, OpenSet);`,
   ].join("\n");
 }
 

@@ -103,6 +103,33 @@ describe("FlightRecorder", () => {
     assert.ok(snap.logs[1].time >= 20e6);
   });
 
+  test("a task and region that began before the window are restated, not orphaned", async () => {
+    const fr = new trace.FlightRecorder({ minAge: 100 });
+    fr.start();
+    const [ctx, task] = trace.newTask("longRunning");
+    const region = trace.startRegion(ctx, "longStep");
+    const began = performance.now();
+    while (performance.now() - began < 600) {
+      for (let k = 0; k < 20; k++) trace.newTask("short")[1].end();
+      await sleep(5);
+    }
+    region.end();
+    task.end();
+    const t = parseTrace(await snapshot(fr));
+    await fr.stop();
+    assert.equal(t.header.snapshot, true);
+    const long = t.tasks.find((x) => x.id === task.id)!;
+    assert.equal(long.type, "longRunning");
+    assert.ok(long.start !== undefined && long.end! - long.start >= 550e6);
+    assert.equal(long.regions.length, 1);
+    assert.equal(long.regions[0].type, "longStep");
+    assert.ok(t.tasks.every((x) => x.type !== ""), "a task without its begin");
+    assert.deepEqual(t.problems, []);
+    assert.equal(t.tasks.filter((x) => x.type === "longRunning").length, 1, "restated twice");
+    // The window really dropped old chunks.
+    assert.ok(t.tasks.filter((x) => x.type === "short").length < 20 * 120);
+  });
+
   test("the window drops what is older than minAge and stays within maxBytes", async () => {
     const fr = new trace.FlightRecorder({ minAge: 200, maxBytes: 1 << 20 });
     fr.start();

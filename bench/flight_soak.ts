@@ -1,0 +1,76 @@
+/**
+ * Flight recorder soak: steady load for 60 s (or `--seconds N`) with a
+ * recorder of minAge 5 s, sampling resident memory all along; then a snapshot
+ * that must hold at least the last 5 s and stay within maxBytes plus one
+ * chunk, and that `runtrace tasks` must analyse.
+ *
+ * Run: `deno run -A bench/flight_soak.ts` or `bun bench/flight_soak.ts`.
+ *
+ * @module
+ */
+
+import process from "node:process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import * as trace from "../mod.ts";
+import { parseTrace } from "../read.ts";
+import { main as cli } from "../cli.ts";
+
+const arg = (name: string, dflt: number) => {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? Number(process.argv[i + 1]) : dflt;
+};
+const seconds = arg("--seconds", 60);
+const minAge = 5_000;
+const maxBytes = 10 << 20;
+const runtime = "Deno" in globalThis
+  ? `deno ${(globalThis as unknown as { Deno: { version: { deno: string } } }).Deno.version.deno}`
+  : `bun ${(globalThis as unknown as { Bun: { version: string } }).Bun.version}`;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const doc = JSON.stringify({ items: Array.from({ length: 40 }, (_, i) => ({ i, name: `n${i}` })) });
+
+/** One simulated request: a task, three regions, a log. */
+async function request(i: number): Promise<void> {
+  const [ctx, task] = trace.newTask(i % 10 === 0 ? "checkout" : "browse");
+  trace.log(ctx, "id", String(i));
+  const parsed = trace.withRegion(ctx, "parse", () => JSON.parse(doc));
+  await trace.withRegion(ctx, "query", () => sleep(i % 7));
+  trace.withRegion(ctx, "render", () => JSON.stringify(parsed));
+  task.end();
+}
+
+const fr = new trace.FlightRecorder({ minAge, maxBytes });
+fr.start();
+const began = performance.now();
+const rss: number[] = [];
+let requests = 0;
+while (performance.now() - began < seconds * 1000) {
+  const batch: Promise<void>[] = [];
+  for (let k = 0; k < 20; k++) batch.push(request(requests++));
+  await Promise.all(batch);
+  if (rss.length < (performance.now() - began) / 1000) rss.push(process.memoryUsage().rss);
+}
+const snapAt = performance.now();
+const dir = mkdtempSync(join(tmpdir(), "runtrace-soak-"));
+const path = join(dir, "snapshot.trace");
+const size = await fr.writeTo(path);
+await fr.stop();
+
+const { readFileSync } = await import("node:fs");
+const t = parseTrace(new Uint8Array(readFileSync(path)));
+const times = t.tasks.filter((x) => x.start !== undefined).map((x) => x.start!);
+const spanMs = (Math.max(...times) - Math.min(...times)) / 1e6;
+const firstRss = rss[Math.min(4, rss.length - 1)], lastRss = rss[rss.length - 1];
+const mib = (b: number) => (b / (1 << 20)).toFixed(1);
+
+console.log(`# flight recorder soak, ${runtime}, ${seconds} s, minAge ${minAge} ms, maxBytes ${mib(maxBytes)} MiB`);
+console.log(`requests          ${requests} (${Math.round(requests / seconds)}/s, 5 events each)`);
+console.log(`snapshot          ${mib(size)} MiB (limit ${mib(maxBytes * 1.125)} MiB incl. one chunk) ${size <= maxBytes * 1.125 ? "PASS" : "MISS"}`);
+console.log(`window            ${(spanMs / 1000).toFixed(2)} s of tasks (need ≥ ${minAge / 1000} s) ${spanMs >= minAge ? "PASS" : "MISS"}`);
+console.log(`snapshot taken    ${((snapAt - began) / 1000).toFixed(1)} s into the run; truncated=${t.truncated} lost=${t.lost}`);
+console.log(`rss               ${mib(Math.min(...rss))}..${mib(Math.max(...rss))} MiB; at 5 s ${mib(firstRss)}, at the end ${mib(lastRss)} MiB (${lastRss <= firstRss * 1.25 ? "flat: PASS" : "grew: MISS"})`);
+console.log(`runtrace tasks on the snapshot:`);
+const code = await cli(["tasks", path]);
+console.log(`(exit ${code})`);
