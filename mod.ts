@@ -195,6 +195,7 @@ export class Task {
  * ```
  */
 export function newTask(taskType: string): [Context, Task];
+/** NewTask with an explicit parent context; see above. */
 export function newTask(ctx: Context, taskType: string): [Context, Task];
 export function newTask(
   a: Context | string,
@@ -266,6 +267,7 @@ const noopRegion = new Region(0, -1);
  * ```
  */
 export function startRegion(regionType: string): Region;
+/** StartRegion with an explicit context; see above. */
 export function startRegion(ctx: Context, regionType: string): Region;
 export function startRegion(a: Context | string, b?: string): Region {
   if (!enabled) return noopRegion;
@@ -300,6 +302,7 @@ export function startRegion(a: Context | string, b?: string): Region {
  * ```
  */
 export function withRegion<T>(regionType: string, fn: () => T): T;
+/** WithRegion with an explicit context; see above. */
 export function withRegion<T>(ctx: Context, regionType: string, fn: () => T): T;
 export function withRegion<T>(
   a: Context | string,
@@ -354,6 +357,7 @@ export function withRegion<T>(
  * ```
  */
 export function log(category: string, message: string): void;
+/** Log with an explicit context; see above. */
 export function log(ctx: Context, category: string, message: string): void;
 export function log(a: Context | string, b: string, c?: string): void {
   if (!enabled) return;
@@ -377,6 +381,7 @@ export function log(a: Context | string, b: string, c?: string): void {
  * ```
  */
 export function logf(category: string, format: string, ...args: unknown[]): void;
+/** Logf with an explicit context; see above. */
 export function logf(
   ctx: Context,
   category: string,

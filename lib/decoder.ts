@@ -43,12 +43,17 @@ export interface TraceHeader {
 
 /** A task was created. Times are ns since the trace started. */
 export interface TaskBeginEvent {
+  /** What happened. */
   kind: "taskBegin";
+  /** When, in ns since the trace started. */
   time: number;
+  /** The thread it happened on (1 is the main thread). */
   thread: number;
+  /** Task id; 0 is the background. */
   task: number;
   /** Parent task id; 0 is the background. */
   parent: number;
+  /** The type given at creation. */
   type: string;
   /** Call stack frames, innermost first, when recorded with `stacks: true`. */
   stack?: string[];
@@ -56,20 +61,29 @@ export interface TaskBeginEvent {
 
 /** A task ended. */
 export interface TaskEndEvent {
+  /** What happened. */
   kind: "taskEnd";
+  /** When, in ns since the trace started. */
   time: number;
+  /** The thread it happened on (1 is the main thread). */
   thread: number;
+  /** Task id; 0 is the background. */
   task: number;
 }
 
 /** A region began. */
 export interface RegionBeginEvent {
+  /** What happened. */
   kind: "regionBegin";
+  /** When, in ns since the trace started. */
   time: number;
+  /** The thread it happened on (1 is the main thread). */
   thread: number;
   /** Region id, unique within its thread. */
   region: number;
+  /** Task id; 0 is the background. */
   task: number;
+  /** The type given at creation. */
   type: string;
   /** Enclosing `withRegion` region on the same thread, 0 if none. */
   parent: number;
@@ -81,19 +95,29 @@ export interface RegionBeginEvent {
 
 /** A region ended. */
 export interface RegionEndEvent {
+  /** What happened. */
   kind: "regionEnd";
+  /** When, in ns since the trace started. */
   time: number;
+  /** The thread it happened on (1 is the main thread). */
   thread: number;
+  /** Region id, unique within its thread. */
   region: number;
 }
 
 /** A log message. */
 export interface LogEvent {
+  /** What happened. */
   kind: "log";
+  /** When, in ns since the trace started. */
   time: number;
+  /** The thread it happened on (1 is the main thread). */
   thread: number;
+  /** Task id; 0 is the background. */
   task: number;
+  /** The log category. */
   category: string;
+  /** The log message. */
   message: string;
   /** The message was cut to the recorder's length limit. */
   truncated: boolean;
@@ -103,10 +127,15 @@ export interface LogEvent {
 
 /** A sampled value, such as `heap.used` (bytes) or `eventloop.utilization`. */
 export interface CounterEvent {
+  /** What happened. */
   kind: "counter";
+  /** When, in ns since the trace started. */
   time: number;
+  /** The thread it happened on (1 is the main thread). */
   thread: number;
+  /** The name. */
   name: string;
+  /** The sampled value. */
   value: number;
 }
 
@@ -116,12 +145,17 @@ export interface CounterEvent {
  * the innermost region open at the stall's midpoint (0 if none).
  */
 export interface StallEvent {
+  /** What happened. */
   kind: "stall";
   /** Start of the stall (the event is written at its end). */
   time: number;
+  /** How long, in ns. */
   duration: number;
+  /** The thread it happened on (1 is the main thread). */
   thread: number;
+  /** Region id, unique within its thread. */
   region: number;
+  /** Task id; 0 is the background. */
   task: number;
 }
 
@@ -131,48 +165,69 @@ export interface StallEvent {
  * duration] is that window, not the pause.
  */
 export interface GcEvent {
+  /** What happened. */
   kind: "gc";
   /** Start (the event is written at its end). */
   time: number;
+  /** How long, in ns. */
   duration: number;
+  /** The thread it happened on (1 is the main thread). */
   thread: number;
+  /** Derived from heap samples, not reported by the runtime. */
   inferred: boolean;
+  /** Bytes the heap shrank by. */
   freed: number;
 }
 
 /** The thread stopped recording: it left the trace or exited. */
 export interface ThreadEndEvent {
+  /** What happened. */
   kind: "threadEnd";
+  /** When, in ns since the trace started. */
   time: number;
+  /** The thread it happened on (1 is the main thread). */
   thread: number;
 }
 
 /** The recorder dropped `count` events here (its ring stayed full). */
 export interface LostEvent {
+  /** What happened. */
   kind: "lost";
+  /** When, in ns since the trace started. */
   time: number;
+  /** The thread it happened on (1 is the main thread). */
   thread: number;
+  /** How many events were dropped. */
   count: number;
 }
 
 /** A thread got its name. */
 export interface ThreadEvent {
+  /** What happened. */
   kind: "thread";
+  /** When, in ns since the trace started. */
   time: number;
+  /** The thread it happened on (1 is the main thread). */
   thread: number;
+  /** The name. */
   name: string;
 }
 
 /** The first event of every trace. */
 export interface HeaderEvent {
+  /** What happened. */
   kind: "header";
+  /** When, in ns since the trace started. */
   time: number;
+  /** The header fields. */
   header: TraceHeader;
 }
 
 /** The last event of every read: whether the trace was complete. */
 export interface EndEvent {
+  /** What happened. */
   kind: "end";
+  /** When, in ns since the trace started. */
   time: number;
   /** The input stopped before the trace's END batch (a crash, a cut file). */
   truncated: boolean;
@@ -352,6 +407,7 @@ export class TraceDecoder {
     return end;
   }
 
+  /** Appends a chunk, growing the buffer. */
   private append(chunk: Uint8Array): void {
     if (this.len + chunk.length > this.buf.length) {
       let size = Math.max(1 << 16, this.buf.length * 2);
@@ -367,6 +423,7 @@ export class TraceDecoder {
     this.len += chunk.length;
   }
 
+  /** Moves the unread bytes to the front. */
   private compact(): void {
     this.buf.copyWithin(0, this.pos, this.len);
     this.base += this.pos;
@@ -374,6 +431,7 @@ export class TraceDecoder {
     this.pos = 0;
   }
 
+  /** Reads the header once enough bytes are in. */
   private readHeader(): boolean {
     const avail = this.len - this.pos;
     const buf = this.buf;
@@ -424,6 +482,7 @@ export class TraceDecoder {
     return true;
   }
 
+  /** Reads one batch if it is complete. */
   private readBatch(): boolean {
     if (this.pos >= this.len) return false;
     const at = this.base + this.pos;
@@ -645,6 +704,7 @@ export class TraceDecoder {
     return out;
   }
 
+  /** Resolves a string id. */
   private str(c: Cursor): string {
     const id = c.uvarint();
     const s = this.strings[id];

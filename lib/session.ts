@@ -23,12 +23,19 @@ import { drainWorkerUrl } from "./worker_source.ts";
 
 /** Options that size the ring; see `StartOptions` in mod.ts. */
 export interface SessionOptions {
+  /** See `StartOptions.bufferSize`. */
   bufferSize?: number;
+  /** See `StartOptions.textBufferSize`. */
   textBufferSize?: number;
+  /** See `StartOptions.flushInterval`. */
   flushInterval?: number;
+  /** How long a caller waits for room, ms. */
   maxWait?: number;
+  /** See `StartOptions.maxMessageLength`. */
   maxMessageLength?: number;
+  /** Whether calls record their stack. */
   stacks?: boolean;
+  /** Runtime sampling options, or false. */
   runtime?: RuntimeEventOptions | false;
 }
 
@@ -41,32 +48,46 @@ export interface ThreadHandle {
   ring: SharedArrayBuffer;
   /** The main thread's ring (its task-id counter is shared). */
   mainRing: SharedArrayBuffer;
+  /** `performance.timeOrigin` of the main thread. */
   mainTimeOrigin: number;
+  /** The thread it happened on (1 is the main thread). */
   thread: number;
+  /** The name. */
   name: string;
+  /** Record slots of the ring. */
   capacity: number;
+  /** UTF-16 units of the text ring. */
   textCapacity: number;
+  /** How long a caller waits for room, ms. */
   maxWait: number;
+  /** Longest message kept, UTF-16 units. */
   maxMessage: number;
+  /** Whether calls record their stack. */
   stacks: boolean;
+  /** Runtime sampling options, or false. */
   runtime: RuntimeEventOptions | false;
 }
 
 /** A worker object whose exit can be watched: node:worker_threads' Worker. */
 export interface WatchableWorker {
+  /** Calls `listener` once, when the worker has exited. */
   once(event: "exit", listener: () => void): unknown;
 }
 
 interface ErrorInfo {
+  /** The name. */
   name?: string;
+  /** The log message. */
   message: string;
   code?: string;
 }
 
 interface Reply {
+  /** The type given at creation. */
   type: string;
   bytes?: Uint8Array;
   error?: ErrorInfo;
+  /** Events in the trace. */
   events?: number;
   lost?: number;
 }
@@ -80,6 +101,7 @@ interface TraceConsumer {
 
 interface Session {
   worker: Worker;
+  /** The thread's own ring. */
   ring: SharedArrayBuffer;
   ctrl: Int32Array;
   options: ReturnType<typeof ringOptions>;

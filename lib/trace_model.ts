@@ -11,9 +11,13 @@ import { type EndEvent, TraceDecoder, type TraceEvent, type TraceHeader } from "
 export interface LogRecord {
   /** Task id; 0 is the background. */
   task: number;
+  /** The log category. */
   category: string;
+  /** The log message. */
   message: string;
+  /** When, in ns since the trace started. */
   time: number;
+  /** The thread it happened on (1 is the main thread). */
   thread: number;
   /** The message was cut to the recorder's length limit. */
   truncated: boolean;
@@ -23,16 +27,23 @@ export interface LogRecord {
 
 /** A sample of a counter such as `heap.used`. */
 export interface CounterSample {
+  /** The name. */
   name: string;
+  /** When, in ns since the trace started. */
   time: number;
+  /** The sampled value. */
   value: number;
+  /** The thread it happened on (1 is the main thread). */
   thread: number;
 }
 
 /** An event-loop stall: the thread ran nothing from `start` to `end`. */
 export interface StallRecord {
+  /** When it began, ns since the trace started. */
   start: number;
+  /** When it ended, ns since the trace started. */
   end: number;
+  /** The thread it happened on (1 is the main thread). */
   thread: number;
   /** The innermost region open at the stall's midpoint, 0 if none. */
   region: number;
@@ -44,9 +55,13 @@ export interface StallRecord {
 
 /** A garbage collection; `inferred` ones are heap drops between two samples. */
 export interface GcRecord {
+  /** When it began, ns since the trace started. */
   start: number;
+  /** When it ended, ns since the trace started. */
   end: number;
+  /** The thread it happened on (1 is the main thread). */
   thread: number;
+  /** Derived from heap samples, not reported by the runtime. */
   inferred: boolean;
   /** Bytes the heap shrank by. */
   freed: number;
@@ -56,12 +71,15 @@ export interface GcRecord {
 export interface RegionRecord {
   /** Region id, unique within its thread. */
   id: number;
+  /** The type given at creation. */
   type: string;
   /** Task id; 0 is the background. */
   task: number;
+  /** When it began, ns since the trace started. */
   start: number;
   /** Undefined if the region did not end inside the trace. */
   end: number | undefined;
+  /** The thread it happened on (1 is the main thread). */
   thread: number;
   /** Async lane; regions nest within a lane. */
   lane: number;
@@ -73,9 +91,11 @@ export interface RegionRecord {
 
 /** A task in the model. */
 export interface TaskRecord {
+  /** Its id. */
   id: number;
   /** Parent task id; 0 is the background. */
   parent: number;
+  /** The type given at creation. */
   type: string;
   /** Undefined if the task began before the trace. */
   start: number | undefined;
@@ -93,7 +113,9 @@ export interface TaskRecord {
 
 /** A thread that recorded events. */
 export interface ThreadRecord {
+  /** Its id. */
   id: number;
+  /** The name. */
   name: string;
   /** When it stopped recording, if it ended inside the trace. */
   end?: number;
@@ -101,6 +123,7 @@ export interface ThreadRecord {
 
 /** A whole trace, as {@linkcode parseTrace} returns it. */
 export interface Trace {
+  /** The header fields. */
   header: TraceHeader;
   /** Tasks in creation order (task 0, the background, is not listed). */
   tasks: TaskRecord[];
@@ -108,6 +131,7 @@ export interface Trace {
   regions: RegionRecord[];
   /** Every log, in time order. */
   logs: LogRecord[];
+  /** Threads that recorded, with their names. */
   threads: ThreadRecord[];
   /** Counter samples (heap, memory, event loop) in time order. */
   counters: CounterSample[];
@@ -281,6 +305,7 @@ export class TraceBuilder {
     };
   }
 
+  /** The task with this id, made empty on first sight. */
   private taskFor(id: number): TaskRecord {
     let t = this.tasks.get(id);
     if (!t) {
@@ -299,6 +324,7 @@ export class TraceBuilder {
     return t;
   }
 
+  /** A region of a thread by id, open or ended. */
   private regionById(thread: number, id: number): RegionRecord | undefined {
     const open = this.open.get(`${thread}:${id}`);
     if (open) return open;
@@ -309,6 +335,7 @@ export class TraceBuilder {
     return undefined;
   }
 
+  /** Ends a region, reporting double ends and broken nesting. */
   private endRegion(thread: number, id: number, time: number): void {
     const r = this.open.get(`${thread}:${id}`);
     if (!r) {
