@@ -426,7 +426,7 @@ export { currentContext };
  * ```ts
  * import { threadHandle } from "./mod.ts";
  * import { Worker } from "node:worker_threads";
- * const worker = new Worker(new URL("./examples/worker.ts", import.meta.url));
+ * const worker = new Worker(new URL("./examples/worker_threads.ts", import.meta.url));
  * worker.postMessage({ trace: threadHandle("resizer", worker) });
  * ```
  */
