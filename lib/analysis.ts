@@ -527,6 +527,10 @@ export interface TraceStats {
     regionEnd: number;
     log: number;
     lost: number;
+    counter: number;
+    stall: number;
+    gc: number;
+    threadEnd: number;
   };
   threads: ThreadStats[];
   /** Tasks begun, by type (most frequent first). */
@@ -535,6 +539,12 @@ export interface TraceStats {
   regionTypes: NameCount[];
   /** Logs, by category (most frequent first). */
   logCategories: NameCount[];
+  /** Counter samples (heap, memory, event loop), by counter name. */
+  counters: NameCount[];
+  /** Event-loop stalls: how many, their total and the longest, ns. */
+  stalls: { count: number; total: number; longest: number };
+  /** Garbage collections; `inferred` ones are heap drops between samples. */
+  gcs: { count: number; inferred: number; total: number; freed: number };
   /** Tasks begun in the trace and not ended in it. */
   openTasks: number;
   /** Regions begun in the trace and not ended in it. */
@@ -564,7 +574,21 @@ export interface TraceStats {
  */
 export class StatsCollector {
   private header?: TraceHeader;
-  private kinds = { taskBegin: 0, taskEnd: 0, regionBegin: 0, regionEnd: 0, log: 0, lost: 0 };
+  private kinds = {
+    taskBegin: 0,
+    taskEnd: 0,
+    regionBegin: 0,
+    regionEnd: 0,
+    log: 0,
+    lost: 0,
+    counter: 0,
+    stall: 0,
+    gc: 0,
+    threadEnd: 0,
+  };
+  private counterNames = new Map<string, number>();
+  private stalls = { count: 0, total: 0, longest: 0 };
+  private gcs = { count: 0, inferred: 0, total: 0, freed: 0 };
   private threads = new Map<number, ThreadStats>();
   private taskTypes = new Map<string, number>();
   private regionTypes = new Map<string, number>();
@@ -609,6 +633,30 @@ export class StatsCollector {
         this.kinds.lost++;
         this.count(e.thread);
         break;
+      case "counter":
+        this.kinds.counter++;
+        this.bump(this.counterNames, e.name);
+        this.count(e.thread);
+        break;
+      case "stall":
+        this.kinds.stall++;
+        this.stalls.count++;
+        this.stalls.total += e.duration;
+        if (e.duration > this.stalls.longest) this.stalls.longest = e.duration;
+        this.count(e.thread);
+        break;
+      case "gc":
+        this.kinds.gc++;
+        this.gcs.count++;
+        if (e.inferred) this.gcs.inferred++;
+        this.gcs.total += e.duration;
+        this.gcs.freed += e.freed;
+        this.count(e.thread);
+        break;
+      case "threadEnd":
+        this.kinds.threadEnd++;
+        this.count(e.thread);
+        break;
       case "thread":
         this.thread(e.thread).name = e.name;
         break;
@@ -639,6 +687,9 @@ export class StatsCollector {
       taskTypes: sorted(this.taskTypes),
       regionTypes: sorted(this.regionTypes),
       logCategories: sorted(this.categories),
+      counters: sorted(this.counterNames),
+      stalls: { ...this.stalls },
+      gcs: { ...this.gcs },
       openTasks: this.openTasks.size,
       openRegions: this.openRegions.size,
       lost: this.end.lost,

@@ -11,7 +11,10 @@
  *   id); a subtask is linked to its parent by a flow (`bind_id`, `flow_out`
  *   on a `n` instant on the parent's slice, `flow_in` on the child's `b`).
  * - Logs are thread instants (`i`, `s: "t"`) named by category, with the
- *   message in `args`. Tasks open and lost events are counters (`C`).
+ *   message in `args`. The runtime's counters (heap, memory, event loop),
+ *   the tasks open and the events lost are counters (`C`).
+ * - Event-loop stalls and GCs are complete slices (`X`) on a track of their
+ *   own per thread.
  *
  * @module
  */
@@ -20,6 +23,7 @@ import type { TraceEvent, TraceHeader } from "./decoder.ts";
 import {
   type LayoutReport,
   type LayoutSink,
+  type RuntimeSpan,
   type SliceEndReason,
   TrackLayout,
 } from "./export_layout.ts";
@@ -165,6 +169,16 @@ const F = {
   lost: b(',"args":{"lost":'),
   lostI: b('{"ph":"i","s":"p","cat":"lost","name":"events lost","ts":'),
   count: b(',"args":{"count":'),
+  counter: b('{"ph":"C","name":'),
+  value: b(',"args":{"value":'),
+  stall: b('{"ph":"X","cat":"runtime","name":"stall","ts":'),
+  gc: b('{"ph":"X","cat":"runtime","name":"GC","ts":'),
+  gcInferred: b('{"ph":"X","cat":"runtime","name":"GC (inferred)","ts":'),
+  dur: b(',"dur":'),
+  stallArgs: b(',"args":{"region":'),
+  task: b(',"task":'),
+  freed: b(',"args":{"freed":'),
+  threadEnd: b('{"ph":"i","s":"t","cat":"runtime","name":"thread end","ts":'),
   end: b("\n]\n"),
   empty: b("[\n]\n"),
 };
@@ -397,6 +411,47 @@ class ChromeSink implements LayoutSink {
     w.raw(F.count);
     w.int(count);
     w.raw(F.closeArgs);
+  }
+
+  counter(name: string, time: number, value: number, track: number): void {
+    // JSON has no NaN or Infinity; such a sample cannot be shown anyway.
+    if (!Number.isFinite(value)) return;
+    const w = this.next();
+    w.raw(F.counter);
+    w.raw(this.name(name));
+    w.raw(F.ts);
+    w.us(time);
+    this.where(track);
+    w.raw(F.value);
+    w.raw(utf8.encode(String(value)));
+    w.raw(F.closeArgs);
+  }
+
+  span(track: number, s: RuntimeSpan): void {
+    const w = this.next();
+    w.raw(s.kind === "stall" ? F.stall : s.inferred ? F.gcInferred : F.gc);
+    w.us(s.time);
+    w.raw(F.dur);
+    w.us(s.duration);
+    this.where(track);
+    if (s.kind === "stall") {
+      w.raw(F.stallArgs);
+      w.int(s.region);
+      w.raw(F.task);
+      w.int(s.task);
+    } else {
+      w.raw(F.freed);
+      w.int(s.freed);
+    }
+    w.raw(F.closeArgs);
+  }
+
+  threadEnd(track: number, time: number): void {
+    const w = this.next();
+    w.raw(F.threadEnd);
+    w.us(time);
+    this.where(track);
+    w.raw(F.close);
   }
 
   close(): void {

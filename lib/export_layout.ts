@@ -71,7 +71,26 @@ export interface LayoutSink {
   tasksOpen(time: number, open: number, track: number): void;
   /** The recorder dropped `count` events here; `total` so far. */
   lost(time: number, count: number, total: number, track: number): void;
+  /** A sample of the process-wide counter `name` (heap, memory, event loop). */
+  counter(name: string, time: number, value: number, track: number): void;
+  /**
+   * A span of runtime activity on its own track of the thread: an event-loop
+   * stall (with the region and task it hit) or a garbage collection.
+   */
+  span(track: number, span: RuntimeSpan): void;
+  /** The thread stopped recording. */
+  threadEnd(track: number, time: number): void;
 }
+
+/** A stall or GC, for {@linkcode LayoutSink.span}. */
+export type RuntimeSpan =
+  | { kind: "stall"; time: number; duration: number; region: number; task: number }
+  | { kind: "gc"; time: number; duration: number; inferred: boolean; freed: number };
+
+/** Slot indices of the runtime tracks of a thread (regions use 0, 1, …). */
+export const STALL_SLOT = -1;
+/** Slot index of a thread's GC track. */
+export const GC_SLOT = -2;
 
 /** What the layout had to repair; exporters report it as warnings. */
 export interface LayoutReport {
@@ -117,6 +136,9 @@ interface Slot {
 interface ThreadState {
   id: number;
   name: string;
+  /** Tracks of stalls and GCs, made when first needed. */
+  stallTrack: number;
+  gcTrack: number;
   slots: Slot[];
   /** Slots with nothing open: a min-heap by index, so low tracks fill first. */
   free: Slot[];
@@ -205,8 +227,36 @@ export class TrackLayout {
         for (const s of t.slots) {
           this.sink.track(s.track, t.id, s.index, this.trackName(t, s.index));
         }
+        if (t.stallTrack) {
+          this.sink.track(t.stallTrack, t.id, STALL_SLOT, this.trackName(t, STALL_SLOT));
+        }
+        if (t.gcTrack) this.sink.track(t.gcTrack, t.id, GC_SLOT, this.trackName(t, GC_SLOT));
         break;
       }
+      case "counter":
+        this.sink.counter(e.name, e.time, e.value, this.slot(this.thread(e.thread), 0).track);
+        break;
+      case "stall":
+        this.sink.span(this.runtimeTrack(this.thread(e.thread), STALL_SLOT), {
+          kind: "stall",
+          time: e.time,
+          duration: e.duration,
+          region: e.region,
+          task: e.task,
+        });
+        break;
+      case "gc":
+        this.sink.span(this.runtimeTrack(this.thread(e.thread), GC_SLOT), {
+          kind: "gc",
+          time: e.time,
+          duration: e.duration,
+          inferred: e.inferred,
+          freed: e.freed,
+        });
+        break;
+      case "threadEnd":
+        this.sink.threadEnd(this.slot(this.thread(e.thread), 0).track, e.time);
+        break;
       case "header":
         this.sink.process(e.header.pid, e.header);
         break;
@@ -221,7 +271,16 @@ export class TrackLayout {
     if (last !== undefined && last.id === id) return last;
     let t = this.threads.get(id);
     if (!t) {
-      t = { id, name: "", slots: [], free: [], byLane: new Map(), open: new Map() };
+      t = {
+        id,
+        name: "",
+        stallTrack: 0,
+        gcTrack: 0,
+        slots: [],
+        free: [],
+        byLane: new Map(),
+        open: new Map(),
+      };
       this.threads.set(id, t);
     }
     return this.lastThread = t;
@@ -229,7 +288,19 @@ export class TrackLayout {
 
   private trackName(t: ThreadState, index: number): string {
     const name = t.name || `thread ${t.id}`;
+    if (index === STALL_SLOT) return `${name} · event-loop stalls`;
+    if (index === GC_SLOT) return `${name} · GC`;
     return index === 0 ? name : `${name} · async ${index}`;
+  }
+
+  private runtimeTrack(t: ThreadState, slot: typeof STALL_SLOT | typeof GC_SLOT): number {
+    const have = slot === STALL_SLOT ? t.stallTrack : t.gcTrack;
+    if (have !== 0) return have;
+    const track = ++this.report.tracks;
+    if (slot === STALL_SLOT) t.stallTrack = track;
+    else t.gcTrack = track;
+    this.sink.track(track, t.id, slot, this.trackName(t, slot));
+    return track;
   }
 
   private slot(t: ThreadState, index: number): Slot {

@@ -13,7 +13,8 @@
  * - `TrackDescriptor`: uuid 1, name 2, process 3 (pid 1, process_name 6),
  *   thread 4 (pid 1, tid 2, thread_name 5), parent_uuid 5, counter 8
  * - `TrackEvent`: category_iids 3, debug_annotations 4, type 9, name_iid 10,
- *   track_uuid 11, counter_value 30, flow_ids 47, terminating_flow_ids 48
+ *   track_uuid 11, counter_value 30, double_counter_value 44, flow_ids 47,
+ *   terminating_flow_ids 48
  * - `DebugAnnotation`: name_iid 1, bool_value 2, uint_value 3, string_value 6
  * - `InternedData`: event_categories 1, event_names 2,
  *   debug_annotation_names 3 (each entry: iid 1, name 2)
@@ -23,9 +24,12 @@
 
 import type { TraceEvent, TraceHeader } from "./decoder.ts";
 import {
+  GC_SLOT,
   type LayoutReport,
   type LayoutSink,
+  type RuntimeSpan,
   type SliceEndReason,
+  STALL_SLOT,
   TrackLayout,
 } from "./export_layout.ts";
 import { ProtoWriter } from "./protobuf_writer.ts";
@@ -51,6 +55,7 @@ export const PF = {
     nameIid: 10,
     trackUuid: 11,
     counterValue: 30,
+    doubleCounterValue: 44,
     flowIds: 47,
     terminatingFlowIds: 48,
   },
@@ -72,10 +77,11 @@ export const Uuid = {
   LOST: 3,
   slot: (track: number) => 16 + track,
   task: (task: number) => 2 ** 40 + task,
+  counter: (index: number) => 2 ** 41 + index,
 } as const;
 
 const SEQ = 1;
-const CATEGORIES = ["region", "task", "log", "lost"] as const;
+const CATEGORIES = ["region", "task", "log", "lost", "runtime"] as const;
 const ANNOTATIONS = [
   "task",
   "region",
@@ -87,6 +93,7 @@ const ANNOTATIONS = [
   "newTask",
   "child",
   "count",
+  "freed",
 ] as const;
 type Annotation = typeof ANNOTATIONS[number];
 type Category = typeof CATEGORIES[number];
@@ -104,7 +111,7 @@ class PerfettoSink implements LayoutSink {
   events = 0;
   private pid = 1;
   private names = new Map<string, number>();
-  private threadTids = new Map<number, number>();
+  private counters = new Map<string, number>();
   /** Names met while writing the current packet, to intern in it. */
   private fresh: [number, string][] = [];
 
@@ -233,8 +240,13 @@ class PerfettoSink implements LayoutSink {
     this.descriptor(Uuid.LOST, "events lost", counter, Uuid.PROCESS);
   }
 
-  track(track: number, thread: number, _slot: number, name: string): void {
-    this.threadTids.set(track, thread);
+  track(track: number, _thread: number, slot: number, name: string): void {
+    if (slot === STALL_SLOT || slot === GC_SLOT) {
+      // Runtime tracks are async tracks of the process: thread tracks would
+      // merge with the thread's slices.
+      this.descriptor(Uuid.slot(track), name, undefined, Uuid.PROCESS);
+      return;
+    }
     this.descriptor(Uuid.slot(track), name, (w) => {
       const m = w.begin(PF.track.thread);
       w.uint(PF.thread.pid, this.pid);
@@ -322,7 +334,7 @@ class PerfettoSink implements LayoutSink {
     this.endPacket(p);
   }
 
-  private counter(uuid: number, time: number, value: number): void {
+  private count(uuid: number, time: number, value: number): void {
     const p = this.packet(time);
     const e = this.event(EventType.COUNTER, uuid);
     this.w.uint(PF.event.counterValue, value);
@@ -331,11 +343,50 @@ class PerfettoSink implements LayoutSink {
   }
 
   tasksOpen(time: number, open: number): void {
-    this.counter(Uuid.TASKS_OPEN, time, open);
+    this.count(Uuid.TASKS_OPEN, time, open);
+  }
+
+  counter(name: string, time: number, value: number): void {
+    if (!Number.isFinite(value)) return;
+    let uuid = this.counters.get(name);
+    if (uuid === undefined) {
+      uuid = Uuid.counter(this.counters.size);
+      this.counters.set(name, uuid);
+      this.descriptor(uuid, name, (w) => w.end(w.begin(PF.track.counter)), Uuid.PROCESS);
+    }
+    const p = this.packet(time);
+    const e = this.event(EventType.COUNTER, uuid);
+    this.w.double(PF.event.doubleCounterValue, value);
+    this.w.end(e);
+    this.endPacket(p);
+  }
+
+  span(track: number, s: RuntimeSpan): void {
+    const uuid = Uuid.slot(track);
+    const name = s.kind === "stall" ? "stall" : s.inferred ? "GC (inferred)" : "GC";
+    let p = this.packet(s.time);
+    let e = this.event(EventType.SLICE_BEGIN, uuid, name, "runtime");
+    if (s.kind === "stall") {
+      this.annUint("region", s.region);
+      this.annUint("task", s.task);
+    } else this.annUint("freed", s.freed);
+    this.w.end(e);
+    this.endPacket(p);
+    p = this.packet(s.time + s.duration);
+    e = this.event(EventType.SLICE_END, uuid);
+    this.w.end(e);
+    this.endPacket(p);
+  }
+
+  threadEnd(track: number, time: number): void {
+    const p = this.packet(time);
+    const e = this.event(EventType.INSTANT, Uuid.slot(track), "thread end", "runtime");
+    this.w.end(e);
+    this.endPacket(p);
   }
 
   lost(time: number, count: number, total: number, track: number): void {
-    this.counter(Uuid.LOST, time, total);
+    this.count(Uuid.LOST, time, total);
     const p = this.packet(time);
     const e = this.event(EventType.INSTANT, Uuid.slot(track), "events lost", "lost");
     this.annUint("count", count);

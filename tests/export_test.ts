@@ -42,6 +42,7 @@ type Slice = string;
 interface Validated {
   slices: Slice[];
   asyncSlices: Slice[];
+  runtimeSlices: Slice[];
   flows: number;
   logs: number;
   counters: number;
@@ -58,7 +59,15 @@ function validateChrome(events: TraceEventJson[], durationNs: number): Validated
   const lastTs = new Map<string, number>();
   const asyncOpen = new Map<string, { e: TraceEventJson; i: number }[]>();
   const flowsOut = new Map<string, number>();
-  const out: Validated = { slices: [], asyncSlices: [], flows: 0, logs: 0, counters: 0 };
+  const out: Validated = {
+    slices: [],
+    asyncSlices: [],
+    runtimeSlices: [],
+    flows: 0,
+    logs: 0,
+    counters: 0,
+  };
+  const complete = new Map<string, { ts: number; end: number; i: number }[]>();
   const maxUs = durationNs / 1000 + 1e-6;
   events.forEach((e, i) => {
     const at = `event ${i} ${JSON.stringify(e)}`;
@@ -147,6 +156,19 @@ function validateChrome(events: TraceEventJson[], durationNs: number): Validated
         }
         break;
       }
+      case "X": {
+        const dur = (e as { dur?: number }).dur;
+        assert.ok(typeof dur === "number" && dur >= 0, `${at}: X needs a duration`);
+        assert.ok(named.has(thread), `${at}: thread ${thread} has no thread_name before it`);
+        assert.ok(e.ts! + dur <= maxUs, `${at}: X ends after the trace`);
+        let list = complete.get(thread);
+        if (!list) complete.set(thread, list = []);
+        list.push({ ts: e.ts!, end: e.ts! + dur, i });
+        out.runtimeSlices.push(
+          `${e.name} ${Math.round(e.ts! * 1000)} ${Math.round((e.ts! + dur) * 1000)}`,
+        );
+        break;
+      }
       case "C":
         assert.ok(e.args && Object.keys(e.args).length > 0, `${at}: counter without values`);
         for (const v of Object.values(e.args)) assert.equal(typeof v, "number", `${at}: value`);
@@ -158,6 +180,18 @@ function validateChrome(events: TraceEventJson[], durationNs: number): Validated
   });
   for (const [thread, stack] of stacks) {
     assert.equal(stack.length, 0, `thread ${thread}: ${stack.length} B without E`);
+  }
+  // Complete slices of a thread must nest or follow each other, once sorted.
+  for (const [thread, list] of complete) {
+    assert.ok(!stacks.has(thread), `thread ${thread} mixes X with B/E`);
+    list.sort((a, b) => a.ts - b.ts || b.end - a.end);
+    const open: { end: number; i: number }[] = [];
+    for (const x of list) {
+      while (open.length > 0 && open[open.length - 1].end <= x.ts) open.pop();
+      const outer = open[open.length - 1];
+      assert.ok(!outer || x.end <= outer.end, `event ${x.i}: X overlaps event ${outer?.i}`);
+      open.push(x);
+    }
   }
   for (const [key, open] of asyncOpen) {
     assert.equal(open.length, 0, `async ${key}: begin without end`);
@@ -219,6 +253,7 @@ const msg = (v: unknown) => decodeMessage(v as Uint8Array);
 interface PerfettoDecoded {
   slices: Slice[];
   asyncSlices: Slice[];
+  runtimeSlices: Slice[];
   flows: number;
   logs: number;
   counters: number;
@@ -239,6 +274,7 @@ function validatePerfetto(bytes: Uint8Array): PerfettoDecoded {
   const out: PerfettoDecoded = {
     slices: [],
     asyncSlices: [],
+    runtimeSlices: [],
     flows: 0,
     logs: 0,
     counters: 0,
@@ -338,7 +374,8 @@ function validatePerfetto(bytes: Uint8Array): PerfettoDecoded {
         assert.ok(b, `${at}: slice end without begin on track ${uuid}`);
         const s = `${b.name} ${b.ts} ${ts}`;
         if (track.kind === "thread") out.slices.push(`${track.tid} ${s}`);
-        else out.asyncSlices.push(`${uuid - 2 ** 40} ${s}`);
+        else if (uuid >= 2 ** 40) out.asyncSlices.push(`${uuid - 2 ** 40} ${s}`);
+        else out.runtimeSlices.push(s);
         break;
       }
       case EventType.INSTANT:
@@ -348,7 +385,11 @@ function validatePerfetto(bytes: Uint8Array): PerfettoDecoded {
         break;
       case EventType.COUNTER:
         assert.equal(track.kind, "counter", `${at}: counter value on a ${track.kind} track`);
-        assert.ok(get(e, PF.event.counterValue) !== undefined, `${at}: counter value`);
+        assert.ok(
+          get(e, PF.event.counterValue) !== undefined ||
+            get(e, PF.event.doubleCounterValue) !== undefined,
+          `${at}: counter value`,
+        );
         out.counters++;
         break;
       default:
@@ -403,13 +444,16 @@ function checkBoth(bytes: Uint8Array) {
       (parent.end === undefined || parent.end >= x.start);
   });
   assert.equal(c.flows, linked.length);
-  assert.ok(c.counters >= t.tasks.length);
+  assert.ok(c.counters >= t.tasks.length + t.counters.length);
+  assert.equal(c.runtimeSlices.length, t.stalls.length + t.gcs.length);
   // The two formats say the same.
   assert.deepEqual([...p.slices].sort(), [...c.slices].sort());
   assert.deepEqual(
     p.asyncSlices.map((s) => s.replace(/^(\d+) /, "$1 ")).sort(),
     c.asyncSlices.sort(),
   );
+  assert.deepEqual([...p.runtimeSlices].sort(), [...c.runtimeSlices].sort());
+  assert.equal(p.counters, c.counters);
   assert.equal(p.flows, c.flows);
   assert.equal(p.logs, c.logs);
   return { t, c, p, chrome };
@@ -423,6 +467,7 @@ describe("chrome and perfetto exports", () => {
     assert.equal(chrome.report.openRegions, 1);
     assert.equal(c.flows, 24, "each render subtask is linked to its request");
     assert.ok(t.tasks.length > 50);
+    assert.ok(t.stalls.length > 0 && t.gcs.length > 0 && t.counters.length > 0);
   });
 
   test("a trace recorded now with nested subtasks and interleaved async regions", async () => {

@@ -9,7 +9,7 @@ import { formatDuration } from "../duration.ts";
 import { parseArgs, traceArg } from "./flags.ts";
 import type { CliIO } from "./io.ts";
 import { streamTrace, traceWarnings } from "./read.ts";
-import { table } from "./table.ts";
+import { table, width } from "./table.ts";
 
 /** Usage line of the command. */
 export const STATS_USAGE = "runtrace stats FILE [--json]";
@@ -40,14 +40,21 @@ function bytes(n: number): string {
   return `${(n / 1073741824).toFixed(2)} GiB`;
 }
 
-function names(list: NameCount[], limit = 20): string[][] {
-  const rows = list.slice(0, limit).map((n) => ["", "  " + (n.name || '""'), String(n.count)]);
+/** Rows of names and counts under a heading row, the counts aligned. */
+function names(list: NameCount[], limit = 20): [string, string][] {
+  const shown = list.slice(0, limit).map((n) => [n.name || '""', String(n.count)]);
   if (list.length > limit) {
     const rest = list.slice(limit).reduce((s, n) => s + n.count, 0);
-    rows.push(["", `  (${list.length - limit} more types)`, String(rest)]);
+    shown.push([`(${list.length - limit} more)`, String(rest)]);
   }
-  return rows;
+  const wName = Math.max(0, ...shown.map(([n]) => width(n)));
+  const wCount = Math.max(0, ...shown.map(([, c]) => c.length));
+  return shown.map((
+    [n, c],
+  ) => ["", `  ${n}${" ".repeat(wName - width(n))}  ${c.padStart(wCount)}`]);
 }
+
+const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
 
 /**
  * The text of `runtrace stats`.
@@ -66,15 +73,23 @@ export function formatStats(name: string, s: TraceStats): string {
     ? new Date(h.timeOrigin + h.startTime).toISOString()
     : "unknown time";
   const k = s.kinds;
-  const rows: string[][] = [
+  const kinds = [
+    `${k.taskBegin} task begin`,
+    `${k.taskEnd} task end`,
+    `${k.regionBegin} region begin`,
+    `${k.regionEnd} region end`,
+    `${k.log} log`,
+  ];
+  if (k.counter + k.stall + k.gc > 0) {
+    kinds.push(`${k.counter} counter`, `${k.stall} stall`, `${k.gc} gc`);
+  }
+  if (k.lost > 0) kinds.push(`${k.lost} lost`);
+  const rows: [string, string][] = [
     ["recorded", `${h.runtime} ${h.runtimeVersion}, pid ${h.pid}, at ${started}`],
     ["format", `version ${h.version}, clock resolution ${formatDuration(h.resolutionNs)}`],
     ["duration", formatDuration(s.duration)],
-    ["size", `${bytes(s.bytes)}`],
-    [
-      "events",
-      `${s.events}: ${k.taskBegin} task begin, ${k.taskEnd} task end, ${k.regionBegin} region begin, ${k.regionEnd} region end, ${k.log} log`,
-    ],
+    ["size", bytes(s.bytes)],
+    ["events", `${s.events}: ${kinds.join(", ")}`],
     [
       "threads",
       s.threads.map((t) => `${t.id} ${t.name || "(unnamed)"} (${t.events} events)`).join(", ") ||
@@ -84,13 +99,34 @@ export function formatStats(name: string, s: TraceStats): string {
     ...names(s.taskTypes),
     ["regions", `${k.regionBegin} begun, ${s.openRegions} still open at the end`],
     ...names(s.regionTypes),
-    [
-      "logs",
-      `${k.log} in ${s.logCategories.length} ${
-        s.logCategories.length === 1 ? "category" : "categories"
-      }`,
-    ],
+    ["logs", `${k.log} in ${plural(s.logCategories.length, "category", "categories")}`],
     ...names(s.logCategories),
+  ];
+  if (k.counter + k.stall + k.gc > 0) {
+    const st = s.stalls;
+    const gc = s.gcs;
+    rows.push(
+      [
+        "stalls",
+        st.count === 0
+          ? "0"
+          : `${st.count}, ${formatDuration(st.total)} in all, longest ${
+            formatDuration(st.longest)
+          }`,
+      ],
+      [
+        "GC",
+        gc.count === 0
+          ? "0"
+          : `${gc.count} (${gc.inferred} inferred), ${formatDuration(gc.total)}, ${
+            bytes(gc.freed)
+          } freed`,
+      ],
+      ["counters", plural(k.counter, "sample", "samples")],
+      ...names(s.counters),
+    );
+  }
+  rows.push(
     [
       "lost events",
       s.lost > 0
@@ -101,13 +137,6 @@ export function formatStats(name: string, s: TraceStats): string {
       "truncated",
       s.truncated ? "YES: the trace was cut short, read up to its last complete batch" : "no",
     ],
-  ];
-  // Rows of names have three cells; fold them into two for the table.
-  const two = rows.map((r) => r.length === 3 ? [r[0], `${r[1]}  ${r[2]}`] : r);
-  const nameRows = rows.filter((r) => r.length === 3);
-  const wName = Math.max(0, ...nameRows.map((r) => r[1].length));
-  const aligned = rows.map((r, i) =>
-    r.length === 3 ? [r[0], `${r[1].padEnd(wName)}  ${r[2].padStart(8)}`] : two[i]
   );
-  return `${name}\n` + table(["", ""], aligned, ["l", "l"]).split("\n").slice(1).join("\n");
+  return `${name}\n` + table(["", ""], rows, ["l", "l"]).split("\n").slice(1).join("\n");
 }

@@ -77,9 +77,9 @@ export function taskTypeTable(types: readonly TaskTypeSummary[]): string {
 
 function describeFilter(f: TaskFilter): string {
   const parts: string[] = [];
-  if (f.type !== undefined) parts.push(`type ${f.type}`);
-  if (f.min !== undefined) parts.push(`at least ${dur(f.min)}`);
-  if (f.max !== undefined) parts.push(`at most ${dur(f.max)}`);
+  if (f.type !== undefined) parts.push(`of type ${f.type}`);
+  if (f.min !== undefined) parts.push(`taking at least ${dur(f.min)}`);
+  if (f.max !== undefined) parts.push(`taking at most ${dur(f.max)}`);
   if (f.logText !== undefined) parts.push(`with a log containing ${JSON.stringify(f.logText)}`);
   return parts.join(", ");
 }
