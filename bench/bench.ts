@@ -7,13 +7,13 @@
  *
  * ```
  * deno run -A bench/bench.ts [flags]      bun bench/bench.ts [flags]
- *   --quick            5 short runs, 3 s flat out, 5 000 requests x 5 pairs
+ *   --quick            5 short runs, 3 s flat out, 5 000 requests x 6 pairs
  *   --only=LIST        sections to run: micro,flat,workload (default all)
- *   --runs=N           runs per micro case, the median is reported (default 9)
+ *   --runs=N           runs per micro case, the median is reported (default 11)
  *   --run-ms=MS        target length of one micro run (default 40)
  *   --flat-seconds=S   length of the flat-out run (default 10)
  *   --requests=N       requests per workload run (default 20 000)
- *   --pairs=N          on/off pairs of workload runs (default 7)
+ *   --pairs=N          on/off pairs of workload runs (default 10)
  *   --keep             keep the trace files (their directory is printed)
  * ```
  *
@@ -54,11 +54,11 @@ function parseFlags(argv: string[]): Flags {
   const quick = argv.includes("--quick");
   const f: Flags = {
     sections: new Set(["micro", "flat", "workload"]),
-    runs: quick ? 5 : 9,
+    runs: quick ? 5 : 11,
     runMs: quick ? 15 : 40,
     flatSeconds: quick ? 3 : 10,
     requests: quick ? 5000 : 20_000,
-    pairs: quick ? 5 : 7,
+    pairs: quick ? 6 : 10,
     keep: false,
     quick,
   };
@@ -302,7 +302,14 @@ const TRACED_CALLS = 1 << 15;
 /** Pause before each run, ms: longer than the worker's flush interval (50 ms). */
 const SETTLE_MS = 60;
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/**
+ * Waits by spinning rather than sleeping: an idle core (a virtual CPU, most
+ * of all) wakes up slowly and cold, which would be charged to the next run.
+ */
+const settle = (ms: number) => {
+  const end = performance.now() + ms;
+  while (performance.now() < end);
+};
 
 /** Medians of ns per iteration, by case key. */
 type MicroResult = Map<string, { ns: number; min: number; max: number; runs: number }>;
@@ -316,7 +323,7 @@ type MicroResult = Map<string, { ns: number; min: number; max: number; runs: num
  */
 async function runMicro(flags: Flags, dir: string): Promise<MicroResult> {
   const samples = new Map<string, number[]>();
-  const phase = async (cases: [string, MicroCase][], cap: number) => {
+  const phase = (cases: [string, MicroCase][], cap: number) => {
     const iterations = new Map<string, number>();
     for (const [key, c] of cases) {
       // Warm-up: lets every tier of the JIT see the case, then sizes its runs.
@@ -328,7 +335,7 @@ async function runMicro(flags: Flags, dir: string): Promise<MicroResult> {
     }
     for (let round = 0; round < flags.runs; round++) {
       for (const [key, c] of cases) {
-        await sleep(SETTLE_MS);
+        settle(SETTLE_MS);
         const n = iterations.get(key)!;
         samples.get(key)!.push(c.fn(n) * 1e6 / n);
       }
@@ -337,10 +344,10 @@ async function runMicro(flags: Flags, dir: string): Promise<MicroResult> {
   const byKey = (c: MicroCase): [string, MicroCase] => [c.key, c];
   const empty = MICRO.find((c) => c.key === "empty")!;
   const clock = MICRO.find((c) => c.key === "clock")!;
-  await phase(MICRO.filter((c) => !c.traced).map(byKey), 1 << 28);
+  phase(MICRO.filter((c) => !c.traced).map(byKey), 1 << 28);
   await trace.start(join(dir, "micro.trace"));
   try {
-    await phase(
+    phase(
       [["emptyOn", empty], ["clockOn", clock], ...MICRO.filter((c) => c.traced).map(byKey)],
       TRACED_CALLS,
     );
@@ -360,6 +367,8 @@ async function runMicro(flags: Flags, dir: string): Promise<MicroResult> {
 // Flat out: region pairs as fast as the caller can, for a fixed time.
 
 interface FlatResult {
+  /** ns per region pair in short runs of this session: the predicted cost. */
+  pairNs: number;
   seconds: number;
   pairs: number;
   rate: number;
@@ -371,48 +380,89 @@ interface FlatResult {
   baseRss: number;
   stopMs: number;
   decodeMs: number;
+  /** The same for `log`, flat out for a shorter time, in its own session. */
+  log: { burstNs: number; seconds: number; calls: number; lost: number; truncated: boolean };
+}
+
+/** Median ns per call of `fn` in short runs after pauses, as in the micro section. */
+function burstNs(fn: (n: number) => number, runs: number): number {
+  const xs: number[] = [];
+  fn(TRACED_CALLS);
+  for (let k = 0; k < runs; k++) {
+    settle(SETTLE_MS);
+    xs.push(fn(TRACED_CALLS) * 1e6 / TRACED_CALLS);
+  }
+  return median(sorted(xs));
+}
+
+/**
+ * Calls `step` (1024 calls each) until `seconds` have passed, sampling the
+ * resident memory every 100 ms. Returns the calls made and the time taken.
+ */
+function flatOut(
+  seconds: number,
+  step: () => void,
+  onRss: (rss: number) => void,
+): { calls: number; seconds: number } {
+  const limit = seconds * 1000;
+  let calls = 0;
+  const t0 = performance.now();
+  let nextSample = t0 + 100;
+  let t = t0;
+  for (;;) {
+    step();
+    calls += 1024;
+    t = performance.now();
+    if (t >= nextSample) {
+      onRss(process.memoryUsage().rss);
+      if (t - t0 >= limit) break;
+      nextSample = t + 100;
+    }
+  }
+  return { calls, seconds: (t - t0) / 1000 };
 }
 
 async function runFlat(flags: Flags, dir: string): Promise<FlatResult> {
   const file = join(dir, "flat.trace");
   const baseRss = process.memoryUsage().rss;
   let peakRss = baseRss;
+  const onRss = (rss: number) => {
+    if (rss > peakRss) peakRss = rss;
+  };
   await trace.start(file);
   const [fctx, task] = trace.newTask("flatOut");
-  // Warm the loop up for a moment before counting.
-  for (let i = 0; i < 100_000; i++) trace.startRegion(fctx, "flat").end();
-  const limit = flags.flatSeconds * 1000;
-  let pairs = 0;
-  const t0 = performance.now();
-  let nextSample = t0 + 100;
-  let t = t0;
-  for (;;) {
+  // The rate the per-call cost predicts, measured in this session.
+  const pairNs = burstNs(casePair, flags.runs);
+  settle(SETTLE_MS);
+  const flat = flatOut(flags.flatSeconds, () => {
     for (let k = 0; k < 1024; k++) trace.startRegion(fctx, "flat").end();
-    pairs += 1024;
-    t = performance.now();
-    if (t >= nextSample) {
-      const rss = process.memoryUsage().rss;
-      if (rss > peakRss) peakRss = rss;
-      if (t - t0 >= limit) break;
-      nextSample = t + 100;
-    }
-  }
-  const seconds = (t - t0) / 1000;
+  }, onRss);
   task.end();
   const s0 = performance.now();
   await trace.stop();
   const stopMs = performance.now() - s0;
-  const rss = process.memoryUsage().rss;
-  if (rss > peakRss) peakRss = rss;
-
+  onRss(process.memoryUsage().rss);
   const d0 = performance.now();
   const read = readTraceFile(file);
   const decodeMs = performance.now() - d0;
-  if (!flags.keep) rmSync(file, { force: true });
+  rmSync(file, { force: true });
+
+  // Logs flat out: the worker also has to move the message text.
+  const logFile = join(dir, "flat-log.trace");
+  await trace.start(logFile);
+  const logNs = burstNs(caseLog, flags.runs);
+  settle(SETTLE_MS);
+  const logFlat = flatOut(Math.min(3, flags.flatSeconds), () => {
+    for (let k = 0; k < 1024; k++) trace.log(fctx, "http", "GET /users/42");
+  }, onRss);
+  await trace.stop();
+  const logRead = readTraceFile(logFile);
+  if (!flags.keep) rmSync(logFile, { force: true });
   return {
-    seconds,
-    pairs,
-    rate: pairs / seconds,
+    pairNs,
+    seconds: flat.seconds,
+    pairs: flat.calls,
+    rate: flat.calls / flat.seconds,
     events: read.events,
     lost: read.lost,
     truncated: read.truncated,
@@ -421,6 +471,13 @@ async function runFlat(flags: Flags, dir: string): Promise<FlatResult> {
     baseRss,
     stopMs,
     decodeMs,
+    log: {
+      burstNs: logNs,
+      seconds: logFlat.seconds,
+      calls: logFlat.calls,
+      lost: logRead.lost,
+      truncated: logRead.truncated,
+    },
   };
 }
 
@@ -458,14 +515,30 @@ function readTraceFile(path: string): {
 // ---------------------------------------------------------------------------
 // The realistic workload, tracing on and off alternately.
 
+/** Untimed requests before each timed workload run. */
+const WARM_REQUESTS = 1000;
+
+interface WorkloadRun {
+  /** Wall time of the requests, ms. */
+  ms: number;
+  /** CPU time of the whole process (all threads) meanwhile, ms. */
+  cpuMs: number;
+}
+
 interface WorkloadSummary {
   requests: number;
   pairs: number;
-  onMs: number[];
-  offMs: number[];
+  on: WorkloadRun[];
+  off: WorkloadRun[];
+  /** Per pair: on throughput over off throughput (wall time). */
   ratios: number[];
   ratio: number;
+  /** Per pair: off CPU time over on CPU time (counts the worker's CPU too). */
+  cpuRatios: number[];
+  cpuRatio: number;
   usPerRequestOff: number;
+  /** Extra CPU ms of a session's start, first requests and stop. */
+  sessionCpuMs: number;
   lost: number;
   events: number;
   truncated: boolean;
@@ -474,50 +547,76 @@ interface WorkloadSummary {
 async function runWorkloads(flags: Flags, dir: string): Promise<WorkloadSummary> {
   const body = makeDocument(10_000);
   const file = join(dir, "workload.trace");
-  const on = async () => {
-    await trace.start(file);
+  // Each run first serves WARM_REQUESTS untimed requests, on and off alike:
+  // a fresh session's worker starts with cold code (its JIT and GC threads
+  // bill the process), a cost paid once per session, measured on its own.
+  const timed = async (): Promise<WorkloadRun> => {
+    await runWorkload({ requests: WARM_REQUESTS, body });
+    const c0 = ownCpuMs() ?? NaN;
     const r = await runWorkload({ requests: flags.requests, body });
-    await trace.stop();
-    const read = readTraceFile(file);
-    return { ms: r.ms, read };
+    return { ms: r.ms, cpuMs: (ownCpuMs() ?? NaN) - c0 };
   };
-  const off = async () => (await runWorkload({ requests: flags.requests, body })).ms;
-  // Warm-up of both paths.
-  await off();
-  await on();
-  const onMs: number[] = [];
-  const offMs: number[] = [];
-  const ratios: number[] = [];
   let lost = 0;
   let events = 0;
   let truncated = false;
+  const on = async (): Promise<WorkloadRun> => {
+    await trace.start(file);
+    let r: WorkloadRun;
+    try {
+      r = await timed();
+    } finally {
+      await trace.stop();
+    }
+    // CPU is counted over the requests only: the worker's start-up and its
+    // final flush in stop() happen once per session, not per request.
+    const read = readTraceFile(file);
+    lost += read.lost;
+    events += read.events;
+    truncated ||= read.truncated;
+    return r;
+  };
+  // Warm-up of both paths, not counted.
+  await timed();
+  await on();
+  lost = events = 0;
+  // The once-per-session cost: start, warm-up requests, stop, against the
+  // same warm-up requests with tracing off.
+  const sessionCost: number[] = [];
+  for (let k = 0; k < 3; k++) {
+    const c0 = ownCpuMs() ?? NaN;
+    await runWorkload({ requests: WARM_REQUESTS, body });
+    const c1 = ownCpuMs() ?? NaN;
+    await trace.start(file);
+    await runWorkload({ requests: WARM_REQUESTS, body });
+    await trace.stop();
+    sessionCost.push((ownCpuMs() ?? NaN) - c1 - (c1 - c0));
+  }
+  const onRuns: WorkloadRun[] = [];
+  const offRuns: WorkloadRun[] = [];
   for (let p = 0; p < flags.pairs; p++) {
     // ABBA order, so a drift in machine speed does not favour either side.
-    let a: { ms: number; read: ReturnType<typeof readTraceFile> }, b: number;
     if (p % 2 === 0) {
-      a = await on();
-      b = await off();
+      onRuns.push(await on());
+      offRuns.push(await timed());
     } else {
-      b = await off();
-      a = await on();
+      offRuns.push(await timed());
+      onRuns.push(await on());
     }
-    onMs.push(a.ms);
-    offMs.push(b);
-    ratios.push(b / a.ms);
-    lost += a.read.lost;
-    events += a.read.events;
-    truncated ||= a.read.truncated;
   }
   if (!flags.keep) rmSync(file, { force: true });
-  const sortedOff = [...offMs].sort((x, y) => x - y);
+  const ratios = onRuns.map((r, p) => offRuns[p].ms / r.ms);
+  const cpuRatios = onRuns.map((r, p) => offRuns[p].cpuMs / r.cpuMs);
   return {
     requests: flags.requests,
     pairs: flags.pairs,
-    onMs,
-    offMs,
+    on: onRuns,
+    off: offRuns,
     ratios,
-    ratio: median([...ratios].sort((x, y) => x - y)),
-    usPerRequestOff: median(sortedOff) * 1000 / flags.requests,
+    ratio: median(sorted(ratios)),
+    cpuRatios,
+    cpuRatio: median(sorted(cpuRatios)),
+    usPerRequestOff: median(sorted(offRuns.map((r) => r.ms))) * 1000 / flags.requests,
+    sessionCpuMs: median(sorted(sessionCost)),
     lost,
     events,
     truncated,
@@ -526,6 +625,10 @@ async function runWorkloads(flags: Flags, dir: string): Promise<WorkloadSummary>
 
 // ---------------------------------------------------------------------------
 // Reporting
+
+function sorted(xs: number[]): number[] {
+  return [...xs].sort((a, b) => a - b);
+}
 
 function median(sorted: number[]): number {
   const n = sorted.length;
@@ -658,8 +761,8 @@ function printMicro(r: MicroResult, flags: Flags, others?: number): void {
   );
 }
 
-function printFlat(f: FlatResult, pairNs: number | undefined, flags: Flags, others?: number): void {
-  const predicted = pairNs ? 1e9 / pairNs : undefined;
+function printFlat(f: FlatResult, others?: number): void {
+  const predicted = 1e9 / f.pairNs;
   const share = predicted ? f.rate / predicted : undefined;
   const perEvent = f.bytes / Math.max(1, f.events);
   console.log(
@@ -676,9 +779,9 @@ function printFlat(f: FlatResult, pairNs: number | undefined, flags: Flags, othe
     `| caller's rate | ${fmt(f.rate / 1e6, 2)} M pairs/s | | |`,
   );
   console.log(
-    `| rate the pair cost predicts | ${
-      predicted ? fmt(predicted / 1e6, 2) + " M pairs/s" : "n/a (run micro)"
-    } | | |`,
+    `| rate the pair cost predicts | ${fmt(predicted / 1e6, 2)} M pairs/s (${
+      fmt(f.pairNs, 1)
+    } ns per pair) | | |`,
   );
   console.log(
     `| achieved ÷ predicted | ${share ? fmt(share * 100, 0) + "%" : "n/a"} | ≥ 80% | ${
@@ -693,30 +796,52 @@ function printFlat(f: FlatResult, pairNs: number | undefined, flags: Flags, othe
       verdict(perEvent <= 8)
     } |`,
   );
+  const logRate = f.log.calls / f.log.seconds;
+  const logShare = logRate / (1e9 / f.log.burstNs);
+  console.log(
+    `| \`log\` flat out (${fmt(f.log.seconds, 1)} s, 13-char message) | ${
+      fmt(logRate / 1e6, 2)
+    } M/s = ${fmt(1e9 / logRate, 0)} ns per call, ${fmt(logShare * 100, 0)}% of the ${
+      fmt(f.log.burstNs, 0)
+    } ns burst cost; lost ${f.log.lost} | (≥ 80%) | ${
+      verdict(logShare >= 0.8 && f.log.lost === 0 && !f.log.truncated)
+    } |`,
+  );
   if (f.truncated) console.log("\nThe trace read back as TRUNCATED.");
   console.log("");
-  void flags;
 }
 
 function printWorkload(w: WorkloadSummary, others?: number): void {
   console.log(
-    `### Realistic async workload\n\n${w.requests.toLocaleString("en-US")} requests ` +
+    `### Realistic async workload\n\n${w.requests.toLocaleString("en-US")} requests per run ` +
       `(16 in flight; each 1 task + 3 regions + 1 log around ${
         fmt(w.usPerRequestOff, 0)
       } µs of JSON work, with awaits between steps), ${w.pairs} on/off pairs alternated ` +
-      `ABBA in one process.${othersNote(others)}\n`,
+      `ABBA in one process. Throughput compares wall times; CPU compares the process's ` +
+      `CPU time (all threads, so the drain worker's work counts against tracing), which ` +
+      `other processes disturb less. Every run, on or off, starts with ${WARM_REQUESTS} ` +
+      `untimed requests; each on run is a new session, whose one-off cost (start, ` +
+      `cold worker, stop) is ${fmt(w.sessionCpuMs, 0)} ms of CPU.${othersNote(others)}\n`,
   );
-  console.log("| pair | off ms | on ms | on throughput ÷ off |");
-  console.log("|---:|---:|---:|---:|");
+  console.log(
+    "| pair | off ms | on ms | on ÷ off throughput | off CPU ms | on CPU ms | off ÷ on CPU |",
+  );
+  console.log("|---:|---:|---:|---:|---:|---:|---:|");
   for (let p = 0; p < w.pairs; p++) {
+    const off = w.off[p], on = w.on[p];
     console.log(
-      `| ${p + 1} | ${fmt(w.offMs[p], 0)} | ${fmt(w.onMs[p], 0)} | ${fmt(w.ratios[p] * 100, 1)}% |`,
+      `| ${p + 1} | ${fmt(off.ms, 0)} | ${fmt(on.ms, 0)} | ${fmt(w.ratios[p] * 100, 1)}% | ${
+        fmt(off.cpuMs, 0)
+      } | ${fmt(on.cpuMs, 0)} | ${fmt(w.cpuRatios[p] * 100, 1)}% |`,
     );
   }
   console.log(
     `\n| figure | value | target | verdict |\n|---|---:|---|---|\n` +
       `| median on ÷ off throughput | ${fmt(w.ratio * 100, 1)}% | ≥ 98% | ${
         verdict(w.ratio >= 0.98)
+      } |\n` +
+      `| median off ÷ on CPU time | ${fmt(w.cpuRatio * 100, 1)}% | (≥ 98%) | ${
+        verdict(w.cpuRatio >= 0.98)
       } |\n` +
       `| events lost (all on runs) | ${w.lost} of ${w.events.toLocaleString("en-US")} | 0 | ${
         verdict(w.lost === 0 && !w.truncated)
@@ -731,15 +856,13 @@ if (import.meta.main) {
   const dir = mkdtempSync(join(tmpdir(), "runtrace-bench-"));
   try {
     printHeader(flags);
-    let pairNs: number | undefined;
     if (flags.sections.has("micro")) {
       const { value, others } = await watched(() => runMicro(flags, dir));
       printMicro(value, flags, others);
-      pairNs = value.get("pair")!.ns;
     }
     if (flags.sections.has("flat")) {
       const { value, others } = await watched(() => runFlat(flags, dir));
-      printFlat(value, pairNs, flags, others);
+      printFlat(value, others);
     }
     if (flags.sections.has("workload")) {
       const { value, others } = await watched(() => runWorkloads(flags, dir));
