@@ -88,8 +88,24 @@ describe("runtrace view without a browser", () => {
       Array.from({ length: cols.logs.n }, (_, i) => [cols.logs.time[i], cols.logs.message[i]]),
       model.logs.map((l) => [l.time, l.message]),
     );
+    assert.deepEqual(
+      Array.from({ length: cols.gcs.n }, (_, i) => [cols.gcs.start[i], cols.gcs.end[i]]),
+      model.gcs.map((g) => [g.start, g.end]),
+    );
+    assert.deepEqual(
+      Array.from({ length: cols.stalls.n }, (_, i) => [cols.stalls.start[i], cols.stalls.end[i]]),
+      model.stalls.map((st) => [st.start, st.end]),
+    );
+    assert.equal(
+      cols.counters.reduce((n, c) => n + c.time.length, 0),
+      model.counters.length,
+    );
     const layout = layoutTrace(cols);
-    const seen = { tasks: 0, regions: 0, logs: 0 };
+    assert.equal(
+      layout.tracks.filter((t) => t.kind === "counter").length,
+      new Set(model.counters.map((c) => `${c.thread}:${c.name}`)).size,
+    );
+    const seen = { tasks: 0, regions: 0, logs: 0, gc: 0, stalls: 0, counter: 0 };
     for (const tr of layout.tracks) {
       for (const row of tr.rows) {
         seen[tr.kind] += row.items.length;
@@ -98,7 +114,14 @@ describe("runtrace view without a browser", () => {
         }
       }
     }
-    assert.deepEqual(seen, { tasks: cols.tasks.n, regions: cols.regions.n, logs: cols.logs.n });
+    assert.deepEqual(seen, {
+      tasks: cols.tasks.n,
+      regions: cols.regions.n,
+      logs: cols.logs.n,
+      gc: cols.gcs.n,
+      stalls: cols.stalls.n,
+      counter: 0,
+    });
   });
 
   test("the row searches the drawing relies on agree with a linear scan", () => {
@@ -339,6 +362,41 @@ if (!chromium) {
       );
       await page.key("Enter");
       await page.waitFor(`runtraceViewer.timeline.t1 - runtraceViewer.timeline.t0 < ${span}`);
+    });
+
+    test("runtime events: counter charts, and a stall's details name the region that ran", async () => {
+      const path = join(dir, "stall.trace");
+      await trace.start(path);
+      const [ctx, task] = trace.newTask("job");
+      await new Promise((r) => setTimeout(r, 150));
+      trace.withRegion(ctx, "spin", () => {
+        const end = performance.now() + 250;
+        while (performance.now() < end) { /* hold the event loop */ }
+      });
+      await new Promise((r) => setTimeout(r, 150));
+      task.end();
+      await trace.stop();
+      const bytes = new Uint8Array(readFileSync(path));
+      const model = parseTrace(bytes);
+      const page = await open(bytes, "stall.trace");
+      const labels = await page.evaluate<string[]>(
+        "runtraceViewer.timeline.opts.layout.tracks.map((t) => t.label)",
+      );
+      for (const name of new Set(model.counters.map((c) => c.name))) {
+        assert.ok(labels.some((l) => l.startsWith(name)), `no chart for ${name}: ${labels}`);
+      }
+      if (model.stalls.length > 0) {
+        assert.ok(labels.some((l) => l.endsWith("event-loop stalls")), `${labels}`);
+        const i = model.stalls.findIndex((st) => st.regionType === "spin");
+        await page.evaluate(
+          `runtraceViewer.timeline.select({ kind: "stall", index: ${Math.max(0, i)} }, true)`,
+        );
+        const details = await page.evaluate<string>(`document.querySelector("#details").innerText`);
+        assert.match(details, /Event-loop stall/);
+        if (i >= 0) assert.match(details, /Running region\s+spin/);
+      }
+      const shot = pngStats(await page.screenshot());
+      assert.ok(shot.colors > 20, JSON.stringify(shot));
     });
 
     test("a file that is not a trace gets an error page that says so", async () => {

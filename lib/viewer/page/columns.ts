@@ -56,6 +56,40 @@ export interface LogColumns {
   message: string[];
 }
 
+/** Samples of one counter on one thread, in time order. */
+export interface CounterSeries {
+  /** Such as `heap.used` (bytes) or `eventloop.utilization` (0 to 1). */
+  name: string;
+  thread: number;
+  time: Float64Array;
+  value: Float64Array;
+  /** Largest value, for the chart's scale. */
+  max: number;
+}
+
+/** Garbage collections, in start order (the model's `gcs` order). */
+export interface GcColumns {
+  n: number;
+  start: Float64Array;
+  end: Float64Array;
+  thread: Float64Array;
+  /** 1 if inferred from a heap drop between samples: the span is that window. */
+  inferred: Uint8Array;
+  /** Bytes the heap shrank by. */
+  freed: Float64Array;
+}
+
+/** Event-loop stalls, in start order (the model's `stalls` order). */
+export interface StallColumns {
+  n: number;
+  start: Float64Array;
+  end: Float64Array;
+  thread: Float64Array;
+  /** Region open at the stall's midpoint, 0 if none. */
+  region: Float64Array;
+  task: Float64Array;
+}
+
 /** A whole trace in columns. */
 export interface Columns {
   header: TraceHeader;
@@ -64,6 +98,10 @@ export interface Columns {
   tasks: TaskColumns;
   regions: RegionColumns;
   logs: LogColumns;
+  /** Runtime events, when the recording had them. */
+  counters: CounterSeries[];
+  gcs: GcColumns;
+  stalls: StallColumns;
   /** Threads by id, with their last name. */
   threads: Map<number, string>;
   /** Task index by task id. */
@@ -170,6 +208,11 @@ export function decodeColumns(bytes: Uint8Array): Columns {
   const open = new Map<number, Map<number, number>>();
   const lTime = new Col(), lThread = new Col(), lTask = new Col(), lCat = new Col();
   const lMsg: string[] = [];
+  const gStart = new Col(), gEnd = new Col(), gThread = new Col(), gInferred = new Col();
+  const gFreed = new Col();
+  const sStart = new Col(), sEnd = new Col(), sThread = new Col(), sRegion = new Col();
+  const sTask = new Col();
+  const series = new Map<string, { name: string; thread: number; time: Col; value: Col }>();
   const threads = new Map<number, string>();
   let header: TraceHeader | undefined;
   let events = 0, duration = 0, truncated = false, lost = 0;
@@ -224,6 +267,33 @@ export function decodeColumns(bytes: Uint8Array): Columns {
       case "thread":
         threads.set(e.thread, e.name);
         break;
+      case "counter": {
+        const key = `${e.thread}:${e.name}`;
+        let c = series.get(key);
+        if (!c) {
+          series.set(
+            key,
+            c = { name: e.name, thread: e.thread, time: new Col(), value: new Col() },
+          );
+        }
+        c.time.push(e.time);
+        c.value.push(e.value);
+        break;
+      }
+      case "gc":
+        gStart.push(e.time);
+        gEnd.push(e.time + e.duration);
+        gThread.push(e.thread);
+        gInferred.push(e.inferred ? 1 : 0);
+        gFreed.push(e.freed);
+        break;
+      case "stall":
+        sStart.push(e.time);
+        sEnd.push(e.time + e.duration);
+        sThread.push(e.thread);
+        sRegion.push(e.region);
+        sTask.push(e.task);
+        break;
       case "header":
         header = e.header;
         break;
@@ -265,6 +335,17 @@ export function decodeColumns(bytes: Uint8Array): Columns {
   }
   const rOrder = sortedOrder(rId.n, (i) => rStart.a[i]);
   const lOrder = sortedOrder(lTime.n, (i) => lTime.a[i]);
+  const gOrder = sortedOrder(gStart.n, (i) => gStart.a[i]);
+  const sOrder = sortedOrder(sStart.n, (i) => sStart.a[i]);
+  const counters: CounterSeries[] = [...series.values()]
+    .sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : a.thread - b.thread)
+    .map((c) => {
+      const order = sortedOrder(c.time.n, (i) => c.time.a[i]);
+      const value = permute(c.value.a, order);
+      let max = 0;
+      for (const v of value) if (v > max) max = v;
+      return { name: c.name, thread: c.thread, time: permute(c.time.a, order), value, max };
+    });
   return {
     header: header!,
     names,
@@ -295,6 +376,23 @@ export function decodeColumns(bytes: Uint8Array): Columns {
       task: permute(lTask.a, lOrder),
       category: permuteInt(lCat.a, lOrder),
       message: Array.from(lOrder, (i) => lMsg[i]),
+    },
+    counters,
+    gcs: {
+      n: gStart.n,
+      start: permute(gStart.a, gOrder),
+      end: permute(gEnd.a, gOrder),
+      thread: permute(gThread.a, gOrder),
+      inferred: Uint8Array.from(gOrder, (i) => gInferred.a[i]),
+      freed: permute(gFreed.a, gOrder),
+    },
+    stalls: {
+      n: sStart.n,
+      start: permute(sStart.a, sOrder),
+      end: permute(sEnd.a, sOrder),
+      thread: permute(sThread.a, sOrder),
+      region: permute(sRegion.a, sOrder),
+      task: permute(sTask.a, sOrder),
     },
     threads,
     taskIndex,

@@ -24,7 +24,7 @@ import {
 import { formatDuration } from "../../duration.ts";
 import { escapeHtml } from "./format.ts";
 import { layoutTrace } from "./model.ts";
-import { type Matches, type Selection, Timeline } from "./timeline.ts";
+import { formatValue, type Matches, type Selection, Timeline } from "./timeline.ts";
 
 /** What the page exposes for tests and benchmarks. */
 interface ViewerHook {
@@ -243,6 +243,11 @@ function showSummary(cols: Columns, name: string): void {
   } · ${cols.tasks.n} tasks · ${cols.regions.n} regions · ${cols.logs.n} logs · ${h.runtime} ${h.runtimeVersion}`;
 }
 
+function threadName(trace: Trace, id: number): string {
+  const name = trace.threads.find((t) => t.id === id)?.name;
+  return `${id}${name ? ` (${escapeHtml(name)})` : ""}`;
+}
+
 /** Renders a button that jumps to an item on the timeline. */
 function link(kind: Selection["kind"], index: number, text: string): string {
   return `<button class="link" data-jump="${kind}:${index}">${escapeHtml(text)}</button>`;
@@ -345,6 +350,35 @@ function showDetails(
     const source = task ? task.logs : trace.logs.filter((l) => l.task === 0);
     logs = source.filter((l) => l.time >= r.start && l.time <= end).slice(0, 100)
       .map((l) => ({ ...l, index: logIndex(l) }));
+  } else if (sel.kind === "gc") {
+    const g = trace.gcs[sel.index];
+    title = g.inferred ? "GC (inferred)" : "Garbage collection";
+    rows.push(["Start", formatDuration(g.start)]);
+    rows.push([g.inferred ? "Window" : "Duration", formatDuration(g.end - g.start)]);
+    rows.push(["Heap freed", formatValue("heap", g.freed)]);
+    rows.push(["Thread", threadName(trace, g.thread)]);
+    if (g.inferred) {
+      rows.push([
+        "",
+        "The runtime reported no GC: the heap shrank between two samples, somewhere in this window.",
+      ]);
+    }
+  } else if (sel.kind === "stall") {
+    const st = trace.stalls[sel.index];
+    title = "Event-loop stall";
+    rows.push(["Start", formatDuration(st.start)]);
+    rows.push(["Duration", formatDuration(st.end - st.start)]);
+    rows.push(["Thread", threadName(trace, st.thread)]);
+    if (st.region !== 0) {
+      const p = trace.regions.findIndex((x) => x.thread === st.thread && x.id === st.region);
+      rows.push([
+        "Running region",
+        p < 0
+          ? escapeHtml(st.regionType ?? `#${st.region}`)
+          : link("region", p, trace.regions[p].type),
+      ]);
+    }
+    rows.push(["Task", taskLink(st.task)]);
   } else {
     const l = trace.logs[sel.index];
     title = `Log ${escapeHtml(l.category || "(no category)")}`;

@@ -4,17 +4,18 @@
  * Tracks are the horizontal bands of the timeline. Each holds rows of items
  * sorted by start time that never overlap within a row, so drawing a row is
  * a binary search to the visible range followed by a walk that can skip
- * whole pixels at a time (see timeline.ts). New kinds of data (runtime
- * events such as GC, counters such as the heap) become new track kinds; the
- * format does not record them yet, so none are made here.
+ * whole pixels at a time (see timeline.ts). Runtime events have tracks of
+ * their own: a chart per counter series (heap, event-loop utilisation) and,
+ * per thread, GC and event-loop stall slices; another kind of runtime event
+ * becomes another track kind.
  *
  * @module
  */
 
-import type { Columns } from "./columns.ts";
+import type { Columns, CounterSeries } from "./columns.ts";
 
 /** What the items of a track are indices of. */
-export type TrackKind = "tasks" | "regions" | "logs";
+export type TrackKind = "tasks" | "regions" | "logs" | "gc" | "stalls" | "counter";
 
 /** One row of non-overlapping items, sorted by start. */
 export interface Row {
@@ -22,7 +23,7 @@ export interface Row {
   starts: Float64Array;
   /** End times, ns (equal to the start for logs). */
   ends: Float64Array;
-  /** Index of each item in the task, region or log columns. */
+  /** Index of each item in the task, region, log, GC or stall columns. */
   items: Int32Array;
   /** Nesting depth inside its async lane (regions), for the row label. */
   depth: number;
@@ -32,9 +33,11 @@ export interface Row {
 export interface Track {
   kind: TrackKind;
   label: string;
-  /** Thread id for region and log tracks, 0 for the tasks track. */
+  /** Thread id for per-thread tracks, 0 for the tasks track. */
   thread: number;
+  /** No rows for a counter track: it draws `counter` as a chart. */
   rows: Row[];
+  counter?: CounterSeries;
 }
 
 /** The whole layout. */
@@ -46,6 +49,10 @@ export interface Layout {
   regionPlace: Int32Array;
   /** Track and row of log `i`, likewise. */
   logPlace: Int32Array;
+  /** Track and row of GC `i`, likewise. */
+  gcPlace: Int32Array;
+  /** Track and row of stall `i`, likewise. */
+  stallPlace: Int32Array;
   /** Start and end of the data, ns. */
   start: number;
   end: number;
@@ -53,8 +60,9 @@ export interface Layout {
 
 /**
  * Hands out rows for intervals arriving in start order. Single-row requests
- * take the row that has been free longest, found with a min-heap, so even a
- * trace with thousands of never-ending tasks packs in O(n log n); taller
+ * take the topmost free row among the first 32, else the row that has been
+ * free longest, found with a min-heap, so even a trace with thousands of
+ * never-ending tasks packs in O(n log n); taller
  * requests (a lane with nested regions) scan for consecutive free rows.
  */
 class RowAllocator {
@@ -66,6 +74,15 @@ class RowAllocator {
   take(start: number, end: number, height: number): number {
     const until = Math.max(end, start + 1);
     if (height === 1) {
+      // The topmost free row reads best (a step under its task's earlier steps);
+      // past the first rows, the heap keeps packing O(n log n).
+      const scan = Math.min(this.free.length, 32);
+      for (let r = 0; r < scan; r++) {
+        if (this.free[r] <= start) {
+          this.set(r, until);
+          return r;
+        }
+      }
       while (this.heap.length > 0) {
         const t = this.heap[0], r = this.heap[1];
         if (this.free[r] !== t) {
@@ -205,6 +222,21 @@ export function layoutTrace(c: Columns): Layout {
   });
   const taskPlace = new Int32Array(tasks.n * 2);
   for (let i = 0; i < tasks.n; i++) taskPlace[2 * i + 1] = taskRowOf[i];
+  for (const series of c.counters) {
+    const th = c.threads.get(series.thread);
+    tracks.push({
+      kind: "counter",
+      label: `${series.name}${
+        c.counters.some((o) => o !== series && o.name === series.name)
+          ? ` · thread ${series.thread}${th ? ` (${th})` : ""}`
+          : ""
+      }`,
+      thread: series.thread,
+      rows: [],
+      counter: series,
+    });
+    if (series.time.length && series.time[0] < start) start = series.time[0];
+  }
 
   // Regions: depth inside each async lane, from a per-lane stack of open regions
   // kept as a linked list in typed arrays (no allocation per region).
@@ -245,7 +277,43 @@ export function layoutTrace(c: Columns): Layout {
   }
   for (let i = 0; i < logs.n; i++) if (logs.time[i] < start) start = logs.time[i];
 
+  const { gcs, stalls } = c;
+  for (let i = 0; i < gcs.n; i++) if (gcs.start[i] < start) start = gcs.start[i];
+  for (let i = 0; i < stalls.n; i++) if (stalls.start[i] < start) start = stalls.start[i];
+  const gcPlace = new Int32Array(gcs.n * 2);
+  const stallPlace = new Int32Array(stalls.n * 2);
+  /** A track of runtime slices (GCs or stalls) of one thread, packed like tasks. */
+  const spanTrack = (
+    kind: "gc" | "stalls",
+    label: string,
+    thread: number,
+    cols: { n: number; start: Float64Array; end: Float64Array; thread: Float64Array },
+    place: Int32Array,
+  ) => {
+    const rowOf = new Int32Array(cols.n).fill(-1);
+    const alloc = new RowAllocator();
+    let any = false;
+    for (let i = 0; i < cols.n; i++) {
+      if (cols.thread[i] !== thread) continue;
+      any = true;
+      rowOf[i] = alloc.take(cols.start[i], cols.end[i], 1);
+      place[2 * i] = tracks.length;
+      place[2 * i + 1] = rowOf[i];
+    }
+    if (!any) return;
+    tracks.push({
+      kind,
+      label,
+      thread,
+      rows: bucketByRow(cols.n, rowOf, alloc.free.length).map((idx) =>
+        makeRow(idx, cols.start, cols.end, 0)
+      ),
+    });
+  };
+
   const threadIds = new Set<number>(c.threads.keys());
+  for (let i = 0; i < gcs.n; i++) threadIds.add(gcs.thread[i]);
+  for (let i = 0; i < stalls.n; i++) threadIds.add(stalls.thread[i]);
   for (let i = 0; i < rn; i++) threadIds.add(regions.thread[i]);
   for (let i = 0; i < logs.n; i++) threadIds.add(logs.thread[i]);
   const regionPlace = new Int32Array(rn * 2);
@@ -256,6 +324,8 @@ export function layoutTrace(c: Columns): Layout {
   for (const thread of [...threadIds].sort((a, b) => a - b)) {
     const name = c.threads.get(thread);
     const label = name ? `Thread ${thread} (${name})` : `Thread ${thread}`;
+    spanTrack("stalls", `${label} · event-loop stalls`, thread, stalls, stallPlace);
+    spanTrack("gc", `${label} · GC`, thread, gcs, gcPlace);
     let logCount = 0;
     for (let i = 0; i < logs.n; i++) if (logs.thread[i] === thread) logCount++;
     if (logCount > 0) {
@@ -302,7 +372,7 @@ export function layoutTrace(c: Columns): Layout {
     });
   }
   if (start > end) start = 0;
-  return { tracks, taskPlace, regionPlace, logPlace, start, end };
+  return { tracks, taskPlace, regionPlace, logPlace, gcPlace, stallPlace, start, end };
 }
 
 /**

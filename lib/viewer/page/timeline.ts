@@ -21,7 +21,7 @@ import { firstEndingAfter, firstStartingAt, type Layout, type Row, type Track } 
  * also the index into `trace.tasks`, `trace.regions` or `trace.logs`.
  */
 export interface Selection {
-  kind: "task" | "region" | "log";
+  kind: "task" | "region" | "log" | "gc" | "stall";
   index: number;
 }
 
@@ -46,13 +46,40 @@ const AXIS_H = 24;
 const HEADER_H = 18;
 const ROW_H = 18;
 const LOG_ROW_H = 14;
+const COUNTER_H = 36;
 /** Items narrower than this many pixels are merged into density blocks. */
 const MIN_SLICE_PX = 3;
-const KIND_OF: Record<Track["kind"], Selection["kind"]> = {
+const KIND_OF: Record<Track["kind"], Selection["kind"] | undefined> = {
   tasks: "task",
   regions: "region",
   logs: "log",
+  gc: "gc",
+  stalls: "stall",
+  counter: undefined,
 };
+
+/**
+ * A counter value in its unit: bytes for heap and memory counters, percent
+ * for utilisation, else a plain number.
+ */
+export function formatValue(name: string, v: number): string {
+  if (/util/.test(name)) return `${(v * 100).toFixed(0)}%`;
+  if (/heap|memory|bytes/.test(name)) {
+    const units = ["B", "KiB", "MiB", "GiB"];
+    let u = 0;
+    while (v >= 1024 && u < units.length - 1) {
+      v /= 1024;
+      u++;
+    }
+    return `${v.toFixed(v >= 100 || u === 0 ? 0 : 1)} ${units[u]}`;
+  }
+  return Number(v.toPrecision(4)).toString();
+}
+
+/** Height of one row of a track. */
+function rowHeight(tr: Track): number {
+  return tr.kind === "logs" ? LOG_ROW_H : tr.kind === "counter" ? COUNTER_H : ROW_H;
+}
 
 /** The canvas timeline. */
 export class Timeline {
@@ -84,7 +111,9 @@ export class Timeline {
   private fills = new Map<string, number[]>();
   private markers = new Map<string, number[]>();
   private labels: (string | number)[] = [];
+  /** Outline of the selected item, and thin outlines of the selected task's regions. */
   private outline: [number, number, number, number] | undefined;
+  private related: number[] = [];
 
   /** Builds the timeline inside `host`, showing the whole trace. */
   constructor(host: HTMLElement, opts: TimelineOptions) {
@@ -214,6 +243,8 @@ export class Timeline {
     if (sel.kind === "region") {
       return [cols.regions.start[sel.index], orEnd(cols.regions.end[sel.index])];
     }
+    if (sel.kind === "gc") return [cols.gcs.start[sel.index], cols.gcs.end[sel.index]];
+    if (sel.kind === "stall") return [cols.stalls.start[sel.index], cols.stalls.end[sel.index]];
     const t = cols.logs.time[sel.index];
     return [t, t];
   }
@@ -254,8 +285,9 @@ export class Timeline {
       this.trackY.push(y);
       y += HEADER_H;
       const ys: number[] = [];
-      const h = tr.kind === "logs" ? LOG_ROW_H : ROW_H;
-      for (let r = 0; r < tr.rows.length; r++) {
+      const h = rowHeight(tr);
+      // A counter track is drawn as one chart-high row.
+      for (let r = 0; r < (tr.kind === "counter" ? 1 : tr.rows.length); r++) {
         ys.push(y);
         y += h;
       }
@@ -272,7 +304,11 @@ export class Timeline {
       ? layout.taskPlace
       : sel.kind === "region"
       ? layout.regionPlace
-      : layout.logPlace;
+      : sel.kind === "log"
+      ? layout.logPlace
+      : sel.kind === "gc"
+      ? layout.gcPlace
+      : layout.stallPlace;
     if (!(sel.index >= 0 && 2 * sel.index < p.length)) return undefined;
     return [p[2 * sel.index], p[2 * sel.index + 1]];
   }
@@ -295,17 +331,23 @@ export class Timeline {
     for (let ti = 0; ti < layout.tracks.length; ti++) {
       const tr = layout.tracks[ti];
       const hy = top + this.trackY[ti];
-      const rowH = tr.kind === "logs" ? LOG_ROW_H : ROW_H;
+      const rowH = rowHeight(tr);
       const last = this.rowY[ti].length ? this.rowY[ti][this.rowY[ti].length - 1] + rowH : 0;
       if (top + last < AXIS_H || hy > this.height) continue;
       ctx.fillStyle = "#f1f3f4";
       ctx.fillRect(0, hy, this.width, HEADER_H);
       ctx.fillStyle = "#202124";
       ctx.fillText(
-        `${tr.label}${tr.kind === "regions" ? ` · ${tr.rows.length} rows` : ""}`,
+        `${tr.label}${
+          tr.kind === "regions" ? ` · ${tr.rows.length} row${tr.rows.length === 1 ? "" : "s"}` : ""
+        }${tr.counter ? ` · max ${formatValue(tr.counter.name, tr.counter.max)}` : ""}`,
         6,
         hy + HEADER_H / 2,
       );
+      if (tr.counter) {
+        this.drawCounter(tr, top + this.rowY[ti][0]);
+        continue;
+      }
       for (let r = 0; r < tr.rows.length; r++) {
         const y = top + this.rowY[ti][r];
         if (y + rowH < AXIS_H || y > this.height) continue;
@@ -330,11 +372,28 @@ export class Timeline {
     const n = row.starts.length;
     const isTask = tr.kind === "tasks";
     const { cols } = this.opts;
-    const typeOf = isTask ? cols.tasks.type : cols.regions.type;
     const colors = this.nameColor;
-    const match = this.matches ? (isTask ? this.matches.tasks : this.matches.regions) : undefined;
+    const gcs = cols.gcs;
+    const typed = isTask || tr.kind === "regions";
+    const typeOf = isTask ? cols.tasks.type : cols.regions.type;
+    const colorOf = typed
+      ? (item: number) => colors[typeOf[item]]
+      : tr.kind === "gc"
+      ? (item: number) => gcs.inferred[item] ? "#f4b6b0" : "#d93025"
+      : () => "#f29900";
+    const nameOf = typed
+      ? (item: number) => cols.names[typeOf[item]]
+      : tr.kind === "gc"
+      ? (item: number) => gcs.inferred[item] ? "GC (inferred)" : "GC"
+      : () => "stall";
+    const match = this.matches && typed
+      ? (isTask ? this.matches.tasks : this.matches.regions)
+      : undefined;
     const sel = this.selection;
-    const selIndex = sel && sel.kind === (isTask ? "task" : "region") ? sel.index : -1;
+    const selIndex = sel && sel.kind === KIND_OF[tr.kind] ? sel.index : -1;
+    const selTask = tr.kind === "regions" && sel && sel.kind === "task"
+      ? cols.tasks.id[sel.index]
+      : -1;
     const h = ROW_H - 2;
     let i = firstEndingAfter(row, t0);
     while (i < n && row.starts[i] <= t1) {
@@ -346,14 +405,14 @@ export class Timeline {
         if (x1 > this.width + 2) x1 = this.width + 2;
         const dim = match !== undefined && !match[item];
         this.rect(
-          dim ? `${colors[typeOf[item]]}|0.25` : colors[typeOf[item]],
+          dim ? `${colorOf(item)}|0.25` : colorOf(item),
           x0,
           y + 1,
           x1 - x0 - 0.5,
           h,
         );
         if (x1 - x0 > 24) {
-          const name = cols.names[typeOf[item]];
+          const name = nameOf(item);
           const fit = Math.floor((x1 - x0 - 6) / this.charW);
           this.labels.push(
             fit >= name.length ? name : name.slice(0, Math.max(1, fit - 1)) + "…",
@@ -362,6 +421,9 @@ export class Timeline {
           );
         }
         if (item === selIndex) this.outline = [x0 + 1, y + 2, Math.max(1, x1 - x0 - 2), h - 2];
+        else if (selTask >= 0 && cols.regions.task[item] === selTask) {
+          this.related.push(x0 + 0.5, y + 1.5, Math.max(1, x1 - x0 - 1.5), h - 1);
+        }
         i++;
         continue;
       }
@@ -437,6 +499,13 @@ export class Timeline {
     for (let k = 0; k < l.length; k += 3) {
       ctx.fillText(l[k] as string, l[k + 1] as number, l[k + 2] as number);
     }
+    if (this.related.length > 0) {
+      ctx.strokeStyle = "#1a73e8";
+      ctx.lineWidth = 1;
+      const r = this.related;
+      for (let k = 0; k < r.length; k += 4) ctx.strokeRect(r[k], r[k + 1], r[k + 2], r[k + 3]);
+      r.length = 0;
+    }
     if (this.outline) {
       ctx.strokeStyle = "#000";
       ctx.lineWidth = 2;
@@ -447,6 +516,62 @@ export class Timeline {
     this.markers.clear();
     this.labels.length = 0;
     this.outline = undefined;
+  }
+
+  /** A counter as a step chart: each sample holds until the next one. */
+  private drawCounter(tr: Track, y: number): void {
+    const c = tr.counter!;
+    const n = c.time.length;
+    if (n === 0 || y + COUNTER_H < AXIS_H || y > this.height) return;
+    const ctx = this.ctx;
+    const k = this.width / (this.t1 - this.t0);
+    const t0 = this.t0, t1 = this.t1;
+    const scale = c.max > 0 ? (COUNTER_H - 6) / c.max : 0;
+    const base = y + COUNTER_H - 2;
+    let lo = 0, hi = n;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (c.time[mid] < t0) lo = mid + 1;
+      else hi = mid;
+    }
+    let i = lo > 0 ? lo - 1 : 0;
+    const x0 = Math.max(-1, (c.time[i] - t0) * k);
+    let prev = base - c.value[i] * scale;
+    ctx.beginPath();
+    ctx.moveTo(x0, base);
+    ctx.lineTo(x0, prev);
+    i++;
+    // Samples that share a pixel column show their largest value.
+    while (i < n && c.time[i] <= t1) {
+      const x = (c.time[i] - t0) * k;
+      const edge = Math.floor(x) + 1;
+      let v = c.value[i];
+      let j = i + 1;
+      while (j < n && (c.time[j] - t0) * k < edge) {
+        if (c.value[j] > v) v = c.value[j];
+        j++;
+      }
+      ctx.lineTo(x, prev);
+      prev = base - v * scale;
+      ctx.lineTo(x, prev);
+      i = j;
+    }
+    const xe = i < n ? this.width + 1 : Math.min(this.width + 1, (c.time[n - 1] - t0) * k + 1);
+    ctx.lineTo(xe, prev);
+    ctx.lineTo(xe, base);
+    ctx.closePath();
+    const color = /util/.test(c.name)
+      ? "#188038"
+      : /heap|memory/.test(c.name)
+      ? "#1a73e8"
+      : "#5f6368";
+    ctx.globalAlpha = 0.3;
+    ctx.fillStyle = color;
+    ctx.fill();
+    ctx.globalAlpha = 1;
+    ctx.strokeStyle = color;
+    ctx.lineWidth = 1;
+    ctx.stroke();
   }
 
   private drawLogRow(row: Row, y: number, trackIndex: number): void {
@@ -564,7 +689,8 @@ export class Timeline {
     if (py < AXIS_H) return undefined;
     for (let ti = 0; ti < layout.tracks.length; ti++) {
       const tr = layout.tracks[ti];
-      const rowH = tr.kind === "logs" ? LOG_ROW_H : ROW_H;
+      if (tr.kind === "counter") continue;
+      const rowH = rowHeight(tr);
       const ys = this.rowY[ti];
       for (let r = 0; r < ys.length; r++) {
         if (y < ys[r] || y >= ys[r] + rowH) continue;
@@ -582,7 +708,8 @@ export class Timeline {
           }
           if (d === 0) break;
         }
-        return best >= 0 ? { kind: KIND_OF[tr.kind], index: row.items[best] } : undefined;
+        const kind = KIND_OF[tr.kind];
+        return best >= 0 && kind ? { kind, index: row.items[best] } : undefined;
       }
     }
     return undefined;
@@ -597,7 +724,7 @@ export class Timeline {
         for (const row of tr.rows) {
           const i = firstEndingAfter(row, this.t0);
           if (i < row.starts.length && row.starts[i] <= this.t1) {
-            this.select({ kind: KIND_OF[tr.kind], index: row.items[i] }, true);
+            this.select({ kind: KIND_OF[tr.kind]!, index: row.items[i] }, true);
             return;
           }
         }
