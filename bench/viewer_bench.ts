@@ -17,6 +17,7 @@ import { join } from "node:path";
 import process from "node:process";
 import { type FormatNumbers, TraceWriter } from "../lib/encoder.ts";
 import { Batch, Ev, FORMAT_VERSION, LOG_TRUNCATED, MAGIC } from "../lib/format.ts";
+import { Rec } from "../lib/ring_layout.ts";
 import { renderViewerHtml } from "../lib/viewer/html.ts";
 import { findChromium, launchChromium } from "../tests/cdp.ts";
 
@@ -26,6 +27,7 @@ const FORMAT: FormatNumbers = {
   batch: Batch,
   ev: Ev,
   logTruncated: LOG_TRUNCATED,
+  stringRecord: Rec.STRING,
 };
 
 /** One event waiting to be encoded, in a thread's time order. */

@@ -42,7 +42,7 @@ try {
   );
   const browser = await launchChromium(exe);
   try {
-    const page = await browser.newPage(1280, 560);
+    const page = await browser.newPage(1280, 600);
     await page.goto(`file://${html}`);
     await page.waitFor("window.runtraceViewer && window.runtraceViewer.ready");
     const error = await page.evaluate<string | null>("runtraceViewer.error ?? null");

@@ -222,21 +222,6 @@ export function layoutTrace(c: Columns): Layout {
   });
   const taskPlace = new Int32Array(tasks.n * 2);
   for (let i = 0; i < tasks.n; i++) taskPlace[2 * i + 1] = taskRowOf[i];
-  for (const series of c.counters) {
-    const th = c.threads.get(series.thread);
-    tracks.push({
-      kind: "counter",
-      label: `${series.name}${
-        c.counters.some((o) => o !== series && o.name === series.name)
-          ? ` · thread ${series.thread}${th ? ` (${th})` : ""}`
-          : ""
-      }`,
-      thread: series.thread,
-      rows: [],
-      counter: series,
-    });
-    if (series.time.length && series.time[0] < start) start = series.time[0];
-  }
 
   // Regions: depth inside each async lane, from a per-lane stack of open regions
   // kept as a linked list in typed arrays (no allocation per region).
@@ -370,6 +355,22 @@ export function layoutTrace(c: Columns): Layout {
         makeRow(idx, regions.start, regionEnds, idx.length ? depth[idx[0]] : 0)
       ),
     });
+  }
+  // Counters last: the program's own tasks and regions come first.
+  for (const series of c.counters) {
+    const th = c.threads.get(series.thread);
+    tracks.push({
+      kind: "counter",
+      label: `${series.name}${
+        c.counters.some((o) => o !== series && o.name === series.name)
+          ? ` · thread ${series.thread}${th ? ` (${th})` : ""}`
+          : ""
+      }`,
+      thread: series.thread,
+      rows: [],
+      counter: series,
+    });
+    if (series.time.length && series.time[0] < start) start = series.time[0];
   }
   if (start > end) start = 0;
   return { tracks, taskPlace, regionPlace, logPlace, gcPlace, stallPlace, start, end };

@@ -46,7 +46,7 @@ const AXIS_H = 24;
 const HEADER_H = 18;
 const ROW_H = 18;
 const LOG_ROW_H = 14;
-const COUNTER_H = 36;
+const COUNTER_H = 28;
 /** Items narrower than this many pixels are merged into density blocks. */
 const MIN_SLICE_PX = 3;
 const KIND_OF: Record<Track["kind"], Selection["kind"] | undefined> = {
