@@ -37,6 +37,7 @@ import {
   stacks,
 } from "./lib/ring_writer.ts";
 import {
+  type StartOptions,
   startTrace,
   stopTrace,
   type ThreadHandle,
@@ -49,42 +50,9 @@ import type { TraceDestination, TraceWriterLike } from "./lib/sink.ts";
 import { formatLog } from "./lib/format_log.ts";
 
 export { background, Context };
-export type { RuntimeEventOptions, ThreadHandle, WatchableWorker };
+export type { RuntimeEventOptions, StartOptions, ThreadHandle, WatchableWorker };
 export { FlightRecorder, type FlightRecorderOptions } from "./lib/flight_recorder.ts";
 export type { TraceDestination, TraceWriterLike };
-
-/** Options of {@linkcode start}. All are optional. */
-export interface StartOptions {
-  /**
-   * Events the shared ring holds, a power of two (default 2^18, 8 MiB). The
-   * worker drains it every `flushInterval` ms, and early when half full.
-   */
-  bufferSize?: number;
-  /** Bytes of shared memory for log text and names (default 2 MiB). */
-  textBufferSize?: number;
-  /** Longest time, ms, an event waits in the ring before the worker writes it (default 50). */
-  flushInterval?: number;
-  /**
-   * How long, ms, a caller waits for room when the ring is full (default
-   * 200). After that the worker is deemed stalled and events are dropped and
-   * counted (the trace records how many) until there is room again.
-   */
-  maxWait?: number;
-  /** Longest log message kept, in UTF-16 units; longer ones are cut and flagged. */
-  maxMessageLength?: number;
-  /**
-   * Record the call stack of every task creation, region start and log
-   * (default false). A stack costs microseconds (about 2 µs in Bun, 19 µs in
-   * Deno), so this is for finding where events come from, not for production.
-   */
-  stacks?: boolean;
-  /**
-   * The execution side of the trace: heap and memory counters, inferred GC,
-   * event-loop stalls and utilisation, sampled on one timer (on by default,
-   * about 0.1% of a core). `false` turns it off.
-   */
-  runtime?: RuntimeEventOptions | false;
-}
 
 /**
  * Start enables tracing and writes the trace to `w`: a file path (written by

@@ -30,6 +30,7 @@ export type {
   Trace,
 } from "./lib/trace_model.ts";
 export { TraceDecoder, TraceFormatError } from "./lib/decoder.ts";
+export type { HeaderFields } from "./lib/encoder.ts";
 export type {
   CounterEvent,
   EndEvent,

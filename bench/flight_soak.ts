@@ -41,16 +41,30 @@ async function request(i: number): Promise<void> {
   task.end();
 }
 
+// `--off`: the same load without a recorder, the baseline for memory.
+const off = process.argv.includes("--off");
 const fr = new trace.FlightRecorder({ minAge, maxBytes });
-fr.start();
+if (!off) fr.start();
 const began = performance.now();
 const rss: number[] = [];
+const heap: number[] = [];
 let requests = 0;
 while (performance.now() - began < seconds * 1000) {
   const batch: Promise<void>[] = [];
   for (let k = 0; k < 20; k++) batch.push(request(requests++));
   await Promise.all(batch);
-  if (rss.length < (performance.now() - began) / 1000) rss.push(process.memoryUsage().rss);
+  if (rss.length < (performance.now() - began) / 1000) {
+    const m = process.memoryUsage();
+    rss.push(m.rss);
+    heap.push(m.heapUsed);
+  }
+}
+if (off) {
+  const mib = (b: number) => (b / (1 << 20)).toFixed(1);
+  console.log(`# baseline without a recorder, ${runtime}, ${seconds} s: ${requests} requests`);
+  console.log(`rss  at 5 s ${mib(rss[4])}, at the end ${mib(rss[rss.length - 1])}, peak ${mib(Math.max(...rss))} MiB`);
+  console.log(`heap at 5 s ${mib(heap[4])}, at the end ${mib(heap[heap.length - 1])}, peak ${mib(Math.max(...heap))} MiB`);
+  process.exit(0);
 }
 const snapAt = performance.now();
 const dir = mkdtempSync(join(tmpdir(), "runtrace-soak-"));
@@ -71,6 +85,7 @@ console.log(`snapshot          ${mib(size)} MiB (limit ${mib(maxBytes * 1.125)} 
 console.log(`window            ${(spanMs / 1000).toFixed(2)} s of tasks (need ≥ ${minAge / 1000} s) ${spanMs >= minAge ? "PASS" : "MISS"}`);
 console.log(`snapshot taken    ${((snapAt - began) / 1000).toFixed(1)} s into the run; truncated=${t.truncated} lost=${t.lost}`);
 console.log(`rss               ${mib(Math.min(...rss))}..${mib(Math.max(...rss))} MiB; at 5 s ${mib(firstRss)}, at the end ${mib(lastRss)} MiB (${lastRss <= firstRss * 1.25 ? "flat: PASS" : "grew: MISS"})`);
+console.log(`heap              at 5 s ${mib(heap[Math.min(4, heap.length - 1)])}, at the end ${mib(heap[heap.length - 1])}, peak ${mib(Math.max(...heap))} MiB`);
 console.log(`runtrace tasks on the snapshot:`);
 const code = await cli(["tasks", path]);
 console.log(`(exit ${code})`);

@@ -17,23 +17,12 @@ import {
   MAX_BATCH_BYTES,
   MAX_HEADER_BYTES,
 } from "./format.ts";
+import type { HeaderFields } from "./encoder.ts";
 
 /** What the trace's header says about the recording. */
-export interface TraceHeader {
+export interface TraceHeader extends Omit<HeaderFields, "flags"> {
   /** Format version. */
   version: number;
-  /** `performance.timeOrigin` of the recording process, ms since the epoch. */
-  timeOrigin: number;
-  /** `performance.now()` at trace start, ms; time 0 of the trace. */
-  startTime: number;
-  /** Smallest step the recording clock was seen to take, ns. */
-  resolutionNs: number;
-  /** `deno`, `bun` or `node`. */
-  runtime: string;
-  /** Version of the runtime. */
-  runtimeVersion: string;
-  /** Process id, 0 if unknown. */
-  pid: number;
   /**
    * A flight-recorder snapshot: a window of a longer recording. Tasks and
    * regions open at its start appear with their real start times.

@@ -21,21 +21,36 @@ import {
 import { MainThreadSink, type TraceDestination } from "./sink.ts";
 import { drainWorkerUrl } from "./worker_source.ts";
 
-/** Options that size the ring; see `StartOptions` in mod.ts. */
-export interface SessionOptions {
-  /** See `StartOptions.bufferSize`. */
+/** Options of {@linkcode start}. All are optional. */
+export interface StartOptions {
+  /**
+   * Events the shared ring holds, a power of two (default 2^18, 8 MiB). The
+   * worker drains it every `flushInterval` ms, and early when half full.
+   */
   bufferSize?: number;
-  /** See `StartOptions.textBufferSize`. */
+  /** Bytes of shared memory for log text and names (default 2 MiB). */
   textBufferSize?: number;
-  /** See `StartOptions.flushInterval`. */
+  /** Longest time, ms, an event waits in the ring before the worker writes it (default 50). */
   flushInterval?: number;
-  /** How long a caller waits for room, ms. */
+  /**
+   * How long, ms, a caller waits for room when the ring is full (default
+   * 200). After that the worker is deemed stalled and events are dropped and
+   * counted (the trace records how many) until there is room again.
+   */
   maxWait?: number;
-  /** See `StartOptions.maxMessageLength`. */
+  /** Longest log message kept, in UTF-16 units; longer ones are cut and flagged. */
   maxMessageLength?: number;
-  /** Whether calls record their stack. */
+  /**
+   * Record the call stack of every task creation, region start and log
+   * (default false). A stack costs microseconds (about 2 µs in Bun, 19 µs in
+   * Deno), so this is for finding where events come from, not for production.
+   */
   stacks?: boolean;
-  /** Runtime sampling options, or false. */
+  /**
+   * The execution side of the trace: heap and memory counters, inferred GC,
+   * event-loop stalls and utilisation, sampled on one timer (on by default,
+   * about 0.1% of a core). `false` turns it off.
+   */
   runtime?: RuntimeEventOptions | false;
 }
 
@@ -144,7 +159,7 @@ export function traceActive(): boolean {
 /** Starts writing a trace to `dest`; see `start` in mod.ts. */
 export async function startTrace(
   dest: TraceDestination,
-  options: SessionOptions = {},
+  options: StartOptions = {},
 ): Promise<void> {
   if (session?.trace) {
     throw new Error("runtrace: start() called while tracing is already enabled");
@@ -204,7 +219,7 @@ async function finishTrace(s: Session, t: TraceConsumer): Promise<void> {
 }
 
 /** Starts the flight recorder's window in the worker. */
-export function startFlight(minAge: number, maxBytes: number, options: SessionOptions): void {
+export function startFlight(minAge: number, maxBytes: number, options: StartOptions): void {
   const s = ensureSession(ringOptions(options));
   s.flight = true;
   request(s, { type: "startFlight", header: header(), minAge, maxBytes }, ["flightReady"])
@@ -420,7 +435,7 @@ function installExitHooks(): void {
   });
 }
 
-function ringOptions(o: SessionOptions) {
+function ringOptions(o: StartOptions) {
   const capacity = powerOfTwo("bufferSize", o.bufferSize ?? 1 << 18);
   const textCapacity = powerOfTwo("textBufferSize", (o.textBufferSize ?? 2 << 20) >> 1);
   return {
