@@ -185,6 +185,13 @@ describe("runtrace view without a browser", () => {
     assert.equal(missing.status, 1);
     assert.match(missing.stderr, /^runtrace view: cannot read .*nope\.trace: no such file\n$/);
 
+    const cut = join(dir, "cut.trace");
+    const whole = readFileSync(trace);
+    writeFileSync(cut, whole.subarray(0, whole.length - 3));
+    const truncated = runFile(cmd, { args: [cut, "-o", join(dir, "cut.html")] });
+    assert.equal(truncated.status, 3, truncated.stderr);
+    assert.match(truncated.stderr, /warning: .*cut\.trace is truncated/);
+
     const flag = runFile(cmd, { args: [trace, "--frobnicate"] });
     assert.equal(flag.status, 2);
     assert.match(flag.stderr, /unknown flag --frobnicate/);

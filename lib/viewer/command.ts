@@ -197,8 +197,10 @@ export function serveHtml(
 
 /**
  * Runs `runtrace view` with `args` (the words after `view`) and returns the
- * exit status: 0 on success, 1 when the input cannot be read or is not a
- * trace (the page is still written, and says so), 2 on a usage error.
+ * exit status, as the other `runtrace` commands do: 0 on success, 1 when the
+ * input cannot be read or is not a trace (the page is still written, and
+ * says so), 2 on a usage error, 3 for a truncated trace (the page shows it
+ * up to its last complete batch, with a warning).
  *
  * @example
  * ```ts
@@ -251,6 +253,7 @@ export async function viewCommand(args: string[]): Promise<number> {
       process.stderr.write(
         `runtrace view: warning: ${name} is truncated; showing it up to its last complete batch\n`,
       );
+      status = 3;
     }
     if (found.lost > 0) {
       process.stderr.write(`runtrace view: warning: the recorder lost ${found.lost} events\n`);

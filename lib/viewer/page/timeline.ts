@@ -746,9 +746,12 @@ export class Timeline {
       e.preventDefault();
       const rect = c.getBoundingClientRect();
       const x = e.clientX - rect.left;
-      if (e.shiftKey) this.scroll(e.deltaY);
-      else if (Math.abs(e.deltaX) > Math.abs(e.deltaY)) this.pan(e.deltaX / this.width);
-      else this.zoom(Math.exp(e.deltaY * (e.ctrlKey ? 0.01 : 0.002)), x);
+      // Firefox reports lines (deltaMode 1) or pages (2) where Chromium reports pixels.
+      const unit = e.deltaMode === 1 ? 16 : e.deltaMode === 2 ? this.height : 1;
+      const dx = e.deltaX * unit, dy = e.deltaY * unit;
+      if (e.shiftKey) this.scroll(dy || dx);
+      else if (Math.abs(dx) > Math.abs(dy)) this.pan(dx / this.width);
+      else this.zoom(Math.exp(Math.max(-200, Math.min(200, dy)) * (e.ctrlKey ? 0.01 : 0.002)), x);
     }, { passive: false });
     let drag:
       | { x: number; y: number; t0: number; t1: number; sy: number; moved: boolean }
