@@ -39,7 +39,11 @@ class JsonBytes {
   pos = 0;
 
   ensure(n: number): void {
-    if (this.pos + n <= this.buf.length) return;
+    // Kept tiny so that it inlines; growing is the rare case.
+    if (this.pos + n > this.buf.length) this.grow(n);
+  }
+
+  private grow(n: number): void {
     let size = this.buf.length * 2;
     while (size < this.pos + n) size *= 2;
     const next = new Uint8Array(size);

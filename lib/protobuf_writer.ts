@@ -38,7 +38,11 @@ export class ProtoWriter {
 
   /** Makes room for `n` more bytes. */
   ensure(n: number): void {
-    if (this.pos + n <= this.buf.length) return;
+    // Kept tiny so that it inlines; growing is the rare case.
+    if (this.pos + n > this.buf.length) this.grow(n);
+  }
+
+  private grow(n: number): void {
     let size = this.buf.length * 2;
     while (size < this.pos + n) size *= 2;
     const next = new Uint8Array(size);
@@ -49,9 +53,14 @@ export class ProtoWriter {
 
   /** Appends a varint of a safe integer ≥ 0. */
   varint(v: number): void {
-    this.ensure(10);
+    if (this.pos + 10 > this.buf.length) this.grow(10);
     const buf = this.buf;
     let p = this.pos;
+    if (v < 0x80) {
+      buf[p] = v;
+      this.pos = p + 1;
+      return;
+    }
     while (v >= 0x80000000) {
       buf[p++] = (v % 128) | 0x80;
       v = Math.floor(v / 128);

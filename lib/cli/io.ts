@@ -133,7 +133,7 @@ export interface TraceInput {
 }
 
 /** Chunk size for reading traces: large enough to amortise calls. */
-export const CHUNK_BYTES = 1 << 20;
+export const CHUNK_BYTES = 1 << 18;
 
 /**
  * Opens a trace file (or standard input for `-`). A file that cannot be
