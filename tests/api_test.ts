@@ -1,10 +1,14 @@
 import { describe, test } from "node:test";
+import { isTracedTestRun } from "../lib/test_tracing.ts";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { readFileSync } from "node:fs";
 import * as trace from "../mod.ts";
 import { TraceDecoder } from "../read.ts";
 import { readTrace, sleep, tempDir } from "./helpers.ts";
+
+/** Under a traced test run (RUNTRACE) the run owns the trace; these tests start their own. */
+const skip = isTracedTestRun() ? "RUNTRACE holds the trace" : false;
 
 /** Runs `body` with tracing to a temp file and returns the parsed trace. */
 async function traced(body: () => unknown, options?: trace.StartOptions) {
@@ -19,7 +23,7 @@ async function traced(body: () => unknown, options?: trace.StartOptions) {
   return readTrace(path);
 }
 
-describe("start, stop, isEnabled", () => {
+describe("start, stop, isEnabled", { skip }, () => {
   test("isEnabled follows start and stop", async () => {
     assert.equal(trace.isEnabled(), false);
     const path = join(tempDir(), "t.trace");
@@ -73,7 +77,7 @@ describe("start, stop, isEnabled", () => {
   });
 });
 
-describe("tasks", () => {
+describe("tasks", { skip }, () => {
   test("newTask with and without a context, subtasks, a single end", async () => {
     let ids: number[] = [];
     const t = await traced(() => {
@@ -123,7 +127,7 @@ describe("tasks", () => {
   });
 });
 
-describe("regions", () => {
+describe("regions", { skip }, () => {
   test("startRegion with an explicit and an implicit context", async () => {
     const t = await traced(() => {
       const [ctx, task] = trace.newTask("req");
@@ -266,7 +270,7 @@ describe("regions", () => {
   });
 });
 
-describe("logs", () => {
+describe("logs", { skip }, () => {
   test("log with and without a context, logf formatting", async () => {
     const t = await traced(() => {
       const [ctx, task] = trace.newTask("t");
@@ -319,7 +323,7 @@ describe("logs", () => {
   });
 });
 
-describe("tracing off", () => {
+describe("tracing off", { skip }, () => {
   test("startRegion returns a shared no-op region; calls do nothing", () => {
     assert.equal(trace.isEnabled(), false);
     const a = trace.startRegion("x");
@@ -342,7 +346,7 @@ describe("tracing off", () => {
   });
 });
 
-describe("the full-ring policy", () => {
+describe("the full-ring policy", { skip }, () => {
   test("the caller waits for the worker: a flat-out burst through a tiny ring loses nothing", async () => {
     const n = 200_000;
     const t = await traced(() => {

@@ -1,11 +1,15 @@
 import { describe, test } from "node:test";
+import { isTracedTestRun } from "../lib/test_tracing.ts";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Worker } from "node:worker_threads";
 import * as trace from "../mod.ts";
 import { busy, readTrace, sleep, tempDir } from "./helpers.ts";
 
-describe("runtime events", () => {
+/** Under a traced test run (RUNTRACE) the run owns the trace; these tests start their own. */
+const skip = isTracedTestRun() ? "RUNTRACE holds the trace" : false;
+
+describe("runtime events", { skip }, () => {
   test("a 200 ms busy loop inside a region is one stall of 200 ± 20 ms attributed to it", async () => {
     const path = join(tempDir(), "t.trace");
     await trace.start(path);
@@ -76,7 +80,7 @@ describe("runtime events", () => {
   });
 });
 
-describe("worker threads", () => {
+describe("worker threads", { skip }, () => {
   test("two workers join: three threads, regions on their own thread, a main task's region in a worker, nothing lost flat out", async () => {
     const path = join(tempDir(), "t.trace");
     await trace.start(path);
@@ -124,7 +128,7 @@ describe("worker threads", () => {
   });
 });
 
-describe("stacks", () => {
+describe("stacks", { skip }, () => {
   test("stacks: true records where tasks, regions and logs came from", async () => {
     const path = join(tempDir(), "t.trace");
     await trace.start(path, { stacks: true, runtime: false });
