@@ -1,6 +1,8 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
+import process from "node:process";
 import { join } from "node:path";
 import * as trace from "../mod.ts";
 import { makeCappuccino } from "../examples/cappuccino.ts";
@@ -14,7 +16,7 @@ import { sourceHash } from "../lib/viewer/sources.ts";
 import { decodeColumns } from "../lib/viewer/page/columns.ts";
 import { firstEndingAfter, firstStartingAt, layoutTrace } from "../lib/viewer/page/model.ts";
 import { type Browser, findChromium, launchChromium, type Page, pngStats } from "./cdp.ts";
-import { repoRoot, runFile, tempDir } from "./helpers.ts";
+import { repoRoot, runFile, runtime, tempDir } from "./helpers.ts";
 
 const dir = tempDir();
 
@@ -195,6 +197,43 @@ describe("runtrace view without a browser", () => {
     const flag = runFile(cmd, { args: [trace, "--frobnicate"] });
     assert.equal(flag.status, 2);
     assert.match(flag.stderr, /unknown flag --frobnicate/);
+  });
+
+  test("view --serve prints the URL, serves the page, and stops on SIGINT", async () => {
+    const file = join(dir, "serve.trace");
+    writeFileSync(file, await cappuccinoTrace());
+    const cmd = join(repoRoot, "lib/viewer/command.ts");
+    const args = runtime === "deno" ? ["run", "-A", cmd] : [cmd];
+    const child = spawn(process.execPath, [...args, file, "--serve", "--port", "0"], {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, NO_COLOR: "1" },
+    });
+    const exited = new Promise<number | null>((r) => child.on("close", (code) => r(code)));
+    try {
+      let out = "";
+      const url = await new Promise<string>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no URL printed: ${out}`)), 20_000);
+        child.stdout!.on("data", (d) => {
+          out += String(d);
+          const m = out.match(/http:\/\/127\.0\.0\.1:\d+\//);
+          if (m) {
+            clearTimeout(timer);
+            resolve(m[0]);
+          }
+        });
+      });
+      const res = await fetch(url);
+      assert.equal(res.status, 200);
+      assert.match(await res.text(), /<script id="runtrace-data"/);
+      child.kill("SIGINT");
+      const code = await exited;
+      // Deno's child_process reports the signal sent rather than the exit code, so
+      // the command's own last line is what shows the signal was handled.
+      assert.match(out, /runtrace view: stopped\n$/);
+      if (runtime === "bun") assert.equal(code, 0);
+    } finally {
+      if (child.exitCode === null) child.kill("SIGKILL");
+    }
   });
 
   test("--serve serves the page on 127.0.0.1 only", async () => {

@@ -35,6 +35,12 @@ export interface ViewArgs {
   port: number;
 }
 
+/** The part of the Deno namespace used here, behind a feature check. */
+interface DenoSignals {
+  addSignalListener(signal: "SIGINT" | "SIGTERM", handler: () => void): void;
+  removeSignalListener(signal: "SIGINT" | "SIGTERM", handler: () => void): void;
+}
+
 /** A usage error: one line for standard error, exit status 2. */
 class UsageError extends Error {}
 
@@ -275,11 +281,19 @@ export async function viewCommand(args: string[]): Promise<number> {
     }
     process.stdout.write(`runtrace view: serving ${name} at ${served.url} (Ctrl-C to stop)\n`);
     const onSignal = () => stop.abort();
-    process.once("SIGINT", onSignal);
-    process.once("SIGTERM", onSignal);
+    const signals = ["SIGINT", "SIGTERM"] as const;
+    // Deno's node:process does not keep a process alive through SIGINT; its own API does.
+    const deno = (globalThis as unknown as { Deno?: DenoSignals }).Deno;
+    for (const sig of signals) {
+      if (deno) deno.addSignalListener(sig, onSignal);
+      else process.on(sig, onSignal);
+    }
     await served.closed;
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
+    for (const sig of signals) {
+      if (deno) deno.removeSignalListener(sig, onSignal);
+      else process.off(sig, onSignal);
+    }
+    process.stdout.write("runtrace view: stopped\n");
     return status;
   }
   const out = opts.output ?? defaultOutput(opts.file);
