@@ -59,11 +59,25 @@ while (performance.now() - began < seconds * 1000) {
     heap.push(m.heapUsed);
   }
 }
+const timeline = (xs: number[]) =>
+  xs.filter((_, i) => (i + 1) % Math.max(1, Math.round(seconds / 6)) === 0)
+    .map((b) => (b / (1 << 20)).toFixed(0)).join(" ");
 if (off) {
   const mib = (b: number) => (b / (1 << 20)).toFixed(1);
+  console.log(
+    `rss timeline (MiB, every ${Math.max(1, Math.round(seconds / 6))} s): ${timeline(rss)}`,
+  );
   console.log(`# baseline without a recorder, ${runtime}, ${seconds} s: ${requests} requests`);
-  console.log(`rss  at 5 s ${mib(rss[4])}, at the end ${mib(rss[rss.length - 1])}, peak ${mib(Math.max(...rss))} MiB`);
-  console.log(`heap at 5 s ${mib(heap[4])}, at the end ${mib(heap[heap.length - 1])}, peak ${mib(Math.max(...heap))} MiB`);
+  console.log(
+    `rss  at 5 s ${mib(rss[4])}, at the end ${mib(rss[rss.length - 1])}, peak ${
+      mib(Math.max(...rss))
+    } MiB`,
+  );
+  console.log(
+    `heap at 5 s ${mib(heap[4])}, at the end ${mib(heap[heap.length - 1])}, peak ${
+      mib(Math.max(...heap))
+    } MiB`,
+  );
   process.exit(0);
 }
 const snapAt = performance.now();
@@ -79,13 +93,40 @@ const spanMs = (Math.max(...times) - Math.min(...times)) / 1e6;
 const firstRss = rss[Math.min(4, rss.length - 1)], lastRss = rss[rss.length - 1];
 const mib = (b: number) => (b / (1 << 20)).toFixed(1);
 
-console.log(`# flight recorder soak, ${runtime}, ${seconds} s, minAge ${minAge} ms, maxBytes ${mib(maxBytes)} MiB`);
+console.log(
+  `# flight recorder soak, ${runtime}, ${seconds} s, minAge ${minAge} ms, maxBytes ${
+    mib(maxBytes)
+  } MiB`,
+);
 console.log(`requests          ${requests} (${Math.round(requests / seconds)}/s, 5 events each)`);
-console.log(`snapshot          ${mib(size)} MiB (limit ${mib(maxBytes * 1.125)} MiB incl. one chunk) ${size <= maxBytes * 1.125 ? "PASS" : "MISS"}`);
-console.log(`window            ${(spanMs / 1000).toFixed(2)} s of tasks (need ≥ ${minAge / 1000} s) ${spanMs >= minAge ? "PASS" : "MISS"}`);
-console.log(`snapshot taken    ${((snapAt - began) / 1000).toFixed(1)} s into the run; truncated=${t.truncated} lost=${t.lost}`);
-console.log(`rss               ${mib(Math.min(...rss))}..${mib(Math.max(...rss))} MiB; at 5 s ${mib(firstRss)}, at the end ${mib(lastRss)} MiB (${lastRss <= firstRss * 1.25 ? "flat: PASS" : "grew: MISS"})`);
-console.log(`heap              at 5 s ${mib(heap[Math.min(4, heap.length - 1)])}, at the end ${mib(heap[heap.length - 1])}, peak ${mib(Math.max(...heap))} MiB`);
+console.log(
+  `snapshot          ${mib(size)} MiB (limit ${mib(maxBytes * 1.125)} MiB incl. one chunk) ${
+    size <= maxBytes * 1.125 ? "PASS" : "MISS"
+  }`,
+);
+console.log(
+  `window            ${(spanMs / 1000).toFixed(2)} s of tasks (need ≥ ${minAge / 1000} s) ${
+    spanMs >= minAge ? "PASS" : "MISS"
+  }`,
+);
+console.log(
+  `snapshot taken    ${
+    ((snapAt - began) / 1000).toFixed(1)
+  } s into the run; truncated=${t.truncated} lost=${t.lost}`,
+);
+console.log(
+  `rss               ${mib(Math.min(...rss))}..${mib(Math.max(...rss))} MiB; at 5 s ${
+    mib(firstRss)
+  }, at the end ${mib(lastRss)} MiB (${lastRss <= firstRss * 1.25 ? "flat: PASS" : "grew: MISS"})`,
+);
+console.log(
+  `rss timeline      ${timeline(rss)} MiB (every ${Math.max(1, Math.round(seconds / 6))} s)`,
+);
+console.log(
+  `heap              at 5 s ${mib(heap[Math.min(4, heap.length - 1)])}, at the end ${
+    mib(heap[heap.length - 1])
+  }, peak ${mib(Math.max(...heap))} MiB`,
+);
 console.log(`runtrace tasks on the snapshot:`);
 const code = await cli(["tasks", path]);
 console.log(`(exit ${code})`);
