@@ -341,7 +341,9 @@ if (!chromium) {
 
       // Click a region on the canvas: the details panel follows.
       const regionIndex = model.regions.findIndex((r) => r.type === "mixMilkCoffee");
+      await page.key("0"); // the whole trace, so the region is on screen
       const rect = await page.evaluate<{ x: number; y: number; w: number; h: number }>(`(() => {
+        runtraceViewer.timeline.draw();
         const r = runtraceViewer.timeline.rectOf({ kind: "region", index: ${regionIndex} });
         const c = runtraceViewer.timeline.canvas.getBoundingClientRect();
         return { x: r.x + c.left, y: r.y + c.top, w: r.w, h: r.h };
