@@ -383,7 +383,15 @@ interface FlatResult {
   /** CPU ms of the threads other than the main one (the drain worker). */
   otherCpuMs: number;
   /** The same for `log`, flat out for a shorter time, in its own session. */
-  log: { burstNs: number; seconds: number; calls: number; lost: number; truncated: boolean };
+  log: {
+    burstNs: number;
+    seconds: number;
+    calls: number;
+    lost: number;
+    truncated: boolean;
+    events: number;
+    otherCpuMs: number;
+  };
 }
 
 /** Median ns per call of `fn` in short runs after pauses, as in the micro section. */
@@ -457,10 +465,12 @@ async function runFlat(flags: Flags, dir: string): Promise<FlatResult> {
   await trace.start(logFile);
   const logNs = burstNs(caseLog, flags.runs);
   settle(SETTLE_MS);
+  const lc0 = ownCpuMs() ?? NaN, lm0 = mainThreadCpuMs() ?? NaN;
   const logFlat = flatOut(Math.min(3, flags.flatSeconds), () => {
     for (let k = 0; k < 1024; k++) trace.log(fctx, "http", "GET /users/42");
   }, onRss);
   await trace.stop();
+  const logOtherCpuMs = (ownCpuMs() ?? NaN) - lc0 - ((mainThreadCpuMs() ?? NaN) - lm0);
   const logRead = readTraceFile(logFile);
   if (!flags.keep) rmSync(logFile, { force: true });
   return {
@@ -483,6 +493,8 @@ async function runFlat(flags: Flags, dir: string): Promise<FlatResult> {
       calls: logFlat.calls,
       lost: logRead.lost,
       truncated: logRead.truncated,
+      events: logRead.events,
+      otherCpuMs: logOtherCpuMs,
     },
   };
 }
@@ -837,6 +849,13 @@ function printFlat(f: FlatResult, others?: number): void {
       verdict(logShare >= 0.8 && f.log.lost === 0 && !f.log.truncated)
     } |`,
   );
+  if (!Number.isNaN(f.log.otherCpuMs)) {
+    console.log(
+      `| \`log\` flat out: CPU of the other threads | ${fmt(f.log.otherCpuMs, 0)} ms = ${
+        fmt(f.log.otherCpuMs * 1e6 / Math.max(1, f.log.events), 1)
+      } ns per event | | |`,
+    );
+  }
   if (f.truncated) console.log("\nThe trace read back as TRUNCATED.");
   console.log("");
 }
