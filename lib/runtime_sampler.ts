@@ -13,6 +13,7 @@
 
 import process from "node:process";
 import { clearInterval, setInterval } from "node:timers";
+import { getHeapStatistics } from "node:v8";
 import { Rec } from "./ring_layout.ts";
 import { enabled, intern, record, recordValue } from "./ring_writer.ts";
 import { GC_INFERRED } from "./format.ts";
@@ -31,6 +32,23 @@ export interface RuntimeEventOptions {
 const MIN_GC_DROP = 64 << 10;
 /** Period of the event-loop utilisation counter, ms. */
 const UTILISATION_WINDOW = 100;
+/** RSS and external memory move slowly and cost a syscall: sampled this often, ms. */
+const MEMORY_WINDOW = 100;
+
+/**
+ * The JavaScript heap, read the cheapest way the runtime allows: in Deno
+ * `v8.getHeapStatistics()` costs 0.6 µs against 7.5 µs for
+ * `process.memoryUsage()`, which also reads RSS; Bun has only the latter.
+ */
+const readHeap: () => { used: number; total: number } = "Deno" in globalThis
+  ? () => {
+    const h = getHeapStatistics();
+    return { used: h.used_heap_size, total: h.total_heap_size };
+  }
+  : () => {
+    const m = process.memoryUsage();
+    return { used: m.heapUsed, total: m.heapTotal };
+  };
 
 let timer: ReturnType<typeof setInterval> | undefined;
 
@@ -44,6 +62,7 @@ export function startRuntimeSampler(o: RuntimeEventOptions, heap: boolean): void
   let windowStart = lastBeat;
   let blocked = 0;
   let lastHeap = lastBeat;
+  let lastMemory = -Infinity;
   let lastUsed = -1;
 
   const tick = () => {
@@ -64,18 +83,22 @@ export function startRuntimeSampler(o: RuntimeEventOptions, heap: boolean): void
       blocked = 0;
     }
     if (heapEvery > 0 && now - lastHeap >= heapEvery - 0.5) {
-      const m = process.memoryUsage();
-      recordValue(Rec.COUNTER, now, intern("heap.used"), 0, m.heapUsed);
-      recordValue(Rec.COUNTER, now, intern("heap.total"), 0, m.heapTotal);
-      recordValue(Rec.COUNTER, now, intern("memory.external"), 0, m.external);
-      recordValue(Rec.COUNTER, now, intern("memory.rss"), 0, m.rss);
-      if (lastUsed >= 0 && lastUsed - m.heapUsed >= MIN_GC_DROP) {
+      const h = readHeap();
+      recordValue(Rec.COUNTER, now, intern("heap.used"), 0, h.used);
+      recordValue(Rec.COUNTER, now, intern("heap.total"), 0, h.total);
+      if (now - lastMemory >= MEMORY_WINDOW) {
+        const m = process.memoryUsage();
+        recordValue(Rec.COUNTER, now, intern("memory.external"), 0, m.external);
+        recordValue(Rec.COUNTER, now, intern("memory.rss"), 0, m.rss);
+        lastMemory = now;
+      }
+      if (lastUsed >= 0 && lastUsed - h.used >= MIN_GC_DROP) {
         // Only a collection shrinks the heap; it ran at some point since the
         // last sample, so the event spans that window, not the pause.
         const window = Math.round((now - lastHeap) * 1000);
-        recordValue(Rec.GC, now, window, GC_INFERRED, lastUsed - m.heapUsed);
+        recordValue(Rec.GC, now, window, GC_INFERRED, lastUsed - h.used);
       }
-      lastUsed = m.heapUsed;
+      lastUsed = h.used;
       lastHeap = now;
     }
   };

@@ -48,8 +48,8 @@ export interface StartOptions {
   stacks?: boolean;
   /**
    * The execution side of the trace: heap and memory counters, inferred GC,
-   * event-loop stalls and utilisation, sampled on one timer (on by default,
-   * about 0.1% of a core). `false` turns it off.
+   * event-loop stalls and utilisation, sampled on one 10 ms timer (on by
+   * default; an idle process spends 1-2% of a core on it). `false` turns it off.
    */
   runtime?: RuntimeEventOptions | false;
 }
