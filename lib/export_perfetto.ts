@@ -64,20 +64,41 @@ export const PF = {
   entry: { iid: 1, name: 2 },
 } as const;
 
+/** One-byte keys (field × 8 + wire type) of the fields written per event. */
+const K = {
+  packet: PF.trace.packet * 8 + 2,
+  timestamp: PF.packet.timestamp * 8,
+  sequenceId: PF.packet.sequenceId * 8,
+  sequenceFlags: PF.packet.sequenceFlags * 8,
+  trackEvent: PF.packet.trackEvent * 8 + 2,
+  internedData: PF.packet.internedData * 8 + 2,
+  type: PF.event.type * 8,
+  trackUuid: PF.event.trackUuid * 8,
+  categoryIids: PF.event.categoryIids * 8,
+  nameIid: PF.event.nameIid * 8,
+  debugAnnotations: PF.event.debugAnnotations * 8 + 2,
+  annName: PF.annotation.nameIid * 8,
+  annUint: PF.annotation.uint * 8,
+  annBool: PF.annotation.bool * 8,
+} as const;
+
 /** `TrackEvent.Type`. */
 export const EventType = { SLICE_BEGIN: 1, SLICE_END: 2, INSTANT: 3, COUNTER: 4 } as const;
 
 /** `TracePacket.SequenceFlags`. */
 export const SequenceFlags = { INCREMENTAL_STATE_CLEARED: 1, NEEDS_INCREMENTAL_STATE: 2 } as const;
 
-/** Track uuids: fixed ones, then thread slots, then one per task. */
+/**
+ * Track uuids: fixed ones below 16, then thread tracks (odd) and tasks (even)
+ * interleaved, so that uuids stay small varints; counters far above.
+ */
 export const Uuid = {
   PROCESS: 1,
   TASKS_OPEN: 2,
   LOST: 3,
-  slot: (track: number) => 16 + track,
-  task: (task: number) => 2 ** 40 + task,
-  counter: (index: number) => 2 ** 41 + index,
+  slot: (track: number) => 17 + 2 * track,
+  task: (task: number) => 16 + 2 * task,
+  counter: (index: number) => 2 ** 50 + index,
 } as const;
 
 const SEQ = 1;
@@ -118,10 +139,10 @@ class PerfettoSink implements LayoutSink {
   /** Starts a packet; returns its offset for `endPacket`. */
   private packet(time: number | undefined): number {
     const w = this.w;
-    const at = w.begin(PF.trace.packet);
-    if (time !== undefined) w.uint(PF.packet.timestamp, time);
-    w.uint(PF.packet.sequenceId, SEQ);
-    w.uint(PF.packet.sequenceFlags, SequenceFlags.NEEDS_INCREMENTAL_STATE);
+    const at = w.begin1(K.packet);
+    if (time !== undefined) w.u(K.timestamp, time);
+    w.u(K.sequenceId, SEQ);
+    w.u(K.sequenceFlags, SequenceFlags.NEEDS_INCREMENTAL_STATE);
     this.events++;
     return at;
   }
@@ -156,34 +177,34 @@ class PerfettoSink implements LayoutSink {
   /** Starts a TrackEvent on `track`; returns its offset. */
   private event(type: number, track: number, name?: string, cat?: Category): number {
     const w = this.w;
-    const at = w.begin(PF.packet.trackEvent);
-    w.uint(PF.event.type, type);
-    w.uint(PF.event.trackUuid, track);
-    if (cat !== undefined) w.uint(PF.event.categoryIids, CAT[cat]);
-    if (name !== undefined) w.uint(PF.event.nameIid, this.name(name));
+    const at = w.begin1(K.trackEvent);
+    w.u(K.type, type);
+    w.u(K.trackUuid, track);
+    if (cat !== undefined) w.u(K.categoryIids, CAT[cat]);
+    if (name !== undefined) w.u(K.nameIid, this.name(name));
     return at;
   }
 
   private annUint(a: Annotation, v: number): void {
     const w = this.w;
-    const d = w.begin(PF.event.debugAnnotations);
-    w.uint(PF.annotation.nameIid, ANN[a]);
-    w.uint(PF.annotation.uint, v);
+    const d = w.begin1(K.debugAnnotations);
+    w.u(K.annName, ANN[a]);
+    w.u(K.annUint, v);
     w.end(d);
   }
 
   private annBool(a: Annotation): void {
     const w = this.w;
-    const d = w.begin(PF.event.debugAnnotations);
-    w.uint(PF.annotation.nameIid, ANN[a]);
-    w.bool(PF.annotation.bool, true);
+    const d = w.begin1(K.debugAnnotations);
+    w.u(K.annName, ANN[a]);
+    w.u(K.annBool, 1);
     w.end(d);
   }
 
   private annString(a: Annotation, v: string): void {
     const w = this.w;
-    const d = w.begin(PF.event.debugAnnotations);
-    w.uint(PF.annotation.nameIid, ANN[a]);
+    const d = w.begin1(K.debugAnnotations);
+    w.u(K.annName, ANN[a]);
     w.string(PF.annotation.string, v);
     w.end(d);
   }

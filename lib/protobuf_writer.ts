@@ -56,21 +56,64 @@ export class ProtoWriter {
     if (this.pos + 10 > this.buf.length) this.grow(10);
     const buf = this.buf;
     let p = this.pos;
+    if (v >= 0x10000000) {
+      // Peel the low 28 bits off in doubles, then finish in 32-bit integers.
+      const low = v % 0x10000000;
+      buf[p++] = (low & 0x7f) | 0x80;
+      buf[p++] = ((low >>> 7) & 0x7f) | 0x80;
+      buf[p++] = ((low >>> 14) & 0x7f) | 0x80;
+      buf[p++] = ((low >>> 21) & 0x7f) | 0x80;
+      v = (v - low) / 0x10000000;
+      if (v >= 0x80000000) {
+        this.pos = p;
+        this.varint(v);
+        return;
+      }
+    }
+    let x = v | 0;
+    while (x >= 0x80) {
+      buf[p++] = (x & 0x7f) | 0x80;
+      x >>>= 7;
+    }
+    buf[p++] = x;
+    this.pos = p;
+  }
+
+  /**
+   * A varint field whose key fits one byte (field numbers up to 15): the
+   * hot path of an exporter, a few byte stores and no calls for small values.
+   */
+  u(key: number, v: number): void {
+    if (this.pos + 16 > this.buf.length) this.grow(16);
+    const buf = this.buf;
+    let p = this.pos;
+    buf[p++] = key;
     if (v < 0x80) {
       buf[p] = v;
       this.pos = p + 1;
       return;
     }
-    while (v >= 0x80000000) {
-      buf[p++] = (v % 128) | 0x80;
-      v = Math.floor(v / 128);
+    if (v < 0x10000000) {
+      let x = v;
+      while (x >= 0x80) {
+        buf[p++] = (x & 0x7f) | 0x80;
+        x >>>= 7;
+      }
+      buf[p++] = x;
+      this.pos = p;
+      return;
     }
-    while (v >= 0x80) {
-      buf[p++] = (v & 0x7f) | 0x80;
-      v >>>= 7;
-    }
-    buf[p++] = v;
     this.pos = p;
+    this.varint(v);
+  }
+
+  /** Starts a nested message whose key fits one byte; see {@linkcode begin}. */
+  begin1(key: number): number {
+    if (this.pos + 5 > this.buf.length) this.grow(5);
+    this.buf[this.pos] = key;
+    const at = this.pos + 1;
+    this.pos = at + 4;
+    return at;
   }
 
   /** Appends a field key. */

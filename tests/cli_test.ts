@@ -65,7 +65,8 @@ function portable(s: string): string {
 
 function golden(name: string, actual: string): void {
   actual = portable(actual);
-  const path = here(`./golden/${name}`);
+  // The .golden suffix keeps formatters (deno fmt formats .json) off them.
+  const path = here(`./golden/${name}.golden`);
   if (UPDATE) {
     writeFileSync(path, actual);
     return;
@@ -74,9 +75,9 @@ function golden(name: string, actual: string): void {
   try {
     expected = readFileSync(path, "utf8");
   } catch {
-    throw new Error(`golden file ${name} is missing: run with UPDATE_GOLDEN=1 to create it`);
+    throw new Error(`golden file ${name}.golden is missing: run with UPDATE_GOLDEN=1 to create it`);
   }
-  assert.equal(actual, expected, `output differs from tests/golden/${name}`);
+  assert.equal(actual, expected, `output differs from tests/golden/${name}.golden`);
 }
 
 const cases: [string, string[]][] = [
@@ -129,7 +130,7 @@ describe("golden outputs", () => {
   test("runtrace export --format perfetto writes the same bytes every time", async () => {
     const r = await run(["export", WORKLOAD, "--format", "perfetto"]);
     assert.equal(r.status, 0, r.stderr);
-    const path = here("./golden/workload.export.pftrace");
+    const path = here("./golden/workload.export.pftrace.golden");
     if (UPDATE) writeFileSync(path, r.bytes);
     assert.deepEqual(r.bytes, new Uint8Array(readFileSync(path)));
   });

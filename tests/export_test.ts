@@ -14,6 +14,7 @@ import * as trace from "../mod.ts";
 import { parseTrace, TraceDecoder } from "../read.ts";
 import { ChromeExporter } from "../lib/export_chrome.ts";
 import { EventType, PerfettoExporter, PF, SequenceFlags } from "../lib/export_perfetto.ts";
+import { ProtoWriter } from "../lib/protobuf_writer.ts";
 import { sleep, tempDir } from "./helpers.ts";
 
 const WORKLOAD = fileURLToPath(new URL("./fixtures/workload.trace", import.meta.url));
@@ -374,8 +375,8 @@ function validatePerfetto(bytes: Uint8Array): PerfettoDecoded {
         assert.ok(b, `${at}: slice end without begin on track ${uuid}`);
         const s = `${b.name} ${b.ts} ${ts}`;
         if (track.kind === "thread") out.slices.push(`${track.tid} ${s}`);
-        else if (uuid >= 2 ** 40) out.asyncSlices.push(`${uuid - 2 ** 40} ${s}`);
-        else out.runtimeSlices.push(s);
+        else if (/ · (event-loop stalls|GC)$/.test(track.name)) out.runtimeSlices.push(s);
+        else out.asyncSlices.push(`${(uuid - 16) / 2} ${s}`);
         break;
       }
       case EventType.INSTANT:
@@ -400,6 +401,24 @@ function validatePerfetto(bytes: Uint8Array): PerfettoDecoded {
   assert.equal(flowSources.size, 0, "flows that never ended");
   return out;
 }
+
+describe("protobuf writer", () => {
+  test("varints of every size decode to the value written", () => {
+    const values = [0, 1, 127, 128, 300, 2 ** 21 - 1, 2 ** 28 - 1, 2 ** 28, 2 ** 31 - 1, 2 ** 31];
+    values.push(2 ** 32 + 5, 2 ** 35 + 12345, 2 ** 50 + 7, Number.MAX_SAFE_INTEGER);
+    const w = new ProtoWriter(16);
+    for (const v of values) w.uint(1, v);
+    w.fixed64(2, 2 ** 40 + 3);
+    const m = w.begin(3);
+    w.string(4, "é".repeat(100));
+    w.end(m);
+    const fields = decodeMessage(w.take());
+    assert.deepEqual(fields.slice(0, values.length).map((f) => Number(f.v)), values);
+    assert.equal(Number(fields[values.length].v), 2 ** 40 + 3);
+    const inner = msg(fields[values.length + 1].v);
+    assert.equal(str(get(inner, 4)), "é".repeat(100));
+  });
+});
 
 // ---------------------------------------------------------------------------
 
