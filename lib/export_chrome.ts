@@ -197,7 +197,7 @@ class ChromeSink implements LayoutSink {
   /** JSON-quoted names, encoded, by name: types and categories repeat. */
   private names = new Map<string, Uint8Array>();
   /** Event openings up to `"ts":` with the name in, by phase and name. */
-  private prefixes = new Map<string, Uint8Array>();
+  private prefixes = new Map<Uint8Array, Map<string, Uint8Array>>();
 
   private name(s: string): Uint8Array {
     let j = this.names.get(s);
@@ -210,15 +210,17 @@ class ChromeSink implements LayoutSink {
 
   /** `{"ph":…,"name":"type","ts":` for region slices and logs, cached by name. */
   private prefix(head: Uint8Array, key: string, name: string): Uint8Array {
-    const k = head === F.sliceB ? "B" + key : "i" + key;
-    let p = this.prefixes.get(k);
+    // One map per opening: a concatenated key would cost a string per event.
+    let byName = this.prefixes.get(head);
+    if (byName === undefined) this.prefixes.set(head, byName = new Map());
+    let p = byName.get(key);
     if (p === undefined) {
       const q = this.name(name);
       p = new Uint8Array(head.length + q.length + F.ts.length);
       p.set(head);
       p.set(q, head.length);
       p.set(F.ts, head.length + q.length);
-      if (this.prefixes.size < 100_000) this.prefixes.set(k, p);
+      if (byName.size < 100_000) byName.set(key, p);
     }
     return p;
   }
