@@ -139,6 +139,23 @@ class JsonBytes {
     this.pos = 0;
     return out;
   }
+
+  private spare?: Uint8Array<ArrayBuffer>;
+
+  /**
+   * The bytes written since the last take, without a copy: a view that stays
+   * valid until the next `takeView`, which reuses its memory. For a writer
+   * that is done with one chunk before asking for the next, so that a long
+   * export does not leave a trail of buffers for the collector.
+   */
+  takeView(): Uint8Array {
+    const out = this.buf.subarray(0, this.pos);
+    const next = this.spare ?? new Uint8Array(this.buf.length);
+    this.spare = this.buf;
+    this.buf = next;
+    this.pos = 0;
+    return out;
+  }
 }
 
 const b = (s: string) => utf8.encode(s);
@@ -494,6 +511,11 @@ export class ChromeExporter {
   /** The JSON written since the last call, as UTF-8. */
   take(): Uint8Array {
     return this.sink.w.take();
+  }
+
+  /** Like `take`, without a copy: valid until the next `takeView`. */
+  takeView(): Uint8Array {
+    return this.sink.w.takeView();
   }
 
   /** Trace events written so far. */

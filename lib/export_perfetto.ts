@@ -444,6 +444,11 @@ export class PerfettoExporter {
     return this.sink.w.take();
   }
 
+  /** Like `take`, without a copy: valid until the next `takeView`. */
+  takeView(): Uint8Array {
+    return this.sink.w.takeView();
+  }
+
   /** Trace packets written so far. */
   get events(): number {
     return this.sink.events;

@@ -26,7 +26,7 @@ export const Wire = { VARINT: 0, I64: 1, LEN: 2, I32: 5 } as const;
  */
 export class ProtoWriter {
   /** The bytes written are `buf.subarray(0, pos)`. */
-  buf: Uint8Array;
+  buf: Uint8Array<ArrayBuffer>;
   pos = 0;
   private utf8 = new TextEncoder();
   private view: DataView;
@@ -193,6 +193,24 @@ export class ProtoWriter {
   /** The bytes written since the last `take` (a copy), and a reset. */
   take(): Uint8Array {
     const out = this.buf.slice(0, this.pos);
+    this.pos = 0;
+    return out;
+  }
+
+  private spare?: Uint8Array<ArrayBuffer>;
+
+  /**
+   * The bytes written since the last take, without a copy: a view that stays
+   * valid until the next `takeView`, which reuses its memory. For a writer
+   * that is done with one chunk before asking for the next, so that a long
+   * export does not leave a trail of buffers for the collector.
+   */
+  takeView(): Uint8Array {
+    const out = this.buf.subarray(0, this.pos);
+    const next = this.spare ?? new Uint8Array(this.buf.length);
+    this.spare = this.buf;
+    this.buf = next;
+    this.view = new DataView(this.buf.buffer);
     this.pos = 0;
     return out;
   }

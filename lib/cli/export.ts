@@ -18,7 +18,8 @@ export const EXPORT_USAGE = "runtrace export FILE [-o OUT] [--format chrome|perf
 
 interface Exporter {
   add: (e: TraceEvent) => void;
-  take(): string | Uint8Array;
+  /** Output since the last call, valid until the next (written before then). */
+  takeView(): Uint8Array;
   readonly events: number;
   readonly report: LayoutReport;
 }
@@ -43,7 +44,7 @@ export async function exportCommand(args: string[], io: CliIO): Promise<number> 
   const file = outPath === undefined || outPath === "-" ? undefined : await fileSink(outPath);
   const out: Sink = file ?? io.stdout;
   const flush = async () => {
-    const chunk = exporter.take();
+    const chunk = exporter.takeView();
     if (chunk.length > 0) await out.write(chunk);
   };
   let end;
