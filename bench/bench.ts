@@ -7,13 +7,14 @@
  *
  * ```
  * deno run -A bench/bench.ts [flags]      bun bench/bench.ts [flags]
- *   --quick            5 short runs, 3 s flat out, 5 000 requests x 6 pairs
+ *   --quick            5 short runs, 3 s flat out, 5 000 requests x 6 pairs in blocks of 3
  *   --only=LIST        sections to run: micro,flat,workload (default all)
  *   --runs=N           runs per micro case, the median is reported (default 11)
  *   --run-ms=MS        target length of one micro run (default 40)
  *   --flat-seconds=S   length of the flat-out run (default 10)
  *   --requests=N       requests per workload run (default 20 000)
  *   --pairs=N          on/off pairs of workload runs (default 10)
+ *   --block=N          workload runs per tracing session / per off block (default 5)
  *   --keep             keep the trace files (their directory is printed)
  * ```
  *
@@ -46,6 +47,7 @@ interface Flags {
   flatSeconds: number;
   requests: number;
   pairs: number;
+  block: number;
   keep: boolean;
   quick: boolean;
 }
@@ -59,6 +61,7 @@ function parseFlags(argv: string[]): Flags {
     flatSeconds: quick ? 3 : 10,
     requests: quick ? 5000 : 20_000,
     pairs: quick ? 6 : 10,
+    block: quick ? 3 : 5,
     keep: false,
     quick,
   };
@@ -101,6 +104,9 @@ function parseFlags(argv: string[]): Flags {
         break;
       case "--pairs":
         f.pairs = Math.round(num());
+        break;
+      case "--block":
+        f.block = Math.round(num());
         break;
       default:
         throw new RangeError(`bench: unknown flag "${arg}" (see the top of bench/bench.ts)`);
@@ -533,8 +539,10 @@ function readTraceFile(path: string): {
 // ---------------------------------------------------------------------------
 // The realistic workload, tracing on and off alternately.
 
-/** Untimed requests before each timed workload run. */
+/** Requests per warm-up step. */
 const WARM_REQUESTS = 1000;
+/** How long a new session serves requests untimed before its timed runs, ms. */
+const SESSION_WARM_MS = 3000;
 
 interface WorkloadRun {
   /** Wall time of the requests, ms. */
@@ -548,6 +556,7 @@ interface WorkloadRun {
 interface WorkloadSummary {
   requests: number;
   pairs: number;
+  block: number;
   on: WorkloadRun[];
   off: WorkloadRun[];
   /** Per pair: on throughput over off throughput (wall time). */
@@ -557,7 +566,7 @@ interface WorkloadSummary {
   cpuRatios: number[];
   cpuRatio: number;
   usPerRequestOff: number;
-  /** Extra CPU ms of a session's start, first requests and stop. */
+  /** Extra CPU ms of a session's warm-up over the same requests untraced. */
   sessionCpuMs: number;
   lost: number;
   events: number;
@@ -567,11 +576,7 @@ interface WorkloadSummary {
 async function runWorkloads(flags: Flags, dir: string): Promise<WorkloadSummary> {
   const body = makeDocument(10_000);
   const file = join(dir, "workload.trace");
-  // Each run first serves WARM_REQUESTS untimed requests, on and off alike:
-  // a fresh session's worker starts with cold code (its JIT and GC threads
-  // bill the process), a cost paid once per session, measured on its own.
   const timed = async (): Promise<WorkloadRun> => {
-    await runWorkload({ requests: WARM_REQUESTS, body });
     const c0 = ownCpuMs() ?? NaN, m0 = mainThreadCpuMs() ?? NaN;
     const r = await runWorkload({ requests: flags.requests, body });
     return {
@@ -583,56 +588,60 @@ async function runWorkloads(flags: Flags, dir: string): Promise<WorkloadSummary>
   let lost = 0;
   let events = 0;
   let truncated = false;
-  const on = async (): Promise<WorkloadRun> => {
+  /** Per session: CPU ms and requests of its warm-up. */
+  const warmups: { cpuMs: number; requests: number }[] = [];
+  const onBlock = async (runs: number): Promise<WorkloadRun[]> => {
     await trace.start(file);
-    let r: WorkloadRun;
+    const out: WorkloadRun[] = [];
     try {
-      r = await timed();
+      // A new session's worker starts with cold code: its JIT threads bill the
+      // process for seconds. Production keeps one session for hours, so the
+      // timed runs start once the session is warm; the warm-up is reported.
+      const t0 = performance.now(), c0 = ownCpuMs() ?? NaN;
+      let requests = 0;
+      while (performance.now() - t0 < SESSION_WARM_MS) {
+        await runWorkload({ requests: WARM_REQUESTS, body });
+        requests += WARM_REQUESTS;
+      }
+      warmups.push({ cpuMs: (ownCpuMs() ?? NaN) - c0, requests });
+      for (let k = 0; k < runs; k++) out.push(await timed());
     } finally {
       await trace.stop();
     }
-    // CPU is counted over the requests only: the worker's start-up and its
-    // final flush in stop() happen once per session, not per request.
     const read = readTraceFile(file);
     lost += read.lost;
     events += read.events;
     truncated ||= read.truncated;
-    return r;
+    return out;
   };
-  // Warm-up of both paths, not counted.
-  await timed();
-  await on();
-  lost = events = 0;
-  // The once-per-session cost: start, warm-up requests, stop, against the
-  // same warm-up requests with tracing off.
-  const sessionCost: number[] = [];
-  for (let k = 0; k < 3; k++) {
-    const c0 = ownCpuMs() ?? NaN;
-    await runWorkload({ requests: WARM_REQUESTS, body });
-    const c1 = ownCpuMs() ?? NaN;
-    await trace.start(file);
-    await runWorkload({ requests: WARM_REQUESTS, body });
-    await trace.stop();
-    sessionCost.push((ownCpuMs() ?? NaN) - c1 - (c1 - c0));
-  }
+  const offBlock = async (runs: number): Promise<WorkloadRun[]> => {
+    const out: WorkloadRun[] = [];
+    for (let k = 0; k < runs; k++) out.push(await timed());
+    return out;
+  };
+  // Warms up the main thread's code, not counted.
+  await runWorkload({ requests: Math.min(flags.requests, 5000), body });
   const onRuns: WorkloadRun[] = [];
   const offRuns: WorkloadRun[] = [];
-  for (let p = 0; p < flags.pairs; p++) {
-    // ABBA order, so a drift in machine speed does not favour either side.
-    if (p % 2 === 0) {
-      onRuns.push(await on());
-      offRuns.push(await timed());
+  for (let b = 0; onRuns.length < flags.pairs; b++) {
+    const runs = Math.min(flags.block, flags.pairs - onRuns.length);
+    // Blocks in ABBA order, so a drift in machine speed favours neither side.
+    if (b % 2 === 0) {
+      onRuns.push(...await onBlock(runs));
+      offRuns.push(...await offBlock(runs));
     } else {
-      offRuns.push(await timed());
-      onRuns.push(await on());
+      offRuns.push(...await offBlock(runs));
+      onRuns.push(...await onBlock(runs));
     }
   }
   if (!flags.keep) rmSync(file, { force: true });
   const ratios = onRuns.map((r, p) => offRuns[p].ms / r.ms);
   const cpuRatios = onRuns.map((r, p) => offRuns[p].cpuMs / r.cpuMs);
+  const offCpuPerRequest = median(sorted(offRuns.map((r) => r.cpuMs))) / flags.requests;
   return {
     requests: flags.requests,
     pairs: flags.pairs,
+    block: flags.block,
     on: onRuns,
     off: offRuns,
     ratios,
@@ -640,7 +649,7 @@ async function runWorkloads(flags: Flags, dir: string): Promise<WorkloadSummary>
     cpuRatios,
     cpuRatio: median(sorted(cpuRatios)),
     usPerRequestOff: median(sorted(offRuns.map((r) => r.ms))) * 1000 / flags.requests,
-    sessionCpuMs: median(sorted(sessionCost)),
+    sessionCpuMs: median(sorted(warmups.map((w) => w.cpuMs - w.requests * offCpuPerRequest))),
     lost,
     events,
     truncated,
@@ -865,12 +874,15 @@ function printWorkload(w: WorkloadSummary, others?: number): void {
     `### Realistic async workload\n\n${w.requests.toLocaleString("en-US")} requests per run ` +
       `(16 in flight; each 1 task + 3 regions + 1 log around ${
         fmt(w.usPerRequestOff, 0)
-      } µs of JSON work, with awaits between steps), ${w.pairs} on/off pairs alternated ` +
-      `ABBA in one process. Throughput compares wall times; CPU compares the process's ` +
+      } µs of JSON work, with awaits between steps), ${w.pairs} on/off pairs, in blocks ` +
+      `alternated ABBA in one process. Throughput compares wall times; CPU compares the process's ` +
       `CPU time (all threads, so the drain worker's work counts against tracing), which ` +
-      `other processes disturb less. Every run, on or off, starts with ${WARM_REQUESTS} ` +
-      `untimed requests; each on run is a new session, whose one-off cost (start, ` +
-      `cold worker, stop) is ${fmt(w.sessionCpuMs, 0)} ms of CPU.${othersNote(others)}\n`,
+      `other processes disturb less. On runs come in blocks of up to ${w.block}, in one ` +
+      `session each, after ${SESSION_WARM_MS / 1000} s of untimed requests in that session ` +
+      `(a new worker's JIT warm-up, paid once per session, cost ${
+        fmt(w.sessionCpuMs, 0)
+      } ms of CPU over the same requests untraced); off runs come in blocks alike.` +
+      `${othersNote(others)}\n`,
   );
   console.log(
     "| pair | off ms | on ms | on ÷ off throughput | off CPU ms (main + other threads) | " +
