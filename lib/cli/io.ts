@@ -141,6 +141,9 @@ export const CHUNK_BYTES = 1 << 18;
  */
 export async function openTrace(path: string, io: CliIO): Promise<TraceInput> {
   if (path === "-") return { name: "standard input", size: undefined, chunks: io.stdin() };
+  // deno-lint-ignore no-explicit-any
+  const D = (globalThis as any).Deno;
+  if (D?.open) return await openDeno(D, path);
   let handle;
   try {
     handle = await open(path, "r");
@@ -172,6 +175,48 @@ export async function openTrace(path: string, io: CliIO): Promise<TraceInput> {
       }
     } finally {
       await handle!.close();
+    }
+  }
+  return { name: path, size, chunks: read() };
+}
+
+/** Deno's own file API: its node:fs/promises reads allocate per call. */
+// deno-lint-ignore no-explicit-any
+async function openDeno(D: any, path: string): Promise<TraceInput> {
+  let file: {
+    read(b: Uint8Array): Promise<number | null>;
+    stat(): Promise<{ isDirectory: boolean; size: number }>;
+    close(): void;
+  };
+  try {
+    file = await D.open(path, { read: true });
+  } catch (e) {
+    throw new CliError(`cannot open ${path}: ${reason(denoCode(e))}`);
+  }
+  let size: number;
+  try {
+    const st = await file.stat();
+    if (st.isDirectory) throw new CliError(`${path} is a directory, not a trace file`);
+    size = st.size;
+  } catch (e) {
+    file.close();
+    throw e instanceof CliError ? e : new CliError(`cannot read ${path}: ${reason(denoCode(e))}`);
+  }
+  async function* read(): AsyncGenerator<Uint8Array> {
+    const buf = new Uint8Array(CHUNK_BYTES);
+    try {
+      for (;;) {
+        let n: number | null;
+        try {
+          n = await file.read(buf);
+        } catch (e) {
+          throw new CliError(`cannot read ${path}: ${reason(denoCode(e))}`);
+        }
+        if (n === null) return;
+        if (n > 0) yield buf.subarray(0, n);
+      }
+    } finally {
+      file.close();
     }
   }
   return { name: path, size, chunks: read() };
