@@ -84,6 +84,9 @@ function best(runtime: string[], cliArgs: string[], out?: string): Measure {
 
 const runtimes: [string, string[]][] = [
   ["deno", ["deno", "run", "-A"]],
+  // What `deno task trace` runs: a smaller young generation keeps the peak
+  // memory of long streams down at no cost in speed.
+  ["deno, small semi-space", ["deno", "run", "-A", "--v8-flags=--max-semi-space-size=4"]],
   ["bun", ["bun"]],
 ];
 const jsonOut = join(outDir, "big.json");
