@@ -105,7 +105,8 @@ export async function main(args: string[], io: CliIO = processIO()): Promise<num
         2,
       );
     }
-    if (rest.includes("--help") || rest.includes("-h")) {
+    // The viewer documents its own flags.
+    if (name !== "view" && (rest.includes("--help") || rest.includes("-h"))) {
       await io.stdout.write(USAGE);
       return 0;
     }
