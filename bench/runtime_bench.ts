@@ -96,6 +96,12 @@ function noop() {}
 
 console.log(`caller cost per region (start + end = 2 events), ns (median of ${runs}):`);
 console.log(`  performance.now() alone              ${clock.toFixed(1)}`);
-console.log(`  startRegion + end, no lane           ${plain.toFixed(1)}  (${(plain / 2).toFixed(1)} per event)`);
-console.log(`  withRegion, its own lane             ${lane.toFixed(1)}  (${(lane / 2).toFixed(1)} per event)`);
+console.log(
+  `  startRegion + end, no lane           ${plain.toFixed(1)}  (${
+    (plain / 2).toFixed(1)
+  } per event)`,
+);
+console.log(
+  `  withRegion, its own lane             ${lane.toFixed(1)}  (${(lane / 2).toFixed(1)} per event)`,
+);
 console.log(`  startRegion + end, stacks: true      ${stacked.toFixed(0)}  (one stack per region)`);
