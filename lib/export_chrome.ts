@@ -28,6 +28,8 @@ import {
   TrackLayout,
 } from "./export_layout.ts";
 
+export type { LayoutReport };
+
 const utf8 = new TextEncoder();
 
 /**

@@ -18,6 +18,8 @@
 
 import type { EndEvent, TraceEvent, TraceHeader } from "./decoder.ts";
 
+export type { TraceHeader };
+
 /** Why a slice ends where it does. */
 export type SliceEndReason = "ended" | "split" | "incomplete";
 
@@ -88,9 +90,9 @@ export type RuntimeSpan =
   | { kind: "gc"; time: number; duration: number; inferred: boolean; freed: number };
 
 /** Slot indices of the runtime tracks of a thread (regions use 0, 1, …). */
-export const STALL_SLOT = -1;
+export const STALL_SLOT: -1 = -1;
 /** Slot index of a thread's GC track. */
-export const GC_SLOT = -2;
+export const GC_SLOT: -2 = -2;
 
 /** What the layout had to repair; exporters report it as warnings. */
 export interface LayoutReport {

@@ -32,6 +32,8 @@ import {
   STALL_SLOT,
   TrackLayout,
 } from "./export_layout.ts";
+
+export type { LayoutReport };
 import { ProtoWriter } from "./protobuf_writer.ts";
 
 /** Field numbers used, by message. */

@@ -27,10 +27,12 @@ export const Wire = { VARINT: 0, I64: 1, LEN: 2, I32: 5 } as const;
 export class ProtoWriter {
   /** The bytes written are `buf.subarray(0, pos)`. */
   buf: Uint8Array<ArrayBuffer>;
+  /** Bytes written. */
   pos = 0;
   private utf8 = new TextEncoder();
   private view: DataView;
 
+  /** Makes a writer whose buffer starts at `initial` bytes and grows as needed. */
   constructor(initial = 1 << 16) {
     this.buf = new Uint8Array(initial);
     this.view = new DataView(this.buf.buffer);

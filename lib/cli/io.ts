@@ -17,7 +17,9 @@ export interface Sink {
 
 /** The CLI's surroundings; tests pass their own to capture output. */
 export interface CliIO {
+  /** Where results go. */
   stdout: Sink;
+  /** Where errors, warnings and progress go. */
   stderr: Sink;
   /** Standard input as chunks, for the `-` file name. */
   stdin: () => AsyncIterable<Uint8Array>;
