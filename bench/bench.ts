@@ -388,6 +388,8 @@ interface FlatResult {
   decodeMs: number;
   /** CPU ms of the threads other than the main one (the drain worker). */
   otherCpuMs: number;
+  /** CPU ms of the main thread during the flat-out loop. */
+  mainCpuMs: number;
   /** The same for `log`, flat out for a shorter time, in its own session. */
   log: {
     burstNs: number;
@@ -454,6 +456,7 @@ async function runFlat(flags: Flags, dir: string): Promise<FlatResult> {
   const flat = flatOut(flags.flatSeconds, () => {
     for (let k = 0; k < 1024; k++) trace.startRegion(fctx, "flat").end();
   }, onRss);
+  const mainCpuMs = (mainThreadCpuMs() ?? NaN) - m0;
   task.end();
   const s0 = performance.now();
   await trace.stop();
@@ -493,6 +496,7 @@ async function runFlat(flags: Flags, dir: string): Promise<FlatResult> {
     stopMs,
     decodeMs,
     otherCpuMs,
+    mainCpuMs,
     log: {
       burstNs: logNs,
       seconds: logFlat.seconds,
@@ -832,6 +836,14 @@ function printFlat(f: FlatResult, others?: number): void {
       share ? verdict(share >= 0.8) : ""
     } |`,
   );
+  if (!Number.isNaN(f.mainCpuMs)) {
+    const onCpu = f.mainCpuMs / 1000 / f.seconds;
+    console.log(
+      `| caller on a CPU (main thread CPU ÷ wall time) | ${fmt(onCpu * 100, 0)}%: ${
+        fmt(f.rate / onCpu / 1e6, 2)
+      } M pairs per CPU-second = ${fmt(f.rate / onCpu / predicted * 100, 0)}% of predicted | | |`,
+    );
+  }
   if (!Number.isNaN(f.otherCpuMs)) {
     console.log(
       `| CPU of the other threads (drain worker) | ${fmt(f.otherCpuMs, 0)} ms = ${
