@@ -43,10 +43,12 @@ export const BUCKETS_PER_DECADE = 5;
  */
 export function bucketOf(ns: number): number {
   if (!(ns >= 1)) return 0;
-  // The epsilon keeps exact powers of ten (1000ns) in the bucket they start,
-  // whatever the engine's last-bit rounding of log10.
-  let b = Math.floor(BUCKETS_PER_DECADE * Math.log10(ns) + 1e-9);
+  // log10 can be off in its last bit (and differently per engine): check the
+  // estimate against the bucket bounds, which are exact integers.
+  let b = Math.floor(BUCKETS_PER_DECADE * Math.log10(ns));
   if (b < 0) b = 0;
+  if (ns >= bucketStart(b + 1)) b++;
+  else if (b > 0 && ns < bucketStart(b)) b--;
   return b;
 }
 

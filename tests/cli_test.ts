@@ -275,3 +275,58 @@ describe("the real process", () => {
     assert.equal(flag.stderr.trim().split("\n").length, 1, flag.stderr);
   });
 });
+
+describe("the analysis model and durations", () => {
+  test("Go's histogram buckets: five per power of ten, powers of ten start a bucket", async () => {
+    const { bucketOf, bucketStart, LatencyHistogram } = await import("../lib/analysis.ts");
+    assert.equal(bucketOf(0), 0);
+    assert.equal(bucketOf(1), 0);
+    assert.equal(bucketOf(1000), 15);
+    assert.equal(bucketOf(999), 14);
+    assert.equal(bucketOf(1e6), 30);
+    for (let b = 1; b < 60; b++) {
+      assert.equal(bucketOf(bucketStart(b)), b, `start of bucket ${b}`);
+      assert.equal(bucketOf(bucketStart(b) - 1), b - 1, `just below bucket ${b}`);
+    }
+    const h = new LatencyHistogram();
+    for (const d of [1e6, 1.2e6, 3e6]) h.add(d);
+    assert.deepEqual(h.buckets().map((b) => [b.bucket, b.count]), [[30, 2], [31, 0], [32, 1]]);
+  });
+
+  test("percentiles are nearest-rank", async () => {
+    const { percentile, summarizeLatencies } = await import("../lib/analysis.ts");
+    const xs = Array.from({ length: 100 }, (_, i) => i + 1);
+    assert.equal(percentile(xs, 50), 50);
+    assert.equal(percentile(xs, 90), 90);
+    assert.equal(percentile(xs, 99), 99);
+    assert.equal(percentile(xs, 100), 100);
+    assert.equal(percentile([7], 99), 7);
+    const s = summarizeLatencies([3, 1, 2])!;
+    assert.deepEqual([s.min, s.p50, s.max, s.mean, s.total], [1, 2, 3, 2, 6]);
+    assert.equal(summarizeLatencies([]), undefined);
+  });
+
+  test("durations print with three significant digits and parse as Go writes them", async () => {
+    const { formatDuration, parseDuration } = await import("../lib/duration.ts");
+    const cases: [number, string][] = [
+      [0, "0ns"],
+      [999, "999ns"],
+      [1000, "1.00µs"],
+      [12_345, "12.3µs"],
+      [999_960, "1.00ms"],
+      [1_250_000, "1.25ms"],
+      [2.5e9, "2.50s"],
+      [61e9, "1m01s"],
+      [3725e9, "1h02m05s"],
+    ];
+    for (const [ns, text] of cases) assert.equal(formatDuration(ns), text);
+    assert.equal(parseDuration("1.5ms"), 1_500_000);
+    assert.equal(parseDuration("200us"), 200_000);
+    assert.equal(parseDuration("200µs"), 200_000);
+    assert.equal(parseDuration("1m30s"), 90e9);
+    assert.equal(parseDuration("0"), 0);
+    for (const bad of ["", "5", "1.5", "ms", "1x", "-1ms"]) {
+      assert.throws(() => parseDuration(bad), RangeError, bad);
+    }
+  });
+});
