@@ -208,13 +208,19 @@ async function main(): Promise<void> {
     }ms`,
   );
 
-  const browser = await launchChromium(exe);
   const rows: string[] = [];
+  // A fresh browser per load: each load is cold, and a second tab would be a background
+  // tab whose animation frames do not run.
+  let browser = await launchChromium(exe);
   try {
     const firsts: number[] = [], frames: number[] = [], decodes: number[] = [];
     const layouts: number[] = [], models: number[] = [];
     let eventsSeen = 0;
     for (let k = 0; k < loads; k++) {
+      if (k > 0) {
+        await browser.close();
+        browser = await launchChromium(exe);
+      }
       const page = await browser.newPage(1600, 900);
       await page.goto(`file://${file}`, 120_000);
       await page.waitFor("window.runtraceViewer && window.runtraceViewer.firstFrameMs", 120_000);
@@ -229,7 +235,6 @@ async function main(): Promise<void> {
       decodes.push(r.decode);
       layouts.push(r.layout);
       eventsSeen = r.events;
-      if (k < loads - 1) await page.send("Page.close").catch(() => {});
       const model = await page.waitFor<number>("runtraceViewer.modelMs", 120_000);
       models.push(model);
       if (k === loads - 1) {

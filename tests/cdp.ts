@@ -92,13 +92,29 @@ class Connection {
     method: string,
     params: Record<string, unknown> = {},
     sessionId?: string,
+    timeoutMs = 120_000,
   ): Promise<Record<string, unknown>> {
     if (this.closed) return Promise.reject(new Error(`CDP ${method}: connection closed`));
     const id = this.next++;
     const msg: Record<string, unknown> = { id, method, params };
     if (sessionId) msg.sessionId = sessionId;
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject, method });
+      // No command may hang a test: Chromium answers in milliseconds or not at all.
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new Error(`CDP ${method}: no answer in ${timeoutMs}ms`));
+      }, timeoutMs);
+      this.pending.set(id, {
+        resolve: (v) => {
+          clearTimeout(timer);
+          resolve(v);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+        method,
+      });
       this.ws.send(JSON.stringify(msg));
     });
   }
@@ -132,7 +148,16 @@ class Connection {
 
 /** A tab, driven through its CDP session. */
 export class Page {
-  constructor(private conn: Connection, readonly sessionId: string) {}
+  constructor(
+    private conn: Connection,
+    readonly sessionId: string,
+    readonly targetId: string,
+  ) {}
+
+  /** Closes the tab (asked of the browser: the page's own session goes with it). */
+  async close(): Promise<void> {
+    await this.conn.send("Target.closeTarget", { targetId: this.targetId }, undefined, 10_000);
+  }
 
   /** Sends a CDP command to this page. */
   send(method: string, params: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
@@ -345,7 +370,7 @@ export async function launchChromium(exe: string, options: LaunchOptions = {}): 
     async newPage(width = 1280, height = 800) {
       const { targetId } = await c.send("Target.createTarget", { url: "about:blank" });
       const { sessionId } = await c.send("Target.attachToTarget", { targetId, flatten: true });
-      const page = new Page(c, sessionId as string);
+      const page = new Page(c, sessionId as string, targetId as string);
       await page.send("Page.enable");
       await page.send("Runtime.enable");
       await page.send("Emulation.setDeviceMetricsOverride", {
