@@ -26,11 +26,13 @@ import { Rec } from "./lib/ring_layout.ts";
 import {
   enabled,
   generation,
-  intern,
+  internCategory,
+  internType,
   nextLane,
   nextRegionId,
   nextTaskId,
   record,
+  recordEnd,
   recordLog,
   recordStack,
   ringClosed,
@@ -144,7 +146,7 @@ export class Task {
   end(): void {
     if (this.#ended) return;
     this.#ended = true;
-    if (this.#gen === generation) record(Rec.TASK_END, this.#id, 0, 0, 0, 0);
+    if (this.#gen === generation) recordEnd(Rec.TASK_END, this.#id);
   }
 }
 
@@ -176,7 +178,7 @@ export function newTask(
     return [new Context(id, parent.regionId, parent.lane), new Task(id, -1)];
   }
   if (stacks) recordStack(newTask);
-  record(Rec.TASK_BEGIN, id, parent.taskId, intern(type), 0, 0);
+  record(Rec.TASK_BEGIN, id, parent.taskId, internType(type), 0, 0);
   return [new Context(id, parent.regionId, parent.lane), new Task(id, generation)];
 }
 
@@ -208,7 +210,7 @@ export class Region {
    * ```
    */
   end(): void {
-    if (this.#gen === generation) record(Rec.REGION_END, this.#id, 0, 0, 0, 0);
+    if (this.#gen === generation) recordEnd(Rec.REGION_END, this.#id);
   }
 
   /** Ends the region, so that `using r = startRegion(...)` works. */
@@ -249,7 +251,7 @@ export function startRegion(a: Context | string, b?: string): Region {
   }
   const id = nextRegionId();
   if (stacks) recordStack(startRegion);
-  record(Rec.REGION_BEGIN, ctx.taskId, intern(type), id, ctx.regionId, ctx.lane);
+  record(Rec.REGION_BEGIN, ctx.taskId, internType(type), id, ctx.regionId, ctx.lane);
   return new Region(id, generation);
 }
 
@@ -294,7 +296,7 @@ export function withRegion<T>(
   const id = nextRegionId();
   const lane = nextLane();
   if (stacks) recordStack(withRegion);
-  record(Rec.REGION_BEGIN, ctx.taskId, intern(type), id, ctx.regionId, lane);
+  record(Rec.REGION_BEGIN, ctx.taskId, internType(type), id, ctx.regionId, lane);
   const region = new Region(id, generation);
   let result: T;
   try {
@@ -331,9 +333,9 @@ export function log(a: Context | string, b: string, c?: string): void {
   if (!enabled) return;
   if (stacks) recordStack(log);
   if (typeof a === "string") {
-    recordLog(currentContext().taskId, intern(a), String(b));
+    recordLog(currentContext().taskId, internCategory(a), String(b));
   } else {
-    recordLog((a ?? currentContext()).taskId, intern(b), String(c));
+    recordLog((a ?? currentContext()).taskId, internCategory(b), String(c));
   }
 }
 
@@ -360,11 +362,11 @@ export function logf(a: Context | string, b: string, ...rest: unknown[]): void {
   if (!enabled) return;
   if (stacks) recordStack(logf);
   if (typeof a === "string") {
-    recordLog(currentContext().taskId, intern(a), formatLog(b, rest, 0));
+    recordLog(currentContext().taskId, internCategory(a), formatLog(b, rest, 0));
   } else {
     recordLog(
       (a ?? currentContext()).taskId,
-      intern(b),
+      internCategory(b),
       formatLog(String(rest[0]), rest, 1),
     );
   }

@@ -41,6 +41,15 @@ let maxWait = 0;
 let maxMessage = 0;
 let stalled = false;
 let strings = new Map<string, number>();
+/** Text units known to be free without re-reading TEXT_TAIL. */
+let textFree = 0;
+/** One-entry caches in front of `strings`: most call sites repeat one name. */
+let lastType = "", lastTypeId = 0;
+let lastCategory = "", lastCategoryId = 0;
+/** Task ids are taken from the shared counter in blocks, not one atomic add per task. */
+let taskNext = 0;
+let taskEnd = 0;
+const TASK_BLOCK = 256;
 
 let regionSeq = 0;
 let laneSeq = 0;
@@ -91,6 +100,9 @@ export function attachRing(
   maxMessage = o.maxMessage;
   stalled = false;
   strings = new Map();
+  textFree = textCapacity;
+  lastTypeId = lastCategoryId = 0;
+  taskNext = taskEnd = 0;
   if (!joined) Atomics.store(ctrl, Ctrl.TASK_SEQ, taskSeq);
   generation++;
   enabled = true;
@@ -117,8 +129,12 @@ export function wakeWorker(): void {
 
 /** Allocates a task id, unique across traces of this process. */
 export function nextTaskId(): number {
-  if (enabled) return Atomics.add(seqCtrl, Ctrl.TASK_SEQ, 1) + 1;
-  return ++taskSeq;
+  if (!enabled) return ++taskSeq;
+  if (taskNext === taskEnd) {
+    taskNext = Atomics.add(seqCtrl, Ctrl.TASK_SEQ, TASK_BLOCK);
+    taskEnd = taskNext + TASK_BLOCK;
+  }
+  return ++taskNext;
 }
 
 /** Allocates a region id for this thread. */
@@ -155,6 +171,17 @@ export function record(
   head = (head + 1) | 0;
   Atomics.store(ctrl, Ctrl.HEAD, head);
   return true;
+}
+
+/** Writes a record whose only argument is `a` (the ends of tasks and regions). */
+export function recordEnd(kind: number, a: number): void {
+  if (head === limit && !reserve()) return;
+  const i = (head & mask) << 3;
+  f64[i >> 1] = performance.now() + clockShift;
+  u32[i + 2] = kind;
+  u32[i + 3] = a;
+  head = (head + 1) | 0;
+  Atomics.store(ctrl, Ctrl.HEAD, head);
 }
 
 /**
@@ -197,6 +224,20 @@ export function intern(s: string): number {
   return id !== undefined ? id : define(s, 1024);
 }
 
+/** {@linkcode intern} for task and region types, behind a one-entry cache. */
+export function internType(s: string): number {
+  if (s === lastType && lastTypeId > 0) return lastTypeId;
+  lastType = s;
+  return lastTypeId = intern(s); // 0 (a failed definition) is never a hit
+}
+
+/** {@linkcode intern} for log categories, behind a one-entry cache. */
+export function internCategory(s: string): number {
+  if (s === lastCategory && lastCategoryId > 0) return lastCategoryId;
+  lastCategory = s;
+  return lastCategoryId = intern(s);
+}
+
 /**
  * Records a log event whose message is copied into the text ring. Messages
  * longer than `maxMessage` UTF-16 units are cut and flagged as truncated.
@@ -211,7 +252,16 @@ export function recordLog(task: number, category: number, message: string) {
   }
   const pos = writeText(message, n);
   if (pos < 0) return;
-  record(Rec.LOG, task, category, pos >>> 0, n, flags);
+  const i = (head & mask) << 3;
+  f64[i >> 1] = performance.now() + clockShift;
+  u32[i + 2] = Rec.LOG;
+  u32[i + 3] = task;
+  u32[i + 4] = category;
+  u32[i + 5] = pos >>> 0;
+  u32[i + 6] = n;
+  u32[i + 7] = flags;
+  head = (head + 1) | 0;
+  Atomics.store(ctrl, Ctrl.HEAD, head);
 }
 
 function define(s: string, max: number): number {
@@ -227,15 +277,23 @@ function define(s: string, max: number): number {
 }
 
 function writeText(s: string, n: number): number {
-  if (((textHead - Atomics.load(ctrl, Ctrl.TEXT_TAIL)) | 0) + n > textCapacity) {
-    const fits = () =>
-      ((textHead - Atomics.load(ctrl, Ctrl.TEXT_TAIL)) | 0) + n <=
-        textCapacity;
-    if (!waitForWorker(fits)) return -1;
+  if (n > textFree) {
+    const free = () => textCapacity - ((textHead - Atomics.load(ctrl, Ctrl.TEXT_TAIL)) | 0);
+    textFree = free();
+    if (n > textFree) {
+      if (!waitForWorker(() => n <= free())) return -1;
+      textFree = free();
+    }
   }
   const pos = textHead;
-  for (let k = 0; k < n; k++) text[(pos + k) & textMask] = s.charCodeAt(k);
+  const at = pos & textMask;
+  if (at + n <= textCapacity) {
+    for (let k = 0; k < n; k++) text[at + k] = s.charCodeAt(k);
+  } else {
+    for (let k = 0; k < n; k++) text[(pos + k) & textMask] = s.charCodeAt(k);
+  }
   textHead = (pos + n) | 0;
+  textFree -= n;
   return pos;
 }
 
