@@ -34,7 +34,8 @@ interface ViewerHook {
   firstDrawMs?: number;
   /** ms since navigation start at the first animation frame after that draw. */
   firstFrameMs?: number;
-  /** ms spent decoding and laying out. */
+  /** ms spent decoding (base64 included) and laying out. */
+  base64Ms?: number;
   decodeMs?: number;
   layoutMs?: number;
   /** ms since navigation start when the full model (for details and pages) was built. */
@@ -125,6 +126,7 @@ function main(): void {
   const t0 = performance.now();
   try {
     bytes = embeddedTrace();
+    hook.base64Ms = performance.now() - t0;
     cols = decodeColumns(bytes);
   } catch (e) {
     const msg = e instanceof Error ? e.message.replace(/^runtrace: /, "") : String(e);
