@@ -187,7 +187,7 @@ export class RingDrainer {
       const i = (tail & mask) << 3;
       const kind = u32[i + 2];
       const ms = f64[i >> 1];
-      let a = u32[i + 3], b = u32[i + 4], cc = u32[i + 5];
+      let a = u32[i + 3], b = u32[i + 4], cc = u32[i + 5], flags = u32[i + 7];
       let text = "";
       let skip = false;
       switch (kind) {
@@ -211,8 +211,14 @@ export class RingDrainer {
           break;
         case r.LOG:
           b = idMap[b] ?? 0;
-          text = this.readText(u32[i + 5], u32[i + 6]);
-          textTail = (u32[i + 5] + u32[i + 6]) | 0;
+          if (u32[i + 7] & 2) {
+            // The message was sent as a string id (LOG_MESSAGE_ID): no text.
+            text = this.table.list[idMap[cc] ?? 0] ?? "";
+            flags = u32[i + 7] & ~2;
+          } else {
+            text = this.readText(u32[i + 5], u32[i + 6]);
+            textTail = (u32[i + 5] + u32[i + 6]) | 0;
+          }
           break;
         case r.COUNTER:
         case r.STACK:
@@ -254,7 +260,7 @@ export class RingDrainer {
       if (!skip) {
         const value = f64[(i >> 1) + 3];
         for (let j = 0; j < nw; j++) {
-          writers[j].record(kind, ms, a, b, cc, u32[i + 6], u32[i + 7], text, value);
+          writers[j].record(kind, ms, a, b, cc, u32[i + 6], flags, text, value);
         }
       }
       k++;

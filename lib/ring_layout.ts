@@ -38,6 +38,12 @@ export const Ctrl = {
   CLOSED: 7,
 } as const;
 
+/**
+ * Ring-only LOG flag (never written to a trace): the message is the string
+ * with id `c`, not text in the text ring.
+ */
+export const LOG_MESSAGE_ID = 2;
+
 /** Values of the {@linkcode Ctrl.FLUSH} word. */
 export const Flush = { IDLE: 0, REQUESTED: 1, DONE: 2 } as const;
 

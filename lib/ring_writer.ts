@@ -13,7 +13,7 @@
  * @module
  */
 
-import { Ctrl, CTRL_BYTES, Rec, RECORD_BYTES } from "./ring_layout.ts";
+import { Ctrl, CTRL_BYTES, LOG_MESSAGE_ID, Rec, RECORD_BYTES } from "./ring_layout.ts";
 
 /** Whether events are being recorded; read on every API call. */
 export let enabled = false;
@@ -46,6 +46,14 @@ let textFree = 0;
 /** One-entry caches in front of `strings`: most call sites repeat one name. */
 let lastType = "", lastTypeId = 0;
 let lastCategory = "", lastCategoryId = 0;
+/**
+ * A message logged twice in a row is interned and then sent by id, without
+ * copying its text again; at most MESSAGE_IDS short messages, so unique
+ * messages cannot grow the table.
+ */
+let lastMessage = "", lastMessageId = 0, messageIds = 0;
+const MESSAGE_IDS = 4096;
+const MESSAGE_ID_MAX_LENGTH = 256;
 /** Task ids are taken from the shared counter in blocks, not one atomic add per task. */
 let taskNext = 0;
 let taskEnd = 0;
@@ -102,6 +110,8 @@ export function attachRing(
   strings = new Map();
   textFree = textCapacity;
   lastTypeId = lastCategoryId = 0;
+  lastMessage = "";
+  lastMessageId = messageIds = 0;
   taskNext = taskEnd = 0;
   if (!joined) Atomics.store(ctrl, Ctrl.TASK_SEQ, taskSeq);
   generation++;
@@ -244,6 +254,31 @@ export function internCategory(s: string): number {
  */
 export function recordLog(task: number, category: number, message: string) {
   if (head === limit && !reserve()) return;
+  if (message === lastMessage) {
+    if (
+      lastMessageId === 0 && messageIds < MESSAGE_IDS && message.length <= MESSAGE_ID_MAX_LENGTH
+    ) {
+      lastMessageId = strings.get(message) ?? define(message, MESSAGE_ID_MAX_LENGTH);
+      if (lastMessageId !== 0) messageIds++;
+      if (head === limit && !reserve()) return;
+    }
+    if (lastMessageId !== 0) {
+      const i = (head & mask) << 3;
+      f64[i >> 1] = performance.now() + clockShift;
+      u32[i + 2] = Rec.LOG;
+      u32[i + 3] = task;
+      u32[i + 4] = category;
+      u32[i + 5] = lastMessageId;
+      u32[i + 6] = 0;
+      u32[i + 7] = LOG_MESSAGE_ID;
+      head = (head + 1) | 0;
+      Atomics.store(ctrl, Ctrl.HEAD, head);
+      return;
+    }
+  } else {
+    lastMessage = message;
+    lastMessageId = 0;
+  }
   let n = message.length;
   let flags = 0;
   if (n > maxMessage) {

@@ -306,6 +306,15 @@ describe("logs", { skip }, () => {
     assert.equal(t.logs[1].truncated, false);
   });
 
+  test("repeated messages (sent by id after the first) read back exactly", async () => {
+    const long = "L".repeat(300);
+    const expected = ["a", "a", "a", "b", "a", "a", long, long, long, "é🍵", "é🍵"];
+    const t = await traced(() => {
+      for (const m of expected) trace.log("c", m);
+    });
+    assert.deepEqual(t.logs.map((l) => l.message), expected);
+  });
+
   test("a message over maxMessageLength is cut and flagged, not dropped", async () => {
     const t = await traced(() => trace.log("c", "x".repeat(5000)), { maxMessageLength: 1000 });
     assert.equal(t.logs[0].message.length, 1000);
