@@ -14,6 +14,7 @@ import { serveHtml } from "../lib/viewer/command.ts";
 import { PAGE_SOURCE_HASH } from "../lib/viewer/page_bundle.ts";
 import { sourceHash } from "../lib/viewer/sources.ts";
 import { decodeColumns } from "../lib/viewer/page/columns.ts";
+import { IdIndex } from "../lib/viewer/page/id_index.ts";
 import { firstEndingAfter, firstStartingAt, layoutTrace } from "../lib/viewer/page/model.ts";
 import { type Browser, findChromium, launchChromium, type Page, pngStats } from "./cdp.ts";
 import { repoRoot, runFile, runtime, tempDir } from "./helpers.ts";
@@ -124,6 +125,17 @@ describe("runtrace view without a browser", () => {
       stalls: cols.stalls.n,
       counter: 0,
     });
+  });
+
+  test("the id index maps dense, huge and odd ids", () => {
+    const ix = new IdIndex();
+    const ids = [0, 1, 1023, 1024, 5000, 2 ** 24 - 1, 2 ** 24, 2 ** 40, -3];
+    ids.forEach((id, k) => ix.set(id, k));
+    ids.forEach((id, k) => assert.equal(ix.get(id), k, `id ${id}`));
+    assert.equal(ix.get(7), -1);
+    assert.equal(ix.get(2 ** 30), -1);
+    ix.set(5000, -1);
+    assert.equal(ix.get(5000), -1);
   });
 
   test("the row searches the drawing relies on agree with a linear scan", () => {

@@ -15,6 +15,7 @@
  */
 
 import { TraceDecoder, type TraceEvent, type TraceHeader } from "../../decoder.ts";
+import { IdIndex } from "./id_index.ts";
 
 /** Tasks, by index in creation-model order (start time, then id). */
 export interface TaskColumns {
@@ -147,10 +148,14 @@ function sortedOrder(n: number, key: (i: number) => number, tie?: (i: number) =>
     order[i] = i;
     keys[i] = key(i);
   }
-  let sorted = true;
-  for (let i = 1; i < n && sorted; i++) if (keys[i] < keys[i - 1]) sorted = false;
-  if (sorted && !tie) return order;
   const ties = tie ? Float64Array.from(order, tie) : undefined;
+  // Most traces arrive (nearly) in order: check before paying for a sort.
+  let sorted = true;
+  for (let i = 1; i < n && sorted; i++) {
+    const d = keys[i] - keys[i - 1];
+    if (d < 0 || (d === 0 && ties && ties[i] < ties[i - 1])) sorted = false;
+  }
+  if (sorted) return order;
   return order.sort((a, b) => keys[a] - keys[b] || (ties ? ties[a] - ties[b] : 0) || a - b);
 }
 
@@ -178,7 +183,7 @@ export function decodeColumns(bytes: Uint8Array): Columns {
     return i;
   };
   // Tasks in the model's creation order (first reference of any kind).
-  const tIndex = new Map<number, number>();
+  const tIndex = new IdIndex();
   const tId = new Col(),
     tParent = new Col(),
     tType = new Col(),
@@ -187,7 +192,7 @@ export function decodeColumns(bytes: Uint8Array): Columns {
   const emptyName = name("");
   const taskFor = (id: number): number => {
     let i = tIndex.get(id);
-    if (i === undefined) {
+    if (i < 0) {
       i = tId.n;
       tIndex.set(id, i);
       tId.push(id);
@@ -204,8 +209,8 @@ export function decodeColumns(bytes: Uint8Array): Columns {
     rThread = new Col(),
     rLane = new Col();
   const rStart = new Col(), rEnd = new Col();
-  /** Open regions per thread: region id → index. */
-  const open = new Map<number, Map<number, number>>();
+  /** Open regions per thread: region id → index (-1 once ended). */
+  const open = new Map<number, IdIndex>();
   const lTime = new Col(), lThread = new Col(), lTask = new Col(), lCat = new Col();
   const lMsg: string[] = [];
   const gStart = new Col(), gEnd = new Col(), gThread = new Col(), gInferred = new Col();
@@ -230,15 +235,15 @@ export function decodeColumns(bytes: Uint8Array): Columns {
         rEnd.push(NaN);
         if (e.task !== 0) taskFor(e.task);
         let m = open.get(e.thread);
-        if (!m) open.set(e.thread, m = new Map());
+        if (!m) open.set(e.thread, m = new IdIndex());
         m.set(e.region, i);
         break;
       }
       case "regionEnd": {
         const m = open.get(e.thread);
-        const i = m?.get(e.region);
-        if (i !== undefined) {
-          m!.delete(e.region);
+        const i = m ? m.get(e.region) : -1;
+        if (i >= 0) {
+          m!.set(e.region, -1);
           rEnd.a[i] = e.time;
         }
         break;

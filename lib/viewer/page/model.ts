@@ -13,6 +13,7 @@
  */
 
 import type { Columns, CounterSeries } from "./columns.ts";
+import { IdIndex } from "./id_index.ts";
 
 /** What the items of a track are indices of. */
 export type TrackKind = "tasks" | "regions" | "logs" | "gc" | "stalls" | "counter";
@@ -230,7 +231,8 @@ export function layoutTrace(c: Columns): Layout {
   const laneOf = new Int32Array(rn);
   const depth = new Int32Array(rn);
   const below = new Int32Array(rn);
-  const laneKey = new Map<number, number>();
+  /** Lane index by thread, then by lane id. */
+  const laneKey = new Map<number, IdIndex>();
   const laneTop: number[] = [], laneStart: number[] = [], laneEnd: number[] = [];
   const laneHeight: number[] = [], laneThread: number[] = [];
   for (let i = 0; i < rn; i++) {
@@ -239,11 +241,12 @@ export function layoutTrace(c: Columns): Layout {
     regionEnds[i] = e;
     if (s < start) start = s;
     const th = regions.thread[i];
-    const key = th * 4294967296 + regions.lane[i];
-    let L = laneKey.get(key);
-    if (L === undefined) {
+    let lanes = laneKey.get(th);
+    if (!lanes) laneKey.set(th, lanes = new IdIndex());
+    let L = lanes.get(regions.lane[i]);
+    if (L < 0) {
       L = laneTop.length;
-      laneKey.set(key, L);
+      lanes.set(regions.lane[i], L);
       laneTop.push(-1);
       laneStart.push(s);
       laneEnd.push(e);
