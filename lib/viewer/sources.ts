@@ -63,3 +63,24 @@ export async function sourceHash(entry: string = ENTRY): Promise<string> {
   );
   return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
+
+/**
+ * SHA-256 (hex, first 16 digits) of each of the page's sources, so that a
+ * stale bundle can name the files that changed since it was built.
+ *
+ * @example
+ * ```ts
+ * import { sourceHashes } from "./sources.ts";
+ * console.log(await sourceHashes()); // { "lib/decoder.ts": "3f2a...", ... }
+ * ```
+ */
+export async function sourceHashes(entry: string = ENTRY): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const f of pageSources(entry)) {
+    const text = readFileSync(join(ROOT, f), "utf8").replace(/\r\n/g, "\n");
+    const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+    out[f] = [...new Uint8Array(digest)].slice(0, 8)
+      .map((b) => b.toString(16).padStart(2, "0")).join("");
+  }
+  return out;
+}
