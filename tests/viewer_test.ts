@@ -368,6 +368,11 @@ if (!chromium) {
         `document.querySelector("#details").innerText`,
       );
       assert.match(regionDetails, /Region mixMilkCoffee/);
+      // Hovering it named it in the tooltip, with its duration.
+      assert.match(
+        await page.evaluate<string>("runtraceViewer.timeline.canvas.title"),
+        /^region mixMilkCoffee: \d/,
+      );
 
       // Zoom in with W and the wheel; pan with D: the visible span changes and is redrawn.
       const span = () =>

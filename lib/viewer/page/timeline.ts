@@ -682,6 +682,45 @@ export class Timeline {
     ctx.fillText(label, this.width - w + 5, AXIS_H / 2 - 2);
   }
 
+  /** A one-line description of what is under the point, for the hover tooltip. */
+  describeAt(px: number, py: number): string {
+    const { cols, layout } = this.opts;
+    const y = py - AXIS_H + this.scrollY;
+    if (py < AXIS_H) return "";
+    for (let ti = 0; ti < layout.tracks.length; ti++) {
+      const c = layout.tracks[ti].counter;
+      const y0 = this.rowY[ti][0];
+      if (!c || y0 === undefined || y < y0 || y >= y0 + COUNTER_H) continue;
+      // The sample in force at the pointer's time: the last one at or before it.
+      const t = this.t0 + px * (this.t1 - this.t0) / this.width;
+      let lo = 0, hi = c.time.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (c.time[mid] <= t) lo = mid + 1;
+        else hi = mid;
+      }
+      return lo === 0
+        ? c.name
+        : `${c.name} ${formatValue(c.name, c.value[lo - 1])} at ${formatDuration(c.time[lo - 1])}`;
+    }
+    const sel = this.hit(px, py);
+    if (!sel) return "";
+    const [s, e] = this.span(sel);
+    const i = sel.index;
+    const what = sel.kind === "task"
+      ? `task ${cols.names[cols.tasks.type[i]]} #${cols.tasks.id[i]}`
+      : sel.kind === "region"
+      ? `region ${cols.names[cols.regions.type[i]]}`
+      : sel.kind === "gc"
+      ? cols.gcs.inferred[i] ? "GC (inferred)" : "GC"
+      : sel.kind === "stall"
+      ? "event-loop stall"
+      : `log ${cols.names[cols.logs.category[i]]}: ${cols.logs.message[i].slice(0, 200)}`;
+    return sel.kind === "log"
+      ? `${what} at ${formatDuration(s)}`
+      : `${what}: ${formatDuration(e - s)}`;
+  }
+
   /** The item under the point (CSS px in the canvas), if any. */
   hit(px: number, py: number): Selection | undefined {
     const { layout } = this.opts;
@@ -771,7 +810,10 @@ export class Timeline {
     c.addEventListener("pointermove", (e) => {
       const rect = c.getBoundingClientRect();
       this.mouseX = e.clientX - rect.left;
-      if (!drag) return;
+      if (!drag) {
+        c.title = this.describeAt(e.clientX - rect.left, e.clientY - rect.top);
+        return;
+      }
       const dx = e.clientX - drag.x, dy = e.clientY - drag.y;
       if (Math.abs(dx) + Math.abs(dy) > 3) drag.moved = true;
       if (!drag.moved) return;
