@@ -320,6 +320,9 @@ const settle = (ms: number) => {
 /** Medians of ns per iteration, by case key. */
 type MicroResult = Map<string, { ns: number; min: number; max: number; runs: number }>;
 
+/** What the micro section's tracing session recorded, read back. */
+let microLost = { lost: 0, events: 0, truncated: false };
+
 /**
  * Two phases: the baselines and tracing-off cases, then one tracing session
  * for the traced cases (one session, as in production: each session starts a
@@ -334,7 +337,9 @@ async function runMicro(flags: Flags, dir: string): Promise<MicroResult> {
     for (const [key, c] of cases) {
       // Warm-up: lets every tier of the JIT see the case, then sizes its runs.
       c.fn(1 << 12);
-      const n = calibrate(c.fn, flags.runMs, cap);
+      // Traced runs are a fixed TRACED_CALLS: a slow calibration step (a GC
+      // pause) must not shrink them.
+      const n = cap === TRACED_CALLS ? cap : calibrate(c.fn, flags.runMs, cap);
       c.fn(n);
       iterations.set(key, n);
       samples.set(key, []);
@@ -351,7 +356,8 @@ async function runMicro(flags: Flags, dir: string): Promise<MicroResult> {
   const empty = MICRO.find((c) => c.key === "empty")!;
   const clock = MICRO.find((c) => c.key === "clock")!;
   phase(MICRO.filter((c) => !c.traced).map(byKey), 1 << 28);
-  await trace.start(join(dir, "micro.trace"));
+  const file = join(dir, "micro.trace");
+  await trace.start(file);
   try {
     phase(
       [["emptyOn", empty], ["clockOn", clock], ...MICRO.filter((c) => c.traced).map(byKey)],
@@ -360,6 +366,10 @@ async function runMicro(flags: Flags, dir: string): Promise<MicroResult> {
   } finally {
     await trace.stop();
   }
+  // A dropped event costs less than a recorded one: the figures hold only if none was lost.
+  const read = readTraceFile(file);
+  if (!flags.keep) rmSync(file, { force: true });
+  microLost = { lost: read.lost, events: read.events, truncated: read.truncated };
   const out: MicroResult = new Map();
   for (const [key, xs] of samples) {
     xs.sort((a, b) => a - b);
@@ -801,6 +811,11 @@ function printMicro(r: MicroResult, flags: Flags, others?: number): void {
     `| mark+measure ÷ region pair | | | ${fmt(speedup, 1)}× cheaper | ≥ ${markFactor}× | ${
       verdict(speedup >= markFactor)
     } |`,
+  );
+  console.log(
+    `| events lost in the traced runs | ${microLost.lost} of ${
+      microLost.events.toLocaleString("en-US")
+    } | 0 | ${verdict(microLost.lost === 0 && !microLost.truncated)} |`,
   );
   const endByDiff = net("pair") - net("startRegion");
   console.log(
