@@ -474,6 +474,15 @@ if (!chromium) {
       assert.equal(await page.evaluate(`document.querySelector("#error").hidden`), false);
       const shot = pngStats(await page.screenshot());
       assert.ok(shot.nonWhite > 0.01, "the error is visible");
+      const whole = await cappuccinoTrace();
+      const damaged = new Uint8Array(whole.length + 5);
+      damaged.set(whole);
+      damaged.set([2, 3, 0xff, 0xff, 0xff], whole.length); // a batch after the END batch
+      const corrupt = await open(damaged, "damaged.trace");
+      assert.match(
+        await corrupt.evaluate<string>(`document.querySelector("#error").innerText`),
+        /damaged\.trace is a corrupt trace[^]*data after the end of the trace/,
+      );
       const empty = await open(new Uint8Array(), "empty.trace");
       assert.match(
         await empty.evaluate<string>(`document.querySelector("#error").innerText`),

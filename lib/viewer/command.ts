@@ -249,9 +249,14 @@ export async function viewCommand(args: string[]): Promise<number> {
   const found = check(bytes);
   let status = 0;
   if (found.error) {
+    // The same wording as the page: "not a trace" for foreign files, "corrupt" past a valid header.
+    const foreign = /not a runtrace trace|unsupported trace format|empty input|trace header/
+      .test(found.error);
     const what = found.error.startsWith("not a runtrace trace")
       ? `${name}: ${found.error}`
-      : `${name} is not a runtrace trace: ${found.error}`;
+      : foreign
+      ? `${name} is not a runtrace trace: ${found.error}`
+      : `${name} is a corrupt trace: ${found.error}`;
     process.stderr.write(`runtrace view: ${what}\n`);
     status = 1;
   } else {

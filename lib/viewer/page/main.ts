@@ -130,9 +130,10 @@ function main(): void {
     cols = decodeColumns(bytes);
   } catch (e) {
     const msg = e instanceof Error ? e.message.replace(/^runtrace: /, "") : String(e);
-    const notTrace = /not a runtrace trace|magic|unsupported trace format|empty input/.test(msg);
+    const notTrace = /not a runtrace trace|unsupported trace format|empty input|trace header/
+      .test(msg);
     showError(
-      notTrace ? `${name} is not a runtrace trace` : `${name} could not be read`,
+      notTrace ? `${name} is not a runtrace trace` : `${name} is a corrupt trace`,
       msg,
     );
     hook.ready = true;
