@@ -16,7 +16,7 @@
  * @module
  */
 
-import type { EndEvent, TraceEvent, TraceHeader } from "./decoder.ts";
+import type { EndEvent, EventVisitor, TraceEvent, TraceHeader } from "./decoder.ts";
 
 export type { TraceHeader };
 
@@ -69,6 +69,19 @@ export interface LayoutSink {
   ): void;
   /** A log message, on the track of its thread. */
   log(track: number, time: number, task: number, category: string, message: string): void;
+  /**
+   * {@linkcode LayoutSink.log} with the message as the recorded UTF-8 in
+   * `bytes[start, end)` (from the decoder's fast path), valid during the call.
+   */
+  logBytes(
+    track: number,
+    time: number,
+    task: number,
+    category: string,
+    bytes: Uint8Array,
+    start: number,
+    end: number,
+  ): void;
   /** The number of tasks open changed. */
   tasksOpen(time: number, open: number, track: number): void;
   /** The recorder dropped `count` events here; `total` so far. */
@@ -145,20 +158,90 @@ interface ThreadState {
   /** Slots with nothing open: a min-heap by index, so low tracks fill first. */
   free: Slot[];
   /** Slot per (task, lane) while that pair has regions open, by lane. */
-  byLane: Map<number, LaneEntry>;
+  byLane: IdTable<LaneEntry>;
   /** Open regions by id. */
-  open: Map<number, OpenRegion>;
+  open: IdTable<OpenRegion>;
 }
 
 interface OpenTask {
+  id: number;
   type: string;
   track: number;
+  /** Order of beginning: tasks open at the end are closed in this order. */
+  seq: number;
+}
+
+/**
+ * A map from ids to values for ids handed out in sequence (tasks, regions,
+ * lanes) that live a short while: a direct-mapped array indexed by the id's
+ * low bits, with a `Map` for the ids whose place is taken by a live one. A
+ * `Map` keyed by ever-growing ids costs a hash and a rehash now and then per
+ * operation, the layout's main cost at millions of events per second.
+ */
+const ID_TABLE_SIZE = 4096;
+
+class IdTable<T> {
+  private ids = new Float64Array(ID_TABLE_SIZE);
+  private vals: (T | undefined)[] = new Array(ID_TABLE_SIZE).fill(undefined);
+  private over = new Map<number, T>();
+  /** Live entries. */
+  size = 0;
+
+  get(id: number): T | undefined {
+    const i = id & (ID_TABLE_SIZE - 1);
+    const v = this.vals[i];
+    if (v !== undefined && this.ids[i] === id) return v;
+    return this.over.size === 0 ? undefined : this.over.get(id);
+  }
+
+  set(id: number, v: T): void {
+    const i = id & (ID_TABLE_SIZE - 1);
+    const here = this.vals[i];
+    if (here === undefined) {
+      if (this.over.size !== 0 && this.over.has(id)) {
+        this.over.set(id, v);
+        return;
+      }
+      this.ids[i] = id;
+      this.vals[i] = v;
+      this.size++;
+    } else if (this.ids[i] === id) {
+      this.vals[i] = v;
+    } else {
+      if (!this.over.has(id)) this.size++;
+      this.over.set(id, v);
+    }
+  }
+
+  delete(id: number): void {
+    const i = id & (ID_TABLE_SIZE - 1);
+    if (this.vals[i] !== undefined && this.ids[i] === id) {
+      this.vals[i] = undefined;
+      this.size--;
+    } else if (this.over.delete(id)) this.size--;
+  }
+
+  /** The live values, in no particular order. */
+  values(): T[] {
+    const out: T[] = [];
+    for (const v of this.vals) if (v !== undefined) out.push(v);
+    for (const v of this.over.values()) out.push(v);
+    return out;
+  }
+
+  clear(): void {
+    this.vals.fill(undefined);
+    this.over.clear();
+    this.size = 0;
+  }
 }
 
 /**
  * Turns decoded events into calls on a {@linkcode LayoutSink}. Feed it every
- * event of the trace in order (`add` is bound, usable as a decoder callback);
- * the `end` event closes whatever is still open.
+ * event of the trace in order (`add` is bound, usable as a decoder callback;
+ * the layout is also an {@linkcode EventVisitor}, the decoder's fast path:
+ * `new TraceDecoder(layout.add, layout)`); the `end` event closes whatever is
+ * still open.
  *
  * @example
  * ```ts
@@ -172,7 +255,7 @@ interface OpenTask {
  * console.log(layout.report);
  * ```
  */
-export class TrackLayout {
+export class TrackLayout implements EventVisitor {
   /** Repairs made so far; complete after the `end` event. */
   report: LayoutReport = {
     splitRegions: 0,
@@ -186,7 +269,8 @@ export class TrackLayout {
   };
   private sink: LayoutSink;
   private threads = new Map<number, ThreadState>();
-  private tasks = new Map<number, OpenTask>();
+  private tasks = new IdTable<OpenTask>();
+  private taskSeq = 0;
   private lostTotal = 0;
   private lastThread?: ThreadState;
 
@@ -199,16 +283,16 @@ export class TrackLayout {
   add = (e: TraceEvent): void => {
     switch (e.kind) {
       case "regionBegin":
-        this.regionBegin(e.thread, e.region, e.lane, e.task, e.type, e.time);
+        this.regionBegin(e.time, e.thread, e.region, e.task, e.type, e.parent, e.lane, undefined);
         break;
       case "regionEnd":
-        this.regionEnd(e.thread, e.region, e.time);
+        this.regionEnd(e.time, e.thread, e.region);
         break;
       case "taskBegin":
-        this.taskBegin(e.task, e.parent, e.type, e.thread, e.time);
+        this.taskBegin(e.time, e.thread, e.task, e.parent, e.type, undefined);
         break;
       case "taskEnd":
-        this.taskEnd(e.task, e.thread, e.time);
+        this.taskEnd(e.time, e.thread, e.task);
         break;
       case "log":
         this.sink.log(
@@ -280,8 +364,8 @@ export class TrackLayout {
         gcTrack: 0,
         slots: [],
         free: [],
-        byLane: new Map(),
-        open: new Map(),
+        byLane: new IdTable(),
+        open: new IdTable(),
       };
       this.threads.set(id, t);
     }
@@ -340,13 +424,37 @@ export class TrackLayout {
     }
   }
 
-  private regionBegin(
+  /** A message logged; {@linkcode EventVisitor.log}. */
+  log(
+    time: number,
+    thread: number,
+    task: number,
+    category: string,
+    bytes: Uint8Array,
+    start: number,
+    end: number,
+  ): void {
+    this.sink.logBytes(
+      this.slot(this.thread(thread), 0).track,
+      time,
+      task,
+      category,
+      bytes,
+      start,
+      end,
+    );
+  }
+
+  /** A region begins; {@linkcode EventVisitor.regionBegin}. */
+  regionBegin(
+    time: number,
     thread: number,
     region: number,
-    lane: number,
     task: number,
     type: string,
-    time: number,
+    _parent: number,
+    lane: number,
+    _stack: string[] | undefined,
   ): void {
     const t = this.thread(thread);
     const s = this.laneSlot(t, task, lane);
@@ -356,7 +464,8 @@ export class TrackLayout {
     this.sink.sliceBegin(s.track, time, type, task, region, false);
   }
 
-  private regionEnd(thread: number, region: number, time: number): void {
+  /** A region ends; {@linkcode EventVisitor.regionEnd}. */
+  regionEnd(time: number, thread: number, region: number): void {
     const t = this.thread(thread);
     const r = t.open.get(region);
     if (r === undefined) {
@@ -384,23 +493,34 @@ export class TrackLayout {
     if (stack.length === 0) this.releaseLane(t, r.task, r.lane);
   }
 
-  private taskBegin(task: number, parent: number, type: string, thread: number, time: number) {
+  /** A task begins; {@linkcode EventVisitor.taskBegin}. */
+  taskBegin(
+    time: number,
+    thread: number,
+    task: number,
+    parent: number,
+    type: string,
+    _stack: string[] | undefined,
+  ): void {
     const track = this.slot(this.thread(thread), 0).track;
     const p = parent === 0 ? undefined : this.tasks.get(parent);
     if (p) this.sink.flowOut(parent, p.type, task, type, p.track, time);
-    this.tasks.set(task, { type, track });
+    // A task begun twice keeps its first place in the closing order, as in a Map.
+    const was = this.tasks.get(task);
+    this.tasks.set(task, { id: task, type, track, seq: was ? was.seq : this.taskSeq++ });
     this.sink.taskBegin(task, parent, type, track, time, p !== undefined);
     this.sink.tasksOpen(time, this.tasks.size, track);
   }
 
-  private taskEnd(task: number, thread: number, time: number) {
+  /** A task ends; {@linkcode EventVisitor.taskEnd}. */
+  taskEnd(time: number, thread: number, task: number): void {
     let open = this.tasks.get(task);
     if (open === undefined) {
       // Began before the trace: draw it from the start.
       const track = this.slot(this.thread(thread), 0).track;
       this.report.tasksBeganBefore++;
       this.sink.taskBegin(task, 0, "", track, 0, false);
-      open = { type: "", track };
+      open = { id: task, type: "", track, seq: 0 };
     } else {
       this.tasks.delete(task);
     }
@@ -421,8 +541,8 @@ export class TrackLayout {
       t.byLane.clear();
       t.free = t.slots.slice();
     }
-    for (const [id, task] of this.tasks) {
-      this.sink.taskEnd(id, task.type, task.track, e.time, true);
+    for (const task of this.tasks.values().sort((a, b) => a.seq - b.seq)) {
+      this.sink.taskEnd(task.id, task.type, task.track, e.time, true);
       this.report.openTasks++;
     }
     this.tasks.clear();

@@ -8,16 +8,24 @@
 import { ChromeExporter } from "../export_chrome.ts";
 import { type LayoutReport, layoutWarnings } from "../export_layout.ts";
 import { PerfettoExporter } from "../export_perfetto.ts";
-import type { TraceEvent } from "../decoder.ts";
+import {
+  type EndEvent,
+  type EventVisitor,
+  TraceDecoder,
+  type TraceEvent,
+  TraceFormatError,
+} from "../decoder.ts";
 import { parseArgs, traceArg } from "./flags.ts";
-import { CliError, type CliIO, fileSink, type Sink } from "./io.ts";
-import { streamTrace, traceWarnings } from "./read.ts";
+import { CliError, type CliIO, fileSink, openTrace, Progress, type Sink } from "./io.ts";
+import { traceWarnings } from "./read.ts";
 
 /** Usage line of the command. */
 export const EXPORT_USAGE = "runtrace export FILE [-o OUT] [--format chrome|perfetto] [--json]";
 
 interface Exporter {
   add: (e: TraceEvent) => void;
+  /** The decoder's fast path for the frequent kinds. */
+  readonly visitor: EventVisitor;
   /** Output since the last call, valid until the next (written before then). */
   takeView(): Uint8Array;
   readonly events: number;
@@ -49,7 +57,7 @@ export async function exportCommand(args: string[], io: CliIO): Promise<number> 
   };
   let end;
   try {
-    end = await streamTrace(path, io, exporter.add, { label: "exporting", afterChunk: flush });
+    end = await exportStream(path, io, exporter, flush);
     await flush();
   } finally {
     await file?.close();
@@ -75,4 +83,36 @@ export async function exportCommand(args: string[], io: CliIO): Promise<number> 
   }
   for (const w of traceWarnings(name, end)) await io.stderr.write(w + "\n");
   return end.truncated ? 3 : 0;
+}
+
+/**
+ * `streamTrace` with the decoder's fast path: the frequent events go to the
+ * exporter's visitor without an object per event. Writes after each chunk.
+ */
+async function exportStream(
+  path: string,
+  io: CliIO,
+  exporter: Exporter,
+  flush: () => Promise<void>,
+): Promise<EndEvent> {
+  const input = await openTrace(path, io);
+  const decoder = new TraceDecoder(exporter.add, exporter.visitor);
+  const progress = new Progress(io, "exporting", input.size);
+  let done = 0;
+  try {
+    for await (const chunk of input.chunks) {
+      decoder.push(chunk);
+      done += chunk.length;
+      await flush();
+      await progress.update(done);
+    }
+    return decoder.finish();
+  } catch (e) {
+    if (e instanceof TraceFormatError) {
+      throw new CliError(`${input.name}: ${e.message.replace(/^runtrace: /, "")}`);
+    }
+    throw e;
+  } finally {
+    await progress.done();
+  }
 }
