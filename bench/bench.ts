@@ -178,16 +178,29 @@ function casePairImplicit(n: number): number {
   });
 }
 
+/**
+ * Log messages, 15 characters, 1 024 distinct ones used in turn: a message
+ * repeated from the previous call takes a cheaper path (sent as a string id),
+ * which the `logSame` case measures.
+ */
+const MESSAGES = Array.from({ length: 1024 }, (_, k) => `GET /users/${1000 + k}`);
+
 function caseLog(n: number): number {
   const t0 = performance.now();
-  for (let i = 0; i < n; i++) trace.log(ctx, "http", "GET /users/42");
+  for (let i = 0; i < n; i++) trace.log(ctx, "http", MESSAGES[i & 1023]);
+  return performance.now() - t0;
+}
+
+function caseLogSame(n: number): number {
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) trace.log(ctx, "http", "GET /users/1000");
   return performance.now() - t0;
 }
 
 function caseLogImplicit(n: number): number {
   return ctx.run(() => {
     const t0 = performance.now();
-    for (let i = 0; i < n; i++) trace.log("http", "GET /users/42");
+    for (let i = 0; i < n; i++) trace.log("http", MESSAGES[i & 1023]);
     return performance.now() - t0;
   });
 }
@@ -269,6 +282,12 @@ const MICRO: MicroCase[] = [
   { key: "offLogf", label: "off: `logf`", fn: caseLogf, traced: false },
   { key: "offTask", label: "off: `newTask` + `end`", fn: caseTask, traced: false },
   { key: "log", label: "`log(ctx, cat, msg)`", fn: caseLog, traced: true },
+  {
+    key: "logSame",
+    label: "`log(ctx, cat, msg)`, the same message each call",
+    fn: caseLogSame,
+    traced: true,
+  },
   { key: "startRegion", label: "`startRegion(ctx, type)`", fn: caseStartRegion, traced: true },
   { key: "regionEnd", label: "`Region.end()`", fn: caseRegionEnd, traced: true },
   { key: "pair", label: "region pair (start + end)", fn: casePair, traced: true },
@@ -486,7 +505,7 @@ async function runFlat(flags: Flags, dir: string): Promise<FlatResult> {
   settle(SETTLE_MS);
   const lc0 = ownCpuMs() ?? NaN, lm0 = mainThreadCpuMs() ?? NaN;
   const logFlat = flatOut(Math.min(3, flags.flatSeconds), () => {
-    for (let k = 0; k < 1024; k++) trace.log(fctx, "http", "GET /users/42");
+    for (let k = 0; k < 1024; k++) trace.log(fctx, "http", MESSAGES[k]);
   }, onRss);
   await trace.stop();
   const logOtherCpuMs = (ownCpuMs() ?? NaN) - lc0 - ((mainThreadCpuMs() ?? NaN) - lm0);
@@ -771,6 +790,7 @@ function printMicro(r: MicroResult, flags: Flags, others?: number): void {
   const clock = net("clock");
   const targets: Record<string, [string, boolean]> = {
     log: ["≤ 1.3× clock", net("log") <= 1.3 * clock],
+    logSame: ["≤ 1.3× clock", net("logSame") <= 1.3 * clock],
     startRegion: ["≤ 1.3× clock", net("startRegion") <= 1.3 * clock],
     regionEnd: ["≤ 1.3× clock", net("regionEnd") <= 1.3 * clock],
     pair: ["≤ 2.6× clock", net("pair") <= 2.6 * clock],
@@ -877,7 +897,7 @@ function printFlat(f: FlatResult, others?: number): void {
   const logRate = f.log.calls / f.log.seconds;
   const logShare = logRate / (1e9 / f.log.burstNs);
   console.log(
-    `| \`log\` flat out (${fmt(f.log.seconds, 1)} s, 13-char message) | ${
+    `| \`log\` flat out (${fmt(f.log.seconds, 1)} s, 15-char messages) | ${
       fmt(logRate / 1e6, 2)
     } M/s = ${fmt(1e9 / logRate, 0)} ns per call, ${fmt(logShare * 100, 0)}% of the ${
       fmt(f.log.burstNs, 0)

@@ -85,7 +85,7 @@ const hop = () => new Promise<void>((resolve) => setImmediate(resolve));
 async function handle(n: number, body: string): Promise<number> {
   const [ctx, task] = trace.newTask("request");
   try {
-    trace.log(ctx, "route", "POST /orders");
+    trace.log(ctx, "order", `POST /orders/${n}`);
     const parse = trace.startRegion(ctx, "parse");
     const doc = JSON.parse(body);
     parse.end();
