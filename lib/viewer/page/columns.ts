@@ -105,8 +105,8 @@ export interface Columns {
   stalls: StallColumns;
   /** Threads by id, with their last name. */
   threads: Map<number, string>;
-  /** Task index by task id. */
-  taskIndex: Map<number, number>;
+  /** Task index by task id (-1 if none). */
+  taskIndex: IdIndex;
   events: number;
   duration: number;
   truncated: boolean;
@@ -321,22 +321,22 @@ export function decodeColumns(bytes: Uint8Array): Columns {
     return Number.isNaN(s) ? 0 : s;
   }, (i) => tId.a[i]);
   const id = permute(tId.a, tOrder);
-  const taskIndex = new Map<number, number>();
+  const taskIndex = new IdIndex();
   for (let i = 0; i < tn; i++) taskIndex.set(id[i], i);
   const parent = permute(tParent.a, tOrder);
   // Subtasks here are in start order (the model lists them in order of their begin events).
   const childCount = new Int32Array(tn + 1);
   for (let i = 0; i < tn; i++) {
-    const p = parent[i] === 0 ? undefined : taskIndex.get(parent[i]);
-    if (p !== undefined) childCount[p + 1]++;
+    const p = parent[i] === 0 ? -1 : taskIndex.get(parent[i]);
+    if (p >= 0) childCount[p + 1]++;
   }
   for (let i = 0; i < tn; i++) childCount[i + 1] += childCount[i];
   const childStart = childCount.slice();
   const fill = childCount.slice();
   const children = new Int32Array(childStart[tn]);
   for (let i = 0; i < tn; i++) {
-    const p = parent[i] === 0 ? undefined : taskIndex.get(parent[i]);
-    if (p !== undefined) children[fill[p]++] = i;
+    const p = parent[i] === 0 ? -1 : taskIndex.get(parent[i]);
+    if (p >= 0) children[fill[p]++] = i;
   }
   const rOrder = sortedOrder(rId.n, (i) => rStart.a[i]);
   const lOrder = sortedOrder(lTime.n, (i) => lTime.a[i]);

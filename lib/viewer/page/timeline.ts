@@ -645,8 +645,8 @@ export class Timeline {
       ctx.fill();
     };
     const parentId = tasks.parent[sel.index];
-    const parent = parentId === 0 ? undefined : cols.taskIndex.get(parentId);
-    if (parent !== undefined) arrow(parent, sel.index);
+    const parent = parentId === 0 ? -1 : cols.taskIndex.get(parentId);
+    if (parent >= 0) arrow(parent, sel.index);
     const end = Math.min(tasks.childStart[sel.index + 1], tasks.childStart[sel.index] + 1000);
     for (let k = tasks.childStart[sel.index]; k < end; k++) arrow(sel.index, tasks.children[k]);
   }
