@@ -18,6 +18,10 @@ import { IdIndex } from "../lib/viewer/page/id_index.ts";
 import { firstEndingAfter, firstStartingAt, layoutTrace } from "../lib/viewer/page/model.ts";
 import { type Browser, findChromium, launchChromium, type Page, pngStats } from "./cdp.ts";
 import { repoRoot, runFile, runtime, tempDir } from "./helpers.ts";
+import { isTracedTestRun } from "../lib/test_tracing.ts";
+
+/** Under a traced test run (RUNTRACE) the run owns the trace; these tests start their own. */
+const skip = isTracedTestRun() ? "RUNTRACE holds the trace" : false;
 
 const dir = tempDir();
 
@@ -34,7 +38,7 @@ async function cappuccinoTrace(): Promise<Uint8Array> {
   return cappuccino;
 }
 
-describe("runtrace view without a browser", () => {
+describe("runtrace view without a browser", { skip }, () => {
   test("the committed page bundle was built from the current sources", async () => {
     if (PAGE_SOURCE_HASH === await sourceHash()) return;
     const now = await sourceHashes();
@@ -277,7 +281,7 @@ if (!chromium) {
     skip: "no chromium binary found (install Debian's chromium package, or set $CHROMIUM)",
   }, () => {});
 } else {
-  describe("runtrace view in headless Chromium", () => {
+  describe("runtrace view in headless Chromium", { skip }, () => {
     let browser: Browser | undefined;
     before(async () => {
       browser = await launchChromium(chromium);
