@@ -131,6 +131,92 @@ const ANN = Object.fromEntries(ANNOTATIONS.map((a) => [a, annIid(a)])) as Record
 >;
 const CAT = Object.fromEntries(CATEGORIES.map((c) => [c, catIid(c)])) as Record<Category, number>;
 
+/** Writes `v` (a safe integer ≥ 0) as a varint at `p`; returns the end. */
+function vput(buf: Uint8Array, p: number, v: number): number {
+  if (v < 0x80) {
+    buf[p] = v;
+    return p + 1;
+  }
+  if (v < 0x80000000) {
+    let x = v;
+    while (x >= 0x80) {
+      buf[p++] = (x & 0x7f) | 0x80;
+      x >>>= 7;
+    }
+    buf[p] = x;
+    return p + 1;
+  }
+  while (v >= 0x80) {
+    const low = v % 128;
+    buf[p++] = low | 0x80;
+    v = (v - low) / 128;
+  }
+  buf[p] = v;
+  return p + 1;
+}
+
+/** A length as a varint padded to four bytes, as `ProtoWriter.end` patches it. */
+function pad4(buf: Uint8Array, at: number, n: number): void {
+  buf[at] = (n & 0x7f) | 0x80;
+  buf[at + 1] = ((n >>> 7) & 0x7f) | 0x80;
+  buf[at + 2] = ((n >>> 14) & 0x7f) | 0x80;
+  buf[at + 3] = (n >>> 21) & 0x7f;
+}
+
+/** A debug annotation with a varint value, at `p`; returns the end. */
+function annUintAt(buf: Uint8Array, p: number, iid: number, key: number, v: number): number {
+  buf[p] = K.debugAnnotations;
+  const at = p + 1;
+  p += 5;
+  buf[p++] = K.annName;
+  buf[p++] = iid;
+  buf[p++] = key;
+  p = vput(buf, p, v);
+  pad4(buf, at, p - at - 4);
+  return p;
+}
+
+/** Two-byte keys of the fixed64 flow fields and the counter value. */
+const K2 = {
+  flowIds: [(PF.event.flowIds * 8 + 1) & 0x7f | 0x80, (PF.event.flowIds * 8 + 1) >> 7],
+  terminatingFlowIds: [
+    (PF.event.terminatingFlowIds * 8 + 1) & 0x7f | 0x80,
+    (PF.event.terminatingFlowIds * 8 + 1) >> 7,
+  ],
+  counterValue: [(PF.event.counterValue * 8) & 0x7f | 0x80, (PF.event.counterValue * 8) >> 7],
+  trackDescriptor: [
+    (PF.packet.trackDescriptor * 8 + 2) & 0x7f | 0x80,
+    (PF.packet.trackDescriptor * 8 + 2) >> 7,
+  ],
+} as const;
+
+/** A fixed64 field with a two-byte key at `p`; returns the end. */
+function fixed64At(buf: Uint8Array, p: number, key: readonly number[], v: number): number {
+  buf[p++] = key[0];
+  buf[p++] = key[1];
+  const lo = v >>> 0;
+  const hi = Math.floor(v / 4294967296);
+  buf[p++] = lo & 0xff;
+  buf[p++] = (lo >>> 8) & 0xff;
+  buf[p++] = (lo >>> 16) & 0xff;
+  buf[p++] = lo >>> 24;
+  buf[p++] = hi & 0xff;
+  buf[p++] = (hi >>> 8) & 0xff;
+  buf[p++] = (hi >>> 16) & 0xff;
+  buf[p++] = hi >>> 24;
+  return p;
+}
+
+/** A safe integer ≥ 0 in decimal ASCII at `p`; returns the end. */
+function intAt(buf: Uint8Array, p: number, v: number): number {
+  const s = String(v);
+  for (let i = 0; i < s.length; i++) buf[p++] = s.charCodeAt(i);
+  return p;
+}
+
+/** Room for the fixed part of any packet the fast paths write. */
+const FAST_ROOM = 160;
+
 class PerfettoSink implements LayoutSink {
   w = new ProtoWriter(1 << 20);
   events = 0;
@@ -177,6 +263,50 @@ class PerfettoSink implements LayoutSink {
     }
     this.w.end(at);
   }
+
+  /** Length slots of the packet and the TrackEvent the fast path is writing. */
+  private pk = 0;
+  private te = 0;
+
+  /**
+   * The fast path: writes a packet's head and its TrackEvent's head in place
+   * (the bytes `packet` and `event` write), with room for `extra` bytes more;
+   * returns the position to go on from. {@linkcode tail} closes both.
+   */
+  private head(time: number, type: number, uuid: number, extra: number): number {
+    const w = this.w;
+    if (w.pos + extra + FAST_ROOM > w.buf.length) w.ensure(extra + FAST_ROOM);
+    const buf = w.buf;
+    let p = w.pos;
+    buf[p] = K.packet;
+    this.pk = p + 1;
+    p += 5;
+    buf[p++] = K.timestamp;
+    p = vput(buf, p, time);
+    buf[p++] = K.sequenceId;
+    buf[p++] = SEQ;
+    buf[p++] = K.sequenceFlags;
+    buf[p++] = SequenceFlags.NEEDS_INCREMENTAL_STATE;
+    buf[p] = K.trackEvent;
+    this.te = p + 1;
+    p += 5;
+    buf[p++] = K.type;
+    buf[p++] = type;
+    buf[p++] = K.trackUuid;
+    this.events++;
+    return vput(buf, p, uuid);
+  }
+
+  /** Ends the TrackEvent and the packet {@linkcode head} began, at `p`. */
+  private tail(p: number): void {
+    const buf = this.w.buf;
+    pad4(buf, this.te, p - this.te - 4);
+    pad4(buf, this.pk, p - this.pk - 4);
+    this.w.pos = p;
+  }
+
+  /** Track descriptor names of tasks, `type id`, by type: ASCII bytes or undefined. */
+  private labels = new Map<string, Uint8Array | null>();
 
   /** Starts a TrackEvent on `track`; returns its offset. */
   private event(type: number, track: number, name?: string, cat?: Category): number {
@@ -289,6 +419,19 @@ class PerfettoSink implements LayoutSink {
     region: number,
     continued: boolean,
   ): void {
+    const iid = this.name(type);
+    if (this.fresh.length === 0 && !continued) {
+      let p = this.head(time, EventType.SLICE_BEGIN, Uuid.slot(track), 0);
+      const buf = this.w.buf;
+      buf[p++] = K.categoryIids;
+      buf[p++] = CAT.region;
+      buf[p++] = K.nameIid;
+      p = vput(buf, p, iid);
+      p = annUintAt(buf, p, ANN.task, K.annUint, task);
+      p = annUintAt(buf, p, ANN.region, K.annUint, region);
+      this.tail(p);
+      return;
+    }
     const p = this.packet(time);
     const e = this.event(EventType.SLICE_BEGIN, Uuid.slot(track), type, "region");
     this.annUint("task", task);
@@ -299,9 +442,13 @@ class PerfettoSink implements LayoutSink {
   }
 
   sliceEnd(track: number, time: number, reason: SliceEndReason): void {
+    if (reason === "ended") {
+      this.tail(this.head(time, EventType.SLICE_END, Uuid.slot(track), 0));
+      return;
+    }
     const p = this.packet(time);
     const e = this.event(EventType.SLICE_END, Uuid.slot(track));
-    if (reason !== "ended") this.annBool(reason === "split" ? "split" : "incomplete");
+    this.annBool(reason === "split" ? "split" : "incomplete");
     this.w.end(e);
     this.endPacket(p);
   }
@@ -315,7 +462,21 @@ class PerfettoSink implements LayoutSink {
     flow: boolean,
   ): void {
     const label = type || "(unknown task)";
-    this.descriptor(Uuid.task(task), `${label} ${task}`, undefined, Uuid.PROCESS);
+    this.taskTrack(task, label);
+    const iid = this.name(label);
+    if (this.fresh.length === 0) {
+      let p = this.head(time, EventType.SLICE_BEGIN, Uuid.task(task), 0);
+      const buf = this.w.buf;
+      buf[p++] = K.categoryIids;
+      buf[p++] = CAT.task;
+      buf[p++] = K.nameIid;
+      p = vput(buf, p, iid);
+      p = annUintAt(buf, p, ANN.task, K.annUint, task);
+      p = annUintAt(buf, p, ANN.parent, K.annUint, parent);
+      if (flow) p = fixed64At(buf, p, K2.terminatingFlowIds, task);
+      this.tail(p);
+      return;
+    }
     const p = this.packet(time);
     const e = this.event(EventType.SLICE_BEGIN, Uuid.task(task), label, "task");
     this.annUint("task", task);
@@ -325,7 +486,57 @@ class PerfettoSink implements LayoutSink {
     this.endPacket(p);
   }
 
+  /** The async track of a task: a descriptor named `type id`. */
+  private taskTrack(task: number, label: string): void {
+    let ascii = this.labels.get(label);
+    if (ascii === undefined) {
+      ascii = /^[\x00-\x7f]*$/.test(label) ? new TextEncoder().encode(label + " ") : null;
+      if (this.labels.size < 10_000) this.labels.set(label, ascii);
+    }
+    if (ascii === null) {
+      this.descriptor(Uuid.task(task), `${label} ${task}`, undefined, Uuid.PROCESS);
+      return;
+    }
+    // What `descriptor` writes, for an ASCII name: its length is the text's.
+    const w = this.w;
+    const n = ascii.length + String(task).length;
+    if (w.pos + n + FAST_ROOM > w.buf.length) w.ensure(n + FAST_ROOM);
+    const buf = w.buf;
+    let p = w.pos;
+    buf[p] = K.packet;
+    const pk = p + 1;
+    p += 5;
+    buf[p++] = K.sequenceId;
+    buf[p++] = SEQ;
+    buf[p++] = K.sequenceFlags;
+    buf[p++] = SequenceFlags.NEEDS_INCREMENTAL_STATE;
+    buf[p++] = K2.trackDescriptor[0];
+    buf[p++] = K2.trackDescriptor[1];
+    const td = p;
+    p += 4;
+    buf[p++] = PF.track.uuid * 8;
+    p = vput(buf, p, Uuid.task(task));
+    buf[p++] = PF.track.parentUuid * 8;
+    p = vput(buf, p, Uuid.PROCESS);
+    buf[p++] = PF.track.name * 8 + 2;
+    // `ProtoWriter.string` sizes the length by 3 bytes per character.
+    const at = p;
+    p += n * 3 < 128 ? 1 : 4;
+    for (let i = 0; i < ascii.length; i++) buf[p++] = ascii[i];
+    p = intAt(buf, p, task);
+    if (n * 3 < 128) buf[at] = n;
+    else pad4(buf, at, n);
+    pad4(buf, td, p - td - 4);
+    pad4(buf, pk, p - pk - 4);
+    w.pos = p;
+    this.events++;
+  }
+
   taskEnd(task: number, _type: string, _track: number, time: number, incomplete: boolean): void {
+    if (!incomplete) {
+      this.tail(this.head(time, EventType.SLICE_END, Uuid.task(task), 0));
+      return;
+    }
     const p = this.packet(time);
     const e = this.event(EventType.SLICE_END, Uuid.task(task));
     if (incomplete) this.annBool("incomplete");
@@ -376,19 +587,48 @@ class PerfettoSink implements LayoutSink {
         return;
       }
     }
-    const p = this.packet(time);
-    const e = this.event(EventType.INSTANT, Uuid.slot(track), category || "log", "log");
-    this.annUint("task", task);
-    const w = this.w;
-    const d = w.begin1(K.debugAnnotations);
-    w.u(K.annName, ANN.message);
-    w.ascii(PF.annotation.string, bytes, start, end);
-    w.end(d);
-    w.end(e);
-    this.endPacket(p);
+    const iid = this.name(category || "log");
+    if (this.fresh.length > 0) {
+      this.log(track, time, task, category, utf8d.decode(bytes.subarray(start, end)));
+      return;
+    }
+    const n = end - start;
+    let p = this.head(time, EventType.INSTANT, Uuid.slot(track), n);
+    const buf = this.w.buf;
+    buf[p++] = K.categoryIids;
+    buf[p++] = CAT.log;
+    buf[p++] = K.nameIid;
+    p = vput(buf, p, iid);
+    p = annUintAt(buf, p, ANN.task, K.annUint, task);
+    buf[p] = K.debugAnnotations;
+    const d = p + 1;
+    p += 5;
+    buf[p++] = K.annName;
+    buf[p++] = ANN.message;
+    buf[p++] = PF.annotation.string * 8 + 2;
+    // As `ProtoWriter.string` writes the same text.
+    const at = p;
+    p += n * 3 < 128 ? 1 : 4;
+    if (n < 64) { for (let i = start; i < end; i++) buf[p++] = bytes[i]; }
+    else {
+      buf.set(bytes.subarray(start, end), p);
+      p += n;
+    }
+    if (n * 3 < 128) buf[at] = n;
+    else pad4(buf, at, n);
+    pad4(buf, d, p - d - 4);
+    this.tail(p);
   }
 
   private count(uuid: number, time: number, value: number): void {
+    if (this.fresh.length === 0) {
+      let p = this.head(time, EventType.COUNTER, uuid, 0);
+      const buf = this.w.buf;
+      buf[p++] = K2.counterValue[0];
+      buf[p++] = K2.counterValue[1];
+      this.tail(vput(buf, p, value));
+      return;
+    }
     const p = this.packet(time);
     const e = this.event(EventType.COUNTER, uuid);
     this.w.uint(PF.event.counterValue, value);
