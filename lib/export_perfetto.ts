@@ -490,7 +490,8 @@ class PerfettoSink implements LayoutSink {
   private taskTrack(task: number, label: string): void {
     let ascii = this.labels.get(label);
     if (ascii === undefined) {
-      ascii = /^[\x00-\x7f]*$/.test(label) ? new TextEncoder().encode(label + " ") : null;
+      const bytes = new TextEncoder().encode(label + " ");
+      ascii = bytes.length === label.length + 1 ? bytes : null;
       if (this.labels.size < 10_000) this.labels.set(label, ascii);
     }
     if (ascii === null) {
