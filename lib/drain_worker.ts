@@ -119,6 +119,11 @@ export class RingDrainer {
   histBegin: Float64Array;
   histEnd: Float64Array;
   lastBegun = 0;
+  /** A log message transcoded from the text ring, UTF-8, `msgLength` bytes. */
+  msg = new Uint8Array(1 << 12);
+  msgLength = 0;
+  /** UTF-8 of messages sent by string id, by global id. */
+  msgById: Uint8Array[] = [];
   /** Set while a flight recorder runs. */
   open: OpenSet | undefined;
   private scratch = new Uint16Array(1 << 12);
@@ -189,6 +194,7 @@ export class RingDrainer {
       const ms = f64[i >> 1];
       let a = u32[i + 3], b = u32[i + 4], cc = u32[i + 5], flags = u32[i + 7];
       let text = "";
+      let utf8: Uint8Array | undefined;
       let skip = false;
       switch (kind) {
         case r.REGION_BEGIN: {
@@ -213,10 +219,13 @@ export class RingDrainer {
           b = idMap[b] ?? 0;
           if (u32[i + 7] & 2) {
             // The message was sent as a string id (LOG_MESSAGE_ID): no text.
-            text = this.table.list[idMap[cc] ?? 0] ?? "";
+            const id = idMap[cc] ?? 0;
+            utf8 = this.msgById[id] ??= new TextEncoder().encode(this.table.list[id] ?? "");
+            this.msgLength = utf8.length;
             flags = u32[i + 7] & ~2;
           } else {
-            text = this.readText(u32[i + 5], u32[i + 6]);
+            this.transcode(u32[i + 5], u32[i + 6]);
+            utf8 = this.msg;
             textTail = (u32[i + 5] + u32[i + 6]) | 0;
           }
           break;
@@ -260,7 +269,19 @@ export class RingDrainer {
       if (!skip) {
         const value = f64[(i >> 1) + 3];
         for (let j = 0; j < nw; j++) {
-          writers[j].record(kind, ms, a, b, cc, u32[i + 6], flags, text, value);
+          writers[j].record(
+            kind,
+            ms,
+            a,
+            b,
+            cc,
+            u32[i + 6],
+            flags,
+            text,
+            value,
+            utf8,
+            this.msgLength,
+          );
         }
       }
       k++;
@@ -287,6 +308,48 @@ export class RingDrainer {
     } else if (kind === r.REGION_END) {
       open.regions.get(this.thread)?.delete(a);
     }
+  }
+
+  /**
+   * Transcodes `len` UTF-16 units of the text ring into `msg` as UTF-8, by
+   * hand: TextDecoder plus TextEncoder cost ten times more per short message.
+   * A lone surrogate becomes U+FFFD, as TextEncoder would make it.
+   */
+  private transcode(pos: number, len: number): void {
+    if (len * 3 > this.msg.length) {
+      this.msg = new Uint8Array(Math.max(len * 3, this.msg.length * 2));
+    }
+    const src = this.text, m = this.textMask, out = this.msg;
+    let o = 0;
+    for (let k = 0; k < len; k++) {
+      let c = src[(pos + k) & m];
+      if (c < 0x80) {
+        out[o++] = c;
+        continue;
+      }
+      if (c < 0x800) {
+        out[o++] = 0xc0 | (c >> 6);
+        out[o++] = 0x80 | (c & 63);
+        continue;
+      }
+      if (c >= 0xd800 && c <= 0xdfff) {
+        const d = k + 1 < len ? src[(pos + k + 1) & m] : 0;
+        if (c <= 0xdbff && d >= 0xdc00 && d <= 0xdfff) {
+          const cp = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00);
+          out[o++] = 0xf0 | (cp >> 18);
+          out[o++] = 0x80 | ((cp >> 12) & 63);
+          out[o++] = 0x80 | ((cp >> 6) & 63);
+          out[o++] = 0x80 | (cp & 63);
+          k++;
+          continue;
+        }
+        c = 0xfffd;
+      }
+      out[o++] = 0xe0 | (c >> 12);
+      out[o++] = 0x80 | ((c >> 6) & 63);
+      out[o++] = 0x80 | (c & 63);
+    }
+    this.msgLength = o;
   }
 
   private readText(pos: number, len: number): string {

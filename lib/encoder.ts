@@ -254,7 +254,8 @@ export class TraceWriter {
   /**
    * Encodes one ring record (see ring_layout.ts) into the open batch. `ms` is
    * its `performance.now()` stamp; `text` its decoded text, if it has any;
-   * `value` its float, for the kinds that carry one.
+   * `value` its float, for the kinds that carry one. A LOG's message may come
+   * as `utf8` bytes (its first `utf8Length`) instead of `text`.
    * Records stamped before this trace's start are skipped: a trace started
    * while a flight recorder runs begins at its own time 0.
    */
@@ -268,6 +269,8 @@ export class TraceWriter {
     e: number,
     text: string,
     value: number,
+    utf8?: Uint8Array,
+    utf8Length = 0,
   ): void {
     const ev = this.f.ev;
     if (kind === this.f.stringRecord) {
@@ -306,7 +309,8 @@ export class TraceWriter {
         o.uvarint(a);
         o.uvarint(b);
         o.uvarint(e);
-        this.message(text);
+        if (utf8) this.messageBytes(utf8, utf8Length);
+        else this.message(text);
         break;
       case ev.COUNTER:
         this.event(ev.COUNTER, t);
@@ -349,6 +353,15 @@ export class TraceWriter {
   }
 
   /** Appends a log message's length and UTF-8 bytes to the open event. */
+  /** Appends a log message already encoded as UTF-8: `bytes[0, n)`. */
+  messageBytes(bytes: Uint8Array, n: number): void {
+    const ev = this.ev;
+    ev.ensure(n + 10);
+    ev.uvarint(n);
+    ev.buf.set(n === bytes.length ? bytes : bytes.subarray(0, n), ev.pos);
+    ev.pos += n;
+  }
+
   message(s: string): void {
     const n = this.encodeUtf8(s);
     const ev = this.ev;

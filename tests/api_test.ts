@@ -299,9 +299,11 @@ describe("logs", { skip }, () => {
     const t = await traced(() => {
       trace.log("ünï", unicode);
       trace.log("big", big);
+      trace.log("bad", "lone \uD800 high, lone \uDC00 low");
     });
     assert.equal(t.logs[0].category, "ünï");
     assert.equal(t.logs[0].message, unicode);
+    assert.equal(t.logs[2].message, "lone \uFFFD high, lone \uFFFD low");
     assert.equal(t.logs[1].message, big);
     assert.equal(t.logs[1].truncated, false);
   });
