@@ -31,8 +31,75 @@ import {
 export type { LayoutReport };
 
 const utf8 = new TextEncoder();
+/**
+ * Fragments this long or longer are copied with `TypedArray.set`, shorter
+ * ones byte by byte: where each is faster, measured (V8 copies bytes in a
+ * loop at about 1.3 ns each, JavaScriptCore at 0.8; `set` costs ~17 ns).
+ */
+const SET_MIN = "Bun" in globalThis ? 28 : 16;
 /** As the decoder decodes messages: invalid bytes become U+FFFD. */
 const utf8d = new TextDecoder("utf-8", { fatal: false });
+
+/** Copies `b` to `buf` at `p`; returns the end. */
+function cp(buf: Uint8Array, p: number, b: Uint8Array): number {
+  const n = b.length;
+  if (n < SET_MIN) {
+    for (let i = 0; i < n; i++) buf[p + i] = b[i];
+  } else buf.set(b, p);
+  return p + n;
+}
+
+/** Writes a safe integer ≥ 0 in decimal at `p`; returns the end. */
+function intAt(buf: Uint8Array, p: number, v: number): number {
+  if (v < 10) {
+    buf[p] = 48 + v;
+    return p + 1;
+  }
+  if (v >= 0x7fffffff) return p + utf8.encodeInto(String(v), buf.subarray(p)).written;
+  const n = v < 100
+    ? 2
+    : v < 1000
+    ? 3
+    : v < 10000
+    ? 4
+    : v < 100000
+    ? 5
+    : v < 1000000
+    ? 6
+    : v < 10000000
+    ? 7
+    : v < 100000000
+    ? 8
+    : v < 1000000000
+    ? 9
+    : 10;
+  const end = p + n;
+  let q = end;
+  let x = v | 0;
+  while (x >= 10) {
+    const d = (x / 10) | 0;
+    buf[--q] = 48 + x - d * 10;
+    x = d;
+  }
+  buf[--q] = 48 + x;
+  return end;
+}
+
+/** `JsonBytes.us` at `p`; returns the end. */
+function usAt(buf: Uint8Array, p: number, ns: number): number {
+  const whole = Math.floor(ns / 1000);
+  const frac = ns - whole * 1000;
+  p = intAt(buf, p, whole);
+  if (frac === 0) return p;
+  buf[p++] = 46; // "."
+  const d1 = Math.floor(frac / 100);
+  const d2 = Math.floor(frac / 10) % 10;
+  const d3 = frac % 10;
+  buf[p++] = 48 + d1;
+  if (d2 !== 0 || d3 !== 0) buf[p++] = 48 + d2;
+  if (d3 !== 0) buf[p++] = 48 + d3;
+  return p;
+}
 
 /**
  * Builds JSON as UTF-8 bytes directly: an export writes a gigabyte of JSON
@@ -59,8 +126,8 @@ class JsonBytes {
   raw(b: Uint8Array): void {
     const n = b.length;
     if (this.pos + n > this.buf.length) this.ensure(n);
-    // A loop beats TypedArray.set for the short fragments of an event.
-    if (n < 64) {
+    // A loop beats TypedArray.set for short fragments only.
+    if (n < SET_MIN) {
       const buf = this.buf;
       let p = this.pos;
       for (let i = 0; i < n; i++) buf[p++] = b[i];
@@ -74,42 +141,7 @@ class JsonBytes {
   /** Appends a safe integer ≥ 0 in decimal. */
   int(v: number): void {
     if (this.pos + 24 > this.buf.length) this.ensure(24);
-    const buf = this.buf;
-    if (v < 10) {
-      buf[this.pos++] = 48 + v;
-      return;
-    }
-    if (v >= 0x7fffffff) {
-      this.pos += utf8.encodeInto(String(v), buf.subarray(this.pos)).written;
-      return;
-    }
-    const n = v < 100
-      ? 2
-      : v < 1000
-      ? 3
-      : v < 10000
-      ? 4
-      : v < 100000
-      ? 5
-      : v < 1000000
-      ? 6
-      : v < 10000000
-      ? 7
-      : v < 100000000
-      ? 8
-      : v < 1000000000
-      ? 9
-      : 10;
-    const end = this.pos + n;
-    let p = end;
-    let x = v | 0;
-    while (x >= 10) {
-      const q = (x / 10) | 0;
-      buf[--p] = 48 + x - q * 10;
-      x = q;
-    }
-    buf[--p] = 48 + x;
-    this.pos = end;
+    this.pos = intAt(this.buf, this.pos, v);
   }
 
   /**
@@ -117,18 +149,8 @@ class JsonBytes {
    * decimals, trailing zeros dropped: what `String(ns / 1000)` prints.
    */
   us(ns: number): void {
-    const whole = Math.floor(ns / 1000);
-    const frac = ns - whole * 1000;
-    this.int(whole);
-    if (frac === 0) return;
-    const buf = this.buf;
-    buf[this.pos++] = 46; // "."
-    const d1 = Math.floor(frac / 100);
-    const d2 = Math.floor(frac / 10) % 10;
-    const d3 = frac % 10;
-    buf[this.pos++] = 48 + d1;
-    if (d2 !== 0 || d3 !== 0) buf[this.pos++] = 48 + d2;
-    if (d3 !== 0) buf[this.pos++] = 48 + d3;
+    if (this.pos + 32 > this.buf.length) this.ensure(32);
+    this.pos = usAt(this.buf, this.pos, ns);
   }
 
   /** Appends a JSON string. */
@@ -229,18 +251,21 @@ class ChromeSink implements LayoutSink {
     return j;
   }
 
-  /** `{"ph":…,"name":"type","ts":` for region slices and logs, cached by name. */
-  private prefix(head: Uint8Array, key: string, name: string): Uint8Array {
+  /**
+   * `{"ph":…,"name":"type"` and `tail` (`,"ts":` unless given) for region
+   * slices, logs and tasks, cached by name.
+   */
+  private prefix(head: Uint8Array, key: string, name: string, tail = F.ts): Uint8Array {
     // One map per opening: a concatenated key would cost a string per event.
     let byName = this.prefixes.get(head);
     if (byName === undefined) this.prefixes.set(head, byName = new Map());
     let p = byName.get(key);
     if (p === undefined) {
       const q = this.name(name);
-      p = new Uint8Array(head.length + q.length + F.ts.length);
+      p = new Uint8Array(head.length + q.length + tail.length);
       p.set(head);
       p.set(q, head.length);
-      p.set(F.ts, head.length + q.length);
+      p.set(tail, head.length + q.length);
       if (byName.size < 100_000) byName.set(key, p);
     }
     return p;
@@ -249,13 +274,55 @@ class ChromeSink implements LayoutSink {
   /** `,"pid":P,"tid":T,"args":{"task":` per track. */
   private whereArgs: Uint8Array[] = [];
 
-  private whereTask(track: number): void {
+  private whereTask(track: number): Uint8Array {
     let b = this.whereArgs[track];
     if (b === undefined) {
       b = utf8.encode(`${new TextDecoder().decode(this.pid)},"tid":${track},"args":{"task":`);
       this.whereArgs[track] = b;
     }
-    this.w.raw(b);
+    return b;
+  }
+
+  /** `,"pid":P,"tid":T}` per track. */
+  private whereCloses: Uint8Array[] = [];
+
+  private whereClose(track: number): Uint8Array {
+    let b = this.whereCloses[track];
+    if (b === undefined) {
+      b = utf8.encode(`${new TextDecoder().decode(this.pid)},"tid":${track}}`);
+      this.whereCloses[track] = b;
+    }
+    return b;
+  }
+
+  /** `,"pid":P,"tid":T,"args":{"open":` per track. */
+  private whereOpens: Uint8Array[] = [];
+
+  private whereOpen(track: number): Uint8Array {
+    let b = this.whereOpens[track];
+    if (b === undefined) {
+      b = utf8.encode(`${new TextDecoder().decode(this.pid)},"tid":${track},"args":{"open":`);
+      this.whereOpens[track] = b;
+    }
+    return b;
+  }
+
+  /**
+   * Starts the next event in place, with room for `extra` bytes beyond the
+   * fixed part; returns the position. The event's writer sets `w.pos` after.
+   */
+  private start(extra: number): number {
+    const w = this.w;
+    if (w.pos + extra + 512 > w.buf.length) w.ensure(extra + 512);
+    this.events++;
+    if (this.started) {
+      const p = w.pos;
+      w.buf[p] = 44; // ","
+      w.buf[p + 1] = 10; // "\n"
+      return p + 2;
+    }
+    this.started = true;
+    return cp(w.buf, w.pos, F.open);
   }
 
   /** Starts the next event: the separator, and room for its fixed part. */
@@ -314,23 +381,35 @@ class ChromeSink implements LayoutSink {
     region: number,
     continued: boolean,
   ): void {
-    const w = this.next();
-    w.raw(this.prefix(F.sliceB, type, type));
-    w.us(time);
-    this.whereTask(track);
-    w.int(task);
-    w.raw(F.region);
-    w.int(region);
-    if (continued) w.raw(F.continued);
-    w.raw(F.closeArgs);
+    const pre = this.prefix(F.sliceB, type, type);
+    let p = this.start(pre.length);
+    const buf = this.w.buf;
+    p = cp(buf, p, pre);
+    p = usAt(buf, p, time);
+    p = cp(buf, p, this.whereTask(track));
+    p = intAt(buf, p, task);
+    p = cp(buf, p, F.region);
+    p = intAt(buf, p, region);
+    if (continued) p = cp(buf, p, F.continued);
+    buf[p] = 0x7d; // "}}"
+    buf[p + 1] = 0x7d;
+    this.w.pos = p + 2;
   }
 
   sliceEnd(track: number, time: number, reason: SliceEndReason): void {
+    if (reason === "ended") {
+      let p = this.start(0);
+      const buf = this.w.buf;
+      p = cp(buf, p, F.sliceE);
+      p = usAt(buf, p, time);
+      this.w.pos = cp(buf, p, this.whereClose(track));
+      return;
+    }
     const w = this.next();
     w.raw(F.sliceE);
     w.us(time);
     this.where(track);
-    if (reason !== "ended") w.raw(reason === "split" ? F.split : F.incomplete);
+    w.raw(reason === "split" ? F.split : F.incomplete);
     w.raw(F.close);
   }
 
@@ -342,36 +421,47 @@ class ChromeSink implements LayoutSink {
     time: number,
     flow: boolean,
   ): void {
-    const w = this.next();
-    w.raw(F.taskB);
-    w.raw(this.name(type || "(unknown task)"));
-    w.raw(F.id);
-    w.int(task);
-    w.raw(F.ts);
-    w.us(time);
-    this.where(track);
-    w.raw(F.argsTask);
-    w.int(task);
-    w.raw(F.parent);
-    w.int(parent);
-    w.raw(F.close);
+    const label = type || "(unknown task)";
+    const pre = this.prefix(F.taskB, label, label, F.id);
+    let p = this.start(pre.length);
+    const buf = this.w.buf;
+    p = cp(buf, p, pre);
+    p = intAt(buf, p, task);
+    p = cp(buf, p, F.ts);
+    p = usAt(buf, p, time);
+    p = cp(buf, p, this.whereTask(track));
+    p = intAt(buf, p, task);
+    p = cp(buf, p, F.parent);
+    p = intAt(buf, p, parent);
+    buf[p++] = 0x7d; // "}"
     if (flow) {
-      w.raw(F.flowIn);
-      w.int(task);
-      w.raw(F.flowInEnd);
-    } else w.raw(F.close);
+      p = cp(buf, p, F.flowIn);
+      p = intAt(buf, p, task);
+      p = cp(buf, p, F.flowInEnd);
+    } else buf[p++] = 0x7d;
+    this.w.pos = p;
   }
 
   taskEnd(task: number, type: string, track: number, time: number, incomplete: boolean): void {
+    const label = type || "(unknown task)";
+    const pre = this.prefix(F.taskE, label, label, F.id);
+    if (!incomplete) {
+      let p = this.start(pre.length);
+      const buf = this.w.buf;
+      p = cp(buf, p, pre);
+      p = intAt(buf, p, task);
+      p = cp(buf, p, F.ts);
+      p = usAt(buf, p, time);
+      this.w.pos = cp(buf, p, this.whereClose(track));
+      return;
+    }
     const w = this.next();
-    w.raw(F.taskE);
-    w.raw(this.name(type || "(unknown task)"));
-    w.raw(F.id);
+    w.raw(pre);
     w.int(task);
     w.raw(F.ts);
     w.us(time);
     this.where(track);
-    if (incomplete) w.raw(F.incomplete);
+    w.raw(F.incomplete);
     w.raw(F.close);
   }
 
@@ -406,7 +496,7 @@ class ChromeSink implements LayoutSink {
     const w = this.next();
     w.raw(this.prefix(F.log, category, category || "log"));
     w.us(time);
-    this.whereTask(track);
+    w.raw(this.whereTask(track));
     w.int(task);
     w.raw(F.message);
     w.str(message);
@@ -431,30 +521,36 @@ class ChromeSink implements LayoutSink {
         return;
       }
     }
-    const w = this.next();
-    w.raw(this.prefix(F.log, category, category || "log"));
-    w.us(time);
-    this.whereTask(track);
-    w.int(task);
-    w.raw(F.message);
-    w.ensure(end - start + 8);
-    const buf = w.buf;
-    let p = w.pos;
+    const pre = this.prefix(F.log, category, category || "log");
+    let p = this.start(pre.length + end - start);
+    const buf = this.w.buf;
+    p = cp(buf, p, pre);
+    p = usAt(buf, p, time);
+    p = cp(buf, p, this.whereTask(track));
+    p = intAt(buf, p, task);
+    p = cp(buf, p, F.message);
     buf[p++] = 0x22;
-    for (let i = start; i < end; i++) buf[p++] = bytes[i];
-    buf[p++] = 0x22;
-    w.pos = p;
-    w.raw(F.closeArgs);
+    if (end - start < SET_MIN) { for (let i = start; i < end; i++) buf[p++] = bytes[i]; }
+    else {
+      buf.set(bytes.subarray(start, end), p);
+      p += end - start;
+    }
+    buf[p] = 0x22;
+    buf[p + 1] = 0x7d; // "}}"
+    buf[p + 2] = 0x7d;
+    this.w.pos = p + 3;
   }
 
   tasksOpen(time: number, open: number, track: number): void {
-    const w = this.next();
-    w.raw(F.counterTasks);
-    w.us(time);
-    this.where(track);
-    w.raw(F.open_);
-    w.int(open);
-    w.raw(F.closeArgs);
+    let p = this.start(0);
+    const buf = this.w.buf;
+    p = cp(buf, p, F.counterTasks);
+    p = usAt(buf, p, time);
+    p = cp(buf, p, this.whereOpen(track));
+    p = intAt(buf, p, open);
+    buf[p] = 0x7d; // "}}"
+    buf[p + 1] = 0x7d;
+    this.w.pos = p + 2;
   }
 
   lost(time: number, count: number, total: number, track: number): void {
@@ -511,8 +607,7 @@ class ChromeSink implements LayoutSink {
     const w = this.next();
     w.raw(F.threadEnd);
     w.us(time);
-    this.where(track);
-    w.raw(F.close);
+    w.raw(this.whereClose(track));
   }
 
   close(): void {

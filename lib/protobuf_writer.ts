@@ -168,28 +168,6 @@ export class ProtoWriter {
     }
   }
 
-  /**
-   * A string field holding the ASCII in `src[start, end)`, encoded exactly as
-   * {@linkcode string} encodes the same text: no string is made.
-   */
-  ascii(field: number, src: Uint8Array, start: number, end: number): void {
-    this.tag(field, Wire.LEN);
-    const n = end - start;
-    if (this.pos + n + 5 > this.buf.length) this.grow(n + 5);
-    const buf = this.buf;
-    // `string` sizes the length by the worst case of 3 bytes per character.
-    const at = this.pos;
-    let p = n * 3 < 128 ? at + 1 : at + 4;
-    if (n < 64) for (let i = start; i < end; i++) buf[p++] = src[i];
-    else {
-      buf.set(src.subarray(start, end), p);
-      p += n;
-    }
-    this.pos = p;
-    if (n * 3 < 128) buf[at] = n;
-    else this.patch(at);
-  }
-
   /** Starts a nested message in `field`; pass the result to {@linkcode end}. */
   begin(field: number): number {
     this.tag(field, Wire.LEN);
