@@ -15,20 +15,10 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import process from "node:process";
-import { type FormatNumbers, TraceWriter } from "../lib/encoder.ts";
-import { Batch, Ev, FORMAT_VERSION, LOG_TRUNCATED, MAGIC } from "../lib/format.ts";
-import { Rec } from "../lib/ring_layout.ts";
+import { FORMAT_NUMBERS as FORMAT, TraceWriter } from "../lib/encoder.ts";
+import { Ev } from "../lib/format.ts";
 import { renderViewerHtml } from "../lib/viewer/html.ts";
 import { findChromium, launchChromium } from "../tests/cdp.ts";
-
-const FORMAT: FormatNumbers = {
-  magic: [...MAGIC],
-  version: FORMAT_VERSION,
-  batch: Batch,
-  ev: Ev,
-  logTruncated: LOG_TRUNCATED,
-  stringRecord: Rec.STRING,
-};
 
 /** One event waiting to be encoded, in a thread's time order. */
 interface Pending {

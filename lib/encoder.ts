@@ -8,6 +8,9 @@
  * @module
  */
 
+import { Batch, Ev, FORMAT_VERSION, LOG_TRUNCATED, MAGIC } from "./format.ts";
+import { Rec } from "./ring_layout.ts";
+
 /** The format constants the encoder needs, passed in rather than imported. */
 export interface FormatNumbers {
   magic: number[];
@@ -30,6 +33,16 @@ export interface FormatNumbers {
   /** Ring record kind of a string definition (other kinds equal `ev`). */
   stringRecord: number;
 }
+
+/** The format's numbers, for a {@linkcode TraceWriter} in this thread or the worker. */
+export const FORMAT_NUMBERS: FormatNumbers = {
+  magic: [...MAGIC],
+  version: FORMAT_VERSION,
+  batch: Batch,
+  ev: Ev,
+  logTruncated: LOG_TRUNCATED,
+  stringRecord: Rec.STRING,
+};
 
 /** What the header of a trace records about the recording process. */
 export interface HeaderFields {

@@ -8,8 +8,7 @@
 
 import process from "node:process";
 import { Worker } from "node:worker_threads";
-import { Batch, Ev, FORMAT_VERSION, LOG_TRUNCATED, MAGIC } from "./format.ts";
-import type { FormatNumbers, HeaderFields } from "./encoder.ts";
+import { FORMAT_NUMBERS, type HeaderFields } from "./encoder.ts";
 import type { DrainWorkerData, LayoutNumbers, SinkSpec, ToWorker } from "./drain_worker.ts";
 import { Ctrl, CTRL_BYTES, Flush, Rec, RECORD_BYTES, ringBytes } from "./ring_layout.ts";
 import { attachRing, detachRing, enabled, wakeWorker } from "./ring_writer.ts";
@@ -134,15 +133,6 @@ interface Session {
 let session: Session | undefined;
 let exitHooksInstalled = false;
 
-const FORMAT: FormatNumbers = {
-  magic: [...MAGIC],
-  version: FORMAT_VERSION,
-  batch: Batch,
-  ev: Ev,
-  logTruncated: LOG_TRUNCATED,
-  stringRecord: Rec.STRING,
-};
-
 const LAYOUT: LayoutNumbers = {
   ctrl: Ctrl,
   flush: Flush,
@@ -256,7 +246,7 @@ function ensureSession(o: ReturnType<typeof ringOptions>): Session {
     thread: 1,
     threadName: "main",
     layout: LAYOUT,
-    format: FORMAT,
+    format: FORMAT_NUMBERS,
     flushInterval: o.flushInterval,
   };
   const worker = new Worker(drainWorkerUrl(), { workerData: data } as never);
