@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { parseTrace, type Trace } from "../read.ts";
+import * as trace from "../mod.ts";
 
 /** `deno` or `bun`: the runtime running the tests. */
 export const runtime: "deno" | "bun" = "Deno" in globalThis ? "deno" : "bun";
@@ -93,3 +94,34 @@ export function busy(ms: number): void {
 export const modUrl: string = new URL("../mod.ts", import.meta.url).href;
 /** The module URL of read.ts. */
 export const readUrl: string = new URL("../read.ts", import.meta.url).href;
+
+/** The chunks joined into one array. */
+export function concat(chunks: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let off = 0;
+  for (const c of chunks) {
+    out.set(c, off);
+    off += c.length;
+  }
+  return out;
+}
+
+/** Records a trace in memory (a writer object) around `body` and parses it. */
+export async function tracedInMemory(
+  body: () => unknown,
+  options?: trace.StartOptions,
+): Promise<Trace> {
+  const chunks: Uint8Array[] = [];
+  await trace.start({
+    write(p: Uint8Array) {
+      chunks.push(p.slice());
+      return p.length;
+    },
+  }, options);
+  try {
+    await body();
+  } finally {
+    await trace.stop();
+  }
+  return parseTrace(concat(chunks));
+}

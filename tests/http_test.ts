@@ -11,7 +11,7 @@ import {
   traceHandler,
   traceRequests,
 } from "../http.ts";
-import { sleep } from "./helpers.ts";
+import { sleep, tracedInMemory } from "./helpers.ts";
 
 // These tests start traces of their own, which a traced test run (RUNTRACE)
 // already holds: one trace at a time, as in Go.
@@ -91,27 +91,7 @@ async function withServer<T>(handler: Handler, body: (url: string) => Promise<T>
 }
 
 /** Records a trace in memory around `body`. */
-async function traced(body: () => Promise<unknown>): Promise<Trace> {
-  const chunks: Uint8Array[] = [];
-  await trace.start({
-    write(p: Uint8Array) {
-      chunks.push(p.slice());
-      return p.length;
-    },
-  });
-  try {
-    await body();
-  } finally {
-    await trace.stop();
-  }
-  const all = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let off = 0;
-  for (const c of chunks) {
-    all.set(c, off);
-    off += c.length;
-  }
-  return parseTrace(all);
-}
+const traced = (body: () => unknown): Promise<Trace> => tracedInMemory(body);
 
 async function waitFor(what: string, cond: () => boolean, ms = 10_000): Promise<void> {
   const end = Date.now() + ms;

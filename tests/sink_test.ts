@@ -5,20 +5,10 @@ import { join } from "node:path";
 import process from "node:process";
 import * as trace from "../mod.ts";
 import { parseTrace } from "../read.ts";
-import { tempDir } from "./helpers.ts";
+import { concat, tempDir } from "./helpers.ts";
 
 /** Under a traced test run (RUNTRACE) the run owns the trace; these tests start their own. */
 const skip = isTracedTestRun() ? "RUNTRACE holds the trace" : false;
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let off = 0;
-  for (const c of chunks) {
-    out.set(c, off);
-    off += c.length;
-  }
-  return out;
-}
 
 describe("destinations", { skip }, () => {
   test("a WritableStream receives the whole trace before stop resolves", async () => {

@@ -7,32 +7,12 @@ import process from "node:process";
 import * as trace from "../mod.ts";
 import { parseTrace, type Trace } from "../read.ts";
 import { isTracedTestRun, runTracePath, tracedTestModule, traceTest } from "../lib/test_tracing.ts";
-import { readTrace, repoRoot, runtime, tempDir } from "./helpers.ts";
+import { readTrace, repoRoot, runtime, tempDir, tracedInMemory } from "./helpers.ts";
 
 const skip = isTracedTestRun() ? "RUNTRACE holds the trace" : false;
 
 /** Records a trace in memory around `body`. */
-async function traced(body: () => unknown): Promise<Trace> {
-  const chunks: Uint8Array[] = [];
-  await trace.start({
-    write(p: Uint8Array) {
-      chunks.push(p.slice());
-      return p.length;
-    },
-  });
-  try {
-    await body();
-  } finally {
-    await trace.stop();
-  }
-  const all = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let off = 0;
-  for (const c of chunks) {
-    all.set(c, off);
-    off += c.length;
-  }
-  return parseTrace(all);
-}
+const traced = (body: () => unknown): Promise<Trace> => tracedInMemory(body);
 
 const logsOf = (t: Trace, type: string) =>
   Object.fromEntries(
