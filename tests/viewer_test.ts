@@ -17,7 +17,7 @@ import { decodeColumns } from "../lib/viewer/page/columns.ts";
 import { IdIndex } from "../lib/viewer/page/id_index.ts";
 import { firstEndingAfter, firstStartingAt, layoutTrace } from "../lib/viewer/page/model.ts";
 import { type Browser, findChromium, launchChromium, type Page, pngStats } from "./cdp.ts";
-import { repoRoot, runFile, runtime, tempDir } from "./helpers.ts";
+import { findExecutable, repoRoot, runFile, runtime, tempDir } from "./helpers.ts";
 import { isTracedTestRun } from "../lib/test_tracing.ts";
 
 /** Under a traced test run (RUNTRACE) the run owns the trace; these tests start their own. */
@@ -505,3 +505,54 @@ if (!chromium) {
     });
   });
 }
+
+const firefox = process.env.FIREFOX ?? findExecutable("firefox-esr") ?? findExecutable("firefox");
+
+/** A headless Firefox screenshot of an HTML file (Firefox renders without a driver). */
+function firefoxScreenshot(htmlFile: string, pngFile: string): Promise<Uint8Array> {
+  const profile = tempDir();
+  return new Promise((resolve, reject) => {
+    const child = spawn(firefox!, [
+      "--headless",
+      "--no-remote",
+      "--profile",
+      profile,
+      "--window-size=1280,700",
+      "--screenshot",
+      pngFile,
+      `file://${htmlFile}`,
+    ], { stdio: "ignore", env: { ...process.env, HOME: profile } });
+    const timer = setTimeout(() => child.kill("SIGKILL"), 90_000);
+    child.on("error", reject);
+    child.on("exit", () => {
+      clearTimeout(timer);
+      try {
+        resolve(new Uint8Array(readFileSync(pngFile)));
+      } catch (e) {
+        reject(e);
+      }
+    });
+  });
+}
+
+describe("runtrace view in Firefox", {
+  skip: firefox ? skip : "no firefox binary found (install Debian's firefox-esr, or set $FIREFOX)",
+}, () => {
+  test("renders the cappuccino trace, and an error page for a file that is not a trace", async () => {
+    const page = join(dir, "firefox.html");
+    writeFileSync(page, renderViewerHtml(await cappuccinoTrace(), { name: "cappuccino.trace" }));
+    const shot = pngStats(await firefoxScreenshot(page, join(dir, "firefox.png")));
+    assert.ok(
+      shot.colors > 20 && shot.nonWhite > 0.03,
+      `blank-looking page ${JSON.stringify(shot)}`,
+    );
+
+    const bad = join(dir, "firefox-bad.html");
+    writeFileSync(
+      bad,
+      renderViewerHtml(new TextEncoder().encode('{"not":"a trace"}'), { name: "x.json" }),
+    );
+    const error = pngStats(await firefoxScreenshot(bad, join(dir, "firefox-bad.png")));
+    assert.ok(error.nonWhite < shot.nonWhite, "the error page looks like a timeline");
+  });
+});
