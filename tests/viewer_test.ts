@@ -436,6 +436,25 @@ if (!chromium) {
       await page.waitFor(`runtraceViewer.timeline.t1 - runtraceViewer.timeline.t0 < ${span}`);
     });
 
+    test("stacks recorded with stacks: true show in the details panel", async () => {
+      const path = join(dir, "stacks.trace");
+      await trace.start(path, { stacks: true, runtime: false });
+      const [ctx, task] = trace.newTask("withStacks");
+      trace.startRegion(ctx, "stacked").end();
+      task.end();
+      await trace.stop();
+      const bytes = new Uint8Array(readFileSync(path));
+      const page = await open(bytes, "stacks.trace");
+      await page.evaluate(`runtraceViewer.timeline.select({ kind: "region", index: 0 }, true)`);
+      const details = await page.evaluate<string>(`document.querySelector("#details").innerText`);
+      assert.match(details, /Started at\s+\S.*viewer_test\.ts:\d+:\d+/);
+      await page.evaluate(`runtraceViewer.timeline.select({ kind: "task", index: 0 }, true)`);
+      const taskDetails = await page.evaluate<string>(
+        `document.querySelector("#details").innerText`,
+      );
+      assert.match(taskDetails, /Created at\s+\S.*viewer_test\.ts:\d+:\d+/);
+    });
+
     test("runtime events: counter charts, and a stall's details name the region that ran", async () => {
       const path = join(dir, "stall.trace");
       await trace.start(path);

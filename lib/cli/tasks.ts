@@ -156,10 +156,18 @@ export function formatInstance(trace: Trace, inst: TaskInstance): string {
     t.parent === 0 ? "none" : t.parent
   }`;
   const rows: string[][] = [];
-  if (t.start !== undefined) rows.push([formatTimestamp(t.start), "0ns", "", "task begin"]);
+  // With `stacks: true` recorded, each event is followed by where it was called.
+  const at = (stack?: string[]) => {
+    if (stack?.length) rows.push(["", "", "", `  at ${stack[0].replace("file://", "")}`]);
+  };
+  if (t.start !== undefined) {
+    rows.push([formatTimestamp(t.start), "0ns", "", "task begin"]);
+    at(t.stack);
+  }
   for (const e of taskTimeline(trace, t)) {
     const [th, text] = eventText(e);
     rows.push([formatTimestamp(e.time), dur(e.time - inst.start), thread(th), text]);
+    at(e.kind === "region" ? e.region.stack : e.kind === "log" ? e.log.stack : undefined);
   }
   if (t.end !== undefined) {
     rows.push([formatTimestamp(t.end), dur(t.end - inst.start), "", "task end"]);

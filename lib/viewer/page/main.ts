@@ -299,6 +299,12 @@ function showDetails(
     regions: new Map(trace.regions.map((r, i) => [r, i])),
   };
   const logIndex = (l: object) => itemIndex!.logs.get(l) ?? -1;
+  // Recorded with `stacks: true`: where the event was made, innermost frame first.
+  const stackRow = (label: string, stack?: string[]) => {
+    if (!stack?.length) return;
+    const frames = stack.slice(0, 12).map((f) => escapeHtml(f.replace("file://", "")));
+    rows.push([label, `<span class="msg">${frames.join("<br>")}</span>`]);
+  };
   if (sel.kind === "task") {
     const t = trace.tasks[sel.index];
     title = `Task ${escapeHtml(t.type || "(no type)")} <span class="id">#${t.id}</span>`;
@@ -310,6 +316,7 @@ function showDetails(
       t.start !== undefined && t.end !== undefined ? formatDuration(t.end - t.start) : "incomplete",
     ]);
     rows.push(["Parent task", taskLink(t.parent)]);
+    stackRow("Created at", t.stack);
     if (t.children.length) {
       rows.push([
         "Subtasks",
@@ -349,6 +356,7 @@ function showDetails(
     const name = trace.threads.find((t) => t.id === r.thread)?.name;
     rows.push(["Thread", `${r.thread}${name ? ` (${escapeHtml(name)})` : ""}`]);
     rows.push(["Async lane", String(r.lane)]);
+    stackRow("Started at", r.stack);
     const end = r.end ?? trace.duration;
     const source = task ? task.logs : trace.logs.filter((l) => l.task === 0);
     logs = source.filter((l) => l.time >= r.start && l.time <= end).slice(0, 100)
@@ -392,6 +400,7 @@ function showDetails(
     rows.push(["Task", taskLink(l.task)]);
     const name = trace.threads.find((t) => t.id === l.thread)?.name;
     rows.push(["Thread", `${l.thread}${name ? ` (${escapeHtml(name)})` : ""}`]);
+    stackRow("Logged at", l.stack);
   }
   const logHtml = logs.length === 0
     ? ""
