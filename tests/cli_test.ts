@@ -16,6 +16,8 @@ import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { type CliIO, main } from "../cli.ts";
 import { generateTrace } from "../bench/gen_trace.ts";
+import * as trace from "../mod.ts";
+import { isTracedTestRun } from "../lib/test_tracing.ts";
 
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 const CAPPUCCINO = here("./fixtures/cappuccino.trace");
@@ -328,5 +330,23 @@ describe("the analysis model and durations", () => {
     for (const bad of ["", "5", "1.5", "ms", "1x", "-1ms"]) {
       assert.throws(() => parseDuration(bad), RangeError, bad);
     }
+  });
+});
+
+describe("stacks", { skip: isTracedTestRun() ? "RUNTRACE holds the trace" : false }, () => {
+  test("runtrace tasks --type prints where each event was called", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "runtrace-cli-stacks-"));
+    const path = join(dir, "stacks.trace");
+    await trace.start(path, { stacks: true, runtime: false });
+    const [ctx, task] = trace.newTask("withStacks");
+    trace.log(ctx, "step", "one");
+    trace.startRegion(ctx, "stacked").end();
+    task.end();
+    await trace.stop();
+    const r = await run(["tasks", "--type", "withStacks", path]);
+    assert.equal(r.status, 0, r.stderr);
+    const at = r.stdout.split("\n").filter((l) => /^\s+at .*cli_test\.ts:\d+:\d+/.test(l));
+    assert.equal(at.length, 3, r.stdout); // task begin, log, region
+    rmSync(dir, { recursive: true, force: true });
   });
 });
