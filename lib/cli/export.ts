@@ -51,14 +51,24 @@ export async function exportCommand(args: string[], io: CliIO): Promise<number> 
   const exporter: Exporter = format === "perfetto" ? new PerfettoExporter() : new ChromeExporter();
   const file = outPath === undefined || outPath === "-" ? undefined : await fileSink(outPath);
   const out: Sink = file ?? io.stdout;
+  // One write in flight while the next chunk is converted: the file system
+  // works on another thread meanwhile. `takeView` reuses the memory of the
+  // view before, so that write must be done first.
+  let pending: Promise<void> | undefined;
   const flush = async () => {
+    if (pending) await pending;
+    pending = undefined;
     const chunk = exporter.takeView();
-    if (chunk.length > 0) await out.write(chunk);
+    if (chunk.length === 0) return;
+    pending = out.write(chunk);
+    // Awaited at the next flush; until then, not an unhandled rejection.
+    pending.catch(() => {});
   };
   let end;
   try {
     end = await exportStream(path, io, exporter, flush);
     await flush();
+    await pending;
   } finally {
     await file?.close();
   }
