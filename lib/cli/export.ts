@@ -70,6 +70,8 @@ export async function exportCommand(args: string[], io: CliIO): Promise<number> 
     await flush();
     await pending;
   } finally {
+    // On an error, let the write in flight finish before closing the file.
+    await pending?.catch(() => {});
     await file?.close();
   }
   const name = path === "-" ? "standard input" : path;
