@@ -728,7 +728,11 @@ export function drainWorkerMain(
         Atomics.notify(ctrl, L.ctrl.FLUSH);
         return;
       }
-      if (drainAll() > 0) {
+      drainAll();
+      // Drain again at once only if a pass left records behind (a producer
+      // flat out); otherwise sleep until flushInterval or the half-full wake,
+      // so steady traffic costs one wake per interval, not one per millisecond.
+      if (writers.length > 0 && rings.some((r) => r.pending() > 0)) {
         await yieldToMessages();
         continue;
       }
