@@ -306,7 +306,14 @@ export function withRegion<T>(
     throw e;
   }
   if (result instanceof Promise) {
-    return result.finally(() => region.end()) as T;
+    // then(ok, fail) makes one promise where finally() makes three.
+    return result.then((v) => {
+      region.end();
+      return v;
+    }, (e) => {
+      region.end();
+      throw e;
+    }) as T;
   }
   region.end();
   return result;
