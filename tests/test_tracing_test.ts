@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import process from "node:process";
 import * as trace from "../mod.ts";
-import { parseTrace, type Trace } from "../read.ts";
+import type { Trace } from "../read.ts";
 import { isTracedTestRun, runTracePath, tracedTestModule, traceTest } from "../lib/test_tracing.ts";
 import { readTrace, repoRoot, runtime, tempDir, tracedInMemory } from "./helpers.ts";
 
