@@ -11,6 +11,7 @@
  *   --events=N   events in the generated trace (default 10 000 000)
  *   --runs=N     runs per case; the fastest is reported (default 3)
  *   --trace=P    use this trace instead of generating bench/out/big.trace
+ *   --only=S     only the commands whose name contains S (stats, export, perfetto)
  * ```
  *
  * @module
@@ -28,6 +29,7 @@ const args = process.argv.slice(2);
 const flag = (name: string) => args.find((a) => a.startsWith(`--${name}=`))?.split("=")[1];
 const wanted = Number(flag("events") ?? 10_000_000);
 const runs = Number(flag("runs") ?? 3);
+const only = flag("only");
 const root = fileURLToPath(new URL("..", import.meta.url));
 const outDir = join(root, "bench", "out");
 mkdirSync(outDir, { recursive: true });
@@ -118,6 +120,7 @@ const lines = [
   "| --- | --- | ---: | ---: | ---: | ---: |",
 ];
 for (const [name, cliArgs, out] of cases) {
+  if (only !== undefined && !name.includes(only)) continue;
   for (const [rt, argv] of runtimes) {
     const m = best(argv, cliArgs, out);
     const rate = events / m.seconds / 1e6;
