@@ -3,8 +3,11 @@
  * thread (single producer) and the drain worker (single consumer).
  *
  * ```
- * bytes 0..63      control words (Int32), indexed by {@linkcode Ctrl}
- * bytes 64..       records, RECORD_BYTES each, `capacity` of them (power of two)
+ * bytes 0..127     control words (Int32), indexed by {@linkcode Ctrl}: the
+ *                  producer's in the first 64-byte cache line, the worker's
+ *                  in the second, so that neither side's stores evict the
+ *                  other's line on every event
+ * bytes 128..      records, RECORD_BYTES each, `capacity` of them (power of two)
  * then             text ring, UTF-16 code units, `textCapacity` of them (power of two)
  * ```
  *
@@ -23,19 +26,19 @@ export const Ctrl = {
   /** Records published by the producer (one atomic store per record). */
   HEAD: 0,
   /** Records consumed by the worker; the producer waits on it when full. */
-  TAIL: 1,
+  TAIL: 16,
   /** Text units consumed by the worker. */
-  TEXT_TAIL: 2,
+  TEXT_TAIL: 17,
   /** Bumped by the producer to wake the worker early (ring half full). */
   WAKE: 3,
   /** Events the producer dropped because the ring stayed full. */
   LOST: 4,
   /** Exit handshake: see {@linkcode Flush}. */
-  FLUSH: 5,
+  FLUSH: 18,
   /** Next task id; only the main ring's word is used, by every thread. */
   TASK_SEQ: 6,
   /** Set to 1 when the session ended: a joined thread stops recording. */
-  CLOSED: 7,
+  CLOSED: 19,
 } as const;
 
 /**
@@ -48,7 +51,7 @@ export const LOG_MESSAGE_ID = 2;
 export const Flush = { IDLE: 0, REQUESTED: 1, DONE: 2 } as const;
 
 /** Bytes of control words before the first record. */
-export const CTRL_BYTES = 64;
+export const CTRL_BYTES = 128;
 /** Bytes per record. */
 export const RECORD_BYTES = 32;
 /** Uint32 words per record. */

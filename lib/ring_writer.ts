@@ -20,7 +20,7 @@ export let enabled = false;
 /** Bumped at every start and stop; a Region or Task of another is stale. */
 export let generation = 0;
 
-let ctrl: Int32Array<ArrayBufferLike> = new Int32Array(16);
+let ctrl: Int32Array<ArrayBufferLike> = new Int32Array(CTRL_BYTES >> 2);
 /** The main ring's control words: the task counter every thread shares. */
 let seqCtrl: Int32Array<ArrayBufferLike> = ctrl;
 /** Added to this thread's clock to get the main thread's. */
