@@ -76,13 +76,26 @@ function intAt(buf: Uint8Array, p: number, v: number): number {
   const end = p + n;
   let q = end;
   let x = v | 0;
-  while (x >= 10) {
-    const d = (x / 10) | 0;
-    buf[--q] = 48 + x - d * 10;
+  // Two digits per division.
+  while (x >= 100) {
+    const d = (x / 100) | 0;
+    const r = (x - d * 100) << 1;
+    buf[--q] = PAIRS[r + 1];
+    buf[--q] = PAIRS[r];
     x = d;
   }
-  buf[--q] = 48 + x;
+  if (x >= 10) {
+    buf[--q] = PAIRS[(x << 1) + 1];
+    buf[--q] = PAIRS[x << 1];
+  } else buf[--q] = 48 + x;
   return end;
+}
+
+/** "00" to "99" in ASCII, two bytes each. */
+const PAIRS = new Uint8Array(200);
+for (let i = 0; i < 100; i++) {
+  PAIRS[2 * i] = 48 + Math.floor(i / 10);
+  PAIRS[2 * i + 1] = 48 + (i % 10);
 }
 
 /** `JsonBytes.us` at `p`; returns the end. */
@@ -239,8 +252,13 @@ class ChromeSink implements LayoutSink {
   private pid = b(',"pid":1');
   /** JSON-quoted names, encoded, by name: types and categories repeat. */
   private names = new Map<string, Uint8Array>();
-  /** Event openings up to `"ts":` with the name in, by phase and name. */
-  private prefixes = new Map<Uint8Array, Map<string, Uint8Array>>();
+  /** Event openings with the name in, by name, one map per opening. */
+  private pre = {
+    sliceB: new Map<string, Uint8Array>(),
+    log: new Map<string, Uint8Array>(),
+    taskB: new Map<string, Uint8Array>(),
+    taskE: new Map<string, Uint8Array>(),
+  };
 
   private name(s: string): Uint8Array {
     let j = this.names.get(s);
@@ -255,10 +273,14 @@ class ChromeSink implements LayoutSink {
    * `{"ph":…,"name":"type"` and `tail` (`,"ts":` unless given) for region
    * slices, logs and tasks, cached by name.
    */
-  private prefix(head: Uint8Array, key: string, name: string, tail = F.ts): Uint8Array {
+  private prefix(
+    byName: Map<string, Uint8Array>,
+    head: Uint8Array,
+    key: string,
+    name: string,
+    tail = F.ts,
+  ): Uint8Array {
     // One map per opening: a concatenated key would cost a string per event.
-    let byName = this.prefixes.get(head);
-    if (byName === undefined) this.prefixes.set(head, byName = new Map());
     let p = byName.get(key);
     if (p === undefined) {
       const q = this.name(name);
@@ -381,7 +403,7 @@ class ChromeSink implements LayoutSink {
     region: number,
     continued: boolean,
   ): void {
-    const pre = this.prefix(F.sliceB, type, type);
+    const pre = this.prefix(this.pre.sliceB, F.sliceB, type, type);
     let p = this.start(pre.length);
     const buf = this.w.buf;
     p = cp(buf, p, pre);
@@ -422,7 +444,7 @@ class ChromeSink implements LayoutSink {
     flow: boolean,
   ): void {
     const label = type || "(unknown task)";
-    const pre = this.prefix(F.taskB, label, label, F.id);
+    const pre = this.prefix(this.pre.taskB, F.taskB, label, label, F.id);
     let p = this.start(pre.length);
     const buf = this.w.buf;
     p = cp(buf, p, pre);
@@ -444,7 +466,7 @@ class ChromeSink implements LayoutSink {
 
   taskEnd(task: number, type: string, track: number, time: number, incomplete: boolean): void {
     const label = type || "(unknown task)";
-    const pre = this.prefix(F.taskE, label, label, F.id);
+    const pre = this.prefix(this.pre.taskE, F.taskE, label, label, F.id);
     if (!incomplete) {
       let p = this.start(pre.length);
       const buf = this.w.buf;
@@ -494,7 +516,7 @@ class ChromeSink implements LayoutSink {
 
   log(track: number, time: number, task: number, category: string, message: string): void {
     const w = this.next();
-    w.raw(this.prefix(F.log, category, category || "log"));
+    w.raw(this.prefix(this.pre.log, F.log, category, category || "log"));
     w.us(time);
     w.raw(this.whereTask(track));
     w.int(task);
@@ -521,7 +543,7 @@ class ChromeSink implements LayoutSink {
         return;
       }
     }
-    const pre = this.prefix(F.log, category, category || "log");
+    const pre = this.prefix(this.pre.log, F.log, category, category || "log");
     let p = this.start(pre.length + end - start);
     const buf = this.w.buf;
     p = cp(buf, p, pre);
