@@ -178,24 +178,26 @@ interface OpenTask {
  * `Map` keyed by ever-growing ids costs a hash and a rehash now and then per
  * operation, the layout's main cost at millions of events per second.
  */
-const ID_TABLE_SIZE = 4096;
+/** Direct-mapped slots of an {@linkcode IdTable}: it starts small and grows to this. */
+const ID_TABLE_MAX = 4096;
 
 class IdTable<T> {
-  private ids = new Float64Array(ID_TABLE_SIZE);
-  private vals: (T | undefined)[] = new Array(ID_TABLE_SIZE).fill(undefined);
+  private mask = 63;
+  private ids = new Float64Array(64);
+  private vals: (T | undefined)[] = new Array(64).fill(undefined);
   private over = new Map<number, T>();
   /** Live entries. */
   size = 0;
 
   get(id: number): T | undefined {
-    const i = id & (ID_TABLE_SIZE - 1);
+    const i = id & this.mask;
     const v = this.vals[i];
     if (v !== undefined && this.ids[i] === id) return v;
     return this.over.size === 0 ? undefined : this.over.get(id);
   }
 
   set(id: number, v: T): void {
-    const i = id & (ID_TABLE_SIZE - 1);
+    const i = id & this.mask;
     const here = this.vals[i];
     if (here === undefined) {
       if (this.over.size !== 0 && this.over.has(id)) {
@@ -210,15 +212,34 @@ class IdTable<T> {
     } else {
       if (!this.over.has(id)) this.size++;
       this.over.set(id, v);
+      // Many live ids at once: a bigger table (memory stays small per thread).
+      if (this.over.size > (this.mask + 1) >> 3 && this.mask + 1 < ID_TABLE_MAX) this.grow();
     }
   }
 
   delete(id: number): void {
-    const i = id & (ID_TABLE_SIZE - 1);
+    const i = id & this.mask;
     if (this.vals[i] !== undefined && this.ids[i] === id) {
       this.vals[i] = undefined;
       this.size--;
     } else if (this.over.delete(id)) this.size--;
+  }
+
+  private grow(): void {
+    const ids = this.ids;
+    const vals = this.vals;
+    const over = this.over;
+    const n = (this.mask + 1) * 2;
+    this.mask = n - 1;
+    this.ids = new Float64Array(n);
+    this.vals = new Array(n).fill(undefined);
+    this.over = new Map();
+    this.size = 0;
+    for (let i = 0; i < vals.length; i++) {
+      const v = vals[i];
+      if (v !== undefined) this.set(ids[i], v);
+    }
+    for (const [id, v] of over) this.set(id, v);
   }
 
   /** The live values, in no particular order. */
