@@ -209,9 +209,25 @@ function fixed64At(buf: Uint8Array, p: number, key: readonly number[], v: number
 
 /** A safe integer ≥ 0 in decimal ASCII at `p`; returns the end. */
 function intAt(buf: Uint8Array, p: number, v: number): number {
-  const s = String(v);
-  for (let i = 0; i < s.length; i++) buf[p++] = s.charCodeAt(i);
-  return p;
+  const end = p + digits(v);
+  let q = end;
+  while (v >= 10) {
+    const d = Math.floor(v / 10);
+    buf[--q] = 48 + v - d * 10;
+    v = d;
+  }
+  buf[--q] = 48 + v;
+  return end;
+}
+
+/** How many decimal digits a safe integer ≥ 0 has. */
+function digits(v: number): number {
+  let n = 1;
+  while (v >= 10) {
+    v = Math.floor(v / 10);
+    n++;
+  }
+  return n;
 }
 
 /** Room for the fixed part of any packet the fast paths write. */
@@ -500,7 +516,7 @@ class PerfettoSink implements LayoutSink {
     }
     // What `descriptor` writes, for an ASCII name: its length is the text's.
     const w = this.w;
-    const n = ascii.length + String(task).length;
+    const n = ascii.length + digits(task);
     if (w.pos + n + FAST_ROOM > w.buf.length) w.ensure(n + FAST_ROOM);
     const buf = w.buf;
     let p = w.pos;
