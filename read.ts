@@ -34,6 +34,7 @@ export type { HeaderFields } from "./lib/encoder.ts";
 export type {
   CounterEvent,
   EndEvent,
+  EventVisitor,
   GcEvent,
   HeaderEvent,
   LogEvent,

@@ -48,7 +48,7 @@ export interface StartOptions {
   /**
    * The execution side of the trace: heap and memory counters, inferred GC,
    * event-loop stalls and utilisation, sampled on one 10 ms timer (on by
-   * default; an idle process spends 1-2% of a core on it). `false` turns it off.
+   * default; an idle process spends about 2.5% of a core on it). `false` turns it off.
    */
   runtime?: RuntimeEventOptions | false;
 }

@@ -538,3 +538,53 @@ describe("chrome and perfetto exports", { skip }, () => {
     assert.equal(first.ts! * 1000, t.regions[0].start);
   });
 });
+
+describe("the decoder's visitor path", { skip }, () => {
+  /** One export, through `add` alone or through `add` plus the exporter's visitor. */
+  function exportWith(bytes: Uint8Array, format: "chrome" | "perfetto", visitor: boolean) {
+    const x = format === "chrome" ? new ChromeExporter() : new PerfettoExporter();
+    const d = new TraceDecoder(x.add, visitor ? x.visitor : undefined);
+    const parts: Uint8Array[] = [];
+    for (let i = 0; i < bytes.length; i += 4093) {
+      d.push(bytes.subarray(i, i + 4093));
+      parts.push(x.take().slice());
+    }
+    d.finish();
+    parts.push(x.take().slice());
+    const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+    let o = 0;
+    for (const p of parts) out.set(p, (o += p.length) - p.length);
+    return out;
+  }
+
+  test("exports byte for byte what the object path exports, in both formats", async () => {
+    const path = join(tempDir(), "messages.trace");
+    await trace.start(path, { runtime: false });
+    const [ctx, task] = trace.newTask('naïve "quoted" task');
+    trace.log(ctx, "q", 'quotes " and \\ backslashes, \n newline, \u0001 control');
+    trace.log(ctx, "ü", "non-ASCII: 日本語 🍵 é");
+    trace.log(ctx, "long", "x".repeat(5000));
+    trace.log(ctx, "bad", "lone \uD800 surrogate");
+    const outer = trace.startRegion(ctx, "outer");
+    const inner = trace.startRegion(ctx, "inner");
+    outer.end(); // misnested on purpose
+    inner.end();
+    trace.startRegion(ctx, "left open");
+    task.end();
+    trace.newTask("never ended");
+    await trace.stop();
+    const recorded = new Uint8Array(readFileSync(path));
+    const fixture = new Uint8Array(
+      readFileSync(fileURLToPath(new URL("./fixtures/workload.trace", import.meta.url))),
+    );
+    for (const bytes of [recorded, fixture]) {
+      for (const format of ["chrome", "perfetto"] as const) {
+        assert.deepEqual(
+          exportWith(bytes, format, true),
+          exportWith(bytes, format, false),
+          `${format} differs between the visitor and the object path`,
+        );
+      }
+    }
+  });
+});
