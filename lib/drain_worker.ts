@@ -364,7 +364,8 @@ export class RingDrainer {
 
 /** One self-contained piece of a flight recorder's window. */
 interface Chunk {
-  parts: Uint8Array[];
+  /** The chunk's bytes are `buf[0, size)`; buffers are reused, not freed. */
+  buf: Uint8Array;
   size: number;
   events: number;
   /** When the chunk began, ms on the recording thread's clock. */
@@ -384,6 +385,8 @@ export class FlightWindow {
   maxBytes: number;
   chunks: Chunk[] = [];
   size = 0;
+  /** Buffers of dropped chunks, for the next ones: no allocation per take. */
+  private spare: Uint8Array[] = [];
   private counted = 0;
 
   constructor(writer: TraceWriter, header: HeaderFields, minAge: number, maxBytes: number) {
@@ -406,16 +409,35 @@ export class FlightWindow {
     this.writer.defineAll(strings);
     this.writer.closeBatch();
     if (open) this.restate(open);
-    this.chunks.push({ parts: [o.buf.slice(0, o.pos)], size: o.pos, events: 0, startMs: nowMs });
-    this.size += o.pos;
+    const chunk: Chunk = {
+      buf: this.spare.pop() ?? new Uint8Array(Math.max(1 << 16, this.maxBytes >> 3)),
+      size: 0,
+      events: 0,
+      startMs: nowMs,
+    };
+    this.chunks.push(chunk);
+    this.append(chunk, o.buf, o.pos);
     this.counted = this.writer.total;
     o.reset();
     while (
       this.chunks.length > 1 &&
       (this.size > this.maxBytes || this.chunks[1].startMs <= nowMs - this.minAge)
     ) {
-      this.size -= this.chunks.shift()!.size;
+      const dropped = this.chunks.shift()!;
+      this.size -= dropped.size;
+      if (this.spare.length < 2) this.spare.push(dropped.buf);
     }
+  }
+
+  private append(c: Chunk, bytes: Uint8Array, n: number): void {
+    if (c.size + n > c.buf.length) {
+      const bigger = new Uint8Array(Math.max(c.size + n, c.buf.length * 2));
+      bigger.set(c.buf.subarray(0, c.size));
+      c.buf = bigger;
+    }
+    c.buf.set(bytes.subarray(0, n), c.size);
+    c.size += n;
+    this.size += n;
   }
 
   /** Moves the writer's sealed bytes into the current chunk. */
@@ -423,10 +445,7 @@ export class FlightWindow {
     const o = this.writer.out;
     const cur = this.chunks[this.chunks.length - 1];
     if (o.pos === 0 || !cur) return;
-    const bytes = o.buf.slice(0, o.pos);
-    cur.parts.push(bytes);
-    cur.size += bytes.length;
-    this.size += bytes.length;
+    this.append(cur, o.buf, o.pos);
     cur.events += this.writer.total - this.counted;
     this.counted = this.writer.total;
     o.reset();
@@ -476,10 +495,8 @@ export class FlightWindow {
     out.set(head, 0);
     let off = head.length;
     for (const c of this.chunks) {
-      for (const p of c.parts) {
-        out.set(p, off);
-        off += p.length;
-      }
+      out.set(c.buf.subarray(0, c.size), off);
+      off += c.size;
     }
     out.set(tail, off);
     return out;
