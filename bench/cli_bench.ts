@@ -3,7 +3,7 @@
  * Chrome JSON and `export` to Perfetto, each run as a child process in both
  * runtimes, with wall time, events per second and peak resident memory (from
  * `/usr/bin/time`, when the machine has it). Output is Markdown for
- * bench/results-cli.md.
+ * bench/README.md.
  *
  * ```
  * deno run -A bench/cli_bench.ts [--events=N] [--runs=N] [--trace=PATH]

@@ -2,7 +2,7 @@
  * Viewer benchmark: generates a trace of about 1 million events, builds its
  * page, loads it in headless Chromium and measures the first timeline paint
  * and the time of each zoom and pan step. Results go to standard output as a
- * Markdown table (copied into bench/results-viewer.md).
+ * Markdown table (copied into bench/README.md).
  *
  *     deno run -A bench/viewer_bench.ts [--events N] [--loads K]
  *     bun bench/viewer_bench.ts
