@@ -10,6 +10,7 @@
  * runtrace regions FILE [--type T]     latency per region type, split by task type
  * runtrace logs FILE [--category C] [--task ID] [--grep S]
  * runtrace export FILE [-o OUT] [--format chrome|perfetto]
+ * runtrace merge -o OUT FILE...        several traces (e.g. per test module) into one
  * runtrace view FILE                   the HTML viewer
  * ```
  *
@@ -31,6 +32,7 @@ import { TASKS_USAGE, tasksCommand } from "./lib/cli/tasks.ts";
 import { REGIONS_USAGE, regionsCommand } from "./lib/cli/regions.ts";
 import { LOGS_USAGE, logsCommand } from "./lib/cli/logs.ts";
 import { EXPORT_USAGE, exportCommand } from "./lib/cli/export.ts";
+import { MERGE_USAGE, mergeCommand } from "./lib/cli/merge.ts";
 
 export type { CliIO, Sink } from "./lib/cli/io.ts";
 
@@ -42,6 +44,7 @@ Usage:
   ${REGIONS_USAGE}
   ${LOGS_USAGE}
   ${EXPORT_USAGE}
+  ${MERGE_USAGE}
   runtrace view FILE [flags]
 
 FILE may be - to read standard input. Durations are written like 500us, 1.5ms, 2s.
@@ -56,6 +59,7 @@ const COMMANDS: Record<string, Command> = {
   regions: regionsCommand,
   logs: logsCommand,
   export: exportCommand,
+  merge: mergeCommand,
   view: viewCommand,
 };
 

@@ -4,8 +4,10 @@
  *
  * - Bun: `bunfig.toml` has `[test] preload = ["./test_preload.ts"]`, then
  *   `RUNTRACE=trace.out bun test`.
- * - Deno: `RUNTRACE=trace.out deno test -A --preload=./test_preload.ts tests/`
- *   writes one trace per test module (`trace.api_test.out`, ...).
+ * - Deno: `RUNTRACE=trace.out deno test -A --preload=./test_preload.ts tests/`.
+ *   Each test module runs in an isolate of its own and writes its own part
+ *   (`trace.api_test.out`, ...); after each module the parts are merged into
+ *   `trace.out`, one trace of the run with each module as a thread.
  *
  * @example Read the run back: which tests were slowest
  * ```ts

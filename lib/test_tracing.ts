@@ -394,7 +394,36 @@ export async function traceDenoTestRun(): Promise<void> {
       : v;
   }
   deno.test = wrapped as DenoTestApi["test"];
-  orig.afterAll?.(() => stopRunTrace());
+  orig.afterAll?.(async () => {
+    await stopRunTrace();
+    await mergeRunTrace(process.env.RUNTRACE!);
+  });
+}
+
+/**
+ * Deno traces each test module in an isolate of its own, into
+ * `trace.<module>.out`; after each module, the parts so far are merged into
+ * `trace.out`, one trace of the run (each module a thread), so that after
+ * the last module it holds them all. Written to a temporary file first and
+ * renamed: a reader never sees half a trace.
+ */
+async function mergeRunTrace(path: string): Promise<void> {
+  try {
+    const { mergeCommand } = await import("./cli/merge.ts");
+    const tmp = `${path}.merging-${process.pid}`;
+    const quiet = { write: () => Promise.resolve() };
+    await mergeCommand(["--parts-of", path, "-o", tmp], {
+      stdout: quiet,
+      stderr: quiet,
+      stdin: async function* () {},
+      stderrIsTTY: false,
+      stdoutIsTTY: false,
+    });
+    const { rename } = await import("node:fs/promises");
+    await rename(tmp, path);
+  } catch (e) {
+    console.error(`runtrace: could not merge the test run's traces: ${(e as Error).message}`);
+  }
 }
 
 /**
