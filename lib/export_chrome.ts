@@ -19,13 +19,13 @@
  * @module
  */
 
-import type { EventVisitor, TraceEvent, TraceHeader } from "./decoder.ts";
+import type { TraceHeader } from "./decoder.ts";
 import {
+  Exporter,
   type LayoutReport,
   type LayoutSink,
   type RuntimeSpan,
   type SliceEndReason,
-  TrackLayout,
 } from "./export_layout.ts";
 
 export type { LayoutReport };
@@ -653,41 +653,9 @@ class ChromeSink implements LayoutSink {
  * await Deno.writeFile("trace.json", x.take());
  * ```
  */
-export class ChromeExporter {
-  private sink = new ChromeSink();
-  private layout = new TrackLayout(this.sink);
-
-  /** Takes the next event; the `end` event closes the JSON array. */
-  add = (e: TraceEvent): void => {
-    this.layout.add(e);
-    if (e.kind === "end") this.sink.close();
-  };
-
-  /**
-   * The decoder's fast path for the frequent kinds, the same output as
-   * `add`: `new TraceDecoder(x.add, x.visitor)`.
-   */
-  get visitor(): EventVisitor {
-    return this.layout;
-  }
-
-  /** The JSON written since the last call, as UTF-8. */
-  take(): Uint8Array {
-    return this.sink.w.take();
-  }
-
-  /** Like `take`, without a copy: valid until the next `takeView`. */
-  takeView(): Uint8Array {
-    return this.sink.w.takeView();
-  }
-
-  /** Trace events written so far. */
-  get events(): number {
-    return this.sink.events;
-  }
-
-  /** What the layout repaired; complete after the `end` event. */
-  get report(): LayoutReport {
-    return this.layout.report;
+export class ChromeExporter extends Exporter<ChromeSink> {
+  /** Makes an exporter; see {@linkcode Exporter}. */
+  constructor() {
+    super(new ChromeSink());
   }
 }

@@ -621,3 +621,76 @@ export function layoutWarnings(r: LayoutReport): string[] {
   }
   return out;
 }
+
+/** What an exporter's sink holds besides the layout's callbacks: its output. */
+export interface ExportSink extends LayoutSink {
+  /** The output buffer. */
+  w: { take(): Uint8Array; takeView(): Uint8Array };
+  /** Output events written so far. */
+  events: number;
+  /** Finishes the output after the `end` event, where the format needs it. */
+  close?(): void;
+}
+
+/**
+ * An exporter: the track layout driving a format's sink. Feed it every event
+ * of a trace through `add` (or the decoder's fast path, `visitor`); after
+ * each chunk of input, `take()` the output so far.
+ *
+ * @example
+ * ```ts
+ * import { TraceDecoder } from "./decoder.ts";
+ * import { ChromeExporter } from "./export_chrome.ts";
+ * const x = new ChromeExporter();
+ * const d = new TraceDecoder(x.add, x.visitor);
+ * d.push(await Deno.readFile("trace.out"));
+ * d.finish();
+ * await Deno.writeFile("trace.json", x.take());
+ * ```
+ */
+export class Exporter<S extends ExportSink> {
+  /** The format's writer. */
+  protected sink: S;
+  /** Places slices on tracks and repairs what needs it. */
+  protected layout: TrackLayout;
+
+  /** Makes an exporter writing through `sink`. */
+  constructor(sink: S) {
+    this.sink = sink;
+    this.layout = new TrackLayout(sink);
+  }
+
+  /** Takes the next event; the `end` event finishes the output. */
+  add = (e: TraceEvent): void => {
+    this.layout.add(e);
+    if (e.kind === "end") this.sink.close?.();
+  };
+
+  /**
+   * The decoder's fast path for the frequent kinds, the same output as
+   * `add`: `new TraceDecoder(x.add, x.visitor)`.
+   */
+  get visitor(): EventVisitor {
+    return this.layout;
+  }
+
+  /** The output written since the last call. */
+  take(): Uint8Array {
+    return this.sink.w.take();
+  }
+
+  /** Like `take`, without a copy: valid until the next `takeView`. */
+  takeView(): Uint8Array {
+    return this.sink.w.takeView();
+  }
+
+  /** Output events written so far. */
+  get events(): number {
+    return this.sink.events;
+  }
+
+  /** What the layout repaired; complete after the `end` event. */
+  get report(): LayoutReport {
+    return this.layout.report;
+  }
+}

@@ -22,15 +22,15 @@
  * @module
  */
 
-import type { EventVisitor, TraceEvent, TraceHeader } from "./decoder.ts";
+import type { TraceHeader } from "./decoder.ts";
 import {
+  Exporter,
   GC_SLOT,
   type LayoutReport,
   type LayoutSink,
   type RuntimeSpan,
   type SliceEndReason,
   STALL_SLOT,
-  TrackLayout,
 } from "./export_layout.ts";
 
 export type { LayoutReport };
@@ -722,38 +722,9 @@ class PerfettoSink implements LayoutSink {
  * await Deno.writeFile("trace.pftrace", x.take());
  * ```
  */
-export class PerfettoExporter {
-  private sink = new PerfettoSink();
-  private layout = new TrackLayout(this.sink);
-
-  /** Takes the next event. */
-  add = (e: TraceEvent): void => this.layout.add(e);
-
-  /**
-   * The decoder's fast path for the frequent kinds, the same output as
-   * `add`: `new TraceDecoder(x.add, x.visitor)`.
-   */
-  get visitor(): EventVisitor {
-    return this.layout;
-  }
-
-  /** The bytes written since the last call. */
-  take(): Uint8Array {
-    return this.sink.w.take();
-  }
-
-  /** Like `take`, without a copy: valid until the next `takeView`. */
-  takeView(): Uint8Array {
-    return this.sink.w.takeView();
-  }
-
-  /** Trace packets written so far. */
-  get events(): number {
-    return this.sink.events;
-  }
-
-  /** What the layout repaired; complete after the `end` event. */
-  get report(): LayoutReport {
-    return this.layout.report;
+export class PerfettoExporter extends Exporter<PerfettoSink> {
+  /** Makes an exporter; see {@linkcode Exporter}. */
+  constructor() {
+    super(new PerfettoSink());
   }
 }
