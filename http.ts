@@ -21,6 +21,7 @@
 
 export { flightRecorderHandler, traceHandler } from "./lib/http_debug.ts";
 export type { FetchHandler, FlightRecorderLike, TraceHandlerOptions } from "./lib/http_debug.ts";
+export type { StartOptions } from "./mod.ts";
 export { parseTraceparent, tracedFetch, traceRequests } from "./lib/http_tasks.ts";
 export type {
   FetchLike,

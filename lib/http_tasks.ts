@@ -282,6 +282,7 @@ export function tracedFetch(
 export interface Traceparent {
   /** The header as received, lower-cased. */
   header: string;
+  /** The version field, 2 hex digits (`00` today). */
   version: string;
   /** 32 hex digits. */
   traceId: string;
