@@ -260,19 +260,9 @@ export function recordLog(task: number, category: number, message: string) {
     ) {
       lastMessageId = strings.get(message) ?? define(message, MESSAGE_ID_MAX_LENGTH);
       if (lastMessageId !== 0) messageIds++;
-      if (head === limit && !reserve()) return;
     }
     if (lastMessageId !== 0) {
-      const i = (head & mask) << 3;
-      f64[i >> 1] = performance.now() + clockShift;
-      u32[i + 2] = Rec.LOG;
-      u32[i + 3] = task;
-      u32[i + 4] = category;
-      u32[i + 5] = lastMessageId;
-      u32[i + 6] = 0;
-      u32[i + 7] = LOG_MESSAGE_ID;
-      head = (head + 1) | 0;
-      Atomics.store(ctrl, Ctrl.HEAD, head);
+      record(Rec.LOG, task, category, lastMessageId, 0, LOG_MESSAGE_ID);
       return;
     }
   } else {
@@ -286,17 +276,7 @@ export function recordLog(task: number, category: number, message: string) {
     flags = 1;
   }
   const pos = writeText(message, n);
-  if (pos < 0) return;
-  const i = (head & mask) << 3;
-  f64[i >> 1] = performance.now() + clockShift;
-  u32[i + 2] = Rec.LOG;
-  u32[i + 3] = task;
-  u32[i + 4] = category;
-  u32[i + 5] = pos >>> 0;
-  u32[i + 6] = n;
-  u32[i + 7] = flags;
-  head = (head + 1) | 0;
-  Atomics.store(ctrl, Ctrl.HEAD, head);
+  if (pos >= 0) record(Rec.LOG, task, category, pos >>> 0, n, flags);
 }
 
 function define(s: string, max: number): number {
