@@ -19,13 +19,17 @@
  * @module
  */
 
-export { flightRecorderHandler, traceHandler } from "./lib/http_debug.ts";
-export type { FetchHandler, FlightRecorderLike, TraceHandlerOptions } from "./lib/http_debug.ts";
+export { flightRecorderHandler, traceHandler } from "./lib/http/debug_handlers.ts";
+export type {
+  FetchHandler,
+  FlightRecorderLike,
+  TraceHandlerOptions,
+} from "./lib/http/debug_handlers.ts";
 export type { StartOptions } from "./mod.ts";
-export { parseTraceparent, tracedFetch, traceRequests } from "./lib/http_tasks.ts";
+export { parseTraceparent, tracedFetch, traceRequests } from "./lib/http/request_tasks.ts";
 export type {
   FetchLike,
   TracedFetchOptions,
   Traceparent,
   TraceRequestsOptions,
-} from "./lib/http_tasks.ts";
+} from "./lib/http/request_tasks.ts";

@@ -21,8 +21,8 @@
  * @module
  */
 
-import { background, Context, currentContext, storage } from "./lib/context.ts";
-import { Rec } from "./lib/ring_layout.ts";
+import { background, Context, currentContext, storage } from "./lib/record/context.ts";
+import { Rec } from "./lib/record/ring_layout.ts";
 import {
   enabled,
   generation,
@@ -37,7 +37,7 @@ import {
   recordStack,
   ringClosed,
   stacks,
-} from "./lib/ring_writer.ts";
+} from "./lib/record/ring_writer.ts";
 import {
   type StartOptions,
   startTrace,
@@ -45,15 +45,15 @@ import {
   type ThreadHandle,
   threadHandle as newThreadHandle,
   type WatchableWorker,
-} from "./lib/session.ts";
-import { contextOf, joinThread, leaveThread } from "./lib/thread_join.ts";
-import type { RuntimeEventOptions } from "./lib/runtime_sampler.ts";
-import type { TraceDestination, TraceWriterLike } from "./lib/sink.ts";
-import { formatLog } from "./lib/format_log.ts";
+} from "./lib/record/session.ts";
+import { contextOf, joinThread, leaveThread } from "./lib/record/thread_join.ts";
+import type { RuntimeEventOptions } from "./lib/record/runtime_sampler.ts";
+import type { TraceDestination, TraceWriterLike } from "./lib/record/destination.ts";
+import { formatLog } from "./lib/record/printf.ts";
 
 export { background, Context };
 export type { RuntimeEventOptions, StartOptions, ThreadHandle, WatchableWorker };
-export { FlightRecorder, type FlightRecorderOptions } from "./lib/flight_recorder.ts";
+export { FlightRecorder, type FlightRecorderOptions } from "./lib/record/flight_recorder.ts";
 export type { TraceDestination, TraceWriterLike };
 
 /**

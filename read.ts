@@ -16,9 +16,9 @@
  * @module
  */
 
-import { TraceDecoder, type TraceEvent } from "./lib/decoder.ts";
+import { TraceDecoder, type TraceEvent } from "./lib/format/decoder.ts";
 
-export { parseTrace, TraceBuilder } from "./lib/trace_model.ts";
+export { parseTrace, TraceBuilder } from "./lib/read/trace_model.ts";
 export type {
   CounterSample,
   GcRecord,
@@ -28,9 +28,9 @@ export type {
   TaskRecord,
   ThreadRecord,
   Trace,
-} from "./lib/trace_model.ts";
-export { TraceDecoder, TraceFormatError } from "./lib/decoder.ts";
-export type { HeaderFields } from "./lib/encoder.ts";
+} from "./lib/read/trace_model.ts";
+export { TraceDecoder, TraceFormatError } from "./lib/format/decoder.ts";
+export type { HeaderFields } from "./lib/format/encoder.ts";
 export type {
   CounterEvent,
   EndEvent,
@@ -48,7 +48,7 @@ export type {
   ThreadEvent,
   TraceEvent,
   TraceHeader,
-} from "./lib/decoder.ts";
+} from "./lib/format/decoder.ts";
 
 /** Bytes a trace can be read from. */
 export type TraceSource =

@@ -22,7 +22,7 @@
  * @module
  */
 
-import { traceBunTestRun, traceDenoTestRun } from "./lib/test_tracing.ts";
+import { traceBunTestRun, traceDenoTestRun } from "./lib/testing/test_tracing.ts";
 
 if ("Bun" in globalThis) await traceBunTestRun();
 else if ("Deno" in globalThis) await traceDenoTestRun();

@@ -22,7 +22,7 @@
  */
 
 import * as trace from "../mod.ts";
-import { TraceDecoder } from "../lib/decoder.ts";
+import { TraceDecoder } from "../lib/format/decoder.ts";
 import { makeDocument, runWorkload } from "./workload.ts";
 import {
   closeSync,

@@ -16,8 +16,8 @@
 import { closeSync, mkdirSync, openSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
 import process from "node:process";
-import { FORMAT_NUMBERS as FORMAT, TraceWriter } from "../lib/encoder.ts";
-import { Ev } from "../lib/format.ts";
+import { FORMAT_NUMBERS as FORMAT, TraceWriter } from "../lib/format/encoder.ts";
+import { Ev } from "../lib/format/constants.ts";
 
 const args = process.argv.slice(2);
 const out = args.find((a) => !a.startsWith("-")) ?? "bench/out/big.trace";

@@ -15,8 +15,8 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import process from "node:process";
-import { FORMAT_NUMBERS as FORMAT, TraceWriter } from "../lib/encoder.ts";
-import { Ev } from "../lib/format.ts";
+import { FORMAT_NUMBERS as FORMAT, TraceWriter } from "../lib/format/encoder.ts";
+import { Ev } from "../lib/format/constants.ts";
 import { renderViewerHtml } from "../lib/viewer/html.ts";
 import { findChromium, launchChromium } from "../tests/cdp.ts";
 

@@ -1,5 +1,5 @@
 import { describe, test } from "node:test";
-import { isTracedTestRun } from "../lib/test_tracing.ts";
+import { isTracedTestRun } from "../lib/testing/test_tracing.ts";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { readFileSync } from "node:fs";

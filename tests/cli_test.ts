@@ -17,7 +17,7 @@ import { fileURLToPath } from "node:url";
 import { type CliIO, main } from "../cli.ts";
 import { generateTrace } from "../bench/gen_trace.ts";
 import * as trace from "../mod.ts";
-import { isTracedTestRun } from "../lib/test_tracing.ts";
+import { isTracedTestRun } from "../lib/testing/test_tracing.ts";
 
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 const CAPPUCCINO = here("./fixtures/cappuccino.trace");
@@ -280,7 +280,7 @@ describe("the real process", () => {
 
 describe("the analysis model and durations", () => {
   test("Go's histogram buckets: five per power of ten, powers of ten start a bucket", async () => {
-    const { bucketOf, bucketStart, LatencyHistogram } = await import("../lib/analysis.ts");
+    const { bucketOf, bucketStart, LatencyHistogram } = await import("../lib/read/analysis.ts");
     assert.equal(bucketOf(0), 0);
     assert.equal(bucketOf(1), 0);
     assert.equal(bucketOf(1000), 15);
@@ -296,7 +296,7 @@ describe("the analysis model and durations", () => {
   });
 
   test("percentiles are nearest-rank", async () => {
-    const { percentile, summarizeLatencies } = await import("../lib/analysis.ts");
+    const { percentile, summarizeLatencies } = await import("../lib/read/analysis.ts");
     const xs = Array.from({ length: 100 }, (_, i) => i + 1);
     assert.equal(percentile(xs, 50), 50);
     assert.equal(percentile(xs, 90), 90);
@@ -309,7 +309,7 @@ describe("the analysis model and durations", () => {
   });
 
   test("durations print with three significant digits and parse as Go writes them", async () => {
-    const { formatDuration, parseDuration } = await import("../lib/duration.ts");
+    const { formatDuration, parseDuration } = await import("../lib/read/duration.ts");
     const cases: [number, string][] = [
       [0, "0ns"],
       [999, "999ns"],

@@ -12,11 +12,11 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as trace from "../mod.ts";
 import { parseTrace, TraceDecoder } from "../read.ts";
-import { ChromeExporter } from "../lib/export_chrome.ts";
-import { EventType, PerfettoExporter, PF, SequenceFlags } from "../lib/export_perfetto.ts";
-import { ProtoWriter } from "../lib/protobuf_writer.ts";
+import { ChromeExporter } from "../lib/export/chrome.ts";
+import { EventType, PerfettoExporter, PF, SequenceFlags } from "../lib/export/perfetto.ts";
+import { ProtoWriter } from "../lib/export/protobuf_writer.ts";
 import { sleep, tempDir } from "./helpers.ts";
-import { isTracedTestRun } from "../lib/test_tracing.ts";
+import { isTracedTestRun } from "../lib/testing/test_tracing.ts";
 
 /** Under a traced test run (RUNTRACE) the run owns the trace; these tests start their own. */
 const skip = isTracedTestRun() ? "RUNTRACE holds the trace" : false;

@@ -4,9 +4,9 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import * as trace from "../mod.ts";
 import { parseTrace } from "../read.ts";
-import { mergeTraces } from "../lib/merge.ts";
+import { mergeTraces } from "../lib/read/merge.ts";
 import { main } from "../cli.ts";
-import { isTracedTestRun } from "../lib/test_tracing.ts";
+import { isTracedTestRun } from "../lib/testing/test_tracing.ts";
 import { sleep, tempDir } from "./helpers.ts";
 
 const skip = isTracedTestRun() ? "RUNTRACE holds the trace" : false;

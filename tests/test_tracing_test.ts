@@ -6,7 +6,12 @@ import { join } from "node:path";
 import process from "node:process";
 import * as trace from "../mod.ts";
 import type { Trace } from "../read.ts";
-import { isTracedTestRun, runTracePath, tracedTestModule, traceTest } from "../lib/test_tracing.ts";
+import {
+  isTracedTestRun,
+  runTracePath,
+  tracedTestModule,
+  traceTest,
+} from "../lib/testing/test_tracing.ts";
 import { readTrace, repoRoot, runtime, tempDir, tracedInMemory } from "./helpers.ts";
 
 const skip = isTracedTestRun() ? "RUNTRACE holds the trace" : false;

@@ -7,8 +7,8 @@ import { join } from "node:path";
 import * as trace from "../mod.ts";
 import { makeCappuccino } from "../examples/cappuccino.ts";
 import { parseTrace } from "../read.ts";
-import { summarizeTaskTypes } from "../lib/analysis.ts";
-import { formatDuration } from "../lib/duration.ts";
+import { summarizeTaskTypes } from "../lib/read/analysis.ts";
+import { formatDuration } from "../lib/read/duration.ts";
 import { renderViewerHtml } from "../lib/viewer/html.ts";
 import { serveHtml } from "../lib/viewer/command.ts";
 import { PAGE_SOURCE_FILES, PAGE_SOURCE_HASH } from "../lib/viewer/page_bundle.ts";
@@ -18,7 +18,7 @@ import { IdIndex } from "../lib/viewer/page/id_index.ts";
 import { firstEndingAfter, firstStartingAt, layoutTrace } from "../lib/viewer/page/model.ts";
 import { type Browser, findChromium, launchChromium, type Page, pngStats } from "./cdp.ts";
 import { findExecutable, repoRoot, runFile, runtime, tempDir } from "./helpers.ts";
-import { isTracedTestRun } from "../lib/test_tracing.ts";
+import { isTracedTestRun } from "../lib/testing/test_tracing.ts";
 
 /** Under a traced test run (RUNTRACE) the run owns the trace; these tests start their own. */
 const skip = isTracedTestRun() ? "RUNTRACE holds the trace" : false;

@@ -5,16 +5,16 @@
  * @module
  */
 
-import { ChromeExporter } from "../export_chrome.ts";
-import { type LayoutReport, layoutWarnings } from "../export_layout.ts";
-import { PerfettoExporter } from "../export_perfetto.ts";
+import { ChromeExporter } from "../export/chrome.ts";
+import { type LayoutReport, layoutWarnings } from "../export/layout.ts";
+import { PerfettoExporter } from "../export/perfetto.ts";
 import {
   type EndEvent,
   type EventVisitor,
   TraceDecoder,
   type TraceEvent,
   TraceFormatError,
-} from "../decoder.ts";
+} from "../format/decoder.ts";
 import { parseArgs, traceArg } from "./flags.ts";
 import { CliError, type CliIO, fileSink, openTrace, Progress, type Sink } from "./io.ts";
 import { traceWarnings } from "./read.ts";

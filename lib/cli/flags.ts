@@ -6,7 +6,7 @@
  * @module
  */
 
-import { parseDuration } from "../duration.ts";
+import { parseDuration } from "../read/duration.ts";
 import { CliError } from "./io.ts";
 
 /** What a flag takes. */

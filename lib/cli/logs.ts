@@ -5,9 +5,9 @@
  * @module
  */
 
-import { type LogFilter, logMatches } from "../analysis.ts";
-import type { TraceEvent } from "../decoder.ts";
-import { formatTimestamp } from "../duration.ts";
+import { type LogFilter, logMatches } from "../read/analysis.ts";
+import type { TraceEvent } from "../format/decoder.ts";
+import { formatTimestamp } from "../read/duration.ts";
 import { parseArgs, traceArg } from "./flags.ts";
 import type { CliIO } from "./io.ts";
 import { streamTrace, traceWarnings } from "./read.ts";

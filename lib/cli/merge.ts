@@ -1,5 +1,5 @@
 /**
- * `runtrace merge`: several traces into one, on one clock (see lib/merge.ts).
+ * `runtrace merge`: several traces into one, on one clock (see lib/read/merge.ts).
  * Its first use is `deno test`, which traces each test module in an isolate
  * of its own: `--parts-of trace.out` gathers `trace.<module>.out` into
  * `trace.out`.
@@ -9,7 +9,7 @@
 
 import { readdir, readFile, writeFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
-import { mergeTraces } from "../merge.ts";
+import { mergeTraces } from "../read/merge.ts";
 import { parseArgs } from "./flags.ts";
 import { CliError, type CliIO, reason } from "./io.ts";
 

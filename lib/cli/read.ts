@@ -5,8 +5,13 @@
  * @module
  */
 
-import { type EndEvent, TraceDecoder, type TraceEvent, TraceFormatError } from "../decoder.ts";
-import { type Trace, TraceBuilder } from "../trace_model.ts";
+import {
+  type EndEvent,
+  TraceDecoder,
+  type TraceEvent,
+  TraceFormatError,
+} from "../format/decoder.ts";
+import { type Trace, TraceBuilder } from "../read/trace_model.ts";
 import { CliError, type CliIO, openTrace, Progress } from "./io.ts";
 
 /** Options of {@linkcode streamTrace}. */

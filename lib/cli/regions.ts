@@ -10,13 +10,13 @@ import {
   type RegionTypeSummary,
   summarizeRegionTypes,
   taskTypeOf,
-} from "../analysis.ts";
-import type { RegionRecord, Trace } from "../trace_model.ts";
+} from "../read/analysis.ts";
+import type { RegionRecord, Trace } from "../read/trace_model.ts";
 import { parseArgs, traceArg } from "./flags.ts";
 import type { CliIO } from "./io.ts";
 import { loadTrace, problemNotes, traceWarnings } from "./read.ts";
 import { dur, histogramLines, latencyCells, table } from "./table.ts";
-import { formatTimestamp } from "../duration.ts";
+import { formatTimestamp } from "../read/duration.ts";
 
 /** Usage line of the command. */
 export const REGIONS_USAGE = "runtrace regions FILE [--type T] [--json]";

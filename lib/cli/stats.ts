@@ -4,8 +4,8 @@
  * @module
  */
 
-import { type NameCount, StatsCollector, type TraceStats } from "../analysis.ts";
-import { formatDuration } from "../duration.ts";
+import { type NameCount, StatsCollector, type TraceStats } from "../read/analysis.ts";
+import { formatDuration } from "../read/duration.ts";
 import { parseArgs, traceArg } from "./flags.ts";
 import type { CliIO } from "./io.ts";
 import { streamTrace, traceWarnings } from "./read.ts";
@@ -62,7 +62,7 @@ const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one :
  * @example
  * ```ts
  * import { formatStats } from "./stats.ts";
- * import type { TraceStats } from "../analysis.ts";
+ * import type { TraceStats } from "../read/analysis.ts";
  * declare const stats: TraceStats;
  * console.log(formatStats("trace.out", stats));
  * ```

@@ -5,8 +5,8 @@
  * @module
  */
 
-import type { HistogramBucket, LatencySummary } from "../analysis.ts";
-import { formatDuration } from "../duration.ts";
+import type { HistogramBucket, LatencySummary } from "../read/analysis.ts";
+import { formatDuration } from "../read/duration.ts";
 
 /** Column alignment: `l`eft or `r`ight. */
 export type Align = "l" | "r";

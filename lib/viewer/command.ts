@@ -10,7 +10,7 @@ import { readFile, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import { basename, extname } from "node:path";
 import process from "node:process";
-import { TraceDecoder, TraceFormatError } from "../decoder.ts";
+import { TraceDecoder, TraceFormatError } from "../format/decoder.ts";
 import { renderViewerHtml } from "./html.ts";
 
 const USAGE = "usage: runtrace view FILE [-o OUT.html] [--serve] [--port N]";

@@ -26,7 +26,7 @@ const IMPORT = /(?:import|export)\s[^"';]*?from\s*["'](\.{1,2}\/[^"']+)["']/g;
  * @example
  * ```ts
  * import { ENTRY, pageSources } from "./sources.ts";
- * console.log(pageSources(ENTRY)); // ["lib/decoder.ts", "lib/format.ts", ...]
+ * console.log(pageSources(ENTRY)); // ["lib/format/decoder.ts", "lib/format/constants.ts", ...]
  * ```
  */
 export function pageSources(entry: string = ENTRY): string[] {
@@ -71,7 +71,7 @@ export async function sourceHash(entry: string = ENTRY): Promise<string> {
  * @example
  * ```ts
  * import { sourceHashes } from "./sources.ts";
- * console.log(await sourceHashes()); // { "lib/decoder.ts": "3f2a...", ... }
+ * console.log(await sourceHashes()); // { "lib/format/decoder.ts": "3f2a...", ... }
  * ```
  */
 export async function sourceHashes(entry: string = ENTRY): Promise<Record<string, string>> {

@@ -4,7 +4,7 @@
  * events decodes, lays out and paints in well under two seconds.
  *
  * The events come from the reader's {@linkcode TraceDecoder}, and the
- * columns follow the rules of {@linkcode TraceBuilder} (lib/trace_model.ts)
+ * columns follow the rules of {@linkcode TraceBuilder} (lib/read/trace_model.ts)
  * exactly, including its order: index `i` of each column is index `i` of
  * `trace.tasks`, `trace.regions` or `trace.logs` in the model that
  * `parseTrace` builds from the same bytes. The page builds that model in
@@ -14,7 +14,7 @@
  * @module
  */
 
-import { TraceDecoder, type TraceEvent, type TraceHeader } from "../../decoder.ts";
+import { TraceDecoder, type TraceEvent, type TraceHeader } from "../../format/decoder.ts";
 import { IdIndex } from "./id_index.ts";
 
 /** Tasks, by index in creation-model order (start time, then id). */

@@ -8,8 +8,8 @@
  * @module
  */
 
-import { TraceDecoder } from "../../decoder.ts";
-import { type Trace, TraceBuilder } from "../../trace_model.ts";
+import { TraceDecoder } from "../../format/decoder.ts";
+import { type Trace, TraceBuilder } from "../../read/trace_model.ts";
 import { type Columns, decodeColumns } from "./columns.ts";
 import { assignColors } from "./colors.ts";
 import {
@@ -20,9 +20,9 @@ import {
   summarizeTaskTypes,
   taskSpan,
   taskTypeOf,
-} from "../../analysis.ts";
-import { formatDuration } from "../../duration.ts";
-import { escapeHtml } from "./format.ts";
+} from "../../read/analysis.ts";
+import { formatDuration } from "../../read/duration.ts";
+import { escapeHtml } from "./ticks_and_html.ts";
 import { layoutTrace } from "./model.ts";
 import { formatValue, type Matches, type Selection, Timeline } from "./timeline.ts";
 
@@ -74,7 +74,7 @@ function showError(title: string, detail: string): void {
 }
 
 /**
- * Builds the full trace model (lib/trace_model.ts) from the same bytes in
+ * Builds the full trace model (lib/read/trace_model.ts) from the same bytes in
  * the background, a slice at a time so the timeline stays responsive; a
  * caller that needs it at once finishes the work synchronously.
  */

@@ -12,8 +12,8 @@
  */
 
 import type { Columns } from "./columns.ts";
-import { formatDuration } from "../../duration.ts";
-import { tickStep } from "./format.ts";
+import { formatDuration } from "../../read/duration.ts";
+import { tickStep } from "./ticks_and_html.ts";
 import { firstEndingAfter, firstStartingAt, type Layout, type Row, type Track } from "./model.ts";
 
 /**

@@ -11,7 +11,7 @@
  *
  * @example
  * ```ts
- * import { formatLog } from "./format_log.ts";
+ * import { formatLog } from "./printf.ts";
  * formatLog("%s took %dms", ["GET", 12.7], 0); // "GET took 12ms"
  * ```
  */

@@ -14,7 +14,7 @@
  */
 
 import process from "node:process";
-import { isEnabled, log, newTask, start, stop } from "../mod.ts";
+import { isEnabled, log, newTask, start, stop } from "../../mod.ts";
 
 /** Joins the names of nested tests, as Bun's reporter does. */
 export const NAME_SEPARATOR = " > ";
@@ -409,7 +409,7 @@ export async function traceDenoTestRun(): Promise<void> {
  */
 async function mergeRunTrace(path: string): Promise<void> {
   try {
-    const { mergeCommand } = await import("./cli/merge.ts");
+    const { mergeCommand } = await import("../cli/merge.ts");
     const tmp = `${path}.merging-${process.pid}`;
     const quiet = { write: () => Promise.resolve() };
     await mergeCommand(["--parts-of", path, "-o", tmp], {

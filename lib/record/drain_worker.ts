@@ -12,7 +12,7 @@
  * @module
  */
 
-import type { FormatNumbers, HeaderFields, TraceWriter } from "./encoder.ts";
+import type { FormatNumbers, HeaderFields, TraceWriter } from "../format/encoder.ts";
 
 /** Ring layout numbers, from ring_layout.ts. */
 export interface LayoutNumbers {

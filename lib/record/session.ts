@@ -8,7 +8,7 @@
 
 import process from "node:process";
 import { Worker } from "node:worker_threads";
-import { FORMAT_NUMBERS, type HeaderFields } from "./encoder.ts";
+import { FORMAT_NUMBERS, type HeaderFields } from "../format/encoder.ts";
 import type { DrainWorkerData, LayoutNumbers, SinkSpec, ToWorker } from "./drain_worker.ts";
 import { Ctrl, CTRL_BYTES, Flush, Rec, RECORD_BYTES, ringBytes } from "./ring_layout.ts";
 import { attachRing, detachRing, enabled, wakeWorker } from "./ring_writer.ts";
@@ -17,7 +17,7 @@ import {
   startRuntimeSampler,
   stopRuntimeSampler,
 } from "./runtime_sampler.ts";
-import { MainThreadSink, type TraceDestination } from "./sink.ts";
+import { MainThreadSink, type TraceDestination } from "./destination.ts";
 import { drainWorkerUrl } from "./worker_source.ts";
 
 /** Options of {@linkcode start}. All are optional. */

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { ByteWriter, TraceWriter } from "./encoder.ts";
+import { ByteWriter, TraceWriter } from "../format/encoder.ts";
 import {
   drainWorkerMain,
   FlightWindow,

@@ -16,7 +16,7 @@
  * @module
  */
 
-import type { EndEvent, EventVisitor, TraceEvent, TraceHeader } from "./decoder.ts";
+import type { EndEvent, EventVisitor, TraceEvent, TraceHeader } from "../format/decoder.ts";
 
 export type { TraceHeader };
 
@@ -266,8 +266,8 @@ class IdTable<T> {
  *
  * @example
  * ```ts
- * import { TraceDecoder } from "./decoder.ts";
- * import { type LayoutSink, TrackLayout } from "./export_layout.ts";
+ * import { TraceDecoder } from "../format/decoder.ts";
+ * import { type LayoutSink, TrackLayout } from "./layout.ts";
  * declare const sink: LayoutSink;
  * const layout = new TrackLayout(sink);
  * const d = new TraceDecoder(layout.add);
@@ -639,8 +639,8 @@ export interface ExportSink extends LayoutSink {
  *
  * @example
  * ```ts
- * import { TraceDecoder } from "./decoder.ts";
- * import { ChromeExporter } from "./export_chrome.ts";
+ * import { TraceDecoder } from "../format/decoder.ts";
+ * import { ChromeExporter } from "./chrome.ts";
  * const x = new ChromeExporter();
  * const d = new TraceDecoder(x.add, x.visitor);
  * d.push(await Deno.readFile("trace.out"));

@@ -6,10 +6,10 @@
  * @module
  */
 
-import { TraceDecoder, type TraceEvent, type TraceHeader } from "./decoder.ts";
-import { FORMAT_NUMBERS, TraceWriter } from "./encoder.ts";
-import { GC_INFERRED, LOG_TRUNCATED } from "./format.ts";
-import { Rec } from "./ring_layout.ts";
+import { TraceDecoder, type TraceEvent, type TraceHeader } from "../format/decoder.ts";
+import { FORMAT_NUMBERS, TraceWriter } from "../format/encoder.ts";
+import { GC_INFERRED, LOG_TRUNCATED } from "../format/constants.ts";
+import { Rec } from "../record/ring_layout.ts";
 
 /** One trace to merge and the name its threads are shown under. */
 export interface MergeInput {

@@ -8,8 +8,8 @@
  * @module
  */
 
-import { Batch, Ev, FORMAT_VERSION, LOG_TRUNCATED, MAGIC } from "./format.ts";
-import { Rec } from "./ring_layout.ts";
+import { Batch, Ev, FORMAT_VERSION, LOG_TRUNCATED, MAGIC } from "./constants.ts";
+import { Rec } from "../record/ring_layout.ts";
 
 /** The format constants the encoder needs, passed in rather than imported. */
 export interface FormatNumbers {

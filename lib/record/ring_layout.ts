@@ -19,7 +19,7 @@
  * @module
  */
 
-import { Ev } from "./format.ts";
+import { Ev } from "../format/constants.ts";
 
 /** Indices of the Int32 control words at the start of the ring. */
 export const Ctrl = {

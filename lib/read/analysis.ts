@@ -20,7 +20,7 @@
  * @module
  */
 
-import type { TraceEvent, TraceHeader } from "./decoder.ts";
+import type { TraceEvent, TraceHeader } from "../format/decoder.ts";
 import type { LogRecord, RegionRecord, TaskRecord, Trace } from "./trace_model.ts";
 
 // ---------------------------------------------------------------------------
@@ -565,7 +565,7 @@ export interface TraceStats {
  *
  * @example
  * ```ts
- * import { TraceDecoder } from "./decoder.ts";
+ * import { TraceDecoder } from "../format/decoder.ts";
  * import { StatsCollector } from "./analysis.ts";
  * const stats = new StatsCollector();
  * const d = new TraceDecoder(stats.add);

@@ -22,7 +22,7 @@
  * @module
  */
 
-import type { TraceHeader } from "./decoder.ts";
+import type { TraceHeader } from "../format/decoder.ts";
 import {
   Exporter,
   GC_SLOT,
@@ -31,7 +31,7 @@ import {
   type RuntimeSpan,
   type SliceEndReason,
   STALL_SLOT,
-} from "./export_layout.ts";
+} from "./layout.ts";
 
 export type { LayoutReport };
 import { ProtoWriter } from "./protobuf_writer.ts";
@@ -713,8 +713,8 @@ class PerfettoSink implements LayoutSink {
  *
  * @example
  * ```ts
- * import { TraceDecoder } from "./decoder.ts";
- * import { PerfettoExporter } from "./export_perfetto.ts";
+ * import { TraceDecoder } from "../format/decoder.ts";
+ * import { PerfettoExporter } from "./perfetto.ts";
  * const x = new PerfettoExporter();
  * const d = new TraceDecoder(x.add);
  * d.push(await Deno.readFile("trace.out"));

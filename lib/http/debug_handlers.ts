@@ -8,7 +8,7 @@
  * @module
  */
 
-import { start, type StartOptions, stop } from "../mod.ts";
+import { start, type StartOptions, stop } from "../../mod.ts";
 
 /** A request handler in the fetch style that `Deno.serve` and `Bun.serve` take. */
 export type FetchHandler = (req: Request) => Promise<Response>;
@@ -64,7 +64,7 @@ let liveTraceRunning = false;
  *
  * @example Mount it on a path in Deno.serve (Bun.serve's `fetch` is the same)
  * ```ts
- * import { traceHandler } from "./http_debug.ts";
+ * import { traceHandler } from "./debug_handlers.ts";
  * const debugTrace = traceHandler({ maxSeconds: 30 });
  * Deno.serve({ hostname: "127.0.0.1", port: 6060 }, (req) =>
  *   new URL(req.url).pathname === "/debug/trace"
@@ -147,7 +147,7 @@ export function traceHandler(options: TraceHandlerOptions = {}): FetchHandler {
  *
  * @example Snapshot on demand, after something went wrong
  * ```ts
- * import { flightRecorderHandler, type FlightRecorderLike } from "./http_debug.ts";
+ * import { flightRecorderHandler, type FlightRecorderLike } from "./debug_handlers.ts";
  * declare const recorder: FlightRecorderLike; // e.g. a started FlightRecorder
  * const snapshot = flightRecorderHandler(recorder);
  * Deno.serve({ hostname: "127.0.0.1", port: 6060 }, (req) =>

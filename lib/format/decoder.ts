@@ -16,7 +16,7 @@ import {
   MAGIC,
   MAX_BATCH_BYTES,
   MAX_HEADER_BYTES,
-} from "./format.ts";
+} from "./constants.ts";
 import type { HeaderFields } from "./encoder.ts";
 
 /** What the trace's header says about the recording. */

@@ -5,7 +5,12 @@
  * @module
  */
 
-import { type EndEvent, TraceDecoder, type TraceEvent, type TraceHeader } from "./decoder.ts";
+import {
+  type EndEvent,
+  TraceDecoder,
+  type TraceEvent,
+  type TraceHeader,
+} from "../format/decoder.ts";
 
 /** A log message in the model. Times are ns since the trace started. */
 export interface LogRecord {

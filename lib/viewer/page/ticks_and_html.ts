@@ -1,6 +1,6 @@
 /**
  * Small formatting helpers of the viewer page: time-axis ticks and HTML
- * escaping. Durations use lib/duration.ts, like the CLI.
+ * escaping. Durations use lib/read/duration.ts, like the CLI.
  *
  * @module
  */
@@ -11,7 +11,7 @@
  *
  * @example
  * ```ts
- * import { tickStep } from "./format.ts";
+ * import { tickStep } from "./ticks_and_html.ts";
  * tickStep(1e6, 1000, 80); // 100000 (a tick every 100µs)
  * ```
  */
@@ -35,7 +35,7 @@ const ENTITIES: Record<string, string> = {
  *
  * @example
  * ```ts
- * import { escapeHtml } from "./format.ts";
+ * import { escapeHtml } from "./ticks_and_html.ts";
  * escapeHtml("<b>"); // "&lt;b&gt;"
  * ```
  */

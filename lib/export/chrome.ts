@@ -19,14 +19,14 @@
  * @module
  */
 
-import type { TraceHeader } from "./decoder.ts";
+import type { TraceHeader } from "../format/decoder.ts";
 import {
   Exporter,
   type LayoutReport,
   type LayoutSink,
   type RuntimeSpan,
   type SliceEndReason,
-} from "./export_layout.ts";
+} from "./layout.ts";
 
 export type { LayoutReport };
 
@@ -644,8 +644,8 @@ class ChromeSink implements LayoutSink {
  *
  * @example
  * ```ts
- * import { TraceDecoder } from "./decoder.ts";
- * import { ChromeExporter } from "./export_chrome.ts";
+ * import { TraceDecoder } from "../format/decoder.ts";
+ * import { ChromeExporter } from "./chrome.ts";
  * const x = new ChromeExporter();
  * const d = new TraceDecoder(x.add);
  * d.push(await Deno.readFile("trace.out"));

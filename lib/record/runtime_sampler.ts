@@ -16,7 +16,7 @@ import { clearInterval, setInterval } from "node:timers";
 import { getHeapStatistics } from "node:v8";
 import { Rec } from "./ring_layout.ts";
 import { enabled, intern, record, recordValue } from "./ring_writer.ts";
-import { GC_INFERRED } from "./format.ts";
+import { GC_INFERRED } from "../format/constants.ts";
 
 /** What the runtime sampler records; see `StartOptions.runtime` in mod.ts. */
 export interface RuntimeEventOptions {

@@ -11,7 +11,7 @@
  * @module
  */
 
-import { type Context, currentContext, isEnabled, log, newTask, startRegion } from "../mod.ts";
+import { type Context, currentContext, isEnabled, log, newTask, startRegion } from "../../mod.ts";
 
 /** Options of {@linkcode traceRequests}. */
 export interface TraceRequestsOptions {
@@ -85,7 +85,7 @@ const incoming = new Map<number, { traceId: string; flags: string }>();
  *
  * @example Deno.serve (for Bun: `Bun.serve({ fetch: traceRequests(handler) })`)
  * ```ts
- * import { traceRequests } from "./http_tasks.ts";
+ * import { traceRequests } from "./request_tasks.ts";
  * const route = (req: Request) =>
  *   new URL(req.url).pathname.startsWith("/users/") ? "/users/:id" : undefined;
  * Deno.serve(
@@ -218,7 +218,7 @@ function countBytes(
  *
  * @example
  * ```ts
- * import { tracedFetch } from "./http_tasks.ts";
+ * import { tracedFetch } from "./request_tasks.ts";
  * const fetch = tracedFetch(globalThis.fetch, { propagate: true });
  * const res = await fetch("http://127.0.0.1:8000/users/42");
  * await res.body?.cancel();
@@ -300,7 +300,7 @@ export interface Traceparent {
  *
  * @example
  * ```ts
- * import { parseTraceparent } from "./http_tasks.ts";
+ * import { parseTraceparent } from "./request_tasks.ts";
  * parseTraceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")?.traceId;
  * // "4bf92f3577b34da6a3ce929d0e0e4736"
  * ```
