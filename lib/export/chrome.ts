@@ -20,6 +20,7 @@
  */
 
 import type { TraceHeader } from "../format/decoder.ts";
+import { ChunkBuffer } from "./chunk_buffer.ts";
 import {
   Exporter,
   type LayoutReport,
@@ -118,21 +119,9 @@ function usAt(buf: Uint8Array, p: number, ns: number): number {
  * Builds JSON as UTF-8 bytes directly: an export writes a gigabyte of JSON
  * for ten million events, and building strings first costs twice the time.
  */
-class JsonBytes {
-  buf = new Uint8Array(1 << 20);
-  pos = 0;
-
-  ensure(n: number): void {
-    // Kept tiny so that it inlines; growing is the rare case.
-    if (this.pos + n > this.buf.length) this.grow(n);
-  }
-
-  private grow(n: number): void {
-    let size = this.buf.length * 2;
-    while (size < this.pos + n) size *= 2;
-    const next = new Uint8Array(size);
-    next.set(this.buf.subarray(0, this.pos));
-    this.buf = next;
+class JsonBytes extends ChunkBuffer {
+  constructor() {
+    super(1 << 20);
   }
 
   /** Appends pre-encoded bytes. */
@@ -171,29 +160,6 @@ class JsonBytes {
     const j = JSON.stringify(s);
     this.ensure(j.length * 3 + 64);
     this.pos += utf8.encodeInto(j, this.buf.subarray(this.pos)).written;
-  }
-
-  take(): Uint8Array {
-    const out = this.buf.slice(0, this.pos);
-    this.pos = 0;
-    return out;
-  }
-
-  private spare?: Uint8Array<ArrayBuffer>;
-
-  /**
-   * The bytes written since the last take, without a copy: a view that stays
-   * valid until the next `takeView`, which reuses its memory. For a writer
-   * that is done with one chunk before asking for the next, so that a long
-   * export does not leave a trail of buffers for the collector.
-   */
-  takeView(): Uint8Array {
-    const out = this.buf.subarray(0, this.pos);
-    const next = this.spare ?? new Uint8Array(this.buf.length);
-    this.spare = this.buf;
-    this.buf = next;
-    this.pos = 0;
-    return out;
   }
 }
 

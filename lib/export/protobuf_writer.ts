@@ -7,6 +7,8 @@
  * @module
  */
 
+import { ChunkBuffer } from "./chunk_buffer.ts";
+
 /** Protobuf wire types. */
 export const Wire = { VARINT: 0, I64: 1, LEN: 2, I32: 5 } as const;
 
@@ -24,33 +26,19 @@ export const Wire = { VARINT: 0, I64: 1, LEN: 2, I32: 5 } as const;
  * const bytes = w.take();
  * ```
  */
-export class ProtoWriter {
-  /** The bytes written are `buf.subarray(0, pos)`. */
-  buf: Uint8Array<ArrayBuffer>;
-  /** Bytes written. */
-  pos = 0;
+export class ProtoWriter extends ChunkBuffer {
   private utf8 = new TextEncoder();
   private view: DataView;
 
   /** Makes a writer whose buffer starts at `initial` bytes and grows as needed. */
   constructor(initial = 1 << 16) {
-    this.buf = new Uint8Array(initial);
+    super(initial);
     this.view = new DataView(this.buf.buffer);
   }
 
-  /** Makes room for `n` more bytes. */
-  ensure(n: number): void {
-    // Kept tiny so that it inlines; growing is the rare case.
-    if (this.pos + n > this.buf.length) this.grow(n);
-  }
-
-  private grow(n: number): void {
-    let size = this.buf.length * 2;
-    while (size < this.pos + n) size *= 2;
-    const next = new Uint8Array(size);
-    next.set(this.buf.subarray(0, this.pos));
-    this.buf = next;
-    this.view = new DataView(next.buffer);
+  /** Keeps the `DataView` for fixed-width fields on the current buffer. */
+  protected override replaced(): void {
+    this.view = new DataView(this.buf.buffer);
   }
 
   /** Appends a varint of a safe integer ≥ 0. */
@@ -190,30 +178,5 @@ export class ProtoWriter {
     b[at + 1] = ((n >>> 7) & 0x7f) | 0x80;
     b[at + 2] = ((n >>> 14) & 0x7f) | 0x80;
     b[at + 3] = (n >>> 21) & 0x7f;
-  }
-
-  /** The bytes written since the last `take` (a copy), and a reset. */
-  take(): Uint8Array {
-    const out = this.buf.slice(0, this.pos);
-    this.pos = 0;
-    return out;
-  }
-
-  private spare?: Uint8Array<ArrayBuffer>;
-
-  /**
-   * The bytes written since the last take, without a copy: a view that stays
-   * valid until the next `takeView`, which reuses its memory. For a writer
-   * that is done with one chunk before asking for the next, so that a long
-   * export does not leave a trail of buffers for the collector.
-   */
-  takeView(): Uint8Array {
-    const out = this.buf.subarray(0, this.pos);
-    const next = this.spare ?? new Uint8Array(this.buf.length);
-    this.spare = this.buf;
-    this.buf = next;
-    this.view = new DataView(this.buf.buffer);
-    this.pos = 0;
-    return out;
   }
 }
