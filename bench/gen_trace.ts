@@ -1,6 +1,7 @@
 /**
  * Writes a large synthetic trace for the CLI benchmarks, fast: it drives the
- * trace encoder (`TraceWriter`) directly, without the recording machinery.
+ * trace encoder (`TraceWriter.record`, as the drain worker does) directly,
+ * without the ring or the worker.
  * The workload is many concurrent requests, each a task with a log, an auth
  * region, two overlapping query regions on their own lanes, a status log and
  * its end: ten events per task, 64 tasks in flight, round-robin.
@@ -17,14 +18,11 @@ import { closeSync, mkdirSync, openSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
 import process from "node:process";
 import { FORMAT_NUMBERS as FORMAT, TraceWriter } from "../lib/format/encoder.ts";
-import { Ev } from "../lib/format/constants.ts";
+import { Rec } from "../lib/record/ring_layout.ts";
 
 const args = process.argv.slice(2);
 const out = args.find((a) => !a.startsWith("-")) ?? "bench/out/big.trace";
 const events = Number(args.find((a) => a.startsWith("--events="))?.slice(9) ?? 10_000_000);
-
-// The encoder takes the format's numbers as data (it also runs from source in
-// the drain worker); extra fields a newer encoder wants are not used here.
 
 const STR = { handleRequest: 1, auth: 2, dbQuery: 3, path: 4, status: 5 };
 const BATCH_EVENTS = 8192;
@@ -69,7 +67,9 @@ export function generateTrace(path: string, total: number): number {
   let nextLane = 1;
   let time = 1000;
   let written = 0;
-  const ev = w.ev;
+  // The encoder takes ring records stamped in ms since its `startMs` (0).
+  const rec = (kind: number, a: number, b = 0, c = 0, d = 0, e = 0, text = "") =>
+    w.record(kind, time / 1e6, a, b, c, d, e, text, 0);
   w.openBatch(THREAD, time, 0);
   while (written < total) {
     for (let s = 0; s < IN_FLIGHT && written < total; s++) {
@@ -77,46 +77,37 @@ export function generateTrace(path: string, total: number): number {
       switch (step[s]) {
         case 0:
           task[s] = nextTask++;
-          w.event(Ev.TASK_BEGIN, time);
-          ev.uvarint(task[s]);
-          ev.uvarint(0);
-          ev.uvarint(STR.handleRequest);
+          rec(Rec.TASK_BEGIN, task[s], 0, STR.handleRequest);
           break;
         case 1:
-          w.event(Ev.LOG, time);
-          ev.uvarint(task[s]);
-          ev.uvarint(STR.path);
-          ev.uvarint(0);
-          w.message(`/orders/${task[s]}`);
+          rec(Rec.LOG, task[s], STR.path, 0, 0, 0, `/orders/${task[s]}`);
           break;
         case 2:
-          r1[s] = regionBegin(w, task[s], STR.auth, nextRegion++, 0, nextLane++);
+          r1[s] = nextRegion++;
+          rec(Rec.REGION_BEGIN, task[s], STR.auth, r1[s], 0, nextLane++);
           break;
         case 3:
-          regionEnd(w, r1[s]);
+          rec(Rec.REGION_END, r1[s]);
           break;
         case 4:
-          r2[s] = regionBegin(w, task[s], STR.dbQuery, nextRegion++, 0, nextLane++);
+          r2[s] = nextRegion++;
+          rec(Rec.REGION_BEGIN, task[s], STR.dbQuery, r2[s], 0, nextLane++);
           break;
         case 5:
-          r3[s] = regionBegin(w, task[s], STR.dbQuery, nextRegion++, 0, nextLane++);
+          r3[s] = nextRegion++;
+          rec(Rec.REGION_BEGIN, task[s], STR.dbQuery, r3[s], 0, nextLane++);
           break;
         case 6:
-          regionEnd(w, r2[s]);
+          rec(Rec.REGION_END, r2[s]);
           break;
         case 7:
-          regionEnd(w, r3[s]);
+          rec(Rec.REGION_END, r3[s]);
           break;
         case 8:
-          w.event(Ev.LOG, time);
-          ev.uvarint(task[s]);
-          ev.uvarint(STR.status);
-          ev.uvarint(0);
-          w.message("200");
+          rec(Rec.LOG, task[s], STR.status, 0, 0, 0, "200");
           break;
         case 9:
-          w.event(Ev.TASK_END, time);
-          ev.uvarint(task[s]);
+          rec(Rec.TASK_END, task[s]);
           break;
       }
       step[s] = (step[s] + 1) % 10;
@@ -133,30 +124,6 @@ export function generateTrace(path: string, total: number): number {
   flush();
   closeSync(fd);
   return written;
-}
-
-function regionBegin(
-  w: TraceWriter,
-  task: number,
-  type: number,
-  id: number,
-  parent: number,
-  lane: number,
-): number {
-  const ev = w.ev;
-  w.event(Ev.REGION_BEGIN, w.lastTime + 1);
-  ev.uvarint(task);
-  ev.uvarint(type);
-  ev.svarint(id - w.lastRegion);
-  ev.uvarint(parent === 0 ? 0 : id - parent);
-  ev.uvarint(lane);
-  w.lastRegion = id;
-  return id;
-}
-
-function regionEnd(w: TraceWriter, id: number): void {
-  w.event(Ev.REGION_END, w.lastTime + 1);
-  w.ev.svarint(w.lastRegion - id);
 }
 
 if (import.meta.main) {

@@ -28,6 +28,7 @@ import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import process from "node:process";
 import { inflateSync } from "node:zlib";
+import { concat } from "./helpers.ts";
 
 /**
  * The Chromium executable: `$CHROMIUM` if set, else the first of the usual
@@ -456,14 +457,4 @@ export function pngStats(png: Uint8Array): PngStats {
     }
   }
   return { width, height, colors: seen.size, nonWhite: nonWhite / Math.max(1, samples) };
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import * as trace from "../mod.ts";
 import { parseTrace } from "../read.ts";
-import { readTrace, sleep, tempDir } from "./helpers.ts";
+import { concat, readTrace, sleep, tempDir } from "./helpers.ts";
 
 /** Under a traced test run (RUNTRACE) the run owns the trace; these tests start their own. */
 const skip = isTracedTestRun() ? "RUNTRACE holds the trace" : false;
@@ -13,12 +13,7 @@ const skip = isTracedTestRun() ? "RUNTRACE holds the trace" : false;
 async function snapshot(fr: trace.FlightRecorder): Promise<Uint8Array> {
   const parts: Uint8Array[] = [];
   const n = await fr.writeTo({ write: (p: Uint8Array) => void parts.push(p.slice()) });
-  const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
+  const out = concat(parts);
   assert.equal(n, out.length);
   return out;
 }
