@@ -12,6 +12,7 @@
  * runtrace export FILE [-o OUT] [--format chrome|perfetto]
  * runtrace merge -o OUT FILE...        several traces (e.g. per test module) into one
  * runtrace view FILE                   the HTML viewer
+ * runtrace --version
  * ```
  *
  * Every command takes `--json`, and `-` for standard input.
@@ -26,6 +27,8 @@
  */
 
 import process from "node:process";
+import { isEntryPoint } from "./lib/cli/entry_point.ts";
+import { VERSION } from "./lib/cli/version.ts";
 import { CliError, type CliIO, isBrokenPipe, processIO } from "./lib/cli/io.ts";
 import { STATS_USAGE, statsCommand } from "./lib/cli/stats.ts";
 import { TASKS_USAGE, tasksCommand } from "./lib/cli/tasks.ts";
@@ -46,6 +49,7 @@ Usage:
   ${EXPORT_USAGE}
   ${MERGE_USAGE}
   runtrace view FILE [flags]
+  runtrace --version
 
 FILE may be - to read standard input. Durations are written like 500us, 1.5ms, 2s.
 Exit status: 0 ok, 1 bad input, 2 bad usage, 3 truncated trace (analysed up to its last batch).
@@ -102,6 +106,10 @@ export async function main(args: string[], io: CliIO = processIO()): Promise<num
       await (name === undefined ? io.stderr : io.stdout).write(USAGE);
       return name === undefined ? 2 : 0;
     }
+    if (name === "--version" || name === "version" || name === "-v") {
+      await io.stdout.write(`runtrace ${VERSION}\n`);
+      return 0;
+    }
     const command = COMMANDS[name];
     if (!command) {
       throw new CliError(
@@ -129,7 +137,7 @@ export async function main(args: string[], io: CliIO = processIO()): Promise<num
   }
 }
 
-if (import.meta.main) {
+if (isEntryPoint(import.meta)) {
   const status = await main(process.argv.slice(2));
   process.exitCode = status;
 }

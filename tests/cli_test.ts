@@ -254,6 +254,15 @@ describe("errors: one line on standard error, a non-zero status", () => {
     assert.match(r.stdout, /runtrace stats FILE/);
     assert.equal((await run([])).status, 2);
   });
+
+  test("--version prints the version of package.json and deno.json", async () => {
+    const r = await run(["--version"]);
+    assert.equal(r.status, 0);
+    const pkg = JSON.parse(readFileSync(here("../package.json"), "utf8"));
+    const deno = JSON.parse(readFileSync(here("../deno.json"), "utf8"));
+    assert.equal(r.stdout, `runtrace ${pkg.version}\n`);
+    assert.equal(deno.version, pkg.version);
+  });
 });
 
 describe("the real process", () => {

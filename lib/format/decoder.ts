@@ -382,7 +382,7 @@ class Cursor {
     return v;
   }
 
-  string(decoder: TextDecoder): string {
+  string(decoder: { decode(bytes: Uint8Array): string }): string {
     const n = this.uvarint();
     if (n > this.end - this.pos) this.fail(`string of ${n} bytes runs past the end`);
     const s = decoder.decode(this.buf.subarray(this.pos, this.pos + n));

@@ -180,7 +180,7 @@ function countBytes(
   let bytes = 0;
   return new ReadableStream<Uint8Array>({
     async pull(c) {
-      let r: ReadableStreamReadResult<Uint8Array>;
+      let r: Awaited<ReturnType<typeof reader.read>>;
       try {
         r = await reader.read();
       } catch (e) {

@@ -19,8 +19,9 @@ import { isEnabled, log, newTask, start, stop } from "../../mod.ts";
 /** Joins the names of nested tests, as Bun's reporter does. */
 export const NAME_SEPARATOR = " > ";
 
+/** Any function: a test body, or a function that defines tests. */
 // deno-lint-ignore no-explicit-any
-type AnyFn = (...args: any[]) => any;
+export type AnyFn = (...args: any[]) => any;
 
 /**
  * The trace file of a traced run, given the value of `RUNTRACE` (`env`):

@@ -10,6 +10,7 @@ import { readFile, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import { basename, extname } from "node:path";
 import process from "node:process";
+import { isEntryPoint } from "../cli/entry_point.ts";
 import { TraceDecoder, TraceFormatError } from "../format/decoder.ts";
 import { renderViewerHtml } from "./html.ts";
 
@@ -317,6 +318,6 @@ export async function viewCommand(args: string[]): Promise<number> {
   return status;
 }
 
-if (import.meta.main) {
+if (isEntryPoint(import.meta)) {
   process.exitCode = await viewCommand(process.argv.slice(2));
 }
