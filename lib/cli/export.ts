@@ -8,16 +8,10 @@
 import { ChromeExporter } from "../export/chrome.ts";
 import { type LayoutReport, layoutWarnings } from "../export/layout.ts";
 import { PerfettoExporter } from "../export/perfetto.ts";
-import {
-  type EndEvent,
-  type EventVisitor,
-  TraceDecoder,
-  type TraceEvent,
-  TraceFormatError,
-} from "../format/decoder.ts";
+import type { EventVisitor, TraceEvent } from "../format/decoder.ts";
 import { parseArgs, traceArg } from "./flags.ts";
-import { CliError, type CliIO, fileSink, openTrace, Progress, type Sink } from "./io.ts";
-import { traceWarnings } from "./read.ts";
+import { CliError, type CliIO, fileSink, type Sink } from "./io.ts";
+import { finishCommand, streamTrace } from "./read.ts";
 
 /** Usage line of the command. */
 export const EXPORT_USAGE = "runtrace export FILE [-o OUT] [--format chrome|perfetto] [--json]";
@@ -66,7 +60,12 @@ export async function exportCommand(args: string[], io: CliIO): Promise<number> 
   };
   let end;
   try {
-    end = await exportStream(path, io, exporter, flush);
+    // The frequent events go to the exporter's visitor, without an object each.
+    end = await streamTrace(path, io, exporter.add, {
+      visitor: exporter.visitor,
+      label: "exporting",
+      afterChunk: flush,
+    });
     await flush();
     await pending;
   } finally {
@@ -74,7 +73,6 @@ export async function exportCommand(args: string[], io: CliIO): Promise<number> 
     await pending?.catch(() => {});
     await file?.close();
   }
-  const name = path === "-" ? "standard input" : path;
   const summary = {
     format,
     output: outPath ?? "-",
@@ -90,41 +88,6 @@ export async function exportCommand(args: string[], io: CliIO): Promise<number> 
       `${outPath}: ${exporter.events} ${format} events from ${end.events} trace events\n`,
     );
   }
-  for (const w of [...layoutWarnings(exporter.report).map((w) => `runtrace: note: ${w}`)]) {
-    await io.stderr.write(w + "\n");
-  }
-  for (const w of traceWarnings(name, end)) await io.stderr.write(w + "\n");
-  return end.truncated ? 3 : 0;
-}
-
-/**
- * `streamTrace` with the decoder's fast path: the frequent events go to the
- * exporter's visitor without an object per event. Writes after each chunk.
- */
-async function exportStream(
-  path: string,
-  io: CliIO,
-  exporter: Exporter,
-  flush: () => Promise<void>,
-): Promise<EndEvent> {
-  const input = await openTrace(path, io);
-  const decoder = new TraceDecoder(exporter.add, exporter.visitor);
-  const progress = new Progress(io, "exporting", input.size);
-  let done = 0;
-  try {
-    for await (const chunk of input.chunks) {
-      decoder.push(chunk);
-      done += chunk.length;
-      await flush();
-      await progress.update(done);
-    }
-    return decoder.finish();
-  } catch (e) {
-    if (e instanceof TraceFormatError) {
-      throw new CliError(`${input.name}: ${e.message.replace(/^runtrace: /, "")}`);
-    }
-    throw e;
-  } finally {
-    await progress.done();
-  }
+  const notes = layoutWarnings(exporter.report).map((w) => `runtrace: note: ${w}`);
+  return await finishCommand(io, path, end, notes);
 }

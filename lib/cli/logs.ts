@@ -10,7 +10,7 @@ import type { TraceEvent } from "../format/decoder.ts";
 import { formatTimestamp } from "../read/duration.ts";
 import { parseArgs, traceArg } from "./flags.ts";
 import type { CliIO } from "./io.ts";
-import { streamTrace, traceWarnings } from "./read.ts";
+import { finishCommand, streamTrace } from "./read.ts";
 import { oneLine } from "./tasks.ts";
 
 /** Usage line of the command. */
@@ -65,7 +65,5 @@ export async function logsCommand(args: string[], io: CliIO): Promise<number> {
   if (json) out += shown === 0 ? "]\n" : "\n]\n";
   else if (shown === 0) out += "No logs match.\n";
   await flush();
-  const name = path === "-" ? "standard input" : path;
-  for (const w of traceWarnings(name, end)) await io.stderr.write(w + "\n");
-  return end.truncated ? 3 : 0;
+  return await finishCommand(io, path, end);
 }

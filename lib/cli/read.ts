@@ -1,12 +1,14 @@
 /**
  * Reading a trace for a command: streams the input through the decoder,
- * turning format errors into one-line CLI errors and showing progress.
+ * turning format errors into one-line CLI errors and showing progress; and
+ * the end every such command shares (warnings, exit status).
  *
  * @module
  */
 
 import {
   type EndEvent,
+  type EventVisitor,
   TraceDecoder,
   type TraceEvent,
   TraceFormatError,
@@ -20,6 +22,8 @@ export interface StreamOptions {
   label?: string;
   /** Called after each chunk is decoded, to flush output with backpressure. */
   afterChunk?: () => Promise<void>;
+  /** The decoder's fast path: the kinds it has a method for skip `onEvent`. */
+  visitor?: EventVisitor;
 }
 
 /**
@@ -34,7 +38,7 @@ export async function streamTrace(
   options: StreamOptions = {},
 ): Promise<EndEvent> {
   const input = await openTrace(path, io);
-  const decoder = new TraceDecoder(onEvent);
+  const decoder = new TraceDecoder(onEvent, options.visitor);
   const progress = new Progress(io, options.label ?? "reading", input.size);
   let done = 0;
   try {
@@ -84,6 +88,22 @@ export function traceWarnings(
     );
   }
   return out;
+}
+
+/**
+ * The end of every command that read a trace: writes `notes`, then the
+ * warnings about an imperfect trace (truncated, events lost), to standard
+ * error, and returns the exit status: 3 for a truncated trace, else 0.
+ */
+export async function finishCommand(
+  io: CliIO,
+  path: string,
+  end: EndEvent,
+  notes: readonly string[] = [],
+): Promise<number> {
+  const name = path === "-" ? "standard input" : path;
+  for (const line of [...notes, ...traceWarnings(name, end)]) await io.stderr.write(line + "\n");
+  return end.truncated ? 3 : 0;
 }
 
 /** A note about the misuse a loaded trace shows (regions ended out of order). */

@@ -14,7 +14,7 @@ import {
 import type { RegionRecord, Trace } from "../read/trace_model.ts";
 import { parseArgs, traceArg } from "./flags.ts";
 import type { CliIO } from "./io.ts";
-import { loadTrace, problemNotes, traceWarnings } from "./read.ts";
+import { finishCommand, loadTrace, problemNotes } from "./read.ts";
 import { dur, histogramLines, latencyCells, table } from "./table.ts";
 import { formatTimestamp } from "../read/duration.ts";
 
@@ -53,15 +53,7 @@ export async function regionsCommand(args: string[], io: CliIO): Promise<number>
     )
     : formatRegions(trace, types, type, instances);
   await io.stdout.write(out + "\n");
-  for (
-    const w of [
-      ...problemNotes(trace),
-      ...traceWarnings(path === "-" ? "standard input" : path, end),
-    ]
-  ) {
-    await io.stderr.write(w + "\n");
-  }
-  return trace.truncated ? 3 : 0;
+  return await finishCommand(io, path, end, problemNotes(trace));
 }
 
 /** Regions of `type`, slowest first; regions not ended come last. */

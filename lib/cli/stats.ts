@@ -8,7 +8,7 @@ import { type NameCount, StatsCollector, type TraceStats } from "../read/analysi
 import { formatDuration } from "../read/duration.ts";
 import { parseArgs, traceArg } from "./flags.ts";
 import type { CliIO } from "./io.ts";
-import { streamTrace, traceWarnings } from "./read.ts";
+import { finishCommand, streamTrace } from "./read.ts";
 import { table, width } from "./table.ts";
 
 /** Usage line of the command. */
@@ -24,13 +24,7 @@ export async function statsCommand(args: string[], io: CliIO): Promise<number> {
   await io.stdout.write(
     flags.json ? JSON.stringify(stats, null, 2) + "\n" : formatStats(path, stats) + "\n",
   );
-  const warnings = traceWarnings(path === "-" ? "standard input" : path, {
-    truncated: end.truncated,
-    lost: end.lost,
-    bytes: end.bytes,
-  });
-  for (const w of warnings) await io.stderr.write(w + "\n");
-  return end.truncated ? 3 : 0;
+  return await finishCommand(io, path, end);
 }
 
 function bytes(n: number): string {

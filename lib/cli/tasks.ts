@@ -18,7 +18,7 @@ import {
 import type { Trace } from "../read/trace_model.ts";
 import { parseArgs, traceArg } from "./flags.ts";
 import type { CliIO } from "./io.ts";
-import { loadTrace, problemNotes, traceWarnings } from "./read.ts";
+import { finishCommand, loadTrace, problemNotes } from "./read.ts";
 import { dur, histogramLines, latencyCells, table } from "./table.ts";
 import { formatTimestamp } from "../read/duration.ts";
 
@@ -49,15 +49,7 @@ export async function tasksCommand(args: string[], io: CliIO): Promise<number> {
     ? JSON.stringify(tasksJson(trace, filter, types, instances), null, 2)
     : formatTasks(trace, filter, types, instances);
   await io.stdout.write(out + "\n");
-  for (
-    const w of [
-      ...problemNotes(trace),
-      ...traceWarnings(path === "-" ? "standard input" : path, end),
-    ]
-  ) {
-    await io.stderr.write(w + "\n");
-  }
-  return trace.truncated ? 3 : 0;
+  return await finishCommand(io, path, end, problemNotes(trace));
 }
 
 /** The table of task types, with Go's columns. */
