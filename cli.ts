@@ -36,6 +36,7 @@ import { REGIONS_USAGE, regionsCommand } from "./lib/cli/regions.ts";
 import { LOGS_USAGE, logsCommand } from "./lib/cli/logs.ts";
 import { EXPORT_USAGE, exportCommand } from "./lib/cli/export.ts";
 import { MERGE_USAGE, mergeCommand } from "./lib/cli/merge.ts";
+import { viewCommand } from "./lib/viewer/command.ts";
 
 export type { CliIO, Sink } from "./lib/cli/io.ts";
 
@@ -64,28 +65,8 @@ const COMMANDS: Record<string, Command> = {
   logs: logsCommand,
   export: exportCommand,
   merge: mergeCommand,
-  view: viewCommand,
+  view: (args) => viewCommand(args),
 };
-
-async function viewCommand(args: string[]): Promise<number> {
-  let mod: { viewCommand?: (args: string[]) => Promise<number> };
-  try {
-    // A variable specifier: the viewer ships separately and may be absent.
-    const specifier = "./lib/viewer/command.ts";
-    mod = await import(specifier);
-  } catch (e) {
-    throw new CliError(
-      `the view command is not available in this build (${
-        String((e as Error)?.message ?? e).split("\n")[0]
-      })`,
-      2,
-    );
-  }
-  if (typeof mod.viewCommand !== "function") {
-    throw new CliError("the view command is not available in this build", 2);
-  }
-  return await mod.viewCommand(args);
-}
 
 /**
  * Runs the CLI with `args` (without the program name) and returns the exit
