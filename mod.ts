@@ -179,7 +179,9 @@ export function newTask(
   }
   if (stacks) recordStack(newTask);
   record(Rec.TASK_BEGIN, id, parent.taskId, internType(type), 0, 0);
-  return [new Context(id, parent.regionId, parent.lane), new Task(id, generation)];
+  // A lane of its own: concurrent tasks are separate async chains, so their
+  // `startRegion` regions never nest across tasks (lib/read/region_nesting.ts).
+  return [new Context(id, parent.regionId, nextLane()), new Task(id, generation)];
 }
 
 /**

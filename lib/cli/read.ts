@@ -14,6 +14,7 @@ import {
   TraceFormatError,
 } from "../format/decoder.ts";
 import { type Trace, TraceBuilder } from "../read/trace_model.ts";
+import { describeWindowEdges } from "../read/region_nesting.ts";
 import { CliError, type CliIO, openTrace, Progress } from "./io.ts";
 
 /** Options of {@linkcode streamTrace}. */
@@ -106,9 +107,20 @@ export async function finishCommand(
   return end.truncated ? 3 : 0;
 }
 
-/** A note about the misuse a loaded trace shows (regions ended out of order). */
-export function problemNotes(t: Trace): string[] {
-  if (t.problems.length === 0) return [];
-  const more = t.problems.length > 1 ? ` (and ${t.problems.length - 1} more)` : "";
-  return [`runtrace: note: the trace shows misuse: ${t.problems[0]}${more}`];
+/**
+ * Notes about a loaded trace: the misuse it shows (a region ended twice, or
+ * out of order within its async chain), then what the edges of the recorded
+ * window cut (not misuse: said so, so that nobody hunts a bug there).
+ */
+export function problemNotes(t: Pick<Trace, "problems" | "window">): string[] {
+  const out: string[] = [];
+  if (t.problems.length > 0) {
+    const more = t.problems.length > 1 ? ` (and ${t.problems.length - 1} more)` : "";
+    out.push(`runtrace: note: the trace shows misuse: ${t.problems[0]}${more}`);
+  }
+  const edges = describeWindowEdges(t.window);
+  if (edges !== undefined) {
+    out.push(`runtrace: note: ${edges} (cut by the edges of the recorded window)`);
+  }
+  return out;
 }

@@ -123,7 +123,7 @@ export function formatRegions(
         ["Start", "Duration", "Task", "Task type", "Thread", "Region"],
         shown.map((r) => [
           formatTimestamp(r.start),
-          r.end === undefined ? "not ended" : dur(r.end - r.start),
+          r.end === undefined ? "still running at the end" : dur(r.end - r.start),
           String(r.task),
           r.task === 0 ? "(background)" : taskTypeOf(trace.task(r.task)),
           names.get(r.thread) || String(r.thread),

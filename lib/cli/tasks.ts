@@ -112,7 +112,7 @@ function eventText(e: TimelineEntry): [string, string] {
   switch (e.kind) {
     case "region": {
       const r = e.region;
-      const d = r.end === undefined ? "not ended" : dur(r.end - r.start);
+      const d = r.end === undefined ? "still running at the end" : dur(r.end - r.start);
       return [String(r.thread), `region ${r.type} (${d})`];
     }
     case "log": {
@@ -124,7 +124,7 @@ function eventText(e: TimelineEntry): [string, string] {
     }
     case "subtask": {
       const t = e.task;
-      const d = t.end === undefined ? "not ended" : dur(t.end - (t.start ?? 0));
+      const d = t.end === undefined ? "still running at the end" : dur(t.end - (t.start ?? 0));
       return ["", `subtask ${t.id} ${taskTypeOf(t)} (${d})`];
     }
   }
@@ -143,7 +143,9 @@ export function formatInstance(trace: Trace, inst: TaskInstance): string {
   const thread = (id: string) => id === "" ? "" : names.get(Number(id)) || id;
   const state = inst.complete
     ? dur(inst.duration)
-    : `${dur(inst.duration)}+ (${t.start === undefined ? "began before the trace" : "not ended"})`;
+    : `${dur(inst.duration)}+ (${
+      t.start === undefined ? "began before the trace" : "still running at the end"
+    })`;
   const head = `task ${t.id} ${taskTypeOf(t)}  ${state}  parent ${
     t.parent === 0 ? "none" : t.parent
   }`;

@@ -11,6 +11,9 @@ import {
   type TraceEvent,
   type TraceHeader,
 } from "../format/decoder.ts";
+import { RegionNesting, type WindowEdges } from "./region_nesting.ts";
+
+export type { WindowEdges } from "./region_nesting.ts";
 
 /** A log message in the model. Times are ns since the trace started. */
 export interface LogRecord {
@@ -152,8 +155,17 @@ export interface Trace {
   duration: number;
   /** Events in the trace. */
   events: number;
-  /** Misuse the trace shows: regions ended twice or out of nesting order. */
+  /**
+   * Misuse the trace shows: regions ended twice, or ended before a region
+   * that began inside them in the same async chain (see
+   * lib/read/region_nesting.ts for the rules).
+   */
   problems: string[];
+  /**
+   * Tasks and regions cut by the edges of the recorded window (a live trace
+   * started mid-request, a flight-recorder window): not misuse.
+   */
+  window: WindowEdges;
   /** The task with this id, if the trace has it. */
   task(id: number): TaskRecord | undefined;
 }
@@ -171,10 +183,13 @@ export class TraceBuilder {
   private counters: CounterSample[] = [];
   private stalls: StallRecord[] = [];
   private gcs: GcRecord[] = [];
-  private open = new Map<string, RegionRecord>();
-  /** Open regions per (thread, lane), innermost last. */
-  private stacks = new Map<string, RegionRecord[]>();
+  /** Every region by `thread * 2^32 + id`: stalls and double ends name them. */
+  private byKey = new Map<number, RegionRecord>();
   private problems: string[] = [];
+  private nesting = new RegionNesting<RegionRecord>({
+    problem: (m) => this.problems.push(m),
+    ended: (thread, id) => this.byKey.get(thread * 4294967296 + id),
+  });
   private end?: EndEvent;
 
   /** Takes the next event. */
@@ -211,16 +226,15 @@ export class TraceBuilder {
         if (e.stack) r.stack = e.stack;
         this.regions.push(r);
         if (r.task !== 0) this.taskFor(r.task).regions.push(r);
-        this.open.set(`${e.thread}:${e.region}`, r);
-        const key = `${e.thread}:${e.lane}`;
-        const stack = this.stacks.get(key);
-        if (stack) stack.push(r);
-        else this.stacks.set(key, [r]);
+        this.byKey.set(e.thread * 4294967296 + e.region, r);
+        this.nesting.begin(e.thread, e.region, r, e.lane);
         break;
       }
-      case "regionEnd":
-        this.endRegion(e.thread, e.region, e.time);
+      case "regionEnd": {
+        const r = this.nesting.end(e.thread, e.region, e.time);
+        if (r) r.end = e.time;
         break;
+      }
       case "log": {
         const l: LogRecord = {
           task: e.task,
@@ -249,7 +263,7 @@ export class TraceBuilder {
         this.counters.push({ name: e.name, time: e.time, value: e.value, thread: e.thread });
         break;
       case "stall": {
-        const r = e.region === 0 ? undefined : this.regionById(e.thread, e.region);
+        const r = e.region === 0 ? undefined : this.byKey.get(e.thread * 4294967296 + e.region);
         const st: StallRecord = {
           start: e.time,
           end: e.time + e.duration,
@@ -306,6 +320,7 @@ export class TraceBuilder {
       duration: this.end.time,
       events: this.end.events,
       problems: this.problems,
+      window: this.windowEdges(tasks),
       task: (id: number) => index.get(id),
     };
   }
@@ -329,40 +344,18 @@ export class TraceBuilder {
     return t;
   }
 
-  /** A region of a thread by id, open or ended. */
-  private regionById(thread: number, id: number): RegionRecord | undefined {
-    const open = this.open.get(`${thread}:${id}`);
-    if (open) return open;
-    for (let i = this.regions.length - 1; i >= 0; i--) {
-      const r = this.regions[i];
-      if (r.id === id && r.thread === thread) return r;
+  private windowEdges(tasks: readonly TaskRecord[]): WindowEdges {
+    let before = 0, running = 0;
+    for (const t of tasks) {
+      if (t.start === undefined) before++;
+      else if (t.end === undefined) running++;
     }
-    return undefined;
-  }
-
-  /** Ends a region, reporting double ends and broken nesting. */
-  private endRegion(thread: number, id: number, time: number): void {
-    const r = this.open.get(`${thread}:${id}`);
-    if (!r) {
-      const done = this.regions.find((x) => x.thread === thread && x.id === id);
-      this.problems.push(
-        done
-          ? `region ${id} "${done.type}" (task ${done.task}) ended twice, again at ${time}ns`
-          : `region ${id} on thread ${thread} ended at ${time}ns but never began in this trace`,
-      );
-      return;
-    }
-    this.open.delete(`${thread}:${id}`);
-    r.end = time;
-    const stack = this.stacks.get(`${thread}:${r.lane}`)!;
-    const at = stack.lastIndexOf(r);
-    if (at !== stack.length - 1) {
-      const inner = stack[stack.length - 1];
-      this.problems.push(
-        `region ${id} "${r.type}" (task ${r.task}) ended at ${time}ns before region ${inner.id} "${inner.type}" that began inside it`,
-      );
-    }
-    stack.splice(at, 1);
+    return {
+      tasksBeganBefore: before,
+      tasksRunningAtEnd: running,
+      regionsBeganBefore: this.nesting.beganBefore,
+      regionsRunningAtEnd: this.nesting.openCount,
+    };
   }
 }
 

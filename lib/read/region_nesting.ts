@@ -1,0 +1,242 @@
+/**
+ * The rules by which regions nest, and what counts as misuse: the one place
+ * where the reader, the CLI and the viewer learn them.
+ *
+ * - A region belongs to an **async chain**: its thread, its task and its
+ *   async lane. `withRegion` gives its body a lane of its own, and so does
+ *   `newTask` (since lanes were given to tasks); regions of concurrent tasks
+ *   or of concurrent `withRegion` bodies are in different chains and never
+ *   nest across them, however their times interleave.
+ * - Within one chain, regions nest by time: a region that begins while
+ *   another is open is inside it (its recorded `parent` names the enclosing
+ *   `withRegion` region; the time stack of the chain names the enclosing
+ *   region of either kind).
+ * - **Misuse** is only what is really wrong: a region ended twice, and a
+ *   region ended while a region that began inside it, in the same chain, is
+ *   still open.
+ * - The **edges of the recorded window** are not misuse: a region or task
+ *   that ended in the trace but began before it (a live trace started
+ *   mid-request, a flight-recorder window) "began before the trace"; one
+ *   open when the trace ends is "still running at the end".
+ *
+ * Region ids grow on each thread, so an end whose region is not open is
+ * "ended twice" when its id is at least the smallest id that began on that
+ * thread in the trace, and "began before the trace" when it is below.
+ *
+ * {@linkcode RegionNesting} applies the rules to a stream of begins and
+ * ends in memory that grows with the regions open at once, not with the
+ * length of the trace.
+ *
+ * @module
+ */
+
+/** What the tracker needs to know of an open region. */
+export interface NestedRegion {
+  /** Region id, unique within its thread. */
+  id: number;
+  /** The region's type. */
+  type: string;
+  /** Task id; 0 is the background. */
+  task: number;
+}
+
+/** Hooks of {@linkcode RegionNesting}; all optional. */
+export interface NestingHooks<R extends NestedRegion> {
+  /** A problem worth reporting (misuse), as a sentence. */
+  problem?: (message: string) => void;
+  /**
+   * The region of `thread` with this id that already ended, if the caller
+   * still knows it: names its type in an "ended twice" problem.
+   */
+  ended?: (thread: number, region: number) => R | undefined;
+}
+
+/**
+ * A region's place in its chain, as {@linkcode RegionNesting.begin} returns
+ * it: how deep it is and which region encloses it.
+ */
+export interface RegionPlace<R extends NestedRegion> {
+  /** Open regions of the same chain around it (0: outermost). */
+  depth: number;
+  /** The innermost open region of the same chain when it began. */
+  enclosing: R | undefined;
+}
+
+/** How many tasks and regions the edges of the recorded window cut. */
+export interface WindowEdges {
+  /** Tasks that ended (or were referred to) in the trace but began before it. */
+  tasksBeganBefore: number;
+  /** Tasks that began in the trace and had not ended at its end. */
+  tasksRunningAtEnd: number;
+  /** Regions that ended in the trace but began before it. */
+  regionsBeganBefore: number;
+  /** Regions that began in the trace and had not ended at its end. */
+  regionsRunningAtEnd: number;
+}
+
+/** The key of an async chain among those of one task. */
+function laneKey(thread: number, lane: number): number {
+  // Lanes are u32 and threads far below 2^21: the sum is an exact integer.
+  return thread * 4294967296 + lane;
+}
+
+/** An open region with the chain it is in. */
+interface OpenEntry<R> {
+  region: R;
+  chain: Chain<R>;
+  /** Ended out of order: left in the chain's stack, skipped when on top. */
+  ended: boolean;
+}
+
+/** One chain's stack of open regions, innermost last. */
+interface Chain<R> {
+  task: number;
+  lane: number;
+  stack: OpenEntry<R>[];
+}
+
+/**
+ * Applies the nesting rules (see the module doc) to regions as they begin
+ * and end, reporting misuse through `hooks.problem` and counting regions cut
+ * by the window's edges. Every operation is amortised O(1): a chain's stack
+ * drops regions that ended out of order lazily, when they reach its top.
+ *
+ * @example
+ * ```ts
+ * import { RegionNesting } from "./region_nesting.ts";
+ * const problems: string[] = [];
+ * const n = new RegionNesting({ problem: (m) => problems.push(m) });
+ * n.begin(1, 1, { id: 1, type: "outer", task: 0 }, 0);
+ * n.begin(1, 2, { id: 2, type: "inner", task: 0 }, 0);
+ * n.end(1, 1, 30); // ends before "inner": a problem
+ * n.end(1, 2, 40);
+ * n.end(1, 2, 50); // ended twice: a problem
+ * problems.length; // 2
+ * ```
+ */
+export class RegionNesting<R extends NestedRegion = NestedRegion> {
+  /** Regions that began before the trace and ended in it. */
+  beganBefore = 0;
+  private hooks: NestingHooks<R>;
+  /** Open regions by `thread * 2^32 + id`. */
+  private open = new Map<number, OpenEntry<R>>();
+  /** Chains with open regions, by task then by `thread * 2^32 + lane`. */
+  private chains = new Map<number, Map<number, Chain<R>>>();
+  /** Smallest region id that began on each thread. */
+  private firstId = new Map<number, number>();
+
+  /** Makes a tracker that reports through `hooks`. */
+  constructor(hooks: NestingHooks<R> = {}) {
+    this.hooks = hooks;
+  }
+
+  /** Regions open now. */
+  get openCount(): number {
+    return this.open.size;
+  }
+
+  /** A region began on `thread`, in `lane` of its task; returns its place. */
+  begin(thread: number, id: number, region: R, lane: number): RegionPlace<R> {
+    const first = this.firstId.get(thread);
+    if (first === undefined || id < first) this.firstId.set(thread, id);
+    let lanes = this.chains.get(region.task);
+    if (!lanes) this.chains.set(region.task, lanes = new Map());
+    const key = laneKey(thread, lane);
+    let chain = lanes.get(key);
+    if (!chain) lanes.set(key, chain = { task: region.task, lane: key, stack: [] });
+    const stack = chain.stack;
+    while (stack.length > 0 && stack[stack.length - 1].ended) stack.pop();
+    const place = { depth: stack.length, enclosing: stack[stack.length - 1]?.region };
+    const entry: OpenEntry<R> = { region, chain, ended: false };
+    stack.push(entry);
+    this.open.set(thread * 4294967296 + id, entry);
+    return place;
+  }
+
+  /**
+   * A region ended: returns it if it was open, else `undefined` (ended
+   * twice, or began before the trace).
+   */
+  end(thread: number, id: number, time: number): R | undefined {
+    const key = thread * 4294967296 + id;
+    const entry = this.open.get(key);
+    if (!entry) {
+      this.unknownEnd(thread, id, time);
+      return undefined;
+    }
+    this.open.delete(key);
+    const r = entry.region;
+    const stack = entry.chain.stack;
+    while (stack.length > 0 && stack[stack.length - 1].ended) stack.pop();
+    if (stack[stack.length - 1] === entry) {
+      stack.pop();
+      while (stack.length > 0 && stack[stack.length - 1].ended) stack.pop();
+    } else {
+      entry.ended = true;
+      const inner = stack[stack.length - 1].region;
+      this.hooks.problem?.(
+        `region ${id} "${r.type}" (task ${r.task}) ended at ${time}ns before region ${inner.id} "${inner.type}" that began inside it`,
+      );
+    }
+    if (stack.length === 0) this.dropChain(entry.chain);
+    return r;
+  }
+
+  /** The regions still open, in no particular order. */
+  *stillOpen(): IterableIterator<R> {
+    for (const e of this.open.values()) yield e.region;
+  }
+
+  /** An end of a region that is not open: ended twice, or the window's edge. */
+  private unknownEnd(thread: number, id: number, time: number): void {
+    const first = this.firstId.get(thread);
+    if (first === undefined || id < first) {
+      this.beganBefore++;
+      return;
+    }
+    const done = this.hooks.ended?.(thread, id);
+    this.hooks.problem?.(
+      done
+        ? `region ${id} "${done.type}" (task ${done.task}) ended twice, again at ${time}ns`
+        : `region ${id} on thread ${thread} ended twice, again at ${time}ns`,
+    );
+  }
+
+  private dropChain(chain: Chain<R>): void {
+    const lanes = this.chains.get(chain.task);
+    if (!lanes) return;
+    lanes.delete(chain.lane);
+    if (lanes.size === 0) this.chains.delete(chain.task);
+  }
+}
+
+/**
+ * A sentence about the edges of the recorded window, or `undefined` when the
+ * trace holds every task and region whole. Not misuse: a live trace started
+ * mid-request, or a flight-recorder window, cuts what runs across its edges.
+ *
+ * @example
+ * ```ts
+ * import { describeWindowEdges } from "./region_nesting.ts";
+ * describeWindowEdges({
+ *   tasksBeganBefore: 1,
+ *   tasksRunningAtEnd: 0,
+ *   regionsBeganBefore: 2,
+ *   regionsRunningAtEnd: 0,
+ * }); // "1 task and 2 regions began before the trace"
+ * ```
+ */
+export function describeWindowEdges(w: WindowEdges): string | undefined {
+  const count = (n: number, what: string) => `${n} ${what}${n === 1 ? "" : "s"}`;
+  const both = (tasks: number, regions: number) =>
+    [tasks > 0 ? count(tasks, "task") : "", regions > 0 ? count(regions, "region") : ""]
+      .filter((s) => s !== "").join(" and ");
+  const parts: string[] = [];
+  const before = both(w.tasksBeganBefore, w.regionsBeganBefore);
+  if (before) parts.push(`${before} began before the trace`);
+  const running = both(w.tasksRunningAtEnd, w.regionsRunningAtEnd);
+  if (running) {
+    parts.push(`${running} ${/ and |s$/.test(running) ? "were" : "was"} still running at the end`);
+  }
+  return parts.length > 0 ? parts.join("; ") : undefined;
+}

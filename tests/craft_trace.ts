@@ -1,0 +1,158 @@
+/**
+ * Crafts trace files event by event, for tests of what the recorder would
+ * rarely or never write (regions ended twice, window edges, huge numbers of
+ * types, hostile strings). Built on the encoder's {@linkcode TraceWriter}, so
+ * the bytes are the real format.
+ *
+ * @example
+ * ```ts
+ * import { craftTrace } from "./craft_trace.ts";
+ * const bytes = craftTrace((w) => {
+ *   w.taskBegin(10, 1, 0, "request");
+ *   w.regionBegin(20, 1, 1, "step");
+ *   w.regionEnd(30, 1);
+ *   w.taskEnd(40, 1);
+ * });
+ * ```
+ *
+ * @module
+ */
+
+import { FORMAT_NUMBERS, TraceWriter } from "../lib/format/encoder.ts";
+import { Rec } from "../lib/record/ring_layout.ts";
+
+/** Writes events of one trace; times are ns since the trace start. */
+export class TraceCrafter {
+  private w = new TraceWriter(FORMAT_NUMBERS);
+  private ids = new Map<string, number>();
+  private thread = 0;
+  /** Events since the batch opened: batches are sealed every so many. */
+  private inBatch = 0;
+
+  constructor() {
+    this.w.header({
+      timeOrigin: 0,
+      startTime: 0,
+      resolutionNs: 1,
+      runtime: "crafted",
+      runtimeVersion: "0",
+      pid: 1,
+    });
+  }
+
+  /** Writes on `thread` from now on (1 is the main thread). */
+  on(thread: number): this {
+    if (thread !== this.thread) this.seal();
+    this.thread = thread;
+    return this;
+  }
+
+  /** A task began. */
+  taskBegin(ns: number, task: number, parent: number, type: string): this {
+    return this.rec(Rec.TASK_BEGIN, ns, task, parent, this.str(type), 0, 0);
+  }
+
+  /** A task ended. */
+  taskEnd(ns: number, task: number): this {
+    return this.rec(Rec.TASK_END, ns, task, 0, 0, 0, 0);
+  }
+
+  /** A region began (`parent`: the enclosing withRegion region; `lane`: its chain). */
+  regionBegin(
+    ns: number,
+    region: number,
+    task: number,
+    type: string,
+    options: { parent?: number; lane?: number } = {},
+  ): this {
+    return this.rec(
+      Rec.REGION_BEGIN,
+      ns,
+      task,
+      this.str(type),
+      region,
+      options.parent ?? 0,
+      options.lane ?? 0,
+    );
+  }
+
+  /** A region ended. */
+  regionEnd(ns: number, region: number): this {
+    return this.rec(Rec.REGION_END, ns, region, 0, 0, 0, 0);
+  }
+
+  /** A log message. */
+  log(ns: number, task: number, category: string, message: string): this {
+    this.open();
+    this.w.record(Rec.LOG, ns / 1e6, task, this.str(category), 0, 0, 0, message, 0);
+    return this.counted();
+  }
+
+  /** Names a thread. */
+  threadName(thread: number, name: string): this {
+    this.seal();
+    this.w.threadName(thread, name);
+    return this;
+  }
+
+  /** The finished trace; `complete: false` leaves out the END batch (a cut trace). */
+  bytes(options: { complete?: boolean } = {}): Uint8Array {
+    if (options.complete === false) this.seal();
+    else {
+      this.open();
+      this.w.end();
+    }
+    return this.w.out.buf.slice(0, this.w.out.pos);
+  }
+
+  private rec(
+    kind: number,
+    ns: number,
+    a: number,
+    b: number,
+    c: number,
+    d: number,
+    e: number,
+  ): this {
+    this.open();
+    this.w.record(kind, ns / 1e6, a, b, c, d, e, "", 0);
+    return this.counted();
+  }
+
+  private counted(): this {
+    if (++this.inBatch >= 4096) this.seal();
+    return this;
+  }
+
+  private str(s: string): number {
+    let id = this.ids.get(s);
+    if (id === undefined) {
+      id = this.ids.size + 1;
+      this.ids.set(s, id);
+      this.w.defineString(id, s);
+    }
+    return id;
+  }
+
+  private open(): void {
+    if (this.w.thread === 0) this.w.open(this.thread || 1);
+  }
+
+  private seal(): void {
+    if (this.w.thread !== 0) {
+      this.w.close();
+      this.w.thread = 0;
+    }
+    this.inBatch = 0;
+  }
+}
+
+/** Crafts a trace: `write` adds events to a {@linkcode TraceCrafter}. */
+export function craftTrace(
+  write: (w: TraceCrafter) => void,
+  options: { complete?: boolean } = {},
+): Uint8Array {
+  const w = new TraceCrafter();
+  write(w);
+  return w.bytes(options);
+}
