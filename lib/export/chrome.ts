@@ -260,39 +260,17 @@ class ChromeSink implements LayoutSink {
   }
 
   /** `,"pid":P,"tid":T,"args":{"task":` per track. */
-  private whereArgs: Uint8Array[] = [];
-
-  private whereTask(track: number): Uint8Array {
-    let b = this.whereArgs[track];
-    if (b === undefined) {
-      b = utf8.encode(`${new TextDecoder().decode(this.pid)},"tid":${track},"args":{"task":`);
-      this.whereArgs[track] = b;
-    }
-    return b;
-  }
-
+  private whereTask = this.perTrack(',"args":{"task":');
   /** `,"pid":P,"tid":T}` per track. */
-  private whereCloses: Uint8Array[] = [];
-
-  private whereClose(track: number): Uint8Array {
-    let b = this.whereCloses[track];
-    if (b === undefined) {
-      b = utf8.encode(`${new TextDecoder().decode(this.pid)},"tid":${track}}`);
-      this.whereCloses[track] = b;
-    }
-    return b;
-  }
-
+  private whereClose = this.perTrack("}");
   /** `,"pid":P,"tid":T,"args":{"open":` per track. */
-  private whereOpens: Uint8Array[] = [];
+  private whereOpen = this.perTrack(',"args":{"open":');
 
-  private whereOpen(track: number): Uint8Array {
-    let b = this.whereOpens[track];
-    if (b === undefined) {
-      b = utf8.encode(`${new TextDecoder().decode(this.pid)},"tid":${track},"args":{"open":`);
-      this.whereOpens[track] = b;
-    }
-    return b;
+  /** `,"pid":P,"tid":T` and then `tail`, encoded once per track. */
+  private perTrack(tail: string): (track: number) => Uint8Array {
+    const byTrack: Uint8Array[] = [];
+    return (track) =>
+      byTrack[track] ??= utf8.encode(`${new TextDecoder().decode(this.pid)},"tid":${track}${tail}`);
   }
 
   /**
