@@ -6,9 +6,12 @@
  * - Timestamps are microseconds since the trace start, with the
  *   nanoseconds as decimals (epoch microseconds would lose them in doubles).
  * - Regions are `B`/`E` slices on thread tracks laid out by
- *   {@linkcode TrackLayout}: every `B` has its `E` on the same `tid`, nested.
- * - Tasks are nestable async slices (`b`/`e`, category `task`, `id` = task
- *   id); a subtask is linked to its parent by a flow (`bind_id`, `flow_out`
+ *   {@linkcode TrackLayout}: every `B` has its `E` on the same `tid`, nested;
+ *   every event has a `name` (DevTools' trace engine needs one on each).
+ * - Names are capped at 1 KiB ({@linkcode capName}): they repeat per event.
+ * - Tasks are nestable async slices (`b`/`e`, `id` = task id) of category
+ *   `blink.user_timing`, the one async category DevTools shows (in its
+ *   "Timings" track); a subtask is linked to its parent by a flow (`bind_id`, `flow_out`
  *   on a `n` instant on the parent's slice, `flow_in` on the child's `b`).
  * - Logs are thread instants (`i`, `s: "t"`) named by category, with the
  *   message in `args`. The runtime's counters (heap, memory, event loop),
@@ -28,6 +31,7 @@ import {
   type RuntimeSpan,
   type SliceEndReason,
 } from "./layout.ts";
+import { capName } from "./name_cap.ts";
 
 export type { LayoutReport };
 
@@ -163,6 +167,13 @@ class JsonBytes extends ChunkBuffer {
   }
 }
 
+/**
+ * The category of task slices: DevTools' Performance panel shows nestable
+ * async slices of this category only (in its "Timings" track, as
+ * `performance.measure` entries); Perfetto shows any category alike.
+ */
+const TASK_CAT = "blink.user_timing";
+
 const b = (s: string) => utf8.encode(s);
 const F = {
   open: b("[\n"),
@@ -174,16 +185,16 @@ const F = {
   argsTask: b(',"args":{"task":'),
   region: b(',"region":'),
   continued: b(',"continued":true'),
-  sliceE: b('{"ph":"E","ts":'),
+  sliceE: b('{"ph":"E","cat":"region","name":'),
   split: b(',"args":{"split":true}'),
   incomplete: b(',"args":{"incomplete":true}'),
-  taskB: b('{"ph":"b","cat":"task","name":'),
-  taskE: b('{"ph":"e","cat":"task","name":'),
+  taskB: b(`{"ph":"b","cat":"${TASK_CAT}","name":`),
+  taskE: b(`{"ph":"e","cat":"${TASK_CAT}","name":`),
   id: b(',"id":'),
   parent: b(',"parent":'),
   flowIn: b(',"bind_id":'),
   flowInEnd: b(',"flow_in":true}'),
-  flowN: b('{"ph":"n","cat":"task","name":'),
+  flowN: b(`{"ph":"n","cat":"${TASK_CAT}","name":`),
   newTask: b(',"args":{"newTask":'),
   child: b(',"child":'),
   flowOutEnd: b(',"flow_out":true}'),
@@ -209,6 +220,9 @@ const F = {
   empty: b("[\n]\n"),
 };
 
+/** Most bytes of encoded names and event openings a sink keeps for reuse. */
+const CACHE_BYTES = 16 << 20;
+
 /** Writes Trace Event Format JSON into a byte buffer the caller drains. */
 class ChromeSink implements LayoutSink {
   w = new JsonBytes();
@@ -221,16 +235,28 @@ class ChromeSink implements LayoutSink {
   /** Event openings with the name in, by name, one map per opening. */
   private pre = {
     sliceB: new Map<string, Uint8Array>(),
+    sliceE: new Map<string, Uint8Array>(),
     log: new Map<string, Uint8Array>(),
     taskB: new Map<string, Uint8Array>(),
     taskE: new Map<string, Uint8Array>(),
   };
 
+  /** Bytes held by the caches of encoded names and openings. */
+  private cached = 0;
+
+  /** Whether `n` more bytes may be cached: the caches stay under 16 MiB. */
+  private mayCache(n: number): boolean {
+    if (this.cached + n > CACHE_BYTES) return false;
+    this.cached += n;
+    return true;
+  }
+
+  /** `s` capped ({@linkcode capName}), JSON-quoted, encoded. */
   private name(s: string): Uint8Array {
     let j = this.names.get(s);
     if (j === undefined) {
-      j = utf8.encode(JSON.stringify(s));
-      if (this.names.size < 100_000) this.names.set(s, j);
+      j = utf8.encode(JSON.stringify(capName(s)));
+      if (this.names.size < 100_000 && this.mayCache(j.length)) this.names.set(s, j);
     }
     return j;
   }
@@ -254,7 +280,7 @@ class ChromeSink implements LayoutSink {
       p.set(head);
       p.set(q, head.length);
       p.set(tail, head.length + q.length);
-      if (byName.size < 100_000) byName.set(key, p);
+      if (byName.size < 100_000 && this.mayCache(p.length)) byName.set(key, p);
     }
     return p;
   }
@@ -323,7 +349,9 @@ class ChromeSink implements LayoutSink {
     this.pid = b(`,"pid":${p}`);
     const name = `${header.runtime} ${header.runtimeVersion}${pid > 0 ? ` pid ${pid}` : ""}`;
     this.meta(
-      `{"name":"process_name","ph":"M","pid":${p},"tid":0,"args":{"name":${JSON.stringify(name)}}}`,
+      `{"name":"process_name","ph":"M","pid":${p},"tid":0,"args":{"name":${
+        JSON.stringify(capName(name))
+      }}}`,
     );
   }
 
@@ -331,7 +359,7 @@ class ChromeSink implements LayoutSink {
     const pid = new TextDecoder().decode(this.pid);
     this.meta(
       `{"name":"thread_name","ph":"M"${pid},"tid":${track},"args":{"name":${
-        JSON.stringify(name)
+        JSON.stringify(capName(name))
       }}}`,
     );
     this.meta(
@@ -362,17 +390,18 @@ class ChromeSink implements LayoutSink {
     this.w.pos = p + 2;
   }
 
-  sliceEnd(track: number, time: number, reason: SliceEndReason): void {
+  sliceEnd(track: number, time: number, reason: SliceEndReason, type: string): void {
+    const pre = this.prefix(this.pre.sliceE, F.sliceE, type, type);
     if (reason === "ended") {
-      let p = this.start(0);
+      let p = this.start(pre.length);
       const buf = this.w.buf;
-      p = cp(buf, p, F.sliceE);
+      p = cp(buf, p, pre);
       p = usAt(buf, p, time);
       this.w.pos = cp(buf, p, this.whereClose(track));
       return;
     }
     const w = this.next();
-    w.raw(F.sliceE);
+    w.raw(pre);
     w.us(time);
     this.where(track);
     w.raw(reason === "split" ? F.split : F.incomplete);

@@ -38,8 +38,11 @@ export interface LayoutSink {
     region: number,
     continued: boolean,
   ): void;
-  /** The innermost open slice of `track` ends. */
-  sliceEnd(track: number, time: number, reason: SliceEndReason): void;
+  /**
+   * The innermost open slice of `track` ends; `type` is its name, as given to
+   * its `sliceBegin` (Chrome's trace engine wants a name on every event).
+   */
+  sliceEnd(track: number, time: number, reason: SliceEndReason, type: string): void;
   /**
    * Task `task` begins; `track` is the track of the thread that created it.
    * `flow` is true when {@linkcode LayoutSink.flowOut} started a flow to it.
@@ -499,11 +502,13 @@ export class TrackLayout implements EventVisitor {
     const at = stack.lastIndexOf(r);
     if (at === stack.length - 1) {
       stack.pop();
-      this.sink.sliceEnd(s.track, time, "ended");
+      this.sink.sliceEnd(s.track, time, "ended", r.type);
     } else {
       // Close the regions begun inside r, close r, reopen them: still nested.
-      for (let i = stack.length - 1; i > at; i--) this.sink.sliceEnd(s.track, time, "split");
-      this.sink.sliceEnd(s.track, time, "ended");
+      for (let i = stack.length - 1; i > at; i--) {
+        this.sink.sliceEnd(s.track, time, "split", stack[i].type);
+      }
+      this.sink.sliceEnd(s.track, time, "ended", r.type);
       stack.splice(at, 1);
       for (let i = at; i < stack.length; i++) {
         const x = stack[i];
@@ -553,7 +558,7 @@ export class TrackLayout implements EventVisitor {
     for (const t of this.threads.values()) {
       for (const s of t.slots) {
         for (let i = s.stack.length - 1; i >= 0; i--) {
-          this.sink.sliceEnd(s.track, e.time, "incomplete");
+          this.sink.sliceEnd(s.track, e.time, "incomplete", s.stack[i].type);
           this.report.openRegions++;
         }
         s.stack.length = 0;

@@ -34,6 +34,7 @@ import {
 } from "./layout.ts";
 
 export type { LayoutReport };
+import { capName } from "./name_cap.ts";
 import { ProtoWriter } from "./protobuf_writer.ts";
 
 /** Field numbers used, by message. */
@@ -411,7 +412,8 @@ class PerfettoSink implements LayoutSink {
     this.descriptor(Uuid.LOST, "events lost", counter, Uuid.PROCESS);
   }
 
-  track(track: number, _thread: number, slot: number, name: string): void {
+  track(track: number, _thread: number, slot: number, full: string): void {
+    const name = capName(full);
     if (slot === STALL_SLOT || slot === GC_SLOT) {
       // Runtime tracks are async tracks of the process: thread tracks would
       // merge with the thread's slices.
@@ -457,7 +459,7 @@ class PerfettoSink implements LayoutSink {
     this.endPacket(p);
   }
 
-  sliceEnd(track: number, time: number, reason: SliceEndReason): void {
+  sliceEnd(track: number, time: number, reason: SliceEndReason, _type: string): void {
     if (reason === "ended") {
       this.tail(this.head(time, EventType.SLICE_END, Uuid.slot(track), 0));
       return;
@@ -478,7 +480,8 @@ class PerfettoSink implements LayoutSink {
     flow: boolean,
   ): void {
     const label = type || "(unknown task)";
-    this.taskTrack(task, label);
+    // The track's name repeats per task: capped, unlike the interned slice name.
+    this.taskTrack(task, capName(label));
     const iid = this.name(label);
     if (this.fresh.length === 0) {
       let p = this.head(time, EventType.SLICE_BEGIN, Uuid.task(task), 0);
