@@ -30,6 +30,15 @@ export type {
   Trace,
 } from "./lib/read/trace_model.ts";
 export { TraceDecoder, TraceFormatError } from "./lib/format/decoder.ts";
+export { analyzeDelays, DelayAnalyzer } from "./lib/read/delay.ts";
+export type {
+  BlockedShare,
+  DelayOptions,
+  DelayResult,
+  StallCause,
+  StallVictim,
+  TaskDelay,
+} from "./lib/read/delay.ts";
 export type { HeaderFields } from "./lib/format/encoder.ts";
 export type {
   CounterEvent,

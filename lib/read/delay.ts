@@ -1,0 +1,489 @@
+/**
+ * Delay attribution, the JavaScript form of Go's goroutine analysis: where
+ * each task's wall time went. A task is in one of four states at every
+ * instant of its life, and its four totals add up to its duration:
+ *
+ * - **inRegions**: inside one of its own regions (on any thread), or running
+ *   the code that stalled its own thread;
+ * - **blocked**: its thread's event loop was stalled by *other* work (a STALL
+ *   attributed to another task's region, or to no region): the task could not
+ *   have run even if its I/O, timer or lock was ready;
+ * - **gc**: inside a garbage-collection window on its thread (for inferred
+ *   collections, the sampling window in which the heap shrank);
+ * - **waiting**: none of the above: no region of its own was open and the
+ *   loop was free; the task was waiting for I/O, a timer, a lock or a
+ *   subtask outside any region.
+ *
+ * Where states overlap, the first in this order wins: a stall of its own,
+ * a stall by other work, a collection, its own region.
+ *
+ * A task belongs to the thread it began on (its *home* thread): only stalls
+ * and collections of that thread delay it.
+ *
+ * Streaming: {@linkcode DelayAnalyzer} reads the events once, in file order,
+ * and reports each task when its home thread's events have passed its end,
+ * holding only open tasks (each with the merged spans of its regions and the
+ * stalls that overlapped it), open regions, a bounded memory of recently
+ * ended tasks and regions (to name a stall's culprit), and the stalls (at
+ * most one per 50 ms of trace per thread with the default threshold).
+ *
+ * @example Tasks delayed by other work's stalls
+ * ```ts
+ * import { analyzeDelays } from "./delay.ts";
+ * const { tasks } = analyzeDelays(await Deno.readFile("trace.out"));
+ * for (const t of tasks) {
+ *   for (const b of t.blockedBy) {
+ *     console.log(`task ${t.id} delayed ${b.delay / 1e6} ms by ${b.stall.regionType}`);
+ *   }
+ * }
+ * ```
+ *
+ * @module
+ */
+
+import { type EndEvent, TraceDecoder, type TraceEvent } from "../format/decoder.ts";
+
+/** A stall, with its culprit named and the tasks it delayed. */
+export interface StallCause {
+  /** Its position in the trace's stalls (in order of the stall events). */
+  index: number;
+  /** The thread whose event loop stalled (1 is the main thread). */
+  thread: number;
+  /** When it began, ns since the trace started. */
+  start: number;
+  /** When it ended, ns. */
+  end: number;
+  /** `end - start`. */
+  duration: number;
+  /** The region running at its midpoint (0 if none): the culprit. */
+  region: number;
+  /** That region's type, if the trace has its beginning. */
+  regionType?: string;
+  /** The culprit region's task (0: background, or no region). */
+  task: number;
+  /** That task's type, if known. */
+  taskType?: string;
+  /** Tasks it delayed: other tasks of its thread alive during it. */
+  victims: StallVictim[];
+  /** Sum of the victims' delays, ns. */
+  totalDelay: number;
+}
+
+/** A task a stall delayed, and by how much. */
+export interface StallVictim {
+  /** Task id. */
+  task: number;
+  /** Its type. */
+  type: string;
+  /** The part of its life the stall covered, ns. */
+  delay: number;
+}
+
+/** A stall's share of one task's `blocked` time. */
+export interface BlockedShare {
+  /** The stall (its `victims` fill in as the analysis proceeds). */
+  stall: StallCause;
+  /** ns of the task's life this stall accounts for. */
+  delay: number;
+}
+
+/** Where one task's wall time went. The four states sum to `duration`. */
+export interface TaskDelay {
+  /** Task id. */
+  id: number;
+  /** Its type ("" if its beginning is not in the trace). */
+  type: string;
+  /** Parent task id; 0 is the background. */
+  parent: number;
+  /** The thread it began on, whose stalls and collections delay it. */
+  thread: number;
+  /** Start, ns; 0 if it began before the trace. */
+  start: number;
+  /** End, ns; the trace's end if it did not end inside it. */
+  end: number;
+  /** `end - start`. */
+  duration: number;
+  /** The trace holds both its beginning and its end. */
+  complete: boolean;
+  /** ns in its own regions (or stalling its own thread). */
+  inRegions: number;
+  /** ns its thread's loop was stalled by other work. */
+  blocked: number;
+  /** ns in garbage-collection windows of its thread. */
+  gc: number;
+  /** ns with no region of its own open and the loop free: I/O, timers, locks. */
+  waiting: number;
+  /** The stalls behind `blocked`, largest share first. */
+  blockedBy: BlockedShare[];
+}
+
+/** Options of {@linkcode DelayAnalyzer}. */
+export interface DelayOptions {
+  /**
+   * Called with each task as soon as it is settled (its home thread's
+   * events have passed its end), and with the rest at the `end` event. When
+   * given, `result().tasks` is empty: the caller keeps what it needs.
+   */
+  onTask?: (t: TaskDelay) => void;
+}
+
+/** What {@linkcode DelayAnalyzer.result} returns. */
+export interface DelayResult {
+  /** Every task in the order settled, unless `onTask` was given. */
+  tasks: TaskDelay[];
+  /** Every stall, in trace order, with its culprit and victims. */
+  stalls: StallCause[];
+  /** The trace's end event (duration, truncation, lost events). */
+  end: EndEvent;
+}
+
+/** Tasks and regions remembered after they end, to name a stall's culprit. */
+const RECENT = 4096;
+
+interface OpenTask {
+  id: number;
+  type: string;
+  parent: number;
+  thread: number;
+  start: number | undefined;
+  end: number | undefined;
+  /** Region spans, [begin, end) pairs as they closed (merged at settling). */
+  spans: number[];
+  /** Open regions per thread: count and when the first opened. */
+  openOn: Map<number, { n: number; since: number }>;
+  /** Stalls and collections of its thread that overlapped it. */
+  stalls: StallCause[];
+  gcs: number[];
+}
+
+interface OpenRegion {
+  task: number;
+  type: string;
+}
+
+/**
+ * Attributes every task's wall time as it streams past: feed it every event
+ * (`add` is bound, usable as a decoder callback), then call `result`.
+ *
+ * Contract: `result()` before the `end` event throws. Regions ended twice or
+ * never begun are ignored (the trace model reports them); a task without a
+ * beginning is measured from 0, one without an end to the trace's end.
+ *
+ * @example
+ * ```ts
+ * import { TraceDecoder } from "../format/decoder.ts";
+ * import { DelayAnalyzer } from "./delay.ts";
+ * const a = new DelayAnalyzer({ onTask: (t) => t.blocked > 0 && console.log(t.id, t.blockedBy) });
+ * const d = new TraceDecoder(a.add);
+ * d.push(await Deno.readFile("trace.out"));
+ * d.finish();
+ * console.log(a.result().stalls.length, "stalls");
+ * ```
+ */
+export class DelayAnalyzer {
+  private open = new Map<number, OpenTask>();
+  /** Ended tasks not yet settled, per home thread, in order of their ends. */
+  private pending = new Map<number, OpenTask[]>();
+  /** Per thread: the write time of its last event (a stall's or GC's end). */
+  private watermark = new Map<number, number>();
+  /** Keys `thread * 2^32 + region`. */
+  private regions = new Map<number, OpenRegion>();
+  private recentRegions = new Map<number, OpenRegion>();
+  private recentTasks = new Map<number, string>();
+  private stalls: StallCause[] = [];
+  private settled: TaskDelay[] = [];
+  private end?: EndEvent;
+  private onTask?: (t: TaskDelay) => void;
+
+  /** Makes an analyzer; see {@linkcode DelayOptions}. */
+  constructor(options: DelayOptions = {}) {
+    this.onTask = options.onTask;
+  }
+
+  /** Takes the next event. */
+  add = (e: TraceEvent): void => {
+    switch (e.kind) {
+      case "taskBegin": {
+        const t = this.live(e.task, e.thread);
+        if (!t) break;
+        t.type = e.type;
+        t.parent = e.parent;
+        t.start = e.time;
+        t.thread = e.thread;
+        break;
+      }
+      case "taskEnd": {
+        const t = this.live(e.task, e.thread);
+        if (!t || t.end !== undefined) break;
+        t.end = e.time;
+        this.open.delete(t.id);
+        let q = this.pending.get(t.thread);
+        if (!q) this.pending.set(t.thread, q = []);
+        q.push(t);
+        break;
+      }
+      case "regionBegin":
+        this.regionBegin(e.thread, e.region, e.task, e.type, e.time);
+        break;
+      case "regionEnd":
+        this.regionEnd(e.thread, e.region, e.time);
+        break;
+      case "log":
+        if (e.task !== 0) this.live(e.task, e.thread);
+        break;
+      case "stall":
+        this.stall(e.thread, e.time, e.duration, e.region, e.task);
+        this.advance(e.thread, e.time + e.duration);
+        return;
+      case "gc":
+        this.gc(e.thread, e.time, e.time + e.duration);
+        this.advance(e.thread, e.time + e.duration);
+        return;
+      case "end":
+        this.finish(e);
+        return;
+      case "header":
+      case "thread":
+        return;
+    }
+    this.advance(e.thread, e.time);
+  };
+
+  /** Every settled task (unless `onTask` took them) and every stall. */
+  result(): DelayResult {
+    if (!this.end) throw new Error("runtrace: DelayAnalyzer.result() before the end event");
+    return { tasks: this.settled, stalls: this.stalls, end: this.end };
+  }
+
+  /**
+   * The task with this id, open or ended but not settled; made on first
+   * sight (a task begun before the trace). Undefined for a task already
+   * settled: events after its end do not bring it back.
+   */
+  private live(id: number, thread: number): OpenTask | undefined {
+    let t = this.open.get(id) ?? this.pendingTask(id);
+    if (!t && !this.recentTasks.has(id)) {
+      t = {
+        id,
+        type: "",
+        parent: 0,
+        thread,
+        start: undefined,
+        end: undefined,
+        spans: [],
+        openOn: new Map(),
+        stalls: [],
+        gcs: [],
+      };
+      this.open.set(id, t);
+    }
+    return t;
+  }
+
+  /** Opens a region, and its task's span on this thread if none was open. */
+  private regionBegin(thread: number, id: number, task: number, type: string, time: number): void {
+    this.regions.set(thread * 4294967296 + id, { task, type });
+    if (task === 0) return;
+    const t = this.live(task, thread);
+    if (!t) return;
+    const o = t.openOn.get(thread);
+    if (!o) t.openOn.set(thread, { n: 1, since: time });
+    else if (o.n++ === 0) o.since = time;
+  }
+
+  /** Ends a region, closing its task's span when the last one ends. */
+  private regionEnd(thread: number, id: number, time: number): void {
+    const key = thread * 4294967296 + id;
+    const r = this.regions.get(key);
+    if (!r) return;
+    this.regions.delete(key);
+    remember(this.recentRegions, key, r);
+    if (r.task === 0) return;
+    const t = this.open.get(r.task) ?? this.pendingTask(r.task);
+    const o = t?.openOn.get(thread);
+    if (!t || !o || o.n === 0) return;
+    if (--o.n === 0) t.spans.push(o.since, time);
+  }
+
+  /** An ended, unsettled task by id (scanned: the queues are short). */
+  private pendingTask(id: number): OpenTask | undefined {
+    for (const q of this.pending.values()) {
+      for (let i = q.length - 1; i >= 0; i--) if (q[i].id === id) return q[i];
+    }
+    return undefined;
+  }
+
+  /** The type of a task that is open, pending or recently settled. */
+  private typeOfTask(id: number): string | undefined {
+    return this.open.get(id)?.type ?? this.recentTasks.get(id) ?? this.pendingTask(id)?.type;
+  }
+
+  /** Records a stall, naming its culprit, and claims it on the tasks alive during it. */
+  private stall(
+    thread: number,
+    start: number,
+    duration: number,
+    region: number,
+    task: number,
+  ): void {
+    const key = thread * 4294967296 + region;
+    const r = region === 0 ? undefined : this.regions.get(key) ?? this.recentRegions.get(key);
+    const s: StallCause = {
+      index: this.stalls.length,
+      thread,
+      start,
+      end: start + duration,
+      duration,
+      region,
+      task,
+      victims: [],
+      totalDelay: 0,
+    };
+    if (r) s.regionType = r.type;
+    const type = task === 0 ? undefined : this.typeOfTask(task);
+    if (type !== undefined) s.taskType = type;
+    this.stalls.push(s);
+    this.overlapping(thread, s.start, s.end, (t) => t.stalls.push(s));
+  }
+
+  /** Claims a collection window on the tasks of its thread alive during it. */
+  private gc(thread: number, start: number, end: number): void {
+    this.overlapping(thread, start, end, (t) => t.gcs.push(start, end));
+  }
+
+  /** Calls `f` for each unsettled task of `thread` alive during [start, end). */
+  private overlapping(thread: number, start: number, end: number, f: (t: OpenTask) => void) {
+    const alive = (t: OpenTask) =>
+      t.thread === thread && (t.start ?? 0) < end && (t.end === undefined || t.end > start);
+    for (const t of this.open.values()) if (alive(t)) f(t);
+    for (const t of this.pending.get(thread) ?? []) if (alive(t)) f(t);
+  }
+
+  /** Settles the ended tasks of `thread` whose end its events have passed. */
+  private advance(thread: number, time: number) {
+    const w = this.watermark.get(thread);
+    if (w === undefined || time > w) this.watermark.set(thread, time);
+    const q = this.pending.get(thread);
+    if (!q || q.length === 0) return;
+    const mark = this.watermark.get(thread)!;
+    let n = 0;
+    while (n < q.length && q[n].end! <= mark) this.settle(q[n++], q[n - 1].end!);
+    if (n > 0) q.splice(0, n);
+  }
+
+  /** At the end of the trace: settles every task left. */
+  private finish(e: EndEvent): void {
+    this.end = e;
+    for (const q of this.pending.values()) for (const t of q) this.settle(t, t.end!);
+    this.pending.clear();
+    for (const t of this.open.values()) this.settle(t, e.time);
+    this.open.clear();
+  }
+
+  /** Attributes a task and hands it over; its stalls learn their victim. */
+  private settle(t: OpenTask, end: number): void {
+    remember(this.recentTasks, t.id, t.type);
+    const start = t.start ?? 0;
+    for (const o of t.openOn.values()) if (o.n > 0) t.spans.push(o.since, end);
+    const d = attribute(t, start, Math.max(start, end));
+    for (const b of d.blockedBy) {
+      b.stall.victims.push({ task: t.id, type: t.type, delay: b.delay });
+      b.stall.totalDelay += b.delay;
+    }
+    if (this.onTask) this.onTask(d);
+    else this.settled.push(d);
+  }
+}
+
+/** Keeps `key` in a map of at most {@linkcode RECENT} entries, oldest dropped first. */
+function remember<K, V>(m: Map<K, V>, key: K, value: V): void {
+  if (m.size >= RECENT) m.delete(m.keys().next().value as K);
+  m.set(key, value);
+}
+
+/** State changes of a task's sweep: +1 opens, -1 closes. */
+const REGION = 0, GC = 1, STALL = 2;
+
+/**
+ * Splits [start, end) into the four states by sweeping the task's region
+ * spans, collections and stalls in time order (one function: the
+ * precedence rule reads best in one place).
+ */
+function attribute(t: OpenTask, start: number, end: number): TaskDelay {
+  // [time, kind, +1|-1, stall index]
+  const points: [number, number, number, number][] = [];
+  const add = (a: number, b: number, kind: number, ref: number) => {
+    a = Math.max(a, start);
+    b = Math.min(b, end);
+    if (b <= a) return;
+    points.push([a, kind, 1, ref], [b, kind, -1, ref]);
+  };
+  for (let i = 0; i < t.spans.length; i += 2) add(t.spans[i], t.spans[i + 1], REGION, 0);
+  for (let i = 0; i < t.gcs.length; i += 2) add(t.gcs[i], t.gcs[i + 1], GC, 0);
+  t.stalls.forEach((s, i) => add(s.start, s.end, STALL, i));
+  points.sort((a, b) => a[0] - b[0] || a[2] - b[2]);
+  let inRegions = 0, blocked = 0, gc = 0, waiting = 0;
+  let regions = 0, gcs = 0;
+  const active: number[] = [];
+  const shares = new Map<number, number>();
+  let at = start;
+  const account = (until: number) => {
+    const d = until - at;
+    if (d <= 0) return;
+    const own = active.find((i) => t.stalls[i].task === t.id);
+    const other = active.find((i) => t.stalls[i].task !== t.id);
+    if (own !== undefined) inRegions += d;
+    else if (other !== undefined) {
+      blocked += d;
+      shares.set(other, (shares.get(other) ?? 0) + d);
+    } else if (gcs > 0) gc += d;
+    else if (regions > 0) inRegions += d;
+    else waiting += d;
+    at = until;
+  };
+  for (const [time, kind, step, ref] of points) {
+    account(time);
+    if (kind === REGION) regions += step;
+    else if (kind === GC) gcs += step;
+    else if (step > 0) active.push(ref);
+    else active.splice(active.indexOf(ref), 1);
+  }
+  account(end);
+  const blockedBy = [...shares].map(([i, delay]) => ({ stall: t.stalls[i], delay }))
+    .sort((a, b) => b.delay - a.delay);
+  return {
+    id: t.id,
+    type: t.type,
+    parent: t.parent,
+    thread: t.thread,
+    start,
+    end,
+    duration: end - start,
+    complete: t.start !== undefined && t.end !== undefined,
+    inRegions,
+    blocked,
+    gc,
+    waiting,
+    blockedBy,
+  };
+}
+
+/**
+ * Attributes the delays of a whole trace held in memory: every task, in the
+ * order settled (about the order of their ends), and every stall with its
+ * victims.
+ *
+ * @example
+ * ```ts
+ * import { analyzeDelays } from "./delay.ts";
+ * const { tasks, stalls } = analyzeDelays(await Deno.readFile("trace.out"));
+ * const waitingMost = tasks.toSorted((a, b) => b.waiting - a.waiting)[0];
+ * ```
+ */
+export function analyzeDelays(bytes: Uint8Array): DelayResult {
+  const a = new DelayAnalyzer();
+  const d = new TraceDecoder(a.add);
+  d.push(bytes);
+  d.finish();
+  return a.result();
+}
