@@ -32,7 +32,7 @@ export interface TraceHeader extends Omit<HeaderFields, "flags"> {
 
 /** A task was created. Times are ns since the trace started. */
 export interface TaskBeginEvent {
-  /** What happened. */
+  /** The kind of event: a task began. */
   kind: "taskBegin";
   /** When, in ns since the trace started. */
   time: number;
@@ -42,7 +42,7 @@ export interface TaskBeginEvent {
   task: number;
   /** Parent task id; 0 is the background. */
   parent: number;
-  /** The type given at creation. */
+  /** The task type given to `newTask`. */
   type: string;
   /** Call stack frames, innermost first, when recorded with `stacks: true`. */
   stack?: string[];
@@ -50,7 +50,7 @@ export interface TaskBeginEvent {
 
 /** A task ended. */
 export interface TaskEndEvent {
-  /** What happened. */
+  /** The kind of event: a task ended. */
   kind: "taskEnd";
   /** When, in ns since the trace started. */
   time: number;
@@ -62,7 +62,7 @@ export interface TaskEndEvent {
 
 /** A region began. */
 export interface RegionBeginEvent {
-  /** What happened. */
+  /** The kind of event: a region began. */
   kind: "regionBegin";
   /** When, in ns since the trace started. */
   time: number;
@@ -72,7 +72,7 @@ export interface RegionBeginEvent {
   region: number;
   /** Task id; 0 is the background. */
   task: number;
-  /** The type given at creation. */
+  /** The region type given to `withRegion` or `startRegion`. */
   type: string;
   /** Enclosing `withRegion` region on the same thread, 0 if none. */
   parent: number;
@@ -84,7 +84,7 @@ export interface RegionBeginEvent {
 
 /** A region ended. */
 export interface RegionEndEvent {
-  /** What happened. */
+  /** The kind of event: a region ended. */
   kind: "regionEnd";
   /** When, in ns since the trace started. */
   time: number;
@@ -96,7 +96,7 @@ export interface RegionEndEvent {
 
 /** A log message. */
 export interface LogEvent {
-  /** What happened. */
+  /** The kind of event: a log. */
   kind: "log";
   /** When, in ns since the trace started. */
   time: number;
@@ -116,13 +116,13 @@ export interface LogEvent {
 
 /** A sampled value, such as `heap.used` (bytes) or `eventloop.utilization`. */
 export interface CounterEvent {
-  /** What happened. */
+  /** The kind of event: a counter sample. */
   kind: "counter";
   /** When, in ns since the trace started. */
   time: number;
   /** The thread it happened on (1 is the main thread). */
   thread: number;
-  /** The name. */
+  /** The counter, such as `heap.used` or `eventloop.utilization`. */
   name: string;
   /** The sampled value. */
   value: number;
@@ -134,7 +134,7 @@ export interface CounterEvent {
  * the innermost region open at the stall's midpoint (0 if none).
  */
 export interface StallEvent {
-  /** What happened. */
+  /** The kind of event: an event-loop stall, at its end. */
   kind: "stall";
   /** Start of the stall (the event is written at its end). */
   time: number;
@@ -154,7 +154,7 @@ export interface StallEvent {
  * duration] is that window, not the pause.
  */
 export interface GcEvent {
-  /** What happened. */
+  /** The kind of event: a garbage collection, at its end. */
   kind: "gc";
   /** Start (the event is written at its end). */
   time: number;
@@ -170,7 +170,7 @@ export interface GcEvent {
 
 /** The thread stopped recording: it left the trace or exited. */
 export interface ThreadEndEvent {
-  /** What happened. */
+  /** The kind of event: a thread stopped recording. */
   kind: "threadEnd";
   /** When, in ns since the trace started. */
   time: number;
@@ -180,7 +180,7 @@ export interface ThreadEndEvent {
 
 /** The recorder dropped `count` events here (its ring stayed full). */
 export interface LostEvent {
-  /** What happened. */
+  /** The kind of event: the recorder dropped events. */
   kind: "lost";
   /** When, in ns since the trace started. */
   time: number;
@@ -192,19 +192,19 @@ export interface LostEvent {
 
 /** A thread got its name. */
 export interface ThreadEvent {
-  /** What happened. */
+  /** The kind of event: a thread was named. */
   kind: "thread";
   /** When, in ns since the trace started. */
   time: number;
   /** The thread it happened on (1 is the main thread). */
   thread: number;
-  /** The name. */
+  /** The thread's name: `main`, or the one given to `threadHandle`. */
   name: string;
 }
 
 /** The first event of every trace. */
 export interface HeaderEvent {
-  /** What happened. */
+  /** The kind of event: the trace's header, first. */
   kind: "header";
   /** When, in ns since the trace started. */
   time: number;
@@ -214,7 +214,7 @@ export interface HeaderEvent {
 
 /** The last event of every read: whether the trace was complete. */
 export interface EndEvent {
-  /** What happened. */
+  /** The kind of event: the end of the input, last. */
   kind: "end";
   /** When, in ns since the trace started. */
   time: number;
@@ -224,7 +224,7 @@ export interface EndEvent {
   lost: number;
   /** Events read. */
   events: number;
-  /** Bytes read. */
+  /** Bytes of input read, to its end. */
   bytes: number;
 }
 

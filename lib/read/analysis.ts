@@ -519,7 +519,7 @@ export interface TraceStats {
   duration: number;
   /** Events in the trace. */
   events: number;
-  /** Bytes read. */
+  /** Size of the trace, in bytes. */
   bytes: number;
   /** Events by kind. */
   kinds: {

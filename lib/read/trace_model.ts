@@ -35,7 +35,7 @@ export interface LogRecord {
 
 /** A sample of a counter such as `heap.used`. */
 export interface CounterSample {
-  /** The name. */
+  /** The counter, such as `heap.used` or `eventloop.utilization`. */
   name: string;
   /** When, in ns since the trace started. */
   time: number;
@@ -79,7 +79,7 @@ export interface GcRecord {
 export interface RegionRecord {
   /** Region id, unique within its thread. */
   id: number;
-  /** The type given at creation. */
+  /** The region type given to `withRegion` or `startRegion`. */
   type: string;
   /** Task id; 0 is the background. */
   task: number;
@@ -99,11 +99,11 @@ export interface RegionRecord {
 
 /** A task in the model. */
 export interface TaskRecord {
-  /** Its id. */
+  /** The task id, unique within the trace; 0 is the background. */
   id: number;
   /** Parent task id; 0 is the background. */
   parent: number;
-  /** The type given at creation. */
+  /** The task type given to `newTask`. */
   type: string;
   /** Undefined if the task began before the trace. */
   start: number | undefined;
@@ -121,9 +121,9 @@ export interface TaskRecord {
 
 /** A thread that recorded events. */
 export interface ThreadRecord {
-  /** Its id. */
+  /** The thread id; 1 is the main thread. */
   id: number;
-  /** The name. */
+  /** The thread's name: `main`, or the one given to `threadHandle`. */
   name: string;
   /** When it stopped recording, if it ended inside the trace. */
   end?: number;
@@ -153,7 +153,7 @@ export interface Trace {
   truncated: boolean;
   /** Time of the last event, ns. */
   duration: number;
-  /** Events in the trace. */
+  /** Events read, of every kind. */
   events: number;
   /**
    * Misuse the trace shows: regions ended twice, or ended before a region
