@@ -31,6 +31,13 @@ export type {
 } from "./lib/read/trace_model.ts";
 export { TraceDecoder, TraceFormatError } from "./lib/format/decoder.ts";
 export { analyzeDelays, DelayAnalyzer } from "./lib/read/delay.ts";
+export {
+  MMU_WINDOWS,
+  mmuCurve,
+  ResponsivenessCollector,
+  responsivenessOf,
+} from "./lib/read/responsiveness.ts";
+export type { BlockedInterval, MmuPoint, ThreadResponsiveness } from "./lib/read/responsiveness.ts";
 export type {
   BlockedShare,
   DelayOptions,
