@@ -26,8 +26,8 @@ import type { TraceHeader } from "../format/decoder.ts";
 import { ChunkBuffer } from "./chunk_buffer.ts";
 import {
   Exporter,
+  type LayoutEmitter,
   type LayoutReport,
-  type LayoutSink,
   type RuntimeSpan,
   type SliceEndReason,
 } from "./layout.ts";
@@ -220,11 +220,11 @@ const F = {
   empty: b("[\n]\n"),
 };
 
-/** Most bytes of encoded names and event openings a sink keeps for reuse. */
+/** Most bytes of encoded names and event openings an emitter keeps for reuse. */
 const CACHE_BYTES = 16 << 20;
 
 /** Writes Trace Event Format JSON into a byte buffer the caller drains. */
-class ChromeSink implements LayoutSink {
+class ChromeEmitter implements LayoutEmitter {
   w = new JsonBytes();
   events = 0;
   private started = false;
@@ -626,9 +626,9 @@ class ChromeSink implements LayoutSink {
  * await Deno.writeFile("trace.json", x.take());
  * ```
  */
-export class ChromeExporter extends Exporter<ChromeSink> {
+export class ChromeExporter extends Exporter<ChromeEmitter> {
   /** Makes an exporter; see {@linkcode Exporter}. */
   constructor() {
-    super(new ChromeSink());
+    super(new ChromeEmitter());
   }
 }

@@ -24,7 +24,7 @@ export type { TraceHeader };
 export type SliceEndReason = "ended" | "split" | "incomplete";
 
 /** What an exporter writes; {@linkcode TrackLayout} calls it in stream order. */
-export interface LayoutSink {
+export interface LayoutEmitter {
   /** The recording process; called once, first. */
   process(pid: number, header: TraceHeader): void;
   /** A track appeared, or its thread got (re)named. `slot` 0 is the thread itself. */
@@ -45,7 +45,7 @@ export interface LayoutSink {
   sliceEnd(track: number, time: number, reason: SliceEndReason, type: string): void;
   /**
    * Task `task` begins; `track` is the track of the thread that created it.
-   * `flow` is true when {@linkcode LayoutSink.flowOut} started a flow to it.
+   * `flow` is true when {@linkcode LayoutEmitter.flowOut} started a flow to it.
    * `time` is 0 and `type` "" for a task that began before the trace.
    */
   taskBegin(
@@ -73,7 +73,7 @@ export interface LayoutSink {
   /** A log message, on the track of its thread. */
   log(track: number, time: number, task: number, category: string, message: string): void;
   /**
-   * {@linkcode LayoutSink.log} with the message as the recorded UTF-8 in
+   * {@linkcode LayoutEmitter.log} with the message as the recorded UTF-8 in
    * `bytes[start, end)` (from the decoder's fast path), valid during the call.
    */
   logBytes(
@@ -100,7 +100,7 @@ export interface LayoutSink {
   threadEnd(track: number, time: number): void;
 }
 
-/** A stall or GC, for {@linkcode LayoutSink.span}. */
+/** A stall or GC, for {@linkcode LayoutEmitter.span}. */
 export type RuntimeSpan =
   | { kind: "stall"; time: number; duration: number; region: number; task: number }
   | { kind: "gc"; time: number; duration: number; inferred: boolean; freed: number };
@@ -261,7 +261,7 @@ class IdTable<T> {
 }
 
 /**
- * Turns decoded events into calls on a {@linkcode LayoutSink}. Feed it every
+ * Turns decoded events into calls on a {@linkcode LayoutEmitter}. Feed it every
  * event of the trace in order (`add` is bound, usable as a decoder callback;
  * the layout is also an {@linkcode EventVisitor}, the decoder's fast path:
  * `new TraceDecoder(layout.add, layout)`); the `end` event closes whatever is
@@ -270,9 +270,9 @@ class IdTable<T> {
  * @example
  * ```ts
  * import { TraceDecoder } from "../format/decoder.ts";
- * import { type LayoutSink, TrackLayout } from "./layout.ts";
- * declare const sink: LayoutSink;
- * const layout = new TrackLayout(sink);
+ * import { type LayoutEmitter, TrackLayout } from "./layout.ts";
+ * declare const emitter: LayoutEmitter;
+ * const layout = new TrackLayout(emitter);
  * const d = new TraceDecoder(layout.add);
  * d.push(await Deno.readFile("trace.out"));
  * d.finish();
@@ -291,16 +291,16 @@ export class TrackLayout implements EventVisitor {
     truncated: false,
     lost: 0,
   };
-  private sink: LayoutSink;
+  private emitter: LayoutEmitter;
   private threads = new Map<number, ThreadState>();
   private tasks = new IdTable<OpenTask>();
   private taskSeq = 0;
   private lostTotal = 0;
   private lastThread?: ThreadState;
 
-  /** Makes a layout writing to `sink`. */
-  constructor(sink: LayoutSink) {
-    this.sink = sink;
+  /** Makes a layout writing to `emitter`. */
+  constructor(emitter: LayoutEmitter) {
+    this.emitter = emitter;
   }
 
   /** Takes the next event. */
@@ -319,7 +319,7 @@ export class TrackLayout implements EventVisitor {
         this.taskEnd(e.time, e.thread, e.task);
         break;
       case "log":
-        this.sink.log(
+        this.emitter.log(
           this.slot(this.thread(e.thread), 0).track,
           e.time,
           e.task,
@@ -329,25 +329,30 @@ export class TrackLayout implements EventVisitor {
         break;
       case "lost":
         this.lostTotal += e.count;
-        this.sink.lost(e.time, e.count, this.lostTotal, this.slot(this.thread(e.thread), 0).track);
+        this.emitter.lost(
+          e.time,
+          e.count,
+          this.lostTotal,
+          this.slot(this.thread(e.thread), 0).track,
+        );
         break;
       case "thread": {
         const t = this.thread(e.thread);
         t.name = e.name;
         for (const s of t.slots) {
-          this.sink.track(s.track, t.id, s.index, this.trackName(t, s.index));
+          this.emitter.track(s.track, t.id, s.index, this.trackName(t, s.index));
         }
         if (t.stallTrack) {
-          this.sink.track(t.stallTrack, t.id, STALL_SLOT, this.trackName(t, STALL_SLOT));
+          this.emitter.track(t.stallTrack, t.id, STALL_SLOT, this.trackName(t, STALL_SLOT));
         }
-        if (t.gcTrack) this.sink.track(t.gcTrack, t.id, GC_SLOT, this.trackName(t, GC_SLOT));
+        if (t.gcTrack) this.emitter.track(t.gcTrack, t.id, GC_SLOT, this.trackName(t, GC_SLOT));
         break;
       }
       case "counter":
-        this.sink.counter(e.name, e.time, e.value, this.slot(this.thread(e.thread), 0).track);
+        this.emitter.counter(e.name, e.time, e.value, this.slot(this.thread(e.thread), 0).track);
         break;
       case "stall":
-        this.sink.span(this.runtimeTrack(this.thread(e.thread), STALL_SLOT), {
+        this.emitter.span(this.runtimeTrack(this.thread(e.thread), STALL_SLOT), {
           kind: "stall",
           time: e.time,
           duration: e.duration,
@@ -356,7 +361,7 @@ export class TrackLayout implements EventVisitor {
         });
         break;
       case "gc":
-        this.sink.span(this.runtimeTrack(this.thread(e.thread), GC_SLOT), {
+        this.emitter.span(this.runtimeTrack(this.thread(e.thread), GC_SLOT), {
           kind: "gc",
           time: e.time,
           duration: e.duration,
@@ -365,10 +370,10 @@ export class TrackLayout implements EventVisitor {
         });
         break;
       case "threadEnd":
-        this.sink.threadEnd(this.slot(this.thread(e.thread), 0).track, e.time);
+        this.emitter.threadEnd(this.slot(this.thread(e.thread), 0).track, e.time);
         break;
       case "header":
-        this.sink.process(e.header.pid, e.header);
+        this.emitter.process(e.header.pid, e.header);
         break;
       case "end":
         this.end(e);
@@ -409,7 +414,7 @@ export class TrackLayout implements EventVisitor {
     const track = ++this.report.tracks;
     if (slot === STALL_SLOT) t.stallTrack = track;
     else t.gcTrack = track;
-    this.sink.track(track, t.id, slot, this.trackName(t, slot));
+    this.emitter.track(track, t.id, slot, this.trackName(t, slot));
     return track;
   }
 
@@ -418,7 +423,7 @@ export class TrackLayout implements EventVisitor {
       const s: Slot = { track: ++this.report.tracks, index: t.slots.length, stack: [] };
       t.slots.push(s);
       heapPush(t.free, s);
-      this.sink.track(s.track, t.id, s.index, this.trackName(t, s.index));
+      this.emitter.track(s.track, t.id, s.index, this.trackName(t, s.index));
     }
     return t.slots[index];
   }
@@ -458,7 +463,7 @@ export class TrackLayout implements EventVisitor {
     start: number,
     end: number,
   ): void {
-    this.sink.logBytes(
+    this.emitter.logBytes(
       this.slot(this.thread(thread), 0).track,
       time,
       task,
@@ -485,7 +490,7 @@ export class TrackLayout implements EventVisitor {
     const r: OpenRegion = { region, type, task, lane, slot: s };
     s.stack.push(r);
     t.open.set(region, r);
-    this.sink.sliceBegin(s.track, time, type, task, region, false);
+    this.emitter.sliceBegin(s.track, time, type, task, region, false);
   }
 
   /** A region ends; {@linkcode EventVisitor.regionEnd}. */
@@ -502,17 +507,17 @@ export class TrackLayout implements EventVisitor {
     const at = stack.lastIndexOf(r);
     if (at === stack.length - 1) {
       stack.pop();
-      this.sink.sliceEnd(s.track, time, "ended", r.type);
+      this.emitter.sliceEnd(s.track, time, "ended", r.type);
     } else {
       // Close the regions begun inside r, close r, reopen them: still nested.
       for (let i = stack.length - 1; i > at; i--) {
-        this.sink.sliceEnd(s.track, time, "split", stack[i].type);
+        this.emitter.sliceEnd(s.track, time, "split", stack[i].type);
       }
-      this.sink.sliceEnd(s.track, time, "ended", r.type);
+      this.emitter.sliceEnd(s.track, time, "ended", r.type);
       stack.splice(at, 1);
       for (let i = at; i < stack.length; i++) {
         const x = stack[i];
-        this.sink.sliceBegin(s.track, time, x.type, x.task, x.region, true);
+        this.emitter.sliceBegin(s.track, time, x.type, x.task, x.region, true);
         this.report.splitRegions++;
       }
     }
@@ -530,12 +535,12 @@ export class TrackLayout implements EventVisitor {
   ): void {
     const track = this.slot(this.thread(thread), 0).track;
     const p = parent === 0 ? undefined : this.tasks.get(parent);
-    if (p) this.sink.flowOut(parent, p.type, task, type, p.track, time);
+    if (p) this.emitter.flowOut(parent, p.type, task, type, p.track, time);
     // A task begun twice keeps its first place in the closing order, as in a Map.
     const was = this.tasks.get(task);
     this.tasks.set(task, { id: task, type, track, seq: was ? was.seq : this.taskSeq++ });
-    this.sink.taskBegin(task, parent, type, track, time, p !== undefined);
-    this.sink.tasksOpen(time, this.tasks.size, track);
+    this.emitter.taskBegin(task, parent, type, track, time, p !== undefined);
+    this.emitter.tasksOpen(time, this.tasks.size, track);
   }
 
   /** A task ends; {@linkcode EventVisitor.taskEnd}. */
@@ -545,20 +550,20 @@ export class TrackLayout implements EventVisitor {
       // Began before the trace: draw it from the start.
       const track = this.slot(this.thread(thread), 0).track;
       this.report.tasksBeganBefore++;
-      this.sink.taskBegin(task, 0, "", track, 0, false);
+      this.emitter.taskBegin(task, 0, "", track, 0, false);
       open = { id: task, type: "", track, seq: 0 };
     } else {
       this.tasks.delete(task);
     }
-    this.sink.taskEnd(task, open.type, open.track, time, false);
-    this.sink.tasksOpen(time, this.tasks.size, open.track);
+    this.emitter.taskEnd(task, open.type, open.track, time, false);
+    this.emitter.tasksOpen(time, this.tasks.size, open.track);
   }
 
   private end(e: EndEvent): void {
     for (const t of this.threads.values()) {
       for (const s of t.slots) {
         for (let i = s.stack.length - 1; i >= 0; i--) {
-          this.sink.sliceEnd(s.track, e.time, "incomplete", s.stack[i].type);
+          this.emitter.sliceEnd(s.track, e.time, "incomplete", s.stack[i].type);
           this.report.openRegions++;
         }
         s.stack.length = 0;
@@ -568,7 +573,7 @@ export class TrackLayout implements EventVisitor {
       t.free = t.slots.slice();
     }
     for (const task of this.tasks.values().sort((a, b) => a.seq - b.seq)) {
-      this.sink.taskEnd(task.id, task.type, task.track, e.time, true);
+      this.emitter.taskEnd(task.id, task.type, task.track, e.time, true);
       this.report.openTasks++;
     }
     this.tasks.clear();
@@ -627,8 +632,8 @@ export function layoutWarnings(r: LayoutReport): string[] {
   return out;
 }
 
-/** What an exporter's sink holds besides the layout's callbacks: its output. */
-export interface ExportSink extends LayoutSink {
+/** What an exporter's emitter holds besides the layout's callbacks: its output. */
+export interface ExportEmitter extends LayoutEmitter {
   /** The output buffer. */
   w: { take(): Uint8Array; takeView(): Uint8Array };
   /** Output events written so far. */
@@ -638,7 +643,7 @@ export interface ExportSink extends LayoutSink {
 }
 
 /**
- * An exporter: the track layout driving a format's sink. Feed it every event
+ * An exporter: the track layout driving a format's emitter. Feed it every event
  * of a trace through `add` (or the decoder's fast path, `visitor`); after
  * each chunk of input, `take()` the output so far.
  *
@@ -653,22 +658,22 @@ export interface ExportSink extends LayoutSink {
  * await Deno.writeFile("trace.json", x.take());
  * ```
  */
-export class Exporter<S extends ExportSink> {
+export class Exporter<S extends ExportEmitter> {
   /** The format's writer. */
-  protected sink: S;
+  protected emitter: S;
   /** Places slices on tracks and repairs what needs it. */
   protected layout: TrackLayout;
 
-  /** Makes an exporter writing through `sink`. */
-  constructor(sink: S) {
-    this.sink = sink;
-    this.layout = new TrackLayout(sink);
+  /** Makes an exporter writing through `emitter`. */
+  constructor(emitter: S) {
+    this.emitter = emitter;
+    this.layout = new TrackLayout(emitter);
   }
 
   /** Takes the next event; the `end` event finishes the output. */
   add = (e: TraceEvent): void => {
     this.layout.add(e);
-    if (e.kind === "end") this.sink.close?.();
+    if (e.kind === "end") this.emitter.close?.();
   };
 
   /**
@@ -681,17 +686,17 @@ export class Exporter<S extends ExportSink> {
 
   /** The output written since the last call. */
   take(): Uint8Array {
-    return this.sink.w.take();
+    return this.emitter.w.take();
   }
 
   /** Like `take`, without a copy: valid until the next `takeView`. */
   takeView(): Uint8Array {
-    return this.sink.w.takeView();
+    return this.emitter.w.takeView();
   }
 
   /** Output events written so far. */
   get events(): number {
-    return this.sink.events;
+    return this.emitter.events;
   }
 
   /** What the layout repaired; complete after the `end` event. */

@@ -26,8 +26,8 @@ import type { TraceHeader } from "../format/decoder.ts";
 import {
   Exporter,
   GC_SLOT,
+  type LayoutEmitter,
   type LayoutReport,
-  type LayoutSink,
   type RuntimeSpan,
   type SliceEndReason,
   STALL_SLOT,
@@ -234,7 +234,7 @@ function digits(v: number): number {
 /** Room for the fixed part of any packet the fast paths write. */
 const FAST_ROOM = 160;
 
-class PerfettoSink implements LayoutSink {
+class PerfettoEmitter implements LayoutEmitter {
   w = new ProtoWriter(1 << 20);
   events = 0;
   private pid = 1;
@@ -725,9 +725,9 @@ class PerfettoSink implements LayoutSink {
  * await Deno.writeFile("trace.pftrace", x.take());
  * ```
  */
-export class PerfettoExporter extends Exporter<PerfettoSink> {
+export class PerfettoExporter extends Exporter<PerfettoEmitter> {
   /** Makes an exporter; see {@linkcode Exporter}. */
   constructor() {
-    super(new PerfettoSink());
+    super(new PerfettoEmitter());
   }
 }
