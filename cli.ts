@@ -29,7 +29,7 @@
 import process from "node:process";
 import { isEntryPoint } from "./lib/cli/entry_point.ts";
 import { VERSION } from "./lib/cli/version.ts";
-import { CliError, type CliIO, isBrokenPipe, processIO } from "./lib/cli/io.ts";
+import { CliError, type CliIO, type CliOutput, isBrokenPipe, processIO } from "./lib/cli/io.ts";
 import { STATS_USAGE, statsCommand } from "./lib/cli/stats.ts";
 import { TASKS_USAGE, tasksCommand } from "./lib/cli/tasks.ts";
 import { REGIONS_USAGE, regionsCommand } from "./lib/cli/regions.ts";
@@ -38,7 +38,14 @@ import { EXPORT_USAGE, exportCommand } from "./lib/cli/export.ts";
 import { MERGE_USAGE, mergeCommand } from "./lib/cli/merge.ts";
 import { viewCommand } from "./lib/viewer/command.ts";
 
-export type { CliIO, Sink } from "./lib/cli/io.ts";
+export type { CliIO, CliOutput } from "./lib/cli/io.ts";
+
+/**
+ * The former name of {@linkcode CliOutput}.
+ *
+ * @deprecated Use {@linkcode CliOutput}, the same type.
+ */
+export type Sink = CliOutput;
 
 const USAGE = `runtrace: analyse traces recorded with runtrace (Go's runtime/trace for Deno and Bun)
 

@@ -10,7 +10,7 @@ import { type LayoutReport, layoutWarnings } from "../export/layout.ts";
 import { PerfettoExporter } from "../export/perfetto.ts";
 import type { EventVisitor, TraceEvent } from "../format/decoder.ts";
 import { parseArgs, traceArg } from "./flags.ts";
-import { CliError, type CliIO, fileSink, type Sink } from "./io.ts";
+import { CliError, type CliIO, type CliOutput, fileOutput } from "./io.ts";
 import { finishCommand, streamTrace } from "./read.ts";
 
 /** Usage line of the command. */
@@ -43,8 +43,8 @@ export async function exportCommand(args: string[], io: CliIO): Promise<number> 
     );
   }
   const exporter: Exporter = format === "perfetto" ? new PerfettoExporter() : new ChromeExporter();
-  const file = outPath === undefined || outPath === "-" ? undefined : await fileSink(outPath);
-  const out: Sink = file ?? io.stdout;
+  const file = outPath === undefined || outPath === "-" ? undefined : await fileOutput(outPath);
+  const out: CliOutput = file ?? io.stdout;
   // One write in flight while the next chunk is converted: the file system
   // works on another thread meanwhile. `takeView` reuses the memory of the
   // view before, so that write must be done first.

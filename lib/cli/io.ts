@@ -1,6 +1,6 @@
 /**
  * The CLI's input and output: trace bytes in chunks from a file or standard
- * input, text and bytes out through sinks that tests can replace, and the
+ * input, text and bytes out through outputs that tests can replace, and the
  * one-line errors the commands report.
  *
  * @module
@@ -9,18 +9,18 @@
 import { open } from "node:fs/promises";
 import process from "node:process";
 
-/** Where the CLI writes: a byte or text sink with backpressure. */
-export interface Sink {
-  /** Writes `chunk`; the promise resolves when the sink can take more. */
+/** Where the CLI writes: standard output, standard error or a file, with backpressure. */
+export interface CliOutput {
+  /** Writes `chunk`; the promise resolves when the output can take more. */
   write(chunk: Uint8Array | string): Promise<void>;
 }
 
 /** The CLI's surroundings; tests pass their own to capture output. */
 export interface CliIO {
   /** Where results go. */
-  stdout: Sink;
+  stdout: CliOutput;
   /** Where errors, warnings and progress go. */
-  stderr: Sink;
+  stderr: CliOutput;
   /** Standard input as chunks, for the `-` file name. */
   stdin: () => AsyncIterable<Uint8Array>;
   /** Standard error is a terminal (progress is shown only then). */
@@ -50,7 +50,7 @@ export function isBrokenPipe(e: unknown): boolean {
   return err?.code === "EPIPE" || err?.name === "BrokenPipe";
 }
 
-function denoStd(fd: 1 | 2): Sink | undefined {
+function denoStd(fd: 1 | 2): CliOutput | undefined {
   // deno-lint-ignore no-explicit-any
   const D = (globalThis as any).Deno;
   if (!D?.stdout?.write) return undefined;
@@ -63,7 +63,7 @@ function denoStd(fd: 1 | 2): Sink | undefined {
   };
 }
 
-function nodeStd(fd: 1 | 2): Sink {
+function nodeStd(fd: 1 | 2): CliOutput {
   const s = fd === 1 ? process.stdout : process.stderr;
   // A permanent listener: a reader that goes away (EPIPE) must not become an
   // uncaught error event; the next write reports it instead.
@@ -272,8 +272,8 @@ export class Progress {
   }
 }
 
-/** A sink writing a new file at `path`, and its `close`. */
-export async function fileSink(path: string): Promise<Sink & { close(): Promise<void> }> {
+/** An output writing a new file at `path`, and its `close`. */
+export async function fileOutput(path: string): Promise<CliOutput & { close(): Promise<void> }> {
   // deno-lint-ignore no-explicit-any
   const D = (globalThis as any).Deno;
   if (D?.open) {
