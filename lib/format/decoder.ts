@@ -579,11 +579,11 @@ export class TraceDecoder {
         break;
       case Batch.EVENTS:
         body.what = `event batch at offset ${at}`;
-        this.readEvents(body, false);
+        this.decodeEventsBatch(body, false);
         break;
       case Batch.RESTATE:
         body.what = `restate batch at offset ${at}`;
-        this.readEvents(body, true);
+        this.decodeEventsBatch(body, true);
         break;
       case Batch.THREAD: {
         body.what = "thread batch";
@@ -610,7 +610,7 @@ export class TraceDecoder {
    * Reads an EVENTS batch, or a RESTATE batch of begins that a snapshot's
    * chunk repeats: those are dropped when the original is already open.
    */
-  private readEvents(c: Cursor, restated: boolean): void {
+  private decodeEventsBatch(c: Cursor, restated: boolean): void {
     const open = this.open;
     const thread = c.uvarint();
     let time = c.uvarint();
