@@ -255,13 +255,7 @@ const num = (v: unknown) => v === undefined ? undefined : Number(v as bigint);
 const str = (v: unknown) => new TextDecoder().decode(v as Uint8Array);
 const msg = (v: unknown) => decodeMessage(v as Uint8Array);
 
-interface PerfettoDecoded {
-  slices: Slice[];
-  asyncSlices: Slice[];
-  runtimeSlices: Slice[];
-  flows: number;
-  logs: number;
-  counters: number;
+interface PerfettoDecoded extends Validated {
   packets: number;
 }
 

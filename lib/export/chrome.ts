@@ -223,7 +223,16 @@ const F = {
 /** Most bytes of encoded names and event openings an emitter keeps for reuse. */
 const CACHE_BYTES = 16 << 20;
 
-/** Writes Trace Event Format JSON into a byte buffer the caller drains. */
+/**
+ * Writes Trace Event Format JSON into a byte buffer the caller drains.
+ *
+ * The frequent events (slice begin and end, task begin and end, logs) each
+ * write their bytes in place with `cp`/`intAt`/`usAt` after one `start`, and
+ * so look alike line by line: that is deliberate. It is the export's hot loop
+ * (ten million events), where a shared helper taking the parts as arguments
+ * would add a call and an argument list per event. The rare forms go
+ * through `JsonBytes`.
+ */
 class ChromeEmitter implements LayoutEmitter {
   w = new JsonBytes();
   events = 0;

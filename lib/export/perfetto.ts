@@ -234,6 +234,17 @@ function digits(v: number): number {
 /** Room for the fixed part of any packet the fast paths write. */
 const FAST_ROOM = 160;
 
+/**
+ * Writes Perfetto `TracePacket`s with interned names into a byte buffer the
+ * caller drains.
+ *
+ * Each frequent event has a fast path that writes its packet in place after
+ * `head` (the fields as bytes, then `tail`) and a general path through
+ * nested messages; the fast paths of slices and tasks look alike line by
+ * line, deliberately: they are the export's hot loop, where a shared helper
+ * taking the fields as arguments would add a call and an argument list per
+ * event.
+ */
 class PerfettoEmitter implements LayoutEmitter {
   w = new ProtoWriter(1 << 20);
   events = 0;
