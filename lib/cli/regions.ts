@@ -15,7 +15,7 @@ import type { RegionRecord, Trace } from "../read/trace_model.ts";
 import { parseArgs, traceArg } from "./flags.ts";
 import type { CliIO } from "./io.ts";
 import { finishCommand, loadTrace, problemNotes } from "./read.ts";
-import { dur, histogramLines, latencyCells, table } from "./table.ts";
+import { dur, latencyCells, latencySections, table } from "./table.ts";
 import { formatTimestamp } from "../read/duration.ts";
 
 /** Usage line of the command. */
@@ -100,14 +100,7 @@ export function formatRegions(
   if (types.length === 0) {
     return type === undefined ? "The trace has no regions." : `No regions of type ${type}.`;
   }
-  const parts = [regionTypeTable(types)];
-  for (const r of types) {
-    if (!r.latency) continue;
-    parts.push(
-      `\n${r.type}: latency of ${r.complete} complete region${r.complete === 1 ? "" : "s"}\n` +
-        histogramLines(r.latency.histogram).join("\n"),
-    );
-  }
+  const parts = [regionTypeTable(types), ...latencySections(types, "region")];
   if (instances) {
     const names = new Map(trace.threads.map((t) => [t.id, t.name]));
     const shown = instances.slice(0, SHOWN_INSTANCES);

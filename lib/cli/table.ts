@@ -95,3 +95,29 @@ export function histogramLines(
     return `${indent}${label(i)}  ${pad(bar, barMax, "l")} ${pad(counts[i], wc, "r")}`;
   });
 }
+
+/**
+ * One section per type that has complete instances: a title line
+ * (`\nT: latency of N complete tasks`) and its histogram, as `runtrace tasks`
+ * and `runtrace regions` print them under their tables.
+ *
+ * @example
+ * ```ts
+ * import { latencySections } from "./table.ts";
+ * latencySections([{ type: "render", complete: 0 }], "task"); // []: nothing complete
+ * ```
+ */
+export function latencySections(
+  types: readonly { type: string; complete: number; latency?: LatencySummary }[],
+  noun: "task" | "region",
+): string[] {
+  const out: string[] = [];
+  for (const t of types) {
+    if (!t.latency) continue;
+    out.push(
+      `\n${t.type}: latency of ${t.complete} complete ${noun}${t.complete === 1 ? "" : "s"}\n` +
+        histogramLines(t.latency.histogram).join("\n"),
+    );
+  }
+  return out;
+}

@@ -19,7 +19,7 @@ import type { Trace } from "../read/trace_model.ts";
 import { parseArgs, traceArg } from "./flags.ts";
 import type { CliIO } from "./io.ts";
 import { finishCommand, loadTrace, problemNotes } from "./read.ts";
-import { dur, histogramLines, latencyCells, table } from "./table.ts";
+import { dur, latencyCells, latencySections, table } from "./table.ts";
 import { formatTimestamp } from "../read/duration.ts";
 
 /** Usage line of the command. */
@@ -89,14 +89,7 @@ export function formatTasks(
   }
   const parts: string[] = [];
   if (desc) parts.push(`Tasks ${desc}:`);
-  parts.push(taskTypeTable(types));
-  for (const t of types) {
-    if (!t.latency) continue;
-    parts.push(
-      `\n${t.type}: latency of ${t.complete} complete task${t.complete === 1 ? "" : "s"}\n` +
-        histogramLines(t.latency.histogram).join("\n"),
-    );
-  }
+  parts.push(taskTypeTable(types), ...latencySections(types, "task"));
   if (instances) {
     parts.push(`\n${instances.length} task${instances.length === 1 ? "" : "s"}, slowest first:`);
     for (const inst of instances) parts.push("\n" + formatInstance(trace, inst));
