@@ -398,14 +398,14 @@ export { currentContext };
  * ThreadHandle returns what a worker thread needs to join the current trace
  * (or flight recorder) on its own thread id and ring, or null when nothing
  * is recording. Send it to the worker (it survives `postMessage`) and call
- * {@linkcode joinTrace} there. Pass the `Worker` to record the thread's end
- * when it exits.
+ * {@linkcode joinTrace} there. Pass the worker, the platform's `Worker` (Deno,
+ * Bun) or `node:worker_threads`' one, to record the thread's end when it
+ * exits, closes itself or is terminated.
  *
  * @example In the parent
  * ```ts
  * import { threadHandle } from "./mod.ts";
- * import { Worker } from "node:worker_threads";
- * const worker = new Worker(new URL("./examples/worker_threads.ts", import.meta.url));
+ * const worker = new Worker(new URL("./resize.ts", import.meta.url), { type: "module" });
  * worker.postMessage({ trace: threadHandle("resizer", worker) });
  * ```
  */
@@ -421,12 +421,12 @@ export function threadHandle(name?: string, worker?: WatchableWorker): ThreadHan
  *
  * @example In the worker
  * ```ts
- * import { joinTrace, withRegion } from "./mod.ts";
- * import { parentPort } from "node:worker_threads";
- * parentPort?.once("message", (m) => {
- *   joinTrace(m.trace);
- *   withRegion("resize", () => {});
- * });
+ * /// <reference lib="deno.worker" />
+ * import { contextFrom, joinTrace, withRegion } from "./mod.ts";
+ * self.onmessage = ({ data }) => {
+ *   joinTrace(data.trace);
+ *   withRegion(contextFrom(data.ctx), "resize", () => {});
+ * };
  * ```
  */
 export function joinTrace(handle: ThreadHandle | null | undefined): void {

@@ -82,10 +82,21 @@ export interface ThreadHandle {
   runtime: RuntimeEventOptions | false;
 }
 
-/** A worker object whose exit can be watched: node:worker_threads' Worker. */
+/**
+ * A worker whose end can be watched, so that {@linkcode threadHandle} records
+ * the thread's end: `node:worker_threads`' `Worker` (its `exit` event covers
+ * both exiting and `terminate()`), or the platform's `Worker` in Deno and Bun,
+ * which has no exit event in Deno: there `terminate()` is what ends a worker
+ * from outside, so runtrace wraps that instance's `terminate` to record the end
+ * first, and Bun's `close` event covers a worker that exits by itself.
+ */
 export interface WatchableWorker {
-  /** Calls `listener` once, when the worker has exited. */
-  once(event: "exit", listener: () => void): unknown;
+  /** `node:worker_threads`: calls `listener` once, when the worker has exited. */
+  once?(event: "exit", listener: () => void): unknown;
+  /** The platform's `Worker`: ends the worker. */
+  terminate?(): unknown;
+  /** The platform's `Worker`: Bun dispatches `close` when the worker has exited. */
+  addEventListener?(type: "close", listener: () => void): unknown;
 }
 
 interface ErrorInfo {
@@ -358,14 +369,16 @@ export function threadHandle(name?: string, worker?: WatchableWorker): ThreadHan
       name: label,
     } satisfies ToWorker,
   );
-  worker?.once("exit", () => {
-    if (session === s && !s.dead) {
-      s.worker.postMessage(
-        { type: "endRing", thread, endMs: performance.now() } satisfies ToWorker,
-      );
-      wakeWorker();
-    }
-  });
+  if (worker) {
+    watchExit(worker, () => {
+      if (session === s && !s.dead) {
+        s.worker.postMessage(
+          { type: "endRing", thread, endMs: performance.now() } satisfies ToWorker,
+        );
+        wakeWorker();
+      }
+    });
+  }
   return {
     ring,
     mainRing: s.ring,
@@ -379,6 +392,34 @@ export function threadHandle(name?: string, worker?: WatchableWorker): ThreadHan
     stacks: o.stacks,
     runtime: o.runtime,
   };
+}
+
+/**
+ * Calls `onExit` once when `worker` has ended: on `exit` for a
+ * `node:worker_threads` Worker; for the platform's Worker, on Bun's `close`
+ * event or just before the instance's `terminate()` runs. A worker that
+ * offers none of these (or a value that is not a worker) is not watched: its
+ * end is recorded when it calls `leaveTrace()`.
+ */
+function watchExit(worker: WatchableWorker, onExit: () => void): void {
+  let done = false;
+  const once = () => {
+    if (done) return;
+    done = true;
+    onExit();
+  };
+  if (typeof worker.once === "function") {
+    worker.once("exit", once);
+    return;
+  }
+  if (typeof worker.addEventListener === "function") worker.addEventListener("close", once);
+  const terminate = worker.terminate;
+  if (typeof terminate === "function") {
+    worker.terminate = function (this: unknown, ...args: unknown[]): unknown {
+      once();
+      return Reflect.apply(terminate, this, args);
+    };
+  }
 }
 
 function header(): HeaderFields {

@@ -39,7 +39,22 @@ export function joinThread(handle: ThreadHandle | null | undefined): void {
   if (!exitHook) {
     exitHook = true;
     process.on?.("exit", () => leaveThread());
+    leaveOnClose();
   }
+}
+
+/**
+ * A platform Worker that ends itself calls `self.close()`, which neither
+ * Deno nor Bun reports as a process exit: record the thread's end first.
+ */
+function leaveOnClose(): void {
+  const scope = globalThis as { close?: (...args: unknown[]) => unknown };
+  const close = scope.close;
+  if (typeof close !== "function") return;
+  scope.close = function (this: unknown, ...args: unknown[]): unknown {
+    leaveThread();
+    return Reflect.apply(close, this, args);
+  };
 }
 
 /** Records this thread's end and stops its recording, if it had joined. */
