@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Worker as NodeWorker } from "node:worker_threads";
 import * as trace from "../mod.ts";
-import type { Trace } from "../read.ts";
+import type { ThreadRecord, Trace } from "../read.ts";
 import { isTracedTestRun } from "../lib/testing/test_tracing.ts";
 import { readTrace, tempDir } from "./helpers.ts";
 
@@ -54,57 +54,62 @@ describe("platform Worker and node:worker_threads join a trace", { skip }, () =>
   afterEach(() => trace.stop());
 
   test("a platform Worker joins; terminate() records the thread's end", async () => {
-    const path = join(tempDir(), "t.trace");
-    await trace.start(path, { runtime: false });
-    const [ctx, task] = trace.newTask("upload");
-    const worker = new PlatformWorker(workerUrl, { type: "module" });
-    const done = new Promise((r) => (worker.onmessage = r));
-    const handle = trace.threadHandle("resizer", worker);
-    worker.postMessage({ handle, ctx, close: false, closed: new SharedArrayBuffer(4) });
-    await done;
-    worker.terminate();
-    task.end();
-    await trace.stop();
-
-    const t = readTrace(path);
-    const thread = resizeThread(t, "upload");
-    assert.equal(thread.name, "resizer");
+    const thread = await uploadInWorker("resizer", async (ctx) => {
+      const worker = new PlatformWorker(workerUrl, { type: "module" });
+      const done = new Promise((r) => (worker.onmessage = r));
+      const handle = trace.threadHandle("resizer", worker);
+      worker.postMessage({ handle, ctx, close: false, closed: new SharedArrayBuffer(4) });
+      await done;
+      worker.terminate();
+    });
     assert.ok(thread.end !== undefined, "the terminated worker's thread has no end");
-    assert.deepEqual(t.problems, []);
   });
 
   test("a platform Worker that ends itself with close() records its end", async () => {
-    const path = join(tempDir(), "t.trace");
-    await trace.start(path, { runtime: false });
-    const [ctx, task] = trace.newTask("upload");
-    const worker = new PlatformWorker(workerUrl, { type: "module" });
-    const closed = new SharedArrayBuffer(4);
-    worker.postMessage({ handle: trace.threadHandle("closer", worker), ctx, close: true, closed });
-    await waitFor(new Int32Array(closed), 20_000);
-    task.end();
-    await trace.stop();
-
-    const t = readTrace(path);
-    const thread = resizeThread(t, "upload");
-    assert.equal(thread.name, "closer");
+    let worker: PlatformWorker | undefined;
+    const thread = await uploadInWorker("closer", async (ctx) => {
+      worker = new PlatformWorker(workerUrl, { type: "module" });
+      const closed = new SharedArrayBuffer(4);
+      worker.postMessage({
+        handle: trace.threadHandle("closer", worker),
+        ctx,
+        close: true,
+        closed,
+      });
+      await waitFor(new Int32Array(closed), 20_000);
+    });
+    worker?.terminate();
     assert.ok(thread.end !== undefined, "the closed worker's thread has no end");
-    worker.terminate();
   });
 
   test("a node:worker_threads Worker that exits without leaveTrace() records its end", async () => {
-    const path = join(tempDir(), "t.trace");
-    await trace.start(path, { runtime: false });
-    const [ctx, task] = trace.newTask("upload");
-    const worker = new NodeWorker(new URL("./workers/exiting_worker.ts", import.meta.url));
-    const exited = new Promise((r) => worker.once("exit", r));
-    worker.postMessage({ handle: trace.threadHandle("exiter", worker), ctx });
-    await exited;
-    task.end();
-    await trace.stop();
-
-    const t = readTrace(path);
-    const thread = resizeThread(t, "upload");
-    assert.equal(thread.name, "exiter");
+    const thread = await uploadInWorker("exiter", async (ctx) => {
+      const worker = new NodeWorker(new URL("./workers/exiting_worker.ts", import.meta.url));
+      const exited = new Promise((r) => worker.once("exit", r));
+      worker.postMessage({ handle: trace.threadHandle("exiter", worker), ctx });
+      await exited;
+    });
     assert.ok(thread.end !== undefined, "the exited worker's thread has no end");
   });
 });
+
+/**
+ * Traces an "upload" task whose "resize" region `run` has a worker named
+ * `name` record; returns that worker's thread, checked to be named `name`.
+ */
+async function uploadInWorker(
+  name: string,
+  run: (ctx: trace.Context) => Promise<void>,
+): Promise<ThreadRecord> {
+  const path = join(tempDir(), "t.trace");
+  await trace.start(path, { runtime: false });
+  const [ctx, task] = trace.newTask("upload");
+  await run(ctx);
+  task.end();
+  await trace.stop();
+  const t = readTrace(path);
+  const thread = resizeThread(t, "upload");
+  assert.equal(thread.name, name);
+  assert.deepEqual(t.problems, []);
+  return thread;
+}
