@@ -16,24 +16,17 @@ import { spawnSync } from "node:child_process";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import process from "node:process";
-import { parseTrace, TraceDecoder } from "../read.ts";
+import { parseTrace } from "../read.ts";
 import { ChromeExporter } from "../lib/export/chrome.ts";
 import { devTool } from "./dev_tools.ts";
-import { concat, runFile, runtime, tempDir } from "./helpers.ts";
+import { exportTrace, runFile, runtime, tempDir } from "./helpers.ts";
 
 const here = (p: string) => new URL(p, import.meta.url).pathname;
 const engine = devTool("trace_engine", "@paulirish/trace_engine", "0.0.65");
 
 /** The Chrome export of a trace file's bytes. */
 export function chromeExport(bytes: Uint8Array): Uint8Array {
-  const x = new ChromeExporter();
-  const d = new TraceDecoder(x.add, x.visitor);
-  const out: Uint8Array[] = [];
-  d.push(bytes);
-  out.push(x.take());
-  d.finish();
-  out.push(x.take());
-  return concat(out);
+  return exportTrace(new ChromeExporter(), bytes);
 }
 
 interface EngineResult {

@@ -15,7 +15,7 @@ import { parseTrace, TraceDecoder } from "../read.ts";
 import { ChromeExporter } from "../lib/export/chrome.ts";
 import { EventType, PerfettoExporter, PF, SequenceFlags } from "../lib/export/perfetto.ts";
 import { ProtoWriter } from "../lib/export/protobuf_writer.ts";
-import { sleep, tempDir } from "./helpers.ts";
+import { exportTrace, sleep, tempDir } from "./helpers.ts";
 import { isTracedTestRun } from "../lib/testing/test_tracing.ts";
 
 /** Under a traced test run (RUNTRACE) the run owns the trace; these tests start their own. */
@@ -537,18 +537,7 @@ describe("the decoder's visitor path", { skip }, () => {
   /** One export, through `add` alone or through `add` plus the exporter's visitor. */
   function exportWith(bytes: Uint8Array, format: "chrome" | "perfetto", visitor: boolean) {
     const x = format === "chrome" ? new ChromeExporter() : new PerfettoExporter();
-    const d = new TraceDecoder(x.add, visitor ? x.visitor : undefined);
-    const parts: Uint8Array[] = [];
-    for (let i = 0; i < bytes.length; i += 4093) {
-      d.push(bytes.subarray(i, i + 4093));
-      parts.push(x.take().slice());
-    }
-    d.finish();
-    parts.push(x.take().slice());
-    const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-    let o = 0;
-    for (const p of parts) out.set(p, (o += p.length) - p.length);
-    return out;
+    return exportTrace(x, bytes, { visitor, chunk: 4093 });
   }
 
   test("exports byte for byte what the object path exports, in both formats", async () => {

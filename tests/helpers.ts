@@ -10,7 +10,13 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
-import { parseTrace, type Trace } from "../read.ts";
+import {
+  type EventVisitor,
+  parseTrace,
+  type Trace,
+  TraceDecoder,
+  type TraceEvent,
+} from "../read.ts";
 import * as trace from "../mod.ts";
 
 /** `deno` or `bun`: the runtime running the tests. */
@@ -104,6 +110,35 @@ export function concat(chunks: readonly Uint8Array[]): Uint8Array {
     off += c.length;
   }
   return out;
+}
+
+/** What {@linkcode exportTrace} drives: an exporter of lib/export. */
+export interface ExporterLike {
+  add(e: TraceEvent): void;
+  visitor?: EventVisitor;
+  take(): Uint8Array;
+}
+
+/**
+ * Runs a whole trace through an exporter, fed in `chunk`-byte pieces (default
+ * all at once) with the decoder's fast path unless `visitor` is false, and
+ * returns the output joined.
+ */
+export function exportTrace(
+  x: ExporterLike,
+  bytes: Uint8Array,
+  options: { visitor?: boolean; chunk?: number } = {},
+): Uint8Array {
+  const d = new TraceDecoder(x.add, options.visitor === false ? undefined : x.visitor);
+  const step = options.chunk ?? Math.max(1, bytes.length);
+  const parts: Uint8Array[] = [];
+  for (let i = 0; i < bytes.length; i += step) {
+    d.push(bytes.subarray(i, i + step));
+    parts.push(x.take());
+  }
+  d.finish();
+  parts.push(x.take());
+  return concat(parts);
 }
 
 /** Records a trace in memory (a writer object) around `body` and parses it. */

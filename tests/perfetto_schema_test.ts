@@ -11,22 +11,14 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { TraceDecoder } from "../read.ts";
 import { PerfettoExporter } from "../lib/export/perfetto.ts";
-import { concat, runFile, tempDir } from "./helpers.ts";
+import { exportTrace, runFile, tempDir } from "./helpers.ts";
 import { loadSchema, type PbType, plain, protobufjs, strictFields } from "./proto_schema.ts";
 
 const here = (p: string) => new URL(p, import.meta.url).pathname;
 
 function perfettoExport(bytes: Uint8Array): Uint8Array {
-  const x = new PerfettoExporter();
-  const d = new TraceDecoder(x.add, x.visitor);
-  const out: Uint8Array[] = [];
-  d.push(bytes);
-  out.push(x.take());
-  d.finish();
-  out.push(x.take());
-  return concat(out);
+  return exportTrace(new PerfettoExporter(), bytes);
 }
 
 /** The packets of a `Trace`: field 1, length-delimited, one after another. */
