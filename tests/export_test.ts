@@ -53,6 +53,11 @@ interface Validated {
   counters: number;
 }
 
+/** A `Validated` with nothing counted yet. */
+function noneValidated(): Validated {
+  return { slices: [], asyncSlices: [], runtimeSlices: [], flows: 0, logs: 0, counters: 0 };
+}
+
 /**
  * Checks the rules of the Trace Event Format that viewers enforce; throws an
  * AssertionError naming the first broken rule and event index.
@@ -64,14 +69,7 @@ function validateChrome(events: TraceEventJson[], durationNs: number): Validated
   const lastTs = new Map<string, number>();
   const asyncOpen = new Map<string, { e: TraceEventJson; i: number }[]>();
   const flowsOut = new Map<string, number>();
-  const out: Validated = {
-    slices: [],
-    asyncSlices: [],
-    runtimeSlices: [],
-    flows: 0,
-    logs: 0,
-    counters: 0,
-  };
+  const out = noneValidated();
   const complete = new Map<string, { ts: number; end: number; i: number }[]>();
   const maxUs = durationNs / 1000 + 1e-6;
   events.forEach((e, i) => {
@@ -270,15 +268,7 @@ function validatePerfetto(bytes: Uint8Array): PerfettoDecoded {
   const open = new Map<number, { name: string; ts: number }[]>();
   const lastTs = new Map<number, number>();
   const flowSources = new Set<number>();
-  const out: PerfettoDecoded = {
-    slices: [],
-    asyncSlices: [],
-    runtimeSlices: [],
-    flows: 0,
-    logs: 0,
-    counters: 0,
-    packets: packets.length,
-  };
+  const out: PerfettoDecoded = { ...noneValidated(), packets: packets.length };
   packets.forEach((pf, i) => {
     const p = msg(pf.v);
     const at = `packet ${i}`;
