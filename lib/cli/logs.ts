@@ -11,7 +11,7 @@ import { formatTimestamp } from "../read/duration.ts";
 import { parseArgs, traceArg } from "./flags.ts";
 import type { CliIO } from "./io.ts";
 import { finishCommand, streamTrace } from "./read.ts";
-import { oneLine } from "./tasks.ts";
+import { escapeControls } from "./terminal_text.ts";
 
 /** Usage line of the command. */
 export const LOGS_USAGE = "runtrace logs FILE [--category C] [--task ID] [--grep S] [--json]";
@@ -48,10 +48,12 @@ export async function logsCommand(args: string[], io: CliIO): Promise<number> {
       });
     } else {
       if (shown === 0) out += "        Time   Task  Thread  Category      Message\n";
-      const thread = threads.get(e.thread) || String(e.thread);
+      const thread = escapeControls(threads.get(e.thread) || String(e.thread));
       out += `${formatTimestamp(e.time).padStart(12)}  ${String(e.task).padStart(5)}  ${
         thread.padEnd(6)
-      }  ${e.category.padEnd(12)}  ${oneLine(e.message)}${e.truncated ? " …" : ""}\n`;
+      }  ${escapeControls(e.category).padEnd(12)}  ${escapeControls(e.message)}${
+        e.truncated ? " …" : ""
+      }\n`;
     }
     shown++;
   };

@@ -17,6 +17,7 @@ import type { CliIO } from "./io.ts";
 import { finishCommand, loadTrace, problemNotes } from "./read.ts";
 import { dur, latencyCells, latencySections, table } from "./table.ts";
 import { formatTimestamp } from "../read/duration.ts";
+import { escapeControls, terminalSafe } from "./terminal_text.ts";
 
 /** Usage line of the command. */
 export const REGIONS_USAGE = "runtrace regions FILE [--type T] [--json]";
@@ -51,7 +52,7 @@ export async function regionsCommand(args: string[], io: CliIO): Promise<number>
       null,
       2,
     )
-    : formatRegions(trace, types, type, instances);
+    : terminalSafe(formatRegions(trace, types, type, instances));
   await io.stdout.write(out + "\n");
   return await finishCommand(io, path, end, problemNotes(trace));
 }
@@ -98,16 +99,19 @@ export function formatRegions(
   instances: readonly RegionRecord[] | undefined,
 ): string {
   if (types.length === 0) {
-    return type === undefined ? "The trace has no regions." : `No regions of type ${type}.`;
+    return type === undefined
+      ? "The trace has no regions."
+      : `No regions of type ${escapeControls(type)}.`;
   }
-  const parts = [regionTypeTable(types), ...latencySections(types, "region")];
+  const parts = [regionTypeTable(types)];
+  for (const s of latencySections(types, "region")) parts.push(s);
   if (instances) {
     const names = new Map(trace.threads.map((t) => [t.id, t.name]));
     const shown = instances.slice(0, SHOWN_INSTANCES);
     parts.push(
-      `\n${instances.length} region${
-        instances.length === 1 ? "" : "s"
-      } of type ${type}, slowest first${
+      `\n${instances.length} region${instances.length === 1 ? "" : "s"} of type ${
+        escapeControls(type ?? "")
+      }, slowest first${
         instances.length > shown.length ? ` (the first ${shown.length}; --json lists all)` : ""
       }:`,
     );

@@ -9,7 +9,8 @@ import { formatDuration } from "../read/duration.ts";
 import { parseArgs, traceArg } from "./flags.ts";
 import type { CliIO } from "./io.ts";
 import { finishCommand, streamTrace } from "./read.ts";
-import { table, width } from "./table.ts";
+import { maxOf, table, width } from "./table.ts";
+import { escapeControls, terminalSafe } from "./terminal_text.ts";
 
 /** Usage line of the command. */
 export const STATS_USAGE = "runtrace stats FILE [--json]";
@@ -22,7 +23,9 @@ export async function statsCommand(args: string[], io: CliIO): Promise<number> {
   const end = await streamTrace(path, io, collector.add);
   const stats = collector.result();
   await io.stdout.write(
-    flags.json ? JSON.stringify(stats, null, 2) + "\n" : formatStats(path, stats) + "\n",
+    flags.json
+      ? JSON.stringify(stats, null, 2) + "\n"
+      : terminalSafe(formatStats(path, stats)) + "\n",
   );
   return await finishCommand(io, path, end);
 }
@@ -36,13 +39,16 @@ function bytes(n: number): string {
 
 /** Rows of names and counts under a heading row, the counts aligned. */
 function names(list: NameCount[], limit = 20): [string, string][] {
-  const shown = list.slice(0, limit).map((n) => [n.name || '""', String(n.count)]);
+  const shown = list.slice(0, limit).map((n) => [
+    n.name === "" ? '""' : escapeControls(n.name),
+    String(n.count),
+  ]);
   if (list.length > limit) {
     const rest = list.slice(limit).reduce((s, n) => s + n.count, 0);
     shown.push([`(${list.length - limit} more)`, String(rest)]);
   }
-  const wName = Math.max(0, ...shown.map(([n]) => width(n)));
-  const wCount = Math.max(0, ...shown.map(([, c]) => c.length));
+  const wName = maxOf(shown.map(([n]) => width(n)));
+  const wCount = maxOf(shown.map(([, c]) => c.length));
   return shown.map((
     [n, c],
   ) => ["", `  ${n}${" ".repeat(wName - width(n))}  ${c.padStart(wCount)}`]);

@@ -7,6 +7,7 @@
 
 import type { HistogramBucket, LatencySummary } from "../read/analysis.ts";
 import { formatDuration } from "../read/duration.ts";
+import { escapeControls } from "./terminal_text.ts";
 
 /** Column alignment: `l`eft or `r`ight. */
 export type Align = "l" | "r";
@@ -23,9 +24,17 @@ function pad(s: string, w: number, align: Align): string {
   return align === "r" ? fill + s : s + fill;
 }
 
+/** The largest of `values`, 0 if none (a loop: no argument-count limit). */
+export function maxOf(values: Iterable<number>): number {
+  let m = 0;
+  for (const v of values) if (v > m) m = v;
+  return m;
+}
+
 /**
  * Lays out rows under a header with aligned columns, two spaces apart, and
- * no trailing spaces.
+ * no trailing spaces. Control characters in cells are escapes (cells hold
+ * trace strings), and any number of rows fits.
  *
  * @example
  * ```ts
@@ -40,12 +49,23 @@ export function table(
   align: readonly Align[],
   indent = "",
 ): string {
-  const all = [header, ...rows];
-  const widths = header.map((_, c) => Math.max(...all.map((r) => width(r[c] ?? ""))));
-  return all
-    .map((r) => indent + r.map((cell, c) => pad(cell ?? "", widths[c], align[c] ?? "l")).join("  "))
-    .map((line) => line.trimEnd())
-    .join("\n");
+  const all: string[][] = [header.map(escapeControls)];
+  for (const r of rows) all.push(r.map((cell) => escapeControls(cell ?? "")));
+  const widths = header.map(() => 0);
+  for (const r of all) {
+    for (let c = 0; c < widths.length; c++) {
+      const w = width(r[c] ?? "");
+      if (w > widths[c]) widths[c] = w;
+    }
+  }
+  const lines: string[] = [];
+  for (const r of all) {
+    lines.push(
+      (indent + r.map((cell, c) => pad(cell, widths[c] ?? 0, align[c] ?? "l")).join("  "))
+        .trimEnd(),
+    );
+  }
+  return lines.join("\n");
 }
 
 /** `formatDuration`, or `-` when there is no value. */
@@ -77,11 +97,11 @@ export function histogramLines(
   if (buckets.length === 0) return [];
   const lo = buckets.map((b) => formatDuration(b.start));
   const hi = buckets.map((b) => formatDuration(b.end));
-  const wl = Math.max(...lo.map(width));
-  const wh = Math.max(...hi.map(width));
+  const wl = maxOf(lo.map(width));
+  const wh = maxOf(hi.map(width));
   const counts = buckets.map((b) => String(b.count));
-  const wc = Math.max(...counts.map(width));
-  const most = Math.max(...buckets.map((b) => b.count));
+  const wc = maxOf(counts.map(width));
+  const most = maxOf(buckets.map((b) => b.count));
   const label = (i: number) => `${pad(lo[i], wl, "r")} ≤ d < ${pad(hi[i], wh, "l")}`;
   const room = columns - width(indent) - width(label(0)) - 2 - 1 - wc;
   const barMax = Math.max(10, Math.min(40, room));
@@ -115,7 +135,9 @@ export function latencySections(
   for (const t of types) {
     if (!t.latency) continue;
     out.push(
-      `\n${t.type}: latency of ${t.complete} complete ${noun}${t.complete === 1 ? "" : "s"}\n` +
+      `\n${escapeControls(t.type)}: latency of ${t.complete} complete ${noun}${
+        t.complete === 1 ? "" : "s"
+      }\n` +
         histogramLines(t.latency.histogram).join("\n"),
     );
   }

@@ -21,6 +21,7 @@ import type { CliIO } from "./io.ts";
 import { finishCommand, loadTrace, problemNotes } from "./read.ts";
 import { dur, latencyCells, latencySections, table } from "./table.ts";
 import { formatTimestamp } from "../read/duration.ts";
+import { escapeControls, terminalSafe } from "./terminal_text.ts";
 
 /** Usage line of the command. */
 export const TASKS_USAGE =
@@ -47,7 +48,7 @@ export async function tasksCommand(args: string[], io: CliIO): Promise<number> {
   const instances = filter.type !== undefined ? tasksByDuration(trace, filter) : undefined;
   const out = flags.json
     ? JSON.stringify(tasksJson(trace, filter, types, instances), null, 2)
-    : formatTasks(trace, filter, types, instances);
+    : terminalSafe(formatTasks(trace, filter, types, instances));
   await io.stdout.write(out + "\n");
   return await finishCommand(io, path, end, problemNotes(trace));
 }
@@ -69,7 +70,7 @@ export function taskTypeTable(types: readonly TaskTypeSummary[]): string {
 
 function describeFilter(f: TaskFilter): string {
   const parts: string[] = [];
-  if (f.type !== undefined) parts.push(`of type ${f.type}`);
+  if (f.type !== undefined) parts.push(`of type ${escapeControls(f.type)}`);
   if (f.min !== undefined) parts.push(`taking at least ${dur(f.min)}`);
   if (f.max !== undefined) parts.push(`taking at most ${dur(f.max)}`);
   if (f.logText !== undefined) parts.push(`with a log containing ${JSON.stringify(f.logText)}`);
@@ -89,7 +90,8 @@ export function formatTasks(
   }
   const parts: string[] = [];
   if (desc) parts.push(`Tasks ${desc}:`);
-  parts.push(taskTypeTable(types), ...latencySections(types, "task"));
+  parts.push(taskTypeTable(types));
+  for (const s of latencySections(types, "task")) parts.push(s);
   if (instances) {
     parts.push(`\n${instances.length} task${instances.length === 1 ? "" : "s"}, slowest first:`);
     for (const inst of instances) parts.push("\n" + formatInstance(trace, inst));
@@ -125,8 +127,7 @@ function eventText(e: TimelineEntry): [string, string] {
 
 /** Control characters shown escaped, so that one log stays one line. */
 export function oneLine(s: string): string {
-  // deno-lint-ignore no-control-regex
-  return s.replace(/[\x00-\x1f\x7f]/g, (c) => JSON.stringify(c).slice(1, -1));
+  return escapeControls(s);
 }
 
 /** One task instance: its header line and its timeline, like Go's task page. */
@@ -139,7 +140,7 @@ export function formatInstance(trace: Trace, inst: TaskInstance): string {
     : `${dur(inst.duration)}+ (${
       t.start === undefined ? "began before the trace" : "still running at the end"
     })`;
-  const head = `task ${t.id} ${taskTypeOf(t)}  ${state}  parent ${
+  const head = `task ${t.id} ${escapeControls(taskTypeOf(t))}  ${state}  parent ${
     t.parent === 0 ? "none" : t.parent
   }`;
   const rows: string[][] = [];

@@ -180,6 +180,7 @@ export class TraceBuilder {
   private regions: RegionRecord[] = [];
   private logs: LogRecord[] = [];
   private threads: ThreadRecord[] = [];
+  private threadById = new Map<number, ThreadRecord>();
   private counters: CounterSample[] = [];
   private stalls: StallRecord[] = [];
   private gcs: GcRecord[] = [];
@@ -250,12 +251,14 @@ export class TraceBuilder {
         break;
       }
       case "thread":
-        if (!this.threads.some((t) => t.id === e.thread)) {
-          this.threads.push({ id: e.thread, name: e.name });
+        if (!this.threadById.has(e.thread)) {
+          const t = { id: e.thread, name: e.name };
+          this.threads.push(t);
+          this.threadById.set(e.thread, t);
         }
         break;
       case "threadEnd": {
-        const t = this.threads.find((t) => t.id === e.thread);
+        const t = this.threadById.get(e.thread);
         if (t) t.end = e.time;
         break;
       }
