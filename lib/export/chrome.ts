@@ -188,6 +188,7 @@ const F = {
   sliceE: b('{"ph":"E","cat":"region","name":'),
   split: b(',"args":{"split":true}'),
   incomplete: b(',"args":{"incomplete":true}'),
+  endedAt: b(',"args":{"endedAt":'),
   taskB: b(`{"ph":"b","cat":"${TASK_CAT}","name":`),
   taskE: b(`{"ph":"e","cat":"${TASK_CAT}","name":`),
   id: b(',"id":'),
@@ -399,7 +400,13 @@ class ChromeEmitter implements LayoutEmitter {
     this.w.pos = p + 2;
   }
 
-  sliceEnd(track: number, time: number, reason: SliceEndReason, type: string): void {
+  sliceEnd(
+    track: number,
+    time: number,
+    reason: SliceEndReason,
+    type: string,
+    endedAt = 0,
+  ): void {
     const pre = this.prefix(this.pre.sliceE, F.sliceE, type, type);
     if (reason === "ended") {
       let p = this.start(pre.length);
@@ -413,6 +420,12 @@ class ChromeEmitter implements LayoutEmitter {
     w.raw(pre);
     w.us(time);
     this.where(track);
+    if (reason === "late") {
+      w.raw(F.endedAt);
+      w.us(endedAt);
+      w.raw(F.closeArgs);
+      return;
+    }
     w.raw(reason === "split" ? F.split : F.incomplete);
     w.raw(F.close);
   }

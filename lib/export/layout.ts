@@ -20,8 +20,13 @@ import type { EndEvent, EventVisitor, TraceEvent, TraceHeader } from "../format/
 
 export type { TraceHeader };
 
-/** Why a slice ends where it does. */
-export type SliceEndReason = "ended" | "split" | "incomplete";
+/**
+ * Why a slice ends where it does: its region `ended`; it is `split` to close
+ * a region begun outside it (and continues); the trace ended with it open
+ * (`incomplete`); or its region ended earlier, out of nesting order, and the
+ * slice closes `late`, when the regions begun inside it have closed.
+ */
+export type SliceEndReason = "ended" | "split" | "incomplete" | "late";
 
 /** What an exporter writes; {@linkcode TrackLayout} calls it in stream order. */
 export interface LayoutEmitter {
@@ -42,7 +47,13 @@ export interface LayoutEmitter {
    * The innermost open slice of `track` ends; `type` is its name, as given to
    * its `sliceBegin` (Chrome's trace engine wants a name on every event).
    */
-  sliceEnd(track: number, time: number, reason: SliceEndReason, type: string): void;
+  sliceEnd(
+    track: number,
+    time: number,
+    reason: SliceEndReason,
+    type: string,
+    endedAt?: number,
+  ): void;
   /**
    * Task `task` begins; `track` is the track of the thread that created it.
    * `flow` is true when {@linkcode LayoutEmitter.flowOut} started a flow to it.
@@ -114,6 +125,11 @@ export const GC_SLOT: -2 = -2;
 export interface LayoutReport {
   /** Region slices split because a region ended before ones begun inside it. */
   splitRegions: number;
+  /**
+   * Regions that ended before many regions begun inside them: their slices
+   * close late, when those have closed, with the real end as an argument.
+   */
+  lateRegionEnds: number;
   /** Region ends whose beginning is not in the trace (skipped). */
   orphanRegionEnds: number;
   /** Regions still open at the end, closed at the trace's end. */
@@ -136,7 +152,19 @@ interface OpenRegion {
   task: number;
   lane: number;
   slot: Slot;
+  /** When the region ended, if its slice is left open to close late; else -1. */
+  ended: number;
 }
+
+/**
+ * Most slices above a region that ends out of nesting order which are split
+ * and continued; with more, the region's slice closes late instead. Splitting
+ * all of them would make output quadratic in the regions open at once
+ * (10 000 nested regions ended outermost first: 50 million slices).
+ */
+const SPLIT_MAX = 4;
+/** Late-closing slices a slot holds beyond its live regions before all are closed. */
+const LATE_SLACK = 64;
 
 /** A (task, lane) pair's slot; pairs sharing a lane id chain through `next`. */
 interface LaneEntry {
@@ -149,6 +177,8 @@ interface Slot {
   track: number;
   index: number;
   stack: OpenRegion[];
+  /** Regions of `stack` that have ended (their slices close late). */
+  late: number;
 }
 
 interface ThreadState {
@@ -283,6 +313,7 @@ export class TrackLayout implements EventVisitor {
   /** Repairs made so far; complete after the `end` event. */
   report: LayoutReport = {
     splitRegions: 0,
+    lateRegionEnds: 0,
     orphanRegionEnds: 0,
     openRegions: 0,
     openTasks: 0,
@@ -420,7 +451,12 @@ export class TrackLayout implements EventVisitor {
 
   private slot(t: ThreadState, index: number): Slot {
     while (t.slots.length <= index) {
-      const s: Slot = { track: ++this.report.tracks, index: t.slots.length, stack: [] };
+      const s: Slot = {
+        track: ++this.report.tracks,
+        index: t.slots.length,
+        stack: [],
+        late: 0,
+      };
       t.slots.push(s);
       heapPush(t.free, s);
       this.emitter.track(s.track, t.id, s.index, this.trackName(t, s.index));
@@ -487,7 +523,7 @@ export class TrackLayout implements EventVisitor {
   ): void {
     const t = this.thread(thread);
     const s = this.laneSlot(t, task, lane);
-    const r: OpenRegion = { region, type, task, lane, slot: s };
+    const r: OpenRegion = { region, type, task, lane, slot: s, ended: -1 };
     s.stack.push(r);
     t.open.set(region, r);
     this.emitter.sliceBegin(s.track, time, type, task, region, false);
@@ -508,20 +544,53 @@ export class TrackLayout implements EventVisitor {
     if (at === stack.length - 1) {
       stack.pop();
       this.emitter.sliceEnd(s.track, time, "ended", r.type);
+      this.closeLate(s, time);
+    } else if (stack.length - 1 - at <= SPLIT_MAX) {
+      this.split(s, at, time);
     } else {
-      // Close the regions begun inside r, close r, reopen them: still nested.
-      for (let i = stack.length - 1; i > at; i--) {
-        this.emitter.sliceEnd(s.track, time, "split", stack[i].type);
-      }
-      this.emitter.sliceEnd(s.track, time, "ended", r.type);
-      stack.splice(at, 1);
-      for (let i = at; i < stack.length; i++) {
-        const x = stack[i];
-        this.emitter.sliceBegin(s.track, time, x.type, x.task, x.region, true);
-        this.report.splitRegions++;
-      }
+      // Too many slices above to split: r's slice closes when they have.
+      r.ended = time;
+      s.late++;
+      this.report.lateRegionEnds++;
+      if (s.late > stack.length - s.late + LATE_SLACK) this.split(s, -1, time);
     }
     if (stack.length === 0) this.releaseLane(t, r.task, r.lane);
+  }
+
+  /** Closes the late slices that the last end left on top of `s`. */
+  private closeLate(s: Slot, time: number): void {
+    const stack = s.stack;
+    while (stack.length > 0 && stack[stack.length - 1].ended >= 0) {
+      const x = stack.pop()!;
+      s.late--;
+      this.emitter.sliceEnd(s.track, time, "late", x.type, x.ended);
+    }
+  }
+
+  /**
+   * Closes every slice of `s` above `at` and the one at `at` (whose region
+   * ended; none when `at` is -1), then reopens the live ones, marked
+   * continued: still nested. Late slices among them close for good.
+   */
+  private split(s: Slot, at: number, time: number): void {
+    const stack = s.stack;
+    for (let i = stack.length - 1; i > at; i--) {
+      const x = stack[i];
+      if (x.ended >= 0) this.emitter.sliceEnd(s.track, time, "late", x.type, x.ended);
+      else this.emitter.sliceEnd(s.track, time, "split", x.type);
+    }
+    if (at >= 0) this.emitter.sliceEnd(s.track, time, "ended", stack[at].type);
+    let n = Math.max(at, 0);
+    for (let i = n + (at >= 0 ? 1 : 0); i < stack.length; i++) {
+      const x = stack[i];
+      if (x.ended >= 0) continue;
+      stack[n++] = x;
+      this.emitter.sliceBegin(s.track, time, x.type, x.task, x.region, true);
+      this.report.splitRegions++;
+    }
+    stack.length = n;
+    s.late = 0;
+    for (const x of stack) if (x.ended >= 0) s.late++;
   }
 
   /** A task begins; {@linkcode EventVisitor.taskBegin}. */
@@ -563,10 +632,15 @@ export class TrackLayout implements EventVisitor {
     for (const t of this.threads.values()) {
       for (const s of t.slots) {
         for (let i = s.stack.length - 1; i >= 0; i--) {
-          this.emitter.sliceEnd(s.track, e.time, "incomplete", s.stack[i].type);
-          this.report.openRegions++;
+          const x = s.stack[i];
+          if (x.ended >= 0) this.emitter.sliceEnd(s.track, e.time, "late", x.type, x.ended);
+          else {
+            this.emitter.sliceEnd(s.track, e.time, "incomplete", x.type);
+            this.report.openRegions++;
+          }
         }
         s.stack.length = 0;
+        s.late = 0;
       }
       t.open.clear();
       t.byLane.clear();
@@ -618,6 +692,11 @@ export function layoutWarnings(r: LayoutReport): string[] {
   if (r.splitRegions > 0) {
     out.push(
       `${r.splitRegions} region slices were split where a region ended before regions begun inside it (marked "continued")`,
+    );
+  }
+  if (r.lateRegionEnds > 0) {
+    out.push(
+      `${r.lateRegionEnds} regions ended before many regions begun inside them: their slices close when those have closed (the real end is in "endedAt")`,
     );
   }
   if (r.orphanRegionEnds > 0) {

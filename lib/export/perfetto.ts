@@ -120,6 +120,7 @@ const ANNOTATIONS = [
   "child",
   "count",
   "freed",
+  "endedAt",
 ] as const;
 type Annotation = typeof ANNOTATIONS[number];
 type Category = typeof CATEGORIES[number];
@@ -470,14 +471,21 @@ class PerfettoEmitter implements LayoutEmitter {
     this.endPacket(p);
   }
 
-  sliceEnd(track: number, time: number, reason: SliceEndReason, _type: string): void {
+  sliceEnd(
+    track: number,
+    time: number,
+    reason: SliceEndReason,
+    _type: string,
+    endedAt = 0,
+  ): void {
     if (reason === "ended") {
       this.tail(this.head(time, EventType.SLICE_END, Uuid.slot(track), 0));
       return;
     }
     const p = this.packet(time);
     const e = this.event(EventType.SLICE_END, Uuid.slot(track));
-    this.annBool(reason === "split" ? "split" : "incomplete");
+    if (reason === "late") this.annUint("endedAt", endedAt);
+    else this.annBool(reason === "split" ? "split" : "incomplete");
     this.w.end(e);
     this.endPacket(p);
   }
