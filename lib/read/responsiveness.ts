@@ -206,6 +206,7 @@ export class ResponsivenessCollector {
     }
   };
 
+  /** A thread's entry, made on first sight with an empty span. */
   private thread(id: number): { name: string; from: number; to: number } {
     let t = this.threads.get(id);
     if (!t) this.threads.set(id, t = { name: "", from: Infinity, to: -Infinity });
