@@ -36,6 +36,9 @@ import { REGIONS_USAGE, regionsCommand } from "./lib/cli/regions.ts";
 import { LOGS_USAGE, logsCommand } from "./lib/cli/logs.ts";
 import { EXPORT_USAGE, exportCommand } from "./lib/cli/export.ts";
 import { MERGE_USAGE, mergeCommand } from "./lib/cli/merge.ts";
+import { WHY_USAGE, whyCommand } from "./lib/cli/why.ts";
+import { STALLS_USAGE, stallsCommand } from "./lib/cli/stalls.ts";
+import { DIFF_USAGE, diffCommand } from "./lib/cli/diff.ts";
 import { viewCommand } from "./lib/viewer/command.ts";
 
 export type { CliIO, CliOutput } from "./lib/cli/io.ts";
@@ -56,6 +59,9 @@ Usage:
   ${LOGS_USAGE}
   ${EXPORT_USAGE}
   ${MERGE_USAGE}
+  ${WHY_USAGE}
+  ${STALLS_USAGE}
+  ${DIFF_USAGE}
   runtrace view FILE [flags]
   runtrace --version
 
@@ -72,6 +78,9 @@ const COMMANDS: Record<string, Command> = {
   logs: logsCommand,
   export: exportCommand,
   merge: mergeCommand,
+  why: whyCommand,
+  stalls: stallsCommand,
+  diff: diffCommand,
   view: (args) => viewCommand(args),
 };
 

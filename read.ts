@@ -32,6 +32,14 @@ export type {
 export { TraceDecoder, TraceFormatError } from "./lib/format/decoder.ts";
 export { analyzeDelays, DelayAnalyzer } from "./lib/read/delay.ts";
 export {
+  compareDurations,
+  FINE_BUCKETS_PER_DECADE,
+  FineHistogram,
+  mannWhitney,
+  TypeDurations,
+} from "./lib/read/compare.ts";
+export type { ShiftTest, SideSummary, TypeDiff } from "./lib/read/compare.ts";
+export {
   MMU_WINDOWS,
   mmuCurve,
   ResponsivenessCollector,

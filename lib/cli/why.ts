@@ -1,0 +1,400 @@
+/**
+ * `runtrace why FILE TASK_ID | --slowest [--type T] | --p99 --type T`: one
+ * task's story. Where its wall time went (its own regions, blocked by
+ * another's stall, GC, waiting with the loop free), the cause named in one
+ * sentence, and its timeline with the stalls and collections that touched
+ * it.
+ *
+ * Streamed: a task given by id takes one pass over the trace. `--slowest`
+ * takes two (find it, then tell its story); `--p99` three (count the
+ * latency histogram exactly, collect the durations in the bucket holding the
+ * 99th percentile to find the task at that rank, then tell its story).
+ * Memory holds the chosen task's events, never the trace's.
+ *
+ * @module
+ */
+
+import type { EndEvent, TraceEvent } from "../format/decoder.ts";
+import { bucketOf, percentile } from "../read/analysis.ts";
+import { DelayAnalyzer, type StallCause, type TaskDelay } from "../read/delay.ts";
+import { formatTimestamp } from "../read/duration.ts";
+import { breakdownRows, culprit, pct, threadName } from "./delay_text.ts";
+import { parseArgs } from "./flags.ts";
+import { CliError, type CliIO } from "./io.ts";
+import { finishCommand, streamTrace } from "./read.ts";
+import { dur, table } from "./table.ts";
+import { oneLine } from "./tasks.ts";
+
+/** Usage line of the command. */
+export const WHY_USAGE =
+  "runtrace why FILE (TASK_ID | --slowest [--type T] | --p99 --type T) [--json]";
+
+/** A region of the story's task. */
+interface StoryRegion {
+  id: number;
+  type: string;
+  thread: number;
+  start: number;
+  end: number | undefined;
+}
+
+/** Everything `why` tells about one task. */
+interface Story {
+  delay: TaskDelay;
+  regions: StoryRegion[];
+  logs: { time: number; thread: number; category: string; message: string }[];
+  subtasks: { id: number; type: string; start: number; end: number | undefined }[];
+  /** Stalls and reported or inferred collections of any thread during its life. */
+  stalls: StallCause[];
+  gcs: { thread: number; start: number; end: number; inferred: boolean }[];
+  threads: Map<number, string>;
+}
+
+/** Runs `runtrace why`; returns the exit status. */
+export async function whyCommand(args: string[], io: CliIO): Promise<number> {
+  const { flags, positional } = parseArgs("why", args, {
+    slowest: { kind: "boolean" },
+    p99: { kind: "boolean" },
+    type: { kind: "string" },
+    json: { kind: "boolean" },
+  });
+  const [path, idText, ...rest] = positional;
+  const pick = flags.slowest ? "slowest" : flags.p99 ? "p99" : undefined;
+  if (path === undefined || rest.length > 0 || (pick === undefined) === (idText === undefined)) {
+    throw new CliError(`usage: ${WHY_USAGE}`, 2);
+  }
+  if (flags.slowest && flags.p99) throw new CliError("use --slowest or --p99, not both", 2);
+  const type = flags.type as string | undefined;
+  if (flags.p99 && type === undefined) {
+    throw new CliError("--p99 needs --type T: the 99th percentile of which tasks?", 2);
+  }
+  if (pick !== undefined && path === "-") {
+    throw new CliError(`--${pick} reads the trace more than once: give a file, not -`, 2);
+  }
+  let id: number;
+  if (idText !== undefined) {
+    if (!/^\d+$/.test(idText)) throw new CliError(`"${idText}" is not a task id`, 2);
+    id = Number(idText);
+  } else {
+    id = await chooseTask(path, io, pick!, type);
+  }
+  const { story, end } = await tellStory(path, io, id);
+  await io.stdout.write(
+    (flags.json ? JSON.stringify(storyJson(story), null, 2) : formatStory(story)) + "\n",
+  );
+  return await finishCommand(io, path, end);
+}
+
+/** Calls `f` with the duration and id of every complete task of `type` (any type if undefined). */
+async function taskDurations(
+  path: string,
+  io: CliIO,
+  type: string | undefined,
+  f: (duration: number, id: number) => void,
+): Promise<void> {
+  const open = new Map<number, number>();
+  await streamTrace(path, io, (e: TraceEvent) => {
+    if (e.kind === "taskBegin" && (type === undefined || e.type === type)) {
+      open.set(e.task, e.time);
+    } else if (e.kind === "taskEnd") {
+      const start = open.get(e.task);
+      if (start === undefined) return;
+      open.delete(e.task);
+      f(e.time - start, e.task);
+    }
+  });
+}
+
+/** The id of the slowest task, or of the one at the 99th percentile (nearest rank). */
+async function chooseTask(
+  path: string,
+  io: CliIO,
+  pick: "slowest" | "p99",
+  type: string | undefined,
+): Promise<number> {
+  const what = type === undefined ? "complete tasks" : `complete tasks of type ${oneLine(type)}`;
+  if (pick === "slowest") {
+    let best = -1, bestId = 0;
+    await taskDurations(path, io, type, (d, id) => {
+      if (d > best) [best, bestId] = [d, id];
+    });
+    if (best < 0) throw new CliError(`the trace has no ${what}`);
+    return bestId;
+  }
+  const counts = new Map<number, number>();
+  let n = 0;
+  await taskDurations(path, io, type, (d) => {
+    const b = bucketOf(d);
+    counts.set(b, (counts.get(b) ?? 0) + 1);
+    n++;
+  });
+  if (n === 0) throw new CliError(`the trace has no ${what}`);
+  // The rank of the 99th percentile, and the bucket holding it.
+  const rank = Math.max(1, Math.ceil(0.99 * n));
+  let below = 0, target = 0;
+  for (const b of [...counts.keys()].sort((x, y) => x - y)) {
+    if (below + counts.get(b)! >= rank) {
+      target = b;
+      break;
+    }
+    below += counts.get(b)!;
+  }
+  const inBucket: [number, number][] = [];
+  await taskDurations(path, io, type, (d, id) => {
+    if (bucketOf(d) === target) inBucket.push([d, id]);
+  });
+  // Stable sort: equal durations keep trace order.
+  inBucket.sort((a, b) => a[0] - b[0]);
+  const value = percentile(inBucket.map(([d]) => d), (100 * (rank - below)) / inBucket.length);
+  return inBucket.find(([d]) => d === value)![1];
+}
+
+/** One pass: the task's delays, regions, logs, subtasks and the stalls and GCs around it. */
+async function tellStory(
+  path: string,
+  io: CliIO,
+  id: number,
+): Promise<{ story: Story; end: EndEvent }> {
+  let delay: TaskDelay | undefined;
+  const analyzer = new DelayAnalyzer({ onTask: (t) => t.id === id && (delay = t) });
+  const regions = new Map<number, StoryRegion>();
+  const story: Omit<Story, "delay"> = {
+    regions: [],
+    logs: [],
+    subtasks: [],
+    stalls: [],
+    gcs: [],
+    threads: new Map(),
+  };
+  const end = await streamTrace(path, io, (e) => {
+    analyzer.add(e);
+    switch (e.kind) {
+      case "thread":
+        story.threads.set(e.thread, e.name);
+        break;
+      case "regionBegin":
+        if (e.task !== id) break;
+        regions.set(e.thread * 4294967296 + e.region, {
+          id: e.region,
+          type: e.type,
+          thread: e.thread,
+          start: e.time,
+          end: undefined,
+        });
+        break;
+      case "regionEnd": {
+        const r = regions.get(e.thread * 4294967296 + e.region);
+        if (r && r.end === undefined) r.end = e.time;
+        break;
+      }
+      case "log":
+        if (e.task === id) {
+          story.logs.push({
+            time: e.time,
+            thread: e.thread,
+            category: e.category,
+            message: e.message,
+          });
+        }
+        break;
+      case "taskBegin":
+        if (e.parent === id) {
+          story.subtasks.push({ id: e.task, type: e.type, start: e.time, end: undefined });
+        }
+        break;
+      case "taskEnd": {
+        const sub = story.subtasks.find((s) => s.id === e.task);
+        if (sub && sub.end === undefined) sub.end = e.time;
+        break;
+      }
+      case "gc":
+        story.gcs.push({
+          thread: e.thread,
+          start: e.time,
+          end: e.time + e.duration,
+          inferred: e.inferred,
+        });
+        break;
+    }
+  });
+  if (!delay) throw new CliError(`the trace has no task ${id}`);
+  const d: TaskDelay = delay;
+  const during = (x: { start: number; end: number }) => x.start < d.end && x.end > d.start;
+  story.stalls = analyzer.result().stalls.filter(during);
+  story.gcs = story.gcs.filter(during);
+  story.regions = [...regions.values()].sort((a, b) => a.start - b.start);
+  return { story: { ...story, delay: d }, end };
+}
+
+/** The one-sentence answer: the largest state, with what it consisted of. */
+function verdict(s: Story): string[] {
+  const d = s.delay;
+  const states: [number, string][] = [
+    [d.blocked, blockedText(s)],
+    [d.inRegions, regionsText(s)],
+    [d.waiting, waitingText(s)],
+    [
+      d.gc,
+      `spent ${dur(d.gc)} in garbage-collection windows on ${threadName(s.threads, d.thread)}`,
+    ],
+  ];
+  states.sort((a, b) => b[0] - a[0]);
+  const out = [`Why: ${states[0][1]}.`];
+  for (const [ns, text] of states.slice(1)) {
+    if (ns >= 0.1 * d.duration && ns > 0) out.push(`Also: ${text}.`);
+  }
+  return out;
+}
+
+function blockedText(s: Story): string {
+  const b = s.delay.blockedBy;
+  if (b.length === 0) return "it was never blocked by other work";
+  const first = b[0].stall;
+  const more = b.length > 1
+    ? ` (and ${dur(s.delay.blocked - b[0].delay)} by ${b.length - 1} more)`
+    : "";
+  return `delayed ${dur(b[0].delay)} by a stall in ${culprit(first)}${more}: the event loop of ${
+    threadName(s.threads, first.thread)
+  } ran nothing from ${formatTimestamp(first.start)} to ${formatTimestamp(first.end)}`;
+}
+
+/** Time in its regions, and the region type that took most of it (less the stalls by others). */
+function regionsText(s: Story): string {
+  const d = s.delay;
+  const byType = new Map<string, number>();
+  const overlap = (a: number, b: number, x: { start: number; end: number }) =>
+    Math.max(0, Math.min(b, x.end) - Math.max(a, x.start));
+  for (const r of s.regions) {
+    const a = Math.max(r.start, d.start);
+    const b = Math.min(r.end ?? d.end, d.end);
+    if (b <= a) continue;
+    const blocked = d.blockedBy.reduce((n, x) => n + overlap(a, b, x.stall), 0);
+    byType.set(r.type, (byType.get(r.type) ?? 0) + Math.max(0, b - a - blocked));
+  }
+  const top = [...byType].sort((a, b) => b[1] - a[1])[0];
+  const most = top && top[1] > 0 ? `, most in ${oneLine(top[0])} (${dur(top[1])})` : "";
+  return `spent ${dur(d.inRegions)} in its own regions${most}`;
+}
+
+/** The longest stretch with no region of the task open, and the logs in it. */
+function waitingText(s: Story): string {
+  const d = s.delay;
+  const spans = s.regions.map((r) => [Math.max(r.start, d.start), Math.min(r.end ?? d.end, d.end)])
+    .filter(([a, b]) => b > a).sort((x, y) => x[0] - y[0]);
+  let at = d.start, gap = 0, gapAt = d.start;
+  for (const [a, b] of [...spans, [d.end, d.end]]) {
+    if (a - at > gap) [gap, gapAt] = [a - at, at];
+    at = Math.max(at, b);
+  }
+  let text = `waited ${
+    dur(d.waiting)
+  } with the event loop free and no region of its own open (I/O, a timer, a lock or a subtask)`;
+  if (gap > 0) {
+    const logs = s.logs.filter((l) => l.time >= gapAt && l.time < gapAt + gap)
+      .map((l) => `${oneLine(l.category)}: ${oneLine(l.message)}`);
+    text += `; the longest wait, ${dur(gap)} from ${formatTimestamp(gapAt)}${
+      logs.length > 0 ? `, after "${logs[0]}"` : ""
+    }`;
+  }
+  return text;
+}
+
+/** The text of `runtrace why`. */
+function formatStory(s: Story): string {
+  const d = s.delay;
+  const state = d.complete ? "" : " (incomplete: measured to the edge of the trace)";
+  const head = `task ${d.id} ${oneLine(d.type) || "(unknown)"}: ${dur(d.duration)}${state}, ${
+    formatTimestamp(d.start)
+  } to ${formatTimestamp(d.end)} on ${threadName(s.threads, d.thread)}${
+    d.parent !== 0 ? `, parent ${d.parent}` : ""
+  }`;
+  const parts = [head, "", ...verdict(s), "", "Where the time went:"];
+  parts.push(
+    table(["", "", "", ""], breakdownRows(d), ["l", "r", "r", "l"], "  ").split("\n").slice(1).join(
+      "\n",
+    ),
+  );
+  parts.push("", "Timeline:", timeline(s));
+  return parts.join("\n");
+}
+
+/** The task's events and the stalls and collections during it, in time order. */
+function timeline(s: Story): string {
+  const d = s.delay;
+  const rows: [number, number, string[]][] = [];
+  const add = (time: number, order: number, thread: number | undefined, text: string) =>
+    rows.push([time, order, [
+      formatTimestamp(time),
+      dur(time - d.start),
+      thread === undefined ? "" : threadName(s.threads, thread),
+      text,
+    ]]);
+  if (d.complete || d.start > 0) add(d.start, 0, d.thread, "task begin");
+  for (const r of s.regions) {
+    add(
+      r.start,
+      1,
+      r.thread,
+      `region ${oneLine(r.type)} (${r.end === undefined ? "not ended" : dur(r.end - r.start)})`,
+    );
+  }
+  for (const l of s.logs) {
+    add(l.time, 2, l.thread, `log ${oneLine(l.category)}: ${oneLine(l.message)}`);
+  }
+  for (const t of s.subtasks) {
+    add(
+      t.start,
+      3,
+      undefined,
+      `subtask ${t.id} ${oneLine(t.type)} (${
+        t.end === undefined ? "not ended" : dur(t.end - t.start)
+      })`,
+    );
+  }
+  for (const st of s.stalls) {
+    const share = d.blockedBy.find((b) => b.stall === st);
+    const effect = st.task === d.id
+      ? "its own code blocked the loop"
+      : share
+      ? `blocked this task ${dur(share.delay)}`
+      : "another thread: did not block this task";
+    add(st.start, 4, st.thread, `STALL ${dur(st.duration)} in ${culprit(st)}: ${effect}`);
+  }
+  for (const g of s.gcs) {
+    add(
+      g.start,
+      5,
+      g.thread,
+      `GC ${dur(g.end - g.start)}${g.inferred ? " (inferred window)" : ""}`,
+    );
+  }
+  if (d.complete) add(d.end, 6, undefined, "task end");
+  rows.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  return table(
+    ["When", "Elapsed", "Thread", "Event"],
+    rows.map((r) => r[2]),
+    ["r", "r", "l", "l"],
+    "  ",
+  );
+}
+
+/** The `--json` document of `runtrace why`. */
+function storyJson(s: Story): unknown {
+  const d = s.delay;
+  const stall = (x: StallCause) => ({ ...x, victims: x.victims.length });
+  return {
+    task: { ...d, blockedBy: d.blockedBy.map((b) => ({ delay: b.delay, stall: stall(b.stall) })) },
+    why: verdict(s),
+    shares: {
+      inRegions: pct(d.inRegions, d.duration),
+      blocked: pct(d.blocked, d.duration),
+      gc: pct(d.gc, d.duration),
+      waiting: pct(d.waiting, d.duration),
+    },
+    regions: s.regions,
+    logs: s.logs,
+    subtasks: s.subtasks,
+    stalls: s.stalls.map(stall),
+    gcs: s.gcs,
+  };
+}
