@@ -359,3 +359,84 @@ describe("stacks", { skip: isTracedTestRun() ? "RUNTRACE holds the trace" : fals
     rmSync(dir, { recursive: true, force: true });
   });
 });
+
+describe("the delay analysis on the slow-requests fixture: why, stalls, diff", () => {
+  const SLOW = here("./fixtures/slow_requests.trace");
+  const AFTER = here("./fixtures/slow_requests_after.trace");
+  const delayCases: [string, string[]][] = [
+    ["slow.why-stall.txt", ["why", SLOW, "689"]],
+    ["slow.why-query.txt", ["why", SLOW, "1702"]],
+    ["slow.why-lock.txt", ["why", SLOW, "1507"]],
+    ["slow.why-p99.txt", ["why", SLOW, "--p99", "--type", "http.request"]],
+    ["slow.why-slowest.json", ["why", SLOW, "--slowest", "--json"]],
+    ["slow.stalls.txt", ["stalls", SLOW]],
+    ["slow.stalls.json", ["stalls", SLOW, "--json"]],
+    ["slow.diff.txt", ["diff", SLOW, AFTER]],
+    ["slow.diff.json", ["diff", SLOW, AFTER, "--json"]],
+  ];
+  for (const [name, args] of delayCases) {
+    test(`runtrace ${args.map((a) => a.replace(/^.*\/fixtures\//, "")).join(" ")}`, async () => {
+      const r = await run(args);
+      assert.equal(r.status, 0, r.stderr);
+      if (name.endsWith(".json")) JSON.parse(r.stdout);
+      golden(name, r.stdout);
+    });
+  }
+
+  test("why names the cause of each slow request", async () => {
+    const why = async (id: number) => {
+      const r = await run(["why", SLOW, String(id)]);
+      assert.equal(r.status, 0, r.stderr);
+      return r.stdout.split("\n").filter((l) => /^(Why|Also):/.test(l)).join("\n");
+    };
+    for (let id = 689; id <= 698; id++) {
+      assert.match(
+        await why(id),
+        /^Why: delayed 156ms by a stall in report\.build \(report\.daily #701\)/,
+        `task ${id}`,
+      );
+    }
+    for (const id of [151, 421, 1102, 1352, 1702]) {
+      assert.match(await why(id), /^Why: spent \S+ in its own regions, most in db\.query/, `${id}`);
+    }
+    for (let id = 1503; id <= 1507; id++) {
+      assert.match(await why(id), /waited .* after "lock: waiting for inventory"/, `task ${id}`);
+    }
+  });
+
+  test("stalls lists the report.build stall with its ten victims", async () => {
+    const r = await run(["stalls", SLOW, "--json"]);
+    const [main] = JSON.parse(r.stdout).stalls;
+    assert.equal(main.regionType, "report.build");
+    assert.equal(main.taskType, "report.daily");
+    assert.equal(main.victims.length, 10);
+  });
+
+  test("diff --fail-above exits 4 on a regression, 0 without one", async () => {
+    const worse = await run(["diff", AFTER, SLOW, "--fail-above", "10%"]);
+    assert.equal(worse.status, 4);
+    assert.match(worse.stderr, /^runtrace: regression: task http\.request is slower/);
+    const better = await run(["diff", SLOW, AFTER, "--fail-above", "10%"]);
+    assert.equal(better.status, 0, better.stderr);
+  });
+
+  test("why and diff refuse bad usage in one line", async () => {
+    for (
+      const args of [
+        ["why", SLOW],
+        ["why", SLOW, "--p99"],
+        ["why", "-", "--slowest"],
+        ["why", SLOW, "abc"],
+        ["diff", SLOW],
+        ["diff", SLOW, AFTER, "--fail-above", "ten"],
+      ]
+    ) {
+      const r = await run(args);
+      assert.equal(r.status, 2, args.join(" "));
+      assert.equal(r.stderr.split("\n").filter((l) => l !== "").length, 1, r.stderr);
+    }
+    const missing = await run(["why", SLOW, "99999"]);
+    assert.equal(missing.status, 1);
+    assert.match(missing.stderr, /no task 99999/);
+  });
+});
