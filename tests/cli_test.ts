@@ -119,15 +119,18 @@ const cases: [string, string[]][] = [
   ["workload.export.json", ["export", WORKLOAD, "--format", "chrome"]],
 ];
 
+/** A test that runs the CLI with `args` and compares its output with golden file `name`. */
+function goldenTest(name: string, args: string[]): void {
+  test(`runtrace ${args.map((a) => a.replace(/^.*\/fixtures\//, "")).join(" ")}`, async () => {
+    const r = await run(args);
+    assert.equal(r.status, 0, r.stderr);
+    if (name.endsWith(".json")) JSON.parse(r.stdout);
+    golden(name, r.stdout);
+  });
+}
+
 describe("golden outputs", () => {
-  for (const [name, args] of cases) {
-    test(`runtrace ${args.map((a) => a.replace(/^.*\/fixtures\//, "")).join(" ")}`, async () => {
-      const r = await run(args);
-      assert.equal(r.status, 0, r.stderr);
-      if (name.endsWith(".json")) JSON.parse(r.stdout);
-      golden(name, r.stdout);
-    });
-  }
+  for (const [name, args] of cases) goldenTest(name, args);
 
   test("runtrace export --format perfetto writes the same bytes every time", async () => {
     const r = await run(["export", WORKLOAD, "--format", "perfetto"]);
@@ -374,14 +377,7 @@ describe("the delay analysis on the slow-requests fixture: why, stalls, diff", (
     ["slow.diff.txt", ["diff", SLOW, AFTER]],
     ["slow.diff.json", ["diff", SLOW, AFTER, "--json"]],
   ];
-  for (const [name, args] of delayCases) {
-    test(`runtrace ${args.map((a) => a.replace(/^.*\/fixtures\//, "")).join(" ")}`, async () => {
-      const r = await run(args);
-      assert.equal(r.status, 0, r.stderr);
-      if (name.endsWith(".json")) JSON.parse(r.stdout);
-      golden(name, r.stdout);
-    });
-  }
+  for (const [name, args] of delayCases) goldenTest(name, args);
 
   test("why names the cause of each slow request", async () => {
     const why = async (id: number) => {
