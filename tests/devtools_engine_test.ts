@@ -55,7 +55,9 @@ function runEngine(dir: string, files: string[]): EngineResult[] {
 }
 
 describe("Chrome DevTools' trace engine loads the Chrome export", { skip: engine.skip }, () => {
-  test("every fixture and a trace with workers, counters, stalls and lost events", () => {
+  test("every fixture and a trace with workers, counters, stalls and lost events", {
+    timeout: 120_000,
+  }, () => {
     const dir = tempDir();
     const sources: string[] = readdirSync(here("./fixtures"))
       .filter((f) => f.endsWith(".trace"))

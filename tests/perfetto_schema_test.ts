@@ -114,7 +114,9 @@ function check(Packet: PbType, bytes: Uint8Array, src: string) {
 }
 
 describe("the Perfetto export against perfetto_trace.proto", { skip: protobufjs.skip }, () => {
-  test("every fixture and a trace with workers, counters, stalls and lost events", () => {
+  test("every fixture and a trace with workers, counters, stalls and lost events", {
+    timeout: 120_000,
+  }, () => {
     const schema = loadSchema("perfetto", ["perfetto_trace.proto"]);
     const Packet = schema.lookupType("perfetto.protos.TracePacket");
     const sources = readdirSync(here("./fixtures"))
