@@ -372,6 +372,7 @@ describe("the delay analysis on the slow-requests fixture: why, stalls, diff", (
     ["slow.why-lock.txt", ["why", SLOW, "1507"]],
     ["slow.why-p99.txt", ["why", SLOW, "--p99", "--type", "http.request"]],
     ["slow.why-slowest.json", ["why", SLOW, "--slowest", "--json"]],
+    ["slow.stats.txt", ["stats", SLOW]],
     ["slow.stalls.txt", ["stalls", SLOW]],
     ["slow.stalls.json", ["stalls", SLOW, "--json"]],
     ["slow.diff.txt", ["diff", SLOW, AFTER]],

@@ -11,6 +11,8 @@ import type { CliIO } from "./io.ts";
 import { finishCommand, streamTrace } from "./read.ts";
 import { maxOf, table, width } from "./table.ts";
 import { escapeControls, terminalSafe } from "./terminal_text.ts";
+import { ResponsivenessCollector, type ThreadResponsiveness } from "../read/responsiveness.ts";
+import { responsivenessRows } from "./responsiveness_text.ts";
 
 /** Usage line of the command. */
 export const STATS_USAGE = "runtrace stats FILE [--json]";
@@ -20,12 +22,17 @@ export async function statsCommand(args: string[], io: CliIO): Promise<number> {
   const { flags, positional } = parseArgs("stats", args, { json: { kind: "boolean" } });
   const path = traceArg("stats", positional);
   const collector = new StatsCollector();
-  const end = await streamTrace(path, io, collector.add);
+  const loops = new ResponsivenessCollector();
+  const end = await streamTrace(path, io, (e) => {
+    collector.add(e);
+    loops.add(e);
+  });
   const stats = collector.result();
+  const responsiveness = loops.result();
   await io.stdout.write(
     flags.json
-      ? JSON.stringify(stats, null, 2) + "\n"
-      : terminalSafe(formatStats(path, stats)) + "\n",
+      ? JSON.stringify({ ...stats, responsiveness }, null, 2) + "\n"
+      : terminalSafe(formatStats(path, stats, responsiveness)) + "\n",
   );
   return await finishCommand(io, path, end);
 }
@@ -67,7 +74,11 @@ const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one :
  * console.log(formatStats("trace.out", stats));
  * ```
  */
-export function formatStats(name: string, s: TraceStats): string {
+export function formatStats(
+  name: string,
+  s: TraceStats,
+  responsiveness: readonly ThreadResponsiveness[] = [],
+): string {
   const h = s.header;
   const started = Number.isFinite(h.timeOrigin + h.startTime)
     ? new Date(h.timeOrigin + h.startTime).toISOString()
@@ -122,6 +133,7 @@ export function formatStats(name: string, s: TraceStats): string {
             bytes(gc.freed)
           } freed`,
       ],
+      ...responsivenessRows(responsiveness),
       ["counters", plural(k.counter, "sample", "samples")],
       ...names(s.counters),
     );
