@@ -5,7 +5,7 @@
  * @module
  */
 
-import { spawnSync } from "node:child_process";
+import { execFile, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -75,6 +75,33 @@ export function runFile(
     env: { ...process.env, NO_COLOR: "1" },
   });
   return { status: r.status, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
+}
+
+/**
+ * Runs a command without blocking this process's event loop (so a test's
+ * timeout still fires), with a time limit: a hang fails instead of waiting.
+ */
+export function runCommand(
+  exe: string,
+  args: string[],
+  options: { cwd: string; env?: Record<string, string | undefined>; timeoutMs?: number },
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      exe,
+      args,
+      {
+        cwd: options.cwd,
+        timeout: options.timeoutMs ?? 120_000,
+        maxBuffer: 64 << 20,
+        env: options.env ?? { ...process.env, NO_COLOR: "1" },
+      },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof err.code === "number" ? err.code : 1) : 0;
+        resolve({ code, stdout: String(stdout), stderr: String(stderr) });
+      },
+    );
+  });
 }
 
 /** The path of an executable on PATH, or undefined. */

@@ -275,6 +275,11 @@ describe("runtrace view without a browser", { skip }, () => {
 });
 
 const chromium = findChromium();
+/**
+ * A browser starts, renders and screenshots in seconds, more on a loaded
+ * machine: more than Bun's default of 5 s per test (which bunfig.toml cannot change).
+ */
+const BROWSER = { timeout: 120_000 };
 
 if (!chromium) {
   test("runtrace view in headless Chromium", {
@@ -285,7 +290,7 @@ if (!chromium) {
     let browser: Browser | undefined;
     before(async () => {
       browser = await launchChromium(chromium);
-    });
+    }, BROWSER);
     after(async () => {
       await browser?.close();
     });
@@ -299,130 +304,140 @@ if (!chromium) {
       return page;
     }
 
-    test("the cappuccino trace: task table, histogram bucket, instance, details, zoom, screenshot", async () => {
-      const bytes = await cappuccinoTrace();
-      const model = parseTrace(bytes);
-      const [expected] = summarizeTaskTypes(model);
-      const page = await open(bytes, "cappuccino.trace");
-      assert.equal(await page.evaluate("runtraceViewer.error ?? null"), null);
+    test(
+      "the cappuccino trace: task table, histogram bucket, instance, details, zoom, screenshot",
+      BROWSER,
+      async () => {
+        const bytes = await cappuccinoTrace();
+        const model = parseTrace(bytes);
+        const [expected] = summarizeTaskTypes(model);
+        const page = await open(bytes, "cappuccino.trace");
+        assert.equal(await page.evaluate("runtraceViewer.error ?? null"), null);
 
-      // The timeline drew, and the screenshot shows something.
-      assert.ok(await page.evaluate<number>("runtraceViewer.timeline.draws") >= 1);
-      const shot = pngStats(await page.screenshot());
-      assert.equal(shot.width, 1280);
-      assert.ok(
-        shot.colors > 20 && shot.nonWhite > 0.03,
-        `blank-looking screenshot ${JSON.stringify(shot)}`,
-      );
+        // The timeline drew, and the screenshot shows something.
+        assert.ok(await page.evaluate<number>("runtraceViewer.timeline.draws") >= 1);
+        const shot = pngStats(await page.screenshot());
+        assert.equal(shot.width, 1280);
+        assert.ok(
+          shot.colors > 20 && shot.nonWhite > 0.03,
+          `blank-looking screenshot ${JSON.stringify(shot)}`,
+        );
 
-      // The Tasks page shows the analysis model's numbers.
-      await page.clickSelector('[role=tab][data-view="tasks"]');
-      const row = await page.evaluate<Record<string, string>>(`(() => {
+        // The Tasks page shows the analysis model's numbers.
+        await page.clickSelector('[role=tab][data-view="tasks"]');
+        const row = await page.evaluate<Record<string, string>>(`(() => {
         const tr = document.querySelector('#tasks-table tr[data-type-name="makeCappuccino"]');
         if (!tr) return null;
         const get = (c) => tr.querySelector('.' + c).textContent;
         return { count: get("count"), complete: get("complete"), p50: get("p50"), p90: get("p90"),
           p99: get("p99"), max: get("max") };
       })()`);
-      assert.ok(row, "no makeCappuccino row in the task table");
-      assert.deepEqual(row, {
-        count: "3",
-        complete: "3",
-        p50: formatDuration(expected.latency!.p50),
-        p90: formatDuration(expected.latency!.p90),
-        p99: formatDuration(expected.latency!.p99),
-        max: formatDuration(expected.latency!.max),
-      });
+        assert.ok(row, "no makeCappuccino row in the task table");
+        assert.deepEqual(row, {
+          count: "3",
+          complete: "3",
+          p50: formatDuration(expected.latency!.p50),
+          p90: formatDuration(expected.latency!.p90),
+          p99: formatDuration(expected.latency!.p99),
+          max: formatDuration(expected.latency!.max),
+        });
 
-      // Click the fullest bucket: its instances are listed.
-      const fullest = expected.latency!.histogram.reduce((a, b) => b.count > a.count ? b : a);
-      const bi = expected.latency!.histogram.indexOf(fullest);
-      await page.clickSelector(`#tasks-table button.bucket[data-bucket="${bi}"]`);
-      const listed = await page.evaluate<{ title: string; rows: number }>(`({
+        // Click the fullest bucket: its instances are listed.
+        const fullest = expected.latency!.histogram.reduce((a, b) => b.count > a.count ? b : a);
+        const bi = expected.latency!.histogram.indexOf(fullest);
+        await page.clickSelector(`#tasks-table button.bucket[data-bucket="${bi}"]`);
+        const listed = await page.evaluate<{ title: string; rows: number }>(`({
         title: document.querySelector("#tasks-instances h3")?.textContent ?? "",
         rows: document.querySelectorAll("#tasks-instances tbody tr").length,
       })`);
-      assert.match(listed.title, /^makeCappuccino: \d+ tasks? from /);
-      assert.equal(listed.rows, fullest.count);
+        assert.match(listed.title, /^makeCappuccino: \d+ tasks? from /);
+        assert.equal(listed.rows, fullest.count);
 
-      // Click an instance: the timeline opens with it selected and its details shown.
-      const id = await page.evaluate<string>(
-        `document.querySelector("#tasks-instances tbody button.link").textContent`,
-      );
-      await page.clickSelector("#tasks-instances tbody button.link");
-      const task = model.tasks.find((t) => `#${t.id}` === id)!;
-      const details = await page.evaluate<string>(`document.querySelector("#details").innerText`);
-      assert.equal(await page.evaluate(`document.querySelector("#view-timeline").hidden`), false);
-      assert.match(details, new RegExp(`Task makeCappuccino #${task.id}`));
-      assert.ok(details.includes(formatDuration(task.end! - task.start!)), details);
-      assert.ok(details.includes(`orderID`) && details.includes(task.logs[0].message), details);
-      assert.match(details, /steamMilk/);
+        // Click an instance: the timeline opens with it selected and its details shown.
+        const id = await page.evaluate<string>(
+          `document.querySelector("#tasks-instances tbody button.link").textContent`,
+        );
+        await page.clickSelector("#tasks-instances tbody button.link");
+        const task = model.tasks.find((t) => `#${t.id}` === id)!;
+        const details = await page.evaluate<string>(`document.querySelector("#details").innerText`);
+        assert.equal(await page.evaluate(`document.querySelector("#view-timeline").hidden`), false);
+        assert.match(details, new RegExp(`Task makeCappuccino #${task.id}`));
+        assert.ok(details.includes(formatDuration(task.end! - task.start!)), details);
+        assert.ok(details.includes(`orderID`) && details.includes(task.logs[0].message), details);
+        assert.match(details, /steamMilk/);
 
-      // Click a region on the canvas: the details panel follows.
-      const regionIndex = model.regions.findIndex((r) => r.type === "mixMilkCoffee");
-      await page.key("0"); // the whole trace, so the region is on screen
-      // Under load the view may still be settling when the first click lands:
-      // take the region's place again and click again, a few times at most.
-      let regionDetails = "";
-      let rect = { x: 0, y: 0, w: 0, h: 0 };
-      for (let attempt = 0; attempt < 5 && !/Region mixMilkCoffee/.test(regionDetails); attempt++) {
-        if (attempt > 0) await new Promise((r) => setTimeout(r, 100));
-        rect = await page.evaluate<{ x: number; y: number; w: number; h: number }>(`(() => {
+        // Click a region on the canvas: the details panel follows.
+        const regionIndex = model.regions.findIndex((r) => r.type === "mixMilkCoffee");
+        await page.key("0"); // the whole trace, so the region is on screen
+        // Under load the view may still be settling when the first click lands:
+        // take the region's place again and click again, a few times at most.
+        let regionDetails = "";
+        let rect = { x: 0, y: 0, w: 0, h: 0 };
+        for (
+          let attempt = 0;
+          attempt < 5 && !/Region mixMilkCoffee/.test(regionDetails);
+          attempt++
+        ) {
+          if (attempt > 0) await new Promise((r) => setTimeout(r, 100));
+          rect = await page.evaluate<{ x: number; y: number; w: number; h: number }>(`(() => {
           runtraceViewer.timeline.draw();
           const r = runtraceViewer.timeline.rectOf({ kind: "region", index: ${regionIndex} });
           const c = runtraceViewer.timeline.canvas.getBoundingClientRect();
           return { x: r.x + c.left, y: r.y + c.top, w: r.w, h: r.h };
         })()`);
-        await page.click(rect.x + Math.min(rect.w / 2, 20), rect.y + rect.h / 2);
-        regionDetails = await page.evaluate<string>(`document.querySelector("#details").innerText`);
-      }
-      assert.match(regionDetails, /Region mixMilkCoffee/);
-      // Hovering it named it in the tooltip, with its duration.
-      assert.match(
-        await page.evaluate<string>("runtraceViewer.timeline.canvas.title"),
-        /^region mixMilkCoffee: \d/,
-      );
+          await page.click(rect.x + Math.min(rect.w / 2, 20), rect.y + rect.h / 2);
+          regionDetails = await page.evaluate<string>(
+            `document.querySelector("#details").innerText`,
+          );
+        }
+        assert.match(regionDetails, /Region mixMilkCoffee/);
+        // Hovering it named it in the tooltip, with its duration.
+        assert.match(
+          await page.evaluate<string>("runtraceViewer.timeline.canvas.title"),
+          /^region mixMilkCoffee: \d/,
+        );
 
-      // Zoom in with W and the wheel; pan with D: the visible span changes and is redrawn.
-      const span = () =>
-        page.evaluate<number>("runtraceViewer.timeline.t1 - runtraceViewer.timeline.t0");
-      const before = await span();
-      const draws = await page.evaluate<number>("runtraceViewer.timeline.draws");
-      await page.evaluate("runtraceViewer.timeline.canvas.focus()");
-      await page.key("w");
-      await page.key("w");
-      await page.waitFor(`runtraceViewer.timeline.draws > ${draws}`);
-      const zoomed = await span();
-      assert.ok(zoomed < before * 0.7, `W zoomed from ${before} to ${zoomed}`);
-      await page.wheel(rect.x, rect.y, -300);
-      await page.waitFor(`runtraceViewer.timeline.t1 - runtraceViewer.timeline.t0 < ${zoomed}`);
-      const t0 = await page.evaluate<number>("runtraceViewer.timeline.t0");
-      await page.key("d");
-      await page.waitFor(`runtraceViewer.timeline.t0 > ${t0}`);
-      const after = pngStats(await page.screenshot());
-      assert.ok(after.colors > 10 && after.nonWhite > 0.02, JSON.stringify(after));
+        // Zoom in with W and the wheel; pan with D: the visible span changes and is redrawn.
+        const span = () =>
+          page.evaluate<number>("runtraceViewer.timeline.t1 - runtraceViewer.timeline.t0");
+        const before = await span();
+        const draws = await page.evaluate<number>("runtraceViewer.timeline.draws");
+        await page.evaluate("runtraceViewer.timeline.canvas.focus()");
+        await page.key("w");
+        await page.key("w");
+        await page.waitFor(`runtraceViewer.timeline.draws > ${draws}`);
+        const zoomed = await span();
+        assert.ok(zoomed < before * 0.7, `W zoomed from ${before} to ${zoomed}`);
+        await page.wheel(rect.x, rect.y, -300);
+        await page.waitFor(`runtraceViewer.timeline.t1 - runtraceViewer.timeline.t0 < ${zoomed}`);
+        const t0 = await page.evaluate<number>("runtraceViewer.timeline.t0");
+        await page.key("d");
+        await page.waitFor(`runtraceViewer.timeline.t0 > ${t0}`);
+        const after = pngStats(await page.screenshot());
+        assert.ok(after.colors > 10 && after.nonWhite > 0.02, JSON.stringify(after));
 
-      // The Logs page filters by text.
-      await page.clickSelector('[role=tab][data-view="logs"]');
-      await page.evaluate(`(() => {
+        // The Logs page filters by text.
+        await page.clickSelector('[role=tab][data-view="logs"]');
+        await page.evaluate(`(() => {
         const i = document.querySelector("#log-text");
         i.value = "43";
         i.dispatchEvent(new Event("input"));
       })()`);
-      assert.equal(
-        await page.evaluate(`document.querySelector("#log-count").textContent`),
-        "1 of 3 logs",
-      );
+        assert.equal(
+          await page.evaluate(`document.querySelector("#log-count").textContent`),
+          "1 of 3 logs",
+        );
 
-      // The Regions page has a row per region type.
-      await page.clickSelector('[role=tab][data-view="regions"]');
-      const types = await page.evaluate<string[]>(
-        `[...document.querySelectorAll("#regions-table tbody tr")].map((r) => r.dataset.typeName)`,
-      );
-      assert.deepEqual(types.sort(), ["extractCoffee", "mixMilkCoffee", "steamMilk"]);
-    });
+        // The Regions page has a row per region type.
+        await page.clickSelector('[role=tab][data-view="regions"]');
+        const types = await page.evaluate<string[]>(
+          `[...document.querySelectorAll("#regions-table tbody tr")].map((r) => r.dataset.typeName)`,
+        );
+        assert.deepEqual(types.sort(), ["extractCoffee", "mixMilkCoffee", "steamMilk"]);
+      },
+    );
 
-    test("the keyboard alone selects slices and zooms", async () => {
+    test("the keyboard alone selects slices and zooms", BROWSER, async () => {
       const page = await open(await cappuccinoTrace(), "keys.trace");
       await page.evaluate("runtraceViewer.timeline.canvas.focus()");
       await page.key("]");
@@ -441,7 +456,7 @@ if (!chromium) {
       await page.waitFor(`runtraceViewer.timeline.t1 - runtraceViewer.timeline.t0 < ${span}`);
     });
 
-    test("stacks recorded with stacks: true show in the details panel", async () => {
+    test("stacks recorded with stacks: true show in the details panel", BROWSER, async () => {
       const path = join(dir, "stacks.trace");
       await trace.start(path, { stacks: true, runtime: false });
       const [ctx, task] = trace.newTask("withStacks");
@@ -460,42 +475,48 @@ if (!chromium) {
       assert.match(taskDetails, /Created at\s+\S.*viewer_test\.ts:\d+:\d+/);
     });
 
-    test("runtime events: counter charts, and a stall's details name the region that ran", async () => {
-      const path = join(dir, "stall.trace");
-      await trace.start(path);
-      const [ctx, task] = trace.newTask("job");
-      await new Promise((r) => setTimeout(r, 150));
-      trace.withRegion(ctx, "spin", () => {
-        const end = performance.now() + 250;
-        while (performance.now() < end) { /* hold the event loop */ }
-      });
-      await new Promise((r) => setTimeout(r, 150));
-      task.end();
-      await trace.stop();
-      const bytes = new Uint8Array(readFileSync(path));
-      const model = parseTrace(bytes);
-      const page = await open(bytes, "stall.trace");
-      const labels = await page.evaluate<string[]>(
-        "runtraceViewer.timeline.opts.layout.tracks.map((t) => t.label)",
-      );
-      for (const name of new Set(model.counters.map((c) => c.name))) {
-        assert.ok(labels.some((l) => l.startsWith(name)), `no chart for ${name}: ${labels}`);
-      }
-      if (model.stalls.length > 0) {
-        assert.ok(labels.some((l) => l.endsWith("event-loop stalls")), `${labels}`);
-        const i = model.stalls.findIndex((st) => st.regionType === "spin");
-        await page.evaluate(
-          `runtraceViewer.timeline.select({ kind: "stall", index: ${Math.max(0, i)} }, true)`,
+    test(
+      "runtime events: counter charts, and a stall's details name the region that ran",
+      BROWSER,
+      async () => {
+        const path = join(dir, "stall.trace");
+        await trace.start(path);
+        const [ctx, task] = trace.newTask("job");
+        await new Promise((r) => setTimeout(r, 150));
+        trace.withRegion(ctx, "spin", () => {
+          const end = performance.now() + 250;
+          while (performance.now() < end) { /* hold the event loop */ }
+        });
+        await new Promise((r) => setTimeout(r, 150));
+        task.end();
+        await trace.stop();
+        const bytes = new Uint8Array(readFileSync(path));
+        const model = parseTrace(bytes);
+        const page = await open(bytes, "stall.trace");
+        const labels = await page.evaluate<string[]>(
+          "runtraceViewer.timeline.opts.layout.tracks.map((t) => t.label)",
         );
-        const details = await page.evaluate<string>(`document.querySelector("#details").innerText`);
-        assert.match(details, /Event-loop stall/);
-        if (i >= 0) assert.match(details, /Running region\s+spin/);
-      }
-      const shot = pngStats(await page.screenshot());
-      assert.ok(shot.colors > 20, JSON.stringify(shot));
-    });
+        for (const name of new Set(model.counters.map((c) => c.name))) {
+          assert.ok(labels.some((l) => l.startsWith(name)), `no chart for ${name}: ${labels}`);
+        }
+        if (model.stalls.length > 0) {
+          assert.ok(labels.some((l) => l.endsWith("event-loop stalls")), `${labels}`);
+          const i = model.stalls.findIndex((st) => st.regionType === "spin");
+          await page.evaluate(
+            `runtraceViewer.timeline.select({ kind: "stall", index: ${Math.max(0, i)} }, true)`,
+          );
+          const details = await page.evaluate<string>(
+            `document.querySelector("#details").innerText`,
+          );
+          assert.match(details, /Event-loop stall/);
+          if (i >= 0) assert.match(details, /Running region\s+spin/);
+        }
+        const shot = pngStats(await page.screenshot());
+        assert.ok(shot.colors > 20, JSON.stringify(shot));
+      },
+    );
 
-    test("a file that is not a trace gets an error page that says so", async () => {
+    test("a file that is not a trace gets an error page that says so", BROWSER, async () => {
       const page = await open(new TextEncoder().encode('{"traceEvents": []}'), "trace.json");
       const error = await page.evaluate<string>(`document.querySelector("#error").innerText`);
       assert.match(error, /trace\.json is not a runtrace trace/);
@@ -518,7 +539,7 @@ if (!chromium) {
       );
     });
 
-    test("a truncated trace is shown with a warning", async () => {
+    test("a truncated trace is shown with a warning", BROWSER, async () => {
       const bytes = await cappuccinoTrace();
       const page = await open(bytes.subarray(0, bytes.length - 3), "cut.trace");
       assert.equal(await page.evaluate("runtraceViewer.error ?? null"), null);
@@ -562,21 +583,25 @@ function firefoxScreenshot(htmlFile: string, pngFile: string): Promise<Uint8Arra
 describe("runtrace view in Firefox", {
   skip: firefox ? skip : "no firefox binary found (install Debian's firefox-esr, or set $FIREFOX)",
 }, () => {
-  test("renders the cappuccino trace, and an error page for a file that is not a trace", async () => {
-    const page = join(dir, "firefox.html");
-    writeFileSync(page, renderViewerHtml(await cappuccinoTrace(), { name: "cappuccino.trace" }));
-    const shot = pngStats(await firefoxScreenshot(page, join(dir, "firefox.png")));
-    assert.ok(
-      shot.colors > 20 && shot.nonWhite > 0.03,
-      `blank-looking page ${JSON.stringify(shot)}`,
-    );
+  test(
+    "renders the cappuccino trace, and an error page for a file that is not a trace",
+    BROWSER,
+    async () => {
+      const page = join(dir, "firefox.html");
+      writeFileSync(page, renderViewerHtml(await cappuccinoTrace(), { name: "cappuccino.trace" }));
+      const shot = pngStats(await firefoxScreenshot(page, join(dir, "firefox.png")));
+      assert.ok(
+        shot.colors > 20 && shot.nonWhite > 0.03,
+        `blank-looking page ${JSON.stringify(shot)}`,
+      );
 
-    const bad = join(dir, "firefox-bad.html");
-    writeFileSync(
-      bad,
-      renderViewerHtml(new TextEncoder().encode('{"not":"a trace"}'), { name: "x.json" }),
-    );
-    const error = pngStats(await firefoxScreenshot(bad, join(dir, "firefox-bad.png")));
-    assert.ok(error.nonWhite < shot.nonWhite, "the error page looks like a timeline");
-  });
+      const bad = join(dir, "firefox-bad.html");
+      writeFileSync(
+        bad,
+        renderViewerHtml(new TextEncoder().encode('{"not":"a trace"}'), { name: "x.json" }),
+      );
+      const error = pngStats(await firefoxScreenshot(bad, join(dir, "firefox-bad.png")));
+      assert.ok(error.nonWhite < shot.nonWhite, "the error page looks like a timeline");
+    },
+  );
 });
