@@ -609,15 +609,14 @@ export class TraceDecoder {
   /**
    * Reads an EVENTS batch, or a RESTATE batch of begins that a snapshot's
    * chunk repeats: those are dropped when the original is already open.
+   * The hot loop of the reader: one dispatch per event, the frequent kinds
+   * first, each decoded by a small method below.
    */
   private decodeEventsBatch(c: Cursor, restated: boolean): void {
-    const open = this.open;
     const thread = c.uvarint();
     let time = c.uvarint();
     let lastRegion = c.uvarint();
     const count = c.uvarint();
-    const emit = this.onEvent;
-    const v = this.visitor;
     /** The stack recorded for the next event, if any. */
     let stack: string[] | undefined;
     for (let k = 0; k < count; k++) {
@@ -627,178 +626,176 @@ export class TraceDecoder {
         case Ev.STACK:
           stack = this.frames(this.str(c));
           continue;
-        case Ev.COUNTER: {
-          const name = this.str(c);
-          emit({ kind: "counter", time, thread, name, value: c.f64() });
+        case Ev.REGION_BEGIN:
+          lastRegion = this.regionBegin(c, time, thread, lastRegion, restated, stack);
           break;
-        }
-        case Ev.STALL: {
-          const duration = c.uvarint();
-          const region = c.uvarint();
-          const task = c.uvarint();
-          emit({
-            kind: "stall",
-            time: Math.max(0, time - duration),
-            duration,
-            thread,
-            region,
-            task,
-          });
+        case Ev.REGION_END:
+          this.regionEnd(time, thread, lastRegion - c.svarint());
           break;
-        }
-        case Ev.GC: {
-          const duration = c.uvarint();
-          const flags = c.uvarint();
-          const freed = c.uvarint();
-          emit({
-            kind: "gc",
-            time: Math.max(0, time - duration),
-            duration,
-            thread,
-            inferred: (flags & GC_INFERRED) !== 0,
-            freed,
-          });
+        case Ev.TASK_BEGIN:
+          this.taskBegin(c, time, thread, restated, stack);
           break;
-        }
-        case Ev.THREAD_END:
-          emit({ kind: "threadEnd", time, thread });
+        case Ev.TASK_END:
+          this.taskEnd(time, thread, c.uvarint());
           break;
-        case Ev.REGION_BEGIN: {
-          const task = c.uvarint();
-          const t = this.str(c);
-          const region = lastRegion + c.svarint();
-          const back = c.uvarint();
-          const lane = c.uvarint();
-          lastRegion = region;
-          if (v !== undefined) {
-            if (open) {
-              const key = thread * 2 ** 32 + region;
-              if (restated && open.regions.has(key)) break;
-              open.regions.add(key);
-            }
-            v.regionBegin(
-              time,
-              thread,
-              region,
-              task,
-              t,
-              back === 0 ? 0 : region - back,
-              lane,
-              stack,
-            );
-            break;
-          }
-          const e: RegionBeginEvent = {
-            kind: "regionBegin",
-            time,
-            thread,
-            region,
-            task,
-            type: t,
-            parent: back === 0 ? 0 : region - back,
-            lane,
-          };
-          if (stack) e.stack = stack;
-          if (open) {
-            const key = thread * 2 ** 32 + region;
-            if (restated && open.regions.has(key)) break;
-            open.regions.add(key);
-          }
-          emit(e);
+        case Ev.LOG:
+          this.log(c, time, thread, stack);
           break;
-        }
-        case Ev.REGION_END: {
-          const region = lastRegion - c.svarint();
-          open?.regions.delete(thread * 2 ** 32 + region);
-          if (v !== undefined) v.regionEnd(time, thread, region);
-          else emit({ kind: "regionEnd", time, thread, region });
-          break;
-        }
-        case Ev.TASK_BEGIN: {
-          const task = c.uvarint();
-          const parent = c.uvarint();
-          if (v !== undefined) {
-            const t = this.str(c);
-            if (open) {
-              if (restated && open.tasks.has(task)) break;
-              open.tasks.add(task);
-            }
-            v.taskBegin(time, thread, task, parent, t, stack);
-            break;
-          }
-          const e: TaskBeginEvent = {
-            kind: "taskBegin",
-            time,
-            thread,
-            task,
-            parent,
-            type: this.str(c),
-          };
-          if (stack) e.stack = stack;
-          if (open) {
-            if (restated && open.tasks.has(task)) break;
-            open.tasks.add(task);
-          }
-          emit(e);
-          break;
-        }
-        case Ev.TASK_END: {
-          const task = c.uvarint();
-          open?.tasks.delete(task);
-          if (v !== undefined) v.taskEnd(time, thread, task);
-          else emit({ kind: "taskEnd", time, thread, task });
-          break;
-        }
-        case Ev.LOG: {
-          const task = c.uvarint();
-          const category = this.str(c);
-          const flags = c.uvarint();
-          if (v !== undefined) {
-            const n = c.uvarint();
-            if (n > c.end - c.pos) c.fail(`string of ${n} bytes runs past the end`);
-            const at = c.pos;
-            c.pos += n;
-            v.log(
-              time,
-              thread,
-              task,
-              category,
-              c.buf,
-              at,
-              at + n,
-              (flags & LOG_TRUNCATED) !== 0,
-              stack,
-            );
-            break;
-          }
-          const message = c.string(this.utf8);
-          const e: LogEvent = {
-            kind: "log",
-            time,
-            thread,
-            task,
-            category,
-            message,
-            truncated: (flags & LOG_TRUNCATED) !== 0,
-          };
-          if (stack) e.stack = stack;
-          emit(e);
-          break;
-        }
-        case Ev.LOST: {
-          const count = c.uvarint();
-          this.lost += count;
-          emit({ kind: "lost", time, thread, count });
-          break;
-        }
         default:
-          c.fail(`unknown event type ${type} (event ${k} of ${count})`);
+          this.otherEvent(c, type, time, thread, k, count);
       }
       stack = undefined;
     }
     if (c.pos !== c.end) c.fail(`${c.end - c.pos} stray bytes after ${count} events`);
     this.events += count;
     if (time > this.lastTime) this.lastTime = time;
+  }
+
+  /**
+   * A snapshot's restated begin of something already open is dropped: true
+   * when `key` must be skipped. Outside snapshots nothing is tracked.
+   */
+  private restatedOpen(set: Set<number> | undefined, key: number, restated: boolean): boolean {
+    if (set === undefined) return false;
+    if (restated && set.has(key)) return true;
+    set.add(key);
+    return false;
+  }
+
+  /** A REGION_BEGIN; returns its region id, the batch's new base for ids. */
+  private regionBegin(
+    c: Cursor,
+    time: number,
+    thread: number,
+    lastRegion: number,
+    restated: boolean,
+    stack: string[] | undefined,
+  ): number {
+    const task = c.uvarint();
+    const type = this.str(c);
+    const region = lastRegion + c.svarint();
+    const back = c.uvarint();
+    const lane = c.uvarint();
+    const parent = back === 0 ? 0 : region - back;
+    if (this.restatedOpen(this.open?.regions, thread * 2 ** 32 + region, restated)) return region;
+    const v = this.visitor;
+    if (v !== undefined) {
+      v.regionBegin(time, thread, region, task, type, parent, lane, stack);
+      return region;
+    }
+    const e: RegionBeginEvent = {
+      kind: "regionBegin",
+      time,
+      thread,
+      region,
+      task,
+      type,
+      parent,
+      lane,
+    };
+    if (stack) e.stack = stack;
+    this.onEvent(e);
+    return region;
+  }
+
+  private regionEnd(time: number, thread: number, region: number): void {
+    this.open?.regions.delete(thread * 2 ** 32 + region);
+    const v = this.visitor;
+    if (v !== undefined) v.regionEnd(time, thread, region);
+    else this.onEvent({ kind: "regionEnd", time, thread, region });
+  }
+
+  private taskBegin(
+    c: Cursor,
+    time: number,
+    thread: number,
+    restated: boolean,
+    stack: string[] | undefined,
+  ): void {
+    const task = c.uvarint();
+    const parent = c.uvarint();
+    const type = this.str(c);
+    if (this.restatedOpen(this.open?.tasks, task, restated)) return;
+    const v = this.visitor;
+    if (v !== undefined) {
+      v.taskBegin(time, thread, task, parent, type, stack);
+      return;
+    }
+    const e: TaskBeginEvent = { kind: "taskBegin", time, thread, task, parent, type };
+    if (stack) e.stack = stack;
+    this.onEvent(e);
+  }
+
+  private taskEnd(time: number, thread: number, task: number): void {
+    this.open?.tasks.delete(task);
+    const v = this.visitor;
+    if (v !== undefined) v.taskEnd(time, thread, task);
+    else this.onEvent({ kind: "taskEnd", time, thread, task });
+  }
+
+  private log(c: Cursor, time: number, thread: number, stack: string[] | undefined): void {
+    const task = c.uvarint();
+    const category = this.str(c);
+    const truncated = (c.uvarint() & LOG_TRUNCATED) !== 0;
+    const v = this.visitor;
+    if (v !== undefined) {
+      // The visitor gets the message's bytes: no string is made for it.
+      const n = c.uvarint();
+      if (n > c.end - c.pos) c.fail(`string of ${n} bytes runs past the end`);
+      const at = c.pos;
+      c.pos += n;
+      v.log(time, thread, task, category, c.buf, at, at + n, truncated, stack);
+      return;
+    }
+    const message = c.string(this.utf8);
+    const e: LogEvent = { kind: "log", time, thread, task, category, message, truncated };
+    if (stack) e.stack = stack;
+    this.onEvent(e);
+  }
+
+  /** The rarer kinds: counters, stalls, GCs, thread ends, lost events. */
+  private otherEvent(
+    c: Cursor,
+    type: number,
+    time: number,
+    thread: number,
+    k: number,
+    count: number,
+  ): void {
+    const emit = this.onEvent;
+    switch (type) {
+      case Ev.COUNTER: {
+        const name = this.str(c);
+        emit({ kind: "counter", time, thread, name, value: c.f64() });
+        return;
+      }
+      case Ev.STALL: {
+        // Stamped at its end: the event's time is when it began.
+        const duration = c.uvarint();
+        const region = c.uvarint();
+        const task = c.uvarint();
+        emit({ kind: "stall", time: Math.max(0, time - duration), duration, thread, region, task });
+        return;
+      }
+      case Ev.GC: {
+        const duration = c.uvarint();
+        const inferred = (c.uvarint() & GC_INFERRED) !== 0;
+        const freed = c.uvarint();
+        emit({ kind: "gc", time: Math.max(0, time - duration), duration, thread, inferred, freed });
+        return;
+      }
+      case Ev.THREAD_END:
+        emit({ kind: "threadEnd", time, thread });
+        return;
+      case Ev.LOST: {
+        const count = c.uvarint();
+        this.lost += count;
+        emit({ kind: "lost", time, thread, count });
+        return;
+      }
+      default:
+        c.fail(`unknown event type ${type} (event ${k} of ${count})`);
+    }
   }
 
   /** Frames of a captured `Error.stack`, without its message line. */

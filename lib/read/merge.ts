@@ -42,190 +42,225 @@ export interface MergeResult {
  */
 export function mergeTraces(inputs: readonly MergeInput[]): MergeResult {
   if (inputs.length === 0) throw new Error("runtrace: nothing to merge");
-  const decoded = inputs.map((input) => decodeAll(input));
-  const origin = Math.min(...decoded.map((d) => d.header.timeOrigin + d.header.startTime));
-  const first = decoded[0].header;
-  const w = new TraceWriter(FORMAT_NUMBERS);
-  w.header({
+  // First pass: headers and thread names only, so that no input's events are
+  // held in memory; the second pass writes each input's events as they decode.
+  const scanned = inputs.map((input) => scanInput(input));
+  let origin = Infinity, resolutionNs = 0;
+  for (const s of scanned) {
+    origin = Math.min(origin, s.header.timeOrigin + s.header.startTime);
+    resolutionNs = Math.max(resolutionNs, s.header.resolutionNs);
+  }
+  const first = scanned[0].header;
+  const m = new MergeWriter();
+  m.w.header({
     timeOrigin: origin,
     startTime: 0,
-    resolutionNs: Math.max(...decoded.map((d) => d.header.resolutionNs)),
+    resolutionNs,
     runtime: first.runtime,
     runtimeVersion: first.runtimeVersion,
     pid: first.pid,
   });
-  const strings = new Map<string, number>([["", 0]]);
-  const id = (s: string) => {
-    let n = strings.get(s);
-    if (n === undefined) {
-      n = strings.size;
-      strings.set(s, n);
-      w.defineString(n, s);
-    }
-    return n;
-  };
-  let nextThread = 1;
-  let taskBase = 0;
-  let lost = 0;
-  const truncated: string[] = [];
-  for (const d of decoded) {
-    const shiftMs = d.header.timeOrigin + d.header.startTime - origin;
-    const threadNames = new Map<number, string>();
-    for (const e of d.events) if (e.kind === "thread") threadNames.set(e.thread, e.name);
-    const threads = new Map<number, number>();
-    const threadOf = (t: number) => {
-      let n = threads.get(t);
-      if (n === undefined) {
-        n = nextThread++;
-        threads.set(t, n);
-        const name = threadNames.size > 1 ? `${d.name}: ${threadNames.get(t) ?? t}` : d.name;
-        w.threadName(n, name);
-      }
-      return n;
-    };
-    let maxTask = 0;
-    const task = (t: number) => {
-      if (t > maxTask) maxTask = t;
-      return t === 0 ? 0 : t + taskBase;
-    };
-    let open = -1;
-    const at = (thread: number) => {
-      const n = threadOf(thread);
-      if (open !== n) {
-        if (open !== -1) w.close();
-        w.open(n);
-        open = n;
-      }
-    };
-    const ms = (ns: number) => ns / 1e6 + shiftMs;
-    for (const e of d.events) {
-      switch (e.kind) {
-        case "taskBegin":
-          at(e.thread);
-          stack(w, e.stack, ms(e.time), id);
-          w.record(
-            Rec.TASK_BEGIN,
-            ms(e.time),
-            task(e.task),
-            task(e.parent),
-            id(e.type),
-            0,
-            0,
-            "",
-            0,
-          );
-          break;
-        case "taskEnd":
-          at(e.thread);
-          w.record(Rec.TASK_END, ms(e.time), task(e.task), 0, 0, 0, 0, "", 0);
-          break;
-        case "regionBegin":
-          at(e.thread);
-          stack(w, e.stack, ms(e.time), id);
-          w.record(
-            Rec.REGION_BEGIN,
-            ms(e.time),
-            task(e.task),
-            id(e.type),
-            e.region,
-            e.parent,
-            e.lane,
-            "",
-            0,
-          );
-          break;
-        case "regionEnd":
-          at(e.thread);
-          w.record(Rec.REGION_END, ms(e.time), e.region, 0, 0, 0, 0, "", 0);
-          break;
-        case "log":
-          at(e.thread);
-          stack(w, e.stack, ms(e.time), id);
-          w.record(
-            Rec.LOG,
-            ms(e.time),
-            task(e.task),
-            id(e.category),
-            0,
-            0,
-            e.truncated ? LOG_TRUNCATED : 0,
-            e.message,
-            0,
-          );
-          break;
-        case "counter":
-          at(e.thread);
-          w.record(Rec.COUNTER, ms(e.time), id(e.name), 0, 0, 0, 0, "", e.value);
-          break;
-        case "stall":
-          at(e.thread);
-          w.record(
-            Rec.STALL,
-            ms(e.time + e.duration),
-            Math.round(e.duration / 1000),
-            e.region,
-            task(e.task),
-            0,
-            0,
-            "",
-            0,
-          );
-          break;
-        case "gc":
-          at(e.thread);
-          w.record(
-            Rec.GC,
-            ms(e.time + e.duration),
-            Math.round(e.duration / 1000),
-            e.inferred ? GC_INFERRED : 0,
-            0,
-            0,
-            0,
-            "",
-            e.freed,
-          );
-          break;
-        case "threadEnd":
-          at(e.thread);
-          w.record(Rec.THREAD_END, ms(e.time), 0, 0, 0, 0, 0, "", 0);
-          break;
-        case "lost":
-          at(e.thread);
-          w.lostEvents(e.count);
-          break;
-        case "end":
-          if (e.truncated) truncated.push(d.name);
-          lost += e.lost;
-          break;
-      }
-    }
-    if (open !== -1) w.close();
-    taskBase += maxTask;
+  for (let i = 0; i < inputs.length; i++) {
+    const s = scanned[i];
+    m.beginInput(s.name, s.threadNames, s.header.timeOrigin + s.header.startTime - origin);
+    decodeInput(inputs[i], m.write);
+    m.endInput();
   }
-  w.end(lost);
-  return { bytes: w.out.buf.slice(0, w.out.pos), truncated };
+  return m.finish();
 }
 
-/** A STACK event for the next event, rebuilt from the frames the reader gave. */
-function stack(
-  w: TraceWriter,
-  frames: string[] | undefined,
-  ms: number,
-  id: (s: string) => number,
-): void {
-  if (!frames) return;
-  const text = "Error\n" + frames.map((f) => `    at ${f}`).join("\n");
-  w.record(Rec.STACK, ms, id(text), 0, 0, 0, 0, "", 0);
+/** What the first pass learns of an input. */
+interface ScannedInput {
+  name: string;
+  header: TraceHeader;
+  threadNames: Map<number, string>;
 }
 
-function decodeAll(input: MergeInput): { name: string; header: TraceHeader; events: TraceEvent[] } {
-  const events: TraceEvent[] = [];
-  const d = new TraceDecoder((e) => events.push(e));
+function scanInput(input: MergeInput): ScannedInput {
+  const threadNames = new Map<number, string>();
+  let header: TraceHeader | undefined;
+  decodeInput(input, (e) => {
+    if (e.kind === "thread") threadNames.set(e.thread, e.name);
+    else if (e.kind === "header") header = e.header;
+  });
+  return { name: input.name, header: header!, threadNames };
+}
+
+/** Decodes one input, naming it in a format error. */
+function decodeInput(input: MergeInput, onEvent: (e: TraceEvent) => void): void {
+  const d = new TraceDecoder(onEvent);
   try {
     d.push(input.bytes);
     d.finish();
   } catch (e) {
     throw new Error(`${input.name}: ${(e as Error).message.replace(/^runtrace: /, "")}`);
   }
-  return { name: input.name, header: d.header!, events };
+}
+
+/**
+ * Writes the events of the inputs, one input after the other, into one
+ * trace: strings interned once, threads renumbered, task ids shifted past
+ * those of the inputs before.
+ */
+class MergeWriter {
+  w: TraceWriter = new TraceWriter(FORMAT_NUMBERS);
+  private strings = new Map<string, number>([["", 0]]);
+  private nextThread = 1;
+  private taskBase = 0;
+  private lost = 0;
+  private truncated: string[] = [];
+  // The input being written:
+  private name = "";
+  private threadNames = new Map<number, string>();
+  private threads = new Map<number, number>();
+  private shiftMs = 0;
+  private maxTask = 0;
+  /** The merged thread whose batch is open, -1 if none. */
+  private open = -1;
+
+  /** Starts an input whose clock is `shiftMs` after the merged trace's. */
+  beginInput(name: string, threadNames: Map<number, string>, shiftMs: number): void {
+    this.name = name;
+    this.threadNames = threadNames;
+    this.threads = new Map();
+    this.shiftMs = shiftMs;
+    this.maxTask = 0;
+    this.open = -1;
+  }
+
+  /** Ends the input: its task ids are taken. */
+  endInput(): void {
+    if (this.open !== -1) this.w.close();
+    this.taskBase += this.maxTask;
+  }
+
+  /** The merged trace. */
+  finish(): MergeResult {
+    this.w.end(this.lost);
+    return { bytes: this.w.out.buf.slice(0, this.w.out.pos), truncated: this.truncated };
+  }
+
+  /** Writes one event of the current input. */
+  write = (e: TraceEvent): void => {
+    switch (e.kind) {
+      case "header":
+      case "thread":
+        return;
+      case "end":
+        if (e.truncated) this.truncated.push(this.name);
+        this.lost += e.lost;
+        return;
+      case "lost":
+        this.at(e.thread);
+        this.w.lostEvents(e.count);
+        return;
+      case "taskBegin":
+      case "regionBegin":
+      case "log":
+        this.at(e.thread);
+        this.stack(e.stack, e.time);
+        break;
+      default:
+        this.at(e.thread);
+    }
+    this.record(e);
+  };
+
+  /** Encodes an event that maps onto one ring record. */
+  private record(e: TraceEvent): void {
+    const task = (t: number) => {
+      if (t > this.maxTask) this.maxTask = t;
+      return t === 0 ? 0 : t + this.taskBase;
+    };
+    const rec = (kind: number, ns: number, a: number, b = 0, c = 0, d = 0, f = 0) =>
+      this.w.record(kind, ns / 1e6 + this.shiftMs, a, b, c, d, f, "", 0);
+    switch (e.kind) {
+      case "taskBegin":
+        return rec(Rec.TASK_BEGIN, e.time, task(e.task), task(e.parent), this.id(e.type));
+      case "taskEnd":
+        return rec(Rec.TASK_END, e.time, task(e.task));
+      case "regionBegin": {
+        const type = this.id(e.type);
+        return rec(Rec.REGION_BEGIN, e.time, task(e.task), type, e.region, e.parent, e.lane);
+      }
+      case "regionEnd":
+        return rec(Rec.REGION_END, e.time, e.region);
+      case "log": {
+        const flags = e.truncated ? LOG_TRUNCATED : 0;
+        const ms = e.time / 1e6 + this.shiftMs;
+        const cat = this.id(e.category);
+        return this.w.record(Rec.LOG, ms, task(e.task), cat, 0, 0, flags, e.message, 0);
+      }
+      case "counter":
+        return this.w.record(
+          Rec.COUNTER,
+          e.time / 1e6 + this.shiftMs,
+          this.id(e.name),
+          0,
+          0,
+          0,
+          0,
+          "",
+          e.value,
+        );
+      case "stall":
+        // Stalls and GCs are stamped at their end, their duration in µs.
+        return rec(
+          Rec.STALL,
+          e.time + e.duration,
+          Math.round(e.duration / 1000),
+          e.region,
+          task(e.task),
+        );
+      case "gc":
+        return this.w.record(
+          Rec.GC,
+          (e.time + e.duration) / 1e6 + this.shiftMs,
+          Math.round(e.duration / 1000),
+          e.inferred ? GC_INFERRED : 0,
+          0,
+          0,
+          0,
+          "",
+          e.freed,
+        );
+      case "threadEnd":
+        return rec(Rec.THREAD_END, e.time, 0);
+    }
+  }
+
+  /** Opens a batch on the merged thread of the input's `thread`. */
+  private at(thread: number): void {
+    let n = this.threads.get(thread);
+    if (n === undefined) {
+      n = this.nextThread++;
+      this.threads.set(thread, n);
+      const name = this.threadNames.size > 1
+        ? `${this.name}: ${this.threadNames.get(thread) ?? thread}`
+        : this.name;
+      this.w.threadName(n, name);
+    }
+    if (this.open !== n) {
+      if (this.open !== -1) this.w.close();
+      this.w.open(n);
+      this.open = n;
+    }
+  }
+
+  private id(s: string): number {
+    let n = this.strings.get(s);
+    if (n === undefined) {
+      n = this.strings.size;
+      this.strings.set(s, n);
+      this.w.defineString(n, s);
+    }
+    return n;
+  }
+
+  /** A STACK event for the next event, rebuilt from the frames the reader gave. */
+  private stack(frames: string[] | undefined, ns: number): void {
+    if (!frames) return;
+    const text = "Error\n" + frames.map((f) => `    at ${f}`).join("\n");
+    this.w.record(Rec.STACK, ns / 1e6 + this.shiftMs, this.id(text), 0, 0, 0, 0, "", 0);
+  }
 }
