@@ -373,6 +373,8 @@ describe("the delay analysis on the slow-requests fixture: why, stalls, diff", (
     ["slow.why-p99.txt", ["why", SLOW, "--p99", "--type", "http.request"]],
     ["slow.why-slowest.json", ["why", SLOW, "--slowest", "--json"]],
     ["slow.stats.txt", ["stats", SLOW]],
+    ["slow.tasks-type.txt", ["tasks", SLOW, "--type", "http.request", "--min", "100ms"]],
+    ["slow.tasks-type.json", ["tasks", SLOW, "--type", "http.request", "--min", "100ms", "--json"]],
     ["slow.stalls.txt", ["stalls", SLOW]],
     ["slow.stalls.json", ["stalls", SLOW, "--json"]],
     ["slow.diff.txt", ["diff", SLOW, AFTER]],

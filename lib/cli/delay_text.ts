@@ -6,8 +6,9 @@
  * @module
  */
 
+import { bucketOf, bucketStart } from "../read/analysis.ts";
 import type { StallCause, TaskDelay } from "../read/delay.ts";
-import { dur } from "./table.ts";
+import { dur, table } from "./table.ts";
 import { oneLine } from "./tasks.ts";
 
 /** Thread names by id, from the trace's THREAD batches. */
@@ -65,4 +66,105 @@ export function breakdownRows(d: TaskDelay): string[][] {
     pct(d[k], d.duration),
     k === "blocked" ? note : "",
   ]);
+}
+
+/**
+ * One line under a task instance: where its time went, with the stall that
+ * blocked it most.
+ *
+ * @example
+ * ```ts
+ * import { delayLine } from "./delay_text.ts";
+ * import type { TaskDelay } from "../read/delay.ts";
+ * declare const d: TaskDelay;
+ * delayLine(d); // "regions 19.0ms (10.9%), blocked 156ms (89.1%) by report.build (report.daily #701), ..."
+ * ```
+ */
+export function delayLine(d: TaskDelay): string {
+  const by = d.blockedBy.length > 0 ? ` by ${culprit(d.blockedBy[0].stall)}` : "";
+  return `regions ${dur(d.inRegions)} (${pct(d.inRegions, d.duration)}), blocked ${
+    dur(d.blocked)
+  } (${pct(d.blocked, d.duration)})${by}, GC ${dur(d.gc)} (${pct(d.gc, d.duration)}), waiting ${
+    dur(d.waiting)
+  } (${pct(d.waiting, d.duration)})`;
+}
+
+/** The four states summed over the tasks of one latency bucket. */
+export interface BucketDelay {
+  /** The bucket (see `bucketOf` in lib/read/analysis.ts). */
+  bucket: number;
+  /** Smallest duration in the bucket, ns. */
+  start: number;
+  /** Smallest duration of the next bucket, ns. */
+  end: number;
+  /** Complete tasks in the bucket. */
+  tasks: number;
+  /** Their total duration and its four parts, ns. */
+  duration: number;
+  inRegions: number;
+  blocked: number;
+  gc: number;
+  waiting: number;
+}
+
+/**
+ * The complete tasks' four states summed per latency bucket (Go's
+ * histogram buckets), fastest first: what the slow buckets spend their time
+ * on that the fast ones do not.
+ *
+ * @example
+ * ```ts
+ * import { delayByBucket } from "./delay_text.ts";
+ * import type { TaskDelay } from "../read/delay.ts";
+ * declare const delays: TaskDelay[];
+ * for (const b of delayByBucket(delays)) console.log(b.start, b.blocked / b.duration);
+ * ```
+ */
+export function delayByBucket(delays: Iterable<TaskDelay>): BucketDelay[] {
+  const out = new Map<number, BucketDelay>();
+  for (const d of delays) {
+    if (!d.complete) continue;
+    const b = bucketOf(d.duration);
+    let s = out.get(b);
+    if (!s) {
+      out.set(
+        b,
+        s = {
+          bucket: b,
+          start: bucketStart(b),
+          end: bucketStart(b + 1),
+          tasks: 0,
+          duration: 0,
+          inRegions: 0,
+          blocked: 0,
+          gc: 0,
+          waiting: 0,
+        },
+      );
+    }
+    s.tasks++;
+    s.duration += d.duration;
+    s.inRegions += d.inRegions;
+    s.blocked += d.blocked;
+    s.gc += d.gc;
+    s.waiting += d.waiting;
+  }
+  return [...out.values()].sort((a, b) => a.bucket - b.bucket);
+}
+
+/** The per-bucket table of `runtrace tasks --type T`: shares of each bucket's time. */
+export function bucketDelayTable(buckets: readonly BucketDelay[], indent = "  "): string {
+  return table(
+    ["Latency", "Tasks", "Regions", "Blocked", "GC", "Waiting"],
+    buckets.map((b) => [
+      `${dur(b.start)} ≤ d < ${dur(b.end)}`,
+      String(b.tasks),
+      pct(b.inRegions, b.duration),
+      pct(b.blocked, b.duration),
+      pct(b.gc, b.duration),
+      pct(b.waiting, b.duration),
+    ]),
+    ["r", "r", "r", "r", "r", "r"],
+    indent,
+  );
 }

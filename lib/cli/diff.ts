@@ -21,6 +21,7 @@ import { CliError, type CliIO } from "./io.ts";
 import { finishCommand, streamTrace } from "./read.ts";
 import { dur, table } from "./table.ts";
 import { oneLine } from "./tasks.ts";
+import { terminalSafe } from "./terminal_text.ts";
 
 /** Usage line of the command. */
 export const DIFF_USAGE =
@@ -69,7 +70,7 @@ export async function diffCommand(args: string[], io: CliIO): Promise<number> {
         null,
         2,
       )
-      : formatDiff(beforePath, afterPath, rows, alpha)) + "\n",
+      : terminalSafe(formatDiff(beforePath, afterPath, rows, alpha))) + "\n",
   );
   for (const r of regressions) {
     await io.stderr.write(

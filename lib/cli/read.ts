@@ -60,13 +60,17 @@ export async function streamTrace(
   }
 }
 
-/** Reads the whole trace at `path` into the {@linkcode Trace} model. */
+/**
+ * Reads the whole trace at `path` into the {@linkcode Trace} model; `also`
+ * sees every event too (a streamed analysis made in the same pass).
+ */
 export async function loadTrace(
   path: string,
   io: CliIO,
+  also?: (e: TraceEvent) => void,
 ): Promise<{ trace: Trace; end: EndEvent }> {
   const b = new TraceBuilder();
-  const end = await streamTrace(path, io, b.add);
+  const end = await streamTrace(path, io, also ? (e) => (b.add(e), also(e)) : b.add);
   return { trace: b.result(), end };
 }
 

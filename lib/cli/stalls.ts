@@ -15,6 +15,7 @@ import type { CliIO } from "./io.ts";
 import { finishCommand, streamTrace } from "./read.ts";
 import { dur, table } from "./table.ts";
 import { oneLine } from "./tasks.ts";
+import { terminalSafe } from "./terminal_text.ts";
 
 /** Usage line of the command. */
 export const STALLS_USAGE = "runtrace stalls FILE [--victims N] [--json]";
@@ -37,7 +38,7 @@ export async function stallsCommand(args: string[], io: CliIO): Promise<number> 
   for (const s of stalls) s.victims.sort((a, b) => b.delay - a.delay || a.task - b.task);
   const out = flags.json
     ? JSON.stringify({ stalls, threads: Object.fromEntries(threads) }, null, 2)
-    : formatStalls(stalls, threads, (flags.victims as number | undefined) ?? 20);
+    : terminalSafe(formatStalls(stalls, threads, (flags.victims as number | undefined) ?? 20));
   await io.stdout.write(out + "\n");
   return await finishCommand(io, path, end);
 }

@@ -6,6 +6,7 @@
  */
 
 import {
+  bucketOf,
   summarizeTaskTypes,
   type TaskFilter,
   type TaskInstance,
@@ -14,7 +15,10 @@ import {
   taskTypeOf,
   type TaskTypeSummary,
   type TimelineEntry,
+  UNKNOWN_TYPE,
 } from "../read/analysis.ts";
+import { DelayAnalyzer, type TaskDelay } from "../read/delay.ts";
+import { bucketDelayTable, delayByBucket, delayLine } from "./delay_text.ts";
 import type { Trace } from "../read/trace_model.ts";
 import { parseArgs, traceArg } from "./flags.ts";
 import type { CliIO } from "./io.ts";
@@ -37,7 +41,12 @@ export async function tasksCommand(args: string[], io: CliIO): Promise<number> {
     json: { kind: "boolean" },
   });
   const path = traceArg("tasks", positional);
-  const { trace, end } = await loadTrace(path, io);
+  // With --type, where each instance's time went (one pass with the model).
+  const delays = new Map<number, TaskDelay>();
+  const analyzer = new DelayAnalyzer({
+    onTask: (d) => (d.type || UNKNOWN_TYPE) === flags.type && delays.set(d.id, d),
+  });
+  const { trace, end } = await loadTrace(path, io, flags.type ? analyzer.add : undefined);
   const filter: TaskFilter = {
     type: flags.type as string | undefined,
     min: flags.min as number | undefined,
@@ -47,8 +56,8 @@ export async function tasksCommand(args: string[], io: CliIO): Promise<number> {
   const types = summarizeTaskTypes(trace, filter);
   const instances = filter.type !== undefined ? tasksByDuration(trace, filter) : undefined;
   const out = flags.json
-    ? JSON.stringify(tasksJson(trace, filter, types, instances), null, 2)
-    : terminalSafe(formatTasks(trace, filter, types, instances));
+    ? JSON.stringify(tasksJson(trace, filter, types, instances, delays), null, 2)
+    : terminalSafe(formatTasks(trace, filter, types, instances, delays));
   await io.stdout.write(out + "\n");
   return await finishCommand(io, path, end, problemNotes(trace));
 }
@@ -83,6 +92,7 @@ export function formatTasks(
   filter: TaskFilter,
   types: readonly TaskTypeSummary[],
   instances: readonly TaskInstance[] | undefined,
+  delays: ReadonlyMap<number, TaskDelay> = new Map(),
 ): string {
   const desc = describeFilter(filter);
   if (types.length === 0) {
@@ -92,9 +102,20 @@ export function formatTasks(
   if (desc) parts.push(`Tasks ${desc}:`);
   parts.push(taskTypeTable(types));
   for (const s of latencySections(types, "task")) parts.push(s);
+  const mine = (instances ?? []).flatMap((i) => delays.get(i.task.id) ?? []);
+  if (mine.some((d) => d.complete)) {
+    parts.push(
+      `\n${
+        escapeControls(filter.type ?? "")
+      }: where the time went, by latency bucket (shares of each bucket's time)`,
+      bucketDelayTable(delayByBucket(mine)),
+    );
+  }
   if (instances) {
     parts.push(`\n${instances.length} task${instances.length === 1 ? "" : "s"}, slowest first:`);
-    for (const inst of instances) parts.push("\n" + formatInstance(trace, inst));
+    for (const inst of instances) {
+      parts.push("\n" + formatInstance(trace, inst, delays.get(inst.task.id)));
+    }
   }
   return parts.join("\n");
 }
@@ -131,7 +152,7 @@ export function oneLine(s: string): string {
 }
 
 /** One task instance: its header line and its timeline, like Go's task page. */
-export function formatInstance(trace: Trace, inst: TaskInstance): string {
+export function formatInstance(trace: Trace, inst: TaskInstance, delay?: TaskDelay): string {
   const t = inst.task;
   const names = threadNames(trace);
   const thread = (id: string) => id === "" ? "" : names.get(Number(id)) || id;
@@ -142,7 +163,7 @@ export function formatInstance(trace: Trace, inst: TaskInstance): string {
     })`;
   const head = `task ${t.id} ${escapeControls(taskTypeOf(t))}  ${state}  parent ${
     t.parent === 0 ? "none" : t.parent
-  }`;
+  }${delay ? "\n  " + delayLine(delay) : ""}`;
   const rows: string[][] = [];
   // With `stacks: true` recorded, each event is followed by where it was called.
   const at = (stack?: string[]) => {
@@ -170,10 +191,26 @@ export function tasksJson(
   filter: TaskFilter,
   types: readonly TaskTypeSummary[],
   instances: readonly TaskInstance[] | undefined,
+  delays: ReadonlyMap<number, TaskDelay> = new Map(),
 ): unknown {
+  const delayOf = (id: number) => {
+    const d = delays.get(id);
+    return d && {
+      inRegions: d.inRegions,
+      blocked: d.blocked,
+      gc: d.gc,
+      waiting: d.waiting,
+      blockedBy: d.blockedBy.map((b) => ({
+        delay: b.delay,
+        stall: { ...b.stall, victims: b.stall.victims.length },
+      })),
+    };
+  };
+  const mine = (instances ?? []).flatMap((i) => delays.get(i.task.id) ?? []);
   return {
     filter,
     types,
+    delayByBucket: instances ? delayByBucket(mine) : undefined,
     instances: instances?.map((i) => ({
       id: i.task.id,
       type: taskTypeOf(i.task),
@@ -182,6 +219,7 @@ export function tasksJson(
       end: i.end,
       duration: i.duration,
       complete: i.complete,
+      delay: delayOf(i.task.id),
       timeline: taskTimeline(trace, i.task).map((e) =>
         e.kind === "region"
           ? { kind: e.kind, time: e.time, ...e.region }

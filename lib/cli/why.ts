@@ -24,6 +24,7 @@ import { CliError, type CliIO } from "./io.ts";
 import { finishCommand, streamTrace } from "./read.ts";
 import { dur, table } from "./table.ts";
 import { oneLine } from "./tasks.ts";
+import { terminalSafe } from "./terminal_text.ts";
 
 /** Usage line of the command. */
 export const WHY_USAGE =
@@ -80,7 +81,8 @@ export async function whyCommand(args: string[], io: CliIO): Promise<number> {
   }
   const { story, end } = await tellStory(path, io, id);
   await io.stdout.write(
-    (flags.json ? JSON.stringify(storyJson(story), null, 2) : formatStory(story)) + "\n",
+    (flags.json ? JSON.stringify(storyJson(story), null, 2) : terminalSafe(formatStory(story))) +
+      "\n",
   );
   return await finishCommand(io, path, end);
 }
