@@ -8,7 +8,8 @@
  * @module
  */
 
-import { start, type StartOptions, stop } from "../../mod.ts";
+import type { StartOptions } from "../record/session.ts";
+import { start, stop } from "../record/tracing.ts";
 
 /** A request handler in the fetch style that `Deno.serve` and `Bun.serve` take. */
 export type FetchHandler = (req: Request) => Promise<Response>;

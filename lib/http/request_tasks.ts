@@ -11,7 +11,9 @@
  * @module
  */
 
-import { type Context, currentContext, isEnabled, log, newTask, startRegion } from "../../mod.ts";
+import { type Context, currentContext } from "../record/context.ts";
+import { log, newTask, startRegion } from "../record/annotations.ts";
+import { isEnabled } from "../record/tracing.ts";
 
 /** Options of {@linkcode traceRequests}. */
 export interface TraceRequestsOptions {

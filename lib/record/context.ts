@@ -43,7 +43,7 @@ export class Context {
    *
    * @example
    * ```ts
-   * import { newTask, log } from "../../mod.ts";
+   * import { newTask, log } from "runtrace";
    * const [ctx, task] = newTask("request");
    * await ctx.run(async () => {
    *   log("step", "inside the task");

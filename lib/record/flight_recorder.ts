@@ -37,7 +37,7 @@ let active: FlightRecorder | undefined;
  *
  * @example Keep the last 5 s, write them out when a request was slow
  * ```ts
- * import { FlightRecorder } from "../../mod.ts";
+ * import { FlightRecorder } from "runtrace";
  * const fr = new FlightRecorder({ minAge: 5_000 });
  * fr.start();
  * // ... later, on a slow request:
@@ -77,7 +77,7 @@ export class FlightRecorder {
    *
    * @example
    * ```ts
-   * import { FlightRecorder } from "../../mod.ts";
+   * import { FlightRecorder } from "runtrace";
    * const fr = new FlightRecorder();
    * fr.start();
    * await fr.stop();
@@ -101,7 +101,7 @@ export class FlightRecorder {
    *
    * @example
    * ```ts
-   * import { FlightRecorder } from "../../mod.ts";
+   * import { FlightRecorder } from "runtrace";
    * await new FlightRecorder().stop(); // not started: a no-op
    * ```
    */
@@ -118,7 +118,7 @@ export class FlightRecorder {
    *
    * @example
    * ```ts
-   * import { FlightRecorder } from "../../mod.ts";
+   * import { FlightRecorder } from "runtrace";
    * const fr = new FlightRecorder();
    * fr.enabled(); // false
    * ```
@@ -136,7 +136,7 @@ export class FlightRecorder {
    *
    * @example
    * ```ts
-   * import { FlightRecorder } from "../../mod.ts";
+   * import { FlightRecorder } from "runtrace";
    * const fr = new FlightRecorder();
    * fr.start();
    * const n = await fr.writeTo("snapshot.trace");

@@ -157,7 +157,7 @@ export function traceActive(): boolean {
   return session?.trace !== undefined && session.trace.stopping === undefined;
 }
 
-/** Starts writing a trace to `dest`; see `start` in mod.ts. */
+/** Starts writing a trace to `dest`; see `start` in tracing.ts. */
 export async function startTrace(
   dest: TraceDestination,
   options: StartOptions = {},
@@ -195,7 +195,7 @@ export async function startTrace(
   }
 }
 
-/** Stops the trace, if any; see `stop` in mod.ts. */
+/** Stops the trace, if any; see `stop` in tracing.ts. */
 export function stopTrace(): Promise<void> {
   const s = session;
   const t = s?.trace;

@@ -14,7 +14,8 @@
  */
 
 import process from "node:process";
-import { isEnabled, log, newTask, start, stop } from "../../mod.ts";
+import { log, newTask } from "../record/annotations.ts";
+import { isEnabled, start, stop } from "../record/tracing.ts";
 
 /** Joins the names of nested tests, as Bun's reporter does. */
 export const NAME_SEPARATOR = " > ";

@@ -1,0 +1,296 @@
+/**
+ * Tasks, regions and logs: the recording API's annotations, as in Go's
+ * runtime/trace annotation.go, re-exported by mod.ts. Each call costs about
+ * one clock read and a few stores into the ring (ring_writer.ts).
+ *
+ * @module
+ */
+
+import { background, Context, currentContext, storage } from "./context.ts";
+import { Rec } from "./ring_layout.ts";
+import {
+  enabled,
+  generation,
+  internCategory,
+  internType,
+  nextLane,
+  nextRegionId,
+  nextTaskId,
+  record,
+  recordEnd,
+  recordLog,
+  recordStack,
+  stacks,
+} from "./ring_writer.ts";
+import { formatLog } from "./printf.ts";
+
+/**
+ * Task is a traced logical operation, such as a request, that may span many
+ * async steps and threads. Its latency is the time from {@linkcode newTask} to
+ * the first call of `end`.
+ */
+export class Task {
+  #id: number;
+  #gen: number;
+  #ended = false;
+
+  /** Tasks come from {@linkcode newTask}; this is internal. */
+  constructor(id: number, gen: number) {
+    this.#id = id;
+    this.#gen = gen;
+  }
+
+  /** The task's id in the trace. */
+  get id(): number {
+    return this.#id;
+  }
+
+  /**
+   * End marks the end of the operation. Only the first call counts; later
+   * calls, and calls after tracing stopped, do nothing.
+   *
+   * @example
+   * ```ts
+   * import { newTask } from "runtrace";
+   * const [, task] = newTask("job");
+   * task.end();
+   * task.end(); // ignored
+   * ```
+   */
+  end(): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    if (this.#gen === generation) recordEnd(Rec.TASK_END, this.#id);
+  }
+}
+
+/**
+ * NewTask creates a task of type `taskType` and returns it with a context
+ * that carries it. If the parent context carries a task, the new one is its
+ * subtask. Without a context argument, the current context is the parent.
+ * Keep the number of distinct task types small: tools group by type.
+ *
+ * @example
+ * ```ts
+ * import { newTask, withRegion } from "runtrace";
+ * const [ctx, task] = newTask("makeCappuccino");
+ * withRegion(ctx, "steamMilk", () => {});
+ * task.end();
+ * ```
+ */
+export function newTask(taskType: string): [Context, Task];
+/** NewTask with an explicit parent context; see above. */
+export function newTask(ctx: Context, taskType: string): [Context, Task];
+export function newTask(
+  a: Context | string,
+  b?: string,
+): [Context, Task] {
+  const parent = typeof a === "string" || a === undefined ? currentContext() : a;
+  const type = typeof a === "string" ? a : b!;
+  const id = nextTaskId();
+  if (!enabled) {
+    return [new Context(id, parent.regionId, parent.lane), new Task(id, -1)];
+  }
+  if (stacks) recordStack(newTask);
+  record(Rec.TASK_BEGIN, id, parent.taskId, internType(type), 0, 0);
+  // A lane of its own: concurrent tasks are separate async chains, so their
+  // `startRegion` regions never nest across tasks (lib/read/region_nesting.ts).
+  return [new Context(id, parent.regionId, nextLane()), new Task(id, generation)];
+}
+
+/**
+ * Region is a traced interval of code, started by {@linkcode startRegion}.
+ * Regions nest: within one async chain, a region started after this one
+ * should end before it. Ending out of order, or twice, is recorded as it
+ * happened and reported by the reader.
+ */
+export class Region {
+  #id: number;
+  #gen: number;
+
+  /** Regions come from {@linkcode startRegion}; this is internal. */
+  constructor(id: number, gen: number) {
+    this.#id = id;
+    this.#gen = gen;
+  }
+
+  /**
+   * End marks the end of the region. It does nothing for the no-op region
+   * returned while tracing is off, or once tracing has stopped.
+   *
+   * @example
+   * ```ts
+   * import { startRegion } from "runtrace";
+   * const r = startRegion("parse");
+   * r.end();
+   * ```
+   */
+  end(): void {
+    if (this.#gen === generation) recordEnd(Rec.REGION_END, this.#id);
+  }
+
+  /** Ends the region, so that `using r = startRegion(...)` works. */
+  [Symbol.dispose](): void {
+    this.end();
+  }
+}
+
+const noopRegion = new Region(0, -1);
+
+/**
+ * StartRegion starts a region and returns it; call `end` on it (or declare
+ * it with `using`) when the interval is over. The region belongs to the
+ * context's task; without a context argument, the current context's. While
+ * tracing is off it returns a shared no-op region and allocates nothing.
+ *
+ * @example
+ * ```ts
+ * import { startRegion } from "runtrace";
+ * {
+ *   using _r = startRegion("serialize");
+ *   JSON.stringify({ a: 1 });
+ * }
+ * ```
+ */
+export function startRegion(regionType: string): Region;
+/** StartRegion with an explicit context; see above. */
+export function startRegion(ctx: Context, regionType: string): Region;
+export function startRegion(a: Context | string, b?: string): Region {
+  if (!enabled) return noopRegion;
+  let ctx: Context, type: string;
+  if (typeof a === "string") {
+    ctx = storage.getStore() ?? background;
+    type = a;
+  } else {
+    ctx = a ?? currentContext();
+    type = b!;
+  }
+  const id = nextRegionId();
+  if (stacks) recordStack(startRegion);
+  record(Rec.REGION_BEGIN, ctx.taskId, internType(type), id, ctx.regionId, ctx.lane);
+  return new Region(id, generation);
+}
+
+/**
+ * WithRegion runs `fn` inside a region of type `regionType` and returns what
+ * `fn` returns. If `fn` returns a promise, the region ends when it settles
+ * (also on rejection, which passes through unchanged). Inside `fn` the
+ * region's context is the current one, on its own async lane, so concurrent
+ * `withRegion` calls nest correctly.
+ *
+ * @example
+ * ```ts
+ * import { withRegion, log } from "runtrace";
+ * const body = await withRegion("fetchUser", async () => {
+ *   log("cache", "miss");
+ *   return "ok";
+ * });
+ * ```
+ */
+export function withRegion<T>(regionType: string, fn: () => T): T;
+/** WithRegion with an explicit context; see above. */
+export function withRegion<T>(ctx: Context, regionType: string, fn: () => T): T;
+export function withRegion<T>(
+  a: Context | string,
+  b: string | (() => T),
+  c?: () => T,
+): T {
+  let ctx: Context, type: string, fn: () => T;
+  if (typeof a === "string") {
+    ctx = currentContext();
+    type = a;
+    fn = b as () => T;
+  } else {
+    ctx = a ?? currentContext();
+    type = b as string;
+    fn = c!;
+  }
+  if (typeof fn !== "function") {
+    throw new TypeError(`runtrace: withRegion("${type}") needs a function to run`);
+  }
+  if (!enabled) return ctx === currentContext() ? fn() : storage.run(ctx, fn);
+  const id = nextRegionId();
+  const lane = nextLane();
+  if (stacks) recordStack(withRegion);
+  record(Rec.REGION_BEGIN, ctx.taskId, internType(type), id, ctx.regionId, lane);
+  const region = new Region(id, generation);
+  let result: T;
+  try {
+    result = storage.run(new Context(ctx.taskId, id, lane), fn);
+  } catch (e) {
+    region.end();
+    throw e;
+  }
+  if (result instanceof Promise) {
+    // then(ok, fail) makes one promise where finally() makes three.
+    return result.then((v) => {
+      region.end();
+      return v;
+    }, (e) => {
+      region.end();
+      throw e;
+    }) as T;
+  }
+  region.end();
+  return result;
+}
+
+/**
+ * Log emits a one-off event with a category and a message, attached to the
+ * context's task (without a context argument, the current context's). The
+ * category may be empty; keep the number of categories small.
+ *
+ * @example
+ * ```ts
+ * import { log, newTask } from "runtrace";
+ * const [ctx, task] = newTask("order");
+ * log(ctx, "orderID", "42");
+ * log("cache", "hit"); // current context
+ * task.end();
+ * ```
+ */
+export function log(category: string, message: string): void;
+/** Log with an explicit context; see above. */
+export function log(ctx: Context, category: string, message: string): void;
+export function log(a: Context | string, b: string, c?: string): void {
+  if (!enabled) return;
+  if (stacks) recordStack(log);
+  if (typeof a === "string") {
+    recordLog(currentContext().taskId, internCategory(a), String(b));
+  } else {
+    recordLog((a ?? currentContext()).taskId, internCategory(b), String(c));
+  }
+}
+
+/**
+ * Logf is like {@linkcode log}, with the message formatted from `format` and
+ * `args` (`%s %d %i %f %v %j %o %q %x %%`, as Go's fmt or console.log). The
+ * formatting happens only while tracing is enabled.
+ *
+ * @example
+ * ```ts
+ * import { logf } from "runtrace";
+ * logf("http", "%s %s took %dms", "GET", "/users", 12);
+ * ```
+ */
+export function logf(category: string, format: string, ...args: unknown[]): void;
+/** Logf with an explicit context; see above. */
+export function logf(
+  ctx: Context,
+  category: string,
+  format: string,
+  ...args: unknown[]
+): void;
+export function logf(a: Context | string, b: string, ...rest: unknown[]): void {
+  if (!enabled) return;
+  if (stacks) recordStack(logf);
+  if (typeof a === "string") {
+    recordLog(currentContext().taskId, internCategory(a), formatLog(b, rest, 0));
+  } else {
+    recordLog(
+      (a ?? currentContext()).taskId,
+      internCategory(b),
+      formatLog(String(rest[0]), rest, 1),
+    );
+  }
+}
