@@ -1,6 +1,6 @@
 /**
  * Writes a large synthetic trace for the CLI benchmarks, fast: it drives the
- * trace encoder (`TraceWriter.record`, as the drain worker does) directly,
+ * trace encoder (`TraceWriter`'s typed methods, as the drain worker does) directly,
  * without the ring or the worker.
  * The workload is many concurrent requests, each a task with a log, an auth
  * region, two overlapping query regions on their own lanes, a status log and
@@ -17,8 +17,7 @@
 import { closeSync, mkdirSync, openSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
 import process from "node:process";
-import { FORMAT_NUMBERS as FORMAT, TraceWriter } from "../lib/format/encoder.ts";
-import { Rec } from "../lib/record/ring_layout.ts";
+import { TraceWriter } from "../lib/format/encoder.ts";
 
 const args = process.argv.slice(2);
 const out = args.find((a) => !a.startsWith("-")) ?? "bench/out/big.trace";
@@ -41,7 +40,7 @@ const THREAD = 1;
 export function generateTrace(path: string, total: number): number {
   mkdirSync(dirname(path), { recursive: true });
   const fd = openSync(path, "w");
-  const w = new TraceWriter(FORMAT);
+  const w = new TraceWriter();
   w.header({
     timeOrigin: 1_764_000_000_000,
     startTime: 0,
@@ -67,9 +66,8 @@ export function generateTrace(path: string, total: number): number {
   let nextLane = 1;
   let time = 1000;
   let written = 0;
-  // The encoder takes ring records stamped in ms since its `startMs` (0).
-  const rec = (kind: number, a: number, b = 0, c = 0, d = 0, e = 0, text = "") =>
-    w.record(kind, time / 1e6, a, b, c, d, e, text, 0);
+  // The encoder takes times in ms since its `startMs` (0).
+  const ms = () => time / 1e6;
   w.openBatch(THREAD, time, 0);
   while (written < total) {
     for (let s = 0; s < IN_FLIGHT && written < total; s++) {
@@ -77,37 +75,37 @@ export function generateTrace(path: string, total: number): number {
       switch (step[s]) {
         case 0:
           task[s] = nextTask++;
-          rec(Rec.TASK_BEGIN, task[s], 0, STR.handleRequest);
+          w.taskBegin(ms(), task[s], 0, STR.handleRequest);
           break;
         case 1:
-          rec(Rec.LOG, task[s], STR.path, 0, 0, 0, `/orders/${task[s]}`);
+          w.log(ms(), task[s], STR.path, 0, `/orders/${task[s]}`);
           break;
         case 2:
           r1[s] = nextRegion++;
-          rec(Rec.REGION_BEGIN, task[s], STR.auth, r1[s], 0, nextLane++);
+          w.regionBegin(ms(), task[s], STR.auth, r1[s], 0, nextLane++);
           break;
         case 3:
-          rec(Rec.REGION_END, r1[s]);
+          w.regionEnd(ms(), r1[s]);
           break;
         case 4:
           r2[s] = nextRegion++;
-          rec(Rec.REGION_BEGIN, task[s], STR.dbQuery, r2[s], 0, nextLane++);
+          w.regionBegin(ms(), task[s], STR.dbQuery, r2[s], 0, nextLane++);
           break;
         case 5:
           r3[s] = nextRegion++;
-          rec(Rec.REGION_BEGIN, task[s], STR.dbQuery, r3[s], 0, nextLane++);
+          w.regionBegin(ms(), task[s], STR.dbQuery, r3[s], 0, nextLane++);
           break;
         case 6:
-          rec(Rec.REGION_END, r2[s]);
+          w.regionEnd(ms(), r2[s]);
           break;
         case 7:
-          rec(Rec.REGION_END, r3[s]);
+          w.regionEnd(ms(), r3[s]);
           break;
         case 8:
-          rec(Rec.LOG, task[s], STR.status, 0, 0, 0, "200");
+          w.log(ms(), task[s], STR.status, 0, "200");
           break;
         case 9:
-          rec(Rec.TASK_END, task[s]);
+          w.taskEnd(ms(), task[s]);
           break;
       }
       step[s] = (step[s] + 1) % 10;

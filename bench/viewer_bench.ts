@@ -15,7 +15,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import process from "node:process";
-import { FORMAT_NUMBERS as FORMAT, TraceWriter } from "../lib/format/encoder.ts";
+import { TraceWriter } from "../lib/format/encoder.ts";
 import { Ev } from "../lib/format/constants.ts";
 import { renderViewerHtml } from "../lib/viewer/html.ts";
 import { findChromium, launchChromium } from "../tests/cdp.ts";
@@ -91,7 +91,7 @@ export function syntheticTrace(events: number): Uint8Array {
     push(c0 + dC, Ev.REGION_END, rC);
     push(c0 + dC + 100, Ev.TASK_END, id);
   }
-  const w = new TraceWriter(FORMAT);
+  const w = new TraceWriter();
   w.header({
     timeOrigin: Date.now(),
     startTime: 0,

@@ -18,12 +18,11 @@
  * @module
  */
 
-import { FORMAT_NUMBERS, TraceWriter } from "../lib/format/encoder.ts";
-import { Rec } from "../lib/record/ring_layout.ts";
+import { TraceWriter } from "../lib/format/encoder.ts";
 
 /** Writes events of one trace; times are ns since the trace start. */
 export class TraceCrafter {
-  private w = new TraceWriter(FORMAT_NUMBERS);
+  private w = new TraceWriter();
   private ids = new Map<string, number>();
   private thread = 0;
   /** Events since the batch opened: batches are sealed every so many. */
@@ -49,12 +48,12 @@ export class TraceCrafter {
 
   /** A task began. */
   taskBegin(ns: number, task: number, parent: number, type: string): this {
-    return this.rec(Rec.TASK_BEGIN, ns, task, parent, this.str(type), 0, 0);
+    return this.put((w) => w.taskBegin(ns / 1e6, task, parent, this.str(type)));
   }
 
   /** A task ended. */
   taskEnd(ns: number, task: number): this {
-    return this.rec(Rec.TASK_END, ns, task, 0, 0, 0, 0);
+    return this.put((w) => w.taskEnd(ns / 1e6, task));
   }
 
   /** A region began (`parent`: the enclosing withRegion region; `lane`: its chain). */
@@ -65,27 +64,21 @@ export class TraceCrafter {
     type: string,
     options: { parent?: number; lane?: number } = {},
   ): this {
-    return this.rec(
-      Rec.REGION_BEGIN,
-      ns,
-      task,
-      this.str(type),
-      region,
-      options.parent ?? 0,
-      options.lane ?? 0,
+    const typeId = this.str(type);
+    return this.put((w) =>
+      w.regionBegin(ns / 1e6, task, typeId, region, options.parent ?? 0, options.lane ?? 0)
     );
   }
 
   /** A region ended. */
   regionEnd(ns: number, region: number): this {
-    return this.rec(Rec.REGION_END, ns, region, 0, 0, 0, 0);
+    return this.put((w) => w.regionEnd(ns / 1e6, region));
   }
 
   /** A log message. */
   log(ns: number, task: number, category: string, message: string): this {
-    this.open();
-    this.w.record(Rec.LOG, ns / 1e6, task, this.str(category), 0, 0, 0, message, 0);
-    return this.counted();
+    const categoryId = this.str(category);
+    return this.put((w) => w.log(ns / 1e6, task, categoryId, 0, message));
   }
 
   /** Names a thread. */
@@ -105,21 +98,10 @@ export class TraceCrafter {
     return this.w.out.buf.slice(0, this.w.out.pos);
   }
 
-  private rec(
-    kind: number,
-    ns: number,
-    a: number,
-    b: number,
-    c: number,
-    d: number,
-    e: number,
-  ): this {
+  /** Writes one event into the open batch (opening one), sealing every 4096. */
+  private put(write: (w: TraceWriter) => void): this {
     this.open();
-    this.w.record(kind, ns / 1e6, a, b, c, d, e, "", 0);
-    return this.counted();
-  }
-
-  private counted(): this {
+    write(this.w);
     if (++this.inBatch >= 4096) this.seal();
     return this;
   }

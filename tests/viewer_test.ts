@@ -12,7 +12,8 @@ import { formatDuration } from "../lib/read/duration.ts";
 import { renderViewerHtml } from "../lib/viewer/html.ts";
 import { serveHtml } from "../lib/viewer/command.ts";
 import { PAGE_SOURCE_FILES, PAGE_SOURCE_HASH } from "../lib/viewer/page_bundle.ts";
-import { sourceHash, sourceHashes } from "../lib/viewer/sources.ts";
+import { PAGE_BUNDLE } from "../lib/build/bundle.ts";
+import { sourceHash, sourceHashes } from "../lib/build/sources.ts";
 import { decodeColumns } from "../lib/viewer/page/columns.ts";
 import { IdIndex } from "../lib/viewer/page/id_index.ts";
 import { firstEndingAfter, firstStartingAt, layoutTrace } from "../lib/viewer/page/model.ts";
@@ -40,8 +41,8 @@ async function cappuccinoTrace(): Promise<Uint8Array> {
 
 describe("runtrace view without a browser", { skip }, () => {
   test("the committed page bundle was built from the current sources", async () => {
-    if (PAGE_SOURCE_HASH === await sourceHash()) return;
-    const now = await sourceHashes();
+    if (PAGE_SOURCE_HASH === await sourceHash(PAGE_BUNDLE.entry)) return;
+    const now = await sourceHashes(PAGE_BUNDLE.entry);
     const changed = [...new Set([...Object.keys(now), ...Object.keys(PAGE_SOURCE_FILES)])]
       .filter((f) => now[f] !== PAGE_SOURCE_FILES[f]).sort();
     assert.fail(

@@ -1,48 +1,12 @@
 /**
- * The trace encoder: turns events into the bytes of docs/format.md.
- *
- * The drain worker runs this code from its source text (see
- * worker_source.ts), so nothing here may refer to anything outside these
- * classes: the format's numbers arrive as a {@linkcode FormatNumbers} object.
+ * The trace encoder: turns events into the bytes of docs/format.md, one typed
+ * method per event. The drain worker (lib/record/drain_worker/) feeds it from
+ * the ring; `mergeTraces` from decoded traces.
  *
  * @module
  */
 
-import { Batch, Ev, FORMAT_VERSION, LOG_TRUNCATED, MAGIC } from "./constants.ts";
-import { Rec } from "../record/ring_layout.ts";
-
-/** The format constants the encoder needs, passed in rather than imported. */
-export interface FormatNumbers {
-  magic: number[];
-  version: number;
-  batch: { STRINGS: number; EVENTS: number; THREAD: number; END: number; RESTATE: number };
-  ev: {
-    TASK_BEGIN: number;
-    TASK_END: number;
-    REGION_BEGIN: number;
-    REGION_END: number;
-    LOG: number;
-    LOST: number;
-    COUNTER: number;
-    STALL: number;
-    GC: number;
-    THREAD_END: number;
-    STACK: number;
-  };
-  logTruncated: number;
-  /** Ring record kind of a string definition (other kinds equal `ev`). */
-  stringRecord: number;
-}
-
-/** The format's numbers, for a {@linkcode TraceWriter} in this thread or the worker. */
-export const FORMAT_NUMBERS: FormatNumbers = {
-  magic: [...MAGIC],
-  version: FORMAT_VERSION,
-  batch: Batch,
-  ev: Ev,
-  logTruncated: LOG_TRUNCATED,
-  stringRecord: Rec.STRING,
-};
+import { Batch, Ev, FORMAT_VERSION, MAGIC } from "./constants.ts";
 
 /** What the header of a trace records about the recording process. */
 export interface HeaderFields {
@@ -178,20 +142,15 @@ export class TraceWriter {
   private threadRegion: number[] = [];
   /** Per thread: the time of the last event written, ns. */
   private threadTime: number[] = [];
-  f: FormatNumbers;
   private utf8 = new TextEncoder();
   private scratch = new Uint8Array(1 << 12);
-
-  constructor(f: FormatNumbers) {
-    this.f = f;
-  }
 
   /** Writes the magic, the version and the header block. */
   header(h: HeaderFields): void {
     const o = this.out;
     o.ensure(16);
-    for (const b of this.f.magic) o.u8(b);
-    o.uvarint(this.f.version);
+    for (const b of MAGIC) o.u8(b);
+    o.uvarint(FORMAT_VERSION);
     const body = new ByteWriter(256);
     body.f64(h.timeOrigin);
     body.f64(h.startTime);
@@ -213,7 +172,7 @@ export class TraceWriter {
     body.ensure(10);
     body.uvarint(thread);
     body.string(name);
-    this.sealed(this.f.batch.THREAD, body);
+    this.sealed(Batch.THREAD, body);
   }
 
   /** Defines string `id` in the next STRINGS batch. */
@@ -259,99 +218,146 @@ export class TraceWriter {
 
   /** Records that the producer dropped `count` events. */
   lostEvents(count: number): void {
-    this.event(this.f.ev.LOST, this.lastTime);
+    this.event(Ev.LOST, this.lastTime);
     this.ev.uvarint(count);
     this.lost += count;
   }
 
   /**
-   * Encodes one ring record (see ring_layout.ts) into the open batch. `ms` is
-   * its `performance.now()` stamp; `text` its decoded text, if it has any;
-   * `value` its float, for the kinds that carry one. A LOG's message may come
-   * as `utf8` bytes (its first `utf8Length`) instead of `text`.
-   * Records stamped before this trace's start are skipped: a trace started
-   * while a flight recorder runs begins at its own time 0.
+   * Nanoseconds since this trace's start of a `performance.now()` stamp `ms`,
+   * or -1 for a stamp outside the trace: before its start (a trace started
+   * while a flight recorder runs begins at its own time 0) or after `endMs`.
    */
-  record(
-    kind: number,
-    ms: number,
-    a: number,
-    b: number,
-    c: number,
-    d: number,
-    e: number,
-    text: string,
-    value: number,
-    utf8?: Uint8Array,
-    utf8Length = 0,
-  ): void {
-    const ev = this.f.ev;
-    if (kind === this.f.stringRecord) {
-      this.defineString(a, text);
-      return;
-    }
-    if (ms < this.startMs || ms > this.endMs) return;
-    const t = Math.round((ms - this.startMs) * 1e6);
+  private at(ms: number): number {
+    if (ms < this.startMs || ms > this.endMs) return -1;
+    return Math.round((ms - this.startMs) * 1e6);
+  }
+
+  /** A task began: `type` is a string id, `parent` 0 for none. */
+  taskBegin(ms: number, task: number, parent: number, type: number): void {
+    const t = this.at(ms);
+    if (t < 0) return;
+    this.event(Ev.TASK_BEGIN, t);
     const o = this.ev;
-    switch (kind) {
-      case ev.REGION_BEGIN:
-        this.event(ev.REGION_BEGIN, t);
-        o.uvarint(a);
-        o.uvarint(b);
-        o.svarint(c - this.lastRegion);
-        o.uvarint(d === 0 ? 0 : c - d);
-        o.uvarint(e);
-        this.lastRegion = c;
-        break;
-      case ev.REGION_END:
-        this.event(ev.REGION_END, t);
-        o.svarint(this.lastRegion - a);
-        break;
-      case ev.TASK_BEGIN:
-        this.event(ev.TASK_BEGIN, t);
-        o.uvarint(a);
-        o.uvarint(b);
-        o.uvarint(c);
-        break;
-      case ev.TASK_END:
-        this.event(ev.TASK_END, t);
-        o.uvarint(a);
-        break;
-      case ev.LOG:
-        this.event(ev.LOG, t);
-        o.uvarint(a);
-        o.uvarint(b);
-        o.uvarint(e);
-        if (utf8) this.messageBytes(utf8, utf8Length);
-        else this.message(text);
-        break;
-      case ev.COUNTER:
-        this.event(ev.COUNTER, t);
-        o.uvarint(a);
-        o.f64(value);
-        break;
-      case ev.STALL:
-        this.event(ev.STALL, t);
-        o.uvarint(a * 1000);
-        o.uvarint(b);
-        o.uvarint(c);
-        break;
-      case ev.GC:
-        this.event(ev.GC, t);
-        o.uvarint(a * 1000);
-        o.uvarint(b);
-        o.uvarint(value > 0 ? Math.round(value) : 0);
-        break;
-      case ev.THREAD_END:
-        this.event(ev.THREAD_END, t);
-        break;
-      case ev.STACK:
-        this.event(ev.STACK, t);
-        o.uvarint(a);
-        break;
-      default:
-        throw new Error(`runtrace: unknown record kind ${kind} in ring`);
-    }
+    o.uvarint(task);
+    o.uvarint(parent);
+    o.uvarint(type);
+  }
+
+  /** A task ended. */
+  taskEnd(ms: number, task: number): void {
+    const t = this.at(ms);
+    if (t < 0) return;
+    this.event(Ev.TASK_END, t);
+    this.ev.uvarint(task);
+  }
+
+  /**
+   * A region began on the open batch's thread: `type` is a string id,
+   * `parent` the enclosing region's id (0 for none), `lane` its async lane.
+   */
+  regionBegin(
+    ms: number,
+    task: number,
+    type: number,
+    region: number,
+    parent: number,
+    lane: number,
+  ): void {
+    const t = this.at(ms);
+    if (t < 0) return;
+    this.event(Ev.REGION_BEGIN, t);
+    const o = this.ev;
+    o.uvarint(task);
+    o.uvarint(type);
+    o.svarint(region - this.lastRegion);
+    o.uvarint(parent === 0 ? 0 : region - parent);
+    o.uvarint(lane);
+    this.lastRegion = region;
+  }
+
+  /** A region of the open batch's thread ended. */
+  regionEnd(ms: number, region: number): void {
+    const t = this.at(ms);
+    if (t < 0) return;
+    this.event(Ev.REGION_END, t);
+    this.ev.svarint(this.lastRegion - region);
+  }
+
+  /** A log: `category` is a string id, `flags` the format's log flags. */
+  log(ms: number, task: number, category: number, flags: number, message: string): void {
+    if (!this.logHead(ms, task, category, flags)) return;
+    this.message(message);
+  }
+
+  /** {@linkcode TraceWriter.log} with the message already UTF-8: `bytes[0, n)`. */
+  logUtf8(
+    ms: number,
+    task: number,
+    category: number,
+    flags: number,
+    bytes: Uint8Array,
+    n: number,
+  ): void {
+    if (!this.logHead(ms, task, category, flags)) return;
+    this.messageBytes(bytes, n);
+  }
+
+  private logHead(ms: number, task: number, category: number, flags: number): boolean {
+    const t = this.at(ms);
+    if (t < 0) return false;
+    this.event(Ev.LOG, t);
+    const o = this.ev;
+    o.uvarint(task);
+    o.uvarint(category);
+    o.uvarint(flags);
+    return true;
+  }
+
+  /** A sampled value of the counter named by string id `name`. */
+  counter(ms: number, name: number, value: number): void {
+    const t = this.at(ms);
+    if (t < 0) return;
+    this.event(Ev.COUNTER, t);
+    this.ev.uvarint(name);
+    this.ev.f64(value);
+  }
+
+  /** A stall of the event loop that ended at `ms`, attributed to a region and task (or 0). */
+  stall(ms: number, durationUs: number, region: number, task: number): void {
+    const t = this.at(ms);
+    if (t < 0) return;
+    this.event(Ev.STALL, t);
+    const o = this.ev;
+    o.uvarint(durationUs * 1000);
+    o.uvarint(region);
+    o.uvarint(task);
+  }
+
+  /** A garbage collection that ended at `ms`; `flags` holds GC_INFERRED. */
+  gc(ms: number, durationUs: number, flags: number, freedBytes: number): void {
+    const t = this.at(ms);
+    if (t < 0) return;
+    this.event(Ev.GC, t);
+    const o = this.ev;
+    o.uvarint(durationUs * 1000);
+    o.uvarint(flags);
+    o.uvarint(freedBytes > 0 ? Math.round(freedBytes) : 0);
+  }
+
+  /** The open batch's thread stopped recording. */
+  threadEnd(ms: number): void {
+    const t = this.at(ms);
+    if (t < 0) return;
+    this.event(Ev.THREAD_END, t);
+  }
+
+  /** The call stack (string id `stack`) of the thread's next event. */
+  stack(ms: number, stack: number): void {
+    const t = this.at(ms);
+    if (t < 0) return;
+    this.event(Ev.STACK, t);
+    this.ev.uvarint(stack);
   }
 
   /** Starts an event: its type and time delta. Leaves room for 60 bytes. */
@@ -365,7 +371,6 @@ export class TraceWriter {
     this.count++;
   }
 
-  /** Appends a log message's length and UTF-8 bytes to the open event. */
   /** Appends a log message already encoded as UTF-8: `bytes[0, n)`. */
   messageBytes(bytes: Uint8Array, n: number): void {
     const ev = this.ev;
@@ -375,6 +380,7 @@ export class TraceWriter {
     ev.pos += n;
   }
 
+  /** Appends a log message's length and UTF-8 bytes to the open event. */
   message(s: string): void {
     const n = this.encodeUtf8(s);
     const ev = this.ev;
@@ -388,9 +394,9 @@ export class TraceWriter {
    * Seals the open batch (and the strings it needs) into `out`, as an EVENTS
    * batch or, for a flight window's restated begins, a RESTATE batch.
    */
-  closeBatch(type: number = this.f.batch.EVENTS): void {
+  closeBatch(type: number = Batch.EVENTS): void {
     if (this.strs.pos > 0) {
-      this.sealed(this.f.batch.STRINGS, this.strs);
+      this.sealed(Batch.STRINGS, this.strs);
       this.strs.reset();
     }
     if (this.count === 0) return;
@@ -416,7 +422,7 @@ export class TraceWriter {
     const body = new ByteWriter(32);
     body.uvarint(this.total);
     body.uvarint(lost);
-    this.sealed(this.f.batch.END, body);
+    this.sealed(Batch.END, body);
   }
 
   private sealed(type: number, body: ByteWriter): void {

@@ -7,9 +7,8 @@
  */
 
 import { TraceDecoder, type TraceEvent, type TraceHeader } from "../format/decoder.ts";
-import { FORMAT_NUMBERS, TraceWriter } from "../format/encoder.ts";
+import { TraceWriter } from "../format/encoder.ts";
 import { GC_INFERRED, LOG_TRUNCATED } from "../format/constants.ts";
-import { Rec } from "../record/ring_layout.ts";
 
 /** One trace to merge and the name its threads are shown under. */
 export interface MergeInput {
@@ -103,7 +102,7 @@ function decodeInput(input: MergeInput, onEvent: (e: TraceEvent) => void): void 
  * those of the inputs before.
  */
 class MergeWriter {
-  w: TraceWriter = new TraceWriter(FORMAT_NUMBERS);
+  w: TraceWriter = new TraceWriter();
   private strings = new Map<string, number>([["", 0]]);
   private nextThread = 1;
   private taskBase = 0;
@@ -166,66 +165,48 @@ class MergeWriter {
     this.record(e);
   };
 
-  /** Encodes an event that maps onto one ring record. */
+  /** Encodes an event with the writer's method for its kind. */
   private record(e: TraceEvent): void {
     const task = (t: number) => {
       if (t > this.maxTask) this.maxTask = t;
       return t === 0 ? 0 : t + this.taskBase;
     };
-    const rec = (kind: number, ns: number, a: number, b = 0, c = 0, d = 0, f = 0) =>
-      this.w.record(kind, ns / 1e6 + this.shiftMs, a, b, c, d, f, "", 0);
+    const w = this.w;
+    const ms = (ns: number) => ns / 1e6 + this.shiftMs;
     switch (e.kind) {
       case "taskBegin":
-        return rec(Rec.TASK_BEGIN, e.time, task(e.task), task(e.parent), this.id(e.type));
+        return w.taskBegin(ms(e.time), task(e.task), task(e.parent), this.id(e.type));
       case "taskEnd":
-        return rec(Rec.TASK_END, e.time, task(e.task));
+        return w.taskEnd(ms(e.time), task(e.task));
       case "regionBegin": {
         const type = this.id(e.type);
-        return rec(Rec.REGION_BEGIN, e.time, task(e.task), type, e.region, e.parent, e.lane);
+        return w.regionBegin(ms(e.time), task(e.task), type, e.region, e.parent, e.lane);
       }
       case "regionEnd":
-        return rec(Rec.REGION_END, e.time, e.region);
+        return w.regionEnd(ms(e.time), e.region);
       case "log": {
         const flags = e.truncated ? LOG_TRUNCATED : 0;
-        const ms = e.time / 1e6 + this.shiftMs;
-        const cat = this.id(e.category);
-        return this.w.record(Rec.LOG, ms, task(e.task), cat, 0, 0, flags, e.message, 0);
+        return w.log(ms(e.time), task(e.task), this.id(e.category), flags, e.message);
       }
       case "counter":
-        return this.w.record(
-          Rec.COUNTER,
-          e.time / 1e6 + this.shiftMs,
-          this.id(e.name),
-          0,
-          0,
-          0,
-          0,
-          "",
-          e.value,
-        );
+        return w.counter(ms(e.time), this.id(e.name), e.value);
       case "stall":
         // Stalls and GCs are stamped at their end, their duration in µs.
-        return rec(
-          Rec.STALL,
-          e.time + e.duration,
+        return w.stall(
+          ms(e.time + e.duration),
           Math.round(e.duration / 1000),
           e.region,
           task(e.task),
         );
       case "gc":
-        return this.w.record(
-          Rec.GC,
-          (e.time + e.duration) / 1e6 + this.shiftMs,
+        return w.gc(
+          ms(e.time + e.duration),
           Math.round(e.duration / 1000),
           e.inferred ? GC_INFERRED : 0,
-          0,
-          0,
-          0,
-          "",
           e.freed,
         );
       case "threadEnd":
-        return rec(Rec.THREAD_END, e.time, 0);
+        return w.threadEnd(ms(e.time));
     }
   }
 
@@ -261,6 +242,6 @@ class MergeWriter {
   private stack(frames: string[] | undefined, ns: number): void {
     if (!frames) return;
     const text = "Error\n" + frames.map((f) => `    at ${f}`).join("\n");
-    this.w.record(Rec.STACK, ns / 1e6 + this.shiftMs, this.id(text), 0, 0, 0, 0, "", 0);
+    this.w.stack(ns / 1e6 + this.shiftMs, this.id(text));
   }
 }

@@ -58,6 +58,15 @@ export const RECORD_BYTES = 32;
 export const RECORD_WORDS = 8;
 
 /**
+ * Uint32 offsets of a record's fields within its words; words 0 and 1 hold
+ * its f64 time. ring_writer.ts writes these offsets as literals (the hot path).
+ */
+export const Word = { KIND: 2, A: 3, B: 4, C: 5, D: 6, E: 7 } as const;
+
+/** Float64 offset within a record of its `value`, which takes the place of `d, e`. */
+export const VALUE_F64 = 3;
+
+/**
  * Record kinds. Records of events share their numbers with the format's
  * `Ev`, so the encoder needs no mapping.
  */

@@ -8,9 +8,9 @@
 
 import process from "node:process";
 import { Worker } from "node:worker_threads";
-import { FORMAT_NUMBERS, type HeaderFields } from "../format/encoder.ts";
-import type { DrainWorkerData, LayoutNumbers, SinkSpec, ToWorker } from "./drain_worker.ts";
-import { Ctrl, CTRL_BYTES, Flush, Rec, RECORD_BYTES, ringBytes } from "./ring_layout.ts";
+import type { HeaderFields } from "../format/encoder.ts";
+import type { DrainWorkerData, SinkSpec, ToWorker } from "./drain_worker/messages.ts";
+import { Ctrl, CTRL_BYTES, Flush, ringBytes } from "./ring_layout.ts";
 import { attachRing, detachRing, enabled, wakeWorker } from "./ring_writer.ts";
 import {
   type RuntimeEventOptions,
@@ -144,14 +144,6 @@ interface Session {
 let session: Session | undefined;
 let exitHooksInstalled = false;
 
-const LAYOUT: LayoutNumbers = {
-  ctrl: Ctrl,
-  flush: Flush,
-  rec: Rec,
-  ctrlBytes: CTRL_BYTES,
-  recordBytes: RECORD_BYTES,
-};
-
 /** Whether a trace is being written (and not yet stopping). */
 export function traceActive(): boolean {
   return session?.trace !== undefined && session.trace.stopping === undefined;
@@ -256,8 +248,6 @@ function ensureSession(o: ReturnType<typeof ringOptions>): Session {
     textCapacity: o.textCapacity,
     thread: 1,
     threadName: "main",
-    layout: LAYOUT,
-    format: FORMAT_NUMBERS,
     flushInterval: o.flushInterval,
   };
   const worker = new Worker(drainWorkerUrl(), { workerData: data } as never);

@@ -1,0 +1,222 @@
+/**
+ * The drain worker's loop: consumes the shared rings and feeds each record
+ * to the consumers that are on: a trace being written to its destination,
+ * and a flight recorder's window of recent chunks. Each consumer has its own
+ * {@linkcode TraceWriter} (its own time 0 and string table), so a trace
+ * started while a flight recorder runs is a complete trace of its own.
+ *
+ * @module
+ */
+
+import { type HeaderFields, TraceWriter } from "../../format/encoder.ts";
+import { Ctrl, Flush } from "../ring_layout.ts";
+import { FlightWindow } from "./flight_window.ts";
+import {
+  type DrainWorkerData,
+  errorInfo,
+  type SinkSpec,
+  type ToWorker,
+  type WorkerPort,
+} from "./messages.ts";
+import { OpenSet } from "./open_set.ts";
+import { RingDrainer, type RingSpec } from "./ring_drainer.ts";
+import { StringTable } from "./string_table.ts";
+import { TraceOutput } from "./trace_output.ts";
+
+/** Records one drain takes from a ring before looking at the others. */
+const DRAIN_MAX = 1 << 15;
+/** Records one pass takes in all before yielding to messages. */
+const PASS_MAX = 1 << 16;
+/** Bytes a trace's writer holds before they go to the sink; also a batch's budget. */
+const FLUSH_BYTES = 1 << 20;
+
+/** The drain worker: its rings, its consumers and its loop. */
+export class DrainLoop {
+  private table = new StringTable();
+  /** The main thread's ring: its control words carry WAKE and FLUSH. */
+  private main: RingDrainer;
+  /** Every thread's ring; a thread that ended is drained once more, then dropped. */
+  private rings: RingDrainer[];
+  private threads: [number, string][];
+  private port: WorkerPort;
+  private flushInterval: number;
+  /** The trace being written, if any. */
+  private trace: TraceOutput | undefined;
+  /** The flight recorder's window, if any. */
+  private flight: FlightWindow | undefined;
+  /** The writers of the consumers that are on. */
+  private writers: TraceWriter[] = [];
+  /** Added to this worker's `performance.now()` gives the recording thread's. */
+  private originShift = 0;
+  /** Open tasks and regions, tracked while a flight recorder runs. */
+  private open: OpenSet | undefined;
+
+  constructor(data: DrainWorkerData, port: WorkerPort) {
+    this.main = new RingDrainer({ ...data, name: data.threadName }, this.table);
+    this.rings = [this.main];
+    this.threads = [[data.thread, data.threadName]];
+    this.port = port;
+    this.flushInterval = data.flushInterval;
+  }
+
+  /** Listens for messages, starts draining and tells the main thread it is ready. */
+  start(): void {
+    this.port.on("message", (m) => this.handle(m));
+    void this.run();
+    this.port.postMessage({ type: "ready" });
+  }
+
+  /** Acts on one message from the main thread. */
+  handle(m: ToWorker): void {
+    switch (m.type) {
+      case "startTrace":
+        return this.startTrace(m.sink, m.header);
+      case "stopTrace": {
+        if (this.trace) this.trace.writer.endMs = m.endMs;
+        const totals = this.finishTrace() ?? { events: 0, lost: 0 };
+        return this.port.postMessage({ type: "traceStopped", ...totals });
+      }
+      case "startFlight":
+        return this.startFlight(m.header, m.minAge, m.maxBytes);
+      case "stopFlight":
+        this.drainToEmpty();
+        this.flight = undefined;
+        this.setOpen(undefined);
+        return this.port.postMessage({ type: "flightStopped" });
+      case "snapshot": {
+        this.drainToEmpty();
+        const bytes = this.flight ? this.flight.snapshot(this.threads) : new Uint8Array(0);
+        return this.port.postMessage({ type: "snapshot", bytes }, [bytes.buffer]);
+      }
+      case "addRing":
+        return this.addRing(m);
+      case "endRing":
+        return this.endRing(m.thread, m.endMs);
+    }
+  }
+
+  /**
+   * Drains until the main thread asks for the exit flush. Drains again at
+   * once only if a pass left records behind (a producer flat out); otherwise
+   * sleeps until `flushInterval` or the half-full wake, so steady traffic
+   * costs one wake per interval, not one per millisecond.
+   */
+  private async run(): Promise<void> {
+    const ctrl = this.main.ctrl;
+    for (;;) {
+      const seen = Atomics.load(ctrl, Ctrl.WAKE);
+      if (Atomics.load(ctrl, Ctrl.FLUSH) === Flush.REQUESTED) {
+        // The main thread is exiting and waits, blocked, for the trace.
+        this.finishTrace();
+        Atomics.store(ctrl, Ctrl.FLUSH, Flush.DONE);
+        Atomics.notify(ctrl, Ctrl.FLUSH);
+        return;
+      }
+      this.drainAll();
+      if (this.writers.length > 0 && this.rings.some((r) => r.pending() > 0)) {
+        await new Promise((r) => setTimeout(r, 0)); // let messages (stop, snapshot) in
+        continue;
+      }
+      const r = Atomics.waitAsync(ctrl, Ctrl.WAKE, seen, this.flushInterval);
+      if (r.async) await r.value;
+    }
+  }
+
+  /**
+   * One pass over the rings, bounded so that messages are not starved.
+   * Returns the number of records drained.
+   */
+  drainAll(): number {
+    // With no consumer yet, records wait in the ring for the one being set up.
+    if (this.writers.length === 0) return 0;
+    const { trace, flight } = this;
+    let total = 0;
+    // Batches stay small enough that a flight window rotates between them.
+    const budget = flight ? Math.min(FLUSH_BYTES, flight.maxBytes >> 4) : FLUSH_BYTES;
+    for (const ring of this.rings) {
+      for (;;) {
+        flight?.rotateIfDue(performance.now() + this.originShift, this.table.list, this.open);
+        const n = ring.drain(this.writers, DRAIN_MAX, budget);
+        total += n;
+        if (trace && trace.writer.out.pos > FLUSH_BYTES) trace.flush();
+        flight?.take();
+        if (n === 0 || total >= PASS_MAX || ring.pending() === 0) break;
+      }
+    }
+    trace?.flush();
+    return total;
+  }
+
+  /** Drains every ring until it is empty, for a consumer that is starting or finishing. */
+  drainToEmpty(): void {
+    while (this.drainAll() > 0);
+  }
+
+  private startTrace(sink: SinkSpec, header: HeaderFields): void {
+    this.drainToEmpty();
+    try {
+      this.trace = TraceOutput.open(sink, header, this.threads, this.table.list, this.port);
+    } catch (e) {
+      this.port.postMessage({ type: "traceError", error: errorInfo(e) });
+      return;
+    }
+    this.refreshWriters();
+    this.port.postMessage({ type: "traceReady" });
+  }
+
+  /** Drains what is left into the trace and ends it; undefined when there is none. */
+  private finishTrace() {
+    if (!this.trace) return undefined;
+    this.drainToEmpty();
+    const totals = this.trace.finish();
+    this.trace = undefined;
+    this.refreshWriters();
+    return totals;
+  }
+
+  private startFlight(header: HeaderFields, minAge: number, maxBytes: number): void {
+    this.drainToEmpty();
+    this.originShift = performance.timeOrigin - header.timeOrigin;
+    const w = new TraceWriter();
+    w.startMs = header.startTime;
+    this.flight = new FlightWindow(w, header, minAge, maxBytes);
+    this.setOpen(new OpenSet());
+    this.port.postMessage({ type: "flightReady" });
+  }
+
+  private addRing(spec: RingSpec): void {
+    this.drainToEmpty();
+    const ring = new RingDrainer(spec, this.table);
+    ring.open = this.open;
+    this.rings.push(ring);
+    this.threads.push([spec.thread, spec.name]);
+    this.trace?.writer.threadName(spec.thread, spec.name);
+  }
+
+  /** A thread ended: drained once more, its end recorded after its last events, dropped. */
+  private endRing(thread: number, endMs: number): void {
+    this.drainToEmpty();
+    const ring = this.rings.find((r) => r.thread === thread);
+    if (!ring) return;
+    Atomics.store(ring.ctrl, Ctrl.CLOSED, 1);
+    for (const w of this.writers) {
+      w.open(ring.thread);
+      w.threadEnd(endMs);
+      w.close();
+    }
+    this.rings = this.rings.filter((r) => r !== ring);
+    this.trace?.flush();
+  }
+
+  private setOpen(open: OpenSet | undefined): void {
+    this.open = open;
+    for (const ring of this.rings) ring.open = open;
+    this.refreshWriters();
+  }
+
+  private refreshWriters(): void {
+    this.writers = [];
+    if (this.trace) this.writers.push(this.trace.writer);
+    if (this.flight) this.writers.push(this.flight.writer);
+  }
+}

@@ -1,0 +1,88 @@
+/**
+ * What the main thread and the drain worker say to each other: the data the
+ * worker starts with, and the messages each side posts.
+ *
+ * @module
+ */
+
+import type { HeaderFields } from "../../format/encoder.ts";
+
+/** Where a trace's bytes go: a file the worker writes, or the main thread. */
+export type SinkSpec = { kind: "file"; path: string } | { kind: "port" };
+
+/** What the worker is started with (its `workerData`). */
+export interface DrainWorkerData {
+  /** The main thread's ring (ring_layout.ts). */
+  ring: SharedArrayBuffer;
+  /** Record slots of the ring, a power of two. */
+  capacity: number;
+  /** UTF-16 units of the ring's text, a power of two. */
+  textCapacity: number;
+  /** The main thread's id in the trace. */
+  thread: number;
+  /** The main thread's name in the trace. */
+  threadName: string;
+  /** Longest the worker sleeps between drains, ms. */
+  flushInterval: number;
+}
+
+/** Messages the main thread sends. */
+export type ToWorker =
+  | { type: "startTrace"; sink: SinkSpec; header: HeaderFields }
+  | { type: "stopTrace"; endMs: number }
+  | { type: "startFlight"; header: HeaderFields; minAge: number; maxBytes: number }
+  | { type: "stopFlight" }
+  | { type: "snapshot" }
+  | {
+    type: "addRing";
+    ring: SharedArrayBuffer;
+    capacity: number;
+    textCapacity: number;
+    thread: number;
+    name: string;
+  }
+  | { type: "endRing"; thread: number; endMs: number };
+
+/** An error as it crosses threads: plain data. */
+export interface ErrorInfo {
+  /** The error's `name`. */
+  name?: string;
+  /** The error's `message`. */
+  message: string;
+  /** The error's `code`, such as `ENOENT`. */
+  code?: string;
+}
+
+/** Messages the worker sends. */
+export type FromWorker =
+  | { type: "ready" }
+  | { type: "traceReady" }
+  | { type: "traceError"; error: ErrorInfo }
+  | { type: "data"; bytes: Uint8Array }
+  | { type: "sinkError"; error: ErrorInfo }
+  | { type: "traceStopped"; events: number; lost: number; error?: ErrorInfo }
+  | { type: "flightReady" }
+  | { type: "flightStopped" }
+  | { type: "snapshot"; bytes: Uint8Array };
+
+/** The end of a message channel the worker talks through: `parentPort`, or a test's stand-in. */
+export interface WorkerPort {
+  /** Sends `message` to the main thread, moving the buffers in `transfer`. */
+  postMessage(message: FromWorker, transfer?: ArrayBuffer[]): void;
+  /** Calls `listener` with each message from the main thread. */
+  on(event: "message", listener: (message: ToWorker) => void): unknown;
+}
+
+/**
+ * `e` as plain data for a message.
+ *
+ * @example
+ * ```ts
+ * import { errorInfo } from "./messages.ts";
+ * errorInfo(new Error("disk full")); // { name: "Error", message: "disk full", code: undefined }
+ * ```
+ */
+export function errorInfo(e: unknown): ErrorInfo {
+  const err = e as { name?: string; message?: string; code?: string } | undefined;
+  return { name: err?.name, message: err?.message ?? String(e), code: err?.code };
+}
