@@ -15,7 +15,6 @@ import {
   DRAIN_WORKER_SOURCE_HASH,
 } from "../lib/record/drain_worker_bundle.ts";
 import type { FromWorker, ToWorker } from "../lib/record/drain_worker/messages.ts";
-import type { HeaderFields } from "../lib/format/encoder.ts";
 import { Ctrl, Rec, ringBytes } from "../lib/record/ring_layout.ts";
 import {
   attachRing,
@@ -28,6 +27,7 @@ import {
 } from "../lib/record/ring_writer.ts";
 import { parseTrace } from "../read.ts";
 import { concat } from "./helpers.ts";
+import { testHeader } from "./recorder_parts.ts";
 
 /** A worker started from the bundle's text alone, and its replies in order. */
 function startBundle(data: object) {
@@ -54,17 +54,6 @@ function startBundle(data: object) {
   };
   const send = (m: ToWorker) => worker.postMessage(m);
   return { worker, replies, next, send };
-}
-
-function header(): HeaderFields {
-  return {
-    timeOrigin: performance.timeOrigin,
-    startTime: performance.now(),
-    resolutionNs: 1,
-    runtime: "test",
-    runtimeVersion: "1",
-    pid: 0,
-  };
 }
 
 describe("the drain worker bundle", () => {
@@ -95,7 +84,7 @@ describe("the drain worker bundle", () => {
     const w = startBundle({ ring, ...sizes, thread: 1, threadName: "main", flushInterval: 5 });
     try {
       await w.next("ready");
-      w.send({ type: "startTrace", sink: { kind: "port" }, header: header() });
+      w.send({ type: "startTrace", sink: { kind: "port" }, header: testHeader() });
       await w.next("traceReady");
       attachRing(ring, { ...sizes, maxWait: 1000, maxMessage: 512 });
       try {
