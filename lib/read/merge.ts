@@ -162,11 +162,11 @@ class MergeWriter {
       default:
         this.at(e.thread);
     }
-    this.record(e);
+    this.encode(e);
   };
 
   /** Encodes an event with the writer's method for its kind. */
-  private record(e: TraceEvent): void {
+  private encode(e: TraceEvent): void {
     const task = (t: number) => {
       if (t > this.maxTask) this.maxTask = t;
       return t === 0 ? 0 : t + this.taskBase;
