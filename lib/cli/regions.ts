@@ -18,9 +18,10 @@ import { finishCommand, loadTrace, problemNotes } from "./read.ts";
 import { dur, latencyCells, latencySections, table } from "./table.ts";
 import { formatTimestamp } from "../read/duration.ts";
 import { escapeControls, terminalSafe } from "./terminal_text.ts";
+import { regionTypesCsv } from "./csv.ts";
 
 /** Usage line of the command. */
-export const REGIONS_USAGE = "runtrace regions FILE [--type T] [--json]";
+export const REGIONS_USAGE = "runtrace regions FILE [--type T] [--json | --csv]";
 
 /** Instances listed by `--type` in text output; `--json` lists all. */
 const SHOWN_INSTANCES = 20;
@@ -30,12 +31,17 @@ export async function regionsCommand(args: string[], io: CliIO): Promise<number>
   const { flags, positional } = parseArgs("regions", args, {
     type: { kind: "string" },
     json: { kind: "boolean" },
+    csv: { kind: "boolean" },
   });
   const path = traceArg("regions", positional);
   const { trace, end } = await loadTrace(path, io);
   const type = flags.type as string | undefined;
   const types = summarizeRegionTypes(trace, { type });
   const instances = type === undefined ? undefined : regionsByDuration(trace, type);
+  if (flags.csv) {
+    await io.stdout.write(regionTypesCsv(types));
+    return await finishCommand(io, path, end, problemNotes(trace));
+  }
   const out = flags.json
     ? JSON.stringify(
       {

@@ -19,6 +19,7 @@ import {
 } from "../read/analysis.ts";
 import { DelayAnalyzer, type TaskDelay } from "../read/delay.ts";
 import { bucketDelayTable, delayByBucket, delayLine } from "./delay_text.ts";
+import { taskDelaysCsv, taskTypesCsv } from "./csv.ts";
 import type { Trace } from "../read/trace_model.ts";
 import { parseArgs, traceArg } from "./flags.ts";
 import type { CliIO } from "./io.ts";
@@ -29,7 +30,7 @@ import { escapeControls, terminalSafe } from "./terminal_text.ts";
 
 /** Usage line of the command. */
 export const TASKS_USAGE =
-  "runtrace tasks FILE [--type T] [--min D] [--max D] [--log-text S] [--json]";
+  "runtrace tasks FILE [--type T] [--min D] [--max D] [--log-text S] [--json | --csv]";
 
 /** Runs `runtrace tasks`; returns the exit status. */
 export async function tasksCommand(args: string[], io: CliIO): Promise<number> {
@@ -39,6 +40,7 @@ export async function tasksCommand(args: string[], io: CliIO): Promise<number> {
     max: { kind: "duration" },
     "log-text": { kind: "string" },
     json: { kind: "boolean" },
+    csv: { kind: "boolean" },
   });
   const path = traceArg("tasks", positional);
   // With --type, where each instance's time went (one pass with the model).
@@ -55,6 +57,15 @@ export async function tasksCommand(args: string[], io: CliIO): Promise<number> {
   };
   const types = summarizeTaskTypes(trace, filter);
   const instances = filter.type !== undefined ? tasksByDuration(trace, filter) : undefined;
+  if (flags.csv) {
+    // The instances with --type (where their time went), else the type table.
+    await io.stdout.write(
+      instances
+        ? taskDelaysCsv(instances.flatMap((i) => delays.get(i.task.id) ?? []))
+        : taskTypesCsv(types),
+    );
+    return await finishCommand(io, path, end, problemNotes(trace));
+  }
   const out = flags.json
     ? JSON.stringify(tasksJson(trace, filter, types, instances, delays), null, 2)
     : terminalSafe(formatTasks(trace, filter, types, instances, delays));
