@@ -5,7 +5,7 @@
  */
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { ByteWriter, TraceWriter } from "../lib/format/encoder.ts";
+import { ByteWriter, type TraceWriter } from "../lib/format/encoder.ts";
 import { Batch, GC_INFERRED, LOG_TRUNCATED } from "../lib/format/constants.ts";
 import type { TraceEvent } from "../lib/format/decoder.ts";
 import { Rec } from "../lib/record/ring_layout.ts";

@@ -50,10 +50,33 @@ export function isBrokenPipe(e: unknown): boolean {
   return err?.code === "EPIPE" || err?.name === "BrokenPipe";
 }
 
+/** A file opened with Deno's own API: the parts the CLI uses. */
+interface DenoFile {
+  read(b: Uint8Array): Promise<number | null>;
+  write(b: Uint8Array): Promise<number>;
+  stat(): Promise<{ isDirectory: boolean; size: number }>;
+  close(): void;
+}
+
+/** The parts of the `Deno` namespace the CLI uses, where Deno is the runtime. */
+interface DenoApi {
+  stdout: { write(b: Uint8Array): Promise<number> };
+  stderr: { write(b: Uint8Array): Promise<number> };
+  stdin: { readable: ReadableStream<Uint8Array> };
+  open(
+    path: string,
+    options: { read?: boolean; write?: boolean; create?: boolean; truncate?: boolean },
+  ): Promise<DenoFile>;
+}
+
+/** The `Deno` namespace, or undefined in another runtime. */
+function denoApi(): Partial<DenoApi> | undefined {
+  return (globalThis as { Deno?: Partial<DenoApi> }).Deno;
+}
+
 function denoStd(fd: 1 | 2): CliOutput | undefined {
-  // deno-lint-ignore no-explicit-any
-  const D = (globalThis as any).Deno;
-  if (!D?.stdout?.write) return undefined;
+  const D = denoApi();
+  if (!D?.stdout?.write || !D.stderr) return undefined;
   const f = fd === 1 ? D.stdout : D.stderr;
   return {
     async write(chunk) {
@@ -100,14 +123,16 @@ function nodeStd(fd: 1 | 2): CliOutput {
 }
 
 async function* stdinChunks(): AsyncGenerator<Uint8Array> {
-  // deno-lint-ignore no-explicit-any
-  const g = globalThis as any;
+  const g = globalThis as {
+    Deno?: Partial<DenoApi>;
+    Bun?: { stdin?: { stream?(): ReadableStream<Uint8Array> } };
+  };
   if (g.Deno?.stdin?.readable) {
-    for await (const c of g.Deno.stdin.readable as ReadableStream<Uint8Array>) yield c;
+    for await (const c of g.Deno.stdin.readable) yield c;
     return;
   }
   if (g.Bun?.stdin?.stream) {
-    for await (const c of g.Bun.stdin.stream() as ReadableStream<Uint8Array>) yield c;
+    for await (const c of g.Bun.stdin.stream()) yield c;
     return;
   }
   for await (const c of process.stdin) yield c as Uint8Array;
@@ -143,9 +168,8 @@ export const CHUNK_BYTES = 1 << 18;
  */
 export async function openTrace(path: string, io: CliIO): Promise<TraceInput> {
   if (path === "-") return { name: "standard input", size: undefined, chunks: io.stdin() };
-  // deno-lint-ignore no-explicit-any
-  const D = (globalThis as any).Deno;
-  if (D?.open) return await openDeno(D, path);
+  const D = denoApi();
+  if (D?.open) return await openDeno(D.open, path);
   let handle;
   try {
     handle = await open(path, "r");
@@ -183,15 +207,10 @@ export async function openTrace(path: string, io: CliIO): Promise<TraceInput> {
 }
 
 /** Deno's own file API: its node:fs/promises reads allocate per call. */
-// deno-lint-ignore no-explicit-any
-async function openDeno(D: any, path: string): Promise<TraceInput> {
-  let file: {
-    read(b: Uint8Array): Promise<number | null>;
-    stat(): Promise<{ isDirectory: boolean; size: number }>;
-    close(): void;
-  };
+async function openDeno(open: DenoApi["open"], path: string): Promise<TraceInput> {
+  let file: DenoFile;
   try {
-    file = await D.open(path, { read: true });
+    file = await open(path, { read: true });
   } catch (e) {
     throw new CliError(`cannot open ${path}: ${reason(denoCode(e))}`);
   }
@@ -274,11 +293,10 @@ export class Progress {
 
 /** An output writing a new file at `path`, and its `close`. */
 export async function fileOutput(path: string): Promise<CliOutput & { close(): Promise<void> }> {
-  // deno-lint-ignore no-explicit-any
-  const D = (globalThis as any).Deno;
+  const D = denoApi();
   if (D?.open) {
     // Deno's own file API: node:fs/promises costs a copy per write there.
-    let file: { write(b: Uint8Array): Promise<number>; close(): void };
+    let file: DenoFile;
     try {
       file = await D.open(path, { write: true, create: true, truncate: true });
     } catch (e) {

@@ -21,8 +21,10 @@ import { isEnabled, start, stop } from "../record/tracing.ts";
 export const NAME_SEPARATOR = " > ";
 
 /** Any function: a test body, or a function that defines tests. */
-// deno-lint-ignore no-explicit-any
-export type AnyFn = (...args: any[]) => any;
+export type AnyFn = (...args: never[]) => unknown;
+
+/** A function called with arguments it was handed, unchecked (a test body, a runner's API). */
+type Callable = (this: unknown, ...args: unknown[]) => unknown;
 
 /**
  * The trace file of a traced run, given the value of `RUNTRACE` (`env`):
@@ -90,7 +92,8 @@ export function traceTest<F extends AnyFn>(
 ): F {
   const arity = fn.length;
   const wrapped = function (this: unknown, ...args: unknown[]): unknown {
-    if (!isEnabled()) return fn.apply(this, args);
+    const call = fn as unknown as Callable;
+    if (!isEnabled()) return call.apply(this, args);
     const [ctx, task] = newTask(name);
     let settled = false;
     const finish = (error: unknown, failed: boolean): void => {
@@ -103,7 +106,7 @@ export function traceTest<F extends AnyFn>(
     };
     const doneAt = arity - 1;
     if (arity > 0 && typeof args[doneAt] === "function") {
-      const done = args[doneAt] as AnyFn;
+      const done = args[doneAt] as Callable;
       args[doneAt] = (err?: unknown, ...rest: unknown[]) => {
         finish(err, err !== undefined && err !== null);
         return done(err, ...rest);
@@ -111,7 +114,7 @@ export function traceTest<F extends AnyFn>(
     }
     let result: unknown;
     try {
-      result = ctx.run(() => fn.apply(this, args));
+      result = ctx.run(() => call.apply(this, args));
     } catch (e) {
       finish(e, true);
       throw e;
@@ -231,7 +234,7 @@ export function tracedTestModule(mod: Record<string, unknown>): Record<string, u
   const describeArgsMap = (args: unknown[]): unknown[] => {
     const a = testArgs(args);
     if (!a) return args;
-    const body = a.args[a.fnAt] as AnyFn;
+    const body = a.args[a.fnAt] as Callable;
     // Runners may call nested describe bodies after the outer one returned
     // (Bun does), so the path is fixed when the describe is registered.
     const path = [...stack, a.name];
@@ -350,7 +353,7 @@ interface DenoTestApi {
 
 /** What Deno passes to a test function, as far as tracing needs it. */
 interface DenoStepContext {
-  step?: AnyFn;
+  step?: Callable;
 }
 
 /**
@@ -382,11 +385,11 @@ export async function traceDenoTestRun(): Promise<void> {
         if (typeof def.fn === "function") {
           args = [{ ...def, fn: stepAware(def.name ?? def.fn.name, def.fn) }];
         }
-        return fn.apply(this, args);
+        return (fn as Callable).apply(this, args);
       }
       const a = testArgs(args);
       if (a) a.args[a.fnAt] = stepAware(a.name, a.args[a.fnAt] as AnyFn);
-      return fn.apply(this, a ? a.args : args);
+      return (fn as Callable).apply(this, a ? a.args : args);
     };
   const wrapped = wrapDenoTest(orig);
   for (const key of Object.keys(orig)) {
@@ -464,7 +467,7 @@ function stepAware(name: string, fn: AnyFn): AnyFn {
           : ran;
       };
     }
-    return fn.call(this, t, ...rest);
+    return (fn as Callable).call(this, t, ...rest);
   };
   Object.defineProperty(body, "length", { value: fn.length });
   return traceTest(name, body, () => failedSteps > 0);
