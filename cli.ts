@@ -11,11 +11,14 @@
  * runtrace logs FILE [--category C] [--task ID] [--grep S]
  * runtrace export FILE [-o OUT] [--format chrome|perfetto]
  * runtrace merge -o OUT FILE...        several traces (e.g. per test module) into one
+ * runtrace why FILE TASK_ID           one task's story: where its time went, and why (--slowest, --p99)
+ * runtrace stalls FILE                 every event-loop stall, its culprit and the tasks it delayed
+ * runtrace diff BEFORE AFTER           count and p50/p90/p99 per type, with a significance test
  * runtrace view FILE                   the HTML viewer
  * runtrace --version
  * ```
  *
- * Every command takes `--json`, and `-` for standard input.
+ * Every command takes `--json`, and `-` for standard input (except `diff`, and `why --slowest/--p99`).
  *
  * @example Run a command from code
  * ```ts
@@ -66,7 +69,8 @@ Usage:
   runtrace --version
 
 FILE may be - to read standard input. Durations are written like 500us, 1.5ms, 2s.
-Exit status: 0 ok, 1 bad input, 2 bad usage, 3 truncated trace (analysed up to its last batch).
+Exit status: 0 ok, 1 bad input, 2 bad usage, 3 truncated trace (analysed up to its last batch),
+4 a regression (diff --fail-above).
 `;
 
 type Command = (args: string[], io: CliIO) => Promise<number>;
@@ -87,7 +91,8 @@ const COMMANDS: Record<string, Command> = {
 /**
  * Runs the CLI with `args` (without the program name) and returns the exit
  * status: 0 ok, 1 bad input, 2 bad usage, 3 a truncated trace (analysed up
- * to its last complete batch). Errors are printed as one line on standard
+ * to its last complete batch), 4 a regression found by `diff --fail-above`.
+ * Errors are printed as one line on standard
  * error, never thrown. `io` replaces the standard streams (for tests).
  *
  * @example
