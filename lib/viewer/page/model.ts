@@ -44,7 +44,7 @@ export interface Track {
 /** The whole layout. */
 export interface Layout {
   tracks: Track[];
-  /** Track and row of task `i`: `[2 * i]` and `[2 * i + 1]`. */
+  /** Track and row of task `i`: `[2 * i]` and `[2 * i + 1]`; -1 if not laid out. */
   taskPlace: Int32Array;
   /** Track and row of region `i`, likewise. */
   regionPlace: Int32Array;
@@ -181,11 +181,33 @@ function bucketByRow(count: number, rowOf: Int32Array, rows: number): Int32Array
 }
 
 /**
+ * Which items a layout shows: a flag per task, region, log, GC and stall
+ * (1 shows it). Absent arrays show every item of that kind. The focus view
+ * lays out one task's items this way, with the same indices as the whole
+ * trace, so selections and details work alike in both.
+ */
+export interface LayoutFilter {
+  tasks?: Uint8Array;
+  regions?: Uint8Array;
+  logs?: Uint8Array;
+  gcs?: Uint8Array;
+  stalls?: Uint8Array;
+  /** Leave out the counter charts. */
+  noCounters?: boolean;
+}
+
+/** A place array of `n` items, -1 (no place) until an item is laid out. */
+const places = (n: number) => new Int32Array(n * 2).fill(-1);
+
+/** Whether item `i` passes the filter `f` (undefined shows everything). */
+const shown = (f: Uint8Array | undefined, i: number) => f === undefined || f[i] === 1;
+
+/**
  * Lays out a trace: a track of task bars (packed into as few rows as their
  * overlaps allow), then per thread a track of log markers and a track of
- * regions where each async lane keeps its nesting and concurrent lanes get
- * rows of their own. Works on typed arrays throughout: a million events lay
- * out in a fraction of a second.
+ * regions where each async lane keeps its nesting, concurrent lanes get rows
+ * of their own and a task's lanes sit in adjacent rows. Works on typed
+ * arrays throughout: a million events lay out in a fraction of a second.
  *
  * @example
  * ```ts
@@ -195,188 +217,289 @@ function bucketByRow(count: number, rowOf: Int32Array, rows: number): Int32Array
  * console.log(layout.tracks.map((t) => `${t.label}: ${t.rows.length} rows`));
  * ```
  */
-export function layoutTrace(c: Columns): Layout {
-  const end = c.duration;
-  let start = end;
+export function layoutTrace(c: Columns, filter: LayoutFilter = {}): Layout {
   const tracks: Track[] = [];
-  const { tasks, regions, logs } = c;
-
-  // Tasks: greedy interval packing in start order (the columns' order).
-  const taskStarts = new Float64Array(tasks.n), taskEnds = new Float64Array(tasks.n);
-  const taskRowOf = new Int32Array(tasks.n);
-  const taskRows = new RowAllocator();
-  for (let i = 0; i < tasks.n; i++) {
-    const s = Number.isNaN(tasks.start[i]) ? 0 : tasks.start[i];
-    const e = Number.isNaN(tasks.end[i]) ? end : tasks.end[i];
-    taskStarts[i] = s;
-    taskEnds[i] = e;
-    taskRowOf[i] = taskRows.take(s, e, 1);
-    if (s < start) start = s;
-  }
-  tracks.push({
-    kind: "tasks",
-    label: "Tasks",
-    thread: 0,
-    rows: bucketByRow(tasks.n, taskRowOf, taskRows.free.length).map((idx) =>
-      makeRow(idx, taskStarts, taskEnds, 0)
-    ),
-  });
-  const taskPlace = new Int32Array(tasks.n * 2);
-  for (let i = 0; i < tasks.n; i++) taskPlace[2 * i + 1] = taskRowOf[i];
-
-  // Regions: depth inside each async lane, from a per-lane stack of open regions
-  // kept as a linked list in typed arrays (no allocation per region).
-  const rn = regions.n;
-  const regionEnds = new Float64Array(rn);
-  const laneOf = new Int32Array(rn);
-  const depth = new Int32Array(rn);
-  const below = new Int32Array(rn);
-  /** Lane index by thread, then by lane id. */
-  const laneKey = new Map<number, IdIndex>();
-  const laneTop: number[] = [], laneStart: number[] = [], laneEnd: number[] = [];
-  const laneHeight: number[] = [], laneThread: number[] = [];
-  for (let i = 0; i < rn; i++) {
-    const s = regions.start[i];
-    const e = Number.isNaN(regions.end[i]) ? end : regions.end[i];
-    regionEnds[i] = e;
-    if (s < start) start = s;
-    const th = regions.thread[i];
-    let lanes = laneKey.get(th);
-    if (!lanes) laneKey.set(th, lanes = new IdIndex());
-    let L = lanes.get(regions.lane[i]);
-    if (L < 0) {
-      L = laneTop.length;
-      lanes.set(regions.lane[i], L);
-      laneTop.push(-1);
-      laneStart.push(s);
-      laneEnd.push(e);
-      laneHeight.push(1);
-      laneThread.push(th);
-    }
-    laneOf[i] = L;
-    // Depth by time, not by ids: a trace with misnested ends still draws.
-    let top = laneTop[L];
-    while (top >= 0 && regionEnds[top] <= s) top = below[top];
-    depth[i] = top >= 0 ? depth[top] + 1 : 0;
-    below[i] = top;
-    laneTop[L] = i;
-    if (depth[i] + 1 > laneHeight[L]) laneHeight[L] = depth[i] + 1;
-    if (e > laneEnd[L]) laneEnd[L] = e;
-  }
-  for (let i = 0; i < logs.n; i++) if (logs.time[i] < start) start = logs.time[i];
-
-  const { gcs, stalls } = c;
-  for (let i = 0; i < gcs.n; i++) if (gcs.start[i] < start) start = gcs.start[i];
-  for (let i = 0; i < stalls.n; i++) if (stalls.start[i] < start) start = stalls.start[i];
-  const gcPlace = new Int32Array(gcs.n * 2);
-  const stallPlace = new Int32Array(stalls.n * 2);
-  /** A track of runtime slices (GCs or stalls) of one thread, packed like tasks. */
-  const spanTrack = (
-    kind: "gc" | "stalls",
-    label: string,
-    thread: number,
-    cols: { n: number; start: Float64Array; end: Float64Array; thread: Float64Array },
-    place: Int32Array,
-  ) => {
-    const rowOf = new Int32Array(cols.n).fill(-1);
-    const alloc = new RowAllocator();
-    let any = false;
-    for (let i = 0; i < cols.n; i++) {
-      if (cols.thread[i] !== thread) continue;
-      any = true;
-      rowOf[i] = alloc.take(cols.start[i], cols.end[i], 1);
-      place[2 * i] = tracks.length;
-      place[2 * i + 1] = rowOf[i];
-    }
-    if (!any) return;
-    tracks.push({
-      kind,
-      label,
-      thread,
-      rows: bucketByRow(cols.n, rowOf, alloc.free.length).map((idx) =>
-        makeRow(idx, cols.start, cols.end, 0)
-      ),
-    });
+  const out: Layout = {
+    tracks,
+    taskPlace: places(c.tasks.n),
+    regionPlace: places(c.regions.n),
+    logPlace: places(c.logs.n),
+    gcPlace: places(c.gcs.n),
+    stallPlace: places(c.stalls.n),
+    start: c.duration,
+    end: c.duration,
   };
-
+  const from = (t: number) => {
+    if (t < out.start) out.start = t;
+  };
+  layoutTasks(c, filter.tasks, out, from);
+  const lanes = laneNesting(c, filter.regions, from);
   const threadIds = new Set<number>(c.threads.keys());
-  for (let i = 0; i < gcs.n; i++) threadIds.add(gcs.thread[i]);
-  for (let i = 0; i < stalls.n; i++) threadIds.add(stalls.thread[i]);
-  for (let i = 0; i < rn; i++) threadIds.add(regions.thread[i]);
-  for (let i = 0; i < logs.n; i++) threadIds.add(logs.thread[i]);
-  const regionPlace = new Int32Array(rn * 2);
-  const logPlace = new Int32Array(logs.n * 2);
-  const laneRow = new Int32Array(laneTop.length);
-  const regionRow = new Int32Array(rn);
-
+  const note = (cols: { n: number; thread: Float64Array; start?: Float64Array }, f?: Uint8Array) => {
+    for (let i = 0; i < cols.n; i++) {
+      if (!shown(f, i)) continue;
+      threadIds.add(cols.thread[i]);
+      if (cols.start) from(cols.start[i]);
+    }
+  };
+  note(c.gcs, filter.gcs);
+  note(c.stalls, filter.stalls);
+  note(c.regions, filter.regions);
+  note({ n: c.logs.n, thread: c.logs.thread, start: c.logs.time }, filter.logs);
   for (const thread of [...threadIds].sort((a, b) => a - b)) {
     const name = c.threads.get(thread);
     const label = name ? `Thread ${thread} (${name})` : `Thread ${thread}`;
-    spanTrack("stalls", `${label} · event-loop stalls`, thread, stalls, stallPlace);
-    spanTrack("gc", `${label} · GC`, thread, gcs, gcPlace);
-    let logCount = 0;
-    for (let i = 0; i < logs.n; i++) if (logs.thread[i] === thread) logCount++;
-    if (logCount > 0) {
-      const idx = new Int32Array(logCount);
-      const trackIndex = tracks.length;
-      for (let i = 0, k = 0; i < logs.n; i++) {
-        if (logs.thread[i] !== thread) continue;
-        idx[k++] = i;
-        logPlace[2 * i] = trackIndex;
-      }
-      tracks.push({
-        kind: "logs",
-        label: `${label} · logs`,
-        thread,
-        rows: [makeRow(idx, logs.time, logs.time, 0)],
-      });
-    }
-    // Lanes were numbered in start order of their first region: pack them in that order.
-    const rows = new RowAllocator();
-    let any = false;
-    for (let L = 0; L < laneTop.length; L++) {
-      if (laneThread[L] !== thread) continue;
-      any = true;
-      laneRow[L] = rows.take(laneStart[L], laneEnd[L], laneHeight[L]);
-    }
-    if (!any) continue;
-    const trackIndex = tracks.length;
-    for (let i = 0; i < rn; i++) {
-      if (regions.thread[i] !== thread) {
-        regionRow[i] = -1;
-        continue;
-      }
-      regionRow[i] = laneRow[laneOf[i]] + depth[i];
-      regionPlace[2 * i] = trackIndex;
-      regionPlace[2 * i + 1] = regionRow[i];
-    }
-    tracks.push({
-      kind: "regions",
-      label: `${label} · regions`,
-      thread,
-      rows: bucketByRow(rn, regionRow, rows.free.length).map((idx) =>
-        makeRow(idx, regions.start, regionEnds, idx.length ? depth[idx[0]] : 0)
-      ),
-    });
+    spanTrack(out, "stalls", `${label} · event-loop stalls`, thread, c.stalls, filter.stalls);
+    spanTrack(out, "gc", `${label} · GC`, thread, c.gcs, filter.gcs);
+    logTrack(out, c, thread, label, filter.logs);
+    regionTrack(out, c, thread, label, lanes);
   }
-  // Counters last: the program's own tasks and regions come first.
+  if (!filter.noCounters) counterTracks(out, c, from);
+  if (out.start > out.end) out.start = 0;
+  return out;
+}
+
+/** Tasks: greedy interval packing in start order (the columns' order). */
+function layoutTasks(
+  c: Columns,
+  filter: Uint8Array | undefined,
+  out: Layout,
+  from: (t: number) => void,
+): void {
+  const { tasks } = c;
+  const starts = new Float64Array(tasks.n), ends = new Float64Array(tasks.n);
+  const rowOf = new Int32Array(tasks.n).fill(-1);
+  const alloc = new RowAllocator();
+  for (let i = 0; i < tasks.n; i++) {
+    if (!shown(filter, i)) continue;
+    const s = Number.isNaN(tasks.start[i]) ? 0 : tasks.start[i];
+    const e = Number.isNaN(tasks.end[i]) ? c.duration : tasks.end[i];
+    starts[i] = s;
+    ends[i] = e;
+    rowOf[i] = alloc.take(s, e, 1);
+    out.taskPlace[2 * i] = 0;
+    out.taskPlace[2 * i + 1] = rowOf[i];
+    from(s);
+  }
+  out.tracks.push({
+    kind: "tasks",
+    label: "Tasks",
+    thread: 0,
+    rows: bucketByRow(tasks.n, rowOf, alloc.free.length).map((idx) =>
+      makeRow(idx, starts, ends, 0)
+    ),
+  });
+}
+
+/** Async lanes of the regions shown, and each region's lane and depth in it. */
+interface Lanes {
+  /** Lane of each region (-1: not shown), and its depth inside the lane. */
+  laneOf: Int32Array;
+  depth: Int32Array;
+  /** Region ends, the trace's end for regions that did not end. */
+  ends: Float64Array;
+  /** Per lane, in order of its first region's start. */
+  start: number[];
+  end: number[];
+  height: number[];
+  thread: number[];
+  /** Task of the lane's first region: a task's lanes are kept together. */
+  task: number[];
+}
+
+/**
+ * Depth of each region inside its async lane, from a per-lane stack of open
+ * regions kept as a linked list in typed arrays (no allocation per region):
+ * one pass over a million regions.
+ */
+function laneNesting(c: Columns, filter: Uint8Array | undefined, from: (t: number) => void): Lanes {
+  const { regions } = c;
+  const rn = regions.n;
+  const L: Lanes = {
+    laneOf: new Int32Array(rn).fill(-1),
+    depth: new Int32Array(rn),
+    ends: new Float64Array(rn),
+    start: [],
+    end: [],
+    height: [],
+    thread: [],
+    task: [],
+  };
+  const below = new Int32Array(rn);
+  const top: number[] = [];
+  /** Lane index by thread, then by lane id. */
+  const laneKey = new Map<number, IdIndex>();
+  for (let i = 0; i < rn; i++) {
+    if (!shown(filter, i)) continue;
+    const s = regions.start[i];
+    const e = Number.isNaN(regions.end[i]) ? c.duration : regions.end[i];
+    L.ends[i] = e;
+    from(s);
+    const th = regions.thread[i];
+    let ids = laneKey.get(th);
+    if (!ids) laneKey.set(th, ids = new IdIndex());
+    let lane = ids.get(regions.lane[i]);
+    if (lane < 0) {
+      lane = top.length;
+      ids.set(regions.lane[i], lane);
+      top.push(-1);
+      L.start.push(s);
+      L.end.push(e);
+      L.height.push(1);
+      L.thread.push(th);
+      L.task.push(regions.task[i]);
+    }
+    L.laneOf[i] = lane;
+    // Depth by time, not by ids: a trace with misnested ends still draws.
+    let t = top[lane];
+    while (t >= 0 && L.ends[t] <= s) t = below[t];
+    L.depth[i] = t >= 0 ? L.depth[t] + 1 : 0;
+    below[i] = t;
+    top[lane] = i;
+    if (L.depth[i] + 1 > L.height[lane]) L.height[lane] = L.depth[i] + 1;
+    if (e > L.end[lane]) L.end[lane] = e;
+  }
+  return L;
+}
+
+/**
+ * First row of each lane of `thread`. A task's lanes are packed among
+ * themselves first, then placed as one block, so one request's regions sit
+ * in adjacent rows instead of scattered among its neighbours'; background
+ * lanes (task 0) are placed one by one. Returns the number of rows.
+ */
+function placeLanes(lanes: Lanes, thread: number, laneRow: Int32Array): number {
+  const rows = new RowAllocator();
+  /** Lanes of each task on this thread, in order of their first region. */
+  const groups = new Map<number, number[]>();
+  const order: number[][] = [];
+  for (let l = 0; l < lanes.start.length; l++) {
+    if (lanes.thread[l] !== thread) continue;
+    const task = lanes.task[l];
+    const g = task === 0 ? undefined : groups.get(task);
+    if (g) g.push(l);
+    else {
+      const list = [l];
+      order.push(list);
+      if (task !== 0) groups.set(task, list);
+    }
+  }
+  for (const g of order) {
+    if (g.length === 1) {
+      laneRow[g[0]] = rows.take(lanes.start[g[0]], lanes.end[g[0]], lanes.height[g[0]]);
+      continue;
+    }
+    const inner = new RowAllocator();
+    let end = lanes.start[g[0]];
+    for (const l of g) {
+      laneRow[l] = inner.take(lanes.start[l], lanes.end[l], lanes.height[l]);
+      if (lanes.end[l] > end) end = lanes.end[l];
+    }
+    const at = rows.take(lanes.start[g[0]], end, inner.free.length);
+    for (const l of g) laneRow[l] += at;
+  }
+  return rows.free.length;
+}
+
+/** The regions of one thread, each lane's nesting kept, a task's lanes together. */
+function regionTrack(out: Layout, c: Columns, thread: number, label: string, lanes: Lanes): void {
+  const { regions } = c;
+  const rn = regions.n;
+  const laneRow = new Int32Array(lanes.start.length);
+  const height = placeLanes(lanes, thread, laneRow);
+  if (height === 0) return;
+  const trackIndex = out.tracks.length;
+  const regionRow = new Int32Array(rn).fill(-1);
+  for (let i = 0; i < rn; i++) {
+    const lane = lanes.laneOf[i];
+    if (lane < 0 || regions.thread[i] !== thread) continue;
+    regionRow[i] = laneRow[lane] + lanes.depth[i];
+    out.regionPlace[2 * i] = trackIndex;
+    out.regionPlace[2 * i + 1] = regionRow[i];
+  }
+  out.tracks.push({
+    kind: "regions",
+    label: `${label} · regions`,
+    thread,
+    rows: bucketByRow(rn, regionRow, height).map((idx) =>
+      makeRow(idx, regions.start, lanes.ends, idx.length ? lanes.depth[idx[0]] : 0)
+    ),
+  });
+}
+
+/** A track of runtime slices (GCs or stalls) of one thread, packed like tasks. */
+function spanTrack(
+  out: Layout,
+  kind: "gc" | "stalls",
+  label: string,
+  thread: number,
+  cols: { n: number; start: Float64Array; end: Float64Array; thread: Float64Array },
+  filter: Uint8Array | undefined,
+): void {
+  const place = kind === "gc" ? out.gcPlace : out.stallPlace;
+  const rowOf = new Int32Array(cols.n).fill(-1);
+  const alloc = new RowAllocator();
+  let any = false;
+  for (let i = 0; i < cols.n; i++) {
+    if (cols.thread[i] !== thread || !shown(filter, i)) continue;
+    any = true;
+    rowOf[i] = alloc.take(cols.start[i], cols.end[i], 1);
+    place[2 * i] = out.tracks.length;
+    place[2 * i + 1] = rowOf[i];
+  }
+  if (!any) return;
+  out.tracks.push({
+    kind,
+    label,
+    thread,
+    rows: bucketByRow(cols.n, rowOf, alloc.free.length).map((idx) =>
+      makeRow(idx, cols.start, cols.end, 0)
+    ),
+  });
+}
+
+/** One row of log markers for a thread. */
+function logTrack(
+  out: Layout,
+  c: Columns,
+  thread: number,
+  label: string,
+  filter: Uint8Array | undefined,
+): void {
+  const { logs } = c;
+  let count = 0;
+  for (let i = 0; i < logs.n; i++) if (logs.thread[i] === thread && shown(filter, i)) count++;
+  if (count === 0) return;
+  const idx = new Int32Array(count);
+  const trackIndex = out.tracks.length;
+  for (let i = 0, k = 0; i < logs.n; i++) {
+    if (logs.thread[i] !== thread || !shown(filter, i)) continue;
+    idx[k++] = i;
+    out.logPlace[2 * i] = trackIndex;
+    out.logPlace[2 * i + 1] = 0;
+  }
+  out.tracks.push({
+    kind: "logs",
+    label: `${label} · logs`,
+    thread,
+    rows: [makeRow(idx, logs.time, logs.time, 0)],
+  });
+}
+
+/** A chart per counter series, last: the program's own tasks and regions come first. */
+function counterTracks(out: Layout, c: Columns, from: (t: number) => void): void {
   for (const series of c.counters) {
     const th = c.threads.get(series.thread);
-    tracks.push({
+    const shared = c.counters.some((o) => o !== series && o.name === series.name);
+    out.tracks.push({
       kind: "counter",
-      label: `${series.name}${
-        c.counters.some((o) => o !== series && o.name === series.name)
-          ? ` · thread ${series.thread}${th ? ` (${th})` : ""}`
-          : ""
-      }`,
+      label: `${series.name}${shared ? ` · thread ${series.thread}${th ? ` (${th})` : ""}` : ""}`,
       thread: series.thread,
       rows: [],
       counter: series,
     });
-    if (series.time.length && series.time[0] < start) start = series.time[0];
+    if (series.time.length) from(series.time[0]);
   }
-  if (start > end) start = 0;
-  return { tracks, taskPlace, regionPlace, logPlace, gcPlace, stallPlace, start, end };
 }
 
 /**
