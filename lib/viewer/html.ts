@@ -81,6 +81,7 @@ export function renderViewerHtml(bytes: Uint8Array, options: ViewerHtmlOptions =
 <section id="view-timeline" class="view" aria-label="Timeline">
 <div id="timeline-pane">
 <div id="timeline-help">Zoom <kbd>W</kbd>/<kbd>S</kbd> or wheel · pan <kbd>A</kbd>/<kbd>D</kbd> or drag · scroll <kbd>↑</kbd>/<kbd>↓</kbd> or shift+wheel · slices <kbd>[</kbd>/<kbd>]</kbd> · zoom to selection <kbd>Enter</kbd> · all <kbd>0</kbd></div>
+<div id="focus-bar" role="status" hidden></div>
 <div id="timeline-host"></div>
 </div>
 <aside id="details" aria-label="Details" aria-live="polite"><p class="hint">Loading the trace…</p></aside>

@@ -54,10 +54,18 @@ table.stats th, table.stats td, .instances-table th, .instances-table td, .logs-
 .msg { white-space: pre-wrap; word-break: break-word; }
 .swatch { display: inline-block; width: 10px; height: 10px; border-radius: 2px; margin-right: 6px;
   border: 1px solid rgba(0,0,0,.2); }
-.hist { display: flex; align-items: flex-end; gap: 1px; height: 44px; }
-.bucket { width: 12px; height: 44px; padding: 0; border: 0; background: transparent; display: flex;
-  align-items: flex-end; cursor: pointer; }
+#focus-bar { font-size: 12px; padding: 4px 8px; background: #e8f0fe; border-bottom: 1px solid var(--border); }
+#focus-bar[hidden] { display: none; }
+#focus-bar button { font: inherit; margin-left: 8px; }
+.hist { display: flex; align-items: flex-end; gap: 1px; height: 50px; }
+.bucket { width: 16px; height: 50px; padding: 0; border: 0; background: transparent; display: flex;
+  flex-direction: column; justify-content: flex-end; align-items: stretch; cursor: pointer; }
+.bucket small { font-size: 9px; line-height: 11px; color: var(--muted); text-align: center;
+  white-space: nowrap; overflow: visible; }
 .bucket span { display: block; width: 100%; background: var(--accent); }
+button.sort { font: inherit; font-weight: bold; border: 0; background: none; padding: 0; cursor: pointer; }
+th[aria-sort=ascending] button.sort::after { content: " ▲"; }
+th[aria-sort=descending] button.sort::after { content: " ▼"; }
 .bucket:disabled { cursor: default; }
 .bucket:disabled span { background: transparent; }
 .bucket:hover span, .bucket[aria-pressed=true] span { background: #e37400; }

@@ -1,0 +1,317 @@
+/// <reference lib="dom" />
+/**
+ * The details panel beside the timeline: what the selected task, region,
+ * log, GC or stall is, with links to the items it relates to. A task's
+ * details say what held it up: the stalls caused by other work, each with
+ * a link to the region that ran, and the GCs that overlapped it.
+ *
+ * @module
+ */
+
+import type { RegionRecord, TaskRecord, Trace } from "../../read/trace_model.ts";
+import { formatDuration } from "../../read/duration.ts";
+import { escapeHtml } from "./ticks_and_html.ts";
+import { formatValue, type Selection } from "./timeline.ts";
+import { stallCulprit, taskDelay } from "./delay.ts";
+
+/** What links in the page's panels and tables do. */
+export interface Nav {
+  /** Shows an item on the timeline, selected. */
+  jump(sel: Selection): void;
+  /** Opens the focus view of task `index`, with `sel` (else the task) selected. */
+  focus(index: number, sel?: Selection): void;
+}
+
+/**
+ * A button that jumps to an item on the timeline.
+ *
+ * @example
+ * ```ts
+ * import { link } from "./details.ts";
+ * link("task", 3, "request #42"); // '<button class="link" data-jump="task:3">request #42</button>'
+ * ```
+ */
+export function link(kind: Selection["kind"], index: number, text: string): string {
+  return `<button class="link" data-jump="${kind}:${index}">${escapeHtml(text)}</button>`;
+}
+
+/**
+ * A button that opens the focus view of task `index`.
+ *
+ * @example
+ * ```ts
+ * import { focusLink } from "./details.ts";
+ * focusLink(3, "12ms"); // '<button class="link" data-focus="3">12ms</button>'
+ * ```
+ */
+export function focusLink(index: number, text: string, cls = "link"): string {
+  return `<button class="${cls}" data-focus="${index}">${escapeHtml(text)}</button>`;
+}
+
+/**
+ * Makes the links under `root` work (once per root).
+ *
+ * @example
+ * ```ts
+ * import { wireLinks, type Nav } from "./details.ts";
+ * declare const nav: Nav;
+ * wireLinks(document.body, nav);
+ * ```
+ */
+export function wireLinks(root: HTMLElement, nav: Nav): void {
+  root.addEventListener("click", (e) => {
+    const target = e.target as HTMLElement;
+    const f = target.closest<HTMLElement>("[data-focus]");
+    if (f) {
+      nav.focus(Number(f.dataset.focus));
+      return;
+    }
+    const b = target.closest<HTMLElement>("[data-jump]");
+    if (!b) return;
+    const [kind, index] = b.dataset.jump!.split(":");
+    nav.jump({ kind: kind as Selection["kind"], index: Number(index) });
+  });
+}
+
+/** Indices of the model's records, which point at each other rather than at indices. */
+interface Indices {
+  tasks: Map<number, number>;
+  logs: Map<object, number>;
+  regions: Map<object, number>;
+}
+
+const indices = new WeakMap<Trace, Indices>();
+
+function indicesOf(trace: Trace): Indices {
+  let ix = indices.get(trace);
+  if (!ix) {
+    ix = {
+      tasks: new Map(trace.tasks.map((t, i) => [t.id, i])),
+      logs: new Map(trace.logs.map((l, i) => [l, i])),
+      regions: new Map(trace.regions.map((r, i) => [r, i])),
+    };
+    indices.set(trace, ix);
+  }
+  return ix;
+}
+
+/** A panel's content: its title, key-value rows and logs. */
+interface Panel {
+  title: string;
+  rows: [string, string][];
+  logs: { time: number; category: string; message: string; index: number }[];
+}
+
+/** Helpers every kind of details uses. */
+class PanelBuilder implements Panel {
+  title = "";
+  rows: [string, string][] = [];
+  logs: Panel["logs"] = [];
+  readonly ix: Indices;
+  constructor(readonly trace: Trace) {
+    this.ix = indicesOf(trace);
+  }
+  row(k: string, v: string): void {
+    this.rows.push([k, v]);
+  }
+  taskLink(id: number): string {
+    if (id === 0) return "background";
+    const i = this.ix.tasks.get(id);
+    return i === undefined ? `task ${id}` : link("task", i, `${this.trace.tasks[i].type} #${id}`);
+  }
+  regionLink(thread: number, id: number, fallback: string): string {
+    const p = this.trace.regions.findIndex((x) => x.thread === thread && x.id === id);
+    return p < 0 ? escapeHtml(fallback) : link("region", p, this.trace.regions[p].type);
+  }
+  thread(id: number): string {
+    const name = this.trace.threads.find((t) => t.id === id)?.name;
+    return `${id}${name ? ` (${escapeHtml(name)})` : ""}`;
+  }
+  /** Recorded with `stacks: true`: where the event was made, innermost frame first. */
+  stack(label: string, stack?: string[]): void {
+    if (!stack?.length) return;
+    const frames = stack.slice(0, 12).map((f) => escapeHtml(f.replace("file://", "")));
+    this.row(label, `<span class="msg">${frames.join("<br>")}</span>`);
+  }
+  addLogs(list: { time: number; category: string; message: string }[]): void {
+    this.logs = list.slice(0, 100).map((l) => ({ ...l, index: this.ix.logs.get(l) ?? -1 }));
+  }
+}
+
+/** A list of links, the first 30 and how many more. */
+function some<T>(items: T[], each: (x: T) => string): string {
+  return items.slice(0, 30).map(each).join(" ") +
+    (items.length > 30 ? ` and ${items.length - 30} more` : "");
+}
+
+/** The time a task or region ran: cut by the trace's edges where it was. */
+function spanRows(p: PanelBuilder, start: number | undefined, end: number | undefined): void {
+  p.row("Start", start === undefined ? "began before the trace" : formatDuration(start));
+  p.row("End", end === undefined ? "still running at the end of the trace" : formatDuration(end));
+  p.row(
+    "Duration",
+    start !== undefined && end !== undefined
+      ? formatDuration(end - start)
+      : `at least ${formatDuration((end ?? p.trace.duration) - (start ?? 0))} (cut by the trace)`,
+  );
+}
+
+/** What held the task up: stalls by other work (with the culprit) and GCs. */
+function delayRows(p: PanelBuilder, t: TaskRecord): void {
+  const d = taskDelay(p.trace, t);
+  const span = d.end - d.start;
+  const share = (ns: number) => span > 0 ? ` (${Math.round(ns / span * 100)}%)` : "";
+  if (d.stalls.length === 0) p.row("Delayed by", "no event-loop stall by other work");
+  for (const { stall, overlap } of d.stalls.slice(0, 5)) {
+    const st = p.trace.stalls[stall];
+    const culprit = st.region !== 0
+      ? p.regionLink(st.thread, st.region, stallCulprit(p.trace, st))
+      : escapeHtml(stallCulprit(p.trace, st));
+    const task = st.task !== 0 && st.regionType ? ` in ${p.taskLink(st.task)}` : "";
+    p.row(
+      "Delayed by",
+      `${link("stall", stall, `a ${formatDuration(overlap)} stall`)}${share(overlap)}: ${culprit}${task}`,
+    );
+  }
+  if (d.gcs.length > 0) {
+    p.row(
+      "GC",
+      `${d.gcs.length} collection${d.gcs.length === 1 ? "" : "s"} overlapping${
+        d.gc > 0 ? `, ${formatDuration(d.gc)}${share(d.gc)}` : ""
+      }`,
+    );
+  }
+  p.row(
+    "Rest",
+    `${formatDuration(Math.max(0, span - d.stalled - d.gc))}: its own work and waiting with the loop free (I/O, timers, locks)`,
+  );
+}
+
+function taskPanel(p: PanelBuilder, index: number): void {
+  const t = p.trace.tasks[index];
+  p.title = `Task ${escapeHtml(t.type || "(no type)")} <span class="id">#${t.id}</span>`;
+  p.row("Type", escapeHtml(t.type));
+  spanRows(p, t.start, t.end);
+  delayRows(p, t);
+  p.row("Parent task", p.taskLink(t.parent));
+  p.stack("Created at", t.stack);
+  if (t.children.length) p.row("Subtasks", some(t.children, (id) => p.taskLink(id)));
+  const label = (r: RegionRecord) =>
+    `${r.type} ${r.end === undefined ? "…" : formatDuration(r.end - r.start)}`;
+  p.row(
+    "Regions",
+    t.regions.length === 0
+      ? "none"
+      : some(t.regions, (r) => link("region", p.ix.regions.get(r)!, label(r))),
+  );
+  p.row("", focusLink(index, "Focus on this task", "link focus-task"));
+  p.addLogs(t.logs);
+}
+
+function regionPanel(p: PanelBuilder, index: number): void {
+  const r = p.trace.regions[index];
+  p.title = `Region ${escapeHtml(r.type)} <span class="id">#${r.id}</span>`;
+  p.row("Type", escapeHtml(r.type));
+  spanRows(p, r.start, r.end);
+  p.row("Task", p.taskLink(r.task));
+  const task = p.trace.task(r.task);
+  if (task) p.row("Parent task", p.taskLink(task.parent));
+  if (r.parent !== 0) p.row("Enclosing region", p.regionLink(r.thread, r.parent, `#${r.parent}`));
+  p.row("Thread", p.thread(r.thread));
+  p.stack("Started at", r.stack);
+  const stalls = p.trace.stalls.filter((s) => s.thread === r.thread && s.region === r.id);
+  if (stalls.length > 0) {
+    const total = stalls.reduce((n, s) => n + s.end - s.start, 0);
+    p.row("Blocked the loop", `${formatDuration(total)} in ${stalls.length} stall(s)`);
+  }
+  const end = r.end ?? p.trace.duration;
+  const source = task ? task.logs : p.trace.logs.filter((l) => l.task === 0);
+  p.addLogs(source.filter((l) => l.time >= r.start && l.time <= end));
+}
+
+function runtimePanel(p: PanelBuilder, sel: Selection): void {
+  if (sel.kind === "gc") {
+    const g = p.trace.gcs[sel.index];
+    p.title = g.inferred ? "GC (inferred)" : "Garbage collection";
+    p.row("Start", formatDuration(g.start));
+    p.row(g.inferred ? "Window" : "Duration", formatDuration(g.end - g.start));
+    p.row("Heap freed", formatValue("heap", g.freed));
+    p.row("Thread", p.thread(g.thread));
+    if (g.inferred) {
+      p.row("", "The runtime reported no GC: the heap shrank between two samples, somewhere in this window.");
+    }
+    return;
+  }
+  const st = p.trace.stalls[sel.index];
+  p.title = "Event-loop stall";
+  p.row("Start", formatDuration(st.start));
+  p.row("Duration", formatDuration(st.end - st.start));
+  p.row("Thread", p.thread(st.thread));
+  if (st.region !== 0) {
+    p.row("Running region", p.regionLink(st.thread, st.region, st.regionType ?? `#${st.region}`));
+  }
+  p.row("Task", p.taskLink(st.task));
+}
+
+function logPanel(p: PanelBuilder, index: number): void {
+  const l = p.trace.logs[index];
+  p.title = `Log ${escapeHtml(l.category || "(no category)")}`;
+  p.row("Category", escapeHtml(l.category));
+  p.row("Message", `<span class="msg">${escapeHtml(l.message)}</span>`);
+  if (l.truncated) p.row("", "The message was cut to the recorder's length limit.");
+  p.row("Time", formatDuration(l.time));
+  p.row("Task", p.taskLink(l.task));
+  p.row("Thread", p.thread(l.thread));
+  p.stack("Logged at", l.stack);
+}
+
+/** The panel's HTML. */
+function render(p: Panel): string {
+  const logs = p.logs.length === 0 ? "" : `<h3>Logs</h3><table class="logs"><tbody>${
+    p.logs.map((l) =>
+      `<tr><td>${link("log", l.index, formatDuration(l.time))}</td><td>${
+        escapeHtml(l.category)
+      }</td><td class="msg">${escapeHtml(l.message)}</td></tr>`
+    ).join("")
+  }</tbody></table>`;
+  return `<h2>${p.title}</h2><table class="kv"><tbody>${
+    p.rows.map(([k, v]) => `<tr><th scope="row">${k}</th><td>${v}</td></tr>`).join("")
+  }</tbody></table>${logs}`;
+}
+
+const wired = new WeakSet<HTMLElement>();
+
+/**
+ * Shows the details of `sel` in `el` (a hint when nothing is selected or
+ * the model is not built yet).
+ *
+ * @example
+ * ```ts
+ * import { showDetails, type Nav } from "./details.ts";
+ * import type { Trace } from "../../read/trace_model.ts";
+ * declare const trace: Trace, nav: Nav;
+ * showDetails(document.querySelector("#details")!, trace, { kind: "task", index: 0 }, nav);
+ * ```
+ */
+export function showDetails(
+  el: HTMLElement,
+  trace: Trace | undefined,
+  sel: Selection | undefined,
+  nav: Nav,
+): void {
+  if (!wired.has(el)) {
+    wireLinks(el, nav);
+    wired.add(el);
+  }
+  if (!sel || !trace) {
+    el.innerHTML =
+      `<p class="hint">Click a slice, or focus the timeline and press <kbd>]</kbd>, to see its details.</p>`;
+    return;
+  }
+  const p = new PanelBuilder(trace);
+  if (sel.kind === "task") taskPanel(p, sel.index);
+  else if (sel.kind === "region") regionPanel(p, sel.index);
+  else if (sel.kind === "log") logPanel(p, sel.index);
+  else runtimePanel(p, sel);
+  el.innerHTML = render(p);
+}
