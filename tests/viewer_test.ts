@@ -517,6 +517,250 @@ if (!chromium) {
       },
     );
 
+    /** The colour of the timeline's pixel at CSS (x, y) relative to the canvas, "#rrggbb". */
+    function pixel(page: Page, x: number, y: number): Promise<string> {
+      return page.evaluate<string>(`(() => {
+        const t = runtraceViewer.timeline;
+        t.draw();
+        const dpr = devicePixelRatio || 1;
+        const d = t.canvas.getContext("2d")
+          .getImageData(Math.round(${x} * dpr), Math.round(${y} * dpr), 1, 1).data;
+        return "#" + [d[0], d[1], d[2]].map((v) => v.toString(16).padStart(2, "0")).join("");
+      })()`);
+    }
+
+    /** Where an item is drawn now (after a draw), in CSS px relative to the canvas. */
+    function rectOf(page: Page, kind: string, index: number) {
+      return page.evaluate<{ x: number; y: number; w: number; h: number } | null>(
+        `(runtraceViewer.timeline.draw(), runtraceViewer.timeline.rectOf({ kind: "${kind}", index: ${index} }) ?? null)`,
+      );
+    }
+
+    /** Asserts that region `index` of type `type` is painted in its type's colour, not grey. */
+    async function assertDrawnInColour(page: Page, index: number, type: string): Promise<void> {
+      const r = await rectOf(page, "region", index);
+      assert.ok(r, `region ${index} (${type}) has no place`);
+      const width = await page.evaluate<number>("runtraceViewer.timeline.width");
+      const x = Math.max(0, r.x) + (Math.min(r.x + r.w, width) - Math.max(0, r.x)) * 0.75;
+      assert.ok(r.w >= 3 && x > 0 && x < width, `region ${type} is ${r.w}px wide at ${r.x}`);
+      const want = await page.evaluate<string>(
+        `runtraceViewer.colors.get(${JSON.stringify(type)})`,
+      );
+      // Below the label's glyphs, above the slice's lower edge.
+      assert.equal(
+        await pixel(page, x, r.y + r.h - 3),
+        want,
+        `${type} drawn at ${JSON.stringify(r)}`,
+      );
+    }
+
+    test(
+      "a long region that starts in the pixel column of tiny ones is drawn in its colour, and outlined when selected",
+      BROWSER,
+      async () => {
+        const path = join(dir, "long.trace");
+        await trace.start(path, { runtime: false });
+        const [ctx, task] = trace.newTask("draw");
+        for (let i = 0; i < 20; i++) trace.startRegion(ctx, "tiny").end();
+        const long = trace.startRegion(ctx, "long");
+        await new Promise((r) => setTimeout(r, 120));
+        long.end();
+        task.end();
+        await trace.stop();
+        const bytes = new Uint8Array(readFileSync(path));
+        const model = parseTrace(bytes);
+        const li = model.regions.findIndex((r) => r.type === "long");
+        const tiny = model.regions.findLast((r) => r.type === "tiny")!;
+        const page = await open(bytes, "long.trace");
+        const k = await page.evaluate<number>(
+          "runtraceViewer.timeline.width / (runtraceViewer.timeline.t1 - runtraceViewer.timeline.t0)",
+        );
+        assert.ok(
+          (model.regions[li].start - tiny.start) * k < 1,
+          "a tiny region shares its first pixel",
+        );
+        await assertDrawnInColour(page, li, "long");
+        await page.evaluate(`runtraceViewer.timeline.select({ kind: "region", index: ${li} })`);
+        const r = (await rectOf(page, "region", li))!;
+        assert.equal(
+          await pixel(page, r.x + r.w / 2, r.y + 2),
+          "#000000",
+          "the selection's outline",
+        );
+        assert.doesNotMatch(
+          await page.evaluate<string>(`document.querySelector("#details").innerText`),
+          /lane/i,
+          "no internal lane id in the details",
+        );
+      },
+    );
+
+    test(
+      "one click on a task type's p99 opens the focus view of that instance, naming the stall that delayed it",
+      BROWSER,
+      async () => {
+        const path = join(dir, "victims.trace");
+        const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+        await trace.start(path);
+        const waiting = Array.from({ length: 6 }, async () => {
+          const [ctx, t] = trace.newTask("request");
+          await trace.withRegion(ctx, "db.query", () => sleep(40));
+          t.end();
+        });
+        await sleep(5);
+        const [rctx, report] = trace.newTask("report");
+        trace.withRegion(rctx, "report.build", () => {
+          const end = performance.now() + 200;
+          while (performance.now() < end) { /* hold the event loop */ }
+        });
+        report.end();
+        await Promise.all(waiting);
+        for (let i = 0; i < 30; i++) {
+          const [ctx, t] = trace.newTask("request");
+          await trace.withRegion(ctx, "db.query", () => sleep(1));
+          t.end();
+        }
+        await trace.stop();
+        const bytes = new Uint8Array(readFileSync(path));
+        const model = parseTrace(bytes);
+        const culprit = model.regions.findIndex((r) => r.type === "report.build");
+        assert.ok(
+          model.stalls.some((s) => s.regionType === "report.build"),
+          "the recorder saw the stall",
+        );
+        const page = await open(bytes, "victims.trace");
+        await page.clickSelector('[role=tab][data-view="tasks"]');
+        await page.clickSelector('#tasks-table tr[data-type-name="request"] td.p99 button');
+        await page.waitFor("runtraceViewer.focus");
+        const focus = await page.evaluate<{ task: number; culprits: number[] }>(
+          "({ task: runtraceViewer.focus.task, culprits: runtraceViewer.focus.culprits })",
+        );
+        // The instance at rank p99 is the one whose duration the cell shows.
+        const t = model.tasks[focus.task];
+        const p99 = summarizeTaskTypes(model).find((r) => r.type === "request")!.latency!.p99;
+        assert.equal(t.type, "request");
+        assert.equal(t.end! - t.start!, p99);
+        assert.equal(await page.evaluate(`document.querySelector("#view-timeline").hidden`), false);
+        const bar = await page.evaluate<string>(`document.querySelector("#focus-bar").innerText`);
+        assert.match(
+          bar,
+          new RegExp(`request #${t.id}.*delayed .* by a stall in report\\.build \\(report #`),
+        );
+        const details = await page.evaluate<string>(`document.querySelector("#details").innerText`);
+        assert.match(details, /Delayed by\s+a [\d.]+ms stall: report\.build in report #\d+/);
+        // The culprit is on screen, in its colour, at the focus view's first zoom.
+        assert.deepEqual(focus.culprits, [culprit]);
+        await assertDrawnInColour(page, culprit, "report.build");
+        // "0" leaves the focus view for the whole trace.
+        await page.evaluate("runtraceViewer.timeline.canvas.focus()");
+        await page.key("0");
+        await page.waitFor("!runtraceViewer.focus");
+        assert.equal(await page.evaluate(`document.querySelector("#focus-bar").hidden`), true);
+      },
+    );
+
+    test(
+      "the slow-requests fixture: log-scale histogram with counts, sorting, CSV, stall overlap, and a victim's focus view",
+      BROWSER,
+      async () => {
+        const bytes = new Uint8Array(
+          readFileSync(join(repoRoot, "tests/fixtures/slow_requests.trace")),
+        );
+        const model = parseTrace(bytes);
+        const page = await open(bytes, "slow_requests.trace");
+        await page.clickSelector('[role=tab][data-view="tasks"]');
+        const sel = '#tasks-table tr[data-type-name="http.request"]';
+        // Every non-empty bucket shows its count, and a tail bucket of 13 is a bar, not a sliver.
+        const bars = await page.evaluate<{ n: string; h: number }[]>(
+          `[...document.querySelectorAll('${sel} button.bucket')].map((b) => ({
+          n: b.querySelector("small").textContent, h: b.querySelector("span").offsetHeight }))`,
+        );
+        const counts = summarizeTaskTypes(model).find((r) => r.type === "http.request")!.latency!
+          .histogram.map((b) => b.count);
+        assert.deepEqual(bars.map((b) => b.n), counts.map((n) => n === 0 ? "" : String(n)));
+        const tail = bars[counts.indexOf(13)];
+        assert.ok(tail.h >= 10, `the bucket of 13 is ${tail.h}px high`);
+        // Numeric headers are aligned like their cells.
+        assert.equal(
+          await page.evaluate(
+            `getComputedStyle(document.querySelector("#tasks-table thead th.num")).textAlign`,
+          ),
+          "right",
+        );
+        // Sorting by p99, slowest first, then back.
+        await page.clickSelector('#tasks-table button.sort[data-key="p99"]');
+        const order = await page.evaluate<string[]>(
+          `[...document.querySelectorAll("#tasks-table tbody tr")].map((r) => r.dataset.typeName)`,
+        );
+        assert.deepEqual(order, ["report.daily", "thumbnail", "http.request"]);
+        // Copy as CSV: the clipboard, or the text box when the browser refuses it.
+        await page.clickSelector("#tasks-csv-copy");
+        await page.waitFor(`document.querySelector("#tasks-csv").value`);
+        const csv = await page.evaluate<string>(`document.querySelector("#tasks-csv").value`);
+        assert.match(csv, /^type,count,complete,p50_ns,p90_ns,p99_ns,max_ns\n/);
+        assert.match(csv, /\nhttp\.request,1960,1960,\d+,\d+,\d+,\d+\n/);
+        // The slowest bucket lists the stall's victims with their overlap and its culprit.
+        await page.clickSelector(`${sel} button.bucket[data-bucket="${counts.length - 1}"]`);
+        const rows = await page.evaluate<{ text: string; focus: string }[]>(
+          `[...document.querySelectorAll("#tasks-instances tbody tr")].map((r) => ({
+          text: r.innerText, focus: r.querySelector("[data-focus]").dataset.focus }))`,
+        );
+        const victims = rows.filter((r) =>
+          /156ms\s+report\.build \(report\.daily #701\)/.test(r.text)
+        );
+        assert.ok(victims.length >= 8, rows.map((r) => r.text).join("\n"));
+        await page.clickSelector(`#tasks-instances button[data-focus="${victims[0].focus}"]`);
+        await page.waitFor("runtraceViewer.focus");
+        const shown = model.tasks[await page.evaluate<number>("runtraceViewer.focus.task")];
+        assert.equal(`#${shown.id}`, victims[0].text.match(/^#\d+/)![0]);
+        assert.match(
+          await page.evaluate<string>(`document.querySelector("#focus-bar").innerText`),
+          /delayed 156ms by a stall in report\.build \(report\.daily #701\)/,
+        );
+        const culprit = model.regions.findIndex((r) => r.type === "report.build");
+        await assertDrawnInColour(page, culprit, "report.build");
+        // The request's own regions sit in adjacent rows of one track.
+        const rowsOf = await page.evaluate<number[]>(`(() => {
+        const l = runtraceViewer.timeline.opts.layout;
+        const out = [];
+        for (let i = 0; i < runtraceViewer.cols.regions.n; i++) {
+          if (runtraceViewer.cols.regions.task[i] === ${shown.id}) out.push(l.regionPlace[2 * i + 1]);
+        }
+        return out;
+      })()`);
+        const distinct = [...new Set(rowsOf)].sort((a, b) => a - b);
+        assert.ok(distinct.length > 0);
+        assert.equal(
+          distinct[distinct.length - 1] - distinct[0],
+          distinct.length - 1,
+          `${distinct}`,
+        );
+      },
+    );
+
+    test(
+      "concurrent startRegion code across awaits shows no problems banner",
+      BROWSER,
+      async () => {
+        const path = join(dir, "concurrent.trace");
+        await trace.start(path, { runtime: false });
+        await Promise.all(Array.from({ length: 8 }, async (_, i) => {
+          const [ctx, t] = trace.newTask("job");
+          const r = trace.startRegion(ctx, "step");
+          try {
+            await new Promise((res) => setTimeout(res, 1 + (i % 3)));
+          } finally {
+            r.end();
+          }
+          t.end();
+        }));
+        await trace.stop();
+        const page = await open(new Uint8Array(readFileSync(path)), "concurrent.trace");
+        await page.waitFor("runtraceViewer.trace");
+        assert.equal(await page.evaluate(`document.querySelector("#banner").hidden`), true);
+      },
+    );
+
     test("a file that is not a trace gets an error page that says so", BROWSER, async () => {
       const page = await open(new TextEncoder().encode('{"traceEvents": []}'), "trace.json");
       const error = await page.evaluate<string>(`document.querySelector("#error").innerText`);

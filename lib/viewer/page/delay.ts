@@ -1,79 +1,95 @@
 /**
- * What held a task up, as far as the page can tell from the trace model:
- * the event-loop stalls caused by other work, and the GCs, that overlap
- * the task's span on the threads it ran on.
+ * The page's model: the reader's trace model and, beside it, the reader's
+ * delay attribution (lib/read/delay.ts) of every task, built from one pass
+ * over the events, with the look-ups the panels need.
  *
  * @module
  */
 
-import type { StallRecord, TaskRecord, Trace } from "../../read/trace_model.ts";
+import type { StallRecord, TaskRecord, Trace, TraceBuilder } from "../../read/trace_model.ts";
+import { DelayAnalyzer, type StallCause, type TaskDelay } from "../../read/delay.ts";
+import type { TraceEvent } from "../../format/decoder.ts";
 import { formatDuration } from "../../read/duration.ts";
 
-/** A stall that overlapped a task, and for how long. */
-export interface StallOverlap {
-  /** Index into `trace.stalls`. */
-  stall: number;
-  /** ns of the task's span the stall covered. */
-  overlap: number;
+export type { StallCause, TaskDelay };
+
+/** The trace model and each task's delay attribution. */
+export interface PageModel {
+  trace: Trace;
+  delays: TaskDelays;
 }
 
-/** A task's span split by what overlapped it. */
-export interface TaskDelay {
-  /** The task's span, ns (to the trace's edge when cut by it). */
-  start: number;
-  end: number;
-  /** Stalls caused by other work, longest overlap first. */
-  stalls: StallOverlap[];
-  /** ns of the span inside those stalls (they do not overlap each other on one thread). */
-  stalled: number;
-  /** Indices into `trace.gcs` of collections overlapping the span, and their ns inside it. */
-  gcs: number[];
-  gc: number;
-}
+/** Every task's delay attribution, by task, and each stall's place in `trace.stalls`. */
+export class TaskDelays {
+  private byTask = new Map<number, TaskDelay>();
+  private stallAt = new Map<string, number>();
 
-/** Threads the task ran on: those of its regions and logs, else the main thread. */
-function threadsOf(task: TaskRecord): Set<number> {
-  const out = new Set<number>();
-  for (const r of task.regions) out.add(r.thread);
-  for (const l of task.logs) out.add(l.thread);
-  if (out.size === 0) out.add(1);
-  return out;
+  /** Indexes the delays of `trace`, as the analyzer reported them. */
+  constructor(private trace: Trace, tasks: TaskDelay[]) {
+    for (const t of tasks) this.byTask.set(t.id, t);
+    trace.stalls.forEach((s, i) => this.stallAt.set(`${s.thread}:${s.start}`, i));
+  }
+
+  /** The attribution of `task` (an empty one if the analyzer did not see it). */
+  of(task: TaskRecord): TaskDelay {
+    const d = this.byTask.get(task.id);
+    if (d) return d;
+    const start = task.start ?? 0, end = task.end ?? this.trace.duration;
+    return {
+      id: task.id,
+      type: task.type,
+      parent: task.parent,
+      thread: 1,
+      start,
+      end,
+      duration: end - start,
+      complete: task.start !== undefined && task.end !== undefined,
+      inRegions: 0,
+      blocked: 0,
+      gc: 0,
+      waiting: end - start,
+      blockedBy: [],
+    };
+  }
+
+  /** Index of a stall cause in `trace.stalls` (-1 if the model has no such stall). */
+  stallIndex(c: StallCause): number {
+    return this.stallAt.get(`${c.thread}:${c.start}`) ?? -1;
+  }
 }
 
 /**
- * The stalls caused by other work and the GCs that overlap `task`. A stall
- * whose running region belongs to the task itself is the task's own work,
- * not a delay.
+ * Builds the page's model from events: feed `add` every event, then call
+ * `result`.
  *
  * @example
  * ```ts
- * import { parseTrace } from "../../read/trace_model.ts";
- * import { taskDelay } from "./delay.ts";
- * const trace = parseTrace(await Deno.readFile("trace.out"));
- * const d = taskDelay(trace, trace.tasks[0]);
- * console.log(d.stalled, d.stalls.map((s) => trace.stalls[s.stall].regionType));
+ * import { TraceDecoder } from "../../format/decoder.ts";
+ * import { TraceBuilder } from "../../read/trace_model.ts";
+ * import { PageModelBuilder } from "./delay.ts";
+ * const b = new PageModelBuilder(new TraceBuilder());
+ * const d = new TraceDecoder(b.add);
+ * d.push(await Deno.readFile("trace.out"));
+ * d.finish();
+ * const { trace, delays } = b.result();
  * ```
  */
-export function taskDelay(trace: Trace, task: TaskRecord): TaskDelay {
-  const start = task.start ?? 0, end = task.end ?? trace.duration;
-  const threads = threadsOf(task);
-  const out: TaskDelay = { start, end, stalls: [], stalled: 0, gcs: [], gc: 0 };
-  const overlap = (s: number, e: number) => Math.max(0, Math.min(e, end) - Math.max(s, start));
-  trace.stalls.forEach((st, i) => {
-    if (st.start >= end || st.end <= start || !threads.has(st.thread)) return;
-    if (st.task === task.id && st.task !== 0) return;
-    const o = overlap(st.start, st.end);
-    if (o <= 0) return;
-    out.stalls.push({ stall: i, overlap: o });
-    out.stalled += o;
-  });
-  out.stalls.sort((a, b) => b.overlap - a.overlap);
-  trace.gcs.forEach((g, i) => {
-    if (g.start >= end || g.end <= start || !threads.has(g.thread)) return;
-    out.gcs.push(i);
-    if (!g.inferred) out.gc += overlap(g.start, g.end);
-  });
-  return out;
+export class PageModelBuilder {
+  private analyzer = new DelayAnalyzer();
+
+  constructor(private builder: TraceBuilder) {}
+
+  /** Takes the next event. */
+  add = (e: TraceEvent): void => {
+    this.builder.add(e);
+    this.analyzer.add(e);
+  };
+
+  /** The model, after the end event. */
+  result(): PageModel {
+    const trace = this.builder.result();
+    return { trace, delays: new TaskDelays(trace, this.analyzer.result().tasks) };
+  }
 }
 
 /**
@@ -81,15 +97,14 @@ export function taskDelay(trace: Trace, task: TaskRecord): TaskDelay {
  *
  * @example
  * ```ts
- * import { parseTrace } from "../../read/trace_model.ts";
  * import { stallCulprit } from "./delay.ts";
- * const trace = parseTrace(await Deno.readFile("trace.out"));
- * if (trace.stalls[0]) console.log(stallCulprit(trace, trace.stalls[0])); // "report.build (report #701)"
+ * stallCulprit({ regionType: "report.build", task: 701, taskType: "report" }); // "report.build (report #701)"
  * ```
  */
-export function stallCulprit(trace: Trace, st: StallRecord): string {
-  const task = st.task === 0 ? undefined : trace.task(st.task);
-  const who = task ? `${task.type || "task"} #${task.id}` : st.task === 0 ? "" : `task #${st.task}`;
+export function stallCulprit(
+  st: Pick<StallRecord, "regionType" | "task"> & { taskType?: string },
+): string {
+  const who = st.task === 0 ? "" : `${st.taskType || "task"} #${st.task}`;
   if (st.regionType) return who ? `${st.regionType} (${who})` : st.regionType;
   return who || "code outside any region";
 }
@@ -99,12 +114,13 @@ export function stallCulprit(trace: Trace, st: StallRecord): string {
  *
  * @example
  * ```ts
- * import { parseTrace } from "../../read/trace_model.ts";
  * import { stallLabel } from "./delay.ts";
- * const trace = parseTrace(await Deno.readFile("trace.out"));
- * if (trace.stalls[0]) console.log(stallLabel(trace, trace.stalls[0])); // "stall 156ms: report.build (report #701)"
+ * stallLabel({ start: 0, end: 156e6, regionType: "report.build", task: 701, taskType: "report" });
+ * // "stall 156ms: report.build (report #701)"
  * ```
  */
-export function stallLabel(trace: Trace, st: StallRecord): string {
-  return `stall ${formatDuration(st.end - st.start)}: ${stallCulprit(trace, st)}`;
+export function stallLabel(
+  st: Pick<StallRecord, "start" | "end" | "regionType" | "task"> & { taskType?: string },
+): string {
+  return `stall ${formatDuration(st.end - st.start)}: ${stallCulprit(st)}`;
 }

@@ -12,7 +12,7 @@ import type { RegionRecord, TaskRecord, Trace } from "../../read/trace_model.ts"
 import { formatDuration } from "../../read/duration.ts";
 import { escapeHtml } from "./ticks_and_html.ts";
 import { formatValue, type Selection } from "./timeline.ts";
-import { stallCulprit, taskDelay } from "./delay.ts";
+import { type PageModel, stallCulprit } from "./delay.ts";
 
 /** What links in the page's panels and tables do. */
 export interface Nav {
@@ -108,8 +108,10 @@ class PanelBuilder implements Panel {
   rows: [string, string][] = [];
   logs: Panel["logs"] = [];
   readonly ix: Indices;
-  constructor(readonly trace: Trace) {
-    this.ix = indicesOf(trace);
+  readonly trace: Trace;
+  constructor(readonly model: PageModel) {
+    this.trace = model.trace;
+    this.ix = indicesOf(model.trace);
   }
   row(k: string, v: string): void {
     this.rows.push([k, v]);
@@ -156,34 +158,30 @@ function spanRows(p: PanelBuilder, start: number | undefined, end: number | unde
   );
 }
 
-/** What held the task up: stalls by other work (with the culprit) and GCs. */
+/**
+ * Where the task's time went (the reader's delay attribution): in its own
+ * regions, blocked by other work's stalls (each linked, with its culprit),
+ * in GC, and waiting with the loop free.
+ */
 function delayRows(p: PanelBuilder, t: TaskRecord): void {
-  const d = taskDelay(p.trace, t);
-  const span = d.end - d.start;
-  const share = (ns: number) => span > 0 ? ` (${Math.round(ns / span * 100)}%)` : "";
-  if (d.stalls.length === 0) p.row("Delayed by", "no event-loop stall by other work");
-  for (const { stall, overlap } of d.stalls.slice(0, 5)) {
-    const st = p.trace.stalls[stall];
-    const culprit = st.region !== 0
-      ? p.regionLink(st.thread, st.region, stallCulprit(p.trace, st))
-      : escapeHtml(stallCulprit(p.trace, st));
-    const task = st.task !== 0 && st.regionType ? ` in ${p.taskLink(st.task)}` : "";
-    p.row(
-      "Delayed by",
-      `${link("stall", stall, `a ${formatDuration(overlap)} stall`)}${share(overlap)}: ${culprit}${task}`,
-    );
+  const d = p.model.delays.of(t);
+  const share = (ns: number) => d.duration > 0 ? ` (${Math.round(ns / d.duration * 100)}%)` : "";
+  p.row("In its regions", `${formatDuration(d.inRegions)}${share(d.inRegions)}`);
+  p.row("Blocked by others", `${formatDuration(d.blocked)}${share(d.blocked)}`);
+  for (const { stall, delay } of d.blockedBy.slice(0, 5)) {
+    const si = p.model.delays.stallIndex(stall);
+    const what = `a ${formatDuration(delay)} stall`;
+    const culprit = stall.region !== 0
+      ? p.regionLink(stall.thread, stall.region, stallCulprit(stall))
+      : escapeHtml(stallCulprit(stall));
+    const task = stall.task !== 0 && stall.regionType ? ` in ${p.taskLink(stall.task)}` : "";
+    p.row("Delayed by", `${si >= 0 ? link("stall", si, what) : what}: ${culprit}${task}`);
   }
-  if (d.gcs.length > 0) {
-    p.row(
-      "GC",
-      `${d.gcs.length} collection${d.gcs.length === 1 ? "" : "s"} overlapping${
-        d.gc > 0 ? `, ${formatDuration(d.gc)}${share(d.gc)}` : ""
-      }`,
-    );
-  }
+  if (d.blockedBy.length > 5) p.row("", `and ${d.blockedBy.length - 5} more stalls`);
+  if (d.gc > 0) p.row("In GC", `${formatDuration(d.gc)}${share(d.gc)}`);
   p.row(
-    "Rest",
-    `${formatDuration(Math.max(0, span - d.stalled - d.gc))}: its own work and waiting with the loop free (I/O, timers, locks)`,
+    "Waiting",
+    `${formatDuration(d.waiting)}${share(d.waiting)}, the loop free (I/O, timers, locks)`,
   );
 }
 
@@ -238,7 +236,10 @@ function runtimePanel(p: PanelBuilder, sel: Selection): void {
     p.row("Heap freed", formatValue("heap", g.freed));
     p.row("Thread", p.thread(g.thread));
     if (g.inferred) {
-      p.row("", "The runtime reported no GC: the heap shrank between two samples, somewhere in this window.");
+      p.row(
+        "",
+        "The runtime reported no GC: the heap shrank between two samples, somewhere in this window.",
+      );
     }
     return;
   }
@@ -267,13 +268,15 @@ function logPanel(p: PanelBuilder, index: number): void {
 
 /** The panel's HTML. */
 function render(p: Panel): string {
-  const logs = p.logs.length === 0 ? "" : `<h3>Logs</h3><table class="logs"><tbody>${
-    p.logs.map((l) =>
-      `<tr><td>${link("log", l.index, formatDuration(l.time))}</td><td>${
-        escapeHtml(l.category)
-      }</td><td class="msg">${escapeHtml(l.message)}</td></tr>`
-    ).join("")
-  }</tbody></table>`;
+  const logs = p.logs.length === 0
+    ? ""
+    : `<h3>Logs</h3><table class="logs"><tbody>${
+      p.logs.map((l) =>
+        `<tr><td>${link("log", l.index, formatDuration(l.time))}</td><td>${
+          escapeHtml(l.category)
+        }</td><td class="msg">${escapeHtml(l.message)}</td></tr>`
+      ).join("")
+    }</tbody></table>`;
   return `<h2>${p.title}</h2><table class="kv"><tbody>${
     p.rows.map(([k, v]) => `<tr><th scope="row">${k}</th><td>${v}</td></tr>`).join("")
   }</tbody></table>${logs}`;
@@ -288,14 +291,14 @@ const wired = new WeakSet<HTMLElement>();
  * @example
  * ```ts
  * import { showDetails, type Nav } from "./details.ts";
- * import type { Trace } from "../../read/trace_model.ts";
- * declare const trace: Trace, nav: Nav;
- * showDetails(document.querySelector("#details")!, trace, { kind: "task", index: 0 }, nav);
+ * import type { PageModel } from "./delay.ts";
+ * declare const model: PageModel, nav: Nav;
+ * showDetails(document.querySelector("#details")!, model, { kind: "task", index: 0 }, nav);
  * ```
  */
 export function showDetails(
   el: HTMLElement,
-  trace: Trace | undefined,
+  model: PageModel | undefined,
   sel: Selection | undefined,
   nav: Nav,
 ): void {
@@ -303,12 +306,12 @@ export function showDetails(
     wireLinks(el, nav);
     wired.add(el);
   }
-  if (!sel || !trace) {
+  if (!sel || !model) {
     el.innerHTML =
       `<p class="hint">Click a slice, or focus the timeline and press <kbd>]</kbd>, to see its details.</p>`;
     return;
   }
-  const p = new PanelBuilder(trace);
+  const p = new PanelBuilder(model);
   if (sel.kind === "task") taskPanel(p, sel.index);
   else if (sel.kind === "region") regionPanel(p, sel.index);
   else if (sel.kind === "log") logPanel(p, sel.index);

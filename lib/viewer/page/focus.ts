@@ -8,12 +8,11 @@
  * @module
  */
 
-import type { Trace } from "../../read/trace_model.ts";
 import { formatDuration } from "../../read/duration.ts";
 import type { Columns } from "./columns.ts";
 import { type Layout, layoutTrace } from "./model.ts";
 import type { Band } from "./timeline.ts";
-import { stallLabel, taskDelay } from "./delay.ts";
+import { type PageModel, stallLabel } from "./delay.ts";
 
 /** A task's focus view: its layout, the bands drawn across it and the range shown first. */
 export interface Focus {
@@ -37,7 +36,9 @@ function familyOf(cols: Columns, i: number): Uint8Array {
     const t = todo.pop()!;
     if (in_[t]) continue;
     in_[t] = 1;
-    for (let k = tasks.childStart[t]; k < tasks.childStart[t + 1]; k++) todo.push(tasks.children[k]);
+    for (let k = tasks.childStart[t]; k < tasks.childStart[t + 1]; k++) {
+      todo.push(tasks.children[k]);
+    }
   }
   return in_;
 }
@@ -48,18 +49,19 @@ function familyOf(cols: Columns, i: number): Uint8Array {
  * @example
  * ```ts
  * import { decodeColumns } from "./columns.ts";
- * import { parseTrace } from "../../read/trace_model.ts";
  * import { focusTask } from "./focus.ts";
- * const bytes = await Deno.readFile("trace.out");
- * const f = focusTask(decodeColumns(bytes), parseTrace(bytes), 0);
+ * import type { PageModel } from "./delay.ts";
+ * declare const model: PageModel;
+ * const f = focusTask(decodeColumns(await Deno.readFile("trace.out")), model, 0);
  * console.log(f.bands.map((b) => b.label));
  * ```
  */
-export function focusTask(cols: Columns, trace: Trace, index: number): Focus {
+export function focusTask(cols: Columns, model: PageModel, index: number): Focus {
+  const { trace, delays } = model;
   const family = familyOf(cols, index);
   const ids = new Set<number>();
   family.forEach((on, i) => on && ids.add(cols.tasks.id[i]));
-  const delay = taskDelay(trace, trace.tasks[index]);
+  const delay = delays.of(trace.tasks[index]);
   const regions = new Uint8Array(cols.regions.n);
   for (let i = 0; i < cols.regions.n; i++) if (ids.has(cols.regions.task[i])) regions[i] = 1;
   const logs = new Uint8Array(cols.logs.n);
@@ -69,22 +71,22 @@ export function focusTask(cols: Columns, trace: Trace, index: number): Focus {
   const bands: Band[] = [];
   let t0 = delay.start, t1 = delay.end;
   const culprits: number[] = [];
-  for (const { stall } of delay.stalls) {
-    stalls[stall] = 1;
-    const st = trace.stalls[stall];
-    bands.push({ start: st.start, end: st.end, kind: "stall", label: stallLabel(trace, st) });
-    const r = st.region === 0
+  for (const { stall } of delay.blockedBy) {
+    const si = delays.stallIndex(stall);
+    if (si >= 0) stalls[si] = 1;
+    bands.push({ start: stall.start, end: stall.end, kind: "stall", label: stallLabel(stall) });
+    const r = stall.region === 0
       ? -1
-      : trace.regions.findIndex((x) => x.thread === st.thread && x.id === st.region);
+      : trace.regions.findIndex((x) => x.thread === stall.thread && x.id === stall.region);
     if (r < 0) continue;
     regions[r] = 1;
     culprits.push(r);
     t0 = Math.min(t0, trace.regions[r].start);
     t1 = Math.max(t1, trace.regions[r].end ?? trace.duration);
   }
-  for (const g of delay.gcs) {
+  trace.gcs.forEach((gc, g) => {
+    if (gc.thread !== delay.thread || gc.end <= delay.start || gc.start >= delay.end) return;
     gcs[g] = 1;
-    const gc = trace.gcs[g];
     bands.push({
       start: gc.start,
       end: gc.end,
@@ -93,7 +95,7 @@ export function focusTask(cols: Columns, trace: Trace, index: number): Focus {
         ? `GC somewhere in these ${formatDuration(gc.end - gc.start)}`
         : `GC ${formatDuration(gc.end - gc.start)}`,
     });
-  }
+  });
   const layout = layoutTrace(cols, { tasks: family, regions, logs, stalls, gcs, noCounters: true });
   const pad = Math.max(1000, (t1 - t0) * 0.04);
   return { task: index, layout, bands, t0: Math.max(0, t0 - pad), t1: t1 + pad, culprits };

@@ -83,4 +83,3 @@ export function renderLogsPage(root: HTMLElement, trace: Trace, nav: Nav): void 
   more.addEventListener("click", append);
   apply();
 }
-

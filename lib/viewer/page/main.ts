@@ -11,6 +11,7 @@
 
 import { TraceDecoder } from "../../format/decoder.ts";
 import { type Trace, TraceBuilder } from "../../read/trace_model.ts";
+import { describeWindowEdges } from "../../read/region_nesting.ts";
 import { type Columns, decodeColumns } from "./columns.ts";
 import { assignColors } from "./colors.ts";
 import { formatDuration } from "../../read/duration.ts";
@@ -22,7 +23,7 @@ import { type Focus, focusTask } from "./focus.ts";
 import { renderStatsPage } from "./stats_page.ts";
 import { renderLogsPage } from "./logs_page.ts";
 import { setupSearch } from "./search.ts";
-import { stallCulprit, taskDelay } from "./delay.ts";
+import { type PageModel, PageModelBuilder, stallCulprit } from "./delay.ts";
 
 /** What the page exposes for tests and benchmarks. */
 interface ViewerHook {
@@ -41,6 +42,8 @@ interface ViewerHook {
   timeline?: Timeline;
   cols?: Columns;
   trace?: Trace;
+  /** Colour per task type, region type and log category. */
+  colors?: Map<string, string>;
   /** The focus view shown, if any. */
   focus?: Focus;
 }
@@ -74,36 +77,37 @@ function showError(title: string, detail: string): void {
 }
 
 /**
- * Builds the full trace model (lib/read/trace_model.ts) from the same bytes in
- * the background, a slice at a time so the timeline stays responsive; a
- * caller that needs it at once finishes the work synchronously.
+ * Builds the page's model (the reader's trace model and delay attribution)
+ * from the same bytes in the background, a slice at a time so the timeline
+ * stays responsive; a caller that needs it at once finishes the work
+ * synchronously.
  */
 class ModelLoader {
-  private builder = new TraceBuilder();
+  private builder = new PageModelBuilder(new TraceBuilder());
   private decoder = new TraceDecoder(this.builder.add);
   private at = 0;
-  private trace?: Trace;
-  private onReady: (t: Trace) => void;
+  private model?: PageModel;
+  private onReady: (m: PageModel) => void;
 
-  constructor(private bytes: Uint8Array, onReady: (t: Trace) => void) {
+  constructor(private bytes: Uint8Array, onReady: (m: PageModel) => void) {
     this.onReady = onReady;
   }
 
   /** Starts the background work. */
   start(): void {
     const tick = () => {
-      if (this.trace) return;
+      if (this.model) return;
       const until = performance.now() + 30;
-      while (!this.trace && performance.now() < until) this.step();
-      if (!this.trace) setTimeout(tick, 0);
+      while (!this.model && performance.now() < until) this.step();
+      if (!this.model) setTimeout(tick, 0);
     };
     setTimeout(tick, 0);
   }
 
   /** The model, built now if the background work has not finished. */
-  get(): Trace {
-    while (!this.trace) this.step();
-    return this.trace;
+  get(): PageModel {
+    while (!this.model) this.step();
+    return this.model;
   }
 
   private step(): void {
@@ -114,8 +118,8 @@ class ModelLoader {
       return;
     }
     this.decoder.finish();
-    this.trace = this.builder.result();
-    this.onReady(this.trace);
+    this.model = this.builder.result();
+    this.onReady(this.model);
   }
 }
 
@@ -153,10 +157,14 @@ function main(): void {
   showBanner(cols, undefined);
   showSummary(cols, name);
   const colors = assignColors(cols.names);
-  const loader = new ModelLoader(bytes, (trace) => {
+  hook.colors = colors;
+  const loader = new ModelLoader(bytes, ({ trace }) => {
     hook.trace = trace;
     hook.modelMs = performance.now();
     if (trace.problems.length > 0) showBanner(cols, trace);
+    // The window's edges are not misuse: said in the summary, not in the banner.
+    const edges = describeWindowEdges(trace.window);
+    if (edges) $("#summary").textContent += ` · ${edges}`;
   });
   const details = $("#details");
   const timeline = new Timeline($("#timeline-host"), {
@@ -208,11 +216,18 @@ class Views {
     this.pages = new Map<string, () => void>([
       ["tasks", page("tasks")],
       ["regions", page("regions")],
-      ["logs", () => renderLogsPage($("#view-logs"), loader.get(), this.nav)],
+      ["logs", () => renderLogsPage($("#view-logs"), loader.get().trace, this.nav)],
     ]);
     this.wireTabs();
     this.bar.addEventListener("click", (e) => {
       if ((e.target as HTMLElement).closest("button.unfocus")) this.unfocus();
+    });
+    // "Show everything" leaves the focus view for the whole trace.
+    timeline.canvas.addEventListener("keydown", (e) => {
+      if ((e.key === "0" || e.key === "Home") && hook.focus) {
+        this.unfocus();
+        timeline.showAll();
+      }
     });
   }
 
@@ -258,20 +273,21 @@ class Views {
 
   /** Opens the focus view of task `index`: its rows, what overlapped it, and why it waited. */
   private focus(index: number, sel?: Selection): void {
-    const trace = this.loader.get();
-    const f = focusTask(this.cols, trace, index);
+    const model = this.loader.get();
+    const trace = model.trace;
+    const f = focusTask(this.cols, model, index);
     hook.focus = f;
     this.show("timeline");
     this.timeline.setLayout(f.layout, f.bands);
     this.timeline.zoomTo(f.t0, f.t1);
     this.timeline.select(sel ?? { kind: "task", index });
     const t = trace.tasks[index];
-    const d = taskDelay(trace, t);
-    const why = d.stalls.length === 0
-      ? "no event-loop stall by other work overlapped it"
-      : `delayed ${formatDuration(d.stalled)} by ${
-        d.stalls.length === 1 ? "a stall" : `${d.stalls.length} stalls`
-      } in ${stallCulprit(trace, trace.stalls[d.stalls[0].stall])}`;
+    const d = model.delays.of(t);
+    const why = d.blockedBy.length === 0
+      ? "no event-loop stall by other work delayed it"
+      : `delayed ${formatDuration(d.blocked)} by ${
+        d.blockedBy.length === 1 ? "a stall" : `${d.blockedBy.length} stalls`
+      } in ${stallCulprit(d.blockedBy[0].stall)}`;
     this.bar.hidden = false;
     this.bar.innerHTML = `Focus on <b>${escapeHtml(t.type || "(no type)")} #${t.id}</b> · ${
       formatDuration(d.end - d.start)

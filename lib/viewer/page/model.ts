@@ -235,7 +235,10 @@ export function layoutTrace(c: Columns, filter: LayoutFilter = {}): Layout {
   layoutTasks(c, filter.tasks, out, from);
   const lanes = laneNesting(c, filter.regions, from);
   const threadIds = new Set<number>(c.threads.keys());
-  const note = (cols: { n: number; thread: Float64Array; start?: Float64Array }, f?: Uint8Array) => {
+  const note = (
+    cols: { n: number; thread: Float64Array; start?: Float64Array },
+    f?: Uint8Array,
+  ) => {
     for (let i = 0; i < cols.n; i++) {
       if (!shown(f, i)) continue;
       threadIds.add(cols.thread[i]);

@@ -90,4 +90,3 @@ export function setupSearch(
     timeline.select(hits[at], true);
   });
 }
-

@@ -20,7 +20,7 @@ import { formatDuration } from "../../read/duration.ts";
 import type { Trace } from "../../read/trace_model.ts";
 import { escapeHtml } from "./ticks_and_html.ts";
 import { focusLink, link, type Nav, wireLinks } from "./details.ts";
-import { stallCulprit, taskDelay } from "./delay.ts";
+import { type PageModel, stallCulprit } from "./delay.ts";
 
 /** A row of the Tasks or Regions page: the analysis model's summary of one type. */
 export interface TypeRow {
@@ -181,18 +181,19 @@ export function statsCsv(rows: TypeRow[]): string {
  * ```ts
  * import { renderStatsPage } from "./stats_page.ts";
  * import type { Nav } from "./details.ts";
- * import type { Trace } from "../../read/trace_model.ts";
- * declare const trace: Trace, nav: Nav;
- * renderStatsPage(document.querySelector("#view-tasks")!, trace, "tasks", new Map(), nav);
+ * import type { PageModel } from "./delay.ts";
+ * declare const model: PageModel, nav: Nav;
+ * renderStatsPage(document.querySelector("#view-tasks")!, model, "tasks", new Map(), nav);
  * ```
  */
 export function renderStatsPage(
   root: HTMLElement,
-  trace: Trace,
+  model: PageModel,
   which: Which,
   colors: Map<string, string>,
   nav: Nav,
 ): void {
+  const trace = model.trace;
   const noun = which === "tasks" ? "task" : "region";
   const duration = new Map<number, number>();
   const rows = typeRows(trace, which, duration);
@@ -202,11 +203,14 @@ export function renderStatsPage(
   }
   const cols = columns(which, noun, colors);
   const head = cols.map((c) =>
-    `<th scope="col"${c.num ? ' class="num"' : ""} aria-sort="none"><button class="sort" data-key="${c.key}">${c.label}</button></th>`
+    `<th scope="col"${
+      c.num ? ' class="num"' : ""
+    } aria-sort="none"><button class="sort" data-key="${c.key}">${c.label}</button></th>`
   ).join("");
-  root.innerHTML = `<div class="filters"><button id="${which}-csv-copy">Copy as CSV</button><span id="${which}-csv-status" aria-live="polite"></span></div><table class="stats" id="${which}-table"><thead><tr>${head}<th scope="col">Latency histogram (log scale)</th>${
-    which === "regions" ? `<th scope="col">By task type</th>` : ""
-  }</tr></thead><tbody></tbody></table><textarea id="${which}-csv" readonly hidden rows="6" cols="80"></textarea><section id="${which}-instances" class="instances" aria-live="polite"></section>`;
+  root.innerHTML =
+    `<div class="filters"><button id="${which}-csv-copy">Copy as CSV</button><span id="${which}-csv-status" aria-live="polite"></span></div><table class="stats" id="${which}-table"><thead><tr>${head}<th scope="col">Latency histogram (log scale)</th>${
+      which === "regions" ? `<th scope="col">By task type</th>` : ""
+    }</tr></thead><tbody></tbody></table><textarea id="${which}-csv" readonly hidden rows="6" cols="80"></textarea><section id="${which}-instances" class="instances" aria-live="polite"></section>`;
   const body = root.querySelector("tbody")!;
   const fill = () => {
     body.innerHTML = rows.map((row) => {
@@ -242,7 +246,7 @@ export function renderStatsPage(
     }
     b.setAttribute("aria-pressed", "true");
     const row = rowsOrig[Number(b.dataset.type)];
-    listBucket(list, trace, which, row, Number(b.dataset.bucket), duration);
+    listBucket(list, model, which, row, Number(b.dataset.bucket), duration);
   });
 }
 
@@ -297,12 +301,13 @@ function wireCsv(root: HTMLElement, which: Which, rows: TypeRow[]): void {
 /** Lists the instances of one histogram bucket, slowest first, with what delayed each task. */
 function listBucket(
   list: HTMLElement,
-  trace: Trace,
+  model: PageModel,
   which: Which,
   row: TypeRow,
   bi: number,
   duration: Map<number, number>,
 ): void {
+  const trace = model.trace;
   const noun = which === "tasks" ? "task" : "region";
   const bucket = row.latency!.histogram[bi];
   const items = row.ranked.filter((i) => bucketOf(duration.get(i)!) === bucket.bucket).reverse();
@@ -317,13 +322,15 @@ function listBucket(
       } #${r.task}</td><td class="num">${r.thread}</td></tr>`;
     }
     const t = trace.tasks[i];
-    const d = taskDelay(trace, t);
-    const culprit = d.stalls.length ? stallCulprit(trace, trace.stalls[d.stalls[0].stall]) : "";
+    const d = model.delays.of(t);
+    const culprit = d.blockedBy.length ? stallCulprit(d.blockedBy[0].stall) : "";
     return `<tr><td>${focusLink(i, `#${t.id}`)}</td><td class="num">${
       formatDuration(t.start ?? 0)
     }</td><td class="num dur">${formatDuration(duration.get(i)!)}</td><td class="num stall">${
-      d.stalled > 0 ? formatDuration(d.stalled) : "-"
-    }</td><td>${escapeHtml(culprit)}</td><td class="num">${t.regions.length}</td><td class="num">${t.logs.length}</td><td>${
+      d.blocked > 0 ? formatDuration(d.blocked) : "-"
+    }</td><td>${
+      escapeHtml(culprit)
+    }</td><td class="num">${t.regions.length}</td><td class="num">${t.logs.length}</td><td>${
       escapeHtml(t.logs.slice(0, 3).map((l) => `${l.category}=${l.message}`).join(" "))
     }</td></tr>`;
   };

@@ -309,7 +309,9 @@ export class Timeline {
     const i = sel.index;
     switch (sel.kind) {
       case "task":
-        return `task ${cols.names[cols.tasks.type[i]]} #${cols.tasks.id[i]}: ${formatDuration(e - s)}`;
+        return `task ${cols.names[cols.tasks.type[i]]} #${cols.tasks.id[i]}: ${
+          formatDuration(e - s)
+        }`;
       case "region":
         return `region ${cols.names[cols.regions.type[i]]}: ${formatDuration(e - s)}`;
       case "gc":

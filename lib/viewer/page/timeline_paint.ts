@@ -161,9 +161,10 @@ export class TimelinePainter {
     ctx.font = "11px system-ui, sans-serif";
     ctx.textBaseline = "middle";
     const top = AXIS_H - s.scrollY;
+    this.bands(false);
     for (let ti = 0; ti < s.layout.tracks.length; ti++) this.track(ti, top);
     this.flush();
-    this.bands();
+    this.bands(true);
     this.flows(top);
     this.outlineSelection(top);
     this.axis();
@@ -440,7 +441,11 @@ export class TimelinePainter {
     ctx.lineTo(xe, prev);
     ctx.lineTo(xe, base);
     ctx.closePath();
-    const color = /util/.test(c.name) ? "#188038" : /heap|memory/.test(c.name) ? "#1a73e8" : "#5f6368";
+    const color = /util/.test(c.name)
+      ? "#188038"
+      : /heap|memory/.test(c.name)
+      ? "#1a73e8"
+      : "#5f6368";
     ctx.globalAlpha = 0.3;
     ctx.fillStyle = color;
     ctx.fill();
@@ -485,18 +490,25 @@ export class TimelinePainter {
     }
   }
 
-  /** Stalls and GCs drawn across every row (the focus view), each with its label on top. */
-  private bands(): void {
+  /**
+   * Stalls and GCs drawn across every row (the focus view): a tint behind
+   * the slices (which keep their colours), then over them its edges and its
+   * label.
+   */
+  private bands(over: boolean): void {
     const s = this.s, ctx = this.ctx;
     let labelRow = 0;
     for (const b of s.bands) {
       const x0 = Math.max(-1, this.x(b.start)), x1 = Math.min(s.width + 1, this.x(b.end));
       if (x1 < 0 || x0 > s.width) continue;
       const color = b.kind === "stall" ? "#f29900" : "#d93025";
-      ctx.globalAlpha = 0.14;
-      ctx.fillStyle = color;
-      ctx.fillRect(x0, AXIS_H, Math.max(1, x1 - x0), s.height - AXIS_H);
-      ctx.globalAlpha = 1;
+      if (!over) {
+        ctx.globalAlpha = 0.16;
+        ctx.fillStyle = color;
+        ctx.fillRect(x0, AXIS_H, Math.max(1, x1 - x0), s.height - AXIS_H);
+        ctx.globalAlpha = 1;
+        continue;
+      }
       ctx.fillStyle = color;
       ctx.fillRect(x0, AXIS_H, 1, s.height - AXIS_H);
       ctx.fillRect(Math.max(x0, x1 - 1), AXIS_H, 1, s.height - AXIS_H);
