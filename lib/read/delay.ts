@@ -149,11 +149,22 @@ interface OpenTask {
   end: number | undefined;
   /** Region spans, [begin, end) pairs as they closed (merged at settling). */
   spans: number[];
-  /** Open regions per thread: count and when the first opened. */
-  openOn: Map<number, { n: number; since: number }>;
+  /**
+   * Open regions per thread: how many, and since when one has been open.
+   * The first thread its regions run on is kept in fields (no allocation
+   * in the common case); other threads in `more`.
+   */
+  open: OpenCount;
+  more: Map<number, OpenCount> | undefined;
   /** Stalls and collections of its thread that overlapped it. */
   stalls: StallCause[];
   gcs: number[];
+}
+
+interface OpenCount {
+  thread: number;
+  n: number;
+  since: number;
 }
 
 interface OpenRegion {
@@ -186,10 +197,13 @@ export class DelayAnalyzer {
   private pending = new Map<number, OpenTask[]>();
   /** Per thread: the write time of its last event (a stall's or GC's end). */
   private watermark = new Map<number, number>();
+  /** Ended tasks in `pending`. */
+  private waiting = 0;
   /** Keys `thread * 2^32 + region`. */
   private regions = new Map<number, OpenRegion>();
-  private recentRegions = new Map<number, OpenRegion>();
-  private recentTasks = new Map<number, string>();
+  /** Per thread: the last regions ended, to name a stall's culprit after its region ended. */
+  private ended = new Map<number, EndedRegions>();
+  private recentTasks = new Recent<number, string>();
   private stalls: StallCause[] = [];
   private settled: TaskDelay[] = [];
   private end?: EndEvent;
@@ -220,6 +234,7 @@ export class DelayAnalyzer {
         let q = this.pending.get(t.thread);
         if (!q) this.pending.set(t.thread, q = []);
         q.push(t);
+        this.waiting++;
         break;
       }
       case "regionBegin":
@@ -271,7 +286,8 @@ export class DelayAnalyzer {
         start: undefined,
         end: undefined,
         spans: [],
-        openOn: new Map(),
+        open: { thread: 0, n: 0, since: 0 },
+        more: undefined,
         stalls: [],
         gcs: [],
       };
@@ -286,9 +302,8 @@ export class DelayAnalyzer {
     if (task === 0) return;
     const t = this.live(task, thread);
     if (!t) return;
-    const o = t.openOn.get(thread);
-    if (!o) t.openOn.set(thread, { n: 1, since: time });
-    else if (o.n++ === 0) o.since = time;
+    const o = openCount(t, thread, true)!;
+    if (o.n++ === 0) o.since = time;
   }
 
   /** Ends a region, closing its task's span when the last one ends. */
@@ -297,10 +312,12 @@ export class DelayAnalyzer {
     const r = this.regions.get(key);
     if (!r) return;
     this.regions.delete(key);
-    remember(this.recentRegions, key, r);
+    let ring = this.ended.get(thread);
+    if (!ring) this.ended.set(thread, ring = new EndedRegions());
+    ring.add(id, r);
     if (r.task === 0) return;
     const t = this.open.get(r.task) ?? this.pendingTask(r.task);
-    const o = t?.openOn.get(thread);
+    const o = t && openCount(t, thread, false);
     if (!t || !o || o.n === 0) return;
     if (--o.n === 0) t.spans.push(o.since, time);
   }
@@ -327,7 +344,9 @@ export class DelayAnalyzer {
     task: number,
   ): void {
     const key = thread * 4294967296 + region;
-    const r = region === 0 ? undefined : this.regions.get(key) ?? this.recentRegions.get(key);
+    const r = region === 0
+      ? undefined
+      : this.regions.get(key) ?? this.ended.get(thread)?.find(region);
     const s: StallCause = {
       index: this.stalls.length,
       thread,
@@ -360,7 +379,10 @@ export class DelayAnalyzer {
   }
 
   /** Settles the ended tasks of `thread` whose end its events have passed. */
-  private advance(thread: number, time: number) {
+  private advance(thread: number, time: number): void {
+    // Called for every event: the pending queue is looked up only when one
+    // is waiting (an ended task not yet settled).
+    if (this.waiting === 0) return;
     const w = this.watermark.get(thread);
     if (w === undefined || time > w) this.watermark.set(thread, time);
     const q = this.pending.get(thread);
@@ -369,6 +391,7 @@ export class DelayAnalyzer {
     let n = 0;
     while (n < q.length && q[n].end! <= mark) this.settle(q[n++], q[n - 1].end!);
     if (n > 0) q.splice(0, n);
+    this.waiting -= n;
   }
 
   /** At the end of the trace: settles every task left. */
@@ -376,15 +399,17 @@ export class DelayAnalyzer {
     this.end = e;
     for (const q of this.pending.values()) for (const t of q) this.settle(t, t.end!);
     this.pending.clear();
+    this.waiting = 0;
     for (const t of this.open.values()) this.settle(t, e.time);
     this.open.clear();
   }
 
   /** Attributes a task and hands it over; its stalls learn their victim. */
   private settle(t: OpenTask, end: number): void {
-    remember(this.recentTasks, t.id, t.type);
+    this.recentTasks.set(t.id, t.type);
     const start = t.start ?? 0;
-    for (const o of t.openOn.values()) if (o.n > 0) t.spans.push(o.since, end);
+    if (t.open.n > 0) t.spans.push(t.open.since, end);
+    for (const o of t.more?.values() ?? []) if (o.n > 0) t.spans.push(o.since, end);
     const d = attribute(t, start, Math.max(start, end));
     for (const b of d.blockedBy) {
       b.stall.victims.push({ task: t.id, type: t.type, delay: b.delay });
@@ -395,10 +420,69 @@ export class DelayAnalyzer {
   }
 }
 
-/** Keeps `key` in a map of at most {@linkcode RECENT} entries, oldest dropped first. */
-function remember<K, V>(m: Map<K, V>, key: K, value: V): void {
-  if (m.size >= RECENT) m.delete(m.keys().next().value as K);
-  m.set(key, value);
+/**
+ * The last {@linkcode RECENT} regions ended on a thread, in a ring: two
+ * stores per region end, a scan only when a stall needs its culprit (the
+ * stall is written just after the loop frees, so its region ended just
+ * before).
+ */
+class EndedRegions {
+  private ids = new Float64Array(RECENT);
+  private regions: (OpenRegion | undefined)[] = new Array(RECENT);
+  private at = 0;
+
+  add(id: number, r: OpenRegion): void {
+    this.ids[this.at] = id;
+    this.regions[this.at] = r;
+    this.at = (this.at + 1) % RECENT;
+  }
+
+  find(id: number): OpenRegion | undefined {
+    for (let k = 1; k <= RECENT; k++) {
+      const i = (this.at - k + RECENT) % RECENT;
+      if (this.ids[i] === id) return this.regions[i];
+    }
+    return undefined;
+  }
+}
+
+/** A task's open-region count on `thread`; made if `make`. */
+function openCount(t: OpenTask, thread: number, make: boolean): OpenCount | undefined {
+  if (t.open.thread === thread) return t.open;
+  if (t.open.thread === 0 && make) {
+    t.open.thread = thread;
+    return t.open;
+  }
+  let o = t.more?.get(thread);
+  if (!o && make) (t.more ??= new Map()).set(thread, o = { thread, n: 0, since: 0 });
+  return o;
+}
+
+/**
+ * A map of the last {@linkcode RECENT} keys set: each new key evicts the one
+ * set RECENT keys before it (a ring of keys: evicting the oldest from the
+ * Map itself would walk its deleted entries every time).
+ */
+class Recent<K, V> {
+  private map = new Map<K, V>();
+  private ring: (K | undefined)[] = new Array(RECENT);
+  private at = 0;
+
+  get(key: K): V | undefined {
+    return this.map.get(key);
+  }
+
+  has(key: K): boolean {
+    return this.map.has(key);
+  }
+
+  set(key: K, value: V): void {
+    const old = this.ring[this.at];
+    if (old !== undefined && old !== key) this.map.delete(old);
+    this.ring[this.at] = key;
+    this.at = (this.at + 1) % RECENT;
+    this.map.set(key, value);
+  }
 }
 
 /** State changes of a task's sweep: +1 opens, -1 closes. */
@@ -410,6 +494,16 @@ const REGION = 0, GC = 1, STALL = 2;
  * precedence rule reads best in one place).
  */
 function attribute(t: OpenTask, start: number, end: number): TaskDelay {
+  if (t.stalls.length === 0 && t.gcs.length === 0 && t.more === undefined) {
+    // The common case: regions on one thread, whose spans are disjoint and in
+    // order; nothing else to weigh.
+    let inRegions = 0;
+    for (let i = 0; i < t.spans.length; i += 2) {
+      const a = Math.max(t.spans[i], start), b = Math.min(t.spans[i + 1], end);
+      if (b > a) inRegions += b - a;
+    }
+    return delayOf(t, start, end, inRegions, 0, 0, end - start - inRegions, []);
+  }
   // [time, kind, +1|-1, stall index]
   const points: [number, number, number, number][] = [];
   const add = (a: number, b: number, kind: number, ref: number) => {
@@ -451,6 +545,19 @@ function attribute(t: OpenTask, start: number, end: number): TaskDelay {
   account(end);
   const blockedBy = [...shares].map(([i, delay]) => ({ stall: t.stalls[i], delay }))
     .sort((a, b) => b.delay - a.delay);
+  return delayOf(t, start, end, inRegions, blocked, gc, waiting, blockedBy);
+}
+
+function delayOf(
+  t: OpenTask,
+  start: number,
+  end: number,
+  inRegions: number,
+  blocked: number,
+  gc: number,
+  waiting: number,
+  blockedBy: BlockedShare[],
+): TaskDelay {
   return {
     id: t.id,
     type: t.type,
