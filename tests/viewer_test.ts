@@ -135,6 +135,41 @@ describe("runtrace view without a browser", { skip }, () => {
     });
   });
 
+  test("the layout of each fixture places every item once, nothing overlapping in a row, a task's chains in adjacent rows", () => {
+    for (const name of ["workload.trace", "slow_requests.trace", "cappuccino.trace"]) {
+      const cols = decodeColumns(
+        new Uint8Array(readFileSync(join(repoRoot, "tests/fixtures", name))),
+      );
+      const layout = layoutTrace(cols);
+      let regions = 0;
+      for (const tr of layout.tracks) {
+        for (const row of tr.rows) {
+          if (tr.kind === "regions") regions += row.items.length;
+          for (let k = 1; k < row.starts.length; k++) {
+            assert.ok(row.starts[k] >= row.ends[k - 1], `${name}, ${tr.label}: items overlap`);
+          }
+        }
+      }
+      assert.equal(regions, cols.regions.n, name);
+      // Each task's regions of one thread span as many rows as they use: no gaps of others'.
+      const rows = new Map<string, Set<number>>();
+      for (let i = 0; i < cols.regions.n; i++) {
+        if (cols.regions.task[i] === 0) continue;
+        const key = `${cols.regions.task[i]}:${layout.regionPlace[2 * i]}`;
+        if (!rows.has(key)) rows.set(key, new Set());
+        rows.get(key)!.add(layout.regionPlace[2 * i + 1]);
+      }
+      for (const [key, set] of rows) {
+        const r = [...set].sort((a, b) => a - b);
+        assert.equal(
+          r[r.length - 1] - r[0],
+          r.length - 1,
+          `${name}: task:track ${key} in rows ${r}`,
+        );
+      }
+    }
+  });
+
   test("the id index maps dense, huge and odd ids", () => {
     const ix = new IdIndex();
     const ids = [0, 1, 1023, 1024, 5000, 2 ** 24 - 1, 2 ** 24, 2 ** 40, -3];

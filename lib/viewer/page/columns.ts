@@ -3,18 +3,22 @@
  * of one object per task, region and log, so that a trace of a million
  * events decodes, lays out and paints in well under two seconds.
  *
- * The events come from the reader's {@linkcode TraceDecoder}, and the
- * columns follow the rules of {@linkcode TraceBuilder} (lib/read/trace_model.ts)
- * exactly, including its order: index `i` of each column is index `i` of
- * `trace.tasks`, `trace.regions` or `trace.logs` in the model that
- * `parseTrace` builds from the same bytes. The page builds that model in
- * the background for the details panel and the Tasks and Regions pages, and
- * both speak of items by the same indices.
+ * The events come from the reader's {@linkcode TraceDecoder}; which end
+ * closes which region, and how deep each region sits in its async chain,
+ * come from the reader's own rules ({@linkcode RegionNesting},
+ * lib/read/region_nesting.ts), the ones the trace model applies. The
+ * columns keep the model's order (lib/read/trace_model.ts: tasks by start
+ * then id, regions by start, logs by time): index `i` of each column is
+ * index `i` of `trace.tasks`, `trace.regions` or `trace.logs` in the model
+ * that `parseTrace` builds from the same bytes, as a test checks. The page
+ * builds that model in the background for the details panel and the Tasks
+ * and Regions pages, and both speak of items by the same indices.
  *
  * @module
  */
 
 import { TraceDecoder, type TraceEvent, type TraceHeader } from "../../format/decoder.ts";
+import { RegionNesting } from "../../read/region_nesting.ts";
 import { IdIndex } from "./id_index.ts";
 
 /** Tasks, by index in creation-model order (start time, then id). */
@@ -41,6 +45,13 @@ export interface RegionColumns {
   type: Int32Array;
   thread: Float64Array;
   lane: Float64Array;
+  /**
+   * The region's async chain (its thread, task and lane; see
+   * lib/read/region_nesting.ts), numbered from 0 in order of first region.
+   */
+  chain: Int32Array;
+  /** Open regions of its chain around it when it began (0: outermost). */
+  depth: Int32Array;
   start: Float64Array;
   /** NaN if the region did not end inside the trace. */
   end: Float64Array;
@@ -159,6 +170,245 @@ function sortedOrder(n: number, key: (i: number) => number, tie?: (i: number) =>
   return order.sort((a, b) => keys[a] - keys[b] || (ties ? ties[a] - ties[b] : 0) || a - b);
 }
 
+/** What the nesting rules need of a region, and where its columns are. */
+interface OpenRegion {
+  id: number;
+  type: string;
+  task: number;
+  index: number;
+}
+
+/** Collects the decoder's events into growable columns, in file order. */
+class ColumnsBuilder {
+  names: string[] = [];
+  private nameIndex = new Map<string, number>();
+  tIndex = new IdIndex();
+  tId = new Col();
+  tParent = new Col();
+  tType = new Col();
+  tStart = new Col();
+  tEnd = new Col();
+  r = { id: new Col(), task: new Col(), type: new Col(), thread: new Col(), lane: new Col() };
+  rChain = new Col();
+  rDepth = new Col();
+  rStart = new Col();
+  rEnd = new Col();
+  private nesting = new RegionNesting<OpenRegion>();
+  private chains = new Map<string, number>();
+  l = { time: new Col(), thread: new Col(), task: new Col(), category: new Col() };
+  lMsg: string[] = [];
+  g = {
+    start: new Col(),
+    end: new Col(),
+    thread: new Col(),
+    inferred: new Col(),
+    freed: new Col(),
+  };
+  s = { start: new Col(), end: new Col(), thread: new Col(), region: new Col(), task: new Col() };
+  series = new Map<string, { name: string; thread: number; time: Col; value: Col }>();
+  threads = new Map<number, string>();
+  header: TraceHeader | undefined;
+  events = 0;
+  duration = 0;
+  truncated = false;
+  lost = 0;
+
+  constructor() {
+    this.name("");
+  }
+
+  name(s: string): number {
+    let i = this.nameIndex.get(s);
+    if (i === undefined) {
+      i = this.names.length;
+      this.names.push(s);
+      this.nameIndex.set(s, i);
+    }
+    return i;
+  }
+
+  /** The task's column index, made on first reference (the model's creation order). */
+  taskFor(id: number): number {
+    let i = this.tIndex.get(id);
+    if (i < 0) {
+      i = this.tId.n;
+      this.tIndex.set(id, i);
+      this.tId.push(id);
+      this.tParent.push(0);
+      this.tType.push(0);
+      this.tStart.push(NaN);
+      this.tEnd.push(NaN);
+    }
+    return i;
+  }
+
+  add = (e: TraceEvent): void => {
+    switch (e.kind) {
+      case "regionBegin": {
+        const index = this.r.id.n;
+        const place = this.nesting.begin(e.thread, e.region, {
+          id: e.region,
+          type: e.type,
+          task: e.task,
+          index,
+        }, e.lane);
+        this.r.id.push(e.region);
+        this.r.task.push(e.task);
+        this.r.type.push(this.name(e.type));
+        this.r.thread.push(e.thread);
+        this.r.lane.push(e.lane);
+        this.rDepth.push(place.depth);
+        this.rChain.push(this.chainOf(e.thread, e.task, e.lane));
+        this.rStart.push(e.time);
+        this.rEnd.push(NaN);
+        if (e.task !== 0) this.taskFor(e.task);
+        break;
+      }
+      case "regionEnd": {
+        const r = this.nesting.end(e.thread, e.region, e.time);
+        if (r) this.rEnd.a[r.index] = e.time;
+        break;
+      }
+      case "taskBegin": {
+        const i = this.taskFor(e.task);
+        this.tParent.a[i] = e.parent;
+        this.tType.a[i] = this.name(e.type);
+        this.tStart.a[i] = e.time;
+        if (e.parent !== 0) this.taskFor(e.parent);
+        break;
+      }
+      case "taskEnd": {
+        const i = this.taskFor(e.task);
+        if (Number.isNaN(this.tEnd.a[i])) this.tEnd.a[i] = e.time;
+        break;
+      }
+      default:
+        this.addOther(e);
+    }
+  };
+
+  /** The number of the async chain (thread, task, lane), in order of first sight. */
+  private chainOf(thread: number, task: number, lane: number): number {
+    const key = `${thread}:${task}:${lane}`;
+    let c = this.chains.get(key);
+    if (c === undefined) this.chains.set(key, c = this.chains.size);
+    return c;
+  }
+
+  /** Logs, threads, runtime events and the header and end. */
+  private addOther(e: TraceEvent): void {
+    switch (e.kind) {
+      case "log":
+        this.l.time.push(e.time);
+        this.l.thread.push(e.thread);
+        this.l.task.push(e.task);
+        this.l.category.push(this.name(e.category));
+        this.lMsg.push(e.message);
+        if (e.task !== 0) this.taskFor(e.task);
+        break;
+      case "thread":
+        this.threads.set(e.thread, e.name);
+        break;
+      case "counter": {
+        const key = `${e.thread}:${e.name}`;
+        let c = this.series.get(key);
+        if (!c) {
+          c = { name: e.name, thread: e.thread, time: new Col(), value: new Col() };
+          this.series.set(key, c);
+        }
+        c.time.push(e.time);
+        c.value.push(e.value);
+        break;
+      }
+      case "gc":
+        pushAll(this.g, [e.time, e.time + e.duration, e.thread, e.inferred ? 1 : 0, e.freed]);
+        break;
+      case "stall":
+        pushAll(this.s, [e.time, e.time + e.duration, e.thread, e.region, e.task]);
+        break;
+      case "header":
+        this.header = e.header;
+        break;
+      case "end":
+        this.events = e.events;
+        this.duration = e.time;
+        this.truncated = e.truncated;
+        this.lost = e.lost;
+        break;
+    }
+  }
+}
+
+/** Pushes one value onto each column of a record of columns, in key order. */
+function pushAll(cols: Record<string, Col>, values: number[]): void {
+  let k = 0;
+  for (const c of Object.values(cols)) c.push(values[k++]);
+}
+
+/** Tasks in the model's order (start, or 0 if before the trace; then id), with subtask lists. */
+function taskColumns(b: ColumnsBuilder): { tasks: TaskColumns; taskIndex: IdIndex } {
+  const tn = b.tId.n;
+  const order = sortedOrder(tn, (i) => {
+    const s = b.tStart.a[i];
+    return Number.isNaN(s) ? 0 : s;
+  }, (i) => b.tId.a[i]);
+  const id = permute(b.tId.a, order);
+  const taskIndex = new IdIndex();
+  for (let i = 0; i < tn; i++) taskIndex.set(id[i], i);
+  const parent = permute(b.tParent.a, order);
+  // Subtasks here are in start order (the model lists them in order of their begin events).
+  const parentAt = Int32Array.from(parent, (p) => p === 0 ? -1 : taskIndex.get(p));
+  const childStart = new Int32Array(tn + 1);
+  for (let i = 0; i < tn; i++) if (parentAt[i] >= 0) childStart[parentAt[i] + 1]++;
+  for (let i = 0; i < tn; i++) childStart[i + 1] += childStart[i];
+  const fill = childStart.slice();
+  const children = new Int32Array(childStart[tn]);
+  for (let i = 0; i < tn; i++) if (parentAt[i] >= 0) children[fill[parentAt[i]]++] = i;
+  return {
+    tasks: {
+      n: tn,
+      id,
+      parent,
+      type: permuteInt(b.tType.a, order),
+      start: permute(b.tStart.a, order),
+      end: permute(b.tEnd.a, order),
+      childStart,
+      children,
+    },
+    taskIndex,
+  };
+}
+
+/** Regions in start order (stable, as the model's). */
+function regionColumns(b: ColumnsBuilder): RegionColumns {
+  const order = sortedOrder(b.r.id.n, (i) => b.rStart.a[i]);
+  return {
+    n: b.r.id.n,
+    id: permute(b.r.id.a, order),
+    task: permute(b.r.task.a, order),
+    type: permuteInt(b.r.type.a, order),
+    thread: permute(b.r.thread.a, order),
+    lane: permute(b.r.lane.a, order),
+    chain: permuteInt(b.rChain.a, order),
+    depth: permuteInt(b.rDepth.a, order),
+    start: permute(b.rStart.a, order),
+    end: permute(b.rEnd.a, order),
+  };
+}
+
+/** Counter series by name then thread, each in time order. */
+function counterSeries(b: ColumnsBuilder): CounterSeries[] {
+  return [...b.series.values()]
+    .sort((x, y) => x.name < y.name ? -1 : x.name > y.name ? 1 : x.thread - y.thread)
+    .map((c) => {
+      const order = sortedOrder(c.time.n, (i) => c.time.a[i]);
+      const value = permute(c.value.a, order);
+      let max = 0;
+      for (const v of value) if (v > max) max = v;
+      return { name: c.name, thread: c.thread, time: permute(c.time.a, order), value, max };
+    });
+}
+
 /**
  * Decodes a whole trace into columns. Throws the decoder's
  * `TraceFormatError` on input that is not a trace.
@@ -171,239 +421,49 @@ function sortedOrder(n: number, key: (i: number) => number, tie?: (i: number) =>
  * ```
  */
 export function decodeColumns(bytes: Uint8Array): Columns {
-  const names: string[] = [];
-  const nameIndex = new Map<string, number>();
-  const name = (s: string) => {
-    let i = nameIndex.get(s);
-    if (i === undefined) {
-      i = names.length;
-      names.push(s);
-      nameIndex.set(s, i);
-    }
-    return i;
-  };
-  // Tasks in the model's creation order (first reference of any kind).
-  const tIndex = new IdIndex();
-  const tId = new Col(),
-    tParent = new Col(),
-    tType = new Col(),
-    tStart = new Col(),
-    tEnd = new Col();
-  const emptyName = name("");
-  const taskFor = (id: number): number => {
-    let i = tIndex.get(id);
-    if (i < 0) {
-      i = tId.n;
-      tIndex.set(id, i);
-      tId.push(id);
-      tParent.push(0);
-      tType.push(emptyName);
-      tStart.push(NaN);
-      tEnd.push(NaN);
-    }
-    return i;
-  };
-  const rId = new Col(),
-    rTask = new Col(),
-    rType = new Col(),
-    rThread = new Col(),
-    rLane = new Col();
-  const rStart = new Col(), rEnd = new Col();
-  /** Open regions per thread: region id → index (-1 once ended). */
-  const open = new Map<number, IdIndex>();
-  const lTime = new Col(), lThread = new Col(), lTask = new Col(), lCat = new Col();
-  const lMsg: string[] = [];
-  const gStart = new Col(), gEnd = new Col(), gThread = new Col(), gInferred = new Col();
-  const gFreed = new Col();
-  const sStart = new Col(), sEnd = new Col(), sThread = new Col(), sRegion = new Col();
-  const sTask = new Col();
-  const series = new Map<string, { name: string; thread: number; time: Col; value: Col }>();
-  const threads = new Map<number, string>();
-  let header: TraceHeader | undefined;
-  let events = 0, duration = 0, truncated = false, lost = 0;
-
-  const onEvent = (e: TraceEvent): void => {
-    switch (e.kind) {
-      case "regionBegin": {
-        const i = rId.n;
-        rId.push(e.region);
-        rTask.push(e.task);
-        rType.push(name(e.type));
-        rThread.push(e.thread);
-        rLane.push(e.lane);
-        rStart.push(e.time);
-        rEnd.push(NaN);
-        if (e.task !== 0) taskFor(e.task);
-        let m = open.get(e.thread);
-        if (!m) open.set(e.thread, m = new IdIndex());
-        m.set(e.region, i);
-        break;
-      }
-      case "regionEnd": {
-        const m = open.get(e.thread);
-        const i = m ? m.get(e.region) : -1;
-        if (i >= 0) {
-          m!.set(e.region, -1);
-          rEnd.a[i] = e.time;
-        }
-        break;
-      }
-      case "taskBegin": {
-        const i = taskFor(e.task);
-        tParent.a[i] = e.parent;
-        tType.a[i] = name(e.type);
-        tStart.a[i] = e.time;
-        if (e.parent !== 0) taskFor(e.parent);
-        break;
-      }
-      case "taskEnd": {
-        const i = taskFor(e.task);
-        if (Number.isNaN(tEnd.a[i])) tEnd.a[i] = e.time;
-        break;
-      }
-      case "log":
-        lTime.push(e.time);
-        lThread.push(e.thread);
-        lTask.push(e.task);
-        lCat.push(name(e.category));
-        lMsg.push(e.message);
-        if (e.task !== 0) taskFor(e.task);
-        break;
-      case "thread":
-        threads.set(e.thread, e.name);
-        break;
-      case "counter": {
-        const key = `${e.thread}:${e.name}`;
-        let c = series.get(key);
-        if (!c) {
-          series.set(
-            key,
-            c = { name: e.name, thread: e.thread, time: new Col(), value: new Col() },
-          );
-        }
-        c.time.push(e.time);
-        c.value.push(e.value);
-        break;
-      }
-      case "gc":
-        gStart.push(e.time);
-        gEnd.push(e.time + e.duration);
-        gThread.push(e.thread);
-        gInferred.push(e.inferred ? 1 : 0);
-        gFreed.push(e.freed);
-        break;
-      case "stall":
-        sStart.push(e.time);
-        sEnd.push(e.time + e.duration);
-        sThread.push(e.thread);
-        sRegion.push(e.region);
-        sTask.push(e.task);
-        break;
-      case "header":
-        header = e.header;
-        break;
-      case "end":
-        events = e.events;
-        duration = e.time;
-        truncated = e.truncated;
-        lost = e.lost;
-        break;
-    }
-  };
-  const d = new TraceDecoder(onEvent);
+  const b = new ColumnsBuilder();
+  const d = new TraceDecoder(b.add);
   d.push(bytes);
   d.finish();
-
-  // The model's orders: tasks by (start or 0, id), regions by start, logs by time; stable.
-  const tn = tId.n;
-  const tOrder = sortedOrder(tn, (i) => {
-    const s = tStart.a[i];
-    return Number.isNaN(s) ? 0 : s;
-  }, (i) => tId.a[i]);
-  const id = permute(tId.a, tOrder);
-  const taskIndex = new IdIndex();
-  for (let i = 0; i < tn; i++) taskIndex.set(id[i], i);
-  const parent = permute(tParent.a, tOrder);
-  // Subtasks here are in start order (the model lists them in order of their begin events).
-  const childCount = new Int32Array(tn + 1);
-  for (let i = 0; i < tn; i++) {
-    const p = parent[i] === 0 ? -1 : taskIndex.get(parent[i]);
-    if (p >= 0) childCount[p + 1]++;
-  }
-  for (let i = 0; i < tn; i++) childCount[i + 1] += childCount[i];
-  const childStart = childCount.slice();
-  const fill = childCount.slice();
-  const children = new Int32Array(childStart[tn]);
-  for (let i = 0; i < tn; i++) {
-    const p = parent[i] === 0 ? -1 : taskIndex.get(parent[i]);
-    if (p >= 0) children[fill[p]++] = i;
-  }
-  const rOrder = sortedOrder(rId.n, (i) => rStart.a[i]);
-  const lOrder = sortedOrder(lTime.n, (i) => lTime.a[i]);
-  const gOrder = sortedOrder(gStart.n, (i) => gStart.a[i]);
-  const sOrder = sortedOrder(sStart.n, (i) => sStart.a[i]);
-  const counters: CounterSeries[] = [...series.values()]
-    .sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : a.thread - b.thread)
-    .map((c) => {
-      const order = sortedOrder(c.time.n, (i) => c.time.a[i]);
-      const value = permute(c.value.a, order);
-      let max = 0;
-      for (const v of value) if (v > max) max = v;
-      return { name: c.name, thread: c.thread, time: permute(c.time.a, order), value, max };
-    });
+  const { tasks, taskIndex } = taskColumns(b);
+  const lOrder = sortedOrder(b.l.time.n, (i) => b.l.time.a[i]);
+  const gOrder = sortedOrder(b.g.start.n, (i) => b.g.start.a[i]);
+  const sOrder = sortedOrder(b.s.start.n, (i) => b.s.start.a[i]);
   return {
-    header: header!,
-    names,
-    tasks: {
-      n: tn,
-      id,
-      parent,
-      type: permuteInt(tType.a, tOrder),
-      start: permute(tStart.a, tOrder),
-      end: permute(tEnd.a, tOrder),
-      childStart,
-      children,
-    },
-    regions: {
-      n: rId.n,
-      id: permute(rId.a, rOrder),
-      task: permute(rTask.a, rOrder),
-      type: permuteInt(rType.a, rOrder),
-      thread: permute(rThread.a, rOrder),
-      lane: permute(rLane.a, rOrder),
-      start: permute(rStart.a, rOrder),
-      end: permute(rEnd.a, rOrder),
-    },
+    header: b.header!,
+    names: b.names,
+    tasks,
+    regions: regionColumns(b),
     logs: {
-      n: lTime.n,
-      time: permute(lTime.a, lOrder),
-      thread: permute(lThread.a, lOrder),
-      task: permute(lTask.a, lOrder),
-      category: permuteInt(lCat.a, lOrder),
-      message: Array.from(lOrder, (i) => lMsg[i]),
+      n: b.l.time.n,
+      time: permute(b.l.time.a, lOrder),
+      thread: permute(b.l.thread.a, lOrder),
+      task: permute(b.l.task.a, lOrder),
+      category: permuteInt(b.l.category.a, lOrder),
+      message: Array.from(lOrder, (i) => b.lMsg[i]),
     },
-    counters,
+    counters: counterSeries(b),
     gcs: {
-      n: gStart.n,
-      start: permute(gStart.a, gOrder),
-      end: permute(gEnd.a, gOrder),
-      thread: permute(gThread.a, gOrder),
-      inferred: Uint8Array.from(gOrder, (i) => gInferred.a[i]),
-      freed: permute(gFreed.a, gOrder),
+      n: b.g.start.n,
+      start: permute(b.g.start.a, gOrder),
+      end: permute(b.g.end.a, gOrder),
+      thread: permute(b.g.thread.a, gOrder),
+      inferred: Uint8Array.from(gOrder, (i) => b.g.inferred.a[i]),
+      freed: permute(b.g.freed.a, gOrder),
     },
     stalls: {
-      n: sStart.n,
-      start: permute(sStart.a, sOrder),
-      end: permute(sEnd.a, sOrder),
-      thread: permute(sThread.a, sOrder),
-      region: permute(sRegion.a, sOrder),
-      task: permute(sTask.a, sOrder),
+      n: b.s.start.n,
+      start: permute(b.s.start.a, sOrder),
+      end: permute(b.s.end.a, sOrder),
+      thread: permute(b.s.thread.a, sOrder),
+      region: permute(b.s.region.a, sOrder),
+      task: permute(b.s.task.a, sOrder),
     },
-    threads,
+    threads: b.threads,
     taskIndex,
-    events,
-    duration,
-    truncated,
-    lost,
+    events: b.events,
+    duration: b.duration,
+    truncated: b.truncated,
+    lost: b.lost,
   };
 }

@@ -13,7 +13,6 @@
  */
 
 import type { Columns, CounterSeries } from "./columns.ts";
-import { IdIndex } from "./id_index.ts";
 
 /** What the items of a track are indices of. */
 export type TrackKind = "tasks" | "regions" | "logs" | "gc" | "stalls" | "counter";
@@ -205,8 +204,9 @@ const shown = (f: Uint8Array | undefined, i: number) => f === undefined || f[i] 
 /**
  * Lays out a trace: a track of task bars (packed into as few rows as their
  * overlaps allow), then per thread a track of log markers and a track of
- * regions where each async lane keeps its nesting, concurrent lanes get rows
- * of their own and a task's lanes sit in adjacent rows. Works on typed
+ * regions where each async chain keeps its nesting (the reader's rules,
+ * lib/read/region_nesting.ts), concurrent chains get rows of their own and
+ * a task's chains sit in adjacent rows. Works on typed
  * arrays throughout: a million events lay out in a fraction of a second.
  *
  * @example
@@ -294,73 +294,60 @@ function layoutTasks(
   });
 }
 
-/** Async lanes of the regions shown, and each region's lane and depth in it. */
+/** Async chains of the regions shown, and each region's chain. */
 interface Lanes {
-  /** Lane of each region (-1: not shown), and its depth inside the lane. */
+  /** Chain of each region (-1: not shown); its depth is `regions.depth`. */
   laneOf: Int32Array;
   depth: Int32Array;
   /** Region ends, the trace's end for regions that did not end. */
   ends: Float64Array;
-  /** Per lane, in order of its first region's start. */
-  start: number[];
-  end: number[];
-  height: number[];
-  thread: number[];
-  /** Task of the lane's first region: a task's lanes are kept together. */
-  task: number[];
+  /** Per chain: first start and last end of its regions shown, rows, thread, task. */
+  start: Float64Array;
+  end: Float64Array;
+  height: Int32Array;
+  thread: Float64Array;
+  task: Float64Array;
+  /** Chains with a region shown, in order of their first region's start. */
+  order: number[];
 }
 
 /**
- * Depth of each region inside its async lane, from a per-lane stack of open
- * regions kept as a linked list in typed arrays (no allocation per region):
- * one pass over a million regions.
+ * The async chains of the regions shown, from the columns' chain and depth
+ * (the reader's nesting rules): a chain is as many rows tall as its deepest
+ * region, and spans its regions.
  */
 function laneNesting(c: Columns, filter: Uint8Array | undefined, from: (t: number) => void): Lanes {
   const { regions } = c;
   const rn = regions.n;
+  let chains = 0;
+  for (let i = 0; i < rn; i++) if (regions.chain[i] >= chains) chains = regions.chain[i] + 1;
   const L: Lanes = {
     laneOf: new Int32Array(rn).fill(-1),
-    depth: new Int32Array(rn),
+    depth: regions.depth,
     ends: new Float64Array(rn),
-    start: [],
-    end: [],
-    height: [],
-    thread: [],
-    task: [],
+    start: new Float64Array(chains).fill(NaN),
+    end: new Float64Array(chains),
+    height: new Int32Array(chains),
+    thread: new Float64Array(chains),
+    task: new Float64Array(chains),
+    order: [],
   };
-  const below = new Int32Array(rn);
-  const top: number[] = [];
-  /** Lane index by thread, then by lane id. */
-  const laneKey = new Map<number, IdIndex>();
   for (let i = 0; i < rn; i++) {
     if (!shown(filter, i)) continue;
     const s = regions.start[i];
     const e = Number.isNaN(regions.end[i]) ? c.duration : regions.end[i];
     L.ends[i] = e;
     from(s);
-    const th = regions.thread[i];
-    let ids = laneKey.get(th);
-    if (!ids) laneKey.set(th, ids = new IdIndex());
-    let lane = ids.get(regions.lane[i]);
-    if (lane < 0) {
-      lane = top.length;
-      ids.set(regions.lane[i], lane);
-      top.push(-1);
-      L.start.push(s);
-      L.end.push(e);
-      L.height.push(1);
-      L.thread.push(th);
-      L.task.push(regions.task[i]);
+    const ch = regions.chain[i];
+    L.laneOf[i] = ch;
+    if (Number.isNaN(L.start[ch])) {
+      L.start[ch] = s;
+      L.thread[ch] = regions.thread[i];
+      L.task[ch] = regions.task[i];
+      L.order.push(ch);
     }
-    L.laneOf[i] = lane;
-    // Depth by time, not by ids: a trace with misnested ends still draws.
-    let t = top[lane];
-    while (t >= 0 && L.ends[t] <= s) t = below[t];
-    L.depth[i] = t >= 0 ? L.depth[t] + 1 : 0;
-    below[i] = t;
-    top[lane] = i;
-    if (L.depth[i] + 1 > L.height[lane]) L.height[lane] = L.depth[i] + 1;
-    if (e > L.end[lane]) L.end[lane] = e;
+    if (e > L.end[ch]) L.end[ch] = e;
+    if (regions.depth[i] + 1 > L.height[ch]) L.height[ch] = regions.depth[i] + 1;
   }
   return L;
 }
@@ -376,7 +363,7 @@ function placeLanes(lanes: Lanes, thread: number, laneRow: Int32Array): number {
   /** Lanes of each task on this thread, in order of their first region. */
   const groups = new Map<number, number[]>();
   const order: number[][] = [];
-  for (let l = 0; l < lanes.start.length; l++) {
+  for (const l of lanes.order) {
     if (lanes.thread[l] !== thread) continue;
     const task = lanes.task[l];
     const g = task === 0 ? undefined : groups.get(task);
