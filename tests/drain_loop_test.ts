@@ -54,7 +54,7 @@ afterEach(() => detachRing());
 describe("the drain loop", () => {
   test("hands over records in order: published, drained, encoded, and the slots freed", () => {
     const { ctrl, port, loop, send } = newLoop();
-    send({ type: "startTrace", sink: { kind: "port" }, header: testHeader() });
+    send({ type: "startTrace", target: { kind: "port" }, header: testHeader() });
     assert.deepEqual(port.types(), ["traceReady"]);
     const order = internType("order");
     record(Rec.TASK_BEGIN, 1, 0, order, 0, 0);
@@ -84,7 +84,7 @@ describe("the drain loop", () => {
     const type = internType("early");
     // No consumer yet: the records wait in the ring (their events predate the trace).
     record(Rec.TASK_BEGIN, 1, 0, type, 0, 0);
-    send({ type: "startTrace", sink: { kind: "port" }, header: testHeader() });
+    send({ type: "startTrace", target: { kind: "port" }, header: testHeader() });
     record(Rec.TASK_BEGIN, 2, 0, type, 0, 0);
     send({ type: "stopTrace", endMs: performance.now() });
     const t = parseTrace(port.bytes());
@@ -96,7 +96,7 @@ describe("the drain loop", () => {
     send({ type: "startFlight", header: testHeader(), minAge: 10_000, maxBytes: 64 << 10 });
     record(Rec.TASK_BEGIN, 1, 0, internType("long"), 0, 0);
     record(Rec.REGION_BEGIN, 1, internType("step"), 1, 0, 0);
-    send({ type: "startTrace", sink: { kind: "port" }, header: testHeader() });
+    send({ type: "startTrace", target: { kind: "port" }, header: testHeader() });
     const category = internCategory("c");
     let n = 0;
     for (let round = 0; round < 40; round++) {

@@ -84,7 +84,7 @@ describe("the drain worker bundle", () => {
     const w = startBundle({ ring, ...sizes, thread: 1, threadName: "main", flushInterval: 5 });
     try {
       await w.next("ready");
-      w.send({ type: "startTrace", sink: { kind: "port" }, header: testHeader() });
+      w.send({ type: "startTrace", target: { kind: "port" }, header: testHeader() });
       await w.next("traceReady");
       attachRing(ring, { ...sizes, maxWait: 1000, maxMessage: 512 });
       try {

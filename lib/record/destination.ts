@@ -20,7 +20,7 @@ export type TraceDestination =
   | TraceWriterLike;
 
 /** Writes chunks in order to a stream or writer on the main thread. */
-export class MainThreadSink {
+export class MainThreadOutput {
   /** The first error the destination raised, if any. */
   error: unknown = undefined;
   private chain: Promise<void> = Promise.resolve();

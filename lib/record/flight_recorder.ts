@@ -8,7 +8,7 @@
 
 import { writeFile } from "node:fs/promises";
 import { snapshotFlight, startFlight, stopFlight } from "./session.ts";
-import { MainThreadSink, type TraceDestination } from "./destination.ts";
+import { MainThreadOutput, type TraceDestination } from "./destination.ts";
 
 /** Options of {@linkcode FlightRecorder}. */
 export interface FlightRecorderOptions {
@@ -154,10 +154,10 @@ export class FlightRecorder {
       if (typeof w === "string") {
         await writeFile(w, bytes);
       } else {
-        const sink = new MainThreadSink(w);
-        sink.write(bytes);
-        await sink.release();
-        if (sink.error !== undefined) throw sink.error;
+        const output = new MainThreadOutput(w);
+        output.write(bytes);
+        await output.release();
+        if (output.error !== undefined) throw output.error;
       }
       return bytes.length;
     } finally {

@@ -9,7 +9,12 @@
 import process from "node:process";
 import { Worker } from "node:worker_threads";
 import type { HeaderFields } from "../format/encoder.ts";
-import type { DrainWorkerData, SinkSpec, ToWorker } from "./drain_worker/messages.ts";
+import type {
+  DrainWorkerData,
+  ErrorInfo,
+  OutputTarget,
+  ToWorker,
+} from "./drain_worker/messages.ts";
 import { Ctrl, CTRL_BYTES, Flush, ringBytes } from "./ring_layout.ts";
 import { attachRing, detachRing, enabled, wakeWorker } from "./ring_writer.ts";
 import {
@@ -17,7 +22,7 @@ import {
   startRuntimeSampler,
   stopRuntimeSampler,
 } from "./runtime_sampler.ts";
-import { MainThreadSink, type TraceDestination } from "./destination.ts";
+import { MainThreadOutput, type TraceDestination } from "./destination.ts";
 import { drainWorkerUrl } from "./worker_source.ts";
 
 /** Options of {@linkcode start}. All are optional. */
@@ -99,16 +104,9 @@ export interface WatchableWorker {
   addEventListener?(type: "close", listener: () => void): unknown;
 }
 
-interface ErrorInfo {
-  /** The name. */
-  name?: string;
-  /** The log message. */
-  message: string;
-  code?: string;
-}
-
+/** A message from the worker, its fields read by `type`. */
 interface Reply {
-  /** The type given at creation. */
+  /** Which message: a `FromWorker` type such as `traceReady` or `data`. */
   type: string;
   bytes?: Uint8Array;
   error?: ErrorInfo;
@@ -118,7 +116,7 @@ interface Reply {
 }
 
 interface TraceConsumer {
-  sink?: MainThreadSink;
+  output?: MainThreadOutput;
   stopping?: Promise<void>;
   /** The worker reported that writing the file failed. */
   error?: Error;
@@ -158,27 +156,27 @@ export async function startTrace(
     throw new Error("runtrace: start() called while tracing is already enabled");
   }
   const sizes = ringOptions(options);
-  let spec: SinkSpec;
-  let sink: MainThreadSink | undefined;
+  let target: OutputTarget;
+  let output: MainThreadOutput | undefined;
   if (typeof dest === "string") {
     if (dest === "") throw new TypeError("runtrace: start() got an empty file path");
-    spec = { kind: "file", path: dest };
+    target = { kind: "file", path: dest };
   } else {
-    sink = new MainThreadSink(dest);
-    spec = { kind: "port" };
+    output = new MainThreadOutput(dest);
+    target = { kind: "port" };
   }
   const s = ensureSession(sizes);
-  const consumer: TraceConsumer = { sink };
+  const consumer: TraceConsumer = { output };
   s.trace = consumer;
   try {
-    const r = await request(s, { type: "startTrace", sink: spec, header: header() }, [
+    const r = await request(s, { type: "startTrace", target, header: header() }, [
       "traceReady",
       "traceError",
     ]);
     if (r.type === "traceError") throw openError(dest, r.error!);
-    if (sink) {
-      await sink.drained();
-      if (sink.error !== undefined) throw sink.error;
+    if (output) {
+      await output.drained();
+      if (output.error !== undefined) throw output.error;
     }
   } catch (e) {
     if (s.trace === consumer) s.trace = undefined;
@@ -202,12 +200,12 @@ async function finishTrace(s: Session, t: TraceConsumer): Promise<void> {
   let r: Reply;
   try {
     r = await request(s, { type: "stopTrace", endMs }, ["traceStopped"]);
-    if (t.sink) await t.sink.release();
+    if (t.output) await t.output.release();
   } finally {
     s.trace = undefined;
     await closeIfIdle(s);
   }
-  const err = t.sink?.error ?? (r.error ? toError(r.error) : t.error);
+  const err = t.output?.error ?? (r.error ? toError(r.error) : t.error);
   if (err !== undefined) throw err;
 }
 
@@ -270,8 +268,8 @@ function ensureSession(o: ReturnType<typeof ringOptions>): Session {
 
   worker.on("message", (m: Reply) => {
     if (m.type === "data") {
-      s.trace?.sink?.write(m.bytes!);
-    } else if (m.type === "sinkError") {
+      s.trace?.output?.write(m.bytes!);
+    } else if (m.type === "outputError") {
       if (s.trace) s.trace.error = toError(m.error!);
       if (!s.flight && session === s) detachRing();
     } else {
@@ -449,7 +447,7 @@ function installExitHooks(): void {
   });
   process.on("exit", () => {
     const s = session;
-    if (!s?.trace || s.trace.sink || s.dead) return;
+    if (!s?.trace || s.trace.output || s.dead) return;
     Atomics.store(s.ctrl, Ctrl.FLUSH, Flush.REQUESTED);
     wakeWorker();
     Atomics.wait(s.ctrl, Ctrl.FLUSH, Flush.REQUESTED, 5000);

@@ -14,7 +14,7 @@ import { FlightWindow } from "./flight_window.ts";
 import {
   type DrainWorkerData,
   errorInfo,
-  type SinkSpec,
+  type OutputTarget,
   type ToWorker,
   type WorkerPort,
 } from "./messages.ts";
@@ -27,7 +27,7 @@ import { TraceOutput } from "./trace_output.ts";
 const DRAIN_MAX = 1 << 15;
 /** Records one pass takes in all before yielding to messages. */
 const PASS_MAX = 1 << 16;
-/** Bytes a trace's writer holds before they go to the sink; also a batch's budget. */
+/** Bytes a trace's writer holds before they go to the output; also a batch's budget. */
 const FLUSH_BYTES = 1 << 20;
 
 /** The drain worker: its rings, its consumers and its loop. */
@@ -70,7 +70,7 @@ export class DrainLoop {
   handle(m: ToWorker): void {
     switch (m.type) {
       case "startTrace":
-        return this.startTrace(m.sink, m.header);
+        return this.startTrace(m.target, m.header);
       case "stopTrace": {
         if (this.trace) this.trace.writer.endMs = m.endMs;
         const totals = this.finishTrace() ?? { events: 0, lost: 0 };
@@ -152,10 +152,10 @@ export class DrainLoop {
     while (this.drainAll() > 0);
   }
 
-  private startTrace(sink: SinkSpec, header: HeaderFields): void {
+  private startTrace(target: OutputTarget, header: HeaderFields): void {
     this.drainToEmpty();
     try {
-      this.trace = TraceOutput.open(sink, header, this.threads, this.table.list, this.port);
+      this.trace = TraceOutput.open(target, header, this.threads, this.table.list, this.port);
     } catch (e) {
       this.port.postMessage({ type: "traceError", error: errorInfo(e) });
       return;

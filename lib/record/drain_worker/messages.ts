@@ -8,7 +8,7 @@
 import type { HeaderFields } from "../../format/encoder.ts";
 
 /** Where a trace's bytes go: a file the worker writes, or the main thread. */
-export type SinkSpec = { kind: "file"; path: string } | { kind: "port" };
+export type OutputTarget = { kind: "file"; path: string } | { kind: "port" };
 
 /** What the worker is started with (its `workerData`). */
 export interface DrainWorkerData {
@@ -28,7 +28,7 @@ export interface DrainWorkerData {
 
 /** Messages the main thread sends. */
 export type ToWorker =
-  | { type: "startTrace"; sink: SinkSpec; header: HeaderFields }
+  | { type: "startTrace"; target: OutputTarget; header: HeaderFields }
   | { type: "stopTrace"; endMs: number }
   | { type: "startFlight"; header: HeaderFields; minAge: number; maxBytes: number }
   | { type: "stopFlight" }
@@ -59,7 +59,7 @@ export type FromWorker =
   | { type: "traceReady" }
   | { type: "traceError"; error: ErrorInfo }
   | { type: "data"; bytes: Uint8Array }
-  | { type: "sinkError"; error: ErrorInfo }
+  | { type: "outputError"; error: ErrorInfo }
   | { type: "traceStopped"; events: number; lost: number; error?: ErrorInfo }
   | { type: "flightReady" }
   | { type: "flightStopped" }

@@ -7,7 +7,7 @@
 
 import { closeSync, openSync, writeSync } from "node:fs";
 import { type HeaderFields, TraceWriter } from "../../format/encoder.ts";
-import { type ErrorInfo, errorInfo, type SinkSpec, type WorkerPort } from "./messages.ts";
+import { type ErrorInfo, errorInfo, type OutputTarget, type WorkerPort } from "./messages.ts";
 
 /** What a finished trace reports to `stop()`. */
 export interface TraceTotals {
@@ -23,7 +23,7 @@ export interface TraceTotals {
 export class TraceOutput {
   /** Encodes the trace's events. */
   readonly writer: TraceWriter;
-  /** File descriptor of a file sink, -1 for the port. */
+  /** File descriptor of a file target, -1 for the port. */
   private fd: number;
   private port: WorkerPort;
   /** The first write error; later bytes are dropped. */
@@ -36,12 +36,12 @@ export class TraceOutput {
   }
 
   /**
-   * Opens the sink and writes the trace's beginning: header, the threads so
+   * Opens the target and writes the trace's beginning: header, the threads so
    * far and every string known so far (the trace may start after them).
-   * Throws if a file sink cannot be opened or written.
+   * Throws if a file target cannot be opened or written.
    */
   static open(
-    sink: SinkSpec,
+    target: OutputTarget,
     header: HeaderFields,
     threads: readonly [number, string][],
     strings: readonly string[],
@@ -51,7 +51,7 @@ export class TraceOutput {
     w.startMs = header.startTime;
     let fd = -1;
     try {
-      if (sink.kind === "file") fd = openSync(sink.path, "w");
+      if (target.kind === "file") fd = openSync(target.path, "w");
       w.header(header);
       for (const [id, name] of threads) w.threadName(id, name);
       w.defineAll(strings);
@@ -67,7 +67,7 @@ export class TraceOutput {
     return t;
   }
 
-  /** Hands the sealed bytes to the sink; after an error they are dropped. */
+  /** Hands the sealed bytes to the output; after an error they are dropped. */
   flush(): void {
     const o = this.writer.out;
     if (o.pos === 0) return;
@@ -82,13 +82,13 @@ export class TraceOutput {
         }
       } catch (e) {
         this.error = e;
-        this.port.postMessage({ type: "sinkError", error: errorInfo(e) });
+        this.port.postMessage({ type: "outputError", error: errorInfo(e) });
       }
     }
     o.reset();
   }
 
-  /** Writes the END batch, flushes and closes a file sink. */
+  /** Writes the END batch, flushes and closes a file target. */
   finish(): TraceTotals {
     this.writer.end();
     this.flush();
