@@ -49,9 +49,9 @@ export async function diffCommand(args: string[], io: CliIO): Promise<number> {
   }
   const [beforePath, afterPath] = positional;
   const before = new TypeDurations();
-  const beforeEnd = await streamTrace(beforePath, io, before.add);
+  const beforeEnd = await streamTrace(beforePath, io, before.add, { visitor: before.visitor });
   const after = new TypeDurations();
-  const afterEnd = await streamTrace(afterPath, io, after.add);
+  const afterEnd = await streamTrace(afterPath, io, after.add, { visitor: after.visitor });
   const rows = compareDurations(before, after);
   const regressions = threshold === undefined
     ? []

@@ -33,7 +33,7 @@ export async function stallsCommand(args: string[], io: CliIO): Promise<number> 
   const end = await streamTrace(path, io, (e) => {
     if (e.kind === "thread") threads.set(e.thread, e.name);
     analyzer.add(e);
-  });
+  }, { visitor: analyzer.visitor });
   const stalls = analyzer.result().stalls;
   for (const s of stalls) s.victims.sort((a, b) => b.delay - a.delay || a.task - b.task);
   const out = flags.json

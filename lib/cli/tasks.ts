@@ -6,7 +6,6 @@
  */
 
 import {
-  bucketOf,
   summarizeTaskTypes,
   type TaskFilter,
   type TaskInstance,

@@ -14,7 +14,7 @@
  * @module
  */
 
-import type { EndEvent, TraceEvent } from "../format/decoder.ts";
+import type { EndEvent } from "../format/decoder.ts";
 import { bucketOf, percentile } from "../read/analysis.ts";
 import { DelayAnalyzer, type StallCause, type TaskDelay } from "../read/delay.ts";
 import { formatTimestamp } from "../read/duration.ts";
@@ -95,15 +95,23 @@ async function taskDurations(
   f: (duration: number, id: number) => void,
 ): Promise<void> {
   const open = new Map<number, number>();
-  await streamTrace(path, io, (e: TraceEvent) => {
-    if (e.kind === "taskBegin" && (type === undefined || e.type === type)) {
-      open.set(e.task, e.time);
-    } else if (e.kind === "taskEnd") {
-      const start = open.get(e.task);
-      if (start === undefined) return;
-      open.delete(e.task);
-      f(e.time - start, e.task);
-    }
+  const none = () => {};
+  // Only task begins and ends matter: the decoder's fast path, no event objects.
+  await streamTrace(path, io, none, {
+    visitor: {
+      taskBegin(time, _thread, task, _parent, t) {
+        if (type === undefined || t === type) open.set(task, time);
+      },
+      taskEnd(time, _thread, task) {
+        const start = open.get(task);
+        if (start === undefined) return;
+        open.delete(task);
+        f(time - start, task);
+      },
+      regionBegin: none,
+      regionEnd: none,
+      log: none,
+    },
   });
 }
 

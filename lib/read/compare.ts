@@ -38,7 +38,7 @@
  * @module
  */
 
-import type { TraceEvent } from "../format/decoder.ts";
+import type { EventVisitor, TraceEvent } from "../format/decoder.ts";
 
 /** Buckets per power of ten of a {@linkcode FineHistogram}. */
 export const FINE_BUCKETS_PER_DECADE = 100;
@@ -185,27 +185,50 @@ export class TypeDurations {
   add = (e: TraceEvent): void => {
     switch (e.kind) {
       case "taskBegin":
-        this.openTasks.set(e.task, { type: e.type, start: e.time });
-        break;
-      case "taskEnd": {
-        const t = this.openTasks.get(e.task);
-        if (!t) break;
-        this.openTasks.delete(e.task);
-        histogram(this.tasks, t.type).add(Math.max(0, e.time - t.start));
-        break;
-      }
+        return this.visitor.taskBegin(e.time, e.thread, e.task, e.parent, e.type, undefined);
+      case "taskEnd":
+        return this.visitor.taskEnd(e.time, e.thread, e.task);
       case "regionBegin":
-        this.openRegions.set(e.thread * 4294967296 + e.region, { type: e.type, start: e.time });
-        break;
-      case "regionEnd": {
-        const key = e.thread * 4294967296 + e.region;
-        const r = this.openRegions.get(key);
-        if (!r) break;
-        this.openRegions.delete(key);
-        histogram(this.regions, r.type).add(Math.max(0, e.time - r.start));
-        break;
-      }
+        return this.visitor.regionBegin(
+          e.time,
+          e.thread,
+          e.region,
+          e.task,
+          e.type,
+          0,
+          0,
+          undefined,
+        );
+      case "regionEnd":
+        return this.visitor.regionEnd(e.time, e.thread, e.region);
     }
+  };
+
+  /**
+   * The decoder's fast path (no event objects): `new TraceDecoder(c.add,
+   * c.visitor)`; `add` alone gives the same result.
+   */
+  readonly visitor: EventVisitor = {
+    taskBegin: (time, _thread, task, _parent, type) => {
+      this.openTasks.set(task, { type, start: time });
+    },
+    taskEnd: (time, _thread, task) => {
+      const t = this.openTasks.get(task);
+      if (!t) return;
+      this.openTasks.delete(task);
+      histogram(this.tasks, t.type).add(Math.max(0, time - t.start));
+    },
+    regionBegin: (time, thread, region, _task, type) => {
+      this.openRegions.set(thread * 4294967296 + region, { type, start: time });
+    },
+    regionEnd: (time, thread, region) => {
+      const key = thread * 4294967296 + region;
+      const r = this.openRegions.get(key);
+      if (!r) return;
+      this.openRegions.delete(key);
+      histogram(this.regions, r.type).add(Math.max(0, time - r.start));
+    },
+    log: () => {},
   };
 }
 
