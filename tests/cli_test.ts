@@ -402,7 +402,11 @@ describe("the delay analysis on the slow-requests fixture: why, stalls, diff", (
       assert.match(await why(id), /^Why: spent \S+ in its own regions, most in db\.query/, `${id}`);
     }
     for (let id = 1503; id <= 1507; id++) {
-      assert.match(await why(id), /waited .* after "lock: waiting for inventory"/, `task ${id}`);
+      assert.match(
+        await why(id),
+        /^Why: waited .* after "lock: waiting for inventory"/,
+        `task ${id}`,
+      );
     }
   });
 

@@ -16,6 +16,7 @@
 
 import type { EndEvent } from "../format/decoder.ts";
 import { bucketOf, percentile } from "../read/analysis.ts";
+import { FineHistogram } from "../read/compare.ts";
 import { DelayAnalyzer, type StallCause, type TaskDelay } from "../read/delay.ts";
 import { formatTimestamp } from "../read/duration.ts";
 import { breakdownRows, culprit, pct, threadName } from "./delay_text.ts";
@@ -39,9 +40,15 @@ interface StoryRegion {
   end: number | undefined;
 }
 
+/** The four states of a task. */
+const STATES = ["inRegions", "blocked", "gc", "waiting"] as const;
+type State = (typeof STATES)[number];
+
 /** Everything `why` tells about one task. */
 interface Story {
   delay: TaskDelay;
+  /** The median of each state over the complete tasks of its type, ns. */
+  typical: { count: number; inRegions: number; blocked: number; gc: number; waiting: number };
   regions: StoryRegion[];
   logs: { time: number; thread: number; category: string; message: string }[];
   subtasks: { id: number; type: string; start: number; end: number | undefined }[];
@@ -166,9 +173,30 @@ async function tellStory(
   id: number,
 ): Promise<{ story: Story; end: EndEvent }> {
   let delay: TaskDelay | undefined;
-  const analyzer = new DelayAnalyzer({ onTask: (t) => t.id === id && (delay = t) });
+  // Every type's states in histograms (bounded by the number of types): the
+  // story compares the task with a typical one of its type.
+  const byType = new Map<string, Record<State, FineHistogram>>();
+  const analyzer = new DelayAnalyzer({
+    onTask: (t) => {
+      if (t.id === id) delay = t;
+      if (!t.complete) return;
+      let h = byType.get(t.type);
+      if (!h) {
+        byType.set(
+          t.type,
+          h = {
+            inRegions: new FineHistogram(),
+            blocked: new FineHistogram(),
+            gc: new FineHistogram(),
+            waiting: new FineHistogram(),
+          },
+        );
+      }
+      for (const k of STATES) h[k].add(t[k]);
+    },
+  });
   const regions = new Map<number, StoryRegion>();
-  const story: Omit<Story, "delay"> = {
+  const story: Omit<Story, "delay" | "typical"> = {
     regions: [],
     logs: [],
     subtasks: [],
@@ -233,25 +261,57 @@ async function tellStory(
   story.stalls = analyzer.result().stalls.filter(during);
   story.gcs = story.gcs.filter(during);
   story.regions = [...regions.values()].sort((a, b) => a.start - b.start);
-  return { story: { ...story, delay: d }, end };
+  const h = byType.get(d.type);
+  const typical = {
+    count: h?.inRegions.count ?? 0,
+    inRegions: h?.inRegions.quantile(50) ?? 0,
+    blocked: h?.blocked.quantile(50) ?? 0,
+    gc: h?.gc.quantile(50) ?? 0,
+    waiting: h?.waiting.quantile(50) ?? 0,
+  };
+  return { story: { ...story, delay: d, typical }, end };
 }
 
-/** The one-sentence answer: the largest state, with what it consisted of. */
+/**
+ * The one-sentence answer: the state furthest above its typical value for
+ * the task's type (the median over its complete tasks), so that a request
+ * that waited 23ms on a lock is called waiting even if its 27ms in regions
+ * is more; with one task of its type, simply the largest state.
+ */
 function verdict(s: Story): string[] {
   const d = s.delay;
-  const states: [number, string][] = [
-    [d.blocked, blockedText(s)],
-    [d.inRegions, regionsText(s)],
-    [d.waiting, waitingText(s)],
-    [
-      d.gc,
+  const text: Record<State, () => string> = {
+    blocked: () => blockedText(s),
+    inRegions: () => regionsText(s),
+    waiting: () => waitingText(s),
+    gc: () =>
       `spent ${dur(d.gc)} in garbage-collection windows on ${threadName(s.threads, d.thread)}`,
-    ],
-  ];
-  states.sort((a, b) => b[0] - a[0]);
-  const out = [`Why: ${states[0][1]}.`];
-  for (const [ns, text] of states.slice(1)) {
-    if (ns >= 0.1 * d.duration && ns > 0) out.push(`Also: ${text}.`);
+  };
+  const compare = s.typical.count > 1;
+  const excess = (k: State) => d[k] - (compare ? s.typical[k] : 0);
+  const ranked = [...STATES].sort((a, b) => excess(b) - excess(a));
+  const out: string[] = [];
+  if (compare && excess(ranked[0]) < 0.1 * d.duration) {
+    // Nothing stands out: say so, and name where most of its time went.
+    const most = [...STATES].sort((a, b) => d[b] - d[a])[0];
+    out.push(
+      `Why: nothing stands out against a typical ${oneLine(d.type)}; most of its time: ${
+        text[most]()
+      }.`,
+    );
+  } else {
+    out.push(`Why: ${text[ranked[0]]()}.`);
+  }
+  for (const k of ranked.slice(1)) {
+    if (d[k] > 0 && excess(k) >= 0.1 * d.duration) out.push(`Also: ${text[k]()}.`);
+  }
+  if (compare) {
+    const t = s.typical;
+    out.push(
+      `A typical ${oneLine(d.type)} (the median of each, over ${t.count}): ${
+        dur(t.inRegions)
+      } in its regions, ${dur(t.blocked)} blocked, ${dur(t.gc)} in GC, ${dur(t.waiting)} waiting.`,
+    );
   }
   return out;
 }
@@ -395,6 +455,7 @@ function storyJson(s: Story): unknown {
   return {
     task: { ...d, blockedBy: d.blockedBy.map((b) => ({ delay: b.delay, stall: stall(b.stall) })) },
     why: verdict(s),
+    typical: s.typical,
     shares: {
       inRegions: pct(d.inRegions, d.duration),
       blocked: pct(d.blocked, d.duration),
