@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { spawnSync } from "node:child_process";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
-import { type CliIO, main } from "../cli.ts";
+import { runCli } from "./cli_run.ts";
 import { generateTrace } from "../bench/gen_trace.ts";
 import * as trace from "../mod.ts";
 import { isTracedTestRun } from "../lib/testing/test_tracing.ts";
@@ -23,42 +23,6 @@ const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 const CAPPUCCINO = here("./fixtures/cappuccino.trace");
 const WORKLOAD = here("./fixtures/workload.trace");
 const UPDATE = process.env.UPDATE_GOLDEN === "1";
-
-/** Runs the CLI in-process with captured streams. */
-async function run(args: string[], stdin?: Uint8Array) {
-  const out: Uint8Array[] = [];
-  const err: Uint8Array[] = [];
-  const enc = new TextEncoder();
-  const sink = (to: Uint8Array[]) => ({
-    write(c: Uint8Array | string) {
-      to.push(typeof c === "string" ? enc.encode(c) : c.slice());
-      return Promise.resolve();
-    },
-  });
-  const io: CliIO = {
-    stdout: sink(out),
-    stderr: sink(err),
-    stdin: async function* () {
-      if (stdin) { for (let i = 0; i < stdin.length; i += 100) yield stdin.subarray(i, i + 100); }
-    },
-    stderrIsTTY: false,
-    stdoutIsTTY: false,
-  };
-  const status = await main(args, io);
-  const join = (parts: Uint8Array[]) => {
-    const all = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-    let o = 0;
-    for (const p of parts) all.set(p, (o += p.length) - p.length);
-    return all;
-  };
-  const bytes = join(out);
-  return {
-    status,
-    bytes,
-    stdout: new TextDecoder().decode(bytes),
-    stderr: new TextDecoder().decode(join(err)),
-  };
-}
 
 /** Output with the fixture directory written as in the repository. */
 function portable(s: string): string {
@@ -122,7 +86,7 @@ const cases: [string, string[]][] = [
 /** A test that runs the CLI with `args` and compares its output with golden file `name`. */
 function goldenTest(name: string, args: string[]): void {
   test(`runtrace ${args.map((a) => a.replace(/^.*\/fixtures\//, "")).join(" ")}`, async () => {
-    const r = await run(args);
+    const r = await runCli(args);
     assert.equal(r.status, 0, r.stderr);
     if (name.endsWith(".json")) JSON.parse(r.stdout);
     golden(name, r.stdout);
@@ -133,7 +97,7 @@ describe("golden outputs", () => {
   for (const [name, args] of cases) goldenTest(name, args);
 
   test("runtrace export --format perfetto writes the same bytes every time", async () => {
-    const r = await run(["export", WORKLOAD, "--format", "perfetto"]);
+    const r = await runCli(["export", WORKLOAD, "--format", "perfetto"]);
     assert.equal(r.status, 0, r.stderr);
     const path = here("./golden/workload.export.pftrace.golden");
     if (UPDATE) writeFileSync(path, r.bytes);
@@ -141,11 +105,11 @@ describe("golden outputs", () => {
   });
 
   test("the workload's repairs are reported on standard error", async () => {
-    const r = await run(["export", WORKLOAD, "-o", "-"]);
+    const r = await runCli(["export", WORKLOAD, "-o", "-"]);
     assert.equal(r.status, 0);
     assert.match(r.stderr, /region slices were split/);
     assert.match(r.stderr, /1 tasks had not ended/);
-    const t = await run(["tasks", WORKLOAD]);
+    const t = await runCli(["tasks", WORKLOAD]);
     assert.match(t.stderr, /^runtrace: note: the trace shows misuse: region \d+ "load"/);
   });
 });
@@ -154,8 +118,8 @@ describe("input", () => {
   test("- reads the trace from standard input", async () => {
     const bytes = new Uint8Array(readFileSync(WORKLOAD));
     for (const command of ["stats", "tasks", "regions", "logs", "export"]) {
-      const fromFile = await run([command, WORKLOAD, "--json"]);
-      const fromStdin = await run([command, "-", "--json"], bytes);
+      const fromFile = await runCli([command, WORKLOAD, "--json"]);
+      const fromStdin = await runCli([command, "-", "--json"], bytes);
       assert.equal(fromStdin.status, 0, fromStdin.stderr);
       if (command === "export") {
         assert.equal(fromStdin.stderr, fromFile.stderr.replace(WORKLOAD, "-"));
@@ -172,7 +136,7 @@ describe("input", () => {
       const cut = join(dir, "cut.trace");
       writeFileSync(cut, bytes.subarray(0, Math.floor(bytes.length * 0.6)));
       for (const command of ["stats", "tasks", "regions", "logs", "export"]) {
-        const r = await run([command, cut]);
+        const r = await runCli([command, cut]);
         assert.equal(r.status, 3, `${command}: ${r.stderr}`);
         assert.match(r.stderr, /warning: .*cut\.trace is truncated after \d+ bytes/);
         assert.ok(r.stdout.length > 0, command);
@@ -183,10 +147,10 @@ describe("input", () => {
       generateTrace(big, 40_000);
       const bigBytes = readFileSync(big);
       writeFileSync(cut, bigBytes.subarray(0, Math.floor(bigBytes.length * 0.6)));
-      const stats = JSON.parse((await run(["stats", cut, "--json"])).stdout);
+      const stats = JSON.parse((await runCli(["stats", cut, "--json"])).stdout);
       assert.equal(stats.truncated, true);
       assert.ok(stats.events > 8192 && stats.events < 40_000, String(stats.events));
-      const chrome = await run(["export", cut]);
+      const chrome = await runCli(["export", cut]);
       assert.ok(Array.isArray(JSON.parse(chrome.stdout)), "the export is still valid JSON");
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -203,7 +167,7 @@ describe("errors: one line on standard error, a non-zero status", () => {
 
   test("a missing file", async () => {
     for (const command of ["stats", "tasks", "regions", "logs", "export"]) {
-      const r = await run([command, "/nonexistent/trace.out"]);
+      const r = await runCli([command, "/nonexistent/trace.out"]);
       assert.equal(r.status, 1);
       assert.equal(r.stdout, "");
       oneLine(r.stderr);
@@ -212,21 +176,21 @@ describe("errors: one line on standard error, a non-zero status", () => {
   });
 
   test("a file that is not a trace", async () => {
-    const r = await run(["stats", here("./fixtures/workload.ts")]);
+    const r = await runCli(["stats", here("./fixtures/workload.ts")]);
     assert.equal(r.status, 1);
     oneLine(r.stderr);
     assert.match(r.stderr, /workload\.ts: not a runtrace trace/);
   });
 
   test("an empty input", async () => {
-    const r = await run(["logs", "-"], new Uint8Array(0));
+    const r = await runCli(["logs", "-"], new Uint8Array(0));
     assert.equal(r.status, 1);
     oneLine(r.stderr);
     assert.match(r.stderr, /empty input/);
   });
 
   test("a directory", async () => {
-    const r = await run(["stats", here("./fixtures")]);
+    const r = await runCli(["stats", here("./fixtures")]);
     assert.equal(r.status, 1);
     oneLine(r.stderr);
   });
@@ -244,7 +208,7 @@ describe("errors: one line on standard error, a non-zero status", () => {
       [["stats", CAPPUCCINO, "-x"], /unknown flag -x/],
     ];
     for (const [args, re] of bad) {
-      const r = await run(args);
+      const r = await runCli(args);
       assert.equal(r.status, 2, args.join(" "));
       oneLine(r.stderr);
       assert.match(r.stderr, re);
@@ -252,14 +216,14 @@ describe("errors: one line on standard error, a non-zero status", () => {
   });
 
   test("help", async () => {
-    const r = await run(["help"]);
+    const r = await runCli(["help"]);
     assert.equal(r.status, 0);
     assert.match(r.stdout, /runtrace stats FILE/);
-    assert.equal((await run([])).status, 2);
+    assert.equal((await runCli([])).status, 2);
   });
 
   test("--version prints the version of package.json and deno.json", async () => {
-    const r = await run(["--version"]);
+    const r = await runCli(["--version"]);
     assert.equal(r.status, 0);
     const pkg = JSON.parse(readFileSync(here("../package.json"), "utf8"));
     const deno = JSON.parse(readFileSync(here("../deno.json"), "utf8"));
@@ -355,7 +319,7 @@ describe("stacks", { skip: isTracedTestRun() ? "RUNTRACE holds the trace" : fals
     trace.startRegion(ctx, "stacked").end();
     task.end();
     await trace.stop();
-    const r = await run(["tasks", "--type", "withStacks", path]);
+    const r = await runCli(["tasks", "--type", "withStacks", path]);
     assert.equal(r.status, 0, r.stderr);
     const at = r.stdout.split("\n").filter((l) => /^\s+at .*cli_test\.ts:\d+:\d+/.test(l));
     assert.equal(at.length, 3, r.stdout); // task begin, log, region
@@ -387,7 +351,7 @@ describe("the delay analysis on the slow-requests fixture: why, stalls, diff", (
 
   test("why names the cause of each slow request", async () => {
     const why = async (id: number) => {
-      const r = await run(["why", SLOW, String(id)]);
+      const r = await runCli(["why", SLOW, String(id)]);
       assert.equal(r.status, 0, r.stderr);
       return r.stdout.split("\n").filter((l) => /^(Why|Also):/.test(l)).join("\n");
     };
@@ -411,7 +375,7 @@ describe("the delay analysis on the slow-requests fixture: why, stalls, diff", (
   });
 
   test("stalls lists the report.build stall with its ten victims", async () => {
-    const r = await run(["stalls", SLOW, "--json"]);
+    const r = await runCli(["stalls", SLOW, "--json"]);
     const [main] = JSON.parse(r.stdout).stalls;
     assert.equal(main.regionType, "report.build");
     assert.equal(main.taskType, "report.daily");
@@ -419,10 +383,10 @@ describe("the delay analysis on the slow-requests fixture: why, stalls, diff", (
   });
 
   test("diff --fail-above exits 4 on a regression, 0 without one", async () => {
-    const worse = await run(["diff", AFTER, SLOW, "--fail-above", "10%"]);
+    const worse = await runCli(["diff", AFTER, SLOW, "--fail-above", "10%"]);
     assert.equal(worse.status, 4);
     assert.match(worse.stderr, /^runtrace: regression: task http\.request is slower/);
-    const better = await run(["diff", SLOW, AFTER, "--fail-above", "10%"]);
+    const better = await runCli(["diff", SLOW, AFTER, "--fail-above", "10%"]);
     assert.equal(better.status, 0, better.stderr);
   });
 
@@ -437,11 +401,11 @@ describe("the delay analysis on the slow-requests fixture: why, stalls, diff", (
         ["diff", SLOW, AFTER, "--fail-above", "ten"],
       ]
     ) {
-      const r = await run(args);
+      const r = await runCli(args);
       assert.equal(r.status, 2, args.join(" "));
       assert.equal(r.stderr.split("\n").filter((l) => l !== "").length, 1, r.stderr);
     }
-    const missing = await run(["why", SLOW, "99999"]);
+    const missing = await runCli(["why", SLOW, "99999"]);
     assert.equal(missing.status, 1);
     assert.match(missing.stderr, /no task 99999/);
   });

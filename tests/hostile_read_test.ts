@@ -13,32 +13,9 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { writeFileSync } from "node:fs";
 import { parseTrace } from "../read.ts";
-import { main } from "../cli.ts";
-import type { CliIO } from "../lib/cli/io.ts";
+import { runCli } from "./cli_run.ts";
 import { tempDir } from "./helpers.ts";
 import { craftTrace } from "./craft_trace.ts";
-
-/** Runs the CLI in-process; returns its exit status, output and time taken. */
-async function cli(args: string[]) {
-  const out: string[] = [], err: string[] = [];
-  const dec = new TextDecoder();
-  const sink = (to: string[]) => ({
-    write: (s: string | Uint8Array) => {
-      to.push(typeof s === "string" ? s : dec.decode(s));
-      return Promise.resolve();
-    },
-  });
-  const io: CliIO = {
-    stdout: sink(out),
-    stderr: sink(err),
-    stdin: async function* () {},
-    stderrIsTTY: false,
-    stdoutIsTTY: false,
-  };
-  const t0 = performance.now();
-  const status = await main(args, io);
-  return { status, stdout: out.join(""), stderr: err.join(""), ms: performance.now() - t0 };
-}
 
 function file(bytes: Uint8Array, name: string): string {
   const path = join(tempDir(), name);
@@ -62,7 +39,7 @@ describe("row 8: any trace the recorder can write is analysable", () => {
       "types.trace",
     );
     for (const command of ["tasks", "regions", "stats"]) {
-      const r = await cli([command, path]);
+      const r = await runCli([command, path]);
       assert.equal(r.status, 0, `${command}: ${r.stderr}`);
       assert.equal(r.stderr, "");
       assert.match(r.stdout, /type-150000|r-150000|\(\d+ more\)/);
@@ -79,10 +56,10 @@ describe("row 8: any trace the recorder can write is analysable", () => {
       }),
       "logs.trace",
     );
-    const r = await cli(["tasks", path, "--type", "chatty"]);
+    const r = await runCli(["tasks", path, "--type", "chatty"]);
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /log c: m149999/);
-    const j = await cli(["tasks", path, "--type", "chatty", "--json"]);
+    const j = await runCli(["tasks", path, "--type", "chatty", "--json"]);
     assert.equal(j.status, 0, j.stderr);
     assert.equal(JSON.parse(j.stdout).instances[0].timeline.length, N);
   });
@@ -114,7 +91,7 @@ describe("row 9: pathological region orders are linear", () => {
       assert.ok(ms < LIMIT_MS, `parseTrace took ${ms.toFixed(0)} ms`);
       const path = file(bytes, "regions.trace");
       for (const command of ["tasks", "regions"]) {
-        const r = await cli([command, path]);
+        const r = await runCli([command, path]);
         assert.equal(r.status, 0, r.stderr);
         assert.match(r.stderr, /misuse: region 1 "r"/);
         assert.ok(r.ms < LIMIT_MS, `${command} took ${r.ms.toFixed(0)} ms`);
@@ -151,14 +128,14 @@ describe("row 10: trace strings never reach the terminal raw", () => {
   ];
   for (const args of commands) {
     test(`${args[0]}${args.length > 1 ? " --type" : ""}: escaped in text, exact in JSON`, async () => {
-      const r = await cli([args[0], path, ...args.slice(1)]);
+      const r = await runCli([args[0], path, ...args.slice(1)]);
       assert.equal(r.status, 0, r.stderr);
       assert.doesNotMatch(r.stdout, RAW);
       assert.doesNotMatch(r.stderr, RAW);
       assert.match(r.stdout, /\\u001b\]0;pwned\\u0007/);
       // A line feed inside a string does not start a line of output.
       assert.doesNotMatch(r.stdout, /^line2/m);
-      const j = await cli([args[0], path, ...args.slice(1), "--json"]);
+      const j = await runCli([args[0], path, ...args.slice(1), "--json"]);
       assert.equal(j.status, 0, j.stderr);
       assert.ok(JSON.stringify(JSON.parse(j.stdout)).includes(JSON.stringify(evil).slice(1, -1)));
     });

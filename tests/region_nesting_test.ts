@@ -14,8 +14,7 @@ import * as trace from "../mod.ts";
 import { parseTrace } from "../read.ts";
 import { isTracedTestRun } from "../lib/testing/test_tracing.ts";
 import { RegionNesting } from "../lib/read/region_nesting.ts";
-import { main } from "../cli.ts";
-import type { CliIO } from "../lib/cli/io.ts";
+import { runCli } from "./cli_run.ts";
 import { readTrace, sleep, tempDir } from "./helpers.ts";
 import { craftTrace } from "./craft_trace.ts";
 
@@ -30,27 +29,6 @@ async function traced(body: () => Promise<unknown>) {
     await trace.stop();
   }
   return { path, t: readTrace(path) };
-}
-
-/** Runs the CLI in-process; returns its exit status and output. */
-async function cli(args: string[]) {
-  const out: string[] = [], err: string[] = [];
-  const dec = new TextDecoder();
-  const sink = (to: string[]) => ({
-    write: (s: string | Uint8Array) => {
-      to.push(typeof s === "string" ? s : dec.decode(s));
-      return Promise.resolve();
-    },
-  });
-  const io: CliIO = {
-    stdout: sink(out),
-    stderr: sink(err),
-    stdin: async function* () {},
-    stderrIsTTY: false,
-    stdoutIsTTY: false,
-  };
-  const status = await main(args, io);
-  return { status, stdout: out.join(""), stderr: err.join("") };
 }
 
 describe("concurrent startRegion code is not misuse", { skip }, () => {
@@ -92,7 +70,7 @@ describe("concurrent startRegion code is not misuse", { skip }, () => {
       assert.ok(afterLog.time >= step.end!);
       assert.ok(task.end! >= step.end!);
     }
-    const r = await cli(["tasks", path]);
+    const r = await runCli(["tasks", path]);
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stderr, "");
   });
@@ -118,7 +96,7 @@ describe("concurrent startRegion code is not misuse", { skip }, () => {
     assert.equal(t.window.tasksBeganBefore, 1);
     assert.equal(t.window.tasksRunningAtEnd, 1);
     assert.equal(t.window.regionsRunningAtEnd, 1);
-    const r = await cli(["tasks", path]);
+    const r = await runCli(["tasks", path]);
     assert.equal(r.status, 0, r.stderr);
     assert.doesNotMatch(r.stderr, /misuse/);
     assert.match(r.stderr, /1 task began before the trace/);
@@ -165,7 +143,7 @@ describe("the nesting rules on crafted traces", () => {
     const path = join(tempDir(), "edge.trace");
     writeFileSync(path, bytes);
     for (const command of ["tasks", "regions"]) {
-      const r = await cli([command, path]);
+      const r = await runCli([command, path]);
       assert.equal(r.status, 0, r.stderr);
       assert.doesNotMatch(r.stderr, /misuse|never began/);
       assert.match(r.stderr, /1 task and 2 regions began before the trace/);
