@@ -11,7 +11,9 @@ import { summarizeTaskTypes } from "../lib/read/analysis.ts";
 import { formatDuration } from "../lib/read/duration.ts";
 import { renderViewerHtml } from "../lib/viewer/html.ts";
 import { serveHtml } from "../lib/viewer/command.ts";
-import { PAGE_SOURCE_FILES, PAGE_SOURCE_HASH } from "../lib/viewer/page_bundle.ts";
+import { PAGE_SCRIPT, PAGE_SOURCE_FILES, PAGE_SOURCE_HASH } from "../lib/viewer/page_bundle.ts";
+import { inflateRaw } from "../lib/viewer/inflate.ts";
+import { deflateRawSync } from "node:zlib";
 import { PAGE_BUNDLE } from "../lib/build/bundle.ts";
 import { sourceHash, sourceHashes } from "../lib/build/sources.ts";
 import { decodeColumns } from "../lib/viewer/page/columns.ts";
@@ -168,6 +170,30 @@ describe("runtrace view without a browser", { skip }, () => {
         );
       }
     }
+  });
+
+  test("the page's inflater reads what zlib deflates: the page script, text, noise, stored blocks", () => {
+    const enc = new TextEncoder();
+    let seed = 11;
+    const rand = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+    const inputs = [new Uint8Array(), enc.encode("hi hi hi hi"), enc.encode(PAGE_SCRIPT)];
+    for (let k = 0; k < 8; k++) {
+      inputs.push(
+        Uint8Array.from(
+          { length: Math.floor(rand() * 70_000) },
+          () => rand() < 0.5 ? Math.floor(rand() * 4) : Math.floor(rand() * 256),
+        ),
+      );
+    }
+    for (const input of inputs) {
+      for (const level of [0, 1, 9]) {
+        const packed = new Uint8Array(deflateRawSync(input, { level }));
+        assert.deepEqual(inflateRaw(packed), input, `${input.length} bytes at level ${level}`);
+      }
+    }
+    assert.throws(() => inflateRaw(new Uint8Array([0xff, 0xff])), /inflate/);
+    const html = renderViewerHtml(new Uint8Array(), { name: "x" });
+    assert.ok(!html.includes(PAGE_SCRIPT.slice(0, 200)), "the script is embedded compressed");
   });
 
   test("the id index maps dense, huge and odd ids", () => {

@@ -6,7 +6,9 @@
  * @module
  */
 
+import { deflateRawSync } from "node:zlib";
 import { PAGE_SCRIPT } from "./page_bundle.ts";
+import { inflateRaw } from "./inflate.ts";
 import { STYLE } from "./style.ts";
 
 /** Options of {@linkcode renderViewerHtml}. */
@@ -35,6 +37,26 @@ export function toBase64(bytes: Uint8Array): string {
   return btoa(parts.join(""));
 }
 
+/**
+ * Runs the page script, which the page holds DEFLATE-compressed (a third of
+ * its size): inflated synchronously by inflate.ts's decoder, embedded by its
+ * source text, and run as an inline script in a function scope (its
+ * minified names must not meet the window's), as the page's CSP allows.
+ */
+const LOADER = `(()=>{const d=document;try{const b=Uint8Array.from(atob(d.getElementById(` +
+  `"runtrace-page").textContent),(c)=>c.charCodeAt(0));const s=d.createElement("script");` +
+  `s.textContent='(()=>{"use strict";'+new TextDecoder().decode((${inflateRaw.toString()})(b))` +
+  `+"\\n})()";d.body.append(s)}catch(e){const x=d.getElementById("error");x.hidden=false;` +
+  `x.textContent="The viewer's script did not load: "+e}})()`;
+
+let compressed: string | undefined;
+
+/** The page script, compressed and base64-encoded, made once per process. */
+function compressedScript(): string {
+  compressed ??= toBase64(deflateRawSync(new TextEncoder().encode(PAGE_SCRIPT), { level: 9 }));
+  return compressed;
+}
+
 const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 /**
@@ -51,8 +73,7 @@ const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt
  */
 export function renderViewerHtml(bytes: Uint8Array, options: ViewerHtmlOptions = {}): string {
   const name = escapeHtml(options.name ?? "trace");
-  // "</script" can only occur inside string literals of the bundle; "<\/" is the same string.
-  const script = PAGE_SCRIPT.replace(/<\/(script)/gi, "<\\/$1");
+  const script = compressedScript();
   return `<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -66,6 +87,7 @@ export function renderViewerHtml(bytes: Uint8Array, options: ViewerHtmlOptions =
 <header>
 <h1>runtrace</h1>
 <nav role="tablist" aria-label="Views">
+<button role="tab" data-view="overview" aria-selected="false">Overview</button>
 <button role="tab" data-view="timeline" aria-selected="true">Timeline</button>
 <button role="tab" data-view="tasks" aria-selected="false">Tasks</button>
 <button role="tab" data-view="regions" aria-selected="false">Regions</button>
@@ -86,13 +108,15 @@ export function renderViewerHtml(bytes: Uint8Array, options: ViewerHtmlOptions =
 </div>
 <aside id="details" aria-label="Details" aria-live="polite"><p class="hint">Loading the trace…</p></aside>
 </section>
+<section id="view-overview" class="view" aria-label="Overview" hidden></section>
 <section id="view-tasks" class="view" aria-label="Tasks" hidden></section>
 <section id="view-regions" class="view" aria-label="Regions" hidden></section>
 <section id="view-logs" class="view" aria-label="Logs" hidden></section>
 </main>
 <noscript><p>The runtrace viewer needs JavaScript.</p></noscript>
 <script id="runtrace-data" type="application/octet-stream">${toBase64(bytes)}</script>
-<script type="module">${script}</script>
+<script id="runtrace-page" type="application/octet-stream">${script}</script>
+<script>${LOADER}</script>
 </body>
 </html>
 `;

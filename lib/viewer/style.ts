@@ -74,5 +74,10 @@ th[aria-sort=descending] button.sort::after { content: " ▼"; }
 button.link { font: inherit; border: 0; background: none; color: var(--accent); padding: 0;
   cursor: pointer; text-decoration: underline; }
 .filters { margin-bottom: 8px; display: flex; gap: 12px; align-items: center; flex-wrap: wrap; }
+#view-overview h2 { font-size: 14px; margin: 6px 0; }
+.legend { display: flex; gap: 12px; flex-wrap: wrap; font-size: 12px; margin-bottom: 4px; }
+.plot canvas { display: block; border: 1px solid var(--border); }
+ol.slowest { columns: 2; font-size: 12px; margin: 6px 0 12px; }
+table.mmu { width: auto; }
 kbd { border: 1px solid var(--border); border-radius: 3px; padding: 0 4px; font-size: 11px; }
 `;

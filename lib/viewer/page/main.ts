@@ -23,6 +23,8 @@ import { type Focus, focusTask } from "./focus.ts";
 import { renderStatsPage } from "./stats_page.ts";
 import { renderLogsPage } from "./logs_page.ts";
 import { setupSearch } from "./search.ts";
+import { type OverviewState, renderOverview } from "./overview.ts";
+import { responsivenessOf, type ThreadResponsiveness } from "../../read/responsiveness.ts";
 import { type PageModel, PageModelBuilder, stallCulprit } from "./delay.ts";
 
 /** What the page exposes for tests and benchmarks. */
@@ -46,6 +48,8 @@ interface ViewerHook {
   colors?: Map<string, string>;
   /** The focus view shown, if any. */
   focus?: Focus;
+  /** The Overview page, once shown. */
+  overview?: OverviewState;
 }
 
 const hook: ViewerHook = { ready: false };
@@ -82,12 +86,20 @@ function showError(title: string, detail: string): void {
  * stays responsive; a caller that needs it at once finishes the work
  * synchronously.
  */
+/** Bytes left to read below which a view reads them at once rather than waiting. */
+const SYNC_BYTES = 1 << 19;
+
+/** A line saying how far the reading of the trace is, for a view waiting for it. */
+const reading = (what: string, share: number) =>
+  `<p class="hint reading">Reading the trace for ${what}… ${Math.round(share * 100)}%</p>`;
+
 class ModelLoader {
   private builder = new PageModelBuilder(new TraceBuilder());
   private decoder = new TraceDecoder(this.builder.add);
   private at = 0;
   private model?: PageModel;
   private onReady: (m: PageModel) => void;
+  private waiters: ((m: PageModel) => void)[] = [];
 
   constructor(private bytes: Uint8Array, onReady: (m: PageModel) => void) {
     this.onReady = onReady;
@@ -104,10 +116,22 @@ class ModelLoader {
     setTimeout(tick, 0);
   }
 
-  /** The model, built now if the background work has not finished. */
-  get(): PageModel {
-    while (!this.model) this.step();
-    return this.model;
+  /**
+   * Calls `use` with the model: now if it is built, or if little is left to
+   * read (a small trace reads in a few ms); else when the background work
+   * finishes, after calling `waiting` with the share read so far. So no view
+   * holds the page while a large trace is read.
+   */
+  use(use: (m: PageModel) => void, waiting?: (share: number) => void): void {
+    if (!this.model && this.bytes.length - this.at <= SYNC_BYTES) {
+      while (!this.model) this.step();
+    }
+    if (this.model) {
+      use(this.model);
+      return;
+    }
+    waiting?.(this.at / Math.max(1, this.bytes.length));
+    this.waiters.push(use);
   }
 
   private step(): void {
@@ -120,8 +144,12 @@ class ModelLoader {
     this.decoder.finish();
     this.model = this.builder.result();
     this.onReady(this.model);
+    for (const w of this.waiters.splice(0)) w(this.model);
   }
 }
+
+/** Events from which a trace opens on the Overview page rather than the timeline. */
+const LARGE_TRACE = 200_000;
 
 /** Decodes the embedded trace into columns, or shows why it cannot. */
 function decode(name: string): { bytes: Uint8Array; cols: Columns } | undefined {
@@ -171,7 +199,10 @@ function main(): void {
     cols,
     layout,
     colors,
-    onSelect: (sel) => showDetails(details, loader.get(), sel, nav),
+    onSelect: (sel) =>
+      loader.use((m) => {
+        if (timeline.selection === sel) showDetails(details, m, sel, nav);
+      }, (share) => details.innerHTML = reading("the details", share)),
   });
   hook.timeline = timeline;
   hook.firstDrawMs = performance.now();
@@ -189,8 +220,16 @@ function main(): void {
       ($("#search") as HTMLInputElement).focus();
     }
   });
+  // A large trace opens on the overview: a timeline of a million slices says little at first.
   const initial = location.hash.slice(1);
-  views.show(["tasks", "regions", "logs"].includes(initial) ? initial : "timeline");
+  const large = cols.events > LARGE_TRACE;
+  views.show(
+    ["overview", "tasks", "regions", "logs", "timeline"].includes(initial)
+      ? initial
+      : large
+      ? "overview"
+      : "timeline",
+  );
   hook.ready = true;
 }
 
@@ -211,12 +250,19 @@ class Views {
     private loader: ModelLoader,
     colors: Map<string, string>,
   ) {
-    const page = (which: "tasks" | "regions") => () =>
-      renderStatsPage($(`#view-${which}`), loader.get(), which, colors, this.nav);
+    // Each page is rendered once the model is read, saying how far the reading is meanwhile.
+    const later = (root: HTMLElement, what: string, render: (m: PageModel) => void) => () =>
+      loader.use(render, (share) => root.innerHTML = reading(what, share));
+    const stats = (which: "tasks" | "regions") => {
+      const root = $(`#view-${which}`);
+      return later(root, `the ${which}`, (m) => renderStatsPage(root, m, which, colors, this.nav));
+    };
+    const logs = $("#view-logs");
     this.pages = new Map<string, () => void>([
-      ["tasks", page("tasks")],
-      ["regions", page("regions")],
-      ["logs", () => renderLogsPage($("#view-logs"), loader.get().trace, this.nav)],
+      ["overview", () => this.overview(colors)],
+      ["tasks", stats("tasks")],
+      ["regions", stats("regions")],
+      ["logs", later(logs, "the logs", (m) => renderLogsPage(logs, m.trace, this.nav))],
     ]);
     this.wireTabs();
     this.bar.addEventListener("click", (e) => {
@@ -271,9 +317,31 @@ class Views {
     this.timeline.canvas.focus();
   }
 
-  /** Opens the focus view of task `index`: its rows, what overlapped it, and why it waited. */
+  /** The Overview page: the scatter at once, the responsiveness curves when the model is read. */
+  private overview(colors: Map<string, string>): void {
+    const curves = new Promise<ThreadResponsiveness[]>((done) =>
+      this.loader.use((m) => done(responsivenessOf(m.trace)))
+    );
+    hook.overview = renderOverview(
+      $("#view-overview"),
+      this.cols,
+      colors,
+      curves,
+      (i) => this.focus(i),
+    );
+  }
+
+  /** Opens the focus view of task `index`, once the model is read. */
   private focus(index: number, sel?: Selection): void {
-    const model = this.loader.get();
+    this.loader.use((m) => this.focusWith(m, index, sel), (share) => {
+      this.show("timeline");
+      this.bar.hidden = false;
+      this.bar.innerHTML = reading("the focus view", share);
+    });
+  }
+
+  /** The focus view of task `index`: its rows, what overlapped it, and why it waited. */
+  private focusWith(model: PageModel, index: number, sel?: Selection): void {
     const trace = model.trace;
     const f = focusTask(this.cols, model, index);
     hook.focus = f;
