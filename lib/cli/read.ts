@@ -116,10 +116,13 @@ export async function finishCommand(
  * out of order within its async chain), then what the edges of the recorded
  * window cut (not misuse: said so, so that nobody hunts a bug there).
  */
-export function problemNotes(t: Pick<Trace, "problems" | "window">): string[] {
+export function problemNotes(
+  t: Pick<Trace, "problems" | "window"> & { problemCount?: number },
+): string[] {
   const out: string[] = [];
-  if (t.problems.length > 0) {
-    const more = t.problems.length > 1 ? ` (and ${t.problems.length - 1} more)` : "";
+  const count = t.problemCount ?? t.problems.length;
+  if (count > 0) {
+    const more = count > 1 ? ` (and ${count - 1} more)` : "";
     out.push(`runtrace: note: the trace shows misuse: ${t.problems[0]}${more}`);
   }
   const edges = describeWindowEdges(t.window);

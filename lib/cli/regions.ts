@@ -6,15 +6,17 @@
  */
 
 import {
+  BACKGROUND,
   regionTaskType,
   type RegionTypeSummary,
   summarizeRegionTypes,
-  taskTypeOf,
 } from "../read/analysis.ts";
 import type { RegionRecord, Trace } from "../read/trace_model.ts";
 import { parseArgs, traceArg } from "./flags.ts";
 import type { CliIO } from "./io.ts";
-import { finishCommand, loadTrace, problemNotes } from "./read.ts";
+import { finishCommand, loadTrace, problemNotes, streamTrace } from "./read.ts";
+import { SummaryCollector } from "../read/streaming_summary.ts";
+import { RegionList } from "../read/region_instances.ts";
 import { dur, latencyCells, latencySections, table } from "./table.ts";
 import { formatTimestamp } from "../read/duration.ts";
 import { escapeControls, terminalSafe } from "./terminal_text.ts";
@@ -34,39 +36,95 @@ export async function regionsCommand(args: string[], io: CliIO): Promise<number>
     csv: { kind: "boolean" },
   });
   const path = traceArg("regions", positional);
-  const { trace, end } = await loadTrace(path, io);
   const type = flags.type as string | undefined;
-  const types = summarizeRegionTypes(trace, { type });
-  const instances = type === undefined ? undefined : regionsByDuration(trace, type);
-  if (flags.csv) {
-    await io.stdout.write(regionTypesCsv(types));
-    return await finishCommand(io, path, end, problemNotes(trace));
+  const json = flags.json === true;
+  // Standard input cannot be read twice: instances then come from the model.
+  if (type !== undefined && path === "-" && !flags.csv) {
+    return await regionsInMemory(path, io, type, json);
   }
-  const out = flags.json
-    ? JSON.stringify(
-      {
-        filter: { type },
-        types,
-        instances: instances?.map((r) => ({
-          ...r,
-          taskType: regionTaskType(trace, r),
-          duration: r.end === undefined ? undefined : r.end - r.start,
-        })),
-        truncated: trace.truncated,
-        lost: trace.lost,
-      },
-      null,
-      2,
-    )
-    : terminalSafe(formatRegions(trace, types, type, instances));
+  // First pass: the rows (streamed, bounded memory).
+  const c = new SummaryCollector({ regions: { type } });
+  const end = await streamTrace(path, io, c.add, { visitor: c });
+  const summary = c.result();
+  if (flags.csv) {
+    await io.stdout.write(regionTypesCsv(summary.regionTypes));
+    return await finishCommand(io, path, end, problemNotes(summary));
+  }
+  let list: RegionList | undefined;
+  if (type !== undefined) {
+    // Second pass: the regions of the type, the slowest kept (all with --json).
+    list = new RegionList(type, json ? Infinity : SHOWN_INSTANCES);
+    await streamTrace(path, io, list.add);
+  }
+  const view: RegionsView = {
+    threads: list?.threads ?? new Map(),
+    taskType: (r) => r.task === 0 ? BACKGROUND : summary.taskType(r.task),
+  };
+  const out = json
+    ? JSON.stringify(regionsJson(view, summary.regionTypes, type, list?.slowest(), end), null, 2)
+    : terminalSafe(formatRegions(view, summary.regionTypes, type, list?.slowest(), list?.count));
+  await io.stdout.write(out + "\n");
+  return await finishCommand(io, path, end, problemNotes(summary));
+}
+
+/** `runtrace regions --type` from the whole model in memory (standard input). */
+async function regionsInMemory(
+  path: string,
+  io: CliIO,
+  type: string,
+  json: boolean,
+): Promise<number> {
+  const { trace, end } = await loadTrace(path, io);
+  const types = summarizeRegionTypes(trace, { type });
+  const instances = regionsByDuration(trace, type);
+  const view: RegionsView = {
+    threads: new Map(trace.threads.map((t) => [t.id, t.name])),
+    taskType: (r) => regionTaskType(trace, r),
+  };
+  const out = json
+    ? JSON.stringify(regionsJson(view, types, type, instances, end), null, 2)
+    : terminalSafe(
+      formatRegions(view, types, type, instances.slice(0, SHOWN_INSTANCES), instances.length),
+    );
   await io.stdout.write(out + "\n");
   return await finishCommand(io, path, end, problemNotes(trace));
 }
 
+/** What the output needs to name a region's thread and task type. */
+export interface RegionsView {
+  threads: ReadonlyMap<number, string>;
+  taskType: (r: RegionRecord) => string;
+}
+
+/** The `--json` document of `runtrace regions`. */
+function regionsJson(
+  view: RegionsView,
+  types: readonly RegionTypeSummary[],
+  type: string | undefined,
+  instances: readonly RegionRecord[] | undefined,
+  end: { truncated: boolean; lost: number },
+): unknown {
+  return {
+    filter: { type },
+    types,
+    instances: instances?.map((r) => ({
+      ...r,
+      taskType: view.taskType(r),
+      duration: r.end === undefined ? undefined : r.end - r.start,
+    })),
+    truncated: end.truncated,
+    lost: end.lost,
+  };
+}
+
+/** Duration for ordering: regions not ended come last. */
+const sortDuration = (r: RegionRecord) => r.end === undefined ? -1 : r.end - r.start;
+
 /** Regions of `type`, slowest first; regions not ended come last. */
 function regionsByDuration(trace: Trace, type: string): RegionRecord[] {
-  const d = (r: RegionRecord) => r.end === undefined ? -1 : r.end - r.start;
-  return trace.regions.filter((r) => r.type === type).sort((a, b) => d(b) - d(a));
+  return trace.regions.filter((r) => r.type === type).sort((a, b) =>
+    sortDuration(b) - sortDuration(a)
+  );
 }
 
 /** The table of region types, each followed by its split by task type. */
@@ -99,10 +157,11 @@ export function regionTypeTable(types: readonly RegionTypeSummary[]): string {
 
 /** The text of `runtrace regions`. */
 export function formatRegions(
-  trace: Trace,
+  view: RegionsView,
   types: readonly RegionTypeSummary[],
   type: string | undefined,
-  instances: readonly RegionRecord[] | undefined,
+  shown: readonly RegionRecord[] | undefined,
+  count = shown?.length ?? 0,
 ): string {
   if (types.length === 0) {
     return type === undefined
@@ -111,14 +170,13 @@ export function formatRegions(
   }
   const parts = [regionTypeTable(types)];
   for (const s of latencySections(types, "region")) parts.push(s);
-  if (instances) {
-    const names = new Map(trace.threads.map((t) => [t.id, t.name]));
-    const shown = instances.slice(0, SHOWN_INSTANCES);
+  if (shown) {
+    const names = view.threads;
     parts.push(
-      `\n${instances.length} region${instances.length === 1 ? "" : "s"} of type ${
+      `\n${count} region${count === 1 ? "" : "s"} of type ${
         escapeControls(type ?? "")
       }, slowest first${
-        instances.length > shown.length ? ` (the first ${shown.length}; --json lists all)` : ""
+        count > shown.length ? ` (the first ${shown.length}; --json lists all)` : ""
       }:`,
     );
     parts.push(
@@ -128,7 +186,7 @@ export function formatRegions(
           formatTimestamp(r.start),
           r.end === undefined ? "still running at the end" : dur(r.end - r.start),
           String(r.task),
-          r.task === 0 ? "(background)" : taskTypeOf(trace.task(r.task)),
+          view.taskType(r),
           names.get(r.thread) || String(r.thread),
           String(r.id),
         ]),

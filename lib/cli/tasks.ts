@@ -22,7 +22,9 @@ import { taskDelaysCsv, taskTypesCsv } from "./csv.ts";
 import type { Trace } from "../read/trace_model.ts";
 import { parseArgs, traceArg } from "./flags.ts";
 import type { CliIO } from "./io.ts";
-import { finishCommand, loadTrace, problemNotes } from "./read.ts";
+import { finishCommand, loadTrace, problemNotes, streamTrace } from "./read.ts";
+import { SummaryCollector, type TaskSpanRecord } from "../read/streaming_summary.ts";
+import { SelectedTasks } from "../read/task_instances.ts";
 import { dur, latencyCells, latencySections, table } from "./table.ts";
 import { formatTimestamp } from "../read/duration.ts";
 import { escapeControls, terminalSafe } from "./terminal_text.ts";
@@ -42,35 +44,97 @@ export async function tasksCommand(args: string[], io: CliIO): Promise<number> {
     csv: { kind: "boolean" },
   });
   const path = traceArg("tasks", positional);
-  // With --type, where each instance's time went (one pass with the model).
-  const delays = new Map<number, TaskDelay>();
-  const analyzer = new DelayAnalyzer({
-    onTask: (d) => (d.type || UNKNOWN_TYPE) === flags.type && delays.set(d.id, d),
-  });
-  const { trace, end } = await loadTrace(path, io, flags.type ? analyzer.add : undefined);
   const filter: TaskFilter = {
     type: flags.type as string | undefined,
     min: flags.min as number | undefined,
     max: flags.max as number | undefined,
     logText: flags["log-text"] as string | undefined,
   };
-  const types = summarizeTaskTypes(trace, filter);
-  const instances = filter.type !== undefined ? tasksByDuration(trace, filter) : undefined;
-  if (flags.csv) {
-    // The instances with --type (where their time went), else the type table.
-    await io.stdout.write(
-      instances
-        ? taskDelaysCsv(instances.flatMap((i) => delays.get(i.task.id) ?? []))
-        : taskTypesCsv(types),
-    );
-    return await finishCommand(io, path, end, problemNotes(trace));
+  const format: OutputFormat = flags.csv ? "csv" : flags.json ? "json" : "text";
+  // Standard input cannot be read twice: instances then come from the model.
+  if (filter.type !== undefined && path === "-") {
+    return await tasksInMemory(path, io, filter, format);
   }
-  const out = flags.json
-    ? JSON.stringify(tasksJson(trace, filter, types, instances, delays), null, 2)
-    : terminalSafe(formatTasks(trace, filter, types, instances, delays));
-  await io.stdout.write(out + "\n");
+  // First pass: the rows, and which tasks to list (streamed, bounded memory).
+  const c = new SummaryCollector({ tasks: filter, instances: filter.type !== undefined });
+  const end = await streamTrace(path, io, c.add, { visitor: c });
+  const summary = c.result();
+  let trace: TraceFacts = { truncated: end.truncated, lost: end.lost };
+  let instances: TaskInstance[] | undefined;
+  const delays = new Map<number, TaskDelay>();
+  if (filter.type !== undefined) {
+    // Second pass: the listed tasks whole, and where their time went.
+    const spans = summary.instances;
+    const pick = new SelectedTasks(new Set(spans.map((s) => s.id)));
+    const analyzer = new DelayAnalyzer({
+      onTask: (d) => (d.type || UNKNOWN_TYPE) === filter.type && delays.set(d.id, d),
+    });
+    await streamTrace(path, io, (e) => (pick.add(e), analyzer.add(e)));
+    const sub = pick.result();
+    trace = sub;
+    // Slowest first; Array.prototype.sort is stable, so ties keep trace order.
+    instances = spans.map((s) => ({ task: sub.task(s.id)!, ...spanOf(s) }))
+      .sort((a, b) => b.duration - a.duration);
+  }
+  await io.stdout.write(
+    tasksOutput(format, trace, filter, summary.taskTypes, instances, delays),
+  );
+  return await finishCommand(io, path, end, problemNotes(summary));
+}
+
+type OutputFormat = "text" | "json" | "csv";
+
+/** The command's output in `format`. */
+function tasksOutput(
+  format: OutputFormat,
+  trace: TraceFacts,
+  filter: TaskFilter,
+  types: readonly TaskTypeSummary[],
+  instances: readonly TaskInstance[] | undefined,
+  delays: ReadonlyMap<number, TaskDelay>,
+): string {
+  switch (format) {
+    case "csv":
+      // The instances with --type (where their time went), else the type table.
+      return instances
+        ? taskDelaysCsv(instances.flatMap((i) => delays.get(i.task.id) ?? []))
+        : taskTypesCsv(types);
+    case "json":
+      return JSON.stringify(tasksJson(trace, filter, types, instances, delays), null, 2) + "\n";
+    case "text":
+      return terminalSafe(formatTasks(trace, filter, types, instances, delays)) + "\n";
+  }
+}
+
+/** A task instance's span fields, in the order the model's instances have them. */
+function spanOf(s: TaskSpanRecord) {
+  return { start: s.start, end: s.end, duration: s.duration, complete: s.complete };
+}
+
+/** `runtrace tasks --type` from the whole model in memory (for standard input). */
+async function tasksInMemory(
+  path: string,
+  io: CliIO,
+  filter: TaskFilter,
+  format: OutputFormat,
+): Promise<number> {
+  // Where each instance's time went, in the same pass as the model.
+  const delays = new Map<number, TaskDelay>();
+  const analyzer = new DelayAnalyzer({
+    onTask: (d) => (d.type || UNKNOWN_TYPE) === filter.type && delays.set(d.id, d),
+  });
+  const { trace, end } = await loadTrace(path, io, analyzer.add);
+  const types = summarizeTaskTypes(trace, filter);
+  const instances = tasksByDuration(trace, filter);
+  await io.stdout.write(tasksOutput(format, trace, filter, types, instances, delays));
   return await finishCommand(io, path, end, problemNotes(trace));
 }
+
+/**
+ * What the output needs of the trace: the model of the listed tasks when
+ * there are instances, else only whether it was complete.
+ */
+export type TraceFacts = Trace | Pick<Trace, "truncated" | "lost">;
 
 /** The table of task types, with Go's columns. */
 export function taskTypeTable(types: readonly TaskTypeSummary[]): string {
@@ -98,7 +162,7 @@ function describeFilter(f: TaskFilter): string {
 
 /** The text of `runtrace tasks`. */
 export function formatTasks(
-  trace: Trace,
+  trace: TraceFacts,
   filter: TaskFilter,
   types: readonly TaskTypeSummary[],
   instances: readonly TaskInstance[] | undefined,
@@ -124,7 +188,7 @@ export function formatTasks(
   if (instances) {
     parts.push(`\n${instances.length} task${instances.length === 1 ? "" : "s"}, slowest first:`);
     for (const inst of instances) {
-      parts.push("\n" + formatInstance(trace, inst, delays.get(inst.task.id)));
+      parts.push("\n" + formatInstance(trace as Trace, inst, delays.get(inst.task.id)));
     }
   }
   return parts.join("\n");
@@ -197,7 +261,7 @@ export function formatInstance(trace: Trace, inst: TaskInstance, delay?: TaskDel
 
 /** The `--json` document of `runtrace tasks`. */
 export function tasksJson(
-  trace: Trace,
+  trace: TraceFacts,
   filter: TaskFilter,
   types: readonly TaskTypeSummary[],
   instances: readonly TaskInstance[] | undefined,
@@ -230,7 +294,7 @@ export function tasksJson(
       duration: i.duration,
       complete: i.complete,
       delay: delayOf(i.task.id),
-      timeline: taskTimeline(trace, i.task).map((e) =>
+      timeline: taskTimeline(trace as Trace, i.task).map((e) =>
         e.kind === "region"
           ? { kind: e.kind, time: e.time, ...e.region }
           : e.kind === "log"

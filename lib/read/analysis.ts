@@ -110,6 +110,14 @@ export class LatencyHistogram {
     this.count++;
   }
 
+  /** Adds the counts of `other`. */
+  merge(other: LatencyHistogram): void {
+    for (const [b, n] of other.counts) this.counts.set(b, (this.counts.get(b) ?? 0) + n);
+    if (other.lo < this.lo) this.lo = other.lo;
+    if (other.hi > this.hi) this.hi = other.hi;
+    this.count += other.count;
+  }
+
   /** The buckets from the lowest to the highest used; empty if none. */
   buckets(): HistogramBucket[] {
     const out: HistogramBucket[] = [];
@@ -143,6 +151,12 @@ export interface LatencySummary {
   total: number;
   /** Go's histogram of the durations. */
   histogram: HistogramBucket[];
+  /**
+   * Present when p50, p90 and p99 are estimates (a row of more durations
+   * than a streaming command keeps): their largest relative error, such as
+   * 0.005. Absent when they are exact.
+   */
+  relativeError?: number;
 }
 
 /**

@@ -1,0 +1,120 @@
+/**
+ * Latency summaries in bounded memory, for the streaming commands: the
+ * percentiles of a row are exact while it has at most
+ * {@linkcode EXACT_LATENCIES} durations (every trace the golden tests use,
+ * and most rows of real traces), and come from a log-scale sketch beyond,
+ * with a relative error of at most {@linkcode SKETCH_RELATIVE_ERROR}. Count,
+ * min, max, mean, total and Go's histogram are always exact.
+ *
+ * @module
+ */
+
+import { LatencyHistogram, type LatencySummary, summarizeLatencies } from "./analysis.ts";
+
+/** Durations per row kept exactly; beyond, the row switches to the sketch. */
+export const EXACT_LATENCIES = 8192;
+
+/** Largest relative error of a sketched percentile (0.5%). */
+export const SKETCH_RELATIVE_ERROR = 0.005;
+
+const GAMMA = (1 + SKETCH_RELATIVE_ERROR) / (1 - SKETCH_RELATIVE_ERROR);
+const LOG_GAMMA = Math.log(GAMMA);
+
+/**
+ * Accumulates durations (ns) into a {@linkcode LatencySummary} in memory
+ * bounded by {@linkcode EXACT_LATENCIES} values plus one counter per sketch
+ * bucket (about 3 000 for durations from 1 ns to 3 hours).
+ *
+ * @example
+ * ```ts
+ * import { LatencyAccumulator } from "./latency_accumulator.ts";
+ * const a = new LatencyAccumulator();
+ * for (const d of [3e6, 1e6, 2e6]) a.add(d);
+ * a.summary()?.p50; // 2000000
+ * ```
+ */
+export class LatencyAccumulator {
+  /** Durations added. */
+  count = 0;
+  private exact: number[] | undefined = [];
+  private sketch: Map<number, number> | undefined;
+  private hist = new LatencyHistogram();
+  private total = 0;
+  private min = Infinity;
+  private max = -Infinity;
+
+  /** Adds one duration, ns. */
+  add(ns: number): void {
+    this.count++;
+    if (this.exact !== undefined) {
+      this.exact.push(ns);
+      if (this.exact.length > EXACT_LATENCIES) this.toSketch();
+      return;
+    }
+    this.sketchAdd(ns);
+  }
+
+  /** Adds every duration of `other` (which is left as it was). */
+  merge(other: LatencyAccumulator): void {
+    if (other.exact !== undefined) {
+      for (const d of other.exact) this.add(d);
+      return;
+    }
+    if (this.exact !== undefined) this.toSketch();
+    for (const [k, n] of other.sketch!) this.sketch!.set(k, (this.sketch!.get(k) ?? 0) + n);
+    this.hist.merge(other.hist);
+    this.count += other.count;
+    this.total += other.total;
+    if (other.min < this.min) this.min = other.min;
+    if (other.max > this.max) this.max = other.max;
+  }
+
+  /** The summary; `undefined` when nothing was added. */
+  summary(): LatencySummary | undefined {
+    if (this.exact !== undefined) return summarizeLatencies(this.exact);
+    const keys = [...this.sketch!.keys()].sort((a, b) => a - b);
+    const at = (p: number) => {
+      const rank = Math.min(this.count, Math.max(1, Math.ceil((p / 100) * this.count)));
+      let seen = 0;
+      for (const k of keys) {
+        seen += this.sketch!.get(k)!;
+        if (seen >= rank) return this.clamp(k);
+      }
+      return this.max;
+    };
+    return {
+      count: this.count,
+      min: this.min,
+      p50: at(50),
+      p90: at(90),
+      p99: at(99),
+      max: this.max,
+      mean: Math.round(this.total / this.count),
+      total: this.total,
+      histogram: this.hist.buckets(),
+      relativeError: SKETCH_RELATIVE_ERROR,
+    };
+  }
+
+  private toSketch(): void {
+    const values = this.exact!;
+    this.exact = undefined;
+    this.sketch = new Map();
+    for (const d of values) this.sketchAdd(d);
+  }
+
+  private sketchAdd(ns: number): void {
+    const k = ns >= 1 ? Math.ceil(Math.log(ns) / LOG_GAMMA) : -1;
+    this.sketch!.set(k, (this.sketch!.get(k) ?? 0) + 1);
+    this.hist.add(ns);
+    this.total += ns;
+    if (ns < this.min) this.min = ns;
+    if (ns > this.max) this.max = ns;
+  }
+
+  /** The value a bucket stands for, within the exact min and max. */
+  private clamp(k: number): number {
+    const v = k < 0 ? 0 : Math.round((2 * Math.pow(GAMMA, k)) / (GAMMA + 1));
+    return Math.min(this.max, Math.max(this.min, v));
+  }
+}
