@@ -204,7 +204,7 @@ async function main(): Promise<void> {
   let browser = await launchChromium(exe);
   try {
     const firsts: number[] = [], frames: number[] = [], decodes: number[] = [];
-    const layouts: number[] = [], models: number[] = [];
+    const layouts: number[] = [], models: number[] = [], longest: number[] = [];
     let eventsSeen = 0;
     for (let k = 0; k < loads; k++) {
       if (k > 0) {
@@ -227,6 +227,11 @@ async function main(): Promise<void> {
       eventsSeen = r.events;
       const model = await page.waitFor<number>("runtraceViewer.modelMs", 120_000);
       models.push(model);
+      // The page's own record of long main-thread tasks: the longest after the first frame.
+      longest.push(
+        await page.evaluate<number>(`Math.max(0, ...(runtraceViewer.longTasks ?? [])
+          .filter(([start]) => start >= runtraceViewer.firstFrameMs).map(([, d]) => d))`),
+      );
       if (k === loads - 1) {
         // Zoom and pan steps: the page's own draw, then a 1-pixel read-back that
         // waits for the canvas to be rasterised.
@@ -298,6 +303,12 @@ async function main(): Promise<void> {
     console.log(
       `| full model (details, pages) ready, in the background | ${m.median.toFixed(0)} | | ${
         m.max.toFixed(0)
+      } |`,
+    );
+    const lt = summary(longest);
+    console.log(
+      `| longest main-thread task after the first frame | ${lt.median.toFixed(0)} | | ${
+        lt.max.toFixed(0)
       } |`,
     );
     for (const r of rows) console.log(r);

@@ -87,7 +87,16 @@ export class PageModelBuilder {
 
   /** The model, after the end event. */
   result(): PageModel {
-    const trace = this.builder.result();
+    return this.withDelays(this.trace());
+  }
+
+  /** The trace model, after the end event: the first half of `result`. */
+  trace(): Trace {
+    return this.builder.result();
+  }
+
+  /** The model of `trace` (from `trace()`) with every task's delays: the second half. */
+  withDelays(trace: Trace): PageModel {
     return { trace, delays: new TaskDelays(trace, this.analyzer.result().tasks) };
   }
 }
