@@ -70,6 +70,18 @@ describe("the drain worker bundle", () => {
     );
   });
 
+  test("a stale bundle is told apart and the changed sources are named", async () => {
+    const files = { ...DRAIN_WORKER_SOURCE_FILES };
+    files["lib/record/ring_layout.ts"] = "0000000000000000"; // as if built before a change
+    delete files["lib/record/drain_worker/open_set.ts"]; // as if the file were new
+    files["lib/record/gone.ts"] = "0000000000000000"; // as if a source had been removed
+    assert.deepEqual(await changedSources(DRAIN_WORKER_BUNDLE.entry, "stale", files), [
+      "lib/record/drain_worker/open_set.ts",
+      "lib/record/gone.ts",
+      "lib/record/ring_layout.ts",
+    ]);
+  });
+
   test("imports only node: built-ins, so it runs from a data: URL", () => {
     const specifiers = [...DRAIN_WORKER_SCRIPT.matchAll(/\bfrom\s*["']([^"']+)["']/g)]
       .map((m) => m[1]);
