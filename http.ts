@@ -27,6 +27,8 @@ export type {
 } from "./lib/http/debug_handlers.ts";
 export type { StartOptions } from "./mod.ts";
 export { parseTraceparent, tracedFetch, traceRequests } from "./lib/http/request_tasks.ts";
+export { nodeListener } from "./lib/http/node_listener.ts";
+export type { NodeRequestLike, NodeResponseLike } from "./lib/http/node_listener.ts";
 export type {
   FetchLike,
   TracedFetchOptions,

@@ -8,6 +8,8 @@
  * - Node.js 22 alone (no Deno or Bun on PATH): a plain .mjs app records (file,
  *   stream and writer destinations, runtime events, a worker thread, the flight
  *   recorder) and reads its traces; the `runtrace` bin analyses and views them.
+ * - Minified bundles (`bun build --minify`, esbuild) of a traced app record a
+ *   readable trace: the drain worker survives minification and renaming.
  *
  * These need npm and the npm registry. Node 22 and esbuild are test-only tools,
  * installed once under $RUNTRACE_CI_TOOLS (default ~/.cache/runtrace-ci).
@@ -159,7 +161,9 @@ function strictConfigs(dir: string): string[] {
 }
 
 const NODE_APP = `import * as trace from "runtrace";
+import { nodeListener, traceRequests } from "runtrace/http";
 import { parseTrace, readEvents } from "runtrace/read";
+import { createServer } from "node:http";
 import { readFileSync, createReadStream } from "node:fs";
 import { Worker } from "node:worker_threads";
 
@@ -174,6 +178,12 @@ worker.postMessage({ handle: trace.threadHandle("resizer", worker), ctx });
 await done;
 await worker.terminate();
 task.end();
+// The fetch-style HTTP helpers on node:http.
+const server = createServer(nodeListener(traceRequests(() => new Response("served"))));
+await new Promise((r) => server.listen(0, "127.0.0.1", r));
+const served = await (await fetch(\`http://127.0.0.1:\${server.address().port}/\`)).text();
+server.closeAllConnections();
+server.close();
 await trace.stop();
 
 // A WritableStream, then a writer object.
@@ -202,6 +212,7 @@ for await (const e of readEvents(createReadStream("trace.out"))) {
 const logsOf = (chunks) => parseTrace(new Uint8Array(Buffer.concat(chunks))).logs.map((l) => l.message);
 console.log(JSON.stringify({
   runtime: t.header.runtime,
+  served,
   tasks: t.tasks.map((x) => x.type),
   regions: t.regions.map((r) => r.type).sort(),
   threads: t.threads.map((th) => [th.name, th.end !== undefined]),
@@ -279,7 +290,8 @@ describe("the npm package", () => {
       const out = JSON.parse(await ok(node, ["app.mjs"], dir, nodeOnly));
       assert.deepEqual(out, {
         runtime: "node",
-        tasks: ["order"],
+        served: "served",
+        tasks: ["order", "GET"],
         regions: ["resize", "steamMilk"],
         threads: [["main", false], ["resizer", true]],
         counters: true,
@@ -318,4 +330,67 @@ describe("the npm package", () => {
     const bunOnly = { ...env, PATH: dirname(bun) };
     assert.match(await ok(bun, ["x", "runtrace", "tasks", "app.trace"], dir, bunOnly), /^order /m);
   });
+
+  test('Bun: preload = ["runtrace/test_preload"] traces a bun test run', LONG, async (t) => {
+    if (missingTools(t, "npm", "bun")) return;
+    const { bun, dir } = await bunProject();
+    writeFileSync(join(dir, "bunfig.toml"), '[test]\npreload = ["runtrace/test_preload"]\n');
+    writeFileSync(
+      join(dir, "sum_test.ts"),
+      'import { expect, test } from "bun:test";\ntest("adds", () => expect(1 + 1).toBe(2));\n',
+    );
+    await ok(bun, ["test", "./sum_test.ts"], dir, { ...env, RUNTRACE: "run.trace" });
+    const run = readTrace(join(dir, "run.trace"));
+    assert.deepEqual(run.tasks.map((x) => x.type), ["adds"]);
+    assert.deepEqual(run.logs.filter((l) => l.category === "test").map((l) => l.message), [
+      "pass",
+    ]);
+  });
+
+  test(
+    "bundled and minified (bun build --minify, esbuild --minify), a traced app records a readable trace",
+    LONG,
+    async (t) => {
+      if (missingTools(t, "npm", "bun")) return;
+      const { bun, dir: bunDir } = await bunProject();
+      const { dir, node, esbuild, nodeOnly } = await nodeProject();
+      const app = `import * as trace from "runtrace";
+await trace.start(process.argv[2]);
+const [ctx, task] = trace.newTask("bundled");
+await trace.withRegion(ctx, "work", () => new Promise((r) => setTimeout(r, 10)));
+trace.log(ctx, "how", "minified");
+task.end();
+await trace.stop();
+`;
+      writeFileSync(join(bunDir, "bundled.ts"), app);
+      writeFileSync(join(dir, "bundled.mjs"), app);
+      const runs: [string, string[], string, string, Record<string, string | undefined>][] = [];
+      await ok(bun, ["build", "bundled.ts", "--minify", "--target=bun", "--outfile=b.js"], bunDir);
+      runs.push(["bun build --target=bun", [join(bunDir, "b.js")], bunDir, bun, env]);
+      await ok(
+        bun,
+        ["build", "bundled.ts", "--minify", "--target=node", "--outfile=n.mjs"],
+        bunDir,
+      );
+      runs.push(["bun build --target=node", [join(bunDir, "n.mjs")], bunDir, node, nodeOnly]);
+      await ok(esbuild, [
+        "bundled.mjs",
+        "--bundle",
+        "--minify",
+        "--platform=node",
+        "--format=esm",
+        "--outfile=e.mjs",
+      ], dir);
+      runs.push(["esbuild", [join(dir, "e.mjs")], dir, node, nodeOnly]);
+      for (const [name, [script], cwd, exe, environment] of runs) {
+        const out = join(tempDir(), "bundled.trace");
+        await ok(exe, [script!, out], cwd, environment);
+        const tr = readTrace(out);
+        assert.equal(tr.truncated, false, name);
+        assert.deepEqual(tr.tasks.map((x) => x.type), ["bundled"], name);
+        assert.deepEqual(tr.regions.map((r) => r.type), ["work"], name);
+        assert.deepEqual(tr.logs.map((l) => l.message), ["minified"], name);
+      }
+    },
+  );
 });

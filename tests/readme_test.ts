@@ -11,9 +11,10 @@
  *   saved under that name; if another block refers to it (`./resize.ts`) it
  *   is a module, not a program, and runs only through the block that uses it.
  * - A block named `*_test.ts` runs under the test runner.
- * - A block that starts a server (`Deno.serve`, `Bun.serve`) passes if it is
- *   still serving, without an error, after a few seconds; its port is
- *   replaced by 0 (any free port) so that parallel runs do not collide.
+ * - A block that starts a server (`Deno.serve`, `Bun.serve`, `node:http`'s
+ *   `listen`) passes if it is still serving, without an error, after a few
+ *   seconds; its port is replaced by 0 (any free port) so that parallel runs
+ *   do not collide.
  */
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -88,6 +89,9 @@ function mapEntryPoints(dir: string, rt: "deno" | "bun"): string[] {
   return [];
 }
 
+/** Whether a block starts a server. */
+const SERVES = /\b(Deno|Bun)\.serve\(|\.listen\(/;
+
 /** Runs a server block: passes if it is still up, with no error output, after `ms`. */
 function runServer(
   exe: string,
@@ -126,8 +130,8 @@ describe("README.md", {
     const dir = tempDir();
     const extra = mapEntryPoints(dir, runtime);
     for (const b of mine) {
-      const code = /\b(Deno|Bun)\.serve\(/.test(b.code)
-        ? b.code.replace(/\bport: \d+/g, "port: 0")
+      const code = SERVES.test(b.code)
+        ? b.code.replace(/\bport: \d+/g, "port: 0").replace(/\.listen\(\d+/g, ".listen(0")
         : b.code;
       writeFileSync(join(dir, b.file), code);
     }
@@ -147,7 +151,7 @@ describe("README.md", {
       const args = runtime === "deno"
         ? [isTest ? "test" : "run", "--no-check", "-A", ...extra, b.file]
         : [...(isTest ? ["test"] : []), `./${b.file}`];
-      if (/\b(Deno|Bun)\.serve\(/.test(b.code)) {
+      if (SERVES.test(b.code)) {
         const r = await runServer(process.execPath, args, dir, 5_000);
         assert.ok(r.alive || r.code === 0, `${where} exited with ${r.code}:\n${r.stderr}`);
         assert.doesNotMatch(r.stderr, /error/i, `${where}:\n${r.stderr}`);
