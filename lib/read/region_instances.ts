@@ -7,7 +7,7 @@
  */
 
 import type { TraceEvent } from "../format/decoder.ts";
-import type { RegionRecord } from "./trace_model.ts";
+import { type RegionRecord, regionRecord } from "./trace_model.ts";
 
 /** Duration for ordering: regions not ended come last. */
 function sortDuration(r: RegionRecord): number {
@@ -69,17 +69,7 @@ export class RegionList {
           this.seq++;
           break;
         }
-        const r: RegionRecord = {
-          id: e.region,
-          type: e.type,
-          task: e.task,
-          start: e.time,
-          end: undefined,
-          thread: e.thread,
-          lane: e.lane,
-          parent: e.parent,
-        };
-        if (e.stack) r.stack = e.stack;
+        const r = regionRecord(e);
         this.open.set(e.thread * 4294967296 + e.region, { r, seq: this.seq++ });
         break;
       }

@@ -7,6 +7,7 @@
 
 import {
   type EndEvent,
+  type RegionBeginEvent,
   TraceDecoder,
   type TraceEvent,
   type TraceHeader,
@@ -95,6 +96,33 @@ export interface RegionRecord {
   parent: number;
   /** Where it began, innermost frame first (only with `stacks: true`). */
   stack?: string[];
+}
+
+/**
+ * The model's record of a region, made from its begin event; `end` is
+ * undefined until its end event is seen.
+ *
+ * @example
+ * ```ts
+ * import { regionRecord } from "./trace_model.ts";
+ * const r = regionRecord({
+ *   kind: "regionBegin", time: 5, thread: 1, region: 1, task: 0, type: "load", parent: 0, lane: 0,
+ * });
+ * ```
+ */
+export function regionRecord(e: RegionBeginEvent): RegionRecord {
+  const r: RegionRecord = {
+    id: e.region,
+    type: e.type,
+    task: e.task,
+    start: e.time,
+    end: undefined,
+    thread: e.thread,
+    lane: e.lane,
+    parent: e.parent,
+  };
+  if (e.stack) r.stack = e.stack;
+  return r;
 }
 
 /** A task in the model. */
@@ -214,17 +242,7 @@ export class TraceBuilder {
         break;
       }
       case "regionBegin": {
-        const r: RegionRecord = {
-          id: e.region,
-          type: e.type,
-          task: e.task,
-          start: e.time,
-          end: undefined,
-          thread: e.thread,
-          lane: e.lane,
-          parent: e.parent,
-        };
-        if (e.stack) r.stack = e.stack;
+        const r = regionRecord(e);
         this.regions.push(r);
         if (r.task !== 0) this.taskFor(r.task).regions.push(r);
         this.byKey.set(e.thread * 4294967296 + e.region, r);
