@@ -74,10 +74,15 @@ export interface WindowEdges {
   regionsRunningAtEnd: number;
 }
 
-/** The key of an async chain among those of one task. */
-function laneKey(thread: number, lane: number): number {
-  // Lanes are u32 and threads far below 2^21: the sum is an exact integer.
-  return thread * 4294967296 + lane;
+/**
+ * The key of an async chain: one number while task, lane and thread are
+ * small enough to pack exactly (the common case), else a string.
+ */
+function chainKey(thread: number, task: number, lane: number): number | string {
+  if (task < 67108864 && lane < 2097152 && thread < 64) {
+    return (task * 2097152 + lane) * 64 + thread; // < 2^53: exact
+  }
+  return `${thread}:${task}:${lane}`;
 }
 
 /** An open region with the chain it is in. */
@@ -90,8 +95,7 @@ interface OpenEntry<R> {
 
 /** One chain's stack of open regions, innermost last. */
 interface Chain<R> {
-  task: number;
-  lane: number;
+  key: number | string;
   stack: OpenEntry<R>[];
 }
 
@@ -120,8 +124,8 @@ export class RegionNesting<R extends NestedRegion = NestedRegion> {
   private hooks: NestingHooks<R>;
   /** Open regions by `thread * 2^32 + id`. */
   private open = new Map<number, OpenEntry<R>>();
-  /** Chains with open regions, by task then by `thread * 2^32 + lane`. */
-  private chains = new Map<number, Map<number, Chain<R>>>();
+  /** Chains with open regions, by {@linkcode chainKey}. */
+  private chains = new Map<number | string, Chain<R>>();
   /** Smallest region id that began on each thread. */
   private firstId = new Map<number, number>();
 
@@ -139,11 +143,9 @@ export class RegionNesting<R extends NestedRegion = NestedRegion> {
   begin(thread: number, id: number, region: R, lane: number): RegionPlace<R> {
     const first = this.firstId.get(thread);
     if (first === undefined || id < first) this.firstId.set(thread, id);
-    let lanes = this.chains.get(region.task);
-    if (!lanes) this.chains.set(region.task, lanes = new Map());
-    const key = laneKey(thread, lane);
-    let chain = lanes.get(key);
-    if (!chain) lanes.set(key, chain = { task: region.task, lane: key, stack: [] });
+    const key = chainKey(thread, region.task, lane);
+    let chain = this.chains.get(key);
+    if (!chain) this.chains.set(key, chain = { key, stack: [] });
     const stack = chain.stack;
     while (stack.length > 0 && stack[stack.length - 1].ended) stack.pop();
     const place = { depth: stack.length, enclosing: stack[stack.length - 1]?.region };
@@ -178,7 +180,7 @@ export class RegionNesting<R extends NestedRegion = NestedRegion> {
         `region ${id} "${r.type}" (task ${r.task}) ended at ${time}ns before region ${inner.id} "${inner.type}" that began inside it`,
       );
     }
-    if (stack.length === 0) this.dropChain(entry.chain);
+    if (stack.length === 0) this.chains.delete(entry.chain.key);
     return r;
   }
 
@@ -200,13 +202,6 @@ export class RegionNesting<R extends NestedRegion = NestedRegion> {
         ? `region ${id} "${done.type}" (task ${done.task}) ended twice, again at ${time}ns`
         : `region ${id} on thread ${thread} ended twice, again at ${time}ns`,
     );
-  }
-
-  private dropChain(chain: Chain<R>): void {
-    const lanes = this.chains.get(chain.task);
-    if (!lanes) return;
-    lanes.delete(chain.lane);
-    if (lanes.size === 0) this.chains.delete(chain.task);
   }
 }
 

@@ -165,12 +165,18 @@ export class SummaryCollector implements EventVisitor {
   private seq = 0;
   private problems: string[] = [];
   private problemCount = 0;
-  private ended = new Map<number, OpenRegion>();
+  /** The last ENDED_CACHE ended regions, a ring: searched only on a double end. */
+  private endedKeys = new Float64Array(ENDED_CACHE).fill(-1);
+  private endedRegions: (OpenRegion | undefined)[] = new Array(ENDED_CACHE);
+  private endedNext = 0;
   private nesting = new RegionNesting<OpenRegion>({
     problem: (m) => {
       if (this.problemCount++ < KEPT_PROBLEMS) this.problems.push(m);
     },
-    ended: (thread, id) => this.ended.get(thread * 4294967296 + id),
+    ended: (thread, id) => {
+      const i = this.endedKeys.indexOf(thread * 4294967296 + id);
+      return i < 0 ? undefined : this.endedRegions[i];
+    },
   });
   private utf8 = new TextDecoder("utf-8", { fatal: false });
   private duration = 0;
@@ -231,9 +237,9 @@ export class SummaryCollector implements EventVisitor {
   regionEnd(time: number, thread: number, region: number): void {
     const r = this.nesting.end(thread, region, time);
     if (!r) return;
-    const key = thread * 4294967296 + region;
-    this.ended.set(key, r);
-    if (this.ended.size > ENDED_CACHE) this.ended.delete(this.ended.keys().next().value!);
+    this.endedKeys[this.endedNext] = thread * 4294967296 + region;
+    this.endedRegions[this.endedNext] = r;
+    this.endedNext = (this.endedNext + 1) % ENDED_CACHE;
     this.addRegion(r, Math.max(0, time - r.start));
   }
 
