@@ -7,7 +7,7 @@ import { join } from "node:path";
 import * as trace from "../mod.ts";
 import { makeCappuccino } from "../examples/cappuccino.ts";
 import { parseTrace } from "../read.ts";
-import { summarizeTaskTypes } from "../lib/read/analysis.ts";
+import { summarizeRegionTypes, summarizeTaskTypes } from "../lib/read/analysis.ts";
 import { formatDuration } from "../lib/read/duration.ts";
 import { renderViewerHtml } from "../lib/viewer/html.ts";
 import { serveHtml } from "../lib/viewer/command.ts";
@@ -795,6 +795,37 @@ if (!chromium) {
           distinct[distinct.length - 1] - distinct[0],
           distinct.length - 1,
           `${distinct}`,
+        );
+      },
+    );
+
+    test(
+      "a region type's p99 opens its task's focus view with that region selected",
+      BROWSER,
+      async () => {
+        const bytes = new Uint8Array(
+          readFileSync(join(repoRoot, "tests/fixtures/slow_requests.trace")),
+        );
+        const model = parseTrace(bytes);
+        const page = await open(bytes, "regions.trace");
+        await page.clickSelector('[role=tab][data-view="regions"]');
+        await page.clickSelector('#regions-table tr[data-type-name="db.query"] td.p99 button');
+        await page.waitFor("runtraceViewer.focus");
+        const sel = await page.evaluate<{ kind: string; index: number }>(
+          "runtraceViewer.timeline.selection",
+        );
+        assert.equal(sel.kind, "region");
+        const r = model.regions[sel.index];
+        assert.equal(r.type, "db.query");
+        const p99 = summarizeRegionTypes(model).find((x) => x.type === "db.query")!.latency!.p99;
+        assert.equal(r.end! - r.start, p99);
+        assert.equal(
+          model.tasks[await page.evaluate<number>("runtraceViewer.focus.task")].id,
+          r.task,
+        );
+        assert.match(
+          await page.evaluate<string>(`document.querySelector("#details").innerText`),
+          /Region db\.query/,
         );
       },
     );

@@ -203,6 +203,72 @@ export function serveHtml(
 }
 
 /**
+ * Says on standard error what the quick decode found; returns the exit
+ * status: 1 for input that is not a trace or is corrupt, 3 for a truncated
+ * trace, else 0.
+ */
+function reportCheck(found: Check, name: string): number {
+  if (found.error) {
+    // The same wording as the page: "not a trace" for foreign files, "corrupt" past a valid header.
+    const foreign = /not a runtrace trace|unsupported trace format|empty input|trace header/
+      .test(found.error);
+    const what = found.error.startsWith("not a runtrace trace")
+      ? `${name}: ${found.error}`
+      : foreign
+      ? `${name} is not a runtrace trace: ${found.error}`
+      : `${name} is a corrupt trace: ${found.error}`;
+    process.stderr.write(`runtrace view: ${what}\n`);
+    return 1;
+  }
+  let status = 0;
+  if (found.truncated) {
+    process.stderr.write(
+      `runtrace view: warning: ${name} is truncated; showing it up to its last complete batch\n`,
+    );
+    status = 3;
+  }
+  if (found.lost > 0) {
+    process.stderr.write(`runtrace view: warning: the recorder lost ${found.lost} events\n`);
+  }
+  return status;
+}
+
+/** Serves the page until SIGINT or SIGTERM; returns `status`, or 1 if it cannot listen. */
+async function serveUntilStopped(
+  html: string,
+  port: number,
+  name: string,
+  status: number,
+): Promise<number> {
+  const stop = new AbortController();
+  let served: { url: string; closed: Promise<void> };
+  try {
+    served = await serveHtml(html, port, stop.signal);
+  } catch (e) {
+    process.stderr.write(
+      `runtrace view: cannot serve on 127.0.0.1:${port}: ${(e as Error).message}\n`,
+    );
+    return 1;
+  }
+  process.stdout.write(`runtrace view: serving ${name} at ${served.url} (Ctrl-C to stop)\n`);
+  const onSignal = () => stop.abort();
+  const signals = ["SIGINT", "SIGTERM"] as const;
+  // Deno's node:process does not keep a process alive through SIGINT; its own API does.
+  const deno = (globalThis as unknown as { Deno?: DenoSignals }).Deno;
+  for (const sig of signals) {
+    if (deno) deno.addSignalListener(sig, onSignal);
+    else process.on(sig, onSignal);
+  }
+  await served.closed;
+  for (const sig of signals) {
+    if (deno) deno.removeSignalListener(sig, onSignal);
+    else process.off(sig, onSignal);
+  }
+  process.stdout.write("runtrace view: stopped\n");
+  return status;
+}
+
+/**
  * Runs `runtrace view` with `args` (the words after `view`) and returns the
  * exit status, as the other `runtrace` commands do: 0 on success, 1 when the
  * input cannot be read or is not a trace (the page is still written, and
@@ -248,60 +314,11 @@ export async function viewCommand(args: string[]): Promise<number> {
     return 1;
   }
   const found = check(bytes);
-  let status = 0;
-  if (found.error) {
-    // The same wording as the page: "not a trace" for foreign files, "corrupt" past a valid header.
-    const foreign = /not a runtrace trace|unsupported trace format|empty input|trace header/
-      .test(found.error);
-    const what = found.error.startsWith("not a runtrace trace")
-      ? `${name}: ${found.error}`
-      : foreign
-      ? `${name} is not a runtrace trace: ${found.error}`
-      : `${name} is a corrupt trace: ${found.error}`;
-    process.stderr.write(`runtrace view: ${what}\n`);
-    status = 1;
-  } else {
-    if (found.truncated) {
-      process.stderr.write(
-        `runtrace view: warning: ${name} is truncated; showing it up to its last complete batch\n`,
-      );
-      status = 3;
-    }
-    if (found.lost > 0) {
-      process.stderr.write(`runtrace view: warning: the recorder lost ${found.lost} events\n`);
-    }
-  }
+  const status = reportCheck(found, name);
   const html = renderViewerHtml(bytes, {
     name: opts.file === "-" ? "stdin" : basename(opts.file),
   });
-  if (opts.serve) {
-    const stop = new AbortController();
-    let served: { url: string; closed: Promise<void> };
-    try {
-      served = await serveHtml(html, opts.port, stop.signal);
-    } catch (e) {
-      process.stderr.write(
-        `runtrace view: cannot serve on 127.0.0.1:${opts.port}: ${(e as Error).message}\n`,
-      );
-      return 1;
-    }
-    process.stdout.write(`runtrace view: serving ${name} at ${served.url} (Ctrl-C to stop)\n`);
-    const onSignal = () => stop.abort();
-    const signals = ["SIGINT", "SIGTERM"] as const;
-    // Deno's node:process does not keep a process alive through SIGINT; its own API does.
-    const deno = (globalThis as unknown as { Deno?: DenoSignals }).Deno;
-    for (const sig of signals) {
-      if (deno) deno.addSignalListener(sig, onSignal);
-      else process.on(sig, onSignal);
-    }
-    await served.closed;
-    for (const sig of signals) {
-      if (deno) deno.removeSignalListener(sig, onSignal);
-      else process.off(sig, onSignal);
-    }
-    process.stdout.write("runtrace view: stopped\n");
-    return status;
-  }
+  if (opts.serve) return await serveUntilStopped(html, opts.port, name, status);
   const out = opts.output ?? defaultOutput(opts.file);
   try {
     await writeFile(out, html);

@@ -15,7 +15,8 @@
 /**
  * Inflates raw DEFLATE data (no zlib or gzip header). Throws on data that
  * is not DEFLATE. Reads bit by bit: about 100 ms per MB, for the page's
- * script a few ms.
+ * script a few ms. One function, longer than most: the page embeds it by its
+ * source text, so it can use nothing outside its body.
  *
  * @example
  * ```ts

@@ -307,13 +307,22 @@ export class Timeline {
     const { cols } = this.opts;
     const [s, e] = this.span(sel);
     const i = sel.index;
+    // What the trace's window cut is said so, not measured as if whole.
+    const cut = (start: number, end: number) =>
+      Number.isNaN(start)
+        ? ` (at least: began before the trace)`
+        : Number.isNaN(end)
+        ? ` (at least: still running at the end)`
+        : "";
     switch (sel.kind) {
       case "task":
         return `task ${cols.names[cols.tasks.type[i]]} #${cols.tasks.id[i]}: ${
           formatDuration(e - s)
-        }`;
+        }${cut(cols.tasks.start[i], cols.tasks.end[i])}`;
       case "region":
-        return `region ${cols.names[cols.regions.type[i]]}: ${formatDuration(e - s)}`;
+        return `region ${cols.names[cols.regions.type[i]]}: ${formatDuration(e - s)}${
+          cut(0, cols.regions.end[i])
+        }`;
       case "gc":
         return `${cols.gcs.inferred[i] ? "GC (inferred)" : "GC"}: ${formatDuration(e - s)}`;
       case "stall":
