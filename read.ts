@@ -28,6 +28,7 @@ export type {
   TaskRecord,
   ThreadRecord,
   Trace,
+  WindowEdges,
 } from "./lib/read/trace_model.ts";
 export { TraceDecoder, TraceFormatError } from "./lib/format/decoder.ts";
 export { analyzeDelays, DelayAnalyzer } from "./lib/read/delay.ts";

@@ -698,6 +698,7 @@ export class TraceDecoder {
     return region;
   }
 
+  /** A region end, to the visitor or as an event. */
   private regionEnd(time: number, thread: number, region: number): void {
     this.open?.regions.delete(thread * 2 ** 32 + region);
     const v = this.visitor;
@@ -705,6 +706,7 @@ export class TraceDecoder {
     else this.onEvent({ kind: "regionEnd", time, thread, region });
   }
 
+  /** A task begin, to the visitor or as an event. */
   private taskBegin(
     c: Cursor,
     time: number,
@@ -726,6 +728,7 @@ export class TraceDecoder {
     this.onEvent(e);
   }
 
+  /** A task end, to the visitor or as an event. */
   private taskEnd(time: number, thread: number, task: number): void {
     this.open?.tasks.delete(task);
     const v = this.visitor;
@@ -733,6 +736,7 @@ export class TraceDecoder {
     else this.onEvent({ kind: "taskEnd", time, thread, task });
   }
 
+  /** A log, to the visitor or as an event. */
   private log(c: Cursor, time: number, thread: number, stack: string[] | undefined): void {
     const task = c.uvarint();
     const category = this.str(c);

@@ -365,6 +365,7 @@ export class TraceBuilder {
     return t;
   }
 
+  /** Counts the tasks and regions cut by the start or the end of the recorded window. */
   private windowEdges(tasks: readonly TaskRecord[]): WindowEdges {
     let before = 0, running = 0;
     for (const t of tasks) {
