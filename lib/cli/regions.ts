@@ -54,7 +54,7 @@ export async function regionsCommand(args: string[], io: CliIO): Promise<number>
   if (type !== undefined) {
     // Second pass: the regions of the type, the slowest kept (all with --json).
     list = new RegionList(type, json ? Infinity : SHOWN_INSTANCES);
-    await streamTrace(path, io, list.add);
+    await streamTrace(path, io, list.add, { visitor: list });
   }
   const view: RegionsView = {
     threads: list?.threads ?? new Map(),

@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { TraceEvent } from "../format/decoder.ts";
+import type { EventVisitor, TraceEvent } from "../format/decoder.ts";
 import { type RegionRecord, regionRecord } from "./trace_model.ts";
 
 /** Duration for ordering: regions not ended come last. */
@@ -41,7 +41,7 @@ function slower(a: Ranked, b: Ranked): number {
  * console.log(list.count, list.slowest()[0]);
  * ```
  */
-export class RegionList {
+export class RegionList implements EventVisitor {
   /** Regions of the type in the trace. */
   count = 0;
   /** Thread names, the first each thread got (as the model keeps them). */
@@ -58,36 +58,65 @@ export class RegionList {
     this.keep = keep;
   }
 
-  /** Takes the next event. */
+  /** Takes the events the visitor methods do not (and, without a visitor, all). */
   add = (e: TraceEvent): void => {
     switch (e.kind) {
       case "thread":
         if (!this.threads.has(e.thread)) this.threads.set(e.thread, e.name);
         break;
-      case "regionBegin": {
-        if (e.type !== this.type) {
-          this.seq++;
-          break;
-        }
-        const r = regionRecord(e);
-        this.open.set(e.thread * 4294967296 + e.region, { r, seq: this.seq++ });
+      case "regionBegin":
+        if (e.type !== this.type) this.seq++;
+        else this.begin(regionRecord(e));
         break;
-      }
-      case "regionEnd": {
-        const key = e.thread * 4294967296 + e.region;
-        const x = this.open.get(key);
-        if (!x) break;
-        this.open.delete(key);
-        x.r.end = e.time;
-        this.offer(x);
+      case "regionEnd":
+        this.regionEnd(e.time, e.thread, e.region);
         break;
-      }
       case "end":
         for (const x of this.open.values()) this.offer(x);
         this.open.clear();
         break;
     }
   };
+
+  /** Visitor: a region began (only those of the type are made into records). */
+  regionBegin(
+    time: number,
+    thread: number,
+    region: number,
+    task: number,
+    type: string,
+    parent: number,
+    lane: number,
+    stack: string[] | undefined,
+  ): void {
+    if (type !== this.type) {
+      this.seq++;
+      return;
+    }
+    const kind = "regionBegin";
+    this.begin(regionRecord({ kind, time, thread, region, task, type, parent, lane, stack }));
+  }
+
+  /** Visitor: a region ended. */
+  regionEnd(time: number, thread: number, region: number): void {
+    const key = thread * 4294967296 + region;
+    const x = this.open.get(key);
+    if (!x) return;
+    this.open.delete(key);
+    x.r.end = time;
+    this.offer(x);
+  }
+
+  /** Visitor: tasks and logs are not needed. */
+  taskBegin(): void {}
+  /** Visitor: not needed. */
+  taskEnd(): void {}
+  /** Visitor: not needed (the message is never decoded). */
+  log(): void {}
+
+  private begin(r: RegionRecord): void {
+    this.open.set(r.thread * 4294967296 + r.id, { r, seq: this.seq++ });
+  }
 
   /** The kept regions, slowest first. */
   slowest(): RegionRecord[] {
