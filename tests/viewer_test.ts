@@ -18,6 +18,7 @@ import { PAGE_BUNDLE } from "../lib/build/bundle.ts";
 import { sourceHash, sourceHashes } from "../lib/build/sources.ts";
 import { decodeColumns } from "../lib/viewer/page/columns.ts";
 import { IdIndex } from "../lib/viewer/page/id_index.ts";
+import { sampleStart } from "../lib/viewer/page/timeline_paint.ts";
 import { firstEndingAfter, firstStartingAt, layoutTrace } from "../lib/viewer/page/model.ts";
 import { type Browser, findChromium, launchChromium, type Page, pngStats } from "./cdp.ts";
 import { findExecutable, repoRoot, runFile, runtime, tempDir } from "./helpers.ts";
@@ -194,6 +195,19 @@ describe("runtrace view without a browser", { skip }, () => {
     assert.throws(() => inflateRaw(new Uint8Array([0xff, 0xff])), /inflate/);
     const html = renderViewerHtml(new Uint8Array(), { name: "x" });
     assert.ok(!html.includes(PAGE_SCRIPT.slice(0, 200)), "the script is embedded compressed");
+  });
+
+  test("a utilisation sample is drawn over the window before it; a heap sample from its time on", () => {
+    const series = (name: string) => ({
+      name,
+      thread: 1,
+      time: Float64Array.of(100, 200, 300),
+      value: Float64Array.of(0.1, 0.9, 0.2),
+      max: 0.9,
+    });
+    const util = series("eventloop.utilization"), heap = series("heap.used");
+    assert.deepEqual([0, 1, 2].map((i) => sampleStart(util, i)), [0, 100, 200]);
+    assert.deepEqual([0, 1, 2].map((i) => sampleStart(heap, i)), [100, 200, 300]);
   });
 
   test("the id index maps dense, huge and odd ids", () => {
@@ -712,6 +726,16 @@ if (!chromium) {
         // The culprit is on screen, in its colour, at the focus view's first zoom.
         assert.deepEqual(focus.culprits, [culprit]);
         await assertDrawnInColour(page, culprit, "report.build");
+        // Searching "stall" walks to the stall.
+        await page.evaluate(`(() => {
+        const i = document.querySelector("#search");
+        i.value = "stall";
+        i.dispatchEvent(new KeyboardEvent("keydown", { key: "Enter" }));
+      })()`);
+        assert.equal(
+          await page.evaluate(`runtraceViewer.timeline.selection.kind`),
+          "stall",
+        );
         // "0" leaves the focus view for the whole trace.
         await page.evaluate("runtraceViewer.timeline.canvas.focus()");
         await page.key("0");

@@ -65,6 +65,17 @@ export function setupSearch(
       m.logs[i] = 1;
       found.push([logs.time[i], { kind: "log", index: i }]);
     }
+    // Runtime events by what they are called on the timeline: "stall", "GC".
+    if ("event-loop stall".includes(q)) {
+      for (let i = 0; i < cols.stalls.n; i++) {
+        found.push([cols.stalls.start[i], { kind: "stall", index: i }]);
+      }
+    }
+    if ("gc garbage collection".includes(q)) {
+      for (let i = 0; i < cols.gcs.n; i++) {
+        found.push([cols.gcs.start[i], { kind: "gc", index: i }]);
+      }
+    }
     found.sort((a, b) => a[0] - b[0]);
     hits = found.map((f) => f[1]);
     timeline.setMatches(m);
