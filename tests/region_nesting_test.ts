@@ -11,6 +11,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { writeFileSync } from "node:fs";
 import * as trace from "../mod.ts";
+import { traceHandler } from "../http.ts";
 import { parseTrace } from "../read.ts";
 import { isTracedTestRun } from "../lib/testing/test_tracing.ts";
 import { RegionNesting } from "../lib/read/region_nesting.ts";
@@ -101,6 +102,42 @@ describe("concurrent startRegion code is not misuse", { skip }, () => {
     assert.doesNotMatch(r.stderr, /misuse/);
     assert.match(r.stderr, /1 task began before the trace/);
     assert.match(r.stderr, /1 task and 1 region were still running at the end/);
+  });
+});
+
+describe("a live trace over HTTP (traceHandler) started mid-request", { skip }, () => {
+  test("requests in flight when it starts and when it ends: no misuse, the edges noted", async () => {
+    const handler = traceHandler({ startOptions: { runtime: false } });
+    let stop = false;
+    // Requests that run across the whole recording, each awaiting inside its region.
+    const requests = Array.from({ length: 4 }, async () => {
+      while (!stop) {
+        const [ctx, task] = trace.newTask("request");
+        {
+          using _r = trace.startRegion(ctx, "step");
+          await sleep(3);
+          trace.log(ctx, "phase", "in step");
+          await sleep(3);
+        }
+        task.end();
+      }
+    });
+    await sleep(10);
+    const res = await handler(new Request("http://localhost/debug/trace?seconds=0.2"));
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    stop = true;
+    await Promise.all(requests);
+    const t = parseTrace(bytes);
+    assert.ok(t.tasks.length > 0);
+    assert.deepEqual(t.problems, []);
+    const path = join(tempDir(), "live.trace");
+    writeFileSync(path, bytes);
+    const r = await runCli(["tasks", path]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.doesNotMatch(r.stderr, /misuse|never began/);
+    // Each request loop always has a task open: some were running when it stopped.
+    assert.ok(t.window.tasksRunningAtEnd >= 1);
+    assert.match(r.stderr, /still running at the end \(cut by the edges of the recorded window\)/);
   });
 });
 
