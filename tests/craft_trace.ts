@@ -75,6 +75,16 @@ export class TraceCrafter {
     return this.put((w) => w.regionEnd(ns / 1e6, region));
   }
 
+  /** A stall from `start` to `end` ns (written at its end), charged to a region and task (or 0). */
+  stall(start: number, end: number, region: number, task: number): this {
+    return this.put((w) => w.stall(end / 1e6, (end - start) / 1e3, region, task));
+  }
+
+  /** A garbage collection from `start` to `end` ns (written at its end). */
+  gc(start: number, end: number, inferred = false): this {
+    return this.put((w) => w.gc(end / 1e6, (end - start) / 1e3, inferred ? 1 : 0, 1 << 20));
+  }
+
   /** A log message. */
   log(ns: number, task: number, category: string, message: string): this {
     const categoryId = this.str(category);

@@ -11,6 +11,7 @@ import { fileURLToPath } from "node:url";
 import { analyzeDelays, DelayAnalyzer, parseTrace, type TaskDelay, TraceDecoder } from "../read.ts";
 import { taskSpan } from "../lib/read/analysis.ts";
 import { buildSlowRequests } from "./fixtures/slow_requests.ts";
+import { craftTrace } from "./craft_trace.ts";
 
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 const SLOW = new Uint8Array(readFileSync(here("./fixtures/slow_requests.trace")));
@@ -102,6 +103,54 @@ describe("delay attribution", () => {
     const whole = analyzeDelays(SLOW);
     const key = (t: TaskDelay) => ({ ...t, blockedBy: t.blockedBy.map((b) => b.delay) });
     assert.deepEqual(streamed.map(key), whole.tasks.map(key));
+  });
+
+  test("precedence: own stall, another's stall, GC, region, waiting; only the home thread's stalls", () => {
+    const U = 1000; // times in µs
+    const bytes = craftTrace((w) => {
+      w.threadName(1, "main").threadName(2, "worker");
+      w.on(1)
+        .taskBegin(0, 1, 0, "request")
+        .taskBegin(0, 4, 0, "remote")
+        .taskBegin(50 * U, 2, 0, "report")
+        .regionBegin(100 * U, 1, 1, "query")
+        .regionEnd(300 * U, 1)
+        .regionBegin(400 * U, 2, 2, "build")
+        .gc(200 * U, 450 * U)
+        .regionEnd(600 * U, 2)
+        .stall(400 * U, 600 * U, 2, 2)
+        .taskEnd(700 * U, 2)
+        .stall(800 * U, 900 * U, 0, 0)
+        .taskEnd(1000 * U, 1)
+        .taskEnd(1000 * U, 4);
+      w.on(2)
+        .taskBegin(0, 3, 0, "worker")
+        .regionBegin(100 * U, 1, 4, "remote.step")
+        .regionEnd(500 * U, 1)
+        .taskEnd(1000 * U, 3);
+    });
+    const { tasks, stalls } = analyzeDelays(bytes);
+    const get = (id: number) => {
+      const t = tasks.find((x) => x.id === id)!;
+      return [t.inRegions / U, t.blocked / U, t.gc / U, t.waiting / U];
+    };
+    // [0,100) waiting, [100,200) region, [200,400) GC (over the region), [400,600) report's
+    // stall, [600,800) waiting, [800,900) a stall outside any region, [900,1000) waiting.
+    assert.deepEqual(get(1), [100, 300, 200, 400]);
+    // Its own stall is its region's time, even under the GC window.
+    assert.deepEqual(get(2), [200, 0, 200, 250]);
+    // On the worker: the main thread's stalls and GC do not touch it.
+    assert.deepEqual(get(3), [0, 0, 0, 1000]);
+    // Begun on main, its region on the worker: main's stalls and GC still come first.
+    assert.deepEqual(get(4), [100, 300, 200, 400]);
+    const [build, loose] = stalls;
+    assert.equal(build.regionType, "build");
+    assert.equal(build.taskType, "report");
+    assert.deepEqual(build.victims.map((v) => [v.task, v.delay / U]).sort(), [[1, 200], [4, 200]]);
+    assert.equal(loose.region, 0);
+    assert.deepEqual(loose.victims.map((v) => v.task).sort(), [1, 4]);
+    const t1 = tasks.find((x) => x.id === 1)!;
+    assert.deepEqual(t1.blockedBy.map((b) => [b.stall.index, b.delay / U]), [[0, 200], [1, 100]]);
   });
 
   test("result() before the end event throws", () => {

@@ -21,9 +21,13 @@
  * and collections of that thread delay it.
  *
  * Streaming: {@linkcode DelayAnalyzer} reads the events once, in file order,
- * and reports each task when its home thread's events have passed its end,
- * holding only open tasks (each with the merged spans of its regions and the
- * stalls that overlapped it), open regions, a bounded memory of recently
+ * and reports each task once no later event can change it: when every
+ * recording thread's events have passed its end (threads write their
+ * batches independently, so a region on a worker may arrive after the end
+ * on the main thread), or its home thread's have passed it by 1 s. It holds
+ * only open tasks and those ended within that lag (each with the merged
+ * spans of its regions and the stalls and GCs that overlapped it), open
+ * regions, a bounded memory of recently
  * ended tasks and regions (to name a stall's culprit), and the stalls (at
  * most one per 50 ms of trace per thread with the default threshold).
  *
@@ -127,8 +131,9 @@ export interface TaskDelay {
 /** Options of {@linkcode DelayAnalyzer}. */
 export interface DelayOptions {
   /**
-   * Called with each task as soon as it is settled (its home thread's
-   * events have passed its end), and with the rest at the `end` event. When
+   * Called with each task as soon as it is settled (every recording
+   * thread's events have passed its end, or its home thread's by 1 s), and
+   * with the rest at the `end` event. When
    * given, `result().tasks` is empty: the caller keeps what it needs.
    */
   onTask?: (t: TaskDelay) => void;
@@ -143,6 +148,13 @@ export interface DelayResult {
   /** The trace's end event (duration, truncation, lost events). */
   end: EndEvent;
 }
+
+/**
+ * How far past a task's end its home thread's events go before the task is
+ * settled even though another thread has not caught up, ns: the drain
+ * writes every thread's buffer far more often than this.
+ */
+const SETTLE_LAG = 1e9;
 
 /** Tasks and regions remembered after they end, to name a stall's culprit. */
 const RECENT = 4096;
@@ -200,12 +212,14 @@ interface OpenRegion {
  */
 export class DelayAnalyzer {
   private open = new Map<number, OpenTask>();
-  /** Ended tasks not yet settled, per home thread, in order of their ends. */
-  private pending = new Map<number, OpenTask[]>();
-  /** Per thread: the write time of its last event (a stall's or GC's end). */
-  private watermark = new Map<number, number>();
-  /** Ended tasks in `pending`. */
-  private waiting = 0;
+  /** Ended tasks not yet settled, in the order their ends arrived; from `head`. */
+  private pending: OpenTask[] = [];
+  private head = 0;
+  private pendingById = new Map<number, OpenTask>();
+  /** Per thread id: the write time of its last event (a stall's or GC's end). */
+  private marks: number[] = [];
+  /** Threads that have recorded and not ended. */
+  private threads = new Set<number>();
   /** Keys `thread * 2^32 + region`. */
   private regions = new Map<number, OpenRegion>();
   /** Per thread: the last regions ended, to name a stall's culprit after its region ended. */
@@ -236,10 +250,8 @@ export class DelayAnalyzer {
       if (t && t.end === undefined) {
         t.end = time;
         this.open.delete(t.id);
-        let q = this.pending.get(t.thread);
-        if (!q) this.pending.set(t.thread, q = []);
-        q.push(t);
-        this.waiting++;
+        this.pending.push(t);
+        this.pendingById.set(t.id, t);
       }
       this.advance(thread, time);
     },
@@ -291,8 +303,15 @@ export class DelayAnalyzer {
       case "end":
         this.finish(e);
         return;
-      case "header":
+      case "threadEnd":
+        this.advance(e.thread, e.time);
+        this.threads.delete(e.thread);
+        return;
       case "thread":
+        // A named thread is waited for from now on, even before its first event.
+        if (this.marks[e.thread] === undefined) this.advance(e.thread, e.time);
+        return;
+      case "header":
         return;
     }
     this.advance(e.thread, e.time);
@@ -356,12 +375,9 @@ export class DelayAnalyzer {
     if (--o.n === 0) t.spans.push(o.since, time);
   }
 
-  /** An ended, unsettled task by id (scanned: the queues are short). */
+  /** An ended, unsettled task by id. */
   private pendingTask(id: number): OpenTask | undefined {
-    for (const q of this.pending.values()) {
-      for (let i = q.length - 1; i >= 0; i--) if (q[i].id === id) return q[i];
-    }
-    return undefined;
+    return this.pendingById.get(id);
   }
 
   /** The type of a task that is open, pending or recently settled. */
@@ -409,31 +425,52 @@ export class DelayAnalyzer {
     const alive = (t: OpenTask) =>
       t.thread === thread && (t.start ?? 0) < end && (t.end === undefined || t.end > start);
     for (const t of this.open.values()) if (alive(t)) f(t);
-    for (const t of this.pending.get(thread) ?? []) if (alive(t)) f(t);
+    for (let i = this.head; i < this.pending.length; i++) {
+      if (alive(this.pending[i])) f(this.pending[i]);
+    }
   }
 
-  /** Settles the ended tasks of `thread` whose end its events have passed. */
+  /**
+   * Notes how far `thread`'s events have come, and settles the ended tasks
+   * no later event can change: every thread still recording has passed the
+   * task's end (a region of it on another thread could still arrive until
+   * then), or its home thread has passed it by {@linkcode SETTLE_LAG}
+   * (threads that record nothing for a while do not hold tasks forever).
+   */
   private advance(thread: number, time: number): void {
-    // Called for every event: the pending queue is looked up only when one
-    // is waiting (an ended task not yet settled).
-    if (this.waiting === 0) return;
-    const w = this.watermark.get(thread);
-    if (w === undefined || time > w) this.watermark.set(thread, time);
-    const q = this.pending.get(thread);
-    if (!q || q.length === 0) return;
-    const mark = this.watermark.get(thread)!;
-    let n = 0;
-    while (n < q.length && q[n].end! <= mark) this.settle(q[n++], q[n - 1].end!);
-    if (n > 0) q.splice(0, n);
-    this.waiting -= n;
+    const m = this.marks[thread];
+    if (m === undefined) {
+      this.threads.add(thread);
+      this.marks[thread] = time;
+    } else if (time > m) this.marks[thread] = time;
+    while (this.head < this.pending.length) {
+      const t = this.pending[this.head];
+      const end = t.end!;
+      const home = this.marks[t.thread] ?? -Infinity;
+      if (home < end) return;
+      if (home < end + SETTLE_LAG) {
+        for (const other of this.threads) if (this.marks[other] < end) return;
+      }
+      this.head++;
+      this.pendingById.delete(t.id);
+      this.settle(t, end);
+    }
+    // Drop the settled prefix now and then, not on every task.
+    if (this.head > 1024 && this.head * 2 > this.pending.length) {
+      this.pending = this.pending.slice(this.head);
+      this.head = 0;
+    }
   }
 
   /** At the end of the trace: settles every task left. */
   private finish(e: EndEvent): void {
     this.end = e;
-    for (const q of this.pending.values()) for (const t of q) this.settle(t, t.end!);
-    this.pending.clear();
-    this.waiting = 0;
+    for (let i = this.head; i < this.pending.length; i++) {
+      this.settle(this.pending[i], this.pending[i].end!);
+    }
+    this.pending = [];
+    this.head = 0;
+    this.pendingById.clear();
     for (const t of this.open.values()) this.settle(t, e.time);
     this.open.clear();
   }
