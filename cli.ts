@@ -9,7 +9,8 @@
  * runtrace tasks FILE [--type T] ...   latency per task type; with --type, each task's timeline
  * runtrace regions FILE [--type T]     latency per region type, split by task type
  * runtrace logs FILE [--category C] [--task ID] [--grep S]
- * runtrace export FILE [-o OUT] [--format chrome|perfetto]
+ * runtrace export FILE [-o OUT] [--format chrome|perfetto|otlp|otlp-json]
+ * runtrace push FILE [--endpoint URL] [--header K=V]...   spans to an OTLP/HTTP receiver
  * runtrace merge -o OUT FILE...        several traces (e.g. per test module) into one
  * runtrace why FILE TASK_ID           one task's story: where its time went, and why (--slowest, --p99)
  * runtrace stalls FILE                 every event-loop stall, its culprit and the tasks it delayed
@@ -42,6 +43,7 @@ import { MERGE_USAGE, mergeCommand } from "./lib/cli/merge.ts";
 import { WHY_USAGE, whyCommand } from "./lib/cli/why.ts";
 import { STALLS_USAGE, stallsCommand } from "./lib/cli/stalls.ts";
 import { DIFF_USAGE, diffCommand } from "./lib/cli/diff.ts";
+import { PUSH_USAGE, pushCommand } from "./lib/cli/push.ts";
 import { viewCommand } from "./lib/viewer/command.ts";
 
 export type { CliIO, CliOutput } from "./lib/cli/io.ts";
@@ -61,6 +63,7 @@ Usage:
   ${REGIONS_USAGE}
   ${LOGS_USAGE}
   ${EXPORT_USAGE}
+  ${PUSH_USAGE}
   ${MERGE_USAGE}
   ${WHY_USAGE}
   ${STALLS_USAGE}
@@ -81,6 +84,7 @@ const COMMANDS: Record<string, Command> = {
   regions: regionsCommand,
   logs: logsCommand,
   export: exportCommand,
+  push: pushCommand,
   merge: mergeCommand,
   why: whyCommand,
   stalls: stallsCommand,

@@ -1,6 +1,7 @@
 /**
- * `runtrace export FILE [-o OUT] [--format chrome|perfetto]`: the trace for
- * the viewers people already use, converted as a stream.
+ * `runtrace export FILE [-o OUT] [--format chrome|perfetto|otlp|otlp-json]`:
+ * the trace for the viewers and tracing backends people already use,
+ * converted as a stream.
  *
  * @module
  */
@@ -8,41 +9,64 @@
 import { ChromeExporter } from "../export/chrome.ts";
 import { type LayoutReport, layoutWarnings } from "../export/layout.ts";
 import { PerfettoExporter } from "../export/perfetto.ts";
+import { OtlpExporter, type OtlpReport } from "../export/otlp.ts";
+import process from "node:process";
+import { resourceFromEnv } from "./otel_env.ts";
 import type { EventVisitor, TraceEvent } from "../format/decoder.ts";
 import { parseArgs, traceArg } from "./flags.ts";
 import { CliError, type CliIO, type CliOutput, fileOutput } from "./io.ts";
 import { finishCommand, streamTrace } from "./read.ts";
 
 /** Usage line of the command. */
-export const EXPORT_USAGE = "runtrace export FILE [-o OUT] [--format chrome|perfetto] [--json]";
+export const EXPORT_USAGE =
+  "runtrace export FILE [-o OUT] [--format chrome|perfetto|otlp|otlp-json] [--service-name S] [--json]";
+
+const BINARY = new Set(["perfetto", "otlp"]);
 
 interface Exporter {
   add: (e: TraceEvent) => void;
-  /** The decoder's fast path for the frequent kinds. */
-  readonly visitor: EventVisitor;
+  /** The decoder's fast path for the frequent kinds, if the format has one. */
+  readonly visitor: EventVisitor | undefined;
   /** Output since the last call, valid until the next (written before then). */
   takeView(): Uint8Array;
   readonly events: number;
-  readonly report: LayoutReport;
+  readonly report: LayoutReport | OtlpReport;
+}
+
+/** The exporter of a format. */
+function exporterFor(format: string, flags: Record<string, unknown>): Exporter {
+  if (format === "perfetto") return new PerfettoExporter();
+  if (format === "otlp" || format === "otlp-json") {
+    return new OtlpExporter({
+      encoding: format === "otlp" ? "protobuf" : "json",
+      ...resourceFromEnv(process.env, {
+        serviceName: flags["service-name"] as string | undefined,
+        serviceVersion: flags["service-version"] as string | undefined,
+      }),
+    });
+  }
+  return new ChromeExporter();
 }
 
 /** Runs `runtrace export`; returns the exit status. */
 export async function exportCommand(args: string[], io: CliIO): Promise<number> {
   const { flags, positional } = parseArgs("export", args, {
     out: { kind: "string", short: "o" },
-    format: { kind: "string", choices: ["chrome", "perfetto"] },
+    format: { kind: "string", choices: ["chrome", "perfetto", "otlp", "otlp-json"] },
+    "service-name": { kind: "string" },
+    "service-version": { kind: "string" },
     json: { kind: "boolean" },
   });
   const path = traceArg("export", positional);
   const format = (flags.format as string | undefined) ?? "chrome";
   const outPath = flags.out as string | undefined;
-  if (format === "perfetto" && (outPath === undefined || outPath === "-") && io.stdoutIsTTY) {
+  if (BINARY.has(format) && (outPath === undefined || outPath === "-") && io.stdoutIsTTY) {
     throw new CliError(
-      "refusing to write the binary perfetto format to a terminal: use -o FILE or a pipe",
+      `refusing to write the binary ${format} format to a terminal: use -o FILE or a pipe`,
       2,
     );
   }
-  const exporter: Exporter = format === "perfetto" ? new PerfettoExporter() : new ChromeExporter();
+  const exporter = exporterFor(format, flags);
   const file = outPath === undefined || outPath === "-" ? undefined : await fileOutput(outPath);
   const out: CliOutput = file ?? io.stdout;
   // One write in flight while the next chunk is converted: the file system
@@ -85,9 +109,29 @@ export async function exportCommand(args: string[], io: CliIO): Promise<number> 
   if (flags.json) await report.write(JSON.stringify(summary) + "\n");
   else if (file) {
     await report.write(
-      `${outPath}: ${exporter.events} ${format} events from ${end.events} trace events\n`,
+      `${outPath}: ${exporter.events} ${
+        format.startsWith("otlp") ? "spans" : `${format} events`
+      } from ${end.events} trace events\n`,
     );
   }
-  const notes = layoutWarnings(exporter.report).map((w) => `runtrace: note: ${w}`);
+  const r = exporter.report;
+  const notes = ("tracks" in r ? layoutWarnings(r) : otlpWarnings(r)).map((w) =>
+    `runtrace: note: ${w}`
+  );
   return await finishCommand(io, path, end, notes);
+}
+
+/** Notes about an OTLP export, one line each. */
+function otlpWarnings(r: OtlpReport): string[] {
+  const out: string[] = [];
+  if (r.openAtEnd > 0) {
+    out.push(`${r.openAtEnd} spans had not ended; they end at the end of the trace`);
+  }
+  if (r.droppedEvents > 0) {
+    out.push(`${r.droppedEvents} span events beyond 128 per span were left out (counted)`);
+  }
+  if (r.orphanRegionEnds > 0) {
+    out.push(`${r.orphanRegionEnds} region ends had no beginning in the trace and were skipped`);
+  }
+  return out;
 }

@@ -19,11 +19,13 @@ export interface FlagSpec {
   short?: string;
   /** Allowed values of a string flag. */
   choices?: readonly string[];
+  /** The flag may be given again and again: its value is the list of them. */
+  repeat?: boolean;
 }
 
 /** Parsed flags and positional arguments. */
 export interface ParsedArgs {
-  flags: Record<string, string | number | boolean | undefined>;
+  flags: Record<string, string | number | boolean | (string | number)[] | undefined>;
   positional: string[];
 }
 
@@ -85,7 +87,9 @@ export function parseArgs(
       }
       value = args[++i];
     }
-    flags[name] = convert(command, name, s, value);
+    const v = convert(command, name, s, value);
+    if (s.repeat) ((flags[name] ??= []) as (string | number)[]).push(v);
+    else flags[name] = v;
   }
   return { flags, positional };
 }

@@ -131,6 +131,27 @@ export class ProtoWriter extends ChunkBuffer {
     this.pos += 8;
   }
 
+  /**
+   * A fixed64 field given as two unsigned 32-bit halves: for values beyond
+   * 2^53, such as nanoseconds since the Unix epoch.
+   */
+  fixed64Parts(field: number, lo: number, hi: number): void {
+    this.tag(field, Wire.I64);
+    this.ensure(8);
+    this.view.setUint32(this.pos, lo >>> 0, true);
+    this.view.setUint32(this.pos + 4, hi >>> 0, true);
+    this.pos += 8;
+  }
+
+  /** A bytes field. */
+  bytes(field: number, b: Uint8Array): void {
+    this.tag(field, Wire.LEN);
+    this.varint(b.length);
+    this.ensure(b.length);
+    this.buf.set(b, this.pos);
+    this.pos += b.length;
+  }
+
   /** A double field. */
   double(field: number, v: number): void {
     this.tag(field, Wire.I64);

@@ -1,0 +1,95 @@
+/**
+ * OpenTelemetry's standard environment variables, as `runtrace export
+ * --format otlp` and `runtrace push` read them: `OTEL_SERVICE_NAME`,
+ * `OTEL_RESOURCE_ATTRIBUTES`, `OTEL_EXPORTER_OTLP_ENDPOINT`,
+ * `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, `OTEL_EXPORTER_OTLP_HEADERS`,
+ * `OTEL_EXPORTER_OTLP_TRACES_HEADERS`.
+ *
+ * @module
+ */
+
+import type { OtlpResource } from "../export/otlp.ts";
+
+/** The environment, as a plain record (for tests: any record). */
+export type Env = Record<string, string | undefined>;
+
+/** OTLP/HTTP's default endpoint. */
+export const DEFAULT_ENDPOINT = "http://localhost:4318";
+
+/**
+ * Parses a `k1=v1,k2=v2` list (W3C Baggage-like, values percent-encoded),
+ * as `OTEL_RESOURCE_ATTRIBUTES` and `OTEL_EXPORTER_OTLP_HEADERS` are written.
+ * Malformed entries are skipped, as the specification says.
+ *
+ * @example
+ * ```ts
+ * import { parseKeyValues } from "./otel_env.ts";
+ * parseKeyValues("a=1,b=x%20y"); // { a: "1", b: "x y" }
+ * ```
+ */
+export function parseKeyValues(s: string | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const part of (s ?? "").split(",")) {
+    const eq = part.indexOf("=");
+    if (eq <= 0) continue;
+    const key = part.slice(0, eq).trim();
+    try {
+      if (key) out[key] = decodeURIComponent(part.slice(eq + 1).trim());
+    } catch {
+      // A malformed escape: the entry is skipped.
+    }
+  }
+  return out;
+}
+
+/**
+ * The resource from the environment, flags winning: `service.name` from
+ * `serviceName`, else `OTEL_SERVICE_NAME`, else `service.name` in
+ * `OTEL_RESOURCE_ATTRIBUTES`; the other attributes from the latter.
+ *
+ * @example
+ * ```ts
+ * import { resourceFromEnv } from "./otel_env.ts";
+ * resourceFromEnv({ OTEL_SERVICE_NAME: "checkout" }).serviceName; // "checkout"
+ * ```
+ */
+export function resourceFromEnv(env: Env, flags: OtlpResource = {}): OtlpResource {
+  const attributes = parseKeyValues(env.OTEL_RESOURCE_ATTRIBUTES);
+  const serviceName = flags.serviceName || env.OTEL_SERVICE_NAME || attributes["service.name"];
+  const serviceVersion = flags.serviceVersion || attributes["service.version"];
+  const hostName = flags.hostName || attributes["host.name"];
+  return { serviceName, serviceVersion, hostName, attributes };
+}
+
+/**
+ * The URL spans are POSTed to: `endpoint` (a flag) plus `/v1/traces`, else
+ * `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` as it is, else
+ * `OTEL_EXPORTER_OTLP_ENDPOINT` plus `/v1/traces`, else
+ * `http://localhost:4318/v1/traces`.
+ *
+ * @example
+ * ```ts
+ * import { tracesUrl } from "./otel_env.ts";
+ * tracesUrl({}, "http://collector:4318/"); // "http://collector:4318/v1/traces"
+ * ```
+ */
+export function tracesUrl(env: Env, endpoint?: string): string {
+  const join = (base: string) => base.replace(/\/+$/, "") + "/v1/traces";
+  if (endpoint) return join(endpoint);
+  if (env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) return env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT;
+  return join(env.OTEL_EXPORTER_OTLP_ENDPOINT || DEFAULT_ENDPOINT);
+}
+
+/** Headers from `OTEL_EXPORTER_OTLP_HEADERS` and `…_TRACES_HEADERS`, then `K=V` flags. */
+export function headersFromEnv(env: Env, flags: readonly string[] = []): Record<string, string> {
+  const out = {
+    ...parseKeyValues(env.OTEL_EXPORTER_OTLP_HEADERS),
+    ...parseKeyValues(env.OTEL_EXPORTER_OTLP_TRACES_HEADERS),
+  };
+  for (const f of flags) {
+    const eq = f.indexOf("=");
+    if (eq <= 0) throw new TypeError(`--header needs K=V, not "${f}"`);
+    out[f.slice(0, eq).trim()] = f.slice(eq + 1).trim();
+  }
+  return out;
+}

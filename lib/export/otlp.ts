@@ -1,0 +1,379 @@
+/**
+ * Export to OpenTelemetry's OTLP: spans (mapped by otlp_spans.ts) written as
+ * an `ExportTraceServiceRequest` in protobuf, or in OTLP/JSON (hex ids,
+ * nanosecond times as decimal strings, integer enums, lowerCamelCase keys),
+ * as a stream. Spans go out in batches, each one `ResourceSpans` with the
+ * resource and one `ScopeSpans`: in protobuf a batch is a complete
+ * `ExportTraceServiceRequest` by itself (what `runtrace push` sends), and
+ * the batches concatenated are one too (what `runtrace export` writes).
+ *
+ * The fields written (opentelemetry/proto/…, v1):
+ * - `ExportTraceServiceRequest`: resource_spans 1
+ * - `ResourceSpans`: resource 1, scope_spans 2; `Resource`: attributes 1
+ * - `ScopeSpans`: scope 1, spans 2; `InstrumentationScope`: name 1, version 2
+ * - `Span`: trace_id 1, span_id 2, parent_span_id 4, name 5, kind 6,
+ *   start_time_unix_nano 7, end_time_unix_nano 8, attributes 9, events 11,
+ *   dropped_events_count 12, status 15 (message 2, code 3)
+ * - `Span.Event`: time_unix_nano 1, name 2, attributes 3
+ * - `KeyValue`: key 1, value 2; `AnyValue`: string_value 1, bool_value 2,
+ *   int_value 3
+ *
+ * @module
+ */
+
+import type { EventVisitor, TraceEvent, TraceHeader } from "../format/decoder.ts";
+import { ChunkBuffer } from "./chunk_buffer.ts";
+import { type Attrs, type OtlpReport, type OtlpSpan, SpanMapper } from "./otlp_spans.ts";
+import { ProtoWriter } from "./protobuf_writer.ts";
+
+export type { EventVisitor, OtlpReport };
+
+/** What identifies the traced service (the OTLP resource). */
+export interface OtlpResource {
+  /** `service.name` (default `unknown_service:<runtime>`). */
+  serviceName?: string;
+  /** `service.version`, if given. */
+  serviceVersion?: string;
+  /** `host.name`, if given (a trace file does not record it). */
+  hostName?: string;
+  /** More resource attributes (`OTEL_RESOURCE_ATTRIBUTES`), after the ones above. */
+  attributes?: Record<string, string | number | boolean>;
+}
+
+/** Options of {@linkcode OtlpExporter}. */
+export interface OtlpOptions extends OtlpResource {
+  /** `protobuf` (default) or `json`. */
+  encoding?: "protobuf" | "json";
+  /** Most spans per batch (default 512). */
+  maxBatchSpans?: number;
+  /** A batch closes once its encoding passes this many bytes (default 1 MiB). */
+  maxBatchBytes?: number;
+  /** Receives each complete batch instead of the output buffer (protobuf only). */
+  onBatch?: (request: Uint8Array, spans: number) => void;
+}
+
+/** The instrumentation scope every span is under. */
+export const SCOPE = { name: "runtrace", version: "0.1.0" } as const;
+
+const utf8 = new TextEncoder();
+const HEX: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+
+function hex(b: Uint8Array): string {
+  let s = "";
+  for (let i = 0; i < b.length; i++) s += HEX[b[i]];
+  return s;
+}
+
+/** Nanoseconds since the Unix epoch, from the trace start and an offset. */
+class EpochClock {
+  private base = 0n;
+  private hi = 0;
+  private lo = 0;
+
+  /** Time 0 of the trace from its header. */
+  set(h: TraceHeader): void {
+    this.base = BigInt(Math.round((h.timeOrigin + h.startTime) * 1e3)) * 1000n;
+    this.hi = Number(this.base >> 32n);
+    this.lo = Number(this.base & 0xffffffffn);
+  }
+
+  /** `[lo, hi]` 32-bit halves of the epoch time of `t` ns since the trace start. */
+  parts(t: number): [number, number] {
+    const n = Math.max(0, Math.round(t));
+    const tHi = Math.floor(n / 4294967296);
+    let lo = this.lo + (n - tHi * 4294967296);
+    let hi = this.hi + tHi;
+    if (lo >= 4294967296) {
+      lo -= 4294967296;
+      hi++;
+    }
+    return [lo, hi];
+  }
+
+  /** The epoch time of `t` as a decimal string. */
+  decimal(t: number): string {
+    return (this.base + BigInt(Math.max(0, Math.round(t)))).toString();
+  }
+}
+
+/** The resource's attributes, in order. */
+function resourceAttrs(h: TraceHeader | undefined, r: OtlpResource): Attrs {
+  const runtime = h?.runtime ?? "unknown";
+  const out: Attrs = [["service.name", r.serviceName || `unknown_service:${runtime}`]];
+  if (r.serviceVersion) out.push(["service.version", r.serviceVersion]);
+  out.push(["process.runtime.name", runtime]);
+  if (h?.runtimeVersion) out.push(["process.runtime.version", h.runtimeVersion]);
+  if (h && h.pid > 0) out.push(["process.pid", h.pid]);
+  if (r.hostName) out.push(["host.name", r.hostName]);
+  out.push(["telemetry.sdk.name", "runtrace"], ["telemetry.sdk.language", "js"]);
+  for (const [k, v] of Object.entries(r.attributes ?? {})) {
+    if (!out.some(([key]) => key === k)) out.push([k, v]);
+  }
+  return out;
+}
+
+/** Writes spans as OTLP protobuf batches. */
+class ProtobufBatches {
+  /** The open batch. */
+  cur = new ProtoWriter(1 << 16);
+  private rs = 0;
+  private ss = 0;
+  private head?: Uint8Array;
+
+  constructor(private clock: EpochClock) {}
+
+  begin(resource: Attrs): void {
+    if (!this.head) {
+      const w = new ProtoWriter(1024);
+      const r = w.begin(1);
+      for (const a of resource) attrProto(w, 1, a);
+      w.end(r);
+      this.head = w.take();
+    }
+    const w = this.cur;
+    this.rs = w.begin(1);
+    w.ensure(this.head.length);
+    w.buf.set(this.head, w.pos);
+    w.pos += this.head.length;
+    this.ss = w.begin(2);
+    const s = w.begin(1);
+    w.string(1, SCOPE.name);
+    w.string(2, SCOPE.version);
+    w.end(s);
+  }
+
+  span(s: OtlpSpan): void {
+    const w = this.cur;
+    const at = w.begin(2);
+    w.bytes(1, s.traceId);
+    w.bytes(2, s.spanId);
+    const parent = s.parentSpanId;
+    if (parent) w.bytes(4, parent);
+    w.string(5, s.name);
+    w.uint(6, s.kind);
+    const [sl, sh] = this.clock.parts(s.start);
+    w.fixed64Parts(7, sl, sh);
+    const [el, eh] = this.clock.parts(s.end);
+    w.fixed64Parts(8, el, eh);
+    for (const a of s.attrs) attrProto(w, 9, a);
+    for (const e of s.events) {
+      const ev = w.begin(11);
+      const [l, h] = this.clock.parts(e.time);
+      w.fixed64Parts(1, l, h);
+      w.string(2, e.name);
+      for (const a of e.attrs) attrProto(w, 3, a);
+      w.end(ev);
+    }
+    if (s.droppedEvents > 0) w.uint(12, s.droppedEvents);
+    if (s.status !== 0) {
+      const st = w.begin(15);
+      if (s.statusMessage) w.string(2, s.statusMessage);
+      w.uint(3, s.status);
+      w.end(st);
+    }
+    w.end(at);
+  }
+
+  /** Closes the batch; returns its bytes (valid until the next batch begins). */
+  close(): Uint8Array {
+    this.cur.end(this.ss);
+    this.cur.end(this.rs);
+    const out = this.cur.buf.subarray(0, this.cur.pos);
+    this.cur.pos = 0;
+    return out;
+  }
+
+  get size(): number {
+    return this.cur.pos;
+  }
+}
+
+/** A `KeyValue` in `field`. */
+function attrProto(w: ProtoWriter, field: number, [key, v]: [string, string | number | boolean]) {
+  const kv = w.begin(field);
+  w.string(1, key);
+  const any = w.begin(2);
+  if (typeof v === "string") w.string(1, v);
+  else if (typeof v === "boolean") w.uint(2, v ? 1 : 0);
+  else if (Number.isSafeInteger(v) && v >= 0) w.uint(3, v);
+  else w.double(4, v);
+  w.end(any);
+  w.end(kv);
+}
+
+/** A `KeyValue` in OTLP/JSON. */
+function attrJson([key, v]: [string, string | number | boolean]): string {
+  const value = typeof v === "string"
+    ? `{"stringValue":${JSON.stringify(v)}}`
+    : typeof v === "boolean"
+    ? `{"boolValue":${v}}`
+    : Number.isSafeInteger(v)
+    ? `{"intValue":"${v}"}`
+    : `{"doubleValue":${Number.isFinite(v) ? v : 0}}`;
+  return `{"key":${JSON.stringify(key)},"value":${value}}`;
+}
+
+/** Writes spans as OTLP/JSON `ResourceSpans` objects. */
+class JsonBatches {
+  private parts: string[] = [];
+  private bytes = 0;
+  private head = "";
+
+  constructor(private clock: EpochClock) {}
+
+  begin(resource: Attrs): void {
+    if (!this.head) {
+      this.head = `{"resource":{"attributes":[${resource.map(attrJson).join(",")}]},` +
+        `"scopeSpans":[{"scope":{"name":"${SCOPE.name}","version":"${SCOPE.version}"},"spans":[`;
+    }
+    this.parts.push(this.head);
+    this.bytes = this.head.length;
+  }
+
+  span(s: OtlpSpan): void {
+    const c = this.clock;
+    const parent = s.parentSpanId;
+    let j = `{"traceId":"${hex(s.traceId)}","spanId":"${hex(s.spanId)}"` +
+      (parent ? `,"parentSpanId":"${hex(parent)}"` : "") +
+      `,"name":${JSON.stringify(s.name)},"kind":${s.kind}` +
+      `,"startTimeUnixNano":"${c.decimal(s.start)}","endTimeUnixNano":"${c.decimal(s.end)}"` +
+      `,"attributes":[${s.attrs.map(attrJson).join(",")}]`;
+    if (s.events.length > 0) {
+      j += `,"events":[${
+        s.events.map((e) =>
+          `{"timeUnixNano":"${c.decimal(e.time)}","name":${JSON.stringify(e.name)}` +
+          `,"attributes":[${e.attrs.map(attrJson).join(",")}]}`
+        ).join(",")
+      }]`;
+    }
+    if (s.droppedEvents > 0) j += `,"droppedEventsCount":${s.droppedEvents}`;
+    if (s.status !== 0) {
+      j += `,"status":{"code":${s.status}${
+        s.statusMessage ? `,"message":${JSON.stringify(s.statusMessage)}` : ""
+      }}`;
+    }
+    j += "}";
+    if (this.parts.length > 1) this.parts.push(",");
+    this.parts.push(j);
+    this.bytes += j.length;
+  }
+
+  close(): Uint8Array {
+    this.parts.push("]}]}");
+    const out = utf8.encode(this.parts.join(""));
+    this.parts.length = 0;
+    this.bytes = 0;
+    return out;
+  }
+
+  get size(): number {
+    return this.bytes;
+  }
+}
+
+/**
+ * Streams a trace out as OTLP spans. Feed it every event with `add`; after
+ * each chunk of input, `take()` (or `takeView()`) the output so far; once
+ * more after the `end` event. With `onBatch`, each complete batch (an
+ * `ExportTraceServiceRequest`) goes there instead, for sending.
+ *
+ * @example
+ * ```ts
+ * import { TraceDecoder } from "../format/decoder.ts";
+ * import { OtlpExporter } from "./otlp.ts";
+ * const x = new OtlpExporter({ serviceName: "checkout" });
+ * const d = new TraceDecoder(x.add);
+ * d.push(await Deno.readFile("trace.out"));
+ * d.finish();
+ * await Deno.writeFile("trace.otlp.pb", x.take());
+ * ```
+ */
+export class OtlpExporter {
+  private out = new ChunkBuffer(1 << 16);
+  private mapper: SpanMapper;
+  private enc: ProtobufBatches | JsonBatches;
+  private clock = new EpochClock();
+  private json: boolean;
+  private inBatch = 0;
+  private batches = 0;
+  private maxSpans: number;
+  private maxBytes: number;
+  private onBatch?: (request: Uint8Array, spans: number) => void;
+  private resource: OtlpResource;
+
+  /** Makes an exporter; see {@linkcode OtlpOptions}. */
+  constructor(options: OtlpOptions = {}) {
+    this.json = options.encoding === "json";
+    if (this.json && options.onBatch) {
+      throw new TypeError("runtrace: OtlpExporter's onBatch takes protobuf batches only");
+    }
+    this.enc = this.json ? new JsonBatches(this.clock) : new ProtobufBatches(this.clock);
+    this.maxSpans = options.maxBatchSpans ?? 512;
+    this.maxBytes = options.maxBatchBytes ?? 1 << 20;
+    this.onBatch = options.onBatch;
+    this.resource = options;
+    this.mapper = new SpanMapper((s) => this.span(s));
+  }
+
+  /** Takes the next event; the `end` event writes the spans still open and closes the output. */
+  add = (e: TraceEvent): void => {
+    if (e.kind === "header") this.clock.set(e.header);
+    this.mapper.add(e);
+    if (e.kind === "end") this.finish();
+  };
+
+  /** No fast path: the decoder makes an object per event (`add`). */
+  readonly visitor: EventVisitor | undefined = undefined;
+
+  private span(s: OtlpSpan): void {
+    if (this.inBatch === 0) this.enc.begin(resourceAttrs(this.mapper.header, this.resource));
+    this.enc.span(s);
+    if (++this.inBatch >= this.maxSpans || this.enc.size >= this.maxBytes) this.closeBatch();
+  }
+
+  private closeBatch(): void {
+    const bytes = this.enc.close();
+    const spans = this.inBatch;
+    this.inBatch = 0;
+    if (this.onBatch) {
+      this.onBatch(bytes, spans);
+      return;
+    }
+    const o = this.out;
+    const head = this.json ? (this.batches === 0 ? '{"resourceSpans":[\n' : ",\n") : "";
+    this.batches++;
+    o.ensure(head.length + bytes.length);
+    o.pos += utf8.encodeInto(head, o.buf.subarray(o.pos)).written;
+    o.buf.set(bytes, o.pos);
+    o.pos += bytes.length;
+  }
+
+  private finish(): void {
+    if (this.inBatch > 0) this.closeBatch();
+    if (this.json && !this.onBatch) {
+      const tail = this.batches === 0 ? '{"resourceSpans":[]}\n' : "\n]}\n";
+      this.out.ensure(tail.length);
+      this.out.pos += utf8.encodeInto(tail, this.out.buf.subarray(this.out.pos)).written;
+    }
+  }
+
+  /** The output written since the last call (a copy). */
+  take(): Uint8Array {
+    return this.out.take();
+  }
+
+  /** Like `take`, without a copy: valid until the next `takeView`. */
+  takeView(): Uint8Array {
+    return this.out.takeView();
+  }
+
+  /** Spans written so far. */
+  get events(): number {
+    return this.mapper.report.spans;
+  }
+
+  /** What the mapping did; complete after the `end` event. */
+  get report(): OtlpReport {
+    return this.mapper.report;
+  }
+}
