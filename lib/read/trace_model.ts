@@ -7,7 +7,10 @@
 
 import {
   type EndEvent,
+  type LogEvent,
   type RegionBeginEvent,
+  type TaskBeginEvent,
+  type TaskEndEvent,
   TraceDecoder,
   type TraceEvent,
   type TraceHeader,
@@ -227,20 +230,10 @@ export class TraceBuilder {
       case "header":
         this.header = e.header;
         break;
-      case "taskBegin": {
-        const t = this.taskFor(e.task);
-        t.parent = e.parent;
-        t.type = e.type;
-        t.start = e.time;
-        if (e.stack) t.stack = e.stack;
-        if (e.parent !== 0) this.taskFor(e.parent).children.push(e.task);
+      case "taskBegin":
+      case "taskEnd":
+        this.addTaskEvent(e);
         break;
-      }
-      case "taskEnd": {
-        const t = this.taskFor(e.task);
-        if (t.end === undefined) t.end = e.time;
-        break;
-      }
       case "regionBegin": {
         const r = regionRecord(e);
         this.regions.push(r);
@@ -254,20 +247,9 @@ export class TraceBuilder {
         if (r) r.end = e.time;
         break;
       }
-      case "log": {
-        const l: LogRecord = {
-          task: e.task,
-          category: e.category,
-          message: e.message,
-          time: e.time,
-          thread: e.thread,
-          truncated: e.truncated,
-        };
-        if (e.stack) l.stack = e.stack;
-        this.logs.push(l);
-        if (l.task !== 0) this.taskFor(l.task).logs.push(l);
+      case "log":
+        this.addLog(e);
         break;
-      }
       case "thread":
         if (!this.threadById.has(e.thread)) {
           const t = { id: e.thread, name: e.name };
@@ -280,6 +262,45 @@ export class TraceBuilder {
         if (t) t.end = e.time;
         break;
       }
+      case "end":
+        this.end = e;
+        break;
+      default:
+        this.addRuntimeEvent(e);
+    }
+  };
+
+  private addTaskEvent(e: TaskBeginEvent | TaskEndEvent): void {
+    const t = this.taskFor(e.task);
+    if (e.kind === "taskEnd") {
+      // The first end counts, as task.end() does.
+      if (t.end === undefined) t.end = e.time;
+      return;
+    }
+    t.parent = e.parent;
+    t.type = e.type;
+    t.start = e.time;
+    if (e.stack) t.stack = e.stack;
+    if (e.parent !== 0) this.taskFor(e.parent).children.push(e.task);
+  }
+
+  private addLog(e: LogEvent): void {
+    const l: LogRecord = {
+      task: e.task,
+      category: e.category,
+      message: e.message,
+      time: e.time,
+      thread: e.thread,
+      truncated: e.truncated,
+    };
+    if (e.stack) l.stack = e.stack;
+    this.logs.push(l);
+    if (l.task !== 0) this.taskFor(l.task).logs.push(l);
+  }
+
+  /** Counters, stalls and GCs (lost events are counted by the end event). */
+  private addRuntimeEvent(e: TraceEvent): void {
+    switch (e.kind) {
       case "counter":
         this.counters.push({ name: e.name, time: e.time, value: e.value, thread: e.thread });
         break;
@@ -305,13 +326,8 @@ export class TraceBuilder {
           freed: e.freed,
         });
         break;
-      case "lost":
-        break;
-      case "end":
-        this.end = e;
-        break;
     }
-  };
+  }
 
   /** The trace built from the events so far. */
   result(): Trace {
