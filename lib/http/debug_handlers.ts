@@ -110,6 +110,9 @@ export function traceHandler(options: TraceHandlerOptions = {}): FetchHandler {
       if (finished) return;
       finished = true;
       clearTimeout(timer);
+      // The recording ends now, not when a slow client has read it all: what
+      // is left (within the destination's bound) waits in the body.
+      body.unblock();
       // Free before the body ends, so a client that saw its trace end can
       // start the next one at once.
       stop().then(
@@ -288,6 +291,7 @@ class ByteQueue {
   #controller!: ReadableStreamDefaultController<Uint8Array>;
   #cancelled: unknown = undefined;
   #closed = false;
+  #unblocked = false;
   #wake?: () => void;
   #gotFirst!: () => void;
 
@@ -318,10 +322,23 @@ class ByteQueue {
     // The writer may reuse its buffer once write returns.
     this.#controller.enqueue(p.slice());
     this.#gotFirst();
-    while ((this.#controller.desiredSize ?? 1) <= 0 && this.#cancelled === undefined) {
+    while (
+      (this.#controller.desiredSize ?? 1) <= 0 && this.#cancelled === undefined &&
+      !this.#unblocked
+    ) {
       await new Promise<void>((resolve) => this.#wake = resolve);
     }
     return p.byteLength;
+  }
+
+  /**
+   * Stops applying back-pressure: the rest of the trace is queued at once.
+   * Its size is bounded by the destination's bound, `start`'s
+   * `destinationBufferSize`, plus one ring.
+   */
+  unblock(): void {
+    this.#unblocked = true;
+    this.#wake?.();
   }
 
   close(): void {

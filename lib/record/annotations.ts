@@ -22,7 +22,27 @@ import {
   recordStack,
   stacks,
 } from "./ring_writer.ts";
-import { formatLog } from "./printf.ts";
+import { formatLog, toText } from "./printf.ts";
+
+/*
+ * Arguments of any type: a recording call never throws into the app. A
+ * first argument that is not a string is the context slot if it is a
+ * Context, null, undefined or any other object (not a Context: the current
+ * context is used); a number, boolean, symbol or bigint there is the name.
+ * Names and messages that are not strings are converted with `toText`
+ * (`String(v)`, or a marker for values that cannot be). Ordinary calls with
+ * strings take none of these paths.
+ */
+
+/** Whether a first argument that is not a string stands in the context's place. */
+function inContextSlot(a: unknown): boolean {
+  return a === null || a === undefined || typeof a === "object" || typeof a === "function";
+}
+
+/** `a` if it is a Context, else the current context. */
+function contextOr(a: unknown): Context {
+  return a instanceof Context ? a : currentContext();
+}
 
 /**
  * Task is a traced logical operation, such as a request, that may span many
@@ -85,8 +105,17 @@ export function newTask(
   a: Context | string,
   b?: string,
 ): [Context, Task] {
-  const parent = typeof a === "string" || a === undefined ? currentContext() : a;
-  const type = typeof a === "string" ? a : b!;
+  let parent: Context, type: string;
+  if (typeof a === "string") {
+    parent = currentContext();
+    type = a;
+  } else if (inContextSlot(a)) {
+    parent = contextOr(a);
+    type = typeof b === "string" ? b : toText(b);
+  } else {
+    parent = currentContext();
+    type = toText(a);
+  }
   const id = nextTaskId();
   if (!enabled) {
     return [new Context(id, parent.regionId, parent.lane), new Task(id, -1)];
@@ -161,9 +190,12 @@ export function startRegion(a: Context | string, b?: string): Region {
   if (typeof a === "string") {
     ctx = storage.getStore() ?? background;
     type = a;
+  } else if (inContextSlot(a)) {
+    ctx = contextOr(a);
+    type = typeof b === "string" ? b : toText(b);
   } else {
-    ctx = a ?? currentContext();
-    type = b!;
+    ctx = currentContext();
+    type = toText(a);
   }
   const id = nextRegionId();
   if (stacks) recordStack(startRegion);
@@ -200,13 +232,17 @@ export function withRegion<T>(
     ctx = currentContext();
     type = a;
     fn = b as () => T;
-  } else {
-    ctx = a ?? currentContext();
-    type = b as string;
+  } else if (inContextSlot(a) && typeof b !== "function") {
+    ctx = contextOr(a);
+    type = typeof b === "string" ? b : toText(b);
     fn = c!;
+  } else {
+    ctx = currentContext();
+    type = toText(a);
+    fn = b as () => T;
   }
   if (typeof fn !== "function") {
-    throw new TypeError(`runtrace: withRegion("${type}") needs a function to run`);
+    throw new TypeError(`runtrace: withRegion("${toText(type)}") needs a function to run`);
   }
   if (!enabled) return ctx === currentContext() ? fn() : storage.run(ctx, fn);
   const id = nextRegionId();
@@ -256,9 +292,12 @@ export function log(a: Context | string, b: string, c?: string): void {
   if (!enabled) return;
   if (stacks) recordStack(log);
   if (typeof a === "string") {
-    recordLog(currentContext().taskId, internCategory(a), String(b));
+    recordLog(currentContext().taskId, internCategory(a), typeof b === "string" ? b : toText(b));
+  } else if (inContextSlot(a)) {
+    const category = typeof b === "string" ? b : toText(b);
+    recordLog(contextOr(a).taskId, internCategory(category), toText(c));
   } else {
-    recordLog((a ?? currentContext()).taskId, internCategory(b), String(c));
+    recordLog(currentContext().taskId, internCategory(toText(a)), toText(b));
   }
 }
 
@@ -285,12 +324,16 @@ export function logf(a: Context | string, b: string, ...rest: unknown[]): void {
   if (!enabled) return;
   if (stacks) recordStack(logf);
   if (typeof a === "string") {
-    recordLog(currentContext().taskId, internCategory(a), formatLog(b, rest, 0));
-  } else {
+    const format = typeof b === "string" ? b : toText(b);
+    recordLog(currentContext().taskId, internCategory(a), formatLog(format, rest, 0));
+  } else if (inContextSlot(a)) {
+    const category = typeof b === "string" ? b : toText(b);
     recordLog(
-      (a ?? currentContext()).taskId,
-      internCategory(b),
-      formatLog(String(rest[0]), rest, 1),
+      contextOr(a).taskId,
+      internCategory(category),
+      formatLog(toText(rest[0]), rest, 1),
     );
+  } else {
+    recordLog(currentContext().taskId, internCategory(toText(a)), formatLog(toText(b), rest, 0));
   }
 }

@@ -19,16 +19,34 @@ export type TraceDestination =
   | WritableStream<Uint8Array>
   | TraceWriterLike;
 
-/** Writes chunks in order to a stream or writer on the main thread. */
+/** Callbacks of a {@linkcode MainThreadOutput}. */
+export interface OutputCallbacks {
+  /** Called once, at the first write that fails. */
+  onError?: (e: unknown) => void;
+  /** Called with the byte count of each chunk once it is written (or dropped after an error). */
+  onDone?: (bytes: number) => void;
+}
+
+/** Chunks queued while a write is under way go out as one write of at most this. */
+const COALESCE_BYTES = 1 << 20;
+
+/**
+ * Writes chunks in order to a stream or writer on the main thread. Chunks
+ * that arrive while a write is under way are joined into the next write, so
+ * a destination slow per call (50 ms a write) still keeps up in bytes.
+ */
 export class MainThreadOutput {
   /** The first error the destination raised, if any. */
   error: unknown = undefined;
-  private chain: Promise<void> = Promise.resolve();
+  private queue: Uint8Array[] = [];
+  private pumping: Promise<void> | undefined;
   private streamWriter?: WritableStreamDefaultWriter<Uint8Array>;
   private writer?: TraceWriterLike;
+  private callbacks: OutputCallbacks;
 
   /** Takes hold of the destination; throws if it cannot be written. */
-  constructor(dest: WritableStream<Uint8Array> | TraceWriterLike) {
+  constructor(dest: WritableStream<Uint8Array> | TraceWriterLike, callbacks: OutputCallbacks = {}) {
+    this.callbacks = callbacks;
     if (dest instanceof WritableStream) {
       if (dest.locked) {
         throw new TypeError(
@@ -49,24 +67,22 @@ export class MainThreadOutput {
 
   /** Queues `bytes` behind earlier writes. Errors are kept, not thrown. */
   write(bytes: Uint8Array): void {
-    this.chain = this.chain.then(async () => {
-      if (this.error !== undefined) return;
-      try {
-        await this.writeAll(bytes);
-      } catch (e) {
-        this.error = e;
-      }
-    });
+    if (this.error !== undefined) {
+      this.callbacks.onDone?.(bytes.length);
+      return;
+    }
+    this.queue.push(bytes);
+    this.pumping ??= this.pump();
   }
 
   /** Resolves when every queued write has finished (or failed). */
-  drained(): Promise<void> {
-    return this.chain;
+  async drained(): Promise<void> {
+    while (this.pumping) await this.pumping;
   }
 
   /** Flushes a writer that buffers and lets go of a stream. */
   async release(): Promise<void> {
-    await this.chain;
+    await this.drained();
     try {
       if (this.writer?.flush && this.error === undefined) {
         await this.writer.flush();
@@ -75,6 +91,42 @@ export class MainThreadOutput {
       this.error ??= e;
     }
     this.streamWriter?.releaseLock();
+  }
+
+  private async pump(): Promise<void> {
+    try {
+      while (this.queue.length > 0) {
+        const bytes = this.takeQueued();
+        if (this.error === undefined) {
+          try {
+            await this.writeAll(bytes);
+          } catch (e) {
+            this.error = e;
+            this.callbacks.onError?.(e);
+          }
+        }
+        this.callbacks.onDone?.(bytes.length);
+      }
+    } finally {
+      this.pumping = undefined;
+    }
+  }
+
+  /** The queued chunks, joined up to {@linkcode COALESCE_BYTES}. */
+  private takeQueued(): Uint8Array {
+    let k = 1, n = this.queue[0].length;
+    while (k < this.queue.length && n + this.queue[k].length <= COALESCE_BYTES) {
+      n += this.queue[k++].length;
+    }
+    const parts = this.queue.splice(0, k);
+    if (k === 1) return parts[0];
+    const out = new Uint8Array(n);
+    let off = 0;
+    for (const p of parts) {
+      out.set(p, off);
+      off += p.length;
+    }
+    return out;
   }
 
   private async writeAll(bytes: Uint8Array): Promise<void> {

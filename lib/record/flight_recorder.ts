@@ -97,7 +97,11 @@ export class FlightRecorder {
 
   /**
    * Stop ends recording and frees the window. It waits for a `writeTo` in
-   * progress. Stopping a stopped recorder does nothing.
+   * progress. Stopping a stopped recorder does nothing. Start and stop may
+   * be called in any order without awaiting: each takes effect in call
+   * order. The promise rejects only if recording had failed (the drain
+   * worker died), with the cause; it is marked handled, so a stop that
+   * nobody awaits is never an unhandled rejection.
    *
    * @example
    * ```ts
@@ -105,11 +109,13 @@ export class FlightRecorder {
    * await new FlightRecorder().stop(); // not started: a no-op
    * ```
    */
-  async stop(): Promise<void> {
-    if (!this.#enabled) return;
+  stop(): Promise<void> {
+    if (!this.#enabled) return Promise.resolve();
     this.#enabled = false;
     if (active === this) active = undefined;
-    await stopFlight();
+    const stopped = stopFlight();
+    stopped.catch(() => {});
+    return stopped;
   }
 
   /**

@@ -6,8 +6,32 @@
  */
 
 /**
+ * `v` as a string for the trace: a string as it is, anything else through
+ * `String(v)`; a value that cannot be converted (a null-prototype object, a
+ * revoked proxy, a throwing `toString`) becomes `<runtrace: unprintable
+ * object>`, with its `typeof`. Never throws.
+ *
+ * @example
+ * ```ts
+ * import { toText } from "./printf.ts";
+ * toText(Symbol("s")); // "Symbol(s)"
+ * toText(Object.create(null)); // "<runtrace: unprintable object>"
+ * ```
+ */
+export function toText(v: unknown): string {
+  if (typeof v === "string") return v;
+  try {
+    return String(v);
+  } catch {
+    return `<runtrace: unprintable ${typeof v}>`;
+  }
+}
+
+/**
  * Formats `args.slice(from)` into `format`. Unknown verbs are kept as
- * written; a missing argument prints as `%!v(MISSING)`, as in Go.
+ * written; a missing argument prints as `%!v(MISSING)`, as in Go. It never
+ * throws: a value a verb cannot convert prints as `%!d(symbol)` (the verb,
+ * then the value's `typeof`).
  *
  * @example
  * ```ts
@@ -30,7 +54,7 @@ export function formatLog(
     if (verb === "%") {
       out += "%";
     } else if (verb !== undefined && "sdifvjoqx".includes(verb)) {
-      out += next < args.length ? formatValue(verb, args[next++]) : `%!${verb}(MISSING)`;
+      out += next < args.length ? safeValue(verb, args[next++]) : `%!${verb}(MISSING)`;
     } else {
       out += "%";
       last = i + 1;
@@ -38,8 +62,16 @@ export function formatLog(
     i = last;
   }
   out += format.slice(last);
-  for (; next < args.length; next++) out += " " + formatValue("v", args[next]);
+  for (; next < args.length; next++) out += " " + safeValue("v", args[next]);
   return out;
+}
+
+function safeValue(verb: string, v: unknown): string {
+  try {
+    return formatValue(verb, v);
+  } catch {
+    return `%!${verb}(${typeof v})`;
+  }
 }
 
 function formatValue(verb: string, v: unknown): string {

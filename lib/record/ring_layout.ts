@@ -39,6 +39,13 @@ export const Ctrl = {
   TASK_SEQ: 6,
   /** Set to 1 when the session ended: a joined thread stops recording. */
   CLOSED: 19,
+  /**
+   * Bytes the worker handed to a main-thread destination (stream or writer)
+   * that it has not written yet: the worker adds, the destination subtracts.
+   * Over the trace's bound the worker stops draining, and the full-ring
+   * policy takes over.
+   */
+  SINK_PENDING: 20,
 } as const;
 
 /**
@@ -47,8 +54,12 @@ export const Ctrl = {
  */
 export const LOG_MESSAGE_ID = 2;
 
-/** Values of the {@linkcode Ctrl.FLUSH} word. */
-export const Flush = { IDLE: 0, REQUESTED: 1, DONE: 2 } as const;
+/**
+ * Values of the {@linkcode Ctrl.FLUSH} word: the main thread, about to exit,
+ * sets REQUESTED (finish the trace; the worker answers DONE) or CHECKPOINT
+ * (write everything and an END batch, then go on; the worker answers IDLE).
+ */
+export const Flush = { IDLE: 0, REQUESTED: 1, DONE: 2, CHECKPOINT: 3 } as const;
 
 /** Bytes of control words before the first record. */
 export const CTRL_BYTES = 128;

@@ -41,6 +41,22 @@ let maxWait = 0;
 let maxMessage = 0;
 let stalled = false;
 let strings = new Map<string, number>();
+/**
+ * Bounds of `strings`: distinct strings one thread defines (names,
+ * categories, stacks, repeated messages) and the UTF-16 units they hold. A
+ * program that makes a name per request cannot grow the tables of this
+ * thread and the worker without limit: past the bounds, a new name is
+ * recorded as {@linkcode OVERFLOW_NAME} and counted.
+ */
+const MAX_STRINGS = 1 << 16;
+const MAX_STRING_UNITS = 1 << 22;
+let stringUnits = 0;
+/** Calls whose new name found the table full, since the ring was attached. */
+let overflowed = 0;
+/** The name recorded in place of a new one once the table is full. */
+export const OVERFLOW_NAME = "runtrace: too many distinct names";
+/** The counter that records {@linkcode namesOverLimit} in the trace. */
+const OVERFLOW_COUNTER = "runtrace.names.overLimit";
 /** Text units known to be free without re-reading TEXT_TAIL. */
 let textFree = 0;
 /** One-entry caches in front of `strings`: most call sites repeat one name. */
@@ -108,6 +124,7 @@ export function attachRing(
   maxMessage = o.maxMessage;
   stalled = false;
   strings = new Map();
+  stringUnits = overflowed = 0;
   textFree = textCapacity;
   lastTypeId = lastCategoryId = 0;
   lastMessage = "";
@@ -124,6 +141,17 @@ export function detachRing(): void {
   enabled = false;
   generation++;
   taskSeq = Math.max(taskSeq, Atomics.load(seqCtrl, Ctrl.TASK_SEQ));
+}
+
+/**
+ * Enables recording again on the ring that {@linkcode detachRing} paused,
+ * where it left off: its session is still alive (a trace was stopping when a
+ * flight recorder started).
+ */
+export function resumeRing(): void {
+  if (enabled) return;
+  enabled = true;
+  generation++;
 }
 
 /** Whether the session this thread recorded into has ended. */
@@ -224,14 +252,40 @@ export function recordStack(api: Function): void {
   else holder.stack = new Error().stack;
   const s = holder.stack;
   if (typeof s !== "string") return;
-  const id = strings.get(s) ?? define(s, 8192);
+  const id = strings.get(s) ?? (tableFull() ? 0 : define(s, 8192));
   if (id !== 0) record(Rec.STACK, id, 0, 0, 0, 0);
 }
 
-/** The small id of an interned string, defining it on first use. */
+/**
+ * The small id of an interned string, defining it on first use; once the
+ * table is full, the id of {@linkcode OVERFLOW_NAME}, counted.
+ */
 export function intern(s: string): number {
   const id = strings.get(s);
-  return id !== undefined ? id : define(s, 1024);
+  if (id !== undefined) return id;
+  return tableFull() ? overflow() : define(s, 1024);
+}
+
+/** Calls since recording began whose new name was recorded as {@linkcode OVERFLOW_NAME}. */
+export function namesOverLimit(): number {
+  return overflowed;
+}
+
+/** Records {@linkcode namesOverLimit} as a counter, if any name was over the limit. */
+export function recordNamesOverLimit(): void {
+  if (overflowed === 0 || !enabled) return;
+  const name = strings.get(OVERFLOW_COUNTER) ?? define(OVERFLOW_COUNTER, 1024);
+  if (name !== 0) recordValue(Rec.COUNTER, performance.now(), name, 0, overflowed);
+}
+
+function tableFull(): boolean {
+  return strings.size >= MAX_STRINGS || stringUnits >= MAX_STRING_UNITS;
+}
+
+/** The marker's id (defined past the bound, once); the count in the trace now and then. */
+function overflow(): number {
+  if ((overflowed++ & 4095) === 0) recordNamesOverLimit();
+  return strings.get(OVERFLOW_NAME) ?? define(OVERFLOW_NAME, 1024);
 }
 
 /** {@linkcode intern} for task and region types, behind a one-entry cache. */
@@ -256,7 +310,8 @@ export function recordLog(task: number, category: number, message: string) {
   if (head === limit && !reserve()) return;
   if (message === lastMessage) {
     if (
-      lastMessageId === 0 && messageIds < MESSAGE_IDS && message.length <= MESSAGE_ID_MAX_LENGTH
+      lastMessageId === 0 && messageIds < MESSAGE_IDS &&
+      message.length <= MESSAGE_ID_MAX_LENGTH && !tableFull()
     ) {
       lastMessageId = strings.get(message) ?? define(message, MESSAGE_ID_MAX_LENGTH);
       if (lastMessageId !== 0) messageIds++;
@@ -288,6 +343,7 @@ function define(s: string, max: number): number {
   if (pos < 0) return 0;
   if (!record(Rec.STRING, id, 0, pos >>> 0, n, 0)) return 0;
   strings.set(s, id);
+  stringUnits += n;
   return id;
 }
 

@@ -16,13 +16,22 @@ import type {
   ToWorker,
 } from "./drain_worker/messages.ts";
 import { Ctrl, CTRL_BYTES, Flush, ringBytes } from "./ring_layout.ts";
-import { attachRing, detachRing, enabled, wakeWorker } from "./ring_writer.ts";
+import {
+  attachRing,
+  detachRing,
+  enabled,
+  namesOverLimit,
+  recordNamesOverLimit,
+  resumeRing,
+  wakeWorker,
+} from "./ring_writer.ts";
 import {
   type RuntimeEventOptions,
   startRuntimeSampler,
   stopRuntimeSampler,
 } from "./runtime_sampler.ts";
 import { MainThreadOutput, type TraceDestination } from "./destination.ts";
+import { toText } from "./printf.ts";
 import { drainWorkerUrl } from "./worker_source.ts";
 
 /** Options of {@linkcode start}. All are optional. */
@@ -42,6 +51,13 @@ export interface StartOptions {
    * counted (the trace records how many) until there is room again.
    */
   maxWait?: number;
+  /**
+   * Bytes of encoded trace the worker holds for a stream or writer
+   * destination that writes slowly (default 16 MiB). Beyond it the worker
+   * stops draining the ring, and the full-ring policy applies: callers wait
+   * up to `maxWait`, then events are dropped and counted.
+   */
+  destinationBufferSize?: number;
   /** Longest log message kept, in UTF-16 units; longer ones are cut and flagged. */
   maxMessageLength?: number;
   /**
@@ -115,9 +131,29 @@ interface Reply {
   lost?: number;
 }
 
+/** What `stop` reports about the trace it finished. */
+export interface TraceStats {
+  /** Events written to the trace. */
+  events: number;
+  /**
+   * Events dropped because the ring stayed full (a slow worker or
+   * destination); the trace records them as lost too.
+   */
+  lost: number;
+  /**
+   * Calls that named a new task type, region type or log category after
+   * the name table was full (65 536 names): they are recorded under the
+   * name `runtrace: too many distinct names`, and the trace has this count
+   * as the counter `runtrace.names.overLimit`.
+   */
+  namesOverLimit: number;
+}
+
 interface TraceConsumer {
   output?: MainThreadOutput;
-  stopping?: Promise<void>;
+  stopping?: Promise<TraceStats>;
+  /** {@linkcode namesOverLimit} when the trace started. */
+  namesBefore: number;
   /** The worker reported that writing the file failed. */
   error?: Error;
 }
@@ -141,35 +177,76 @@ interface Session {
 
 let session: Session | undefined;
 let exitHooksInstalled = false;
+/**
+ * Trace calls made while a stop was still finishing wait here, in call
+ * order: `start(); stop(); start(); stop()` needs no awaits.
+ */
+let queued: Promise<unknown> | undefined;
+/** Why a session's worker died under a trace (or recorder), for its stop. */
+let traceFailure: Error | undefined;
+let flightFailure: Error | undefined;
 
 /** Whether a trace is being written (and not yet stopping). */
 export function traceActive(): boolean {
   return session?.trace !== undefined && session.trace.stopping === undefined;
 }
 
-/** Starts writing a trace to `dest`; see `start` in tracing.ts. */
-export async function startTrace(
-  dest: TraceDestination,
-  options: StartOptions = {},
-): Promise<void> {
+/**
+ * Starts writing a trace to `dest`; see `start` in tracing.ts. After a stop that
+ * is still finishing, it starts once that stop is done. The promise is
+ * marked handled: awaiting it reports an error, dropping it is harmless.
+ */
+export function startTrace(dest: TraceDestination, options: StartOptions = {}): Promise<void> {
+  const busy = queued ?? session?.trace?.stopping;
+  if (busy === undefined) return handled(beginTrace(dest, options));
+  const begin = () => beginTrace(dest, options);
+  return handled(enqueue(busy.then(begin, begin)));
+}
+
+async function beginTrace(dest: TraceDestination, options: StartOptions): Promise<void> {
   if (session?.trace) {
     throw new Error("runtrace: start() called while tracing is already enabled");
   }
   const sizes = ringOptions(options);
+  const pendingLimit = Math.min(
+    positive("destinationBufferSize", options.destinationBufferSize ?? 16 << 20),
+    1 << 30,
+  );
   let target: OutputTarget;
   let output: MainThreadOutput | undefined;
   if (typeof dest === "string") {
     if (dest === "") throw new TypeError("runtrace: start() got an empty file path");
     target = { kind: "file", path: dest };
   } else {
-    output = new MainThreadOutput(dest);
+    // A destination that fails ends the recording; stop() reports why.
+    output = new MainThreadOutput(dest, {
+      onError: () => {
+        if (session === s && s.trace === consumer && !s.flight) detachRing();
+      },
+      // Frees room under the worker's bound, and wakes it if it waits for that.
+      onDone: (n) => {
+        if (Atomics.sub(s.ctrl, Ctrl.SINK_PENDING, n) >= pendingLimit) {
+          Atomics.add(s.ctrl, Ctrl.WAKE, 1);
+          Atomics.notify(s.ctrl, Ctrl.WAKE);
+        }
+      },
+    });
     target = { kind: "port" };
   }
+  traceFailure = undefined;
   const s = ensureSession(sizes);
-  const consumer: TraceConsumer = { output };
+  const consumer: TraceConsumer = { output, namesBefore: namesOverLimit() };
+  Atomics.store(s.ctrl, Ctrl.SINK_PENDING, 0);
   s.trace = consumer;
   try {
-    const r = await request(s, { type: "startTrace", target, header: header() }, [
+    const msg: ToWorker = {
+      type: "startTrace",
+      target,
+      header: header(),
+      pendingLimit,
+      maxWait: sizes.maxWait,
+    };
+    const r = await request(s, msg, [
       "traceReady",
       "traceError",
     ]);
@@ -185,16 +262,49 @@ export async function startTrace(
   }
 }
 
-/** Stops the trace, if any; see `stop` in tracing.ts. */
-export function stopTrace(): Promise<void> {
+/**
+ * Stops the trace, if any; see `stop` in tracing.ts. It rejects with the cause
+ * if the worker died under the trace. The promise is marked handled.
+ */
+export function stopTrace(): Promise<TraceStats> {
+  if (queued) return handled(enqueue(queued.then(stopNow, stopNow)));
+  return handled(stopNow());
+}
+
+function stopNow(): Promise<TraceStats> {
   const s = session;
   const t = s?.trace;
-  if (!s || !t) return Promise.resolve();
+  if (!s || !t) {
+    const failure = traceFailure;
+    traceFailure = undefined;
+    return failure ? Promise.reject(failure) : Promise.resolve({ ...NOTHING_STOPPED });
+  }
   t.stopping ??= finishTrace(s, t);
   return t.stopping;
 }
 
-async function finishTrace(s: Session, t: TraceConsumer): Promise<void> {
+/** What a stop with no trace to stop reports. */
+const NOTHING_STOPPED: TraceStats = { events: 0, lost: 0, namesOverLimit: 0 };
+
+/** Makes `p` the last of the queued calls until it settles. */
+function enqueue<T>(p: Promise<T>): Promise<T> {
+  queued = p;
+  const clear = () => {
+    if (queued === p) queued = undefined;
+  };
+  p.then(clear, clear);
+  return p;
+}
+
+/** `p`, with a no-op handler attached so that nobody awaiting it is harmless. */
+function handled<T>(p: Promise<T>): Promise<T> {
+  p.catch(() => {});
+  return p;
+}
+
+async function finishTrace(s: Session, t: TraceConsumer): Promise<TraceStats> {
+  recordNamesOverLimit();
+  const namesOver = namesOverLimit() - t.namesBefore;
   const endMs = performance.now();
   if (!s.flight) detachRing();
   let r: Reply;
@@ -207,20 +317,27 @@ async function finishTrace(s: Session, t: TraceConsumer): Promise<void> {
   }
   const err = t.output?.error ?? (r.error ? toError(r.error) : t.error);
   if (err !== undefined) throw err;
+  return { events: r.events ?? 0, lost: r.lost ?? 0, namesOverLimit: namesOver };
 }
 
 /** Starts the flight recorder's window in the worker. */
 export function startFlight(minAge: number, maxBytes: number, options: StartOptions): void {
+  flightFailure = undefined;
   const s = ensureSession(ringOptions(options));
   s.flight = true;
   request(s, { type: "startFlight", header: header(), minAge, maxBytes }, ["flightReady"])
     .catch(() => {});
 }
 
-/** Stops the flight recorder's window. */
+/** Stops the flight recorder's window; rejects if the worker died under it. */
 export async function stopFlight(): Promise<void> {
   const s = session;
-  if (!s?.flight) return;
+  if (!s?.flight) {
+    const failure = flightFailure;
+    flightFailure = undefined;
+    if (failure) throw failure;
+    return;
+  }
   s.flight = false;
   try {
     await request(s, { type: "stopFlight" }, ["flightStopped"]);
@@ -238,7 +355,11 @@ export async function snapshotFlight(): Promise<Uint8Array> {
 }
 
 function ensureSession(o: ReturnType<typeof ringOptions>): Session {
-  if (session) return session;
+  if (session) {
+    // A trace that is stopping paused the ring; a new consumer resumes it.
+    if (!enabled) resumeRing();
+    return session;
+  }
   const ring = new SharedArrayBuffer(ringBytes(o));
   const data: DrainWorkerData = {
     ring,
@@ -280,7 +401,14 @@ function ensureSession(o: ReturnType<typeof ringOptions>): Session {
     if (s.dead) return;
     s.dead = e;
     if (session === s) {
+      // Not a shutdown of ours: recording ends, and the stops report why.
+      const failure = new Error(
+        `runtrace: recording stopped: the drain worker failed: ${e.message}`,
+      );
+      if (s.trace && !s.trace.stopping) traceFailure = failure;
+      if (s.flight) flightFailure = failure;
       detachRing();
+      stopRuntimeSampler();
       session = undefined;
     }
     for (const waiters of s.waiting.values()) {
@@ -292,6 +420,11 @@ function ensureSession(o: ReturnType<typeof ringOptions>): Session {
     die(new Error(`runtrace: the drain worker exited (code ${code})`));
   });
   return s;
+}
+
+/** The current session's drain worker: tests use it to make the worker fail. */
+export function drainWorker(): Worker | undefined {
+  return session?.worker;
 }
 
 /** Sends `msg` and resolves with the first reply of one of `types`. */
@@ -323,7 +456,9 @@ function request(s: Session, msg: ToWorker, types: string[]): Promise<Reply> {
 }
 
 async function closeIfIdle(s: Session): Promise<void> {
-  if (s.trace || s.flight) return;
+  // With requests in flight (a start right after a stop), the last reply's
+  // caller closes the session.
+  if (s.trace || s.flight || s.pending > 0) return;
   if (session === s) {
     if (enabled) detachRing();
     stopRuntimeSampler();
@@ -345,7 +480,7 @@ export function threadHandle(name?: string, worker?: WatchableWorker): ThreadHan
   const o = s.options;
   const thread = s.nextThread++;
   const ring = new SharedArrayBuffer(ringBytes(o));
-  const label = name ?? `worker ${thread - 1}`;
+  const label = name === undefined || name === null ? `worker ${thread - 1}` : toText(name);
   s.joined.push(new Int32Array(ring, 0, CTRL_BYTES >> 2));
   s.worker.postMessage(
     {
@@ -434,7 +569,12 @@ function header(): HeaderFields {
  * On a normal exit (the event loop ran dry) a forgotten `stop` runs by
  * itself. On `process.exit()`, which allows no asynchronous work, the worker
  * is asked to finish the trace synchronously while this thread waits: that
- * completes traces written to a file path.
+ * completes traces written to a file path. Deno fires no process "exit" on
+ * `Deno.exit()` (only "unload"), nor on a fatal error or unhandled rejection:
+ * those fire "error" or "unhandledrejection" and then end the process unless
+ * a listener prevents it, which a listener cannot know. So there the worker
+ * writes a checkpoint: everything so far and an END batch that the next
+ * write replaces if the program lives on.
  */
 function installExitHooks(): void {
   if (exitHooksInstalled) return;
@@ -445,13 +585,26 @@ function installExitHooks(): void {
       console.error(`runtrace: could not finish the trace at exit: ${e}`);
     });
   });
-  process.on("exit", () => {
-    const s = session;
-    if (!s?.trace || s.trace.output || s.dead) return;
-    Atomics.store(s.ctrl, Ctrl.FLUSH, Flush.REQUESTED);
-    wakeWorker();
-    Atomics.wait(s.ctrl, Ctrl.FLUSH, Flush.REQUESTED, 5000);
-  });
+  process.on("exit", () => flushAtExit(Flush.REQUESTED));
+  const g = globalThis as {
+    Deno?: unknown;
+    addEventListener?: (type: string, listener: () => void) => void;
+  };
+  if (g.Deno !== undefined && typeof g.addEventListener === "function") {
+    g.addEventListener("unload", () => flushAtExit(Flush.REQUESTED));
+    g.addEventListener("error", () => flushAtExit(Flush.CHECKPOINT));
+    g.addEventListener("unhandledrejection", () => flushAtExit(Flush.CHECKPOINT));
+  }
+}
+
+/** Has the worker finish (or checkpoint) a file trace while this thread waits. */
+function flushAtExit(kind: number): void {
+  const s = session;
+  if (!s?.trace || s.trace.output || s.dead) return;
+  if (Atomics.compareExchange(s.ctrl, Ctrl.FLUSH, Flush.IDLE, kind) !== Flush.IDLE) return;
+  Atomics.add(s.ctrl, Ctrl.WAKE, 1);
+  Atomics.notify(s.ctrl, Ctrl.WAKE);
+  Atomics.wait(s.ctrl, Ctrl.FLUSH, kind, 5000);
 }
 
 function ringOptions(o: StartOptions) {

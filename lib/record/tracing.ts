@@ -14,6 +14,7 @@ import {
   stopTrace,
   type ThreadHandle,
   threadHandle as newThreadHandle,
+  type TraceStats,
   type WatchableWorker,
 } from "./session.ts";
 import { contextOf, joinThread, leaveThread } from "./thread_join.ts";
@@ -24,9 +25,12 @@ import type { TraceDestination } from "./destination.ts";
  * the worker thread), a `WritableStream`, or an object with a `write(bytes)`
  * method such as `Deno.FsFile` or Bun's `FileSink`. Tracing is enabled when
  * `start` returns its promise; the promise rejects, with tracing disabled
- * again, if tracing is already enabled or `w` cannot be written.
+ * again, if tracing is already enabled or `w` cannot be written. A `start`
+ * called while a `stop` is finishing starts when that stop is done.
  *
- * A trace that is never stopped is finished when the program exits.
+ * A trace that is never stopped is finished when the program exits. A file
+ * trace is complete also after `process.exit()`, `Deno.exit()`, an uncaught
+ * exception or an unhandled rejection.
  *
  * @example
  * ```ts
@@ -44,17 +48,24 @@ export function start(
 }
 
 /**
- * Stop stops the current tracing, if any. Its promise resolves only after
- * every byte of the trace reached the destination; it rejects with the
- * destination's error if a write failed. The destination is not closed.
+ * Stop stops the current tracing, if any. Its promise resolves, with the
+ * trace's {@linkcode TraceStats} (events written, events lost, names over
+ * the limit), only after every byte of the trace reached the destination.
+ * It rejects with the destination's error if a write failed, or with the
+ * cause if recording had failed (the drain worker died). The destination
+ * is not closed. Calls to `start` and `stop` take effect in call order, so
+ * they need not be awaited; a promise nobody awaits is never an unhandled
+ * rejection. A destination slower than the trace is held to
+ * `destinationBufferSize`: stop waits for it up to `maxWait`, then drops the
+ * rest of the ring and counts it as lost.
  *
  * @example
  * ```ts
  * import { stop } from "runtrace";
- * await stop(); // a no-op when not tracing
+ * const { events, lost } = await stop(); // zeros when not tracing
  * ```
  */
-export function stop(): Promise<void> {
+export function stop(): Promise<TraceStats> {
   return stopTrace();
 }
 

@@ -11,13 +11,7 @@
 import { type HeaderFields, TraceWriter } from "../../format/encoder.ts";
 import { Ctrl, Flush } from "../ring_layout.ts";
 import { FlightWindow } from "./flight_window.ts";
-import {
-  type DrainWorkerData,
-  errorInfo,
-  type OutputTarget,
-  type ToWorker,
-  type WorkerPort,
-} from "./messages.ts";
+import { type DrainWorkerData, errorInfo, type ToWorker, type WorkerPort } from "./messages.ts";
 import { OpenSet } from "./open_set.ts";
 import { RingDrainer, type RingSpec } from "./ring_drainer.ts";
 import { StringTable } from "./string_table.ts";
@@ -50,6 +44,8 @@ export class DrainLoop {
   private originShift = 0;
   /** Open tasks and regions, tracked while a flight recorder runs. */
   private open: OpenSet | undefined;
+  /** The trace's `maxWait`: how long finishing waits for a slow destination. */
+  private maxWait = 0;
 
   constructor(data: DrainWorkerData, port: WorkerPort) {
     this.main = new RingDrainer({ ...data, name: data.threadName }, this.table);
@@ -70,7 +66,7 @@ export class DrainLoop {
   handle(m: ToWorker): void {
     switch (m.type) {
       case "startTrace":
-        return this.startTrace(m.target, m.header);
+        return this.startTrace(m);
       case "stopTrace": {
         if (this.trace) this.trace.writer.endMs = m.endMs;
         const totals = this.finishTrace() ?? { events: 0, lost: 0 };
@@ -105,15 +101,24 @@ export class DrainLoop {
     const ctrl = this.main.ctrl;
     for (;;) {
       const seen = Atomics.load(ctrl, Ctrl.WAKE);
-      if (Atomics.load(ctrl, Ctrl.FLUSH) === Flush.REQUESTED) {
+      const flush = Atomics.load(ctrl, Ctrl.FLUSH);
+      if (flush === Flush.REQUESTED) {
         // The main thread is exiting and waits, blocked, for the trace.
         this.finishTrace();
         Atomics.store(ctrl, Ctrl.FLUSH, Flush.DONE);
         Atomics.notify(ctrl, Ctrl.FLUSH);
         return;
       }
+      if (flush === Flush.CHECKPOINT) {
+        // The main thread may be dying (Deno's fatal error event) and waits.
+        this.drainToEmpty();
+        this.trace?.checkpoint();
+        Atomics.store(ctrl, Ctrl.FLUSH, Flush.IDLE);
+        Atomics.notify(ctrl, Ctrl.FLUSH);
+      }
       this.drainAll();
-      if (this.writers.length > 0 && this.rings.some((r) => r.pending() > 0)) {
+      const blocked = this.trace?.full() === true;
+      if (this.writers.length > 0 && !blocked && this.rings.some((r) => r.pending() > 0)) {
         await new Promise((r) => setTimeout(r, 0)); // let messages (stop, snapshot) in
         continue;
       }
@@ -123,13 +128,14 @@ export class DrainLoop {
   }
 
   /**
-   * One pass over the rings, bounded so that messages are not starved.
-   * Returns the number of records drained.
+   * One pass over the rings, bounded so that messages are not starved, and
+   * stopped at a slow destination's bound unless `force`d. Returns the
+   * number of records drained.
    */
-  drainAll(): number {
-    // With no consumer yet, records wait in the ring for the one being set up.
-    if (this.writers.length === 0) return 0;
+  drainAll(force = false): number {
     const { trace, flight } = this;
+    // With no consumer yet, records wait in the ring for the one being set up.
+    if (this.writers.length === 0 || (!force && trace?.full())) return 0;
     let total = 0;
     // Batches stay small enough that a flight window rotates between them.
     const budget = flight ? Math.min(FLUSH_BYTES, flight.maxBytes >> 4) : FLUSH_BYTES;
@@ -141,21 +147,52 @@ export class DrainLoop {
         if (trace && trace.writer.out.pos > FLUSH_BYTES) trace.flush();
         flight?.take();
         if (n === 0 || total >= PASS_MAX || ring.pending() === 0) break;
+        if (!force && trace?.full()) break;
       }
     }
     trace?.flush();
     return total;
   }
 
-  /** Drains every ring until it is empty, for a consumer that is starting or finishing. */
+  /**
+   * Drains every ring until it is empty, for a consumer that is starting or
+   * finishing: past a slow destination's bound too, by at most a ring.
+   */
   drainToEmpty(): void {
-    while (this.drainAll() > 0);
+    while (this.drainAll(true) > 0);
   }
 
-  private startTrace(target: OutputTarget, header: HeaderFields): void {
+  /**
+   * Drains every ring for a trace that finishes behind a slow destination:
+   * waits up to `maxWait` for it to fall under its bound, then drops what is
+   * left, counted, as the full-ring policy does.
+   */
+  private drainBehindOutput(trace: TraceOutput, maxWait: number): void {
+    const deadline = performance.now() + maxWait;
+    for (;;) {
+      this.drainAll();
+      if (this.rings.every((r) => r.pending() === 0)) return;
+      if (!trace.full()) continue;
+      if (performance.now() > deadline) break;
+      trace.waitForOutput(5);
+    }
+    for (const ring of this.rings) while (ring.discard(this.writers, PASS_MAX) > 0);
+    trace.flush();
+  }
+
+  private startTrace(m: Extract<ToWorker, { type: "startTrace" }>): void {
     this.drainToEmpty();
+    const bound = { ctrl: this.main.ctrl, pendingLimit: m.pendingLimit ?? Infinity };
+    this.maxWait = m.maxWait ?? 200;
     try {
-      this.trace = TraceOutput.open(target, header, this.threads, this.table.list, this.port);
+      this.trace = TraceOutput.open(
+        m.target,
+        m.header,
+        this.threads,
+        this.table.list,
+        this.port,
+        bound,
+      );
     } catch (e) {
       this.port.postMessage({ type: "traceError", error: errorInfo(e) });
       return;
@@ -167,6 +204,7 @@ export class DrainLoop {
   /** Drains what is left into the trace and ends it; undefined when there is none. */
   private finishTrace() {
     if (!this.trace) return undefined;
+    this.drainBehindOutput(this.trace, this.maxWait);
     this.drainToEmpty();
     const totals = this.trace.finish();
     this.trace = undefined;

@@ -28,7 +28,15 @@ export interface DrainWorkerData {
 
 /** Messages the main thread sends. */
 export type ToWorker =
-  | { type: "startTrace"; target: OutputTarget; header: HeaderFields }
+  | {
+    type: "startTrace";
+    target: OutputTarget;
+    header: HeaderFields;
+    /** Unwritten bytes a port output may hold before draining pauses (default: no bound). */
+    pendingLimit?: number;
+    /** How long a finishing trace waits for a full port output, ms (default 200). */
+    maxWait?: number;
+  }
   | { type: "stopTrace"; endMs: number }
   | { type: "startFlight"; header: HeaderFields; minAge: number; maxBytes: number }
   | { type: "stopFlight" }

@@ -124,6 +124,43 @@ export class RingDrainer {
   }
 
   /**
+   * Consumes up to `max` waiting records without encoding them: each is
+   * counted as lost in every writer (the full-ring policy's drop, for a trace
+   * that finishes behind a slow destination). Strings are still learnt and
+   * defined. Returns the number of records consumed.
+   */
+  discard(writers: readonly TraceWriter[], max: number): number {
+    const ctrl = this.ctrl, u32 = this.u32;
+    let tail = Atomics.load(ctrl, Ctrl.TAIL);
+    let n = (Atomics.load(ctrl, Ctrl.HEAD) - tail) | 0;
+    if (n > max) n = max;
+    if (n <= 0) return 0;
+    for (const w of writers) w.open(this.thread);
+    this.textTail = -1;
+    let lost = 0;
+    for (let k = 0; k < n; k++, tail = (tail + 1) | 0) {
+      const i = (tail & this.mask) * RECORD_WORDS;
+      const kind = u32[i + Word.KIND];
+      if (kind === Rec.STRING) {
+        this.defineString(u32[i + Word.A], u32[i + Word.C], u32[i + Word.D], writers);
+        continue;
+      }
+      lost++;
+      if (kind === Rec.LOG && (u32[i + Word.E] & LOG_MESSAGE_ID) === 0) {
+        this.textTail = (u32[i + Word.C] + u32[i + Word.D]) | 0;
+      }
+    }
+    for (const w of writers) {
+      w.lostEvents(lost);
+      w.close();
+    }
+    if (this.textTail !== -1) Atomics.store(ctrl, Ctrl.TEXT_TAIL, this.textTail);
+    Atomics.store(ctrl, Ctrl.TAIL, tail);
+    Atomics.notify(ctrl, Ctrl.TAIL);
+    return n;
+  }
+
+  /**
    * Hands the record at word `i` to every writer (and to the open set),
    * with this thread's string ids mapped to the table's. One switch over the
    * record kinds, run for every record: kept in one function.

@@ -5,8 +5,9 @@
  * @module
  */
 
-import { closeSync, openSync, writeSync } from "node:fs";
+import { closeSync, ftruncateSync, openSync, writeSync } from "node:fs";
 import { type HeaderFields, TraceWriter } from "../../format/encoder.ts";
+import { Ctrl } from "../ring_layout.ts";
 import { type ErrorInfo, errorInfo, type OutputTarget, type WorkerPort } from "./messages.ts";
 
 /** What a finished trace reports to `stop()`. */
@@ -28,11 +29,56 @@ export class TraceOutput {
   private port: WorkerPort;
   /** The first write error; later bytes are dropped. */
   private error: unknown = undefined;
+  /** Where the next bytes go in a file target. */
+  private pos = 0;
+  /** A checkpoint's END batch lies beyond `pos`: cut it before writing on. */
+  private stale = false;
+  /**
+   * The main thread's control words: SINK_PENDING counts the bytes posted
+   * to a port output and not yet written there.
+   */
+  private ctrl?: Int32Array;
+  /** Bytes a port output may hold unwritten; see {@linkcode TraceOutput.full}. */
+  readonly pendingLimit: number = Infinity;
 
   private constructor(writer: TraceWriter, fd: number, port: WorkerPort) {
     this.writer = writer;
     this.fd = fd;
     this.port = port;
+  }
+
+  /**
+   * Whether a port output holds its bound of unwritten bytes: then records
+   * wait in the ring, whose full-ring policy applies.
+   */
+  full(): boolean {
+    return this.ctrl !== undefined && this.error === undefined &&
+      Atomics.load(this.ctrl, Ctrl.SINK_PENDING) >= this.pendingLimit;
+  }
+
+  /** Waits, blocked, up to `ms` for the port output to write something. */
+  waitForOutput(ms: number): void {
+    if (!this.ctrl) return;
+    Atomics.wait(this.ctrl, Ctrl.SINK_PENDING, Atomics.load(this.ctrl, Ctrl.SINK_PENDING), ms);
+  }
+
+  /**
+   * Writes everything sealed so far and an END batch after it to a file
+   * target, without moving on: the file is complete if the process dies now,
+   * and the next write replaces the END if it does not.
+   */
+  checkpoint(): void {
+    if (this.fd < 0 || this.error !== undefined) return;
+    this.flush();
+    const o = this.writer.out;
+    this.writer.end();
+    try {
+      writeAt(this.fd, o.buf, o.pos, this.pos);
+      this.stale = true;
+    } catch {
+      // The file keeps what it had; finishing reports a lasting error.
+    }
+    o.reset();
   }
 
   /**
@@ -46,6 +92,7 @@ export class TraceOutput {
     threads: readonly [number, string][],
     strings: readonly string[],
     port: WorkerPort,
+    bound?: { ctrl: Int32Array; pendingLimit: number },
   ): TraceOutput {
     const w = new TraceWriter();
     w.startMs = header.startTime;
@@ -56,14 +103,22 @@ export class TraceOutput {
       for (const [id, name] of threads) w.threadName(id, name);
       w.defineAll(strings);
       w.closeBatch();
-      if (fd >= 0) writeSync(fd, w.out.buf, 0, w.out.pos);
+      if (fd >= 0) writeAt(fd, w.out.buf, w.out.pos, 0);
     } catch (e) {
       if (fd >= 0) closeSync(fd);
       throw e;
     }
     const t = new TraceOutput(w, fd, port);
-    if (fd >= 0) w.out.reset();
-    else t.flush();
+    if (fd >= 0) {
+      t.pos = w.out.pos;
+      w.out.reset();
+    } else {
+      if (bound) {
+        t.ctrl = bound.ctrl;
+        (t as { pendingLimit: number }).pendingLimit = bound.pendingLimit;
+      }
+      t.flush();
+    }
     return t;
   }
 
@@ -74,10 +129,12 @@ export class TraceOutput {
     if (this.error === undefined) {
       try {
         if (this.fd >= 0) {
-          let off = 0;
-          while (off < o.pos) off += writeSync(this.fd, o.buf, off, o.pos - off);
+          if (this.stale) ftruncateSync(this.fd, this.pos);
+          this.stale = false;
+          this.pos = writeAt(this.fd, o.buf, o.pos, this.pos);
         } else {
           const bytes = o.buf.slice(0, o.pos);
+          if (this.ctrl) Atomics.add(this.ctrl, Ctrl.SINK_PENDING, bytes.length);
           this.port.postMessage({ type: "data", bytes }, [bytes.buffer]);
         }
       } catch (e) {
@@ -106,4 +163,10 @@ export class TraceOutput {
       error: this.error === undefined ? undefined : errorInfo(this.error),
     };
   }
+}
+
+/** Writes `buf[0, n)` to `fd` at `pos`; returns the position after it. */
+function writeAt(fd: number, buf: Uint8Array, n: number, pos: number): number {
+  for (let off = 0; off < n;) off += writeSync(fd, buf, off, n - off, pos + off);
+  return pos + n;
 }
