@@ -218,6 +218,22 @@ describe("start and stop in any order", { skip }, () => {
     assert.equal(trace.isEnabled(), false);
   });
 
+  test("a trace and a flight recorder started and stopped interleaved, unawaited", async () => {
+    for (let round = 0; round < 3; round++) {
+      const fr = new trace.FlightRecorder();
+      const chunks: Uint8Array[] = [];
+      fr.start();
+      const started = trace.start({ write: (p: Uint8Array) => void chunks.push(p.slice()) });
+      trace.log("c", "both");
+      const snap = fr.writeTo({ write: () => {} });
+      const frStopped = fr.stop();
+      const stopped = trace.stop();
+      await Promise.all([started, snap, frStopped, stopped]);
+      assert.equal(trace.isEnabled(), false, "nothing left recording");
+      assert.equal(parseTrace(concat(chunks)).logs[0].message, "both");
+    }
+  });
+
   test("a trace stopped while a flight recorder starts keeps the recorder recording", async () => {
     await trace.start({ write: () => {} });
     const stopping = trace.stop();

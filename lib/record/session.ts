@@ -173,6 +173,8 @@ interface Session {
   waiting: Map<string, ((r: Reply) => void)[]>;
   pending: number;
   dead?: Error;
+  /** Set once the session is being closed. */
+  closing?: Promise<void>;
 }
 
 let session: Session | undefined;
@@ -440,7 +442,11 @@ function request(s: Session, msg: ToWorker, types: string[]): Promise<Reply> {
         const at = list?.indexOf(done) ?? -1;
         if (at >= 0) list!.splice(at, 1);
       }
-      if (--s.pending === 0 && !s.dead) s.worker.unref();
+      if (--s.pending === 0 && !s.dead) {
+        s.worker.unref();
+        // A stop that found this request in flight left the closing to it.
+        void closeIfIdle(s);
+      }
       if (r.type === "dead") reject(s.dead);
       else resolve(r);
     };
@@ -455,10 +461,14 @@ function request(s: Session, msg: ToWorker, types: string[]): Promise<Reply> {
   });
 }
 
-async function closeIfIdle(s: Session): Promise<void> {
-  // With requests in flight (a start right after a stop), the last reply's
-  // caller closes the session.
-  if (s.trace || s.flight || s.pending > 0) return;
+function closeIfIdle(s: Session): Promise<void> {
+  // With requests in flight (a start right after a stop), the last reply
+  // closes the session.
+  if (s.trace || s.flight || s.pending > 0) return Promise.resolve();
+  return s.closing ??= close(s);
+}
+
+async function close(s: Session): Promise<void> {
   if (session === s) {
     if (enabled) detachRing();
     stopRuntimeSampler();

@@ -180,8 +180,12 @@ export class DrainLoop {
     trace.flush();
   }
 
+  /**
+   * Opens the trace. Records still in the rings are not drained first: those
+   * stamped after the trace's start (a call right after an unawaited
+   * `start()`) belong to it, and its writer skips the earlier ones.
+   */
   private startTrace(m: Extract<ToWorker, { type: "startTrace" }>): void {
-    this.drainToEmpty();
     const bound = { ctrl: this.main.ctrl, pendingLimit: m.pendingLimit ?? Infinity };
     this.maxWait = m.maxWait ?? 200;
     try {
