@@ -45,7 +45,7 @@ export const Ctrl = {
    * Over the trace's bound the worker stops draining, and the full-ring
    * policy takes over.
    */
-  SINK_PENDING: 20,
+  OUTPUT_PENDING: 20,
 } as const;
 
 /**

@@ -227,7 +227,7 @@ async function beginTrace(dest: TraceDestination, options: StartOptions): Promis
       },
       // Frees room under the worker's bound, and wakes it if it waits for that.
       onDone: (n) => {
-        if (Atomics.sub(s.ctrl, Ctrl.SINK_PENDING, n) >= pendingLimit) {
+        if (Atomics.sub(s.ctrl, Ctrl.OUTPUT_PENDING, n) >= pendingLimit) {
           Atomics.add(s.ctrl, Ctrl.WAKE, 1);
           Atomics.notify(s.ctrl, Ctrl.WAKE);
         }
@@ -238,7 +238,7 @@ async function beginTrace(dest: TraceDestination, options: StartOptions): Promis
   traceFailure = undefined;
   const s = ensureSession(sizes);
   const consumer: TraceConsumer = { output, namesBefore: namesOverLimit() };
-  Atomics.store(s.ctrl, Ctrl.SINK_PENDING, 0);
+  Atomics.store(s.ctrl, Ctrl.OUTPUT_PENDING, 0);
   s.trace = consumer;
   try {
     const msg: ToWorker = {

@@ -34,7 +34,7 @@ export class TraceOutput {
   /** A checkpoint's END batch lies beyond `pos`: cut it before writing on. */
   private stale = false;
   /**
-   * The main thread's control words: SINK_PENDING counts the bytes posted
+   * The main thread's control words: OUTPUT_PENDING counts the bytes posted
    * to a port output and not yet written there.
    */
   private ctrl?: Int32Array;
@@ -53,13 +53,13 @@ export class TraceOutput {
    */
   full(): boolean {
     return this.ctrl !== undefined && this.error === undefined &&
-      Atomics.load(this.ctrl, Ctrl.SINK_PENDING) >= this.pendingLimit;
+      Atomics.load(this.ctrl, Ctrl.OUTPUT_PENDING) >= this.pendingLimit;
   }
 
   /** Waits, blocked, up to `ms` for the port output to write something. */
   waitForOutput(ms: number): void {
     if (!this.ctrl) return;
-    Atomics.wait(this.ctrl, Ctrl.SINK_PENDING, Atomics.load(this.ctrl, Ctrl.SINK_PENDING), ms);
+    Atomics.wait(this.ctrl, Ctrl.OUTPUT_PENDING, Atomics.load(this.ctrl, Ctrl.OUTPUT_PENDING), ms);
   }
 
   /**
@@ -134,7 +134,7 @@ export class TraceOutput {
           this.pos = writeAt(this.fd, o.buf, o.pos, this.pos);
         } else {
           const bytes = o.buf.slice(0, o.pos);
-          if (this.ctrl) Atomics.add(this.ctrl, Ctrl.SINK_PENDING, bytes.length);
+          if (this.ctrl) Atomics.add(this.ctrl, Ctrl.OUTPUT_PENDING, bytes.length);
           this.port.postMessage({ type: "data", bytes }, [bytes.buffer]);
         }
       } catch (e) {
