@@ -418,7 +418,9 @@ export class SpanMapper {
 
   private joinUpstream(t: OpenTask, header: string): void {
     const tp = parseTraceparent(header);
-    if (!tp || t.span.parent) return;
+    // The first one counts: the active OpenTelemetry span (logged by
+    // newTask) is nearer than the request's incoming header (traceRequests).
+    if (!tp || t.span.parent || t.span.trace.remoteParent) return;
     t.span.trace.id = tp.traceId;
     t.span.trace.remoteParent = tp.spanId;
     t.span.trace.fixed = true;

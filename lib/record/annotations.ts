@@ -23,6 +23,7 @@ import {
   stacks,
 } from "./ring_writer.ts";
 import { formatLog, toText } from "./printf.ts";
+import { activeTraceparent } from "./otel_join.ts";
 
 /*
  * Arguments of any type: a recording call never throws into the app. A
@@ -122,6 +123,12 @@ export function newTask(
   }
   if (stacks) recordStack(newTask);
   record(Rec.TASK_BEGIN, id, parent.taskId, internType(type), 0, 0);
+  if (parent.taskId === 0) {
+    // A root task joins the OpenTelemetry span active now, if any: the OTLP
+    // export takes its trace id and parent span from this log.
+    const tp = activeTraceparent();
+    if (tp !== undefined) recordLog(id, internCategory("traceparent"), tp);
+  }
   // A lane of its own: concurrent tasks are separate async chains, so their
   // `startRegion` regions never nest across tasks (lib/read/region_nesting.ts).
   return [new Context(id, parent.regionId, nextLane()), new Task(id, generation)];
