@@ -28,7 +28,15 @@ const toolsDir = join(
   "package-test",
 );
 const LONG = { timeout: 600_000 };
-const env = { ...process.env, NO_COLOR: "1" };
+/**
+ * The environment of a user's shell: without what `npm test` adds (`NODE`,
+ * `npm_*`), which would tell Bun that Node.js is installed when it is not.
+ */
+const env: Record<string, string | undefined> = Object.fromEntries(
+  Object.entries({ ...process.env, NO_COLOR: "1" }).filter(([k]) =>
+    k !== "NODE" && !k.startsWith("npm_")
+  ),
+);
 
 /** Runs `exe args` in `cwd` and fails the test, with its output, unless it exits 0. */
 async function ok(
