@@ -70,19 +70,22 @@ export function focusTask(cols: Columns, model: PageModel, index: number): Focus
   const gcs = new Uint8Array(cols.gcs.n);
   const bands: Band[] = [];
   let t0 = delay.start, t1 = delay.end;
-  const culprits: number[] = [];
+  // The regions that ran during the stalls: found in one pass over the regions, not one per stall.
+  const wanted = new Set<number>();
   for (const { stall } of delay.blockedBy) {
     const si = delays.stallIndex(stall);
     if (si >= 0) stalls[si] = 1;
     bands.push({ start: stall.start, end: stall.end, kind: "stall", label: stallLabel(stall) });
-    const r = stall.region === 0
-      ? -1
-      : trace.regions.findIndex((x) => x.thread === stall.thread && x.id === stall.region);
-    if (r < 0) continue;
+    if (stall.region !== 0) wanted.add(stall.thread * 4294967296 + stall.region);
+  }
+  const culprits: number[] = [];
+  for (let r = 0; r < cols.regions.n && wanted.size > culprits.length; r++) {
+    if (!wanted.has(cols.regions.thread[r] * 4294967296 + cols.regions.id[r])) continue;
     regions[r] = 1;
     culprits.push(r);
-    t0 = Math.min(t0, trace.regions[r].start);
-    t1 = Math.max(t1, trace.regions[r].end ?? trace.duration);
+    t0 = Math.min(t0, cols.regions.start[r]);
+    const end = cols.regions.end[r];
+    t1 = Math.max(t1, Number.isNaN(end) ? cols.duration : end);
   }
   trace.gcs.forEach((gc, g) => {
     if (gc.thread !== delay.thread || gc.end <= delay.start || gc.start >= delay.end) return;
