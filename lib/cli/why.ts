@@ -14,7 +14,7 @@
  * @module
  */
 
-import type { EndEvent } from "../format/decoder.ts";
+import type { EndEvent, EventVisitor } from "../format/decoder.ts";
 import { bucketOf, percentile } from "../read/analysis.ts";
 import { FineHistogram } from "../read/compare.ts";
 import { DelayAnalyzer, type StallCause, type TaskDelay } from "../read/delay.ts";
@@ -204,57 +204,57 @@ async function tellStory(
     gcs: [],
     threads: new Map(),
   };
+  // The frequent kinds through the decoder's visitor (no event objects): the
+  // analyzer sees them all, the story keeps the chosen task's.
+  const v = analyzer.visitor;
+  const text = new TextDecoder("utf-8", { fatal: false });
+  const visitor: EventVisitor = {
+    taskBegin(time, thread, task, parent, type, stack) {
+      v.taskBegin(time, thread, task, parent, type, stack);
+      if (parent === id) story.subtasks.push({ id: task, type, start: time, end: undefined });
+    },
+    taskEnd(time, thread, task) {
+      v.taskEnd(time, thread, task);
+      if (story.subtasks.length === 0) return;
+      const sub = story.subtasks.find((s) => s.id === task);
+      if (sub && sub.end === undefined) sub.end = time;
+    },
+    regionBegin(time, thread, region, task, type, parent, lane, stack) {
+      v.regionBegin(time, thread, region, task, type, parent, lane, stack);
+      if (task !== id) return;
+      regions.set(thread * 4294967296 + region, {
+        id: region,
+        type,
+        thread,
+        start: time,
+        end: undefined,
+      });
+    },
+    regionEnd(time, thread, region) {
+      v.regionEnd(time, thread, region);
+      if (regions.size === 0) return;
+      const r = regions.get(thread * 4294967296 + region);
+      if (r && r.end === undefined) r.end = time;
+    },
+    log(time, thread, task, category, bytes, start, stop, truncated, stack) {
+      v.log(time, thread, task, category, bytes, start, stop, truncated, stack);
+      if (task !== id) return;
+      const message = text.decode(bytes.subarray(start, stop));
+      story.logs.push({ time, thread, category, message });
+    },
+  };
   const end = await streamTrace(path, io, (e) => {
     analyzer.add(e);
-    switch (e.kind) {
-      case "thread":
-        story.threads.set(e.thread, e.name);
-        break;
-      case "regionBegin":
-        if (e.task !== id) break;
-        regions.set(e.thread * 4294967296 + e.region, {
-          id: e.region,
-          type: e.type,
-          thread: e.thread,
-          start: e.time,
-          end: undefined,
-        });
-        break;
-      case "regionEnd": {
-        const r = regions.get(e.thread * 4294967296 + e.region);
-        if (r && r.end === undefined) r.end = e.time;
-        break;
-      }
-      case "log":
-        if (e.task === id) {
-          story.logs.push({
-            time: e.time,
-            thread: e.thread,
-            category: e.category,
-            message: e.message,
-          });
-        }
-        break;
-      case "taskBegin":
-        if (e.parent === id) {
-          story.subtasks.push({ id: e.task, type: e.type, start: e.time, end: undefined });
-        }
-        break;
-      case "taskEnd": {
-        const sub = story.subtasks.find((s) => s.id === e.task);
-        if (sub && sub.end === undefined) sub.end = e.time;
-        break;
-      }
-      case "gc":
-        story.gcs.push({
-          thread: e.thread,
-          start: e.time,
-          end: e.time + e.duration,
-          inferred: e.inferred,
-        });
-        break;
+    if (e.kind === "thread") story.threads.set(e.thread, e.name);
+    else if (e.kind === "gc") {
+      story.gcs.push({
+        thread: e.thread,
+        start: e.time,
+        end: e.time + e.duration,
+        inferred: e.inferred,
+      });
     }
-  });
+  }, { visitor });
   if (!delay) throw new CliError(`the trace has no task ${id}`);
   const d: TaskDelay = delay;
   const during = (x: { start: number; end: number }) => x.start < d.end && x.end > d.start;
