@@ -19,7 +19,20 @@ export interface PageModel {
   delays: TaskDelays;
 }
 
-/** Every task's delay attribution, by task, and each stall's place in `trace.stalls`. */
+/**
+ * Every task's delay attribution, by task, and each stall's place in `trace.stalls`.
+ *
+ * @example
+ * ```ts
+ * import { parseTrace } from "../../read/trace_model.ts";
+ * import { analyzeDelays } from "../../read/delay.ts";
+ * import { TaskDelays } from "./delay.ts";
+ * const bytes = await Deno.readFile("trace.out");
+ * const trace = parseTrace(bytes);
+ * const delays = new TaskDelays(trace, analyzeDelays(bytes).tasks);
+ * console.log(delays.of(trace.tasks[0]).blocked);
+ * ```
+ */
 export class TaskDelays {
   private byTask = new Map<number, TaskDelay>();
   private stallAt = new Map<string, number>();

@@ -84,7 +84,15 @@ export const KIND_OF: Record<Track["kind"], Selection["kind"] | undefined> = {
   counter: undefined,
 };
 
-/** Height of one row of a track. */
+/**
+ * Height of one row of a track, CSS px.
+ *
+ * @example
+ * ```ts
+ * import { rowHeight } from "./timeline_paint.ts";
+ * rowHeight({ kind: "logs", label: "", thread: 1, rows: [] }); // 14
+ * ```
+ */
 export function rowHeight(tr: Track): number {
   return tr.kind === "logs" ? LOG_ROW_H : tr.kind === "counter" ? COUNTER_H : ROW_H;
 }
@@ -92,6 +100,13 @@ export function rowHeight(tr: Track): number {
 /**
  * Whether a counter's sample measures the window since the previous sample
  * (event-loop utilisation) rather than the instant it was taken (heap).
+ *
+ * @example
+ * ```ts
+ * import { isWindowed } from "./timeline_paint.ts";
+ * isWindowed("eventloop.utilization"); // true
+ * isWindowed("heap.used"); // false
+ * ```
  */
 export function isWindowed(name: string): boolean {
   return /util/.test(name);
@@ -125,6 +140,13 @@ export function formatValue(name: string, v: number): string {
  * Where sample `i` of a counter starts being drawn: at its time for an
  * instant sample, at the previous sample for a windowed one (the first
  * window is taken to be as long as the second).
+ *
+ * @example
+ * ```ts
+ * import { sampleStart } from "./timeline_paint.ts";
+ * const c = { name: "eventloop.utilization", thread: 1, time: Float64Array.of(100, 200), value: Float64Array.of(0.5, 0.9), max: 0.9 };
+ * sampleStart(c, 1); // 100: the 90 % describes 100 to 200
+ * ```
  */
 export function sampleStart(c: CounterSeries, i: number): number {
   if (!isWindowed(c.name)) return c.time[i];
@@ -132,7 +154,18 @@ export function sampleStart(c: CounterSeries, i: number): number {
   return c.time.length > 1 ? Math.max(0, 2 * c.time[0] - c.time[1]) : 0;
 }
 
-/** Paints the timeline; one per canvas, reused across frames. */
+/**
+ * Paints the timeline; one per canvas, reused across frames.
+ *
+ * @example
+ * ```ts
+ * import { type PaintState, TimelinePainter } from "./timeline_paint.ts";
+ * declare const canvas: HTMLCanvasElement, state: PaintState;
+ * const painter = new TimelinePainter(canvas.getContext("2d")!);
+ * painter.reset();
+ * painter.paint(state);
+ * ```
+ */
 export class TimelinePainter {
   /** Drawing queued by the row walks, flushed once per frame. */
   private fills = new Map<string, number[]>();
