@@ -89,7 +89,10 @@ export class Task {
  * NewTask creates a task of type `taskType` and returns it with a context
  * that carries it. If the parent context carries a task, the new one is its
  * subtask. Without a context argument, the current context is the parent.
- * Keep the number of distinct task types small: tools group by type.
+ * Keep the number of distinct task types small: tools group by type (past
+ * 65 536 names a thread records new ones as `runtrace: too many distinct
+ * names`). Arguments of any type are accepted, never thrown on: a type that
+ * is not a string is converted with `String()`.
  *
  * @example
  * ```ts
@@ -177,7 +180,8 @@ const noopRegion = new Region(0, -1);
  * StartRegion starts a region and returns it; call `end` on it (or declare
  * it with `using`) when the interval is over. The region belongs to the
  * context's task; without a context argument, the current context's. While
- * tracing is off it returns a shared no-op region and allocates nothing.
+ * tracing is off it returns a shared no-op region and allocates nothing. A
+ * region type that is not a string is converted with `String()`.
  *
  * @example
  * ```ts
@@ -281,7 +285,9 @@ export function withRegion<T>(
 /**
  * Log emits a one-off event with a category and a message, attached to the
  * context's task (without a context argument, the current context's). The
- * category may be empty; keep the number of categories small.
+ * category may be empty; keep the number of categories small. A category or
+ * message that is not a string is converted with `String()`, or recorded as
+ * `<runtrace: unprintable object>` if it cannot be; this never throws.
  *
  * @example
  * ```ts
@@ -311,7 +317,8 @@ export function log(a: Context | string, b: string, c?: string): void {
 /**
  * Logf is like {@linkcode log}, with the message formatted from `format` and
  * `args` (`%s %d %i %f %v %j %o %q %x %%`, as Go's fmt or console.log). The
- * formatting happens only while tracing is enabled.
+ * formatting happens only while tracing is enabled, and never throws: a
+ * value its verb cannot convert prints as `%!d(symbol)`.
  *
  * @example
  * ```ts
