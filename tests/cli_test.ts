@@ -390,6 +390,22 @@ describe("the delay analysis on the slow-requests fixture: why, stalls, diff", (
     assert.equal(better.status, 0, better.stderr);
   });
 
+  test("why TASK_ID, stalls and diff read - from standard input", async () => {
+    const bytes = new Uint8Array(readFileSync(SLOW));
+    for (
+      const [a, b] of [
+        [["why", SLOW, "689"], ["why", "-", "689"]],
+        [["stalls", SLOW, "--json"], ["stalls", "-", "--json"]],
+        [["diff", SLOW, AFTER, "--json"], ["diff", "-", AFTER, "--json"]],
+      ]
+    ) {
+      const fromFile = await runCli(a);
+      const fromStdin = await runCli(b, bytes);
+      assert.equal(fromStdin.status, 0, fromStdin.stderr);
+      assert.equal(fromStdin.stdout.replaceAll('"-"', JSON.stringify(SLOW)), fromFile.stdout);
+    }
+  });
+
   test("why and diff refuse bad usage in one line", async () => {
     for (
       const args of [
@@ -399,6 +415,7 @@ describe("the delay analysis on the slow-requests fixture: why, stalls, diff", (
         ["why", SLOW, "abc"],
         ["diff", SLOW],
         ["diff", SLOW, AFTER, "--fail-above", "ten"],
+        ["diff", "-", "-"],
       ]
     ) {
       const r = await runCli(args);

@@ -48,6 +48,9 @@ export async function diffCommand(args: string[], io: CliIO): Promise<number> {
     throw new CliError(`flag --alpha needs a probability between 0 and 1, not "${flags.alpha}"`, 2);
   }
   const [beforePath, afterPath] = positional;
+  if (beforePath === "-" && afterPath === "-") {
+    throw new CliError(`"runtrace diff" can read one trace from standard input, not both`, 2);
+  }
   const before = new TypeDurations();
   const beforeEnd = await streamTrace(beforePath, io, before.add, { visitor: before.visitor });
   const after = new TypeDurations();
