@@ -64,6 +64,14 @@ export function bucketOf(ns: number): number {
  * ```
  */
 export function bucketStart(b: number): number {
+  // Computed once per bucket: histograms of streamed traces call this per duration.
+  if (b >= 0 && b < 128 && Number.isInteger(b)) return BUCKET_STARTS[b] ??= startOf(b);
+  return startOf(b);
+}
+
+const BUCKET_STARTS: number[] = [];
+
+function startOf(b: number): number {
   const v = Math.pow(10, b / BUCKETS_PER_DECADE);
   // Durations are whole nanoseconds: the first one inside the bucket.
   return b % BUCKETS_PER_DECADE === 0 ? Math.round(v) : Math.ceil(v);
@@ -97,14 +105,15 @@ export interface HistogramBucket {
 export class LatencyHistogram {
   /** Durations added. */
   count = 0;
-  private counts = new Map<number, number>();
+  /** Count per bucket index (durations up to 10^25 ns have fewer than 128). */
+  private counts: number[] = [];
   private lo = Infinity;
   private hi = -Infinity;
 
   /** Adds one duration, ns. */
   add(ns: number): void {
     const b = bucketOf(ns);
-    this.counts.set(b, (this.counts.get(b) ?? 0) + 1);
+    this.counts[b] = (this.counts[b] ?? 0) + 1;
     if (b < this.lo) this.lo = b;
     if (b > this.hi) this.hi = b;
     this.count++;
@@ -112,7 +121,7 @@ export class LatencyHistogram {
 
   /** Adds the counts of `other`. */
   merge(other: LatencyHistogram): void {
-    for (const [b, n] of other.counts) this.counts.set(b, (this.counts.get(b) ?? 0) + n);
+    other.counts.forEach((n, b) => this.counts[b] = (this.counts[b] ?? 0) + n);
     if (other.lo < this.lo) this.lo = other.lo;
     if (other.hi > this.hi) this.hi = other.hi;
     this.count += other.count;
@@ -126,7 +135,7 @@ export class LatencyHistogram {
         bucket: b,
         start: bucketStart(b),
         end: bucketStart(b + 1),
-        count: this.counts.get(b) ?? 0,
+        count: this.counts[b] ?? 0,
       });
     }
     return out;

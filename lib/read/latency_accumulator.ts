@@ -23,7 +23,7 @@ const LOG_GAMMA = Math.log(GAMMA);
 /**
  * Accumulates durations (ns) into a {@linkcode LatencySummary} in memory
  * bounded by {@linkcode EXACT_LATENCIES} values plus one counter per sketch
- * bucket (about 3 000 for durations from 1 ns to 3 hours).
+ * bucket (about 3 100 for durations from 1 ns to 3 hours).
  *
  * @example
  * ```ts
@@ -37,7 +37,8 @@ export class LatencyAccumulator {
   /** Durations added. */
   count = 0;
   private exact: number[] | undefined = [];
-  private sketch: Map<number, number> | undefined;
+  /** Sketch counts by bucket `k + 1` (k = -1 holds durations below 1 ns). */
+  private sketch: number[] | undefined;
   private hist = new LatencyHistogram();
   private total = 0;
   private min = Infinity;
@@ -61,7 +62,7 @@ export class LatencyAccumulator {
       return;
     }
     if (this.exact !== undefined) this.toSketch();
-    for (const [k, n] of other.sketch!) this.sketch!.set(k, (this.sketch!.get(k) ?? 0) + n);
+    other.sketch!.forEach((n, i) => this.sketch![i] = (this.sketch![i] ?? 0) + n);
     this.hist.merge(other.hist);
     this.count += other.count;
     this.total += other.total;
@@ -72,13 +73,13 @@ export class LatencyAccumulator {
   /** The summary; `undefined` when nothing was added. */
   summary(): LatencySummary | undefined {
     if (this.exact !== undefined) return summarizeLatencies(this.exact);
-    const keys = [...this.sketch!.keys()].sort((a, b) => a - b);
+    const sketch = this.sketch!;
     const at = (p: number) => {
       const rank = Math.min(this.count, Math.max(1, Math.ceil((p / 100) * this.count)));
       let seen = 0;
-      for (const k of keys) {
-        seen += this.sketch!.get(k)!;
-        if (seen >= rank) return this.clamp(k);
+      for (let i = 0; i < sketch.length; i++) {
+        seen += sketch[i] ?? 0;
+        if (seen >= rank) return this.clamp(i - 1);
       }
       return this.max;
     };
@@ -99,13 +100,13 @@ export class LatencyAccumulator {
   private toSketch(): void {
     const values = this.exact!;
     this.exact = undefined;
-    this.sketch = new Map();
+    this.sketch = [];
     for (const d of values) this.sketchAdd(d);
   }
 
   private sketchAdd(ns: number): void {
-    const k = ns >= 1 ? Math.ceil(Math.log(ns) / LOG_GAMMA) : -1;
-    this.sketch!.set(k, (this.sketch!.get(k) ?? 0) + 1);
+    const i = ns >= 1 ? Math.ceil(Math.log(ns) / LOG_GAMMA) + 1 : 0;
+    this.sketch![i] = (this.sketch![i] ?? 0) + 1;
     this.hist.add(ns);
     this.total += ns;
     if (ns < this.min) this.min = ns;

@@ -85,6 +85,15 @@ function chainKey(thread: number, task: number, lane: number): number | string {
   return `${thread}:${task}:${lane}`;
 }
 
+/**
+ * The key of a region: a small integer (a V8 "Smi", which a Map hashes
+ * without allocating) for the usual ids and threads, else an exact double.
+ */
+function regionKey(thread: number, id: number): number {
+  // Below 2^29 for the small form; at least 2^30 for the other: never equal.
+  return id < 16777216 && thread < 32 ? id * 32 + thread : thread * 4294967296 + id + 1073741824;
+}
+
 /** An open region with the chain it is in. */
 interface OpenEntry<R> {
   region: R;
@@ -122,7 +131,7 @@ export class RegionNesting<R extends NestedRegion = NestedRegion> {
   /** Regions that began before the trace and ended in it. */
   beganBefore = 0;
   private hooks: NestingHooks<R>;
-  /** Open regions by `thread * 2^32 + id`. */
+  /** Open regions by {@linkcode regionKey}. */
   private open = new Map<number, OpenEntry<R>>();
   /** Chains with open regions, by {@linkcode chainKey}. */
   private chains = new Map<number | string, Chain<R>>();
@@ -151,7 +160,7 @@ export class RegionNesting<R extends NestedRegion = NestedRegion> {
     const place = { depth: stack.length, enclosing: stack[stack.length - 1]?.region };
     const entry: OpenEntry<R> = { region, chain, ended: false };
     stack.push(entry);
-    this.open.set(thread * 4294967296 + id, entry);
+    this.open.set(regionKey(thread, id), entry);
     return place;
   }
 
@@ -160,7 +169,7 @@ export class RegionNesting<R extends NestedRegion = NestedRegion> {
    * twice, or began before the trace).
    */
   end(thread: number, id: number, time: number): R | undefined {
-    const key = thread * 4294967296 + id;
+    const key = regionKey(thread, id);
     const entry = this.open.get(key);
     if (!entry) {
       this.unknownEnd(thread, id, time);
