@@ -1,6 +1,7 @@
 /**
- * Benchmarks of the runtrace CLI on a large trace: `stats`, `export` to
- * Chrome JSON and `export` to Perfetto, each run as a child process in both
+ * Benchmarks of the runtrace CLI on a large trace: `stats`, the delay
+ * analyses (`stalls`, `why`, `diff`), `export` to Chrome JSON and `export`
+ * to Perfetto, each run as a child process in both
  * runtimes, with wall time, events per second and peak resident memory (from
  * `/usr/bin/time`, when the machine has it). Output is Markdown for
  * bench/README.md.
@@ -11,7 +12,8 @@
  *   --events=N   events in the generated trace (default 10 000 000)
  *   --runs=N     runs per case; the fastest is reported (default 3)
  *   --trace=P    use this trace instead of generating bench/out/big.trace
- *   --only=S     only the commands whose name contains S (stats, export, perfetto)
+ *   --only=S     only the commands whose name contains S (stats, export, perfetto,
+ *                stalls, why, diff)
  * ```
  *
  * @module
@@ -95,6 +97,12 @@ const jsonOut = join(outDir, "big.json");
 const pbOut = join(outDir, "big.pftrace");
 const cases: [string, string[], string | undefined][] = [
   ["stats", ["stats", tracePath], undefined],
+  // The delay analyses: one pass (stalls, why by id), three (why --p99), and
+  // two traces' worth of events (diff of the trace against itself).
+  ["stalls", ["stalls", tracePath], undefined],
+  ["why TASK_ID", ["why", tracePath, "1000"], undefined],
+  ["why --p99 (3 passes)", ["why", tracePath, "--p99", "--type", "handleRequest"], undefined],
+  ["diff (2 traces)", ["diff", tracePath, tracePath], undefined],
   ["export chrome", ["export", tracePath, "-o", jsonOut], jsonOut],
   ["export perfetto", ["export", tracePath, "--format", "perfetto", "-o", pbOut], pbOut],
   // The same without the file system's share: what the conversion alone runs at.
