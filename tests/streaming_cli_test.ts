@@ -139,7 +139,10 @@ describe("every streaming command under a memory cap", () => {
     ["export", "--format", "perfetto", "-o", "/dev/null"],
   ];
 
-  test(`${commands.length} commands on ${EVENTS / 1e6} M events with a ${HEAP_MB} MiB heap`, async () => {
+  // Seven child processes over a 20 MB trace: minutes on a loaded machine.
+  test(`${commands.length} commands on ${EVENTS / 1e6} M events with a ${HEAP_MB} MiB heap`, {
+    timeout: 600_000,
+  }, async () => {
     const dir = tempDir();
     const path = join(dir, "big.trace");
     generateTrace(path, EVENTS);
