@@ -183,6 +183,9 @@ function drawScatter(
   return { scale: s, marked, grid };
 }
 
+/** A colour per thread's curve; the table's swatches name them. */
+const HUES = ["#1a73e8", "#188038", "#e37400", "#a142f4", "#d93025", "#12b5cb"];
+
 /** The responsiveness curves as a table: the least free share of any window of each size. */
 function mmuTable(curves: ThreadResponsiveness[]): string {
   if (curves.length === 0) return "";
@@ -192,10 +195,10 @@ function mmuTable(curves: ThreadResponsiveness[]): string {
   return `<table class="stats mmu" id="mmu-table"><thead><tr><th scope="col">Thread</th>${
     windows.map((w) => `<th scope="col" class="num">${formatDuration(w)}</th>`).join("")
   }</tr></thead><tbody>${
-    curves.map((c) =>
-      `<tr data-thread="${c.thread}"><th scope="row">${c.thread}${
-        c.name ? ` (${escapeHtml(c.name)})` : ""
-      }</th>${
+    curves.map((c, k) =>
+      `<tr data-thread="${c.thread}"><th scope="row"><span class="swatch" style="background:${
+        HUES[k % HUES.length]
+      }"></span>${c.thread}${c.name ? ` (${escapeHtml(c.name)})` : ""}</th>${
         windows.map((w) => {
           const p = c.curve.find((q) => q.window === w);
           return `<td class="num">${p ? `${Math.round(p.utilization * 100)}%` : "-"}</td>`;
@@ -230,10 +233,16 @@ function drawMmu(canvas: HTMLCanvasElement, curves: ThreadResponsiveness[]): voi
     ctx.stroke();
     ctx.fillText(`${u * 100}%`, 8, y(u) + 4);
   }
-  for (let p = lo; p <= hi; p++) ctx.fillText(formatDuration(10 ** p), x(10 ** p) - 12, height - 6);
-  const hues = ["#1a73e8", "#188038", "#e37400", "#a142f4", "#d93025", "#12b5cb"];
+  for (let p = lo; p <= hi; p++) {
+    const label = formatDuration(10 ** p);
+    ctx.fillText(
+      label,
+      Math.min(x(10 ** p) - 12, width - ctx.measureText(label).width - 2),
+      height - 6,
+    );
+  }
   curves.forEach((c, k) => {
-    ctx.strokeStyle = hues[k % hues.length];
+    ctx.strokeStyle = HUES[k % HUES.length];
     ctx.lineWidth = 2;
     ctx.beginPath();
     c.curve.forEach((p, j) =>
