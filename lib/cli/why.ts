@@ -166,49 +166,55 @@ async function chooseTask(
   return inBucket.find(([d]) => d === value)![1];
 }
 
-/** One pass: the task's delays, regions, logs, subtasks and the stalls and GCs around it. */
-async function tellStory(
-  path: string,
-  io: CliIO,
+/** The median of each state per task type, from bounded histograms. */
+class TypicalStates {
+  private byType = new Map<string, Record<State, FineHistogram>>();
+
+  /** Counts a settled task (complete ones only). */
+  add(t: TaskDelay): void {
+    if (!t.complete) return;
+    let h = this.byType.get(t.type);
+    if (!h) {
+      h = {
+        inRegions: new FineHistogram(),
+        blocked: new FineHistogram(),
+        gc: new FineHistogram(),
+        waiting: new FineHistogram(),
+      };
+      this.byType.set(t.type, h);
+    }
+    for (const k of STATES) h[k].add(t[k]);
+  }
+
+  /** The typical task of `type`: the median of each state. */
+  of(type: string): Story["typical"] {
+    const h = this.byType.get(type);
+    return {
+      count: h?.inRegions.count ?? 0,
+      inRegions: h?.inRegions.quantile(50) ?? 0,
+      blocked: h?.blocked.quantile(50) ?? 0,
+      gc: h?.gc.quantile(50) ?? 0,
+      waiting: h?.waiting.quantile(50) ?? 0,
+    };
+  }
+}
+
+/** What the story's pass collects about task `id` besides its delays. */
+type StoryParts = Omit<Story, "delay" | "typical">;
+
+/**
+ * The decoder's visitor for the story's pass: every event goes on to the
+ * analyzer's visitor `v` (no event objects), and those of task `id` (its
+ * regions, its logs, its subtasks) are kept in `story`.
+ */
+function storyVisitor(
   id: number,
-): Promise<{ story: Story; end: EndEvent }> {
-  let delay: TaskDelay | undefined;
-  // Every type's states in histograms (bounded by the number of types): the
-  // story compares the task with a typical one of its type.
-  const byType = new Map<string, Record<State, FineHistogram>>();
-  const analyzer = new DelayAnalyzer({
-    onTask: (t) => {
-      if (t.id === id) delay = t;
-      if (!t.complete) return;
-      let h = byType.get(t.type);
-      if (!h) {
-        byType.set(
-          t.type,
-          h = {
-            inRegions: new FineHistogram(),
-            blocked: new FineHistogram(),
-            gc: new FineHistogram(),
-            waiting: new FineHistogram(),
-          },
-        );
-      }
-      for (const k of STATES) h[k].add(t[k]);
-    },
-  });
-  const regions = new Map<number, StoryRegion>();
-  const story: Omit<Story, "delay" | "typical"> = {
-    regions: [],
-    logs: [],
-    subtasks: [],
-    stalls: [],
-    gcs: [],
-    threads: new Map(),
-  };
-  // The frequent kinds through the decoder's visitor (no event objects): the
-  // analyzer sees them all, the story keeps the chosen task's.
-  const v = analyzer.visitor;
+  v: EventVisitor,
+  story: StoryParts,
+  regions: Map<number, StoryRegion>,
+): EventVisitor {
   const text = new TextDecoder("utf-8", { fatal: false });
-  const visitor: EventVisitor = {
+  return {
     taskBegin(time, thread, task, parent, type, stack) {
       v.taskBegin(time, thread, task, parent, type, stack);
       if (parent === id) story.subtasks.push({ id: task, type, start: time, end: undefined });
@@ -243,6 +249,32 @@ async function tellStory(
       story.logs.push({ time, thread, category, message });
     },
   };
+}
+
+/** One pass: the task's delays, regions, logs, subtasks and the stalls and GCs around it. */
+async function tellStory(
+  path: string,
+  io: CliIO,
+  id: number,
+): Promise<{ story: Story; end: EndEvent }> {
+  let delay: TaskDelay | undefined;
+  // The story compares the task with a typical one of its type.
+  const typical = new TypicalStates();
+  const analyzer = new DelayAnalyzer({
+    onTask: (t) => {
+      if (t.id === id) delay = t;
+      typical.add(t);
+    },
+  });
+  const regions = new Map<number, StoryRegion>();
+  const story: StoryParts = {
+    regions: [],
+    logs: [],
+    subtasks: [],
+    stalls: [],
+    gcs: [],
+    threads: new Map(),
+  };
   const end = await streamTrace(path, io, (e) => {
     analyzer.add(e);
     if (e.kind === "thread") story.threads.set(e.thread, e.name);
@@ -254,22 +286,14 @@ async function tellStory(
         inferred: e.inferred,
       });
     }
-  }, { visitor });
+  }, { visitor: storyVisitor(id, analyzer.visitor, story, regions) });
   if (!delay) throw new CliError(`the trace has no task ${id}`);
   const d: TaskDelay = delay;
   const during = (x: { start: number; end: number }) => x.start < d.end && x.end > d.start;
   story.stalls = analyzer.result().stalls.filter(during);
   story.gcs = story.gcs.filter(during);
   story.regions = [...regions.values()].sort((a, b) => a.start - b.start);
-  const h = byType.get(d.type);
-  const typical = {
-    count: h?.inRegions.count ?? 0,
-    inRegions: h?.inRegions.quantile(50) ?? 0,
-    blocked: h?.blocked.quantile(50) ?? 0,
-    gc: h?.gc.quantile(50) ?? 0,
-    waiting: h?.waiting.quantile(50) ?? 0,
-  };
-  return { story: { ...story, delay: d, typical }, end };
+  return { story: { ...story, delay: d, typical: typical.of(d.type) }, end };
 }
 
 /**
