@@ -8,7 +8,7 @@
  * @module
  */
 
-import type { RegionRecord, TaskRecord, Trace } from "../../read/trace_model.ts";
+import type { LogRecord, RegionRecord, TaskRecord, Trace } from "../../read/trace_model.ts";
 import { formatDuration } from "../../read/duration.ts";
 import { escapeHtml } from "./ticks_and_html.ts";
 import { formatValue, type Selection } from "./timeline.ts";
@@ -73,26 +73,25 @@ export function wireLinks(root: HTMLElement, nav: Nav): void {
   });
 }
 
-/** Indices of the model's records, which point at each other rather than at indices. */
-interface Indices {
-  tasks: Map<number, number>;
-  logs: Map<object, number>;
-  regions: Map<object, number>;
-}
+/** Task index by id, made once per trace. */
+const taskIndices = new WeakMap<Trace, Map<number, number>>();
 
-const indices = new WeakMap<Trace, Indices>();
-
-function indicesOf(trace: Trace): Indices {
-  let ix = indices.get(trace);
-  if (!ix) {
-    ix = {
-      tasks: new Map(trace.tasks.map((t, i) => [t.id, i])),
-      logs: new Map(trace.logs.map((l, i) => [l, i])),
-      regions: new Map(trace.regions.map((r, i) => [r, i])),
-    };
-    indices.set(trace, ix);
+/**
+ * The index of `item` in `list`, which is sorted by `key`: a binary search
+ * to its key, then a walk over the items with the same key. The model's
+ * records point at each other rather than at indices; this finds one
+ * without a map over a million records.
+ */
+function indexIn<T>(list: readonly T[], item: T, key: (x: T) => number): number {
+  const k = key(item);
+  let lo = 0, hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (key(list[mid]) < k) lo = mid + 1;
+    else hi = mid;
   }
-  return ix;
+  for (let i = lo; i < list.length && key(list[i]) === k; i++) if (list[i] === item) return i;
+  return -1;
 }
 
 /** A panel's content: its title, key-value rows and logs. */
@@ -107,18 +106,23 @@ class PanelBuilder implements Panel {
   title = "";
   rows: [string, string][] = [];
   logs: Panel["logs"] = [];
-  readonly ix: Indices;
   readonly trace: Trace;
+  private tasks: Map<number, number>;
   constructor(readonly model: PageModel) {
-    this.trace = model.trace;
-    this.ix = indicesOf(model.trace);
+    const trace = this.trace = model.trace;
+    let tasks = taskIndices.get(trace);
+    if (!tasks) taskIndices.set(trace, tasks = new Map(trace.tasks.map((t, i) => [t.id, i])));
+    this.tasks = tasks;
+  }
+  regionIndex(r: RegionRecord): number {
+    return indexIn(this.trace.regions, r, (x) => x.start);
   }
   row(k: string, v: string): void {
     this.rows.push([k, v]);
   }
   taskLink(id: number): string {
     if (id === 0) return "background";
-    const i = this.ix.tasks.get(id);
+    const i = this.tasks.get(id);
     return i === undefined ? `task ${id}` : link("task", i, `${this.trace.tasks[i].type} #${id}`);
   }
   regionLink(thread: number, id: number, fallback: string): string {
@@ -135,8 +139,12 @@ class PanelBuilder implements Panel {
     const frames = stack.slice(0, 12).map((f) => escapeHtml(f.replace("file://", "")));
     this.row(label, `<span class="msg">${frames.join("<br>")}</span>`);
   }
-  addLogs(list: { time: number; category: string; message: string }[]): void {
-    this.logs = list.slice(0, 100).map((l) => ({ ...l, index: this.ix.logs.get(l) ?? -1 }));
+  addLogs(list: LogRecord[]): void {
+    const logs = this.trace.logs;
+    this.logs = list.slice(0, 100).map((l) => ({
+      ...l,
+      index: indexIn(logs, l, (x) => x.time),
+    }));
   }
 }
 
@@ -200,7 +208,7 @@ function taskPanel(p: PanelBuilder, index: number): void {
     "Regions",
     t.regions.length === 0
       ? "none"
-      : some(t.regions, (r) => link("region", p.ix.regions.get(r)!, label(r))),
+      : some(t.regions, (r) => link("region", p.regionIndex(r), label(r))),
   );
   p.row("", focusLink(index, "Focus on this task", "link focus-task"));
   p.addLogs(t.logs);
