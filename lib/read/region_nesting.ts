@@ -102,6 +102,10 @@ interface OpenEntry<R> {
   ended: boolean;
 }
 
+/** The stack of a chain made by a lookup, before its first region is pushed. */
+// deno-lint-ignore no-explicit-any
+const EMPTY: OpenEntry<any>[] = [];
+
 /** One chain's stack of open regions, innermost last. */
 interface Chain<R> {
   key: number | string;
@@ -137,6 +141,9 @@ export class RegionNesting<R extends NestedRegion = NestedRegion> {
   private chains = new Map<number | string, Chain<R>>();
   /** Smallest region id that began on each thread. */
   private firstId = new Map<number, number>();
+  /** The last thread seen by `add` and its smallest id: skips the map for it. */
+  private lastThread = -1;
+  private lastFirst = 0;
 
   /** Makes a tracker that reports through `hooks`. */
   constructor(hooks: NestingHooks<R> = {}) {
@@ -150,18 +157,37 @@ export class RegionNesting<R extends NestedRegion = NestedRegion> {
 
   /** A region began on `thread`, in `lane` of its task; returns its place. */
   begin(thread: number, id: number, region: R, lane: number): RegionPlace<R> {
-    const first = this.firstId.get(thread);
-    if (first === undefined || id < first) this.firstId.set(thread, id);
-    const key = chainKey(thread, region.task, lane);
-    let chain = this.chains.get(key);
-    if (!chain) this.chains.set(key, chain = { key, stack: [] });
-    const stack = chain.stack;
+    const stack = this.chainOf(thread, region.task, lane).stack;
     while (stack.length > 0 && stack[stack.length - 1].ended) stack.pop();
     const place = { depth: stack.length, enclosing: stack[stack.length - 1]?.region };
-    const entry: OpenEntry<R> = { region, chain, ended: false };
-    stack.push(entry);
-    this.open.set(regionKey(thread, id), entry);
+    this.add(thread, id, region, lane);
     return place;
+  }
+
+  /** {@linkcode begin} without the place: for callers that only need the rules. */
+  add(thread: number, id: number, region: R, lane: number): void {
+    if (thread !== this.lastThread || id < this.lastFirst) this.noteFirst(thread, id);
+    const chain = this.chainOf(thread, region.task, lane);
+    const entry: OpenEntry<R> = { region, chain, ended: false };
+    // A new chain's stack is made with its first entry: no spare capacity.
+    if (chain.stack === EMPTY) chain.stack = [entry];
+    else chain.stack.push(entry);
+    this.open.set(regionKey(thread, id), entry);
+  }
+
+  private chainOf(thread: number, task: number, lane: number): Chain<R> {
+    const key = chainKey(thread, task, lane);
+    let chain = this.chains.get(key);
+    if (!chain) this.chains.set(key, chain = { key, stack: EMPTY as OpenEntry<R>[] });
+    return chain;
+  }
+
+  /** Keeps the smallest region id begun on each thread. */
+  private noteFirst(thread: number, id: number): void {
+    const first = this.firstId.get(thread);
+    if (first === undefined || id < first) this.firstId.set(thread, id);
+    this.lastThread = thread;
+    this.lastFirst = Math.min(first ?? id, id);
   }
 
   /**

@@ -230,7 +230,7 @@ export class SummaryCollector implements EventVisitor {
   ): void {
     if (task !== 0) this.touch(task);
     const r: OpenRegion = { id: region, type, task, start: time, seq: this.seq++ };
-    this.nesting.begin(thread, region, r, lane);
+    this.nesting.add(thread, region, r, lane);
   }
 
   /** A region ended. */

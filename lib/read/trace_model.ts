@@ -239,7 +239,7 @@ export class TraceBuilder {
         this.regions.push(r);
         if (r.task !== 0) this.taskFor(r.task).regions.push(r);
         this.byKey.set(e.thread * 4294967296 + e.region, r);
-        this.nesting.begin(e.thread, e.region, r, e.lane);
+        this.nesting.add(e.thread, e.region, r, e.lane);
         break;
       }
       case "regionEnd": {
