@@ -29,6 +29,10 @@ const skip = isTracedTestRun() ? "RUNTRACE holds the trace" : false;
 
 const dir = tempDir();
 
+/** The slow-requests fixture: a service slow for three reasons (tests/fixtures/slow_requests.ts). */
+const slowRequests = () =>
+  new Uint8Array(readFileSync(join(repoRoot, "tests/fixtures/slow_requests.trace")));
+
 /** The cappuccino trace, recorded with the real API once for the whole file. */
 let cappuccino: Uint8Array | undefined;
 async function cappuccinoTrace(): Promise<Uint8Array> {
@@ -748,9 +752,7 @@ if (!chromium) {
       "the slow-requests fixture: log-scale histogram with counts, sorting, CSV, stall overlap, and a victim's focus view",
       BROWSER,
       async () => {
-        const bytes = new Uint8Array(
-          readFileSync(join(repoRoot, "tests/fixtures/slow_requests.trace")),
-        );
+        const bytes = slowRequests();
         const model = parseTrace(bytes);
         const page = await open(bytes, "slow_requests.trace");
         await page.clickSelector('[role=tab][data-view="tasks"]');
@@ -827,9 +829,7 @@ if (!chromium) {
       "a region type's p99 opens its task's focus view with that region selected",
       BROWSER,
       async () => {
-        const bytes = new Uint8Array(
-          readFileSync(join(repoRoot, "tests/fixtures/slow_requests.trace")),
-        );
+        const bytes = slowRequests();
         const model = parseTrace(bytes);
         const page = await open(bytes, "regions.trace");
         await page.clickSelector('[role=tab][data-view="regions"]');
@@ -851,6 +851,49 @@ if (!chromium) {
           await page.evaluate<string>(`document.querySelector("#details").innerText`),
           /Region db\.query/,
         );
+      },
+    );
+
+    test(
+      "the Overview page: latency over time with the slowest tasks marked, a click opens one; responsiveness curves",
+      BROWSER,
+      async () => {
+        const bytes = slowRequests();
+        const model = parseTrace(bytes);
+        const file = join(dir, "overview.html");
+        writeFileSync(file, renderViewerHtml(bytes, { name: "slow_requests.trace" }));
+        const page = await browser!.newPage(1280, 800);
+        await page.goto(`file://${file}#overview`);
+        await page.waitFor(
+          "window.runtraceViewer && runtraceViewer.ready && runtraceViewer.overview",
+        );
+        const marked = await page.evaluate<{ index: number; x: number; y: number }[]>(
+          "runtraceViewer.overview.marked",
+        );
+        const slowest = model.tasks.filter((t) => t.end !== undefined && t.start !== undefined)
+          .sort((a, b) => (b.end! - b.start!) - (a.end! - a.start!))[0];
+        assert.equal(model.tasks[marked[0].index].id, slowest.id);
+        const shot = pngStats(await page.screenshot());
+        assert.ok(shot.colors > 20, JSON.stringify(shot));
+        // The responsiveness table: the main thread's loop was not free once in some 100 ms.
+        await page.waitFor(`document.querySelector("#mmu-table")`);
+        const cells = await page.evaluate<string[]>(
+          `[...document.querySelectorAll('#mmu-table tr[data-thread="1"] td')].map((td) => td.textContent)`,
+        );
+        const heads = await page.evaluate<string[]>(
+          `[...document.querySelectorAll("#mmu-table thead th.num")].map((th) => th.textContent)`,
+        );
+        assert.equal(cells[heads.indexOf("100ms")], "0%", `${heads}\n${cells}`);
+        // A click on the slowest task's point opens its focus view.
+        const at = await page.evaluate<{ x: number; y: number }>(`(() => {
+        const r = document.querySelector("#overview-scatter").getBoundingClientRect();
+        return { x: r.left, y: r.top };
+      })()`);
+        await page.click(at.x + marked[0].x, at.y + marked[0].y);
+        await page.waitFor("runtraceViewer.focus");
+        const focused = await page.evaluate<number>("runtraceViewer.focus.task");
+        assert.equal(model.tasks[focused].id, slowest.id);
+        assert.equal(await page.evaluate(`document.querySelector("#view-timeline").hidden`), false);
       },
     );
 

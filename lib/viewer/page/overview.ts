@@ -71,6 +71,19 @@ function slowest(cols: Columns, n: number): number[] {
   return top;
 }
 
+/** Sizes `canvas` to width × height CSS px at the device's pixel ratio; its context, in CSS px. */
+function sized(canvas: HTMLCanvasElement, width: number, height: number): CanvasRenderingContext2D {
+  const dpr = globalThis.devicePixelRatio || 1;
+  canvas.width = Math.round(width * dpr);
+  canvas.height = Math.round(height * dpr);
+  canvas.style.width = `${width}px`;
+  canvas.style.height = `${height}px`;
+  const ctx = canvas.getContext("2d")!;
+  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+  ctx.font = "11px system-ui, sans-serif";
+  return ctx;
+}
+
 /** The axes: time along the bottom, duration (log) up the left. */
 function drawAxes(ctx: CanvasRenderingContext2D, s: Scale): void {
   ctx.strokeStyle = "#dadce0";
@@ -102,14 +115,7 @@ function drawScatter(
   colors: Map<string, string>,
 ): { scale: Scale; marked: MarkedTask[]; grid: Int32Array } {
   const width = Math.max(300, canvas.parentElement!.clientWidth - 4), height = 320;
-  const dpr = globalThis.devicePixelRatio || 1;
-  canvas.width = Math.round(width * dpr);
-  canvas.height = Math.round(height * dpr);
-  canvas.style.width = `${width}px`;
-  canvas.style.height = `${height}px`;
-  const ctx = canvas.getContext("2d")!;
-  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-  ctx.font = "11px system-ui, sans-serif";
+  const ctx = sized(canvas, width, height);
   let lo = Infinity, hi = -Infinity;
   for (let i = 0; i < cols.tasks.n; i++) {
     const d = durationOf(cols, i);
@@ -211,14 +217,7 @@ function mmuTable(curves: ThreadResponsiveness[]): string {
 /** The curves as a plot: window size (log) along, least free share up. */
 function drawMmu(canvas: HTMLCanvasElement, curves: ThreadResponsiveness[]): void {
   const width = Math.min(640, Math.max(300, canvas.parentElement!.clientWidth - 4)), height = 200;
-  const dpr = globalThis.devicePixelRatio || 1;
-  canvas.width = Math.round(width * dpr);
-  canvas.height = Math.round(height * dpr);
-  canvas.style.width = `${width}px`;
-  canvas.style.height = `${height}px`;
-  const ctx = canvas.getContext("2d")!;
-  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-  ctx.font = "11px system-ui, sans-serif";
+  const ctx = sized(canvas, width, height);
   ctx.fillStyle = "#fff";
   ctx.fillRect(0, 0, width, height);
   const lo = 6, hi = 10; // 1 ms to 10 s
