@@ -103,8 +103,7 @@ interface OpenEntry<R> {
 }
 
 /** The stack of a chain made by a lookup, before its first region is pushed. */
-// deno-lint-ignore no-explicit-any
-const EMPTY: OpenEntry<any>[] = [];
+const EMPTY: OpenEntry<never>[] = [];
 
 /** One chain's stack of open regions, innermost last. */
 interface Chain<R> {

@@ -18,6 +18,13 @@ interface SpanContext {
   traceFlags?: unknown;
 }
 
+/** The part of OpenTelemetry's registered API read here; any part may be missing. */
+interface OtelGlobals {
+  context?: {
+    active?(): { getValue?(key: symbol): { spanContext?(): SpanContext } | undefined };
+  };
+}
+
 /**
  * The `traceparent` (`00-<trace id>-<span id>-<flags>`) of the OpenTelemetry
  * span active in the current async context, or undefined when no
@@ -31,11 +38,10 @@ interface SpanContext {
  * ```
  */
 export function activeTraceparent(): string | undefined {
-  // deno-lint-ignore no-explicit-any
-  const api = (globalThis as any)[API];
+  const api = (globalThis as { [API]?: OtelGlobals })[API];
   if (api === undefined) return undefined;
   try {
-    const sc: SpanContext | undefined = api.context?.active?.()?.getValue?.(SPAN)?.spanContext?.();
+    const sc = api.context?.active?.()?.getValue?.(SPAN)?.spanContext?.();
     if (!sc) return undefined;
     const { traceId, spanId, traceFlags } = sc;
     if (typeof traceId !== "string" || !/^[0-9a-f]{32}$/.test(traceId) || /^0+$/.test(traceId)) {
