@@ -135,8 +135,10 @@ describe("every streaming command under a memory cap", () => {
     ["tasks", "--type", "handleRequest", "--log-text", "/orders/123456"],
     ["regions"],
     ["regions", "--type", "auth"],
-    ["logs", "--grep", "/orders/123456"],
+    ["logs"],
     ["export", "--format", "perfetto", "-o", "/dev/null"],
+    ["export", "--format", "chrome", "-o", "/dev/null"],
+    ["stalls"],
   ];
 
   // Seven child processes over a 20 MB trace: minutes on a loaded machine.
@@ -177,14 +179,15 @@ console.log(JSON.stringify({ status, peakMB: Math.round(peak / 1048576) }));
             script,
             JSON.stringify(args),
           ]
-          : [script, JSON.stringify(args)],
+          : ["--smol", script, JSON.stringify(args)], // Bun's small-heap mode
         { cwd: dir, timeoutMs: 120_000 },
       );
       assert.equal(r.code, 0, `${args.join(" ")}: ${r.stderr}`);
       const { status, peakMB } = JSON.parse(r.stdout.trim().split("\n").at(-1)!);
       assert.equal(status, 0, args.join(" "));
-      // Bun has no heap cap flag: its resident memory is checked instead.
-      assert.ok(peakMB < 300, `${args.join(" ")}: peak RSS ${peakMB} MB`);
+      // Bun has no heap cap flag: resident memory is bounded in both runtimes
+      // (the issue's goal: 200 MB), where holding the events would take 400 MB.
+      assert.ok(peakMB < 200, `${args.join(" ")}: peak RSS ${peakMB} MB`);
     }
   });
 });

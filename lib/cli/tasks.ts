@@ -65,10 +65,10 @@ export async function tasksCommand(args: string[], io: CliIO): Promise<number> {
   if (filter.type !== undefined) {
     // Second pass: the listed tasks whole, and where their time went.
     const spans = summary.instances;
-    const pick = new SelectedTasks(new Set(spans.map((s) => s.id)));
-    const analyzer = new DelayAnalyzer({
-      onTask: (d) => (d.type || UNKNOWN_TYPE) === filter.type && delays.set(d.id, d),
-    });
+    const ids = new Set(spans.map((s) => s.id));
+    const pick = new SelectedTasks(ids);
+    // Only the listed tasks' delays are kept: memory follows the output.
+    const analyzer = new DelayAnalyzer({ onTask: (d) => ids.has(d.id) && delays.set(d.id, d) });
     await streamTrace(path, io, (e) => (pick.add(e), analyzer.add(e)));
     const sub = pick.result();
     trace = sub;
