@@ -56,7 +56,7 @@ function formatStalls(
   const parts = [
     `${stalls.length} stall${stalls.length === 1 ? "" : "s"}, ${
       formatDuration(total)
-    } in all. A stall is charged to the region running at its midpoint; its victims are the other tasks of its thread alive during it.`,
+    } in all. Each is charged to the region running at its midpoint; its victims are\nthe other tasks of its thread alive during it.`,
     "",
     table(
       ["When", "Thread", "Duration", "Cause", "Delayed", "Total delay"],
