@@ -94,16 +94,21 @@ function regionKey(thread: number, id: number): number {
   return id < 16777216 && thread < 32 ? id * 32 + thread : thread * 4294967296 + id + 1073741824;
 }
 
-/** An open region with the chain it is in. */
+/**
+ * An open region. Most chains hold one region at a time (each `withRegion`
+ * body and each task has a lane of its own): such a region stands alone in
+ * the chain map, and a {@linkcode Chain} is made only when a second region
+ * opens in the same chain.
+ */
 interface OpenEntry<R> {
   region: R;
-  chain: Chain<R>;
+  /** Its chain's key. */
+  key: number | string;
+  /** Its chain's stack, once the chain has held two regions at once. */
+  chain: Chain<R> | undefined;
   /** Ended out of order: left in the chain's stack, skipped when on top. */
   ended: boolean;
 }
-
-/** The stack of a chain made by a lookup, before its first region is pushed. */
-const EMPTY: OpenEntry<never>[] = [];
 
 /** One chain's stack of open regions, innermost last. */
 interface Chain<R> {
@@ -136,8 +141,8 @@ export class RegionNesting<R extends NestedRegion = NestedRegion> {
   private hooks: NestingHooks<R>;
   /** Open regions by {@linkcode regionKey}. */
   private open = new Map<number, OpenEntry<R>>();
-  /** Chains with open regions, by {@linkcode chainKey}. */
-  private chains = new Map<number | string, Chain<R>>();
+  /** Chains with open regions, by {@linkcode chainKey}: a lone region, or a stack. */
+  private chains = new Map<number | string, OpenEntry<R> | Chain<R>>();
   /** Smallest region id that began on each thread. */
   private firstId = new Map<number, number>();
   /** The last thread seen by `add` and its smallest id: skips the map for it. */
@@ -156,9 +161,15 @@ export class RegionNesting<R extends NestedRegion = NestedRegion> {
 
   /** A region began on `thread`, in `lane` of its task; returns its place. */
   begin(thread: number, id: number, region: R, lane: number): RegionPlace<R> {
-    const stack = this.chainOf(thread, region.task, lane).stack;
-    while (stack.length > 0 && stack[stack.length - 1].ended) stack.pop();
-    const place = { depth: stack.length, enclosing: stack[stack.length - 1]?.region };
+    const found = this.chains.get(chainKey(thread, region.task, lane));
+    let place: RegionPlace<R>;
+    if (found === undefined) place = { depth: 0, enclosing: undefined };
+    else if (!("stack" in found)) place = { depth: 1, enclosing: found.region };
+    else {
+      const stack = found.stack;
+      while (stack.length > 0 && stack[stack.length - 1].ended) stack.pop();
+      place = { depth: stack.length, enclosing: stack[stack.length - 1]?.region };
+    }
     this.add(thread, id, region, lane);
     return place;
   }
@@ -166,19 +177,21 @@ export class RegionNesting<R extends NestedRegion = NestedRegion> {
   /** {@linkcode begin} without the place: for callers that only need the rules. */
   add(thread: number, id: number, region: R, lane: number): void {
     if (thread !== this.lastThread || id < this.lastFirst) this.noteFirst(thread, id);
-    const chain = this.chainOf(thread, region.task, lane);
-    const entry: OpenEntry<R> = { region, chain, ended: false };
-    // A new chain's stack is made with its first entry: no spare capacity.
-    if (chain.stack === EMPTY) chain.stack = [entry];
-    else chain.stack.push(entry);
+    const key = chainKey(thread, region.task, lane);
+    const entry: OpenEntry<R> = { region, key, chain: undefined, ended: false };
+    const found = this.chains.get(key);
+    if (found === undefined) this.chains.set(key, entry);
+    else if ("stack" in found) {
+      entry.chain = found;
+      found.stack.push(entry);
+    } else {
+      // A second region in the chain: now it needs a stack.
+      const chain: Chain<R> = { key, stack: [found, entry] };
+      found.chain = chain;
+      entry.chain = chain;
+      this.chains.set(key, chain);
+    }
     this.open.set(regionKey(thread, id), entry);
-  }
-
-  private chainOf(thread: number, task: number, lane: number): Chain<R> {
-    const key = chainKey(thread, task, lane);
-    let chain = this.chains.get(key);
-    if (!chain) this.chains.set(key, chain = { key, stack: EMPTY as OpenEntry<R>[] });
-    return chain;
   }
 
   /** Keeps the smallest region id begun on each thread. */
@@ -202,6 +215,11 @@ export class RegionNesting<R extends NestedRegion = NestedRegion> {
     }
     this.open.delete(key);
     const r = entry.region;
+    if (entry.chain === undefined) {
+      // Alone in its chain: nothing can have begun inside it.
+      this.chains.delete(entry.key);
+      return r;
+    }
     const stack = entry.chain.stack;
     while (stack.length > 0 && stack[stack.length - 1].ended) stack.pop();
     if (stack[stack.length - 1] === entry) {
@@ -214,7 +232,7 @@ export class RegionNesting<R extends NestedRegion = NestedRegion> {
         `region ${id} "${r.type}" (task ${r.task}) ended at ${time}ns before region ${inner.id} "${inner.type}" that began inside it`,
       );
     }
-    if (stack.length === 0) this.chains.delete(entry.chain.key);
+    if (stack.length === 0) this.chains.delete(entry.key);
     return r;
   }
 
