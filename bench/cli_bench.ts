@@ -95,6 +95,7 @@ const runtimes: [string, string[]][] = [
 ];
 const jsonOut = join(outDir, "big.json");
 const pbOut = join(outDir, "big.pftrace");
+const otlpOut = join(outDir, "big.otlp.pb");
 const cases: [string, string[], string | undefined][] = [
   ["stats", ["stats", tracePath], undefined],
   // The delay analyses: one pass (stalls, why by id), three (why --p99), and
@@ -105,6 +106,7 @@ const cases: [string, string[], string | undefined][] = [
   ["diff (2 traces)", ["diff", tracePath, tracePath], undefined],
   ["export chrome", ["export", tracePath, "-o", jsonOut], jsonOut],
   ["export perfetto", ["export", tracePath, "--format", "perfetto", "-o", pbOut], pbOut],
+  ["export otlp", ["export", tracePath, "--format", "otlp", "-o", otlpOut], otlpOut],
   // The same without the file system's share: what the conversion alone runs at.
   ["export chrome > /dev/null", ["export", tracePath, "-o", "/dev/null"], undefined],
   [

@@ -39,9 +39,10 @@ function types() {
   return { Request, schema };
 }
 
+/** The OTLP export of a trace: protobuf through the decoder's fast path, JSON through `add`. */
 function exportOtlp(bytes: Uint8Array, options: OtlpOptions = {}): Uint8Array {
   const x = new OtlpExporter(options);
-  const d = new TraceDecoder(x.add);
+  const d = new TraceDecoder(x.add, options.encoding === "json" ? undefined : x.visitor);
   const out: Uint8Array[] = [];
   for (let i = 0; i < bytes.length; i += 4096) {
     d.push(bytes.subarray(i, i + 4096));

@@ -112,8 +112,27 @@ function resourceAttrs(h: TraceHeader | undefined, r: OtlpResource): Attrs {
   return out;
 }
 
+/**
+ * UTF-8 of the strings that repeat from span to span (attribute keys, span
+ * and event names, thread names), encoded once: encoding a short string
+ * costs more than copying its bytes. Bounded in entries and length.
+ */
+class Utf8Cache {
+  private map = new Map<string, Uint8Array>();
+
+  get(s: string): Uint8Array {
+    let b = this.map.get(s);
+    if (b === undefined) {
+      b = utf8.encode(s);
+      if (this.map.size < 4096 && s.length <= 256) this.map.set(s, b);
+    }
+    return b;
+  }
+}
+
 /** Writes spans as OTLP protobuf batches. */
 class ProtobufBatches {
+  private strs = new Utf8Cache();
   /** The open batch. */
   cur = new ProtoWriter(1 << 16);
   private rs = 0;
@@ -126,7 +145,7 @@ class ProtobufBatches {
     if (!this.head) {
       const w = new ProtoWriter(1024);
       const r = w.begin(1);
-      for (const a of resource) attrProto(w, 1, a);
+      for (const a of resource) attrProto(w, 1, a, this.strs);
       w.end(r);
       this.head = w.take();
     }
@@ -149,19 +168,19 @@ class ProtobufBatches {
     w.bytes(2, s.spanId);
     const parent = s.parentSpanId;
     if (parent) w.bytes(4, parent);
-    w.string(5, s.name);
+    w.bytes(5, this.strs.get(s.name));
     w.uint(6, s.kind);
     const [sl, sh] = this.clock.parts(s.start);
     w.fixed64Parts(7, sl, sh);
     const [el, eh] = this.clock.parts(s.end);
     w.fixed64Parts(8, el, eh);
-    for (const a of s.attrs) attrProto(w, 9, a);
+    for (const a of s.attrs) attrProto(w, 9, a, this.strs);
     for (const e of s.events) {
       const ev = w.begin(11);
       const [l, h] = this.clock.parts(e.time);
       w.fixed64Parts(1, l, h);
-      w.string(2, e.name);
-      for (const a of e.attrs) attrProto(w, 3, a);
+      w.bytes(2, this.strs.get(e.name));
+      for (const a of e.attrs) attrProto(w, 3, a, this.strs);
       w.end(ev);
     }
     if (s.droppedEvents > 0) w.uint(12, s.droppedEvents);
@@ -188,12 +207,18 @@ class ProtobufBatches {
   }
 }
 
-/** A `KeyValue` in `field`. */
-function attrProto(w: ProtoWriter, field: number, [key, v]: [string, string | number | boolean]) {
+/** A `KeyValue` in `field`; keys (and short string values) through `strs`. */
+function attrProto(
+  w: ProtoWriter,
+  field: number,
+  [key, v]: [string, string | number | boolean],
+  strs: Utf8Cache,
+) {
   const kv = w.begin(field);
-  w.string(1, key);
+  w.bytes(1, strs.get(key));
   const any = w.begin(2);
-  if (typeof v === "string") w.string(1, v);
+  // Messages vary: encoded as they come; other strings (names) repeat.
+  if (typeof v === "string") key === "message" ? w.string(1, v) : w.bytes(1, strs.get(v));
   else if (typeof v === "boolean") w.uint(2, v ? 1 : 0);
   else if (Number.isSafeInteger(v) && v >= 0) w.uint(3, v);
   else w.double(4, v);
@@ -322,8 +347,13 @@ export class OtlpExporter {
     if (e.kind === "end") this.finish();
   };
 
-  /** No fast path: the decoder makes an object per event (`add`). */
-  readonly visitor: EventVisitor | undefined = undefined;
+  /**
+   * The decoder's fast path for the frequent kinds, the same output as
+   * `add`: `new TraceDecoder(x.add, x.visitor)`.
+   */
+  get visitor(): EventVisitor {
+    return this.mapper.visitor;
+  }
 
   private span(s: OtlpSpan): void {
     if (this.inBatch === 0) this.enc.begin(resourceAttrs(this.mapper.header, this.resource));

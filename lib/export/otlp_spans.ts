@@ -28,10 +28,13 @@
  * @module
  */
 
-import type { TraceEvent, TraceHeader } from "../format/decoder.ts";
+import type { EventVisitor, TraceEvent, TraceHeader } from "../format/decoder.ts";
 
 export type { TraceHeader };
 import { capName } from "./name_cap.ts";
+
+/** As the decoder decodes messages: invalid bytes become U+FFFD. */
+const utf8d = new TextDecoder("utf-8", { fatal: false });
 
 /** Most events a span carries; more are counted in `droppedEvents`. */
 export const MAX_EVENTS = 128;
@@ -165,7 +168,7 @@ interface OpenTask {
 
 /** Random ids, drawn in blocks: `crypto.getRandomValues` costs per call. */
 class RandomIds {
-  private pool = new Uint8Array(4096);
+  private pool = new Uint8Array(65536);
   private at = this.pool.length;
 
   /** `n` random bytes, not all zero (an all-zero id is invalid in OTLP). */
@@ -175,9 +178,13 @@ class RandomIds {
         crypto.getRandomValues(this.pool);
         this.at = 0;
       }
-      const id = this.pool.slice(this.at, this.at + n);
+      const p = this.pool, at = this.at;
       this.at += n;
-      if (id.some((b) => b !== 0)) return id;
+      // A copy by hand: `slice` costs several times more for 8 bytes.
+      const id = new Uint8Array(n);
+      let any = 0;
+      for (let i = 0; i < n; i++) any |= id[i] = p[at + i];
+      if (any !== 0) return id;
     }
   }
 }
@@ -237,6 +244,21 @@ export class SpanMapper {
   constructor(emit: (span: OtlpSpan) => void) {
     this.emit = emit;
   }
+
+  /**
+   * The decoder's fast path, the same mapping as `add` without an object
+   * per event: `new TraceDecoder(m.add, m.visitor)`.
+   */
+  readonly visitor: EventVisitor = {
+    taskBegin: (time, thread, task, parent, type) =>
+      this.taskBegin(time, thread, task, parent, type),
+    taskEnd: (time, _thread, task) => this.taskEnd(time, task),
+    regionBegin: (time, thread, region, task, type, parent, lane) =>
+      this.regionBegin(time, thread, region, task, type, parent, lane),
+    regionEnd: (time, thread, region) => this.regionEnd(time, thread, region),
+    log: (time, thread, task, category, bytes, start, end, truncated) =>
+      this.log(time, thread, task, category, utf8d.decode(bytes.subarray(start, end)), truncated),
+  };
 
   /** Takes the next event (bound: usable as a decoder callback). */
   add = (e: TraceEvent): void => {

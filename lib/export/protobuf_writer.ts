@@ -146,10 +146,16 @@ export class ProtoWriter extends ChunkBuffer {
   /** A bytes field. */
   bytes(field: number, b: Uint8Array): void {
     this.tag(field, Wire.LEN);
-    this.varint(b.length);
-    this.ensure(b.length);
-    this.buf.set(b, this.pos);
-    this.pos += b.length;
+    const n = b.length;
+    this.varint(n);
+    this.ensure(n);
+    // A loop beats `set` for the short ids and names this mostly copies.
+    if (n < 32) {
+      const buf = this.buf;
+      let p = this.pos;
+      for (let i = 0; i < n; i++) buf[p++] = b[i];
+    } else this.buf.set(b, this.pos);
+    this.pos += n;
   }
 
   /** A double field. */
