@@ -165,9 +165,9 @@ class ProtobufBatches {
     const w = this.cur;
     const at = w.begin(2);
     w.bytes(1, s.traceId);
-    w.bytes(2, s.spanId);
-    const parent = s.parentSpanId;
-    if (parent) w.bytes(4, parent);
+    id64(w, 2, s.idHi, s.idLo);
+    if (s.parent) id64(w, 4, s.parent.idHi, s.parent.idLo);
+    else if (s.trace.remoteParent) w.bytes(4, s.trace.remoteParent);
     w.bytes(5, this.strs.get(s.name));
     w.uint(6, s.kind);
     const [sl, sh] = this.clock.parts(s.start);
@@ -206,6 +206,27 @@ class ProtobufBatches {
     return this.cur.pos;
   }
 }
+
+/** An 8-byte id field from its high and low words (big-endian bytes). */
+function id64(w: ProtoWriter, field: number, hi: number, lo: number): void {
+  w.ensure(12);
+  const b = w.buf;
+  let p = w.pos;
+  b[p++] = field * 8 + 2;
+  b[p++] = 8;
+  b[p++] = hi >>> 24;
+  b[p++] = (hi >>> 16) & 0xff;
+  b[p++] = (hi >>> 8) & 0xff;
+  b[p++] = hi & 0xff;
+  b[p++] = lo >>> 24;
+  b[p++] = (lo >>> 16) & 0xff;
+  b[p++] = (lo >>> 8) & 0xff;
+  b[p++] = lo & 0xff;
+  w.pos = p;
+}
+
+/** 8 hex digits of a 32-bit word. */
+const hex8 = (v: number) => (v >>> 0).toString(16).padStart(8, "0");
 
 /** A `KeyValue` in `field`; keys (and short string values) through `strs`. */
 function attrProto(
@@ -257,9 +278,11 @@ class JsonBatches {
 
   span(s: OtlpSpan): void {
     const c = this.clock;
-    const parent = s.parentSpanId;
-    let j = `{"traceId":"${hex(s.traceId)}","spanId":"${hex(s.spanId)}"` +
-      (parent ? `,"parentSpanId":"${hex(parent)}"` : "") +
+    const parent = s.parent
+      ? hex8(s.parent.idHi) + hex8(s.parent.idLo)
+      : s.trace.remoteParent && hex(s.trace.remoteParent);
+    let j = `{"traceId":"${hex(s.traceId)}","spanId":"${hex8(s.idHi)}${hex8(s.idLo)}"` +
+      (parent ? `,"parentSpanId":"${parent}"` : "") +
       `,"name":${JSON.stringify(s.name)},"kind":${s.kind}` +
       `,"startTimeUnixNano":"${c.decimal(s.start)}","endTimeUnixNano":"${c.decimal(s.end)}"` +
       `,"attributes":[${s.attrs.map(attrJson).join(",")}]`;

@@ -71,10 +71,24 @@ export interface TraceRef {
   remoteParent?: Uint8Array;
 }
 
+/** 8 id bytes from their high and low 32 bits, big-endian. */
+function idBytes(hi: number, lo: number): Uint8Array {
+  const b = new Uint8Array(8);
+  const v = new DataView(b.buffer);
+  v.setUint32(0, hi);
+  v.setUint32(4, lo);
+  return b;
+}
+
 /** A span, open or finished. Times are ns since the trace start. */
 export class OtlpSpan {
-  /** The span's id, 8 random bytes. */
-  spanId: Uint8Array;
+  /**
+   * The span id's high and low 32 bits (its bytes big-endian): numbers, not
+   * a typed array per span, which costs more than the rest of the span.
+   */
+  idHi: number;
+  /** See {@linkcode OtlpSpan.idHi}. */
+  idLo: number;
   /** The trace (shared by the tree). */
   trace: TraceRef;
   /** The parent span, if in this trace file. */
@@ -100,14 +114,16 @@ export class OtlpSpan {
 
   /** Makes an open span. */
   constructor(
-    spanId: Uint8Array,
+    idHi: number,
+    idLo: number,
     trace: TraceRef,
     parent: OtlpSpan | undefined,
     name: string,
     start: number,
     attrs: Attrs,
   ) {
-    this.spanId = spanId;
+    this.idHi = idHi;
+    this.idLo = idLo;
     this.trace = trace;
     this.parent = parent;
     this.name = name;
@@ -118,6 +134,11 @@ export class OtlpSpan {
   /** The trace id (16 bytes). */
   get traceId(): Uint8Array {
     return this.trace.id;
+  }
+
+  /** The span id, 8 bytes. */
+  get spanId(): Uint8Array {
+    return idBytes(this.idHi, this.idLo);
   }
 
   /** The parent's span id: the parent span's, else the upstream's, else none. */
@@ -170,6 +191,18 @@ interface OpenTask {
 class RandomIds {
   private pool = new Uint8Array(65536);
   private at = this.pool.length;
+
+  private words = new Uint32Array(this.pool.buffer);
+  private w = this.words.length;
+
+  /** A random 32-bit word. */
+  word(): number {
+    if (this.w === this.words.length) {
+      crypto.getRandomValues(this.words);
+      this.w = 0;
+    }
+    return this.words[this.w++];
+  }
 
   /** `n` random bytes, not all zero (an all-zero id is invalid in OTLP). */
   next(n: number): Uint8Array {
@@ -293,6 +326,14 @@ export class SpanMapper {
     }
   };
 
+  /** A random span id as two words, not both zero. */
+  private spanIdWords(): [number, number] {
+    for (;;) {
+      const hi = this.ids.word(), lo = this.ids.word();
+      if ((hi | lo) !== 0) return [hi, lo];
+    }
+  }
+
   private newTrace(): TraceRef {
     return { id: this.ids.next(16), fixed: false };
   }
@@ -308,8 +349,10 @@ export class SpanMapper {
     const p = parent === 0 ? undefined : this.tasks.get(parent);
     const attrs: Attrs = [["runtrace.task.id", task], ...this.threadAttrs(thread)];
     if (parent !== 0 && !p) attrs.push(["runtrace.task.parent", parent]);
+    const [hi, lo] = this.spanIdWords();
     const span = new OtlpSpan(
-      this.ids.next(8),
+      hi,
+      lo,
       p ? p.span.trace : this.newTrace(),
       p?.span,
       capName(type || "(unknown task)"),
@@ -352,13 +395,16 @@ export class SpanMapper {
       }
     }
     parent ??= t?.span;
-    let spanId: Uint8Array | undefined;
+    let hi: number, lo: number;
     if (t?.nextSpanId) {
-      spanId = t.nextSpanId;
+      const v = new DataView(t.nextSpanId.buffer, t.nextSpanId.byteOffset, 8);
+      hi = v.getUint32(0);
+      lo = v.getUint32(4);
       t.nextSpanId = undefined;
-    }
+    } else [hi, lo] = this.spanIdWords();
     const span = new OtlpSpan(
-      spanId ?? this.ids.next(8),
+      hi,
+      lo,
       parent ? parent.trace : this.newTrace(),
       parent,
       capName(type),
