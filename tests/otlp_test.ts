@@ -424,6 +424,20 @@ describe("runtrace push to a loopback OTLP/HTTP receiver", { skip }, () => {
     assert.equal(attr(rx.received[0].spans[0].resource.attributes, "service.name"), "from-env");
   });
 
+  test("OTEL_EXPORTER_OTLP_COMPRESSION=none sends the body as it is", async () => {
+    await rx.reset();
+    const env = globalThis.process?.env ?? {};
+    env.OTEL_EXPORTER_OTLP_COMPRESSION = "none";
+    try {
+      const r = await run(["push", here("./fixtures/cappuccino.trace"), "--endpoint", rx.url]);
+      assert.equal(r.status, 0, r.stderr);
+    } finally {
+      delete env.OTEL_EXPORTER_OTLP_COMPRESSION;
+    }
+    assert.equal(rx.received.length, 1);
+    assert.equal(rx.received[0].headers["content-encoding"], undefined);
+  });
+
   test("503 then 200: retried after Retry-After, nothing lost", async () => {
     await rx.reset((_req, res, n) => {
       if (n !== 1) return false;

@@ -3,7 +3,8 @@
  * --format otlp` and `runtrace push` read them: `OTEL_SERVICE_NAME`,
  * `OTEL_RESOURCE_ATTRIBUTES`, `OTEL_EXPORTER_OTLP_ENDPOINT`,
  * `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, `OTEL_EXPORTER_OTLP_HEADERS`,
- * `OTEL_EXPORTER_OTLP_TRACES_HEADERS`.
+ * `OTEL_EXPORTER_OTLP_TRACES_HEADERS`, `OTEL_EXPORTER_OTLP_(TRACES_)TIMEOUT`,
+ * `OTEL_EXPORTER_OTLP_(TRACES_)COMPRESSION`.
  *
  * @module
  */
@@ -92,4 +93,35 @@ export function headersFromEnv(env: Env, flags: readonly string[] = []): Record<
     out[f.slice(0, eq).trim()] = f.slice(eq + 1).trim();
   }
   return out;
+}
+
+/**
+ * The per-request time limit, ms, from `OTEL_EXPORTER_OTLP_TRACES_TIMEOUT`
+ * or `OTEL_EXPORTER_OTLP_TIMEOUT` (milliseconds), if set to a number.
+ *
+ * @example
+ * ```ts
+ * import { timeoutFromEnv } from "./otel_env.ts";
+ * timeoutFromEnv({ OTEL_EXPORTER_OTLP_TIMEOUT: "2500" }); // 2500
+ * ```
+ */
+export function timeoutFromEnv(env: Env): number | undefined {
+  const v = env.OTEL_EXPORTER_OTLP_TRACES_TIMEOUT ?? env.OTEL_EXPORTER_OTLP_TIMEOUT;
+  const n = Number(v);
+  return v !== undefined && v.trim() !== "" && Number.isFinite(n) && n > 0 ? n : undefined;
+}
+
+/**
+ * Whether to gzip: not when `OTEL_EXPORTER_OTLP_TRACES_COMPRESSION` (or
+ * `OTEL_EXPORTER_OTLP_COMPRESSION`) is `none`; gzip otherwise.
+ *
+ * @example
+ * ```ts
+ * import { gzipFromEnv } from "./otel_env.ts";
+ * gzipFromEnv({ OTEL_EXPORTER_OTLP_COMPRESSION: "none" }); // false
+ * ```
+ */
+export function gzipFromEnv(env: Env): boolean {
+  const v = env.OTEL_EXPORTER_OTLP_TRACES_COMPRESSION ?? env.OTEL_EXPORTER_OTLP_COMPRESSION;
+  return v?.trim().toLowerCase() !== "none";
 }

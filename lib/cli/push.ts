@@ -12,7 +12,13 @@ import { OtlpExporter } from "../export/otlp.ts";
 import { OtlpHttpSender, OtlpSendError } from "../export/otlp_http.ts";
 import { parseArgs, traceArg } from "./flags.ts";
 import { CliError, type CliIO } from "./io.ts";
-import { headersFromEnv, resourceFromEnv, tracesUrl } from "./otel_env.ts";
+import {
+  gzipFromEnv,
+  headersFromEnv,
+  resourceFromEnv,
+  timeoutFromEnv,
+  tracesUrl,
+} from "./otel_env.ts";
 import { finishCommand, streamTrace } from "./read.ts";
 
 /** Usage line of the command. */
@@ -46,8 +52,9 @@ export async function pushCommand(args: string[], io: CliIO): Promise<number> {
   const sender = new OtlpHttpSender({
     url,
     headers,
-    timeoutMs: flags.timeout === undefined ? undefined : (flags.timeout as number) / 1e6,
+    timeoutMs: flags.timeout === undefined ? timeoutFromEnv(env) : (flags.timeout as number) / 1e6,
     retries: flags.retries as number | undefined,
+    gzip: gzipFromEnv(env),
   });
   const queue: { bytes: Uint8Array; spans: number }[] = [];
   const exporter = new OtlpExporter({
