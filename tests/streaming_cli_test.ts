@@ -19,12 +19,14 @@ import {
   summarizeLatencies,
   summarizeRegionTypes,
   summarizeTaskTypes,
+  type TaskFilter,
 } from "../lib/read/analysis.ts";
 import { LatencyAccumulator, SKETCH_RELATIVE_ERROR } from "../lib/read/latency_accumulator.ts";
 import { formatTasks } from "../lib/cli/tasks.ts";
 import { formatRegions } from "../lib/cli/regions.ts";
 import { terminalSafe } from "../lib/cli/terminal_text.ts";
 import { generateTrace } from "../bench/gen_trace.ts";
+import { craftTrace } from "./craft_trace.ts";
 import process from "node:process";
 import { repoRoot, runCommand, runtime, tempDir } from "./helpers.ts";
 
@@ -98,6 +100,92 @@ describe("streamed output equals the in-memory model's", () => {
         assert.equal(streamed.status, inMemory.status);
         assert.equal(streamed.stdout, inMemory.stdout, args.join(" "));
         assert.equal(streamed.stderr, inMemory.stderr.replaceAll("standard input", path));
+      }
+    });
+  }
+});
+
+/**
+ * A messy trace: tasks on two threads whose batches interleave, so that a
+ * task's regions and logs can come before its begin in the file; tasks that
+ * began before the trace, tasks and regions ended twice or never, regions
+ * ended out of order, logs after a task's end, subtasks, and an empty type.
+ */
+function messyTrace(seed: number): Uint8Array {
+  let x = seed;
+  const rand = (n: number) => ((x = (x * 1103515245 + 12345) % 2147483648) >>> 12) % n;
+  return craftTrace((w) => {
+    const times = [0, 0, 0];
+    const at = (thread: number) => (times[thread] += 1 + rand(50));
+    let region = 0;
+    for (let task = 1; task <= 60; task++) {
+      const thread = 1 + rand(2);
+      const other = 3 - thread;
+      const type = ["a", "b", "", "c"][rand(4)];
+      const before = rand(10) === 0; // began before the trace: no begin
+      // Some work on the other thread first: it may precede the begin in the file.
+      w.on(other);
+      const early = ++region;
+      w.regionBegin(at(other), early, task, "early", { lane: task });
+      if (rand(2) === 0) w.regionEnd(at(other), early);
+      w.log(at(other), task, "cat", `pre ${task}`);
+      w.on(thread);
+      if (!before) w.taskBegin(at(thread), task, rand(3) === 0 ? Math.max(0, task - 1) : 0, type);
+      const outer = ++region, inner = ++region;
+      w.regionBegin(at(thread), outer, task, `r${rand(3)}`, { lane: task });
+      w.regionBegin(at(thread), inner, task, `r${rand(3)}`, { lane: task });
+      if (rand(3) === 0) w.regionEnd(at(thread), outer); // out of order
+      w.regionEnd(at(thread), inner);
+      w.regionEnd(at(thread), outer);
+      if (rand(4) !== 0) w.taskEnd(at(thread), task);
+      if (rand(5) === 0) w.taskEnd(at(thread), task); // ended twice
+      w.log(at(thread), task, "cat", `post ${task} needle${rand(3)}`);
+      w.on(other);
+      if (rand(3) === 0) w.regionEnd(at(other), early);
+    }
+  });
+}
+
+describe("streamed output equals the model's on messy crafted traces", () => {
+  for (const seed of [1, 2, 3, 4, 5, 6, 7, 8]) {
+    test(`seed ${seed}: tasks, regions, with filters and --type, text and JSON`, async () => {
+      const bytes = messyTrace(seed);
+      const path = join(tempDir(), "messy.trace");
+      writeFileSync(path, bytes);
+      const trace = parseTrace(bytes);
+      const facts = { truncated: trace.truncated, lost: trace.lost };
+      const filters: TaskFilter[] = [{}, { min: 100 }, { max: 300 }, { logText: "needle1" }];
+      for (const f of filters) {
+        const args = [
+          ...(f.min !== undefined ? ["--min", `${f.min}ns`] : []),
+          ...(f.max !== undefined ? ["--max", `${f.max}ns`] : []),
+          ...(f.logText !== undefined ? ["--log-text", f.logText] : []),
+        ];
+        const r = await cli(["tasks", path, ...args]);
+        const want = terminalSafe(formatTasks(facts, f, summarizeTaskTypes(trace, f), undefined));
+        assert.equal(r.stdout, want + "\n", `tasks ${args.join(" ")}`);
+        assert.equal(
+          r.stderr,
+          (await cli(["tasks", "-", "--type", "x", ...args], bytes)).stderr
+            .replaceAll("standard input", path),
+        );
+      }
+      const regions = await cli(["regions", path, "--json"]);
+      assert.deepEqual(
+        JSON.parse(regions.stdout).types,
+        JSON.parse(JSON.stringify(summarizeRegionTypes(trace))),
+      );
+      for (
+        const args of [["tasks", "--type", "a"], ["tasks", "--type", "(unknown)", "--json"], [
+          "regions",
+          "--type",
+          "early",
+        ], ["regions", "--type", "r1", "--json"]]
+      ) {
+        const [command, ...flags] = args;
+        const streamed = await cli([command, path, ...flags]);
+        const inMemory = await cli([command, "-", ...flags], bytes);
+        assert.equal(streamed.stdout, inMemory.stdout, args.join(" "));
       }
     });
   }

@@ -23,7 +23,11 @@ import type { Trace } from "../read/trace_model.ts";
 import { parseArgs, traceArg } from "./flags.ts";
 import type { CliIO } from "./io.ts";
 import { finishCommand, loadTrace, problemNotes, streamTrace } from "./read.ts";
-import { SummaryCollector, type TaskSpanRecord } from "../read/streaming_summary.ts";
+import {
+  SummaryCollector,
+  type TaskSpanRecord,
+  TasksWithLogText,
+} from "../read/streaming_summary.ts";
 import { SelectedTasks } from "../read/task_instances.ts";
 import { dur, latencyCells, latencySections, table } from "./table.ts";
 import { formatTimestamp } from "../read/duration.ts";
@@ -51,12 +55,25 @@ export async function tasksCommand(args: string[], io: CliIO): Promise<number> {
     logText: flags["log-text"] as string | undefined,
   };
   const format: OutputFormat = flags.csv ? "csv" : flags.json ? "json" : "text";
-  // Standard input cannot be read twice: instances then come from the model.
-  if (filter.type !== undefined && path === "-") {
+  // Standard input cannot be read twice: instances and log searches then
+  // come from the model.
+  if ((filter.type !== undefined || filter.logText !== undefined) && path === "-") {
     return await tasksInMemory(path, io, filter, format);
   }
-  // First pass: the rows, and which tasks to list (streamed, bounded memory).
-  const c = new SummaryCollector({ tasks: filter, instances: filter.type !== undefined });
+  // With --log-text, a first pass finds the tasks with a matching log (a log
+  // may come after its task ended, too late for the summary pass).
+  let logMatches: Set<number> | undefined;
+  if (filter.logText !== undefined) {
+    const m = new TasksWithLogText(filter.logText);
+    await streamTrace(path, io, m.add, { visitor: m });
+    logMatches = m.ids;
+  }
+  // The rows, and which tasks to list (streamed, bounded memory).
+  const c = new SummaryCollector({
+    tasks: filter,
+    instances: filter.type !== undefined,
+    logMatches,
+  });
   const end = await streamTrace(path, io, c.add, { visitor: c });
   const summary = c.result();
   let trace: TraceFacts = { truncated: end.truncated, lost: end.lost };
@@ -111,7 +128,7 @@ function spanOf(s: TaskSpanRecord) {
   return { start: s.start, end: s.end, duration: s.duration, complete: s.complete };
 }
 
-/** `runtrace tasks --type` from the whole model in memory (for standard input). */
+/** `runtrace tasks --type` or `--log-text` from the model in memory (for standard input). */
 async function tasksInMemory(
   path: string,
   io: CliIO,
@@ -123,9 +140,10 @@ async function tasksInMemory(
   const analyzer = new DelayAnalyzer({
     onTask: (d) => (d.type || UNKNOWN_TYPE) === filter.type && delays.set(d.id, d),
   });
-  const { trace, end } = await loadTrace(path, io, analyzer.add);
+  const listed = filter.type !== undefined;
+  const { trace, end } = await loadTrace(path, io, listed ? analyzer.add : undefined);
   const types = summarizeTaskTypes(trace, filter);
-  const instances = tasksByDuration(trace, filter);
+  const instances = listed ? tasksByDuration(trace, filter) : undefined;
   await io.stdout.write(tasksOutput(format, trace, filter, types, instances, delays));
   return await finishCommand(io, path, end, problemNotes(trace));
 }

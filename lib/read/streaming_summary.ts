@@ -5,8 +5,9 @@
  * of the trace. They equal {@linkcode summarizeTaskTypes} and
  * {@linkcode summarizeRegionTypes} on the model, row for row, except that a
  * row of more than {@linkcode EXACT_LATENCIES} durations gets estimated
- * percentiles (see lib/read/latency_accumulator.ts), and that `logText`
- * ignores logs written to a task after it ended.
+ * percentiles (see lib/read/latency_accumulator.ts). A `logText` filter
+ * needs the tasks with a matching log first ({@linkcode TasksWithLogText},
+ * a pass of its own), as a log may come after its task ended.
  *
  * @module
  */
@@ -63,6 +64,71 @@ export interface SummaryOptions {
   regions?: RegionFilter;
   /** Also list the spans of the tasks that pass `tasks` (for a second pass). */
   instances?: boolean;
+  /**
+   * With `tasks.logText`: the ids of the tasks that have a matching log,
+   * from {@linkcode TasksWithLogText}. Without it, only logs read while the
+   * task was open count.
+   */
+  logMatches?: ReadonlySet<number>;
+}
+
+/**
+ * The ids of the tasks with a log whose message or category contains
+ * `text`: the first pass of a `logText` filter. Memory follows the matches.
+ * Feed it as a decoder's callback and visitor.
+ *
+ * @example
+ * ```ts
+ * import { TraceDecoder } from "../format/decoder.ts";
+ * import { TasksWithLogText } from "./streaming_summary.ts";
+ * const m = new TasksWithLogText("timeout");
+ * const d = new TraceDecoder(() => {}, m);
+ * d.push(await Deno.readFile("trace.out"));
+ * d.finish();
+ * m.ids; // Set of task ids
+ * ```
+ */
+export class TasksWithLogText implements EventVisitor {
+  /** Tasks with a matching log. */
+  ids: Set<number> = new Set();
+  private text: string;
+  private utf8 = new TextDecoder("utf-8", { fatal: false });
+
+  /** Finds the tasks with a log containing `text`. */
+  constructor(text: string) {
+    this.text = text;
+  }
+
+  /** Takes the events the visitor methods do not (none are needed). */
+  add = (_e: TraceEvent): void => {};
+
+  /** Visitor: not needed. */
+  taskBegin(): void {}
+  /** Visitor: not needed. */
+  taskEnd(): void {}
+  /** Visitor: not needed. */
+  regionBegin(): void {}
+  /** Visitor: not needed. */
+  regionEnd(): void {}
+
+  /** Visitor: a log; its message is decoded only if its task is not matched yet. */
+  log(
+    _time: number,
+    _thread: number,
+    task: number,
+    category: string,
+    bytes: Uint8Array,
+    start: number,
+    end: number,
+  ): void {
+    if (task === 0 || this.ids.has(task)) return;
+    if (
+      category.includes(this.text) ||
+      this.utf8.decode(bytes.subarray(start, end)).includes(this.text)
+    ) {
+      this.ids.add(task);
+    }
+  }
 }
 
 /** A task not yet complete: begun or referred to, and not both begun and ended. */
@@ -153,6 +219,7 @@ export class SummaryCollector implements EventVisitor {
   private taskFilter: TaskFilter;
   private regionFilter: RegionFilter;
   private wantInstances: boolean;
+  private logMatches: ReadonlySet<number> | undefined;
   private ids = new TaskIdTable();
   private typeNames: string[] = [];
   private typeIndex = new Map<string, number>();
@@ -187,6 +254,7 @@ export class SummaryCollector implements EventVisitor {
     this.taskFilter = options.tasks ?? {};
     this.regionFilter = options.regions ?? {};
     this.wantInstances = options.instances === true;
+    this.logMatches = options.logMatches;
   }
 
   /** Takes the events the visitor methods do not. */
@@ -256,7 +324,7 @@ export class SummaryCollector implements EventVisitor {
     if (task === 0) return;
     this.touch(task);
     const text = this.taskFilter.logText;
-    if (text === undefined) return;
+    if (text === undefined || this.logMatches !== undefined) return;
     const t = this.open.get(task);
     if (!t || t.logHit) return;
     if (category.includes(text) || this.utf8.decode(bytes.subarray(start, end)).includes(text)) {
@@ -303,7 +371,7 @@ export class SummaryCollector implements EventVisitor {
     if (f.type !== undefined && type !== f.type) return;
     if (f.min !== undefined && duration < f.min) return;
     if (f.max !== undefined && duration > f.max) return;
-    if (f.logText !== undefined && !t.logHit) return;
+    if (f.logText !== undefined && !(this.logMatches?.has(t.id) ?? t.logHit)) return;
     let g = this.taskGroups.get(type);
     if (!g) this.taskGroups.set(type, g = newGroup());
     addTo(g, start, t.id, complete ? duration : undefined);
