@@ -270,6 +270,7 @@ export class TraceBuilder {
     }
   };
 
+  /** A task begin or end into its TaskRecord (the first end counts). */
   private addTaskEvent(e: TaskBeginEvent | TaskEndEvent): void {
     const t = this.taskFor(e.task);
     if (e.kind === "taskEnd") {
@@ -284,6 +285,7 @@ export class TraceBuilder {
     if (e.parent !== 0) this.taskFor(e.parent).children.push(e.task);
   }
 
+  /** A log into the trace's logs and its task's. */
   private addLog(e: LogEvent): void {
     const l: LogRecord = {
       task: e.task,
