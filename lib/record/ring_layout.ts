@@ -31,6 +31,17 @@ export const Ctrl = {
   TEXT_TAIL: 17,
   /** Bumped by the producer to wake the worker early (ring half full). */
   WAKE: 3,
+  /**
+   * 1 while the producer is dormant (nothing recorded for a while): its next
+   * record wakes the worker, which may sleep without a timeout meanwhile.
+   */
+  DORMANT: 5,
+  /**
+   * The session the ring serves now, set by the main thread before the
+   * worker's loop for it opens: a warm worker's loop of a session before
+   * (not yet closed) leaves a reused ring alone once this differs.
+   */
+  SESSION: 7,
   /** Events the producer dropped because the ring stayed full. */
   LOST: 4,
   /** Exit handshake: see {@linkcode Flush}. */

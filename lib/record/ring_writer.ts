@@ -75,6 +75,14 @@ let taskNext = 0;
 let taskEnd = 0;
 const TASK_BLOCK = 256;
 
+/**
+ * Whether the ring is dormant ({@linkcode sleepUntilNextRecord}): `limit`
+ * equals `head`, so the next record takes the slow path, which wakes the
+ * worker and calls `onWake`. The hot path pays nothing for it.
+ */
+let dormant = false;
+let onWake: (() => void) | undefined;
+
 let regionSeq = 0;
 let laneSeq = 0;
 let taskSeq = 0;
@@ -130,6 +138,9 @@ export function attachRing(
   lastMessage = "";
   lastMessageId = messageIds = 0;
   taskNext = taskEnd = 0;
+  dormant = false;
+  onWake = undefined;
+  Atomics.store(ctrl, Ctrl.DORMANT, 0);
   if (!joined) Atomics.store(ctrl, Ctrl.TASK_SEQ, taskSeq);
   generation++;
   enabled = true;
@@ -140,6 +151,13 @@ export function detachRing(): void {
   if (!enabled) return;
   enabled = false;
   generation++;
+  if (dormant) {
+    // The next record (after a resume) still takes the slow path, which
+    // recomputes the limit; the watcher that slept is gone with the session.
+    dormant = false;
+    onWake = undefined;
+    Atomics.store(ctrl, Ctrl.DORMANT, 0);
+  }
   taskSeq = Math.max(taskSeq, Atomics.load(seqCtrl, Ctrl.TASK_SEQ));
 }
 
@@ -157,6 +175,45 @@ export function resumeRing(): void {
 /** Whether the session this thread recorded into has ended. */
 export function ringClosed(): boolean {
   return Atomics.load(ctrl, Ctrl.CLOSED) !== 0;
+}
+
+/**
+ * Records written to this thread's ring since it was attached (wrapping at
+ * 2^32): a watcher compares two readings to see whether anything happened.
+ */
+export function recordCount(): number {
+  return head;
+}
+
+/**
+ * Marks the ring dormant: nothing was recorded for a while, so the worker
+ * may sleep without a timeout and the caller's timer may stop. The next
+ * record, of any kind, wakes the worker and then calls `wake` (which must not
+ * record synchronously), before it is written; the caller's recording path
+ * is unchanged (the `head === limit` test it already makes). Does nothing
+ * when not recording; a second call replaces `wake`.
+ *
+ * @example
+ * ```ts
+ * import { sleepUntilNextRecord } from "./ring_writer.ts";
+ * sleepUntilNextRecord(() => console.log("recording again"));
+ * ```
+ */
+export function sleepUntilNextRecord(wake: () => void): void {
+  if (!enabled) return;
+  dormant = true;
+  onWake = wake;
+  limit = head;
+  Atomics.store(ctrl, Ctrl.DORMANT, 1);
+}
+
+function wakeFromDormancy(): void {
+  dormant = false;
+  Atomics.store(ctrl, Ctrl.DORMANT, 0);
+  wakeWorker();
+  const wake = onWake;
+  onWake = undefined;
+  wake?.();
 }
 
 /** Wakes the worker for an early drain. */
@@ -376,6 +433,7 @@ function reserve(): boolean {
     detachRing();
     return false;
   }
+  if (dormant) wakeFromDormancy();
   let used = (head - Atomics.load(ctrl, Ctrl.TAIL)) | 0;
   if (used >= capacity >> 1) wakeWorker();
   if (used >= capacity) {

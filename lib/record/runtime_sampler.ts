@@ -4,6 +4,11 @@
  * utilisation derived from it, and (on the main thread) heap and memory
  * counters, with garbage collections inferred from heap drops.
  *
+ * The heartbeat runs only while the thread records: after {@linkcode QUIET_MS}
+ * of on-time beats with nothing recorded it stops, and the next record
+ * restarts it (ring_writer.ts's dormancy). A stall in code that records
+ * nothing, after such a quiet spell, is therefore not seen.
+ *
  * Neither Deno nor Bun reports GC events (Deno lists the `gc` entry type but
  * delivers none) or event-loop utilisation (`eventLoopUtilization()` returns
  * zeros in both), so both are derived here and labelled as such.
@@ -15,7 +20,14 @@ import process from "node:process";
 import { clearInterval, setInterval } from "node:timers";
 import { getHeapStatistics } from "node:v8";
 import { Rec } from "./ring_layout.ts";
-import { enabled, intern, record, recordValue } from "./ring_writer.ts";
+import {
+  enabled,
+  intern,
+  record,
+  recordCount,
+  recordValue,
+  sleepUntilNextRecord,
+} from "./ring_writer.ts";
 import { GC_INFERRED } from "../format/constants.ts";
 
 /** What the runtime sampler records; see `StartOptions.runtime` in mod.ts. */
@@ -28,6 +40,13 @@ export interface RuntimeEventOptions {
   heapInterval?: number;
 }
 
+/**
+ * Quiet time, ms, after which the heartbeat stops: every beat on time and
+ * nothing recorded but the sampler's own counters. The next record restarts
+ * it, so an idle process is not woken, and a stall that starts with a
+ * recorded event (a region, a task, a log) is still timed from that event.
+ */
+export const QUIET_MS = 100;
 /** Heap drops smaller than this are allocator noise, not a collection. */
 const MIN_GC_DROP = 64 << 10;
 /** Period of the event-loop utilisation counter, ms. */
@@ -51,10 +70,13 @@ const readHeap: () => { used: number; total: number } = "Deno" in globalThis
   };
 
 let timer: ReturnType<typeof setInterval> | undefined;
+/** Bumped by every start and stop: a dormant sampler's wake from before is stale. */
+let samplerGeneration = 0;
 
 /** Starts sampling on this thread; `heap` only on the main thread. */
 export function startRuntimeSampler(o: RuntimeEventOptions, heap: boolean): void {
   stopRuntimeSampler();
+  const generation = samplerGeneration;
   const period = o.heartbeat ?? 10;
   const threshold = o.stallThreshold ?? 50;
   const heapEvery = heap ? (o.heapInterval ?? 10) : 0;
@@ -64,11 +86,15 @@ export function startRuntimeSampler(o: RuntimeEventOptions, heap: boolean): void
   let lastHeap = lastBeat;
   let lastMemory = -Infinity;
   let lastUsed = -1;
+  /** {@linkcode recordCount} after the last beat's own records. */
+  let ownCount = recordCount();
+  let quietSince = lastBeat;
 
   const tick = () => {
     if (!enabled) return;
     const now = performance.now();
     const late = now - lastBeat - period;
+    if (recordCount() !== ownCount || late > period) quietSince = now;
     if (late > 0) blocked += late;
     if (late >= threshold) {
       // The loop stopped somewhere between the last beat and the next one
@@ -101,13 +127,32 @@ export function startRuntimeSampler(o: RuntimeEventOptions, heap: boolean): void
       lastUsed = h.used;
       lastHeap = now;
     }
+    ownCount = recordCount();
+    if (now - quietSince >= QUIET_MS) sleep();
   };
-  timer = setInterval(tick, period);
-  timer.unref?.();
+  const sleep = () => {
+    clearInterval(timer);
+    timer = undefined;
+    sleepUntilNextRecord(wake);
+  };
+  // Called from the slow path of the record that ends the quiet spell: the
+  // loop was idle until this moment, so a stall is timed from here.
+  const wake = () => {
+    if (generation !== samplerGeneration) return;
+    lastBeat = windowStart = quietSince = performance.now();
+    blocked = 0;
+    arm();
+  };
+  const arm = () => {
+    timer = setInterval(tick, period);
+    timer.unref?.();
+  };
+  arm();
 }
 
 /** Stops this thread's sampler. */
 export function stopRuntimeSampler(): void {
   if (timer !== undefined) clearInterval(timer);
   timer = undefined;
+  samplerGeneration++;
 }

@@ -7,6 +7,7 @@
  */
 
 import process from "node:process";
+import { clearTimeout, setTimeout } from "node:timers";
 import { Worker } from "node:worker_threads";
 import type { HeaderFields } from "../format/encoder.ts";
 import type {
@@ -30,6 +31,7 @@ import {
   startRuntimeSampler,
   stopRuntimeSampler,
 } from "./runtime_sampler.ts";
+import { startIdleWatch, stopIdleWatch } from "./idle_watch.ts";
 import { MainThreadOutput, type TraceDestination } from "./destination.ts";
 import { toText } from "./printf.ts";
 import { drainWorkerUrl } from "./worker_source.ts";
@@ -68,10 +70,21 @@ export interface StartOptions {
   stacks?: boolean;
   /**
    * The execution side of the trace: heap and memory counters, inferred GC,
-   * event-loop stalls and utilisation, sampled on one 10 ms timer (on by
-   * default; an idle process spends about 2.5% of a core on it). `false` turns it off.
+   * event-loop stalls and utilisation, sampled on one 10 ms timer while the
+   * program records events (on by default). After 100 ms with nothing
+   * recorded the timer stops until the next event, so an idle process is not
+   * woken; a stall in code that records nothing after such a quiet spell is
+   * not seen. `false` turns it off.
    */
   runtime?: RuntimeEventOptions | false;
+  /**
+   * How long, ms, the drain worker and the ring stay alive after the last
+   * session ends (default 60 000), so that the next `start()` finds them
+   * ready: a warm start takes a few milliseconds instead of a new worker's
+   * startup. The worker never keeps the process alive. 0 ends it with the
+   * session.
+   */
+  keepWarm?: number;
 }
 
 /**
@@ -177,7 +190,27 @@ interface Session {
   closing?: Promise<void>;
 }
 
+/**
+ * The drain worker, kept between sessions while the process runs (for
+ * `keepWarm` ms after the last one): a session opens a fresh loop in it
+ * instead of starting a thread and compiling its code again.
+ */
+interface DrainHost {
+  worker: Worker;
+  /** The session it serves, if any. */
+  current?: Session;
+  /** The last session's ring, for the next session of the same size. */
+  ring?: SharedArrayBuffer;
+  /** Ends the parked worker after `keepWarm` ms without a session. */
+  idle?: ReturnType<typeof setTimeout>;
+  /** Set when the worker failed, exited or was retired. */
+  dead?: boolean;
+}
+
 let session: Session | undefined;
+let host: DrainHost | undefined;
+/** Numbers the sessions, for the ring's `Ctrl.SESSION` word. */
+let sessionSeq = 0;
 let exitHooksInstalled = false;
 /**
  * Trace calls made while a stop was still finishing wait here, in call
@@ -362,7 +395,18 @@ function ensureSession(o: ReturnType<typeof ringOptions>): Session {
     if (!enabled) resumeRing();
     return session;
   }
-  const ring = new SharedArrayBuffer(ringBytes(o));
+  const h = warmHost();
+  if (h.idle !== undefined) clearTimeout(h.idle);
+  h.idle = undefined;
+  // The last session's ring is reused: its loop is closed (or stands aside
+  // once Ctrl.SESSION changes), and every word the producer reads is reset.
+  const bytes = ringBytes(o);
+  const ring = h.ring?.byteLength === bytes ? h.ring : new SharedArrayBuffer(bytes);
+  h.ring = undefined;
+  const ctrl = new Int32Array(ring, 0, CTRL_BYTES >> 2);
+  ctrl.fill(0);
+  const number = ++sessionSeq;
+  Atomics.store(ctrl, Ctrl.SESSION, number);
   const data: DrainWorkerData = {
     ring,
     capacity: o.capacity,
@@ -370,13 +414,13 @@ function ensureSession(o: ReturnType<typeof ringOptions>): Session {
     thread: 1,
     threadName: "main",
     flushInterval: o.flushInterval,
+    session: number,
   };
-  const worker = new Worker(drainWorkerUrl(), { workerData: data } as never);
-  worker.unref();
+  h.worker.postMessage({ type: "open", data } satisfies ToWorker);
   const s: Session = {
-    worker,
+    worker: h.worker,
     ring,
-    ctrl: new Int32Array(ring, 0, CTRL_BYTES >> 2),
+    ctrl,
     options: o,
     joined: [],
     nextThread: 2,
@@ -384,12 +428,25 @@ function ensureSession(o: ReturnType<typeof ringOptions>): Session {
     waiting: new Map(),
     pending: 0,
   };
+  h.current = s;
   session = s;
   installExitHooks();
   attachRing(ring, o);
   if (o.runtime !== false) startRuntimeSampler(o.runtime, true);
+  else startIdleWatch();
+  return s;
+}
 
+/** The warm drain worker, started (unref'd) if there is none. */
+function warmHost(): DrainHost {
+  if (host && !host.dead) return host;
+  const worker = new Worker(drainWorkerUrl(), { workerData: {} } as never);
+  worker.unref();
+  const h: DrainHost = { worker };
+  host = h;
   worker.on("message", (m: Reply) => {
+    const s = h.current;
+    if (!s) return;
     if (m.type === "data") {
       s.trace?.output?.write(m.bytes!);
     } else if (m.type === "outputError") {
@@ -400,28 +457,42 @@ function ensureSession(o: ReturnType<typeof ringOptions>): Session {
     }
   });
   const die = (e: Error) => {
-    if (s.dead) return;
-    s.dead = e;
-    if (session === s) {
-      // Not a shutdown of ours: recording ends, and the stops report why.
-      const failure = new Error(
-        `runtrace: recording stopped: the drain worker failed: ${e.message}`,
-      );
-      if (s.trace && !s.trace.stopping) traceFailure = failure;
-      if (s.flight) flightFailure = failure;
-      detachRing();
-      stopRuntimeSampler();
-      session = undefined;
-    }
-    for (const waiters of s.waiting.values()) {
-      for (const w of waiters.splice(0)) w({ type: "dead" });
-    }
+    if (h.dead) return;
+    h.dead = true;
+    if (host === h) host = undefined;
+    if (h.idle !== undefined) clearTimeout(h.idle);
+    const s = h.current;
+    h.current = undefined;
+    if (s) sessionDied(s, e);
   };
   worker.on("error", (e: Error) => die(e));
   worker.on("exit", (code: number) => {
     die(new Error(`runtrace: the drain worker exited (code ${code})`));
   });
-  return s;
+  return h;
+}
+
+/** The worker died under `s`: recording ends, and the stops report why. */
+function sessionDied(s: Session, e: Error): void {
+  s.dead = e;
+  if (session === s) {
+    const failure = new Error(
+      `runtrace: recording stopped: the drain worker failed: ${e.message}`,
+    );
+    if (s.trace && !s.trace.stopping) traceFailure = failure;
+    if (s.flight) flightFailure = failure;
+    detachRing();
+    stopSamplers();
+    session = undefined;
+  }
+  for (const waiters of s.waiting.values()) {
+    for (const w of waiters.splice(0)) w({ type: "dead" });
+  }
+}
+
+function stopSamplers(): void {
+  stopRuntimeSampler();
+  stopIdleWatch();
 }
 
 /** The current session's drain worker: tests use it to make the worker fail. */
@@ -468,15 +539,35 @@ function closeIfIdle(s: Session): Promise<void> {
   return s.closing ??= close(s);
 }
 
-async function close(s: Session): Promise<void> {
+function close(s: Session): Promise<void> {
   if (session === s) {
     if (enabled) detachRing();
-    stopRuntimeSampler();
+    stopSamplers();
     session = undefined;
   }
   for (const ctrl of s.joined) Atomics.store(ctrl, Ctrl.CLOSED, 1);
   Atomics.store(s.ctrl, Ctrl.CLOSED, 1);
-  await s.worker.terminate();
+  const h = host;
+  if (!h || h.worker !== s.worker || h.current !== s) return Promise.resolve();
+  h.current = undefined;
+  const keep = s.options.keepWarm;
+  if (keep === 0) return retire(h);
+  // Parked: the worker drops the session's loop and waits for the next one.
+  s.worker.postMessage({ type: "close" } satisfies ToWorker);
+  h.ring = s.ring;
+  h.idle = setTimeout(() => void retire(h), keep);
+  h.idle.unref?.();
+  return Promise.resolve();
+}
+
+/** Ends a parked worker; the next session starts a new one. */
+async function retire(h: DrainHost): Promise<void> {
+  if (h.current || h.dead) return;
+  h.dead = true;
+  if (host === h) host = undefined;
+  if (h.idle !== undefined) clearTimeout(h.idle);
+  h.ring = undefined;
+  await h.worker.terminate();
 }
 
 /**
@@ -568,7 +659,7 @@ function header(): HeaderFields {
   return {
     timeOrigin: performance.timeOrigin,
     startTime: performance.now(),
-    resolutionNs: clockResolutionNs(),
+    resolutionNs: resolutionNs ??= clockResolutionNs(),
     runtime,
     runtimeVersion,
     pid: typeof process.pid === "number" ? process.pid : 0,
@@ -631,6 +722,9 @@ function ringOptions(o: StartOptions) {
     ),
     stacks: o.stacks === true,
     runtime: o.runtime === false ? false as const : runtimeOptions(o.runtime ?? {}),
+    keepWarm: o.keepWarm === 0
+      ? 0
+      : Math.min(positive("keepWarm", o.keepWarm ?? 60_000), 2 ** 31 - 1),
   };
 }
 
@@ -671,6 +765,9 @@ function positive(name: string, v: number): number {
   }
   return v;
 }
+
+/** The clock's resolution, measured once per process (it costs 2000 clock reads). */
+let resolutionNs: number | undefined;
 
 function clockResolutionNs(): number {
   let best = Infinity;

@@ -46,6 +46,10 @@ export class DrainLoop {
   private open: OpenSet | undefined;
   /** The trace's `maxWait`: how long finishing waits for a slow destination. */
   private maxWait = 0;
+  /** Set by {@linkcode close}: the loop ends at its next turn and drains nothing more. */
+  private closed = false;
+  /** This loop's session number (`Ctrl.SESSION`). */
+  private session: number;
 
   constructor(data: DrainWorkerData, port: WorkerPort) {
     this.main = new RingDrainer({ ...data, name: data.threadName }, this.table);
@@ -53,17 +57,41 @@ export class DrainLoop {
     this.threads = [[data.thread, data.threadName]];
     this.port = port;
     this.flushInterval = data.flushInterval;
+    this.session = data.session ?? 0;
   }
 
-  /** Listens for messages, starts draining and tells the main thread it is ready. */
+  /**
+   * Starts draining and tells the main thread it is ready; the worker's entry
+   * module passes each message on to {@linkcode handle}.
+   */
   start(): void {
-    this.port.on("message", (m) => this.handle(m));
     void this.run();
     this.port.postMessage({ type: "ready" });
   }
 
-  /** Acts on one message from the main thread. */
+  /**
+   * Ends the loop: the session is over and the worker is kept warm for the
+   * next one, which gets a loop of its own (its ring may be this one's,
+   * reset by the main thread). Closing twice does nothing.
+   */
+  close(): void {
+    this.closed = true;
+    this.nudge();
+  }
+
+  /** Acts on one message from the main thread, then has the loop look again. */
   handle(m: ToWorker): void {
+    this.act(m);
+    // A loop asleep until the next record (a dormant ring) must see the change.
+    this.nudge();
+  }
+
+  private nudge(): void {
+    Atomics.add(this.main.ctrl, Ctrl.WAKE, 1);
+    Atomics.notify(this.main.ctrl, Ctrl.WAKE);
+  }
+
+  private act(m: ToWorker): void {
     switch (m.type) {
       case "startTrace":
         return this.startTrace(m);
@@ -92,16 +120,23 @@ export class DrainLoop {
   }
 
   /**
-   * Drains until the main thread asks for the exit flush. Drains again at
-   * once only if a pass left records behind (a producer flat out); otherwise
-   * sleeps until `flushInterval` or the half-full wake, so steady traffic
-   * costs one wake per interval, not one per millisecond.
+   * Drains until the main thread asks for the exit flush or the loop is
+   * closed. Drains again at once only if a pass left records behind (a
+   * producer flat out); otherwise sleeps until `flushInterval` or the
+   * half-full wake, so steady traffic costs one wake per interval, not one
+   * per millisecond. A ring the main thread marked dormant (nothing recorded
+   * for a while; its next record wakes this loop) is waited on without a
+   * timeout: an idle process costs no wakes.
    */
   private async run(): Promise<void> {
     const ctrl = this.main.ctrl;
     for (;;) {
+      if (this.closed) return;
       const seen = Atomics.load(ctrl, Ctrl.WAKE);
       const flush = Atomics.load(ctrl, Ctrl.FLUSH);
+      // Read after FLUSH: an exit flush asked of the ring's next session is
+      // never taken by this one, whose close message is still on its way.
+      if (Atomics.load(ctrl, Ctrl.SESSION) !== this.session) return;
       if (flush === Flush.REQUESTED) {
         // The main thread is exiting and waits, blocked, for the trace.
         this.finishTrace();
@@ -122,9 +157,24 @@ export class DrainLoop {
         await new Promise((r) => setTimeout(r, 0)); // let messages (stop, snapshot) in
         continue;
       }
-      const r = Atomics.waitAsync(ctrl, Ctrl.WAKE, seen, this.flushInterval);
+      const r = Atomics.waitAsync(
+        ctrl,
+        Ctrl.WAKE,
+        seen,
+        this.asleep() ? Infinity : this.flushInterval,
+      );
       if (r.async) await r.value;
     }
+  }
+
+  /**
+   * Whether the loop may sleep until woken: only the main ring is drained
+   * (a joined thread's records would not wake it), it is empty, and its
+   * producer marked it dormant, so that its next record wakes this loop.
+   */
+  private asleep(): boolean {
+    return this.rings.length === 1 && Atomics.load(this.main.ctrl, Ctrl.DORMANT) === 1 &&
+      this.main.pending() === 0;
   }
 
   /**
@@ -134,6 +184,7 @@ export class DrainLoop {
    */
   drainAll(force = false): number {
     const { trace, flight } = this;
+    if (this.closed) return 0;
     // With no consumer yet, records wait in the ring for the one being set up.
     if (this.writers.length === 0 || (!force && trace?.full())) return 0;
     let total = 0;

@@ -13,4 +13,27 @@ import { parentPort, workerData } from "node:worker_threads";
 import { DrainLoop } from "./drain_loop.ts";
 import type { DrainWorkerData, WorkerPort } from "./messages.ts";
 
-if (parentPort) new DrainLoop(workerData as DrainWorkerData, parentPort as WorkerPort).start();
+/**
+ * The worker outlives its sessions: the main thread keeps it warm (its code
+ * compiled, its thread started) between them, and each session gets a loop
+ * of its own, opened by an `open` message and ended by `close`. A worker
+ * started with a ring in its `workerData` opens its first loop at once.
+ */
+function serve(port: WorkerPort, first: DrainWorkerData | undefined): void {
+  let loop: DrainLoop | undefined;
+  const open = (data: DrainWorkerData) => {
+    loop?.close();
+    loop = new DrainLoop(data, port);
+    loop.start();
+  };
+  port.on("message", (m) => {
+    if (m.type === "open") open(m.data);
+    else if (m.type === "close") {
+      loop?.close();
+      loop = undefined;
+    } else loop?.handle(m);
+  });
+  if (first?.ring) open(first);
+}
+
+if (parentPort) serve(parentPort as WorkerPort, workerData as DrainWorkerData | undefined);

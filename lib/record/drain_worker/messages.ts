@@ -24,10 +24,21 @@ export interface DrainWorkerData {
   threadName: string;
   /** Longest the worker sleeps between drains, ms. */
   flushInterval: number;
+  /**
+   * The session's number in the ring's `Ctrl.SESSION` word (0 when absent): the
+   * loop stops once the word says another session owns the ring.
+   */
+  session?: number;
 }
 
 /** Messages the main thread sends. */
 export type ToWorker =
+  | {
+    /** A new session: a fresh loop over `data`'s ring (the warm worker's next session). */
+    type: "open";
+    data: DrainWorkerData;
+  }
+  | { type: "close" }
   | {
     type: "startTrace";
     target: OutputTarget;
