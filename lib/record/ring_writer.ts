@@ -207,6 +207,21 @@ export function sleepUntilNextRecord(wake: () => void): void {
   Atomics.store(ctrl, Ctrl.DORMANT, 1);
 }
 
+/**
+ * Ends the ring's dormancy now, as its next record would: wakes the worker
+ * and calls the `wake` given to {@linkcode sleepUntilNextRecord}. Does
+ * nothing when the ring is not dormant.
+ *
+ * @example
+ * ```ts
+ * import { endDormancy } from "./ring_writer.ts";
+ * endDormancy(); // the program is busy again, though it records nothing
+ * ```
+ */
+export function endDormancy(): void {
+  if (dormant) wakeFromDormancy();
+}
+
 function wakeFromDormancy(): void {
   dormant = false;
   Atomics.store(ctrl, Ctrl.DORMANT, 0);

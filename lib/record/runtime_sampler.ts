@@ -4,10 +4,12 @@
  * utilisation derived from it, and (on the main thread) heap and memory
  * counters, with garbage collections inferred from heap drops.
  *
- * The heartbeat runs only while the thread records: after {@linkcode QUIET_MS}
- * of on-time beats with nothing recorded it stops, and the next record
- * restarts it (ring_writer.ts's dormancy). A stall in code that records
- * nothing, after such a quiet spell, is therefore not seen.
+ * The heartbeat runs only while the process is active: after
+ * {@linkcode QUIET_MS} of on-time beats, nothing recorded and little CPU
+ * used, it stops; the next record restarts it (ring_writer.ts's dormancy),
+ * and so does a slow check that finds the process busy. A stall in code that
+ * records nothing after such a quiet spell is seen only if it holds up that
+ * check, and then as a lower bound.
  *
  * Neither Deno nor Bun reports GC events (Deno lists the `gc` entry type but
  * delivers none) or event-loop utilisation (`eventLoopUtilization()` returns
@@ -22,6 +24,7 @@ import { getHeapStatistics } from "node:v8";
 import { Rec } from "./ring_layout.ts";
 import {
   enabled,
+  endDormancy,
   intern,
   record,
   recordCount,
@@ -41,12 +44,24 @@ export interface RuntimeEventOptions {
 }
 
 /**
- * Quiet time, ms, after which the heartbeat stops: every beat on time and
- * nothing recorded but the sampler's own counters. The next record restarts
+ * Length, ms, of a quiet spell after which the heartbeat stops: every beat on
+ * time, nothing recorded but the sampler's own counters, and the process
+ * using under {@linkcode ACTIVE_SHARE} of a core. The next record restarts
  * it, so an idle process is not woken, and a stall that starts with a
  * recorded event (a region, a task, a log) is still timed from that event.
  */
 export const QUIET_MS = 100;
+/**
+ * Process CPU time, as a share of one core, that makes a spell busy though
+ * nothing was recorded (the heartbeat itself costs about 2.5 %).
+ */
+const ACTIVE_SHARE = 0.05;
+/**
+ * While the heartbeat sleeps, a check this often, ms, restarts it when the
+ * process is busy with code that records nothing, and records a stall that
+ * held the check up (its length a lower bound).
+ */
+const DORMANT_CHECK_MS = 500;
 /** Heap drops smaller than this are allocator noise, not a collection. */
 const MIN_GC_DROP = 64 << 10;
 /** Period of the event-loop utilisation counter, ms. */
@@ -69,6 +84,12 @@ const readHeap: () => { used: number; total: number } = "Deno" in globalThis
     return { used: m.heapUsed, total: m.heapTotal };
   };
 
+/** Process CPU time so far, ms (all threads). */
+function cpuMs(): number {
+  const c = process.cpuUsage();
+  return (c.user + c.system) / 1000;
+}
+
 let timer: ReturnType<typeof setInterval> | undefined;
 /** Bumped by every start and stop: a dormant sampler's wake from before is stale. */
 let samplerGeneration = 0;
@@ -88,13 +109,16 @@ export function startRuntimeSampler(o: RuntimeEventOptions, heap: boolean): void
   let lastUsed = -1;
   /** {@linkcode recordCount} after the last beat's own records. */
   let ownCount = recordCount();
-  let quietSince = lastBeat;
+  /** The spell being judged quiet or busy: its start, the CPU time then, whether it saw work. */
+  let spellStart = lastBeat;
+  let spellCpu = cpuMs();
+  let busySpell = false;
 
   const tick = () => {
     if (!enabled) return;
     const now = performance.now();
     const late = now - lastBeat - period;
-    if (recordCount() !== ownCount || late > period) quietSince = now;
+    if (recordCount() !== ownCount || late > period) busySpell = true;
     if (late > 0) blocked += late;
     if (late >= threshold) {
       // The loop stopped somewhere between the last beat and the next one
@@ -128,19 +152,43 @@ export function startRuntimeSampler(o: RuntimeEventOptions, heap: boolean): void
       lastHeap = now;
     }
     ownCount = recordCount();
-    if (now - quietSince >= QUIET_MS) sleep();
+    if (now - spellStart >= QUIET_MS && !spellWasBusy(now)) sleep();
+  };
+  /** Ends the current spell at `now`: whether it saw work or used CPU. */
+  const spellWasBusy = (now: number) => {
+    const cpu = cpuMs();
+    const busy = busySpell || (cpu - spellCpu) / (now - spellStart) >= ACTIVE_SHARE;
+    spellStart = now;
+    spellCpu = cpu;
+    busySpell = false;
+    return busy;
   };
   const sleep = () => {
     clearInterval(timer);
-    timer = undefined;
     sleepUntilNextRecord(wake);
+    lastBeat = performance.now();
+    timer = setInterval(check, DORMANT_CHECK_MS);
+    timer.unref?.();
   };
-  // Called from the slow path of the record that ends the quiet spell: the
+  // Dormant: a stall that held this check up is recorded (which ends the
+  // dormancy); a busy process that records nothing ends it too.
+  const check = () => {
+    if (!enabled) return;
+    const now = performance.now();
+    const late = now - lastBeat - DORMANT_CHECK_MS;
+    lastBeat = now;
+    if (late >= threshold) record(Rec.STALL, Math.round(late * 1000), 0, 0, 0, 0);
+    else if (spellWasBusy(now)) endDormancy();
+  };
+  // Called from the slow path of the record that ends the dormancy: the
   // loop was idle until this moment, so a stall is timed from here.
   const wake = () => {
     if (generation !== samplerGeneration) return;
-    lastBeat = windowStart = quietSince = performance.now();
+    clearInterval(timer);
+    lastBeat = windowStart = performance.now();
     blocked = 0;
+    spellWasBusy(lastBeat);
+    busySpell = true;
     arm();
   };
   const arm = () => {

@@ -71,10 +71,11 @@ export interface StartOptions {
   /**
    * The execution side of the trace: heap and memory counters, inferred GC,
    * event-loop stalls and utilisation, sampled on one 10 ms timer while the
-   * program records events (on by default). After 100 ms with nothing
-   * recorded the timer stops until the next event, so an idle process is not
-   * woken; a stall in code that records nothing after such a quiet spell is
-   * not seen. `false` turns it off.
+   * program is active (on by default). After 100 ms with nothing recorded
+   * and little CPU used the timer sleeps until the next event (or a check
+   * every 0.5 s finds the process busy), so an idle process is not woken; a
+   * stall in code that records nothing after such a quiet spell is seen only
+   * if it holds up that check. `false` turns it off.
    */
   runtime?: RuntimeEventOptions | false;
   /**
