@@ -54,7 +54,9 @@ describe("warm start", { skip }, () => {
     await trace.start(join(dir, "probe.trace"), { runtime: false });
     assert.equal(drainWorker(), worker, "the same drain worker serves every session");
     await trace.stop();
-    assert.equal(threads(), threadsBefore);
+    // A thread per session would be 100 more; the runtime's own pools (GC and
+    // JIT helpers, started lazily by earlier tests in the process) may add one.
+    assert.ok(threads() <= threadsBefore + 1, `threads ${threadsBefore} -> ${threads()}`);
     const grown = heapAfterGc() - heapBefore;
     assert.ok(grown < 8 << 20, `the heap grew by ${grown} bytes over 100 cycles`);
     const t = readTrace(join(dir, "t1.trace"));

@@ -42,6 +42,13 @@ export const Ctrl = {
    * (not yet closed) leaves a reused ring alone once this differs.
    */
   SESSION: 7,
+  /**
+   * Consumers (a trace, a flight recorder) the main thread asked for that the
+   * worker has not set up yet: the loop does not drain meanwhile, so that
+   * events logged right after an unawaited `start()` reach every consumer
+   * started before them, not only the first one set up.
+   */
+  OPENING: 8,
   /** Events the producer dropped because the ring stayed full. */
   LOST: 4,
   /** Exit handshake: see {@linkcode Flush}. */

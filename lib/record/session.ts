@@ -528,6 +528,9 @@ function request(s: Session, msg: ToWorker, types: string[]): Promise<Reply> {
       else s.waiting.set(t, [done]);
     }
     if (s.pending++ === 0) s.worker.ref();
+    if (msg.type === "startTrace" || msg.type === "startFlight") {
+      Atomics.add(s.ctrl, Ctrl.OPENING, 1);
+    }
     s.worker.postMessage(msg);
     wakeWorker();
   });

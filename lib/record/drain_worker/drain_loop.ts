@@ -79,29 +79,32 @@ export class DrainLoop {
     this.nudge();
   }
 
-  /** Acts on one message from the main thread, then has the loop look again. */
-  handle(m: ToWorker): void {
-    this.act(m);
-    // A loop asleep until the next record (a dormant ring) must see the change.
-    this.nudge();
-  }
-
+  /**
+   * Wakes the loop, for a change it must see at once though the ring may be
+   * dormant: a ring added (a dormant main ring no longer says that nothing
+   * waits), or the loop closed. Not after every message: a drain between a
+   * flight recorder's start and a trace's would give the events logged right
+   * after an unawaited `start()` to the recorder alone.
+   */
   private nudge(): void {
     Atomics.add(this.main.ctrl, Ctrl.WAKE, 1);
     Atomics.notify(this.main.ctrl, Ctrl.WAKE);
   }
 
-  private act(m: ToWorker): void {
+  /** Acts on one message from the main thread. */
+  handle(m: ToWorker): void {
     switch (m.type) {
       case "startTrace":
-        return this.startTrace(m);
+        this.startTrace(m);
+        return this.opened();
       case "stopTrace": {
         if (this.trace) this.trace.writer.endMs = m.endMs;
         const totals = this.finishTrace() ?? { events: 0, lost: 0 };
         return this.port.postMessage({ type: "traceStopped", ...totals });
       }
       case "startFlight":
-        return this.startFlight(m.header, m.minAge, m.maxBytes);
+        this.startFlight(m.header, m.minAge, m.maxBytes);
+        return this.opened();
       case "stopFlight":
         this.drainToEmpty();
         this.flight = undefined;
@@ -151,7 +154,8 @@ export class DrainLoop {
         Atomics.store(ctrl, Ctrl.FLUSH, Flush.IDLE);
         Atomics.notify(ctrl, Ctrl.FLUSH);
       }
-      this.drainAll();
+      // Not while a consumer is being set up: see Ctrl.OPENING.
+      if (Atomics.load(ctrl, Ctrl.OPENING) <= 0) this.drainAll();
       const blocked = this.trace?.full() === true;
       if (this.writers.length > 0 && !blocked && this.rings.some((r) => r.pending() > 0)) {
         await new Promise((r) => setTimeout(r, 0)); // let messages (stop, snapshot) in
@@ -165,6 +169,11 @@ export class DrainLoop {
       );
       if (r.async) await r.value;
     }
+  }
+
+  /** A consumer the main thread asked for is set up (or failed): draining may go on. */
+  private opened(): void {
+    if (Atomics.sub(this.main.ctrl, Ctrl.OPENING, 1) === 1) this.nudge();
   }
 
   /**
@@ -284,6 +293,7 @@ export class DrainLoop {
     this.rings.push(ring);
     this.threads.push([spec.thread, spec.name]);
     this.trace?.writer.threadName(spec.thread, spec.name);
+    this.nudge();
   }
 
   /** A thread ended: drained once more, its end recorded after its last events, dropped. */
