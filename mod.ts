@@ -24,6 +24,7 @@
 export { background, Context } from "./lib/record/context.ts";
 export type { RuntimeEventOptions } from "./lib/record/runtime_sampler.ts";
 export type {
+  OtlpLiveOptions,
   StartOptions,
   ThreadHandle,
   TraceStats,

@@ -11,8 +11,7 @@
 
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { gunzipSync } from "node:zlib";
+import { createServer } from "node:http";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseTrace, TraceDecoder } from "../read.ts";
@@ -21,23 +20,11 @@ import type { CliIO } from "../cli.ts";
 import { OtlpExporter, type OtlpOptions } from "../lib/export/otlp.ts";
 import { craftTrace } from "./craft_trace.ts";
 import { concat, runFile, tempDir } from "./helpers.ts";
-import { loadSchema, type PbType, protobufjs, strictFields } from "./proto_schema.ts";
+import { type PbType, protobufjs } from "./proto_schema.ts";
+import { decodeRequest, type Json, Receiver, spansOf, types } from "./otlp_receiver.ts";
 
 const here = (p: string) => new URL(p, import.meta.url).pathname;
 const skip = protobufjs.skip;
-
-// deno-lint-ignore no-explicit-any
-type Json = any;
-
-let Request: PbType;
-let schema: { lookupType(name: string): PbType };
-function types() {
-  schema ??= loadSchema("otlp", ["opentelemetry/proto/collector/trace/v1/trace_service.proto"]);
-  Request ??= schema.lookupType(
-    "opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest",
-  );
-  return { Request, schema };
-}
 
 /** The OTLP export of a trace: protobuf through the decoder's fast path, JSON through `add`. */
 function exportOtlp(bytes: Uint8Array, options: OtlpOptions = {}): Uint8Array {
@@ -51,40 +38,6 @@ function exportOtlp(bytes: Uint8Array, options: OtlpOptions = {}): Uint8Array {
   d.finish();
   out.push(x.take());
   return concat(out);
-}
-
-const hex = (b: Uint8Array | undefined) =>
-  b ? [...b].map((x) => x.toString(16).padStart(2, "0")).join("") : "";
-
-/** The spans of a decoded request, ids as hex, times as bigints. */
-function spansOf(req: Json) {
-  const out: Json[] = [];
-  for (const rs of req.resourceSpans ?? []) {
-    for (const ss of rs.scopeSpans ?? []) {
-      for (const s of ss.spans ?? []) {
-        out.push({ ...s, resource: rs.resource, scope: ss.scope });
-      }
-    }
-  }
-  return out;
-}
-
-/** Decodes a protobuf request strictly; spans with hex ids. */
-function decodeRequest(bytes: Uint8Array, at: string) {
-  const { Request } = types();
-  strictFields(Request, bytes, at);
-  const req = Request.toObject(Request.decode(bytes), {
-    longs: String,
-    enums: Number,
-    bytes: Array,
-    defaults: false,
-  });
-  return spansOf(req).map((s: Json) => ({
-    ...s,
-    traceId: hex(new Uint8Array(s.traceId)),
-    spanId: hex(new Uint8Array(s.spanId)),
-    parentSpanId: s.parentSpanId ? hex(new Uint8Array(s.parentSpanId)) : undefined,
-  }));
 }
 
 const attr = (kvs: Json[] | undefined, key: string) => {
@@ -260,71 +213,6 @@ describe("runtrace export --format otlp|otlp-json against the OTLP schemas", { s
     assert.ok(a.every((id: string) => !b.has(id)));
   });
 });
-
-// ---------------------------------------------------------------------------
-// A loopback OTLP/HTTP receiver
-
-interface Received {
-  headers: IncomingMessage["headers"];
-  raw: Uint8Array;
-  spans: Json[];
-}
-
-type Answer = (req: IncomingMessage, res: ServerResponse, n: number) => boolean;
-
-class Receiver {
-  server!: Server;
-  url = "";
-  received: Received[] = [];
-  attempts = 0;
-  /** Answers a request itself when it returns true; else 200 after decoding. */
-  answer: Answer = () => false;
-
-  private started?: Promise<void>;
-
-  /** Starts the server once; every test awaits it (hooks differ between runtimes). */
-  ready(): Promise<void> {
-    return this.started ??= this.start();
-  }
-
-  private async start(): Promise<void> {
-    this.server = createServer((req, res) => {
-      const n = ++this.attempts;
-      const chunks: Uint8Array[] = [];
-      req.on("data", (c: Uint8Array) => chunks.push(new Uint8Array(c)));
-      req.on("end", () => {
-        if (this.answer(req, res, n)) return;
-        try {
-          let raw = concat(chunks);
-          if (req.headers["content-encoding"] === "gzip") raw = new Uint8Array(gunzipSync(raw));
-          const spans = decodeRequest(raw, `request ${n}`);
-          this.received.push({ headers: req.headers, raw, spans });
-          res.writeHead(200, { "content-type": "application/x-protobuf" });
-          res.end();
-        } catch (e) {
-          // A request the schema rejects fails the push, with the reason.
-          res.writeHead(400, { "content-type": "text/plain" });
-          res.end(String(e).split("\n")[0]);
-        }
-      });
-    });
-    await new Promise<void>((r) => this.server.listen(0, "127.0.0.1", r));
-    const a = this.server.address() as { port: number };
-    this.url = `http://127.0.0.1:${a.port}`;
-  }
-
-  async reset(answer: Answer = () => false): Promise<void> {
-    await this.ready();
-    this.received = [];
-    this.attempts = 0;
-    this.answer = answer;
-  }
-
-  async stop(): Promise<void> {
-    this.server.closeAllConnections?.();
-    await new Promise((r) => this.server.close(r));
-  }
-}
 
 /** Runs the CLI in-process with captured streams. */
 async function run(args: string[]) {

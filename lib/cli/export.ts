@@ -11,7 +11,7 @@ import { type LayoutReport, layoutWarnings } from "../export/layout.ts";
 import { PerfettoExporter } from "../export/perfetto.ts";
 import { OtlpExporter, type OtlpReport } from "../export/otlp.ts";
 import process from "node:process";
-import { resourceFromEnv } from "./otel_env.ts";
+import { resourceFromEnv } from "../export/otel_env.ts";
 import type { EventVisitor, TraceEvent } from "../format/decoder.ts";
 import { parseArgs, traceArg } from "./flags.ts";
 import { CliError, type CliIO, type CliOutput, fileOutput } from "./io.ts";

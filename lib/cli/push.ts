@@ -18,7 +18,7 @@ import {
   resourceFromEnv,
   timeoutFromEnv,
   tracesUrl,
-} from "./otel_env.ts";
+} from "../export/otel_env.ts";
 import { finishCommand, streamTrace } from "./read.ts";
 
 /** Usage line of the command. */

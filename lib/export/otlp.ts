@@ -410,6 +410,11 @@ export class OtlpExporter {
     }
   }
 
+  /** Closes the open batch now, if it has spans: a live export sends what has ended. */
+  flush(): void {
+    if (this.inBatch > 0) this.closeBatch();
+  }
+
   /** The output written since the last call (a copy). */
   take(): Uint8Array {
     return this.out.take();

@@ -156,9 +156,10 @@ export class OtlpHttpSender {
   /**
    * Sends one request; resolves when the receiver accepted it, or rejects
    * with an {@linkcode OtlpSendError} saying why not: a status that is not
-   * retryable (with the receiver's message), or retries used up.
+   * retryable (with the receiver's message), retries used up, or `signal`
+   * aborted (no more attempts then).
    */
-  async send(request: Uint8Array): Promise<OtlpSendResult> {
+  async send(request: Uint8Array, signal?: AbortSignal): Promise<OtlpSendResult> {
     const o = this.o;
     const body = o.gzip ? await gzip(request) : request;
     const headers: Record<string, string> = {
@@ -175,7 +176,9 @@ export class OtlpHttpSender {
           method: "POST",
           headers,
           body: body as Uint8Array<ArrayBuffer>,
-          signal: AbortSignal.timeout(o.timeoutMs),
+          signal: signal
+            ? AbortSignal.any([signal, AbortSignal.timeout(o.timeoutMs)])
+            : AbortSignal.timeout(o.timeoutMs),
         });
         const answer = new Uint8Array(await res.arrayBuffer());
         const type = res.headers.get("content-type") ?? "";
@@ -196,14 +199,28 @@ export class OtlpHttpSender {
           0,
         );
       }
-      if (attempt > o.retries) {
+      if (attempt > o.retries || signal?.aborted) {
         failure.message += ` (gave up after ${attempt} attempts)`;
         throw failure;
       }
-      await new Promise((r) => setTimeout(r, Math.min(asked ?? wait, MAX_BACKOFF)));
+      await pause(Math.min(asked ?? wait, MAX_BACKOFF), signal);
+      if (signal?.aborted) throw failure;
       wait = Math.min(wait * 2, MAX_BACKOFF);
     }
   }
+}
+
+/** Resolves after `ms`, or at once when `signal` is aborted. */
+function pause(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(t);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    };
+    const t = setTimeout(done, ms);
+    signal?.addEventListener("abort", done);
+  });
 }
 
 /** `ExportTraceServiceResponse.partial_success` (field 1: rejected_spans 1, error_message 2). */

@@ -16,11 +16,13 @@ import type {
   OutputTarget,
   ToWorker,
 } from "./drain_worker/messages.ts";
+import type { OtlpLiveConfig } from "./drain_worker/trace_tap.ts";
 import { Ctrl, CTRL_BYTES, Flush, ringBytes } from "./ring_layout.ts";
 import {
   attachRing,
   detachRing,
   enabled,
+  intern,
   namesOverLimit,
   recordNamesOverLimit,
   resumeRing,
@@ -86,6 +88,28 @@ export interface StartOptions {
    * session.
    */
   keepWarm?: number;
+  /**
+   * Export spans live to an OpenTelemetry (OTLP/HTTP) receiver too, from
+   * the drain worker as tasks and regions end: `{}` takes everything from the
+   * `OTEL_*` environment variables (endpoint `http://localhost:4318`).
+   * Spans that cannot be delivered are dropped and counted (see
+   * {@linkcode TraceStats}); a receiver that is down never slows the program.
+   */
+  otlp?: OtlpLiveOptions;
+}
+
+/** Where and how `start`'s `otlp` option exports spans live. */
+export interface OtlpLiveOptions {
+  /** OTLP/HTTP base URL, `/v1/traces` is added (default `OTEL_EXPORTER_OTLP_ENDPOINT`, else `http://localhost:4318`). */
+  endpoint?: string;
+  /** Extra request headers, e.g. authentication (added to `OTEL_EXPORTER_OTLP_HEADERS`). */
+  headers?: Record<string, string>;
+  /** `service.name` (default `OTEL_SERVICE_NAME`, else `unknown_service:<runtime>`). */
+  serviceName?: string;
+  /** Longest time, ms, an ended span waits to be sent (default 2000); a batch of 512 goes at once. */
+  exportInterval?: number;
+  /** How long, ms, `stop` waits for the last spans to be delivered before dropping them (default 2000). */
+  stopTimeout?: number;
 }
 
 /**
@@ -143,6 +167,7 @@ interface Reply {
   /** Events in the trace. */
   events?: number;
   lost?: number;
+  otlp?: { sent: number; dropped: number };
 }
 
 /** What `stop` reports about the trace it finished. */
@@ -161,6 +186,13 @@ export interface TraceStats {
    * as the counter `runtrace.names.overLimit`.
    */
   namesOverLimit: number;
+  /**
+   * With the `otlp` option: spans delivered to the receiver, and spans
+   * dropped (receiver down or too slow, its queue full, or still undelivered
+   * at `stopTimeout`); the trace has a non-zero drop count as the counter
+   * `runtrace.otlp.dropped`.
+   */
+  otlp?: { sent: number; dropped: number };
 }
 
 interface TraceConsumer {
@@ -269,6 +301,7 @@ async function beginTrace(dest: TraceDestination, options: StartOptions): Promis
     });
     target = { kind: "port" };
   }
+  const otlp = otlpConfig(options.otlp);
   traceFailure = undefined;
   const s = ensureSession(sizes);
   const consumer: TraceConsumer = { output, namesBefore: namesOverLimit() };
@@ -281,6 +314,8 @@ async function beginTrace(dest: TraceDestination, options: StartOptions): Promis
       header: header(),
       pendingLimit,
       maxWait: sizes.maxWait,
+      otlp,
+      otlpDroppedName: otlp ? intern(OTLP_DROPPED) : undefined,
     };
     const r = await request(s, msg, [
       "traceReady",
@@ -353,7 +388,36 @@ async function finishTrace(s: Session, t: TraceConsumer): Promise<TraceStats> {
   }
   const err = t.output?.error ?? (r.error ? toError(r.error) : t.error);
   if (err !== undefined) throw err;
-  return { events: r.events ?? 0, lost: r.lost ?? 0, namesOverLimit: namesOver };
+  const stats: TraceStats = { events: r.events ?? 0, lost: r.lost ?? 0, namesOverLimit: namesOver };
+  if (r.otlp) stats.otlp = { sent: r.otlp.sent, dropped: r.otlp.dropped };
+  return stats;
+}
+
+/** The counter of spans the live export dropped. */
+const OTLP_DROPPED = "runtrace.otlp.dropped";
+
+/** `start`'s `otlp` option checked, as plain data for the worker; undefined when off. */
+function otlpConfig(o: OtlpLiveOptions | undefined): OtlpLiveConfig | undefined {
+  if (o === undefined || o === null) return undefined;
+  if (typeof o !== "object") {
+    throw new TypeError("runtrace: start()'s otlp option must be an object");
+  }
+  if (o.endpoint !== undefined && !/^https?:\/\//.test(String(o.endpoint))) {
+    throw new TypeError(
+      `runtrace: start()'s otlp.endpoint must be an http:// or https:// URL, not "${o.endpoint}"`,
+    );
+  }
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(o.headers ?? {})) headers[String(k)] = String(v);
+  const ms = (name: string, v: number | undefined) =>
+    v === undefined ? undefined : positive(name, v);
+  return {
+    endpoint: o.endpoint === undefined ? undefined : String(o.endpoint),
+    headers,
+    serviceName: o.serviceName === undefined ? undefined : String(o.serviceName),
+    exportInterval: ms("otlp.exportInterval", o.exportInterval),
+    stopTimeout: ms("otlp.stopTimeout", o.stopTimeout),
+  };
 }
 
 /** Starts the flight recorder's window in the worker. */

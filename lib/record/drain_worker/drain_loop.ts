@@ -15,7 +15,14 @@ import { type DrainWorkerData, errorInfo, type ToWorker, type WorkerPort } from 
 import { OpenSet } from "./open_set.ts";
 import { RingDrainer, type RingSpec } from "./ring_drainer.ts";
 import { StringTable } from "./string_table.ts";
-import { TraceOutput } from "./trace_output.ts";
+import { TraceOutput, type TraceTotals } from "./trace_output.ts";
+import type { OtlpTapFactory } from "./trace_tap.ts";
+
+/** What the worker's entry module supplies from the layers above lib/record. */
+export interface DrainLoopDeps {
+  /** Makes the live OTLP export of a trace that asks for one. */
+  otlpTap?: OtlpTapFactory;
+}
 
 /** Records one drain takes from a ring before looking at the others. */
 const DRAIN_MAX = 1 << 15;
@@ -50,8 +57,12 @@ export class DrainLoop {
   private closed = false;
   /** This loop's session number (`Ctrl.SESSION`). */
   private session: number;
+  private deps: DrainLoopDeps;
+  /** The trace's live export settings: `stopTimeout` and the dropped counter's name. */
+  private tapEnd = { timeout: 2000, droppedName: 0 };
 
-  constructor(data: DrainWorkerData, port: WorkerPort) {
+  constructor(data: DrainWorkerData, port: WorkerPort, deps: DrainLoopDeps = {}) {
+    this.deps = deps;
     this.main = new RingDrainer({ ...data, name: data.threadName }, this.table);
     this.rings = [this.main];
     this.threads = [[data.thread, data.threadName]];
@@ -99,6 +110,7 @@ export class DrainLoop {
         return this.opened();
       case "stopTrace": {
         if (this.trace) this.trace.writer.endMs = m.endMs;
+        if (this.trace?.tap) return void this.stopTapped(this.trace, m.endMs);
         const totals = this.finishTrace() ?? { events: 0, lost: 0 };
         return this.port.postMessage({ type: "traceStopped", ...totals });
       }
@@ -249,6 +261,8 @@ export class DrainLoop {
     const bound = { ctrl: this.main.ctrl, pendingLimit: m.pendingLimit ?? Infinity };
     this.maxWait = m.maxWait ?? 200;
     try {
+      const tap = m.otlp && this.deps.otlpTap ? this.deps.otlpTap(m.otlp) : undefined;
+      this.tapEnd = { timeout: m.otlp?.stopTimeout ?? 2000, droppedName: m.otlpDroppedName ?? 0 };
       this.trace = TraceOutput.open(
         m.target,
         m.header,
@@ -256,6 +270,7 @@ export class DrainLoop {
         this.table.list,
         this.port,
         bound,
+        tap,
       );
     } catch (e) {
       this.port.postMessage({ type: "traceError", error: errorInfo(e) });
@@ -263,6 +278,29 @@ export class DrainLoop {
     }
     this.refreshWriters();
     this.port.postMessage({ type: "traceReady" });
+  }
+
+  /**
+   * Stops a trace with a live export: drains what is left into it, takes it
+   * off the consumers (the rings may go on for a flight recorder), then gives
+   * the export up to its `stopTimeout` to deliver before the trace ends with
+   * the count of spans it dropped.
+   */
+  private async stopTapped(trace: TraceOutput, endMs: number): Promise<void> {
+    this.drainBehindOutput(trace, this.maxWait);
+    this.drainToEmpty();
+    this.trace = undefined;
+    this.refreshWriters();
+    let totals: TraceTotals;
+    try {
+      const { timeout, droppedName } = this.tapEnd;
+      const thread = this.threads[0][0];
+      const otlp = await trace.closeTap(performance.now() + timeout, endMs, droppedName, thread);
+      totals = { ...trace.finish(), otlp };
+    } catch (e) {
+      totals = { ...trace.finish(), error: errorInfo(e) };
+    }
+    this.port.postMessage({ type: "traceStopped", ...totals });
   }
 
   /** Drains what is left into the trace and ends it; undefined when there is none. */

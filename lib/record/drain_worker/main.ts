@@ -10,8 +10,14 @@
  */
 
 import { parentPort, workerData } from "node:worker_threads";
-import { DrainLoop } from "./drain_loop.ts";
+import { DrainLoop, type DrainLoopDeps } from "./drain_loop.ts";
 import type { DrainWorkerData, WorkerPort } from "./messages.ts";
+// The one import of lib/record from an upper layer: this module is the
+// worker bundle's composition root (docs/architecture.md).
+import { OtlpLiveTap } from "../../export/otlp_live.ts";
+
+/** The consumers from the layers above that the loop may use. */
+const deps: DrainLoopDeps = { otlpTap: (config) => new OtlpLiveTap(config) };
 
 /**
  * The worker outlives its sessions: the main thread keeps it warm (its code
@@ -23,7 +29,7 @@ function serve(port: WorkerPort, first: DrainWorkerData | undefined): void {
   let loop: DrainLoop | undefined;
   const open = (data: DrainWorkerData) => {
     loop?.close();
-    loop = new DrainLoop(data, port);
+    loop = new DrainLoop(data, port, deps);
     loop.start();
   };
   port.on("message", (m) => {

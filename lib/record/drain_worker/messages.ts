@@ -6,6 +6,7 @@
  */
 
 import type { HeaderFields } from "../../format/encoder.ts";
+import type { OtlpLiveConfig, TapTotals } from "./trace_tap.ts";
 
 /** Where a trace's bytes go: a file the worker writes, or the main thread. */
 export type OutputTarget = { kind: "file"; path: string } | { kind: "port" };
@@ -47,6 +48,10 @@ export type ToWorker =
     pendingLimit?: number;
     /** How long a finishing trace waits for a full port output, ms (default 200). */
     maxWait?: number;
+    /** Export spans live to an OTLP/HTTP receiver too. */
+    otlp?: OtlpLiveConfig;
+    /** String id of `runtrace.otlp.dropped`, the counter of spans not delivered. */
+    otlpDroppedName?: number;
   }
   | { type: "stopTrace"; endMs: number }
   | { type: "startFlight"; header: HeaderFields; minAge: number; maxBytes: number }
@@ -79,7 +84,7 @@ export type FromWorker =
   | { type: "traceError"; error: ErrorInfo }
   | { type: "data"; bytes: Uint8Array }
   | { type: "outputError"; error: ErrorInfo }
-  | { type: "traceStopped"; events: number; lost: number; error?: ErrorInfo }
+  | { type: "traceStopped"; events: number; lost: number; error?: ErrorInfo; otlp?: TapTotals }
   | { type: "flightReady" }
   | { type: "flightStopped" }
   | { type: "snapshot"; bytes: Uint8Array };

@@ -9,6 +9,7 @@ import { closeSync, ftruncateSync, openSync, writeSync } from "node:fs";
 import { type HeaderFields, TraceWriter } from "../../format/encoder.ts";
 import { Ctrl } from "../ring_layout.ts";
 import { type ErrorInfo, errorInfo, type OutputTarget, type WorkerPort } from "./messages.ts";
+import type { TapTotals, TraceTap } from "./trace_tap.ts";
 
 /** What a finished trace reports to `stop()`. */
 export interface TraceTotals {
@@ -18,6 +19,8 @@ export interface TraceTotals {
   lost: number;
   /** The first error writing the trace, if any. */
   error?: ErrorInfo;
+  /** What the live OTLP export delivered and dropped, when it was on. */
+  otlp?: TapTotals;
 }
 
 /** The trace being written. */
@@ -40,6 +43,8 @@ export class TraceOutput {
   private ctrl?: Int32Array;
   /** Bytes a port output may hold unwritten; see {@linkcode TraceOutput.full}. */
   readonly pendingLimit: number = Infinity;
+  /** Gets a copy of every sealed byte too (the live export), until it is closed. */
+  tap?: TraceTap;
 
   private constructor(writer: TraceWriter, fd: number, port: WorkerPort) {
     this.writer = writer;
@@ -93,6 +98,7 @@ export class TraceOutput {
     strings: readonly string[],
     port: WorkerPort,
     bound?: { ctrl: Int32Array; pendingLimit: number },
+    tap?: TraceTap,
   ): TraceOutput {
     const w = new TraceWriter();
     w.startMs = header.startTime;
@@ -109,7 +115,9 @@ export class TraceOutput {
       throw e;
     }
     const t = new TraceOutput(w, fd, port);
+    t.tap = tap;
     if (fd >= 0) {
+      tap?.write(w.out.buf.slice(0, w.out.pos));
       t.pos = w.out.pos;
       w.out.reset();
     } else {
@@ -126,6 +134,7 @@ export class TraceOutput {
   flush(): void {
     const o = this.writer.out;
     if (o.pos === 0) return;
+    this.tap?.write(o.buf.slice(0, o.pos));
     if (this.error === undefined) {
       try {
         if (this.fd >= 0) {
@@ -143,6 +152,34 @@ export class TraceOutput {
       }
     }
     o.reset();
+  }
+
+  /**
+   * Ends the tap: it gets an END batch of its own (the trace's stays to be
+   * written, after the count of spans not delivered), then up to `deadline`
+   * to deliver. The count is written at `endMs`, on `thread`, as the counter
+   * `droppedName`.
+   */
+  async closeTap(
+    deadline: number,
+    endMs: number,
+    droppedName: number,
+    thread: number,
+  ): Promise<TapTotals> {
+    const tap = this.tap!;
+    this.flush();
+    const o = this.writer.out;
+    this.writer.end();
+    tap.write(o.buf.slice(0, o.pos));
+    o.reset();
+    this.tap = undefined;
+    const totals = await tap.close(deadline);
+    if (totals.dropped > 0 && droppedName > 0) {
+      this.writer.open(thread);
+      this.writer.counter(endMs, droppedName, totals.dropped);
+      this.writer.close();
+    }
+    return totals;
   }
 
   /** Writes the END batch, flushes and closes a file target. */

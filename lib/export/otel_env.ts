@@ -9,7 +9,7 @@
  * @module
  */
 
-import type { OtlpResource } from "../export/otlp.ts";
+import type { OtlpResource } from "./otlp.ts";
 
 /** The environment, as a plain record (for tests: any record). */
 export type Env = Record<string, string | undefined>;

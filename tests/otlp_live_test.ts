@@ -1,0 +1,128 @@
+/**
+ * Live OTLP export (`start(file, { otlp })`): spans reach a loopback
+ * OTLP/HTTP receiver (127.0.0.1) while the program records, every task and
+ * region arrives by the end with its parent, each request decoded with
+ * OpenTelemetry's official schemas; a 503 is retried; a receiver that never
+ * answers or a closed port costs the program nothing and `stop()` bounded
+ * time, and the spans not delivered are counted in `stop()`'s result and in
+ * the trace (`runtrace.otlp.dropped`).
+ */
+import { after, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { createServer } from "node:http";
+import { join } from "node:path";
+import * as trace from "../mod.ts";
+import { isTracedTestRun } from "../lib/testing/test_tracing.ts";
+import { type Json, Receiver } from "./otlp_receiver.ts";
+import { protobufjs } from "./proto_schema.ts";
+import { readTrace, tempDir } from "./helpers.ts";
+
+const skip = isTracedTestRun() ? "RUNTRACE holds the trace" : protobufjs.skip;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Records `jobs` tasks, each with two nested regions. */
+async function work(jobs: number): Promise<void> {
+  for (let i = 0; i < jobs; i++) {
+    const [ctx, task] = trace.newTask("job");
+    await trace.withRegion(ctx, "fetch", async () => {
+      trace.withRegion("parse", () => {}); // in the current context: fetch
+      await sleep(1);
+    });
+    task.end();
+  }
+}
+
+describe("live OTLP export", { skip }, () => {
+  const rx = new Receiver();
+  after(() => rx.stop());
+  const spans = () => rx.received.flatMap((r) => r.spans as Json[]);
+
+  test("spans arrive while recording, and all of them with their parents by stop()", async () => {
+    await rx.reset();
+    const file = join(tempDir(), "live.trace");
+    await trace.start(file, {
+      otlp: { endpoint: rx.url, serviceName: "live-test", exportInterval: 100 },
+    });
+    await work(20);
+    const t0 = performance.now();
+    while (spans().length === 0 && performance.now() - t0 < 5000) await sleep(20);
+    assert.ok(spans().length > 0, "spans arrive before stop()");
+    await work(30);
+    const stats = await trace.stop();
+    assert.deepEqual(stats.otlp, { sent: 150, dropped: 0 });
+    const all = spans();
+    assert.equal(all.length, 150);
+    const byId = new Map(all.map((s: Json) => [s.spanId, s]));
+    const jobs = all.filter((s: Json) => s.name === "job");
+    const fetches = all.filter((s: Json) => s.name === "fetch");
+    const parses = all.filter((s: Json) => s.name === "parse");
+    assert.equal(jobs.length, 50);
+    assert.equal(fetches.length, 50);
+    assert.equal(parses.length, 50);
+    for (const f of fetches) assert.equal(byId.get(f.parentSpanId)?.name, "job");
+    for (const p of parses) assert.equal(byId.get(p.parentSpanId)?.name, "fetch");
+    const service = rx.received[0].spans[0].resource.attributes
+      .find((a: Json) => a.key === "service.name").value.stringValue;
+    assert.equal(service, "live-test");
+    // The file trace is complete beside it, with nothing dropped.
+    const t = readTrace(file);
+    assert.equal(t.tasks.length, 50);
+    assert.ok(!t.counters.some((c) => c.name === "runtrace.otlp.dropped"));
+  });
+
+  test("a receiver answering 503 is retried", async () => {
+    await rx.reset((_req, res, n) => {
+      if (n > 1) return false;
+      res.writeHead(503, { "retry-after": "0" });
+      res.end();
+      return true;
+    });
+    await trace.start(join(tempDir(), "retry.trace"), { otlp: { endpoint: rx.url } });
+    await work(3);
+    const stats = await trace.stop();
+    assert.deepEqual(stats.otlp, { sent: 9, dropped: 0 });
+    assert.ok(rx.attempts >= 2);
+    assert.equal(spans().length, 9);
+  });
+
+  /** Records against `endpoint`, which delivers nothing: drops counted, stop bounded. */
+  async function undeliverable(endpoint: string) {
+    const file = join(tempDir(), "down.trace");
+    await trace.start(file, { otlp: { endpoint, exportInterval: 50, stopTimeout: 1000 } });
+    const t0 = performance.now();
+    await work(10);
+    const working = performance.now() - t0;
+    const s0 = performance.now();
+    const stats = await trace.stop();
+    const stopping = performance.now() - s0;
+    assert.ok(stopping < 5000, `stop() took ${stopping} ms`);
+    assert.ok(working < 5000, `the program took ${working} ms`);
+    assert.deepEqual(stats.otlp, { sent: 0, dropped: 30 });
+    const t = readTrace(file);
+    assert.equal(t.tasks.length, 10);
+    const dropped = t.counters.filter((c) => c.name === "runtrace.otlp.dropped");
+    assert.deepEqual(dropped.map((c) => c.value), [30]);
+  }
+
+  test("a receiver that never answers: the program goes on, stop() is bounded, drops are counted", async () => {
+    await rx.reset(() => true); // never answers
+    await undeliverable(rx.url);
+    rx.server.closeAllConnections?.();
+  });
+
+  test("a closed port: likewise", async () => {
+    const closed = createServer();
+    await new Promise<void>((r) => closed.listen(0, "127.0.0.1", r));
+    const port = (closed.address() as { port: number }).port;
+    await new Promise((r) => closed.close(r));
+    await undeliverable(`http://127.0.0.1:${port}`);
+  });
+
+  test("a bad endpoint is a clear error from start()", async () => {
+    await assert.rejects(
+      trace.start(join(tempDir(), "bad.trace"), { otlp: { endpoint: "localhost:4318" } }),
+      /otlp.endpoint must be an http:\/\/ or https:\/\/ URL/,
+    );
+    assert.equal(trace.isEnabled(), false);
+  });
+});
