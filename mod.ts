@@ -24,14 +24,18 @@
 export { background, Context } from "./lib/record/context.ts";
 export type { RuntimeEventOptions } from "./lib/record/runtime_sampler.ts";
 export type {
-  OtlpLiveOptions,
   StartOptions,
   ThreadHandle,
   TraceStats,
   WatchableWorker,
 } from "./lib/record/session.ts";
 export { FlightRecorder, type FlightRecorderOptions } from "./lib/record/flight_recorder.ts";
-export type { TraceDestination, TraceWriterLike } from "./lib/record/destination.ts";
+export type {
+  LiveExportOnly,
+  OtlpLiveOptions,
+  TraceDestination,
+  TraceWriterLike,
+} from "./lib/record/destination.ts";
 export {
   contextFrom,
   isEnabled,

@@ -118,6 +118,16 @@ describe("live OTLP export", { skip }, () => {
     await undeliverable(`http://127.0.0.1:${port}`);
   });
 
+  test("start({ otlp }) exports without a trace destination", async () => {
+    await rx.reset();
+    await trace.start({ otlp: { endpoint: rx.url, serviceName: "no-file" } });
+    await work(4);
+    const stats = await trace.stop();
+    assert.deepEqual(stats.otlp, { sent: 12, dropped: 0 });
+    assert.ok(stats.events > 0);
+    assert.equal(spans().length, 12);
+  });
+
   test("a bad endpoint is a clear error from start()", async () => {
     await assert.rejects(
       trace.start(join(tempDir(), "bad.trace"), { otlp: { endpoint: "localhost:4318" } }),

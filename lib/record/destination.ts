@@ -13,11 +13,31 @@ export interface TraceWriterLike {
   flush?(): unknown;
 }
 
+/** Where and how `start`'s `otlp` option exports spans live. */
+export interface OtlpLiveOptions {
+  /** OTLP/HTTP base URL, `/v1/traces` is added (default `OTEL_EXPORTER_OTLP_ENDPOINT`, else `http://localhost:4318`). */
+  endpoint?: string;
+  /** Extra request headers, e.g. authentication (added to `OTEL_EXPORTER_OTLP_HEADERS`). */
+  headers?: Record<string, string>;
+  /** `service.name` (default `OTEL_SERVICE_NAME`, else `unknown_service:<runtime>`). */
+  serviceName?: string;
+  /** Longest time, ms, an ended span waits to be sent (default 2000); a batch of 512 goes at once. */
+  exportInterval?: number;
+  /** How long, ms, `stop` waits for the last spans to be delivered before dropping them (default 2000). */
+  stopTimeout?: number;
+}
+
 /** Where `start` writes the trace: a file path, a stream or a writer. */
 export type TraceDestination =
   | string
   | WritableStream<Uint8Array>
   | TraceWriterLike;
+
+/** `start`'s destination for no trace at all: its spans are only exported live. */
+export interface LiveExportOnly {
+  /** Where and how to export. */
+  otlp: OtlpLiveOptions;
+}
 
 /** Callbacks of a {@linkcode MainThreadOutput}. */
 export interface OutputCallbacks {

@@ -34,7 +34,12 @@ import {
   stopRuntimeSampler,
 } from "./runtime_sampler.ts";
 import { startIdleWatch, stopIdleWatch } from "./idle_watch.ts";
-import { MainThreadOutput, type TraceDestination } from "./destination.ts";
+import {
+  type LiveExportOnly,
+  MainThreadOutput,
+  type OtlpLiveOptions,
+  type TraceDestination,
+} from "./destination.ts";
 import { toText } from "./printf.ts";
 import { drainWorkerUrl } from "./worker_source.ts";
 
@@ -96,20 +101,6 @@ export interface StartOptions {
    * {@linkcode TraceStats}); a receiver that is down never slows the program.
    */
   otlp?: OtlpLiveOptions;
-}
-
-/** Where and how `start`'s `otlp` option exports spans live. */
-export interface OtlpLiveOptions {
-  /** OTLP/HTTP base URL, `/v1/traces` is added (default `OTEL_EXPORTER_OTLP_ENDPOINT`, else `http://localhost:4318`). */
-  endpoint?: string;
-  /** Extra request headers, e.g. authentication (added to `OTEL_EXPORTER_OTLP_HEADERS`). */
-  headers?: Record<string, string>;
-  /** `service.name` (default `OTEL_SERVICE_NAME`, else `unknown_service:<runtime>`). */
-  serviceName?: string;
-  /** Longest time, ms, an ended span waits to be sent (default 2000); a batch of 512 goes at once. */
-  exportInterval?: number;
-  /** How long, ms, `stop` waits for the last spans to be delivered before dropping them (default 2000). */
-  stopTimeout?: number;
 }
 
 /**
@@ -264,14 +255,20 @@ export function traceActive(): boolean {
  * is still finishing, it starts once that stop is done. The promise is
  * marked handled: awaiting it reports an error, dropping it is harmless.
  */
-export function startTrace(dest: TraceDestination, options: StartOptions = {}): Promise<void> {
+export function startTrace(
+  dest: TraceDestination | LiveExportOnly,
+  options: StartOptions = {},
+): Promise<void> {
   const busy = queued ?? session?.trace?.stopping;
   if (busy === undefined) return handled(beginTrace(dest, options));
   const begin = () => beginTrace(dest, options);
   return handled(enqueue(busy.then(begin, begin)));
 }
 
-async function beginTrace(dest: TraceDestination, options: StartOptions): Promise<void> {
+async function beginTrace(
+  dest: TraceDestination | LiveExportOnly,
+  options: StartOptions,
+): Promise<void> {
   if (session?.trace) {
     throw new Error("runtrace: start() called while tracing is already enabled");
   }
@@ -282,7 +279,12 @@ async function beginTrace(dest: TraceDestination, options: StartOptions): Promis
   );
   let target: OutputTarget;
   let output: MainThreadOutput | undefined;
-  if (typeof dest === "string") {
+  let live = options.otlp;
+  if (isLiveOnly(dest)) {
+    // No destination: the trace exists for its live export alone.
+    live = dest.otlp;
+    target = { kind: "none" };
+  } else if (typeof dest === "string") {
     if (dest === "") throw new TypeError("runtrace: start() got an empty file path");
     target = { kind: "file", path: dest };
   } else {
@@ -301,7 +303,7 @@ async function beginTrace(dest: TraceDestination, options: StartOptions): Promis
     });
     target = { kind: "port" };
   }
-  const otlp = otlpConfig(options.otlp);
+  const otlp = otlpConfig(live);
   traceFailure = undefined;
   const s = ensureSession(sizes);
   const consumer: TraceConsumer = { output, namesBefore: namesOverLimit() };
@@ -391,6 +393,14 @@ async function finishTrace(s: Session, t: TraceConsumer): Promise<TraceStats> {
   const stats: TraceStats = { events: r.events ?? 0, lost: r.lost ?? 0, namesOverLimit: namesOver };
   if (r.otlp) stats.otlp = { sent: r.otlp.sent, dropped: r.otlp.dropped };
   return stats;
+}
+
+/** Whether `dest` is `{ otlp }`: no trace destination, a live export only. */
+function isLiveOnly(dest: TraceDestination | LiveExportOnly): dest is LiveExportOnly {
+  return typeof dest === "object" && dest !== null && !(dest instanceof WritableStream) &&
+    typeof (dest as { write?: unknown }).write !== "function" &&
+    typeof (dest as { otlp?: unknown }).otlp === "object" &&
+    (dest as { otlp?: unknown }).otlp !== null;
 }
 
 /** The counter of spans the live export dropped. */
@@ -804,7 +814,7 @@ function runtimeOptions(r: RuntimeEventOptions): RuntimeEventOptions {
   };
 }
 
-function openError(dest: TraceDestination, e: ErrorInfo): Error {
+function openError(dest: TraceDestination | LiveExportOnly, e: ErrorInfo): Error {
   const what = typeof dest === "string" ? `file "${dest}"` : "destination";
   const err = new Error(`runtrace: cannot open trace ${what}: ${e.message}`);
   (err as { code?: string }).code = e.code;

@@ -18,12 +18,14 @@ import {
   type WatchableWorker,
 } from "./session.ts";
 import { contextOf, joinThread, leaveThread } from "./thread_join.ts";
-import type { TraceDestination } from "./destination.ts";
+import type { LiveExportOnly, TraceDestination } from "./destination.ts";
 
 /**
  * Start enables tracing and writes the trace to `w`: a file path (written by
  * the worker thread), a `WritableStream`, or an object with a `write(bytes)`
- * method such as `Deno.FsFile` or Bun's `FileSink`. Tracing is enabled when
+ * method such as `Deno.FsFile` or Bun's `FileSink`. With the `otlp` option
+ * the spans also go live to an OpenTelemetry receiver; `w` = `{ otlp }`
+ * exports them without writing a trace anywhere. Tracing is enabled when
  * `start` returns its promise; the promise rejects, with tracing disabled
  * again, if tracing is already enabled or `w` cannot be written. A `start`
  * called while a `stop` is finishing starts when that stop is done.
@@ -41,7 +43,7 @@ import type { TraceDestination } from "./destination.ts";
  * ```
  */
 export function start(
-  w: TraceDestination,
+  w: TraceDestination | LiveExportOnly,
   options?: StartOptions,
 ): Promise<void> {
   return startTrace(w, options);

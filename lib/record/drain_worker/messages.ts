@@ -8,8 +8,11 @@
 import type { HeaderFields } from "../../format/encoder.ts";
 import type { OtlpLiveConfig, TapTotals } from "./trace_tap.ts";
 
-/** Where a trace's bytes go: a file the worker writes, or the main thread. */
-export type OutputTarget = { kind: "file"; path: string } | { kind: "port" };
+/**
+ * Where a trace's bytes go: a file the worker writes, the main thread, or
+ * nowhere (a trace kept only for its live export's tap).
+ */
+export type OutputTarget = { kind: "file"; path: string } | { kind: "port" } | { kind: "none" };
 
 /** What the worker is started with (its `workerData`). */
 export interface DrainWorkerData {

@@ -45,6 +45,8 @@ export class TraceOutput {
   readonly pendingLimit: number = Infinity;
   /** Gets a copy of every sealed byte too (the live export), until it is closed. */
   tap?: TraceTap;
+  /** A `none` target: sealed bytes go to the tap alone. */
+  private discard = false;
 
   private constructor(writer: TraceWriter, fd: number, port: WorkerPort) {
     this.writer = writer;
@@ -116,6 +118,7 @@ export class TraceOutput {
     }
     const t = new TraceOutput(w, fd, port);
     t.tap = tap;
+    t.discard = target.kind === "none";
     if (fd >= 0) {
       tap?.write(w.out.buf.slice(0, w.out.pos));
       t.pos = w.out.pos;
@@ -135,7 +138,7 @@ export class TraceOutput {
     const o = this.writer.out;
     if (o.pos === 0) return;
     this.tap?.write(o.buf.slice(0, o.pos));
-    if (this.error === undefined) {
+    if (this.error === undefined && !this.discard) {
       try {
         if (this.fd >= 0) {
           if (this.stale) ftruncateSync(this.fd, this.pos);
