@@ -9,11 +9,10 @@
  */
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { createServer } from "node:http";
 import { join } from "node:path";
 import * as trace from "../mod.ts";
 import { isTracedTestRun } from "../lib/testing/test_tracing.ts";
-import { type Json, Receiver } from "./otlp_receiver.ts";
+import { closedPortUrl, type Json, Receiver } from "./otlp_receiver.ts";
 import { protobufjs } from "./proto_schema.ts";
 import { readTrace, tempDir } from "./helpers.ts";
 
@@ -111,11 +110,7 @@ describe("live OTLP export", { skip }, () => {
   });
 
   test("a closed port: likewise", async () => {
-    const closed = createServer();
-    await new Promise<void>((r) => closed.listen(0, "127.0.0.1", r));
-    const port = (closed.address() as { port: number }).port;
-    await new Promise((r) => closed.close(r));
-    await undeliverable(`http://127.0.0.1:${port}`);
+    await undeliverable(await closedPortUrl());
   });
 
   test("start({ otlp }) exports without a trace destination", async () => {

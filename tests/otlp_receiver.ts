@@ -116,3 +116,12 @@ export class Receiver {
     await new Promise((r) => this.server.close(r));
   }
 }
+
+/** The URL of a port on 127.0.0.1 that was just free and is closed: nothing answers there. */
+export async function closedPortUrl(): Promise<string> {
+  const closed = createServer();
+  await new Promise<void>((r) => closed.listen(0, "127.0.0.1", r));
+  const port = (closed.address() as { port: number }).port;
+  await new Promise((r) => closed.close(r));
+  return `http://127.0.0.1:${port}`;
+}

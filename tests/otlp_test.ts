@@ -11,7 +11,6 @@
 
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { createServer } from "node:http";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseTrace, TraceDecoder } from "../read.ts";
@@ -21,7 +20,14 @@ import { OtlpExporter, type OtlpOptions } from "../lib/export/otlp.ts";
 import { craftTrace } from "./craft_trace.ts";
 import { concat, runFile, tempDir } from "./helpers.ts";
 import { type PbType, protobufjs } from "./proto_schema.ts";
-import { decodeRequest, type Json, Receiver, spansOf, types } from "./otlp_receiver.ts";
+import {
+  closedPortUrl,
+  decodeRequest,
+  type Json,
+  Receiver,
+  spansOf,
+  types,
+} from "./otlp_receiver.ts";
 
 const here = (p: string) => new URL(p, import.meta.url).pathname;
 const skip = protobufjs.skip;
@@ -374,15 +380,11 @@ describe("runtrace push to a loopback OTLP/HTTP receiver", { skip }, () => {
   });
 
   test("an unreachable receiver is a clear error", async () => {
-    const closed = createServer();
-    await new Promise<void>((r) => closed.listen(0, "127.0.0.1", r));
-    const port = (closed.address() as { port: number }).port;
-    await new Promise((r) => closed.close(r));
     const r = await run([
       "push",
       here("./fixtures/cappuccino.trace"),
       "--endpoint",
-      `http://127.0.0.1:${port}`,
+      await closedPortUrl(),
       "--retries",
       "0",
     ]);
