@@ -123,6 +123,23 @@ describe("live OTLP export", { skip }, () => {
     assert.equal(spans().length, 12);
   });
 
+  test("a flight recorder runs beside it, and snapshots", async () => {
+    await rx.reset();
+    const fr = new trace.FlightRecorder();
+    fr.start();
+    await trace.start(join(tempDir(), "beside.trace"), { otlp: { endpoint: rx.url } });
+    await work(5);
+    const snapshot = join(tempDir(), "snapshot.trace");
+    assert.ok((await fr.writeTo(snapshot)) > 0);
+    const stats = await trace.stop();
+    await work(1); // recorded by the flight recorder alone
+    assert.ok((await fr.writeTo(snapshot)) > 0);
+    await fr.stop();
+    assert.deepEqual(stats.otlp, { sent: 15, dropped: 0 });
+    assert.equal(spans().length, 15);
+    assert.equal(readTrace(snapshot).tasks.length, 6);
+  });
+
   test("a bad endpoint is a clear error from start()", async () => {
     await assert.rejects(
       trace.start(join(tempDir(), "bad.trace"), { otlp: { endpoint: "localhost:4318" } }),
