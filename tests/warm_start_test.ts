@@ -12,7 +12,7 @@ import { join } from "node:path";
 import * as trace from "../mod.ts";
 import { drainWorker } from "../lib/record/session.ts";
 import { isTracedTestRun } from "../lib/testing/test_tracing.ts";
-import { busy, modUrl, readTrace, runScript, sleep, tempDir } from "./helpers.ts";
+import { modUrl, readTrace, runScript, sleep, tempDir } from "./helpers.ts";
 
 /** Under a traced test run (RUNTRACE) the run owns the trace; these tests start their own. */
 const skip = isTracedTestRun() ? "RUNTRACE holds the trace" : false;
@@ -77,30 +77,34 @@ describe("warm start", { skip }, () => {
     assert.equal(readTrace(join(dir, "b.trace")).logs[0].message, "after idle");
   });
 
-  test("an idle session stops its heartbeat, and the next event restarts it with stalls timed", async () => {
+  // In a process of its own: the heartbeat stops only while the process is
+  // quiet, and Bun runs every test file in one process whose other work (a
+  // retiring worker, a browser test's socket) is not quiet.
+  test("an idle session stops its heartbeat, and the next event restarts it with stalls timed", () => {
     const path = join(tempDir(), "t.trace");
-    await trace.start(path);
-    await sleep(1000); // idle: after 100 ms the heartbeat stops sampling
-    const [ctx, task] = trace.newTask("request");
-    trace.withRegion(ctx, "blockingWork", () => busy(200));
-    await sleep(30);
-    task.end();
-    await trace.stop();
+    const r = runScript(
+      `import * as trace from ${JSON.stringify(modUrl)};
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+await trace.start(${JSON.stringify(path)});
+await sleep(1000); // idle: after 100 ms the heartbeat stops sampling
+const [ctx, task] = trace.newTask("request");
+trace.withRegion(ctx, "blockingWork", () => {
+  const end = performance.now() + 200;
+  while (performance.now() < end);
+});
+await sleep(30);
+task.end();
+await trace.stop();
+`,
+      { timeoutMs: 20_000 },
+    );
+    assert.equal(r.status, 0, r.stderr);
     const t = readTrace(path);
     const heap = t.counters.filter((c) => c.name === "heap.used");
-    // Sampling every 10 ms for the whole second would leave no gap over 10 ms.
-    // The heartbeat may stop later than 100 ms in (it also waits for the
-    // process to be quiet, which other work in a shared test process delays),
-    // so the idle second is judged by its longest silence, not a count.
-    const begun = t.tasks[0].start ?? 0;
-    let silence = 0;
-    for (let i = 1; i < heap.length && heap[i].time <= begun; i++) {
-      silence = Math.max(silence, heap[i].time - heap[i - 1].time);
-    }
-    const lastBefore = heap.filter((c) => c.time <= begun).at(-1);
-    if (lastBefore) silence = Math.max(silence, begun - lastBefore.time);
-    assert.ok(silence >= 400e6, `longest gap between heap samples ${silence / 1e6}ms`);
+    // Sampling every 10 ms for the whole second would give about 100.
+    assert.ok(heap.length < 40, `${heap.length} heap samples`);
     // Stalls before the task are the loaded machine's, not this loop's.
+    const begun = t.tasks[0].start ?? 0;
     const stalls = t.stalls.filter((s) => s.end - s.start > 50e6 && s.end > begun);
     assert.equal(stalls.length, 1, JSON.stringify(t.stalls));
     const ms = (stalls[0].end - stalls[0].start) / 1e6;
