@@ -1,0 +1,474 @@
+/**
+ * Issue 11's loopback HTTP rows: a service's throughput traced against
+ * untraced, with tracing left on (steady) and with a session started and
+ * stopped every 0.8 s (cycling: `start` → 0.8 s → `stop` → `start` …, the
+ * harshest reading of "every 0.8 s", each session writing a file).
+ *
+ * The server is this process: `Deno.serve` / `Bun.serve` on 127.0.0.1, each
+ * request a task (`traceRequests`, or `newTask` with `--task=plain`) with 3
+ * `withRegion` (one of them async) and a `log` around about 100 µs of work,
+ * calibrated at startup. The load comes from a child process of the same
+ * runtime (so it does not share the server's event loop): raw HTTP/1.1 over
+ * `node:net`, keep-alive, `--connections` connections each with one request
+ * in flight, which costs far less per request than `fetch` and keeps the
+ * server's main thread saturated (its busy share is printed: a figure under
+ * 90 % means the generator or the machine, not the server, set the pace).
+ *
+ * Blocks of `--block` seconds of the three modes alternate A B C C B A per
+ * round (so drift and load hit them alike), with a settling pause between
+ * blocks; throughput is counted by the server. Ratios are taken within each
+ * round (the mode's two blocks against untraced's two), median over rounds.
+ * Also: the server process's CPU per request (all threads, and its main
+ * thread alone, from /proc/self/task), the other processes' CPU on the
+ * machine during the blocks (/proc/stat), and the wall time of `await
+ * start()` and `await stop()` in the cycling blocks.
+ *
+ * Run: `deno run -A bench/http_cycle_bench.ts` or `bun bench/http_cycle_bench.ts`
+ * (`--rounds N` default 5, `--block S` default 4, `--connections N` default
+ * 32, `--work-us U` default 100, `--cycle-ms M` default 800, `--task=plain`).
+ * The defaults take about 2.5 minutes per runtime.
+ *
+ * @module
+ */
+
+import process from "node:process";
+import { spawn } from "node:child_process";
+import { connect } from "node:net";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import * as trace from "../mod.ts";
+import { traceRequests } from "../http.ts";
+
+const arg = (name: string, dflt: number) => {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? Number(process.argv[i + 1]) : dflt;
+};
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const isDeno = "Deno" in globalThis;
+
+// ---------------------------------------------------------------------------
+// The load generator (child process): `--role load --port P --connections N`.
+
+/** Keeps `n` keep-alive connections each with one GET in flight, until stdin closes. */
+function generateLoad(port: number, n: number): void {
+  const request = new TextEncoder().encode(
+    `GET /users/42 HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n\r\n`,
+  );
+  const open = () => {
+    const sock = connect({ host: "127.0.0.1", port });
+    sock.setNoDelay(true);
+    let buf = "";
+    sock.on("connect", () => sock.write(request));
+    sock.on("data", (chunk: Uint8Array | string) => {
+      buf += typeof chunk === "string" ? chunk : latin1.decode(chunk);
+      // Responses come whole and one at a time: headers, then content-length bytes.
+      for (;;) {
+        const end = buf.indexOf("\r\n\r\n");
+        if (end < 0) return;
+        const m = /content-length: *(\d+)/i.exec(buf.slice(0, end));
+        const total = end + 4 + (m ? Number(m[1]) : 0);
+        if (buf.length < total) return;
+        buf = buf.slice(total);
+        sock.write(request);
+      }
+    });
+    sock.on("error", () => {});
+    sock.on("close", () => setTimeout(open, 10));
+  };
+  for (let i = 0; i < n; i++) open();
+  process.stdin.on("end", () => process.exit(0));
+  process.stdin.on("close", () => process.exit(0));
+  process.stdin.resume();
+}
+const latin1 = new TextDecoder("latin1");
+
+// ---------------------------------------------------------------------------
+// The service.
+
+/** Real work: FNV-1a over a buffer, `units` passes of 256 bytes. */
+const data = new Uint8Array(256).map((_, i) => (i * 131) & 255);
+let sink = 0;
+function work(units: number): void {
+  let h = 0x811c9dc5;
+  for (let u = 0; u < units; u++) {
+    for (let i = 0; i < 256; i++) h = Math.imul(h ^ data[i], 16777619);
+  }
+  sink ^= h;
+}
+
+/**
+ * Units of {@linkcode work} per µs of CPU on this runtime: process CPU time,
+ * not wall time, which a loaded machine stretches. Best of 7 runs of about
+ * 50 ms after a warm-up.
+ */
+function calibrate(): number {
+  for (let k = 0; k < 200; k++) work(100);
+  let best = 0;
+  for (let k = 0; k < 7; k++) {
+    const c0 = process.cpuUsage();
+    work(20_000);
+    const c = process.cpuUsage(c0);
+    best = Math.max(best, 20_000 / Math.max(1, c.user + c.system));
+  }
+  return best;
+}
+
+/** The handler: 3 regions (the middle one async) and a log around `units` of work. */
+function makeApp(units: number) {
+  const a = Math.round(units * 0.25), b = Math.round(units * 0.5), c = units - a - b;
+  const user = { id: 0, name: "Ada", roles: ["admin", "dev"], bio: "x".repeat(200) };
+  return async (req: Request): Promise<Response> => {
+    const id = req.url.slice(req.url.lastIndexOf("/") + 1);
+    trace.withRegion("auth", () => work(a));
+    const u = await trace.withRegion("db", async () => {
+      await null;
+      work(b);
+      return { ...user, id: Number(id) };
+    });
+    trace.log("user", id);
+    const body = trace.withRegion("render", () => {
+      work(c);
+      return JSON.stringify(u);
+    });
+    return new Response(body, { headers: { "content-type": "application/json" } });
+  };
+}
+
+type Handler = (req: Request) => Promise<Response>;
+
+/** Serves `handler` on 127.0.0.1; resolves to the port and a close function. */
+async function serve(handler: Handler): Promise<{ port: number; close: () => Promise<void> }> {
+  const g = globalThis as {
+    Deno?: {
+      serve(
+        o: { hostname: string; port: number; onListen(a: { port: number }): void },
+        h: Handler,
+      ): { shutdown(): Promise<void> };
+    };
+    Bun?: {
+      serve(o: { hostname: string; port: number; fetch: Handler }): {
+        port: number;
+        stop(force?: boolean): unknown;
+      };
+    };
+  };
+  if (g.Deno) {
+    return await new Promise((resolve) => {
+      const s = g.Deno!.serve({
+        hostname: "127.0.0.1",
+        port: 0,
+        onListen: ({ port }) => resolve({ port, close: () => s.shutdown() }),
+      }, handler);
+    });
+  }
+  const s = g.Bun!.serve({ hostname: "127.0.0.1", port: 0, fetch: handler });
+  return { port: s.port, close: async () => void await s.stop(true) };
+}
+
+// ---------------------------------------------------------------------------
+// CPU accounting from /proc.
+
+const TICK_MS = 10; // USER_HZ is 100 on Linux
+
+/** utime + stime, ms, of a /proc stat line. */
+function statMs(path: string): number {
+  try {
+    const s = readFileSync(path, "utf8");
+    const f = s.slice(s.lastIndexOf(")") + 2).split(" ");
+    return (Number(f[11]) + Number(f[12])) * TICK_MS;
+  } catch {
+    return 0;
+  }
+}
+
+/** Busy CPU time, ms, of the whole machine (all cores) from /proc/stat. */
+function machineBusyMs(): number {
+  try {
+    const f = readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1)
+      .map(Number);
+    // user nice system idle iowait irq softirq steal
+    return (f[0] + f[1] + f[2] + f[5] + f[6] + f[7]) * TICK_MS;
+  } catch {
+    return 0;
+  }
+}
+
+interface CpuSample {
+  /** Process CPU, ms, all threads. */
+  process: number;
+  /** The main thread's CPU, ms. */
+  main: number;
+  /** The load generator's CPU, ms. */
+  load: number;
+  /** The machine's busy CPU, ms. */
+  machine: number;
+}
+
+function cpuSample(loadPid: number): CpuSample {
+  const c = process.cpuUsage();
+  return {
+    process: (c.user + c.system) / 1000,
+    main: statMs(`/proc/self/task/${process.pid}/stat`),
+    load: statMs(`/proc/${loadPid}/stat`),
+    machine: machineBusyMs(),
+  };
+}
+
+/** Per-thread CPU, ms, by `name:tid`, for the threads' table at the end. */
+function threadCpu(): Map<string, number> {
+  const out = new Map<string, number>();
+  try {
+    for (const tid of readdirSync("/proc/self/task")) {
+      let name = "?";
+      try {
+        name = readFileSync(`/proc/self/task/${tid}/comm`, "utf8").trim();
+      } catch { /* gone */ }
+      out.set(`${name}:${tid}`, statMs(`/proc/self/task/${tid}/stat`));
+    }
+  } catch { /* no /proc */ }
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// The blocks.
+
+type Mode = "untraced" | "steady" | "cycling";
+
+interface Block {
+  mode: Mode;
+  requests: number;
+  seconds: number;
+  cpu: CpuSample;
+}
+
+let served = 0;
+
+async function runBlock(
+  mode: Mode,
+  seconds: number,
+  cycleMs: number,
+  dir: string,
+  loadPid: number,
+  startStop: { start: number[]; stop: number[] },
+): Promise<Block> {
+  let cycling = false;
+  let cycler: Promise<void> | undefined;
+  if (mode === "steady") await trace.start(join(dir, "steady.trace"));
+  if (mode === "cycling") {
+    cycling = true;
+    cycler = (async () => {
+      while (cycling) {
+        let t = performance.now();
+        await trace.start(join(dir, "cycle.trace"));
+        startStop.start.push(performance.now() - t);
+        const due = performance.now() + cycleMs;
+        while (cycling && performance.now() < due) {
+          await sleep(Math.min(50, due - performance.now()));
+        }
+        t = performance.now();
+        await trace.stop();
+        startStop.stop.push(performance.now() - t);
+      }
+    })();
+  }
+  const r0 = served, c0 = cpuSample(loadPid), t0 = performance.now();
+  await sleep(seconds * 1000);
+  const r1 = served, c1 = cpuSample(loadPid), t1 = performance.now();
+  cycling = false;
+  await cycler;
+  if (mode === "steady") await trace.stop();
+  return {
+    mode,
+    requests: r1 - r0,
+    seconds: (t1 - t0) / 1000,
+    cpu: {
+      process: c1.process - c0.process,
+      main: c1.main - c0.main,
+      load: c1.load - c0.load,
+      machine: c1.machine - c0.machine,
+    },
+  };
+}
+
+function loadavg(): string {
+  try {
+    return readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
+  } catch {
+    return "?";
+  }
+}
+
+async function main(): Promise<void> {
+  if (process.argv.includes("--role")) {
+    return generateLoad(arg("--port", 0), arg("--connections", 32));
+  }
+  const rounds = arg("--rounds", 5);
+  const blockSeconds = arg("--block", 4);
+  const connections = arg("--connections", 32);
+  const workUs = arg("--work-us", 100);
+  const cycleMs = arg("--cycle-ms", 800);
+  const plainTask = process.argv.includes("--task=plain");
+  const runtime = isDeno
+    ? `deno ${(globalThis as unknown as { Deno: { version: { deno: string } } }).Deno.version.deno}`
+    : `bun ${(globalThis as unknown as { Bun: { version: string } }).Bun.version}`;
+
+  const perUs = calibrate();
+  const units = Math.max(1, Math.round(workUs * perUs));
+  const app = makeApp(units);
+  const handler: Handler = plainTask
+    ? async (req) => {
+      if (!trace.isEnabled()) return countServed(await app(req));
+      const [ctx, task] = trace.newTask("GET /users/:id");
+      try {
+        return countServed(await ctx.run(() => app(req)));
+      } finally {
+        task.end();
+      }
+    }
+    : (() => {
+      const wrapped = traceRequests(app, { route: () => "/users/:id" });
+      return async (req: Request) => countServed(await wrapped(req));
+    })();
+  const server = await serve(handler);
+  const dir = mkdtempSync(join(tmpdir(), "runtrace-httpcycle-"));
+  const script = new URL(import.meta.url).pathname;
+  const args = isDeno ? ["run", "-A", script] : [script];
+  const child = spawn(process.execPath, [
+    ...args,
+    "--role",
+    "load",
+    "--port",
+    String(server.port),
+    "--connections",
+    String(connections),
+  ], { stdio: ["pipe", "inherit", "inherit"] });
+  const startStop = { start: [] as number[], stop: [] as number[] };
+  const blocks: Block[] = [];
+  const loadBefore = loadavg();
+  const threads0 = threadCpu();
+  try {
+    // Warm-up: the JIT, the connections, and the drain worker's first start.
+    await sleep(1500);
+    await runBlock("cycling", 2, cycleMs, dir, child.pid!, { start: [], stop: [] });
+    await runBlock("untraced", 1, cycleMs, dir, child.pid!, startStop);
+    startStop.start.length = startStop.stop.length = 0;
+    const only = ["untraced", "steady", "cycling"].find((m) => process.argv.includes(`--only=${m}`));
+    const order: Mode[] = only
+      ? Array(6).fill(only)
+      : ["untraced", "steady", "cycling", "cycling", "steady", "untraced"];
+    for (let r = 0; r < rounds; r++) {
+      for (const mode of order) {
+        await sleep(300);
+        blocks.push(await runBlock(mode, blockSeconds, cycleMs, dir, child.pid!, startStop));
+      }
+    }
+  } finally {
+    child.stdin?.end();
+    child.kill();
+    await server.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const threads1 = threadCpu();
+  report({
+    runtime,
+    rounds,
+    blockSeconds,
+    connections,
+    workUs,
+    units,
+    cycleMs,
+    plainTask,
+    blocks,
+    startStop,
+    loadBefore,
+    threads: [...threads1].map(([k, v]) => [k, v - (threads0.get(k) ?? 0)] as [string, number]),
+  });
+}
+
+function countServed(res: Response): Response {
+  served++;
+  return res;
+}
+
+interface ReportInput {
+  runtime: string;
+  rounds: number;
+  blockSeconds: number;
+  connections: number;
+  workUs: number;
+  units: number;
+  cycleMs: number;
+  plainTask: boolean;
+  blocks: Block[];
+  startStop: { start: number[]; stop: number[] };
+  loadBefore: string;
+  threads: [string, number][];
+}
+
+function report(o: ReportInput): void {
+  const modes: Mode[] = ["untraced", "steady", "cycling"];
+  const of = (m: Mode, bs = o.blocks) => bs.filter((b) => b.mode === m);
+  const rate = (bs: Block[]) =>
+    bs.reduce((s, b) => s + b.requests, 0) / bs.reduce((s, b) => s + b.seconds, 0);
+  const perRound = (m: Mode) => {
+    const out: number[] = [];
+    for (let r = 0; r < o.rounds; r++) {
+      const bs = o.blocks.slice(r * 6, r * 6 + 6);
+      out.push(rate(of(m, bs)) / rate(of("untraced", bs)));
+    }
+    return out;
+  };
+  const f = (x: number, d = 1) => x.toFixed(d);
+  console.log(
+    `### ${o.runtime}: ${o.rounds} rounds of A B C C B A, ${o.blockSeconds} s blocks, ` +
+      `${o.connections} connections, ${o.workUs} µs of work (${o.units} units), ` +
+      `sessions of ${o.cycleMs} ms, task by ${o.plainTask ? "newTask" : "traceRequests"}\n`,
+  );
+  console.log(`load average before ${o.loadBefore}, after ${loadavg()}\n`);
+  console.log(
+    "| mode | requests/s, median block (min–max) | traced / untraced, median of rounds (min–max) | " +
+      "server CPU µs / request | main thread µs / request | main thread busy | " +
+      "generator CPU µs / request | other processes, cores |",
+  );
+  console.log("|---|---:|---:|---:|---:|---:|---:|---:|");
+  for (const m of modes) {
+    const bs = of(m);
+    const rates = bs.map((b) => b.requests / b.seconds);
+    const ratios = m === "untraced" ? undefined : perRound(m);
+    const sum = (g: (b: Block) => number) => bs.reduce((s, b) => s + g(b), 0);
+    const n = sum((b) => b.requests), secs = sum((b) => b.seconds);
+    const other = (sum((b) => b.cpu.machine) - sum((b) => b.cpu.process) - sum((b) => b.cpu.load)) /
+      (secs * 1000);
+    console.log(
+      `| ${m} | ${f(median(rates), 0)} (${f(Math.min(...rates), 0)}–${f(Math.max(...rates), 0)}) | ${
+        ratios
+          ? `${f(median(ratios), 3)} (${f(Math.min(...ratios), 3)}–${f(Math.max(...ratios), 3)})`
+          : "—"
+      } | ${f((sum((b) => b.cpu.process) * 1000) / n)} | ${f((sum((b) => b.cpu.main) * 1000) / n)} | ${
+        f((sum((b) => b.cpu.main) / (secs * 1000)) * 100, 0)
+      }% | ${f((sum((b) => b.cpu.load) * 1000) / n)} | ${f(Math.max(0, other), 2)} |`,
+    );
+  }
+  const ss = o.startStop;
+  if (ss.start.length > 0) {
+    const q = (xs: number[]) =>
+      `${f(median(xs), 2)} ms (${f(Math.min(...xs), 2)}–${f(Math.max(...xs), 2)})`;
+    console.log(
+      `\nCycling blocks: ${ss.start.length} sessions; \`await start()\` ${q(ss.start)}, ` +
+        `\`await stop()\` ${q(ss.stop)} (median, min–max).`,
+    );
+  }
+  const top = o.threads.filter(([, v]) => v > 0).sort((a, b) => b[1] - a[1]).slice(0, 8);
+  console.log(
+    `\nServer threads' CPU over the whole run (name:tid ms): ${
+      top.map(([k, v]) => `${k} ${v}`).join(", ")
+    }`,
+  );
+}
+
+if (import.meta.main || (globalThis as { HB_MAIN?: boolean }).HB_MAIN) await main();
