@@ -25,7 +25,9 @@
  *
  * Run: `deno run -A bench/http_cycle_bench.ts` or `bun bench/http_cycle_bench.ts`
  * (`--rounds N` default 5, `--block S` default 4, `--connections N` default
- * 32, `--work-us U` default 100, `--cycle-ms M` default 800, `--task=plain`).
+ * 32, `--work-us U` default 100, `--cycle-ms M` default 800, `--task=plain`
+ * for `newTask` in place of `traceRequests`, `--no-runtime` for `start()`
+ * with `runtime: false`, `--only=MODE` to run one mode alone, for profiling).
  * The defaults take about 2.5 minutes per runtime.
  *
  * @module
@@ -256,6 +258,10 @@ interface Block {
 }
 
 let served = 0;
+/** `start()`'s options: `--no-runtime` turns the runtime sampler off. */
+const startOptions: trace.StartOptions = process.argv.includes("--no-runtime")
+  ? { runtime: false }
+  : {};
 
 async function runBlock(
   mode: Mode,
@@ -267,13 +273,13 @@ async function runBlock(
 ): Promise<Block> {
   let cycling = false;
   let cycler: Promise<void> | undefined;
-  if (mode === "steady") await trace.start(join(dir, "steady.trace"));
+  if (mode === "steady") await trace.start(join(dir, "steady.trace"), startOptions);
   if (mode === "cycling") {
     cycling = true;
     cycler = (async () => {
       while (cycling) {
         let t = performance.now();
-        await trace.start(join(dir, "cycle.trace"));
+        await trace.start(join(dir, "cycle.trace"), startOptions);
         startStop.start.push(performance.now() - t);
         const due = performance.now() + cycleMs;
         while (cycling && performance.now() < due) {
@@ -424,51 +430,55 @@ interface ReportInput {
 function report(o: ReportInput): void {
   const modes: Mode[] = ["untraced", "steady", "cycling"];
   const of = (m: Mode, bs = o.blocks) => bs.filter((b) => b.mode === m);
-  const rate = (bs: Block[]) =>
-    bs.reduce((s, b) => s + b.requests, 0) / bs.reduce((s, b) => s + b.seconds, 0);
-  const perRound = (m: Mode) => {
+  const total = (bs: Block[], g: (b: Block) => number) => bs.reduce((s, b) => s + g(b), 0);
+  const rate = (bs: Block[]) => total(bs, (b) => b.requests) / total(bs, (b) => b.seconds);
+  const perRequest = (g: (b: Block) => number) => (bs: Block[]) =>
+    total(bs, g) / total(bs, (b) => b.requests);
+  /** `stat` of mode `m` over untraced's, within each round (its two blocks each). */
+  const perRound = (m: Mode, stat: (bs: Block[]) => number) => {
     const out: number[] = [];
     for (let r = 0; r < o.rounds; r++) {
       const bs = o.blocks.slice(r * 6, r * 6 + 6);
-      out.push(rate(of(m, bs)) / rate(of("untraced", bs)));
+      out.push(stat(of(m, bs)) / stat(of("untraced", bs)));
     }
     return out;
   };
   const f = (x: number, d = 1) => x.toFixed(d);
+  const spread = (xs: number[], d: number) =>
+    `${f(median(xs), d)} (${f(Math.min(...xs), d)}–${f(Math.max(...xs), d)})`;
   console.log(
     `### ${o.runtime}: ${o.rounds} rounds of A B C C B A, ${o.blockSeconds} s blocks, ` +
       `${o.connections} connections, ${o.workUs} µs of work (${o.units} units), ` +
-      `sessions of ${o.cycleMs} ms, task by ${o.plainTask ? "newTask" : "traceRequests"}\n`,
+      `sessions of ${o.cycleMs} ms, task by ${o.plainTask ? "newTask" : "traceRequests"}` +
+      `${startOptions.runtime === false ? ", runtime: false" : ""}\n`,
   );
   console.log(`load average before ${o.loadBefore}, after ${loadavg()}\n`);
   console.log(
-    "| mode | requests/s, median block (min–max) | traced / untraced, median of rounds (min–max) | " +
-      "server CPU µs / request | main thread µs / request | main thread busy | " +
-      "generator CPU µs / request | other processes, cores |",
+    "| mode | requests/s, median block (min–max) | throughput traced / untraced | " +
+      "server CPU µs / request | CPU / request, traced / untraced | main thread µs / request | " +
+      "main thread's, traced / untraced | main thread busy | generator µs / request | " +
+      "other processes, cores |",
   );
-  console.log("|---|---:|---:|---:|---:|---:|---:|---:|");
+  console.log("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+  const cpu = perRequest((b) => b.cpu.process), main = perRequest((b) => b.cpu.main);
   for (const m of modes) {
     const bs = of(m);
-    const rates = bs.map((b) => b.requests / b.seconds);
-    const ratios = m === "untraced" ? undefined : perRound(m);
-    const sum = (g: (b: Block) => number) => bs.reduce((s, b) => s + g(b), 0);
-    const n = sum((b) => b.requests), secs = sum((b) => b.seconds);
-    const other = (sum((b) => b.cpu.machine) - sum((b) => b.cpu.process) - sum((b) => b.cpu.load)) /
-      (secs * 1000);
+    const secs = total(bs, (b) => b.seconds) * 1000;
+    const other = (total(bs, (b) => b.cpu.machine - b.cpu.process - b.cpu.load)) / secs;
+    const ratio = (stat: (bs: Block[]) => number) =>
+      m === "untraced" ? "—" : spread(perRound(m, stat), 3);
     console.log(
-      `| ${m} | ${f(median(rates), 0)} (${f(Math.min(...rates), 0)}–${
-        f(Math.max(...rates), 0)
-      }) | ${
-        ratios
-          ? `${f(median(ratios), 3)} (${f(Math.min(...ratios), 3)}–${f(Math.max(...ratios), 3)})`
-          : "—"
-      } | ${f((sum((b) => b.cpu.process) * 1000) / n)} | ${
-        f((sum((b) => b.cpu.main) * 1000) / n)
-      } | ${f((sum((b) => b.cpu.main) / (secs * 1000)) * 100, 0)}% | ${
-        f((sum((b) => b.cpu.load) * 1000) / n)
-      } | ${f(Math.max(0, other), 2)} |`,
+      `| ${m} | ${spread(bs.map((b) => b.requests / b.seconds), 0)} | ${ratio(rate)} | ` +
+        `${f(cpu(bs) * 1000)} | ${ratio(cpu)} | ${f(main(bs) * 1000)} | ${ratio(main)} | ` +
+        `${f((total(bs, (b) => b.cpu.main) / secs) * 100, 0)}% | ` +
+        `${f(perRequest((b) => b.cpu.load)(bs) * 1000)} | ${f(Math.max(0, other), 2)} |`,
     );
   }
+  console.log(
+    "\nRatios are per round (a mode's two blocks against untraced's two), median (min–max)" +
+      " over rounds. With the main thread saturated (busy near 100 %), throughput follows" +
+      " its CPU per request; on a loaded machine the CPU ratios are the steadier figure.",
+  );
   const ss = o.startStop;
   if (ss.start.length > 0) {
     const q = (xs: number[]) =>
