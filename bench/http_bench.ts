@@ -50,15 +50,22 @@ function parseFlags(argv: string[]): Flags {
   return f;
 }
 
-type Handler = (req: Request) => Response | Promise<Response>;
+/** A fetch-style handler. */
+export type Handler = (req: Request) => Response | Promise<Response>;
 
-interface Server {
+/** A loopback server: the URL of its `/users/42` and how to close it. */
+export interface Server {
+  /** `http://127.0.0.1:PORT/users/42`. */
   url: string;
+  /** Shuts the server down. */
   close(): Promise<void>;
 }
 
-/** A server on 127.0.0.1 whose handler can be swapped between runs. */
-async function serve(handler: () => Handler): Promise<Server> {
+/**
+ * A server on 127.0.0.1 (`Deno.serve` or `Bun.serve`) whose handler can be
+ * swapped between runs: each request calls `handler()` for the current one.
+ */
+export async function serve(handler: () => Handler): Promise<Server> {
   const fetchHandler: Handler = (req) => handler()(req);
   const g = globalThis as {
     Deno?: {

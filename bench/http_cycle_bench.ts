@@ -41,6 +41,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as trace from "../mod.ts";
 import { traceRequests } from "../http.ts";
+import { serve } from "./http_bench.ts";
 
 const arg = (name: string, dflt: number) => {
   const i = process.argv.indexOf(name);
@@ -151,35 +152,6 @@ function makeApp(units: number) {
 }
 
 type Handler = (req: Request) => Promise<Response>;
-
-/** Serves `handler` on 127.0.0.1; resolves to the port and a close function. */
-async function serve(handler: Handler): Promise<{ port: number; close: () => Promise<void> }> {
-  const g = globalThis as {
-    Deno?: {
-      serve(
-        o: { hostname: string; port: number; onListen(a: { port: number }): void },
-        h: Handler,
-      ): { shutdown(): Promise<void> };
-    };
-    Bun?: {
-      serve(o: { hostname: string; port: number; fetch: Handler }): {
-        port: number;
-        stop(force?: boolean): unknown;
-      };
-    };
-  };
-  if (g.Deno) {
-    return await new Promise((resolve) => {
-      const s = g.Deno!.serve({
-        hostname: "127.0.0.1",
-        port: 0,
-        onListen: ({ port }) => resolve({ port, close: () => s.shutdown() }),
-      }, handler);
-    });
-  }
-  const s = g.Bun!.serve({ hostname: "127.0.0.1", port: 0, fetch: handler });
-  return { port: s.port, close: async () => void await s.stop(true) };
-}
 
 // ---------------------------------------------------------------------------
 // CPU accounting from /proc.
@@ -349,7 +321,8 @@ async function main(): Promise<void> {
       const wrapped = traceRequests(app, { route: () => "/users/:id" });
       return async (req: Request) => countServed(await wrapped(req));
     })();
-  const server = await serve(handler);
+  const server = await serve(() => handler);
+  const port = Number(new URL(server.url).port);
   const dir = mkdtempSync(join(tmpdir(), "runtrace-httpcycle-"));
   const script = new URL(import.meta.url).pathname;
   const args = isDeno ? ["run", "-A", script] : [script];
@@ -358,7 +331,7 @@ async function main(): Promise<void> {
     "--role",
     "load",
     "--port",
-    String(server.port),
+    String(port),
     "--connections",
     String(connections),
   ], { stdio: ["pipe", "inherit", "inherit"] });
