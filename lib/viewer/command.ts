@@ -6,13 +6,16 @@
  * @module
  */
 
+import { statSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
-import { createServer, type Server } from "node:http";
 import { basename, extname } from "node:path";
 import process from "node:process";
 import { isEntryPoint } from "../cli/entry_point.ts";
 import { TraceDecoder, TraceFormatError } from "../format/decoder.ts";
 import { renderViewerHtml } from "./html.ts";
+import { listenLocal, send, type Served } from "./serve/local_server.ts";
+import { openIndex } from "./serve/index_path.ts";
+import { serveTrace } from "./serve/trace_server.ts";
 
 const USAGE = "usage: runtrace view FILE [-o OUT.html] [--serve] [--port N]";
 
@@ -20,10 +23,14 @@ const HELP = `${USAGE}
 
 Writes a self-contained HTML page (timeline, Tasks, Regions and Logs views)
 for the trace FILE ("-" reads standard input). Open it in a browser; it makes
-no network requests and can be mailed as it is.
+no network requests and can be mailed as it is. Past 2 M events such a page
+is slow to open: use --serve.
 
   -o, --output OUT  where to write the page (default: FILE with .html)
-  --serve           serve the page on 127.0.0.1 instead of writing it
+  --serve           index FILE once (FILE.idx, or ~/.cache/runtrace/index/ if
+                    its directory is not writable) and serve the viewer on
+                    127.0.0.1, answering its queries from the index: opens
+                    traces of any size
   --port N          port for --serve (default: any free port)
   -h, --help        this help
 `;
@@ -165,41 +172,17 @@ export function serveHtml(
   port: number,
   signal: AbortSignal,
 ): Promise<{ url: string; closed: Promise<void> }> {
-  const body = new TextEncoder().encode(html);
-  const server: Server = createServer((req, res) => {
-    if (req.method !== "GET" && req.method !== "HEAD") {
-      res.writeHead(405, { allow: "GET, HEAD" }).end();
-      return;
-    }
-    const path = (req.url ?? "/").split("?")[0];
-    if (path !== "/" && path !== "/index.html") {
-      res.writeHead(404, { "content-type": "text/plain" }).end("not found: the viewer is at /\n");
-      return;
-    }
-    res.writeHead(200, {
-      "content-type": "text/html; charset=utf-8",
-      "content-length": String(body.length),
-      "cache-control": "no-store",
-    });
-    res.end(req.method === "HEAD" ? undefined : body);
-  });
-  return new Promise((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(port, "127.0.0.1", () => {
-      const addr = server.address();
-      const actual = typeof addr === "object" && addr ? addr.port : port;
-      const closed = new Promise<void>((done) => {
-        const stop = () => {
-          server.close(() => done());
-          // Keep-alive connections would hold close() open.
-          (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
-        };
-        if (signal.aborted) stop();
-        else signal.addEventListener("abort", stop, { once: true });
-      });
-      resolve({ url: `http://127.0.0.1:${actual}/`, closed });
-    });
-  });
+  return listenLocal(
+    (path, _query, res, req) => {
+      if (path !== "/" && path !== "/index.html") {
+        res.writeHead(404, { "content-type": "text/plain" }).end("not found: the viewer is at /\n");
+        return;
+      }
+      send(res, "text/html; charset=utf-8", html, req.method === "HEAD");
+    },
+    port,
+    signal,
+  );
 }
 
 /**
@@ -233,17 +216,17 @@ function reportCheck(found: Check, name: string): number {
   return status;
 }
 
-/** Serves the page until SIGINT or SIGTERM; returns `status`, or 1 if it cannot listen. */
+/** Serves until SIGINT or SIGTERM; returns `status`, or 1 if it cannot listen. */
 async function serveUntilStopped(
-  html: string,
+  listen: (signal: AbortSignal) => Promise<Served>,
   port: number,
   name: string,
   status: number,
 ): Promise<number> {
   const stop = new AbortController();
-  let served: { url: string; closed: Promise<void> };
+  let served: Served;
   try {
-    served = await serveHtml(html, port, stop.signal);
+    served = await listen(stop.signal);
   } catch (e) {
     process.stderr.write(
       `runtrace view: cannot serve on 127.0.0.1:${port}: ${(e as Error).message}\n`,
@@ -266,6 +249,90 @@ async function serveUntilStopped(
   }
   process.stdout.write("runtrace view: stopped\n");
   return status;
+}
+
+/**
+ * Events above which the self-contained page is too slow to open (it decodes
+ * the whole trace in the browser): `view -o` still writes it, and says to
+ * use `--serve`.
+ */
+export const PAGE_EVENTS = 2_000_000;
+
+function tooBigNote(events: number, file: string): string {
+  const millions = (events / 1e6).toFixed(1);
+  const arg = file === "-" ? "FILE" : file;
+  return `this trace has ${millions} M events, too many for a self-contained page (it may take ` +
+    `a minute to open, or not open at all): run \`runtrace view --serve ${arg}\`, which opens ` +
+    `traces of any size from an index`;
+}
+
+/**
+ * `view --serve`: indexes the trace (once; the index is kept beside it or
+ * in the cache directory) and serves the page and its queries.
+ */
+async function serveIndexed(opts: ViewArgs): Promise<number> {
+  if (opts.file === "-") {
+    process.stderr.write(
+      "runtrace view: --serve reads the trace through an index, so it needs a trace file, " +
+        "not standard input\n",
+    );
+    return 2;
+  }
+  const name = opts.file;
+  let opened;
+  try {
+    const st = statSync(name);
+    if (st.isDirectory()) throw Object.assign(new Error("it is a directory"), { code: "EISDIR" });
+    let shown = -1;
+    opened = openIndex(name, {
+      progress: (read, total) => {
+        const share = Math.floor(read / total * 10);
+        if (total < 64 << 20 || share === shown) return;
+        shown = share;
+        process.stderr.write(`runtrace view: indexing ${name}: ${share * 10}%\n`);
+      },
+    });
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    if (e instanceof TraceFormatError) {
+      return reportCheck({
+        events: 0,
+        truncated: false,
+        lost: 0,
+        error: e.message.replace(/^runtrace: /, ""),
+      }, name);
+    }
+    const why = code === "ENOENT"
+      ? "no such file"
+      : code === "EISDIR"
+      ? "it is a directory"
+      : code === "EACCES"
+      ? "permission denied"
+      : (e as Error).message;
+    process.stderr.write(`runtrace view: cannot read ${name}: ${why}\n`);
+    return 1;
+  }
+  const { index, path, built, buildMs } = opened;
+  const m = index.meta;
+  const status = reportCheck({ events: m.events, truncated: m.truncated, lost: m.lost }, name);
+  process.stderr.write(
+    built
+      ? `runtrace view: indexed ${m.events} events in ${
+        (buildMs / 1000).toFixed(1)
+      } s into ${path}\n`
+      : `runtrace view: using the index ${path}\n`,
+  );
+  const html = renderViewerHtml(new Uint8Array(0), { name: basename(name), serve: true });
+  try {
+    return await serveUntilStopped(
+      (signal) => serveTrace({ html, index, name: basename(name), port: opts.port, signal }),
+      opts.port,
+      name,
+      status,
+    );
+  } finally {
+    index.close();
+  }
 }
 
 /**
@@ -297,6 +364,7 @@ export async function viewCommand(args: string[]): Promise<number> {
     }
     throw e;
   }
+  if (opts.serve) return await serveIndexed(opts);
   const name = opts.file === "-" ? "standard input" : opts.file;
   let bytes: Uint8Array;
   try {
@@ -315,10 +383,12 @@ export async function viewCommand(args: string[]): Promise<number> {
   }
   const found = check(bytes);
   const status = reportCheck(found, name);
+  const tooBig = found.events > PAGE_EVENTS;
   const html = renderViewerHtml(bytes, {
     name: opts.file === "-" ? "stdin" : basename(opts.file),
+    note: tooBig ? tooBigNote(found.events, opts.file) : undefined,
   });
-  if (opts.serve) return await serveUntilStopped(html, opts.port, name, status);
+  if (tooBig) process.stderr.write(`runtrace view: ${tooBigNote(found.events, opts.file)}\n`);
   const out = opts.output ?? defaultOutput(opts.file);
   try {
     await writeFile(out, html);

@@ -15,6 +15,13 @@ import { STYLE } from "./style.ts";
 export interface ViewerHtmlOptions {
   /** Name shown in the title and the error page, usually the file name. */
   name?: string;
+  /**
+   * The page of `runtrace view --serve`: it holds no trace (the bytes are
+   * ignored) and asks the server that sent it for the data.
+   */
+  serve?: boolean;
+  /** A note shown at the top of the page before its script runs, such as "too big for this page". */
+  note?: string;
 }
 
 /**
@@ -74,16 +81,23 @@ const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt
 export function renderViewerHtml(bytes: Uint8Array, options: ViewerHtmlOptions = {}): string {
   const name = escapeHtml(options.name ?? "trace");
   const script = compressedScript();
+  const serve = options.serve === true;
+  // The served page fetches from its own origin; the self-contained one from nowhere.
+  const connect = serve ? " connect-src 'self';" : "";
+  const data = serve
+    ? ""
+    : `<script id="runtrace-data" type="application/octet-stream">${toBase64(bytes)}</script>\n`;
+  const note = options.note ? `<p>${escapeHtml(options.note)}</p>` : "";
   return `<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none';${connect} script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:">
 <title>${name} · runtrace</title>
 <style>${STYLE}</style>
 </head>
-<body data-name="${name}">
+<body data-name="${name}"${serve ? ' data-serve="1"' : ""}>
 <header>
 <h1>runtrace</h1>
 <nav role="tablist" aria-label="Views">
@@ -97,7 +111,7 @@ export function renderViewerHtml(bytes: Uint8Array, options: ViewerHtmlOptions =
 <label class="search">Search <input id="search" type="search" placeholder="task, region or log text  ( / )" aria-describedby="search-status"></label>
 <span id="search-status" aria-live="polite"></span>
 </header>
-<div id="banner" role="status" hidden></div>
+<div id="banner" role="status"${note ? "" : " hidden"}>${note}</div>
 <div id="error" role="alert" hidden></div>
 <main>
 <section id="view-timeline" class="view" aria-label="Timeline">
@@ -114,8 +128,7 @@ export function renderViewerHtml(bytes: Uint8Array, options: ViewerHtmlOptions =
 <section id="view-logs" class="view" aria-label="Logs" hidden></section>
 </main>
 <noscript><p>The runtrace viewer needs JavaScript.</p></noscript>
-<script id="runtrace-data" type="application/octet-stream">${toBase64(bytes)}</script>
-<script id="runtrace-page" type="application/octet-stream">${script}</script>
+${data}<script id="runtrace-page" type="application/octet-stream">${script}</script>
 <script>${LOADER}</script>
 </body>
 </html>

@@ -26,6 +26,7 @@ import { setupSearch } from "./search.ts";
 import { type OverviewState, renderOverview } from "./overview.ts";
 import { responsivenessOf, type ThreadResponsiveness } from "../../read/responsiveness.ts";
 import { type PageModel, PageModelBuilder, stallCulprit } from "./delay.ts";
+import { type RemoteHook, remoteMain } from "./remote_main.ts";
 
 /** What the page exposes for tests and benchmarks. */
 interface ViewerHook {
@@ -426,7 +427,12 @@ function showSummary(cols: Columns, name: string): void {
 }
 
 try {
-  main();
+  // The page of `view --serve` holds no trace: it asks the server (remote_main.ts).
+  if (document.body.dataset.serve) {
+    remoteMain(hook as unknown as RemoteHook, showError).catch((e) =>
+      showError("The viewer failed", String(e))
+    );
+  } else main();
 } catch (e) {
   showError("The viewer failed", e instanceof Error ? `${e.message}` : String(e));
   hook.ready = true;

@@ -1,0 +1,170 @@
+/**
+ * The layout of a trace index file (`FILE.idx`), shared by the builder and
+ * the reader. docs/viewer.md describes it. The file is the builder's private
+ * cache: it is rebuilt whenever its version, or the trace's size or
+ * modification time, differ.
+ *
+ * The types here are also what the served page gets as JSON.
+ *
+ * @module
+ */
+
+import type { TraceHeader } from "../../format/decoder.ts";
+import type { RegionTypeSummary, TaskTypeSummary } from "../../read/analysis.ts";
+
+/** Bumped whenever the layout changes: an index of another version is rebuilt. */
+export const INDEX_VERSION = 1;
+
+/** Last 8 bytes of an index file. */
+export const INDEX_MAGIC = "rtindex1";
+
+/**
+ * A slice record: 32 bytes, little-endian.
+ * `start f64 (ns), dur f64 (ns), task f64, row u16, kind u8, flags u8, type u32`.
+ */
+export const SLICE_BYTES = 32;
+
+/**
+ * A task record: a slice record followed by `first f64, last f64`, the byte
+ * range of the trace's batches that hold the task's events.
+ */
+export const TASK_BYTES = 48;
+
+/** What a slice is. */
+export const Kind = { TASK: 0, REGION: 1, STALL: 2, GC: 3 } as const;
+
+/** Slice flag: it had not ended when the trace did. */
+export const FLAG_OPEN = 1;
+/** Slice flag: its begin is not in the trace (it began before). */
+export const FLAG_NO_BEGIN = 2;
+
+/** Records between two entries of a level's in-memory sample of start times. */
+export const SAMPLE_EVERY = 128;
+
+/** Density bins per row: the counts of slices starting in each bin. */
+export const DENSITY_BINS = 8192;
+
+/** Levels of duration: level k holds slices with duration in [2^k, 2^(k+1)) ns (0: below 2 ns). */
+export const LEVELS = 48;
+
+/**
+ * The duration class of `ns`: floor(log2(ns)), 0 below 2 ns.
+ *
+ * @example
+ * ```ts
+ * import { levelOf } from "./index_layout.ts";
+ * levelOf(1000); // 9: 512 ≤ 1000 < 1024
+ * ```
+ */
+export function levelOf(ns: number): number {
+  if (ns < 2) return 0;
+  return Math.min(LEVELS - 1, Math.floor(Math.log2(ns)));
+}
+
+/** Where one level of one store lies in the index file. */
+export interface LevelPlace {
+  /** Duration class. */
+  level: number;
+  /** Byte offset of its first record. */
+  offset: number;
+  /** Records. */
+  count: number;
+  /** Byte offset of its sample (every SAMPLE_EVERY-th start, f64). */
+  sampleOffset: number;
+}
+
+/** One timeline row: a slot of a track, on a thread (thread 0: the task track). */
+export interface RowInfo {
+  /** Row id, as in the records. */
+  row: number;
+  /** Thread id; 0 for the tasks, which may span threads. */
+  thread: number;
+  /** What the row shows. */
+  track: "tasks" | "regions" | "stalls" | "gc";
+  /** Slot within the track: a slice takes the lowest slot free at its start. */
+  slot: number;
+}
+
+/** A task in a summary list: enough to find its focus data. */
+export interface TaskRef {
+  id: number;
+  type: string;
+  start: number;
+  duration: number;
+  thread: number;
+}
+
+/** A stall in a summary list. */
+export interface StallRef {
+  thread: number;
+  start: number;
+  duration: number;
+  /** The region type running at its midpoint, "" if none. */
+  region: string;
+  task: number;
+}
+
+/** The summaries the page opens on, made during the pass. */
+export interface IndexSummary {
+  taskTypes: TaskTypeSummary[];
+  regionTypes: RegionTypeSummary[];
+  /** The slowest tasks of the trace, slowest first. */
+  slowest: TaskRef[];
+  /** The slowest tasks of each type, slowest first. */
+  slowestByType: Record<string, TaskRef[]>;
+  /** The longest stalls, longest first. */
+  stalls: StallRef[];
+  stallCount: number;
+  stallTotal: number;
+  gcCount: number;
+  gcTotal: number;
+  /** Logs per category. */
+  logs: Record<string, number>;
+  problems: string[];
+  problemCount: number;
+}
+
+/** Everything about an index but its records: the JSON block at its end. */
+export interface IndexMeta {
+  version: number;
+  /** The trace file's size and modification time, to tell a stale index. */
+  traceSize: number;
+  traceMtimeMs: number;
+  header: TraceHeader;
+  events: number;
+  lost: number;
+  truncated: boolean;
+  /** End of the trace, ns. */
+  duration: number;
+  /** Bytes of the trace's header. */
+  headerEnd: number;
+  /** The trace's STRINGS batches, raw, at this offset of the index. */
+  stringsOffset: number;
+  stringsLength: number;
+  /** Type names; records hold indexes into it. */
+  types: string[];
+  rows: RowInfo[];
+  threads: { id: number; name: string }[];
+  slices: LevelPlace[];
+  tasks: LevelPlace[];
+  /** Per row, DENSITY_BINS u32 counts of slices starting in each bin of `densityBinNs`. */
+  densityOffset: number;
+  densityBinNs: number;
+  summary: IndexSummary;
+}
+
+/** A task's region, log or stall, for its focus view. */
+export interface FocusData {
+  task: { id: number; type: string; start: number; end: number; thread: number; open: boolean };
+  regions: { thread: number; start: number; end: number; type: string; open: boolean }[];
+  logs: { thread: number; time: number; category: string; message: string }[];
+  stalls: {
+    thread: number;
+    start: number;
+    duration: number;
+    region: string;
+    kind: "stall" | "gc";
+  }[];
+  /** True when the task's events span more bytes than are read for one view. */
+  cut: boolean;
+}

@@ -1,0 +1,366 @@
+/**
+ * Reads a trace index (lib/viewer/serve/index_builder.ts) without loading
+ * it: the meta block, the level samples and the density counts are read at
+ * open; a tile query binary-searches the samples in memory and reads, per
+ * duration level wide enough to see, the one byte range that overlaps the
+ * window. So a query costs one read per visible level, whatever the size
+ * of the trace.
+ *
+ * @module
+ */
+
+import { closeSync, fstatSync, openSync, statSync } from "node:fs";
+import { TraceDecoder, type TraceEvent } from "../../format/decoder.ts";
+import {
+  DENSITY_BINS,
+  type FocusData,
+  INDEX_MAGIC,
+  INDEX_VERSION,
+  type IndexMeta,
+  Kind,
+  levelOf,
+  type LevelPlace,
+  SAMPLE_EVERY,
+  SLICE_BYTES,
+  TASK_BYTES,
+} from "./index_layout.ts";
+import { readAt } from "./level_sorter.ts";
+
+/** Most slice records one tile returns; finer levels are left to the density counts. */
+export const TILE_RECORDS = 250_000;
+
+/** One level of one store, with its sample of start times in memory. */
+interface Level extends LevelPlace {
+  size: number;
+  sample: Float64Array;
+}
+
+/** What a tile query returns, before it is encoded for the page. */
+export interface Tile {
+  /** Slice records (32 bytes each, see index_layout.ts) overlapping the window. */
+  records: Uint8Array;
+  /** Records in `records`. */
+  count: number;
+  /** Slices shorter than 2^minLevel ns are not in `records`, only in `density`. */
+  minLevel: number;
+  /** Per row with any: the number of slices starting in each pixel column. */
+  density: { row: number; counts: Float32Array }[];
+}
+
+/** Most bytes of the trace one focus view decodes. */
+const FOCUS_BYTES = 64 << 20;
+/** Most regions and logs one focus view lists. */
+const FOCUS_ITEMS = 20_000;
+
+/**
+ * An open index. Not safe against the trace changing underneath: the
+ * caller checks {@linkcode TraceIndex.matches} (the server opens it once).
+ *
+ * @example
+ * ```ts
+ * import { TraceIndex } from "./trace_index.ts";
+ * const ix = TraceIndex.open("trace.out.idx", "trace.out");
+ * const tile = ix.tile(0, ix.meta.duration, 1000);
+ * console.log(tile.count);
+ * ix.close();
+ * ```
+ */
+export class TraceIndex {
+  private levels: Level[];
+  /** Per row, cumulative density counts: cum[i] = slices starting in bins [0, i). */
+  private cum: Float64Array[];
+
+  private constructor(
+    readonly meta: IndexMeta,
+    private fd: number,
+    private traceFd: number,
+  ) {
+    const load = (places: LevelPlace[], size: number): Level[] =>
+      places.map((p) => {
+        const n = Math.ceil(p.count / SAMPLE_EVERY);
+        const b = readAt(fd, p.sampleOffset, n * 8);
+        return { ...p, size, sample: new Float64Array(b.buffer, b.byteOffset, n) };
+      });
+    this.levels = [...load(meta.slices, SLICE_BYTES), ...load(meta.tasks, TASK_BYTES)];
+    const bins = readAt(fd, meta.densityOffset, meta.rows.length * DENSITY_BINS * 4);
+    const counts = new Uint32Array(bins.buffer, bins.byteOffset, bins.length / 4);
+    this.cum = meta.rows.map((_, r) => {
+      const c = new Float64Array(DENSITY_BINS + 1);
+      for (let i = 0; i < DENSITY_BINS; i++) c[i + 1] = c[i] + counts[r * DENSITY_BINS + i];
+      return c;
+    });
+  }
+
+  /**
+   * Reads the meta block of the index at `path`; undefined if it is not an
+   * index of this version or not of the trace at `tracePath` as it is now.
+   */
+  static readMeta(path: string, tracePath: string): IndexMeta | undefined {
+    let fd: number;
+    try {
+      fd = openSync(path, "r");
+    } catch {
+      return undefined;
+    }
+    try {
+      return metaOf(fd, tracePath);
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  /** Opens the index at `path` of the trace at `tracePath`; throws if it is not current. */
+  static open(path: string, tracePath: string): TraceIndex {
+    const fd = openSync(path, "r");
+    const meta = metaOf(fd, tracePath);
+    if (!meta) {
+      closeSync(fd);
+      throw new Error(`${path} is not a current index of ${tracePath}`);
+    }
+    return new TraceIndex(meta, fd, openSync(tracePath, "r"));
+  }
+
+  /** Closes the files. */
+  close(): void {
+    closeSync(this.fd);
+    closeSync(this.traceFd);
+  }
+
+  /** Records of `level` whose start is in [lo, hi]: one read. */
+  private range(level: Level, lo: number, hi: number): Uint8Array {
+    const s = level.sample;
+    // First sample ≥ lo, then back one block: the block before may hold starts ≥ lo.
+    let a = lowerBound(s, lo);
+    a = Math.max(0, a - 1) * SAMPLE_EVERY;
+    const b = Math.min(level.count, upperBound(s, hi) * SAMPLE_EVERY);
+    if (b <= a) return new Uint8Array(0);
+    return readAt(this.fd, level.offset + a * level.size, (b - a) * level.size);
+  }
+
+  /**
+   * The slices overlapping [t0, t1] (ns) at least one pixel wide at `px`
+   * pixels for the window, and the density counts of every row per pixel.
+   */
+  tile(t0: number, t1: number, px: number): Tile {
+    px = Math.max(1, Math.min(8192, Math.floor(px)));
+    const pxNs = Math.max(1e-3, (t1 - t0) / px);
+    const byLevel = [...this.levels].sort((a, b) => b.level - a.level);
+    const parts: Uint8Array[] = [];
+    let count = 0;
+    let minLevel = 0;
+    for (const lv of byLevel) {
+      if (2 ** (lv.level + 1) < pxNs) {
+        minLevel = lv.level + 1;
+        break;
+      }
+      const got = this.overlapping(lv, t0, t1);
+      if (count + got.length / SLICE_BYTES > TILE_RECORDS) {
+        minLevel = lv.level + 1;
+        break;
+      }
+      parts.push(got);
+      count += got.length / SLICE_BYTES;
+    }
+    const records = new Uint8Array(count * SLICE_BYTES);
+    let at = 0;
+    for (const p of parts) {
+      records.set(p, at);
+      at += p.length;
+    }
+    return { records, count, minLevel, density: this.densityOf(t0, pxNs, px) };
+  }
+
+  /** The records of one level overlapping [t0, t1], as 32-byte slice records. */
+  private overlapping(lv: Level, t0: number, t1: number): Uint8Array {
+    const raw = this.range(lv, t0 - 2 ** (lv.level + 1), t1);
+    const v = new DataView(raw.buffer, raw.byteOffset, raw.length);
+    const n = raw.length / lv.size;
+    const out = new Uint8Array(n * SLICE_BYTES);
+    let k = 0;
+    for (let i = 0; i < n; i++) {
+      const start = v.getFloat64(i * lv.size, true);
+      const dur = v.getFloat64(i * lv.size + 8, true);
+      if (start > t1 || start + dur < t0) continue;
+      out.set(raw.subarray(i * lv.size, i * lv.size + SLICE_BYTES), k * SLICE_BYTES);
+      k++;
+    }
+    return out.subarray(0, k * SLICE_BYTES);
+  }
+
+  private densityOf(t0: number, pxNs: number, px: number): Tile["density"] {
+    const bin = this.meta.densityBinNs;
+    // Cumulative count at time t, interpolated within its bin.
+    const at = (c: Float64Array, t: number) => {
+      const x = Math.max(0, Math.min(DENSITY_BINS, t / bin));
+      const i = Math.floor(x);
+      return i >= DENSITY_BINS ? c[DENSITY_BINS] : c[i] + (c[i + 1] - c[i]) * (x - i);
+    };
+    const out: Tile["density"] = [];
+    for (let r = 0; r < this.cum.length; r++) {
+      const c = this.cum[r];
+      if (at(c, t0 + px * pxNs) - at(c, t0) <= 0) continue;
+      const counts = new Float32Array(px);
+      let prev = at(c, t0);
+      for (let x = 0; x < px; x++) {
+        const next = at(c, t0 + (x + 1) * pxNs);
+        counts[x] = next - prev;
+        prev = next;
+      }
+      out.push({ row: r, counts });
+    }
+    return out;
+  }
+
+  /**
+   * The task record of task `id` that started at `start` and lasted `duration`
+   * ns (as the page got them from a tile or a summary), or undefined.
+   */
+  findTask(id: number, start: number, duration: number): DataView | undefined {
+    for (const lv of this.levels) {
+      if (lv.size !== TASK_BYTES || lv.level !== levelOf(duration)) continue;
+      const raw = this.range(lv, start, start);
+      const v = new DataView(raw.buffer, raw.byteOffset, raw.length);
+      for (let i = 0; i < raw.length / TASK_BYTES; i++) {
+        if (
+          v.getFloat64(i * TASK_BYTES, true) === start &&
+          v.getFloat64(i * TASK_BYTES + 16, true) === id
+        ) {
+          return new DataView(raw.buffer, raw.byteOffset + i * TASK_BYTES, TASK_BYTES);
+        }
+      }
+    }
+    return undefined;
+  }
+
+  /** A task's regions, logs and the stalls and GCs that overlapped it. */
+  focus(id: number, start: number, duration: number): FocusData | undefined {
+    const rec = this.findTask(id, start, duration);
+    if (!rec) return undefined;
+    const end = start + rec.getFloat64(8, true);
+    const first = rec.getFloat64(32, true);
+    const last = rec.getFloat64(40, true);
+    const m = this.meta;
+    const out: FocusData = {
+      task: {
+        id,
+        type: m.types[rec.getUint32(28, true)],
+        start,
+        end,
+        thread: 0,
+        open: (rec.getUint8(27) & 1) !== 0,
+      },
+      regions: [],
+      logs: [],
+      stalls: [],
+      cut: last - first > FOCUS_BYTES,
+    };
+    this.decodeTaskRange(id, end, first, Math.min(last, first + FOCUS_BYTES), out);
+    for (const lv of this.levels) {
+      if (lv.size !== SLICE_BYTES) continue;
+      const got = this.overlapping(lv, start, end);
+      const v = new DataView(got.buffer, got.byteOffset, got.length);
+      for (let i = 0; i < got.length / SLICE_BYTES; i++) {
+        const kind = v.getUint8(i * SLICE_BYTES + 26);
+        if (kind !== Kind.STALL && kind !== Kind.GC) continue;
+        const row = m.rows[v.getUint16(i * SLICE_BYTES + 24, true)];
+        out.stalls.push({
+          thread: row.thread,
+          start: v.getFloat64(i * SLICE_BYTES, true),
+          duration: v.getFloat64(i * SLICE_BYTES + 8, true),
+          region: m.types[v.getUint32(i * SLICE_BYTES + 28, true)],
+          kind: kind === Kind.STALL ? "stall" : "gc",
+        });
+      }
+    }
+    out.stalls.sort((a, b) => a.start - b.start);
+    return out;
+  }
+
+  /**
+   * Decodes the trace's batches in [first, last) after its header and its
+   * string definitions, keeping task `id`'s regions and logs.
+   */
+  private decodeTaskRange(id: number, end: number, first: number, last: number, out: FocusData) {
+    const m = this.meta;
+    const open = new Map<number, { thread: number; start: number; type: string }>();
+    const onEvent = (e: TraceEvent) => {
+      if (e.kind === "taskBegin" && e.task === id) out.task.thread = e.thread;
+      else if (e.kind === "regionBegin" && e.task === id) {
+        open.set(e.thread * 4294967296 + e.region, {
+          thread: e.thread,
+          start: e.time,
+          type: e.type,
+        });
+      } else if (e.kind === "regionEnd") {
+        const key = e.thread * 4294967296 + e.region;
+        const r = open.get(key);
+        if (!r) return;
+        open.delete(key);
+        if (out.regions.length < FOCUS_ITEMS) out.regions.push({ ...r, end: e.time, open: false });
+      } else if (e.kind === "log" && e.task === id && out.logs.length < FOCUS_ITEMS) {
+        out.logs.push({ thread: e.thread, time: e.time, category: e.category, message: e.message });
+      }
+    };
+    const d = new TraceDecoder(onEvent);
+    d.push(readAt(this.traceFd, 0, m.headerEnd));
+    d.push(readAt(this.fd, m.stringsOffset, m.stringsLength));
+    const step = 8 << 20;
+    for (let at = first; at < last; at += step) {
+      d.push(readAt(this.traceFd, at, Math.min(step, last - at)));
+    }
+    for (const r of open.values()) {
+      if (out.regions.length < FOCUS_ITEMS) out.regions.push({ ...r, end, open: true });
+    }
+    out.regions.sort((a, b) => a.start - b.start);
+  }
+}
+
+/** First index whose value is ≥ x. */
+function lowerBound(a: Float64Array, x: number): number {
+  let lo = 0;
+  let hi = a.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (a[mid] < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** First index whose value is > x. */
+function upperBound(a: Float64Array, x: number): number {
+  let lo = 0;
+  let hi = a.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (a[mid] <= x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** The meta block of the open index `fd`, if it is current for `tracePath`. */
+function metaOf(fd: number, tracePath: string): IndexMeta | undefined {
+  const size = fstatSync(fd).size;
+  if (size < 24) return undefined;
+  const trailer = readAt(fd, size - 24, 24);
+  const tv = new DataView(trailer.buffer, trailer.byteOffset, 24);
+  if (new TextDecoder().decode(trailer.subarray(16)) !== INDEX_MAGIC) return undefined;
+  if (tv.getUint32(12, true) !== INDEX_VERSION) return undefined;
+  const offset = tv.getFloat64(0, true);
+  const length = tv.getUint32(8, true);
+  if (offset + length + 24 !== size) return undefined;
+  let meta: IndexMeta;
+  try {
+    meta = JSON.parse(new TextDecoder().decode(readAt(fd, offset, length)));
+  } catch {
+    return undefined;
+  }
+  let st;
+  try {
+    st = statSync(tracePath);
+  } catch {
+    return undefined;
+  }
+  return st.size === meta.traceSize && st.mtimeMs === meta.traceMtimeMs ? meta : undefined;
+}

@@ -1,0 +1,209 @@
+/**
+ * The trace index behind `runtrace view --serve`: a tile query returns
+ * exactly the slices a brute-force scan of the parsed trace finds, at every
+ * zoom and with the sort spilling to disk; a task's focus data matches the
+ * model's; a stale index is rebuilt.
+ */
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { utimesSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { parseTrace } from "../read.ts";
+import { craftTrace } from "./craft_trace.ts";
+import { tempDir } from "./helpers.ts";
+import { buildIndex } from "../lib/viewer/serve/index_builder.ts";
+import { TraceIndex } from "../lib/viewer/serve/trace_index.ts";
+import { Kind, levelOf, SLICE_BYTES } from "../lib/viewer/serve/index_layout.ts";
+import { openIndex } from "../lib/viewer/serve/index_path.ts";
+
+const dir = tempDir();
+
+/** A small pseudo-random generator, so that failures repeat. */
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s * 1664525 + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+}
+
+/** Two threads of tasks with nested regions, logs, stalls and GCs; some left open. */
+function randomTrace(seed: number, tasks: number): Uint8Array {
+  const r = rng(seed);
+  return craftTrace((w) => {
+    w.threadName(2, "worker");
+    let region = 0;
+    const times = [0, 1000, 1000];
+    for (let t = 1; t <= tasks; t++) {
+      const thread = 1 + (t % 2);
+      w.on(thread);
+      let now = times[thread] += Math.floor(r() * 5000);
+      w.taskBegin(now, t, 0, `type${t % 3}`);
+      const depth = 1 + Math.floor(r() * 3);
+      const ids: number[] = [];
+      for (let d = 0; d < depth; d++) {
+        ids.push(++region);
+        w.regionBegin(now += 1 + Math.floor(r() * 2 ** (4 + 12 * r())), region, t, `r${d}`);
+      }
+      w.log(now += 7, t, "cat", `message ${t}`);
+      const leaveOpen = t === tasks - 1;
+      for (const id of ids.reverse()) {
+        now += 1 + Math.floor(r() * 2 ** (4 + 12 * r()));
+        if (!leaveOpen) w.regionEnd(now, id);
+      }
+      if (r() < 0.2) w.stall(now - Math.floor(r() * 40_000), now, ids[0], t);
+      if (r() < 0.1) w.gc(now - 2000, now);
+      if (t !== tasks) w.taskEnd(now += 3, t);
+      times[thread] = now;
+    }
+  });
+}
+
+/** One slice as a comparable string. */
+const key = (kind: number, start: number, dur: number, type: string) =>
+  `${kind}:${start}:${dur}:${type}`;
+
+/** Every slice of the trace, by the model. */
+function bruteSlices(bytes: Uint8Array, end: number): { k: string; start: number; dur: number }[] {
+  const t = parseTrace(bytes);
+  const out: { k: string; start: number; dur: number }[] = [];
+  const add = (kind: number, start: number, stop: number, type: string) =>
+    out.push({ k: key(kind, start, stop - start, type), start, dur: stop - start });
+  for (const task of t.tasks) {
+    if (task.id === 0) continue;
+    add(
+      Kind.TASK,
+      task.start ?? 0,
+      task.end ?? end,
+      task.start === undefined ? "(unknown)" : task.type,
+    );
+  }
+  for (const r of t.regions) add(Kind.REGION, r.start, r.end ?? end, r.type);
+  for (const s of t.stalls) add(Kind.STALL, s.start, s.end, s.regionType ?? "");
+  for (const g of t.gcs) add(Kind.GC, g.start, g.end, g.inferred ? "GC (inferred)" : "GC");
+  return out;
+}
+
+function tileKeys(ix: TraceIndex, t0: number, t1: number, px: number) {
+  const tile = ix.tile(t0, t1, px);
+  const v = new DataView(tile.records.buffer, tile.records.byteOffset, tile.records.length);
+  const keys: string[] = [];
+  for (let i = 0; i < tile.count; i++) {
+    const o = i * SLICE_BYTES;
+    keys.push(key(
+      v.getUint8(o + 26),
+      v.getFloat64(o, true),
+      v.getFloat64(o + 8, true),
+      ix.meta.types[v.getUint32(o + 28, true)],
+    ));
+  }
+  return { keys: keys.sort(), tile };
+}
+
+function checkTiles(path: string, bytes: Uint8Array, sortBudget?: number) {
+  writeFileSync(path, bytes);
+  const meta = buildIndex(path, path + ".idx", { sortBudget });
+  const ix = TraceIndex.open(path + ".idx", path);
+  try {
+    const all = bruteSlices(bytes, meta.duration);
+    assert.equal(
+      ix.tile(0, meta.duration, 1 << 13).count + 0 >= 0,
+      true,
+    );
+    const r = rng(7);
+    const windows: [number, number, number][] = [[0, meta.duration, 1000], [
+      0,
+      meta.duration,
+      8000,
+    ]];
+    for (let i = 0; i < 30; i++) {
+      const a = Math.floor(r() * meta.duration);
+      const w = Math.floor(r() * meta.duration / 2 ** Math.floor(r() * 12)) + 1;
+      windows.push([a, a + w, 200 + Math.floor(r() * 1800)]);
+    }
+    for (const [t0, t1, px] of windows) {
+      const { keys, tile } = tileKeys(ix, t0, t1, px);
+      const want = all.filter((s) =>
+        s.start <= t1 && s.start + s.dur >= t0 && levelOf(s.dur) >= tile.minLevel
+      ).map((s) => s.k).sort();
+      assert.deepEqual(keys, want, `window [${t0}, ${t1}] at ${px} px`);
+      // What the records leave out, the density counts: every slice starting in the window.
+      const counted = tile.density.reduce((n, d) => n + d.counts.reduce((a, b) => a + b, 0), 0);
+      const starting = all.filter((s) => s.start >= t0 && s.start < t1).length;
+      assert.ok(
+        Math.abs(counted - starting) <= starting * 0.5 + 64,
+        `density ${counted} vs ${starting}`,
+      );
+    }
+    // Zoomed out, the finest levels are left to the density counts.
+    assert.ok(ix.tile(0, meta.duration, 100).minLevel > 0);
+  } finally {
+    ix.close();
+  }
+  return meta;
+}
+
+describe("the serve index", () => {
+  test("a tile query returns what a brute-force scan of the model finds", () => {
+    const meta = checkTiles(join(dir, "small.trace"), randomTrace(1, 400));
+    assert.equal(meta.summary.taskTypes.length, 3);
+    assert.ok(meta.summary.slowest.length > 0);
+    assert.ok(meta.summary.stallCount > 0);
+    assert.deepEqual(meta.threads.map((t) => t.name).sort(), ["worker"]);
+  });
+
+  test("the same when the sort spills sorted runs to disk and merges them", () => {
+    checkTiles(join(dir, "spill.trace"), randomTrace(2, 3000), 4096);
+  });
+
+  test("a task's focus data: its regions and logs as the model has them, and the stalls over it", () => {
+    const bytes = randomTrace(3, 500);
+    const path = join(dir, "focus.trace");
+    writeFileSync(path, bytes);
+    buildIndex(path, path + ".idx", { sortBudget: 8192 });
+    const ix = TraceIndex.open(path + ".idx", path);
+    try {
+      const model = parseTrace(bytes);
+      let checked = 0;
+      for (const t of model.tasks) {
+        if (t.id === 0 || t.start === undefined || t.end === undefined || t.id % 7 !== 0) continue;
+        const f = ix.focus(t.id, t.start, t.end - t.start);
+        assert.ok(f, `task ${t.id} found`);
+        assert.equal(f.task.type, t.type);
+        assert.deepEqual(
+          f.regions.map((r) => [r.start, r.end, r.type]),
+          t.regions.map((r) => [r.start, r.end, r.type]),
+        );
+        assert.deepEqual(f.logs.map((l) => l.message), t.logs.map((l) => l.message));
+        const stalls = model.stalls.filter((s) => s.start <= t.end! && s.end >= t.start!);
+        assert.deepEqual(
+          f.stalls.filter((s) => s.kind === "stall").map((s) => s.start),
+          stalls.map((s) => s.start),
+        );
+        checked++;
+      }
+      assert.ok(checked > 20);
+      assert.equal(ix.focus(999_999, 0, 10), undefined);
+    } finally {
+      ix.close();
+    }
+  });
+
+  test("an index is built once, reused, and rebuilt when the trace changes", () => {
+    const path = join(dir, "reuse.trace");
+    writeFileSync(path, randomTrace(4, 50));
+    const a = openIndex(path);
+    assert.equal(a.built, true);
+    a.index.close();
+    const b = openIndex(path);
+    assert.equal(b.built, false);
+    assert.equal(b.path, path + ".idx");
+    b.index.close();
+    writeFileSync(path, randomTrace(5, 60));
+    utimesSync(path, new Date(), new Date(Date.now() + 5000));
+    const c = openIndex(path);
+    assert.equal(c.built, true);
+    assert.equal(c.index.meta.summary.taskTypes.reduce((n, t) => n + t.count, 0), 60);
+    c.index.close();
+  });
+});
