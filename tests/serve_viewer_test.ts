@@ -148,7 +148,7 @@ describe("runtrace view --serve", { skip }, () => {
       );
       assert.ok(before.count > 0, "the first tile holds slices or density");
       // A zoom: the wheel over the canvas, then the tile of the new window.
-      await page.wheel(700, 300, -400);
+      await page.wheel(700, 300, -1500);
       await page.waitFor(
         `runtraceViewer.remote.timeline.tiles > ${before.tiles} &&
          runtraceViewer.remote.timeline.t1 - runtraceViewer.remote.timeline.t0 < ${

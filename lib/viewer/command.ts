@@ -121,6 +121,18 @@ async function readInput(file: string): Promise<Uint8Array> {
   return out;
 }
 
+/** Why a file could not be read, in a few words. */
+function readError(e: unknown): string {
+  const code = (e as { code?: string }).code;
+  return code === "ENOENT"
+    ? "no such file"
+    : code === "EISDIR"
+    ? "it is a directory"
+    : code === "EACCES"
+    ? "permission denied"
+    : (e as Error).message;
+}
+
 /** What a quick decode of the file found, for the messages on standard error. */
 interface Check {
   events: number;
@@ -293,7 +305,6 @@ async function serveIndexed(opts: ViewArgs): Promise<number> {
       },
     });
   } catch (e) {
-    const code = (e as { code?: string }).code;
     if (e instanceof TraceFormatError) {
       return reportCheck({
         events: 0,
@@ -302,14 +313,7 @@ async function serveIndexed(opts: ViewArgs): Promise<number> {
         error: e.message.replace(/^runtrace: /, ""),
       }, name);
     }
-    const why = code === "ENOENT"
-      ? "no such file"
-      : code === "EISDIR"
-      ? "it is a directory"
-      : code === "EACCES"
-      ? "permission denied"
-      : (e as Error).message;
-    process.stderr.write(`runtrace view: cannot read ${name}: ${why}\n`);
+    process.stderr.write(`runtrace view: cannot read ${name}: ${readError(e)}\n`);
     return 1;
   }
   const { index, path, built, buildMs } = opened;
@@ -370,15 +374,7 @@ export async function viewCommand(args: string[]): Promise<number> {
   try {
     bytes = await readInput(opts.file);
   } catch (e) {
-    const code = (e as { code?: string }).code;
-    const why = code === "ENOENT"
-      ? "no such file"
-      : code === "EISDIR"
-      ? "it is a directory"
-      : code === "EACCES"
-      ? "permission denied"
-      : (e as Error).message;
-    process.stderr.write(`runtrace view: cannot read ${name}: ${why}\n`);
+    process.stderr.write(`runtrace view: cannot read ${name}: ${readError(e)}\n`);
     return 1;
   }
   const found = check(bytes);

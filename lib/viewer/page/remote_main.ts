@@ -53,31 +53,29 @@ function taskButton(t: TaskRef, i: number, list: string): string {
   } #${t.id}</button> ${dur(t.duration)}`;
 }
 
-function typesTable(m: PageMeta): string {
-  const rows = m.summary.taskTypes.map((t) =>
+/** A table of latency rows (task or region types). */
+function latencyTable(what: string, rows: readonly LatencyRow[]): string {
+  const body = rows.map((t) =>
     `<tr><td>${escapeHtml(t.type)}</td><td class="num">${t.count}</td>${
       latencyCells(t.latency)
     }</tr>`
   ).join("");
-  return `<table class="stats"><thead><tr><th>Task type</th><th class="num">Count</th>` +
+  return `<table class="stats"><thead><tr><th>${what} type</th><th class="num">Count</th>` +
     `<th class="num">p50</th><th class="num">p90</th><th class="num">p99</th><th class="num">max</th>` +
     `</tr></thead><tbody>${
-      rows || `<tr><td colspan="6" class="hint">no tasks</td></tr>`
+      body || `<tr><td colspan="6" class="hint">none</td></tr>`
     }</tbody></table>`;
 }
 
-function regionsTable(m: PageMeta): string {
-  const rows = m.summary.regionTypes.map((r) =>
-    `<tr><td>${escapeHtml(r.type)}</td><td class="num">${r.count}</td>${
-      latencyCells(r.latency)
-    }</tr>`
-  ).join("");
-  return `<table class="stats"><thead><tr><th>Region type</th><th class="num">Count</th>` +
-    `<th class="num">p50</th><th class="num">p90</th><th class="num">p99</th><th class="num">max</th>` +
-    `</tr></thead><tbody>${
-      rows || `<tr><td colspan="6" class="hint">no regions</td></tr>`
-    }</tbody></table>`;
+/** What a row of {@linkcode latencyTable} shows. */
+interface LatencyRow {
+  type: string;
+  count: number;
+  latency: LatencySummary | undefined;
 }
+
+const typesTable = (m: PageMeta) => latencyTable("Task", m.summary.taskTypes);
+const regionsTable = (m: PageMeta) => latencyTable("Region", m.summary.regionTypes);
 
 function stallsList(stalls: StallRef[]): string {
   return stalls.slice(0, 10).map((s, i) =>

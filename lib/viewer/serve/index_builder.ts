@@ -57,6 +57,16 @@ interface OpenRegion {
   slot: number;
 }
 
+/** The slots of one track of one thread, and the row of each slot used. */
+interface Track {
+  thread: number;
+  track: RowInfo["track"];
+  busy: Uint8Array;
+  rows: Int32Array;
+}
+
+const TRACKS: readonly RowInfo["track"][] = ["tasks", "regions", "stalls", "gc"];
+
 /** Slots per track: beyond this many at once, slices share the last slot. */
 const MAX_SLOTS = 256;
 /** Ended regions remembered for the stalls that name them. */
@@ -92,8 +102,7 @@ class IndexPass implements EventVisitor {
   private endedKeys = new Float64Array(ENDED_REGIONS).fill(-1);
   private endedTypes = new Uint32Array(ENDED_REGIONS);
   private endedNext = 0;
-  private busy = new Map<string, Uint8Array>();
-  private rowIds = new Map<string, number>();
+  private tracks = new Map<number, Track>();
   readonly rows: RowInfo[] = [];
   readonly density: Uint32Array[] = [];
   densityBinNs = 1024;
@@ -125,11 +134,27 @@ class IndexPass implements EventVisitor {
     return id;
   }
 
+  /** A track's state; numeric keys, as this runs for every region. */
+  private trackOf(thread: number, track: RowInfo["track"]): Track {
+    const key = thread * 4 + TRACKS.indexOf(track);
+    let t = this.tracks.get(key);
+    if (!t) {
+      t = {
+        thread,
+        track,
+        busy: new Uint8Array(MAX_SLOTS),
+        rows: new Int32Array(MAX_SLOTS).fill(-1),
+      };
+      this.tracks.set(key, t);
+    }
+    return t;
+  }
+
   private rowOf(thread: number, track: RowInfo["track"], slot: number): number {
-    const key = `${thread}/${track}/${slot}`;
-    let row = this.rowIds.get(key);
-    if (row === undefined) {
-      this.rowIds.set(key, row = this.rows.length);
+    const t = this.trackOf(thread, track);
+    let row = t.rows[slot];
+    if (row < 0) {
+      t.rows[slot] = row = this.rows.length;
       this.rows.push({ row, thread, track, slot });
       this.density.push(new Uint32Array(DENSITY_BINS));
     }
@@ -138,9 +163,7 @@ class IndexPass implements EventVisitor {
 
   /** The lowest free slot of a track, now taken. */
   private takeSlot(thread: number, track: RowInfo["track"]): number {
-    const key = `${thread}/${track}`;
-    let busy = this.busy.get(key);
-    if (!busy) this.busy.set(key, busy = new Uint8Array(MAX_SLOTS));
+    const busy = this.trackOf(thread, track).busy;
     for (let s = 0; s < MAX_SLOTS - 1; s++) {
       if (busy[s] === 0) {
         busy[s] = 1;
@@ -151,8 +174,7 @@ class IndexPass implements EventVisitor {
   }
 
   private freeSlot(thread: number, track: RowInfo["track"], slot: number): void {
-    const busy = this.busy.get(`${thread}/${track}`);
-    if (busy && slot < MAX_SLOTS - 1) busy[slot] = 0;
+    if (slot < MAX_SLOTS - 1) this.trackOf(thread, track).busy[slot] = 0;
   }
 
   private countDensity(row: number, start: number): void {

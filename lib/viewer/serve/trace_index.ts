@@ -27,7 +27,7 @@ import {
 import { readAt } from "./level_sorter.ts";
 
 /** Most slice records one tile returns; finer levels are left to the density counts. */
-export const TILE_RECORDS = 250_000;
+export const TILE_RECORDS = 100_000;
 
 /** One level of one store, with its sample of start times in memory. */
 interface Level extends LevelPlace {
@@ -149,7 +149,8 @@ export class TraceIndex {
     let count = 0;
     let minLevel = 0;
     for (const lv of byLevel) {
-      if (2 ** (lv.level + 1) < pxNs) {
+      // Only levels whose every slice is at least a pixel wide: the rest is density.
+      if (2 ** lv.level < pxNs) {
         minLevel = lv.level + 1;
         break;
       }
@@ -175,16 +176,16 @@ export class TraceIndex {
     const raw = this.range(lv, t0 - 2 ** (lv.level + 1), t1);
     const v = new DataView(raw.buffer, raw.byteOffset, raw.length);
     const n = raw.length / lv.size;
-    const out = new Uint8Array(n * SLICE_BYTES);
+    // Kept records are moved down in place: no copy per record.
     let k = 0;
     for (let i = 0; i < n; i++) {
-      const start = v.getFloat64(i * lv.size, true);
-      const dur = v.getFloat64(i * lv.size + 8, true);
-      if (start > t1 || start + dur < t0) continue;
-      out.set(raw.subarray(i * lv.size, i * lv.size + SLICE_BYTES), k * SLICE_BYTES);
+      const o = i * lv.size;
+      const start = v.getFloat64(o, true);
+      if (start > t1 || start + v.getFloat64(o + 8, true) < t0) continue;
+      if (o !== k * SLICE_BYTES) raw.copyWithin(k * SLICE_BYTES, o, o + SLICE_BYTES);
       k++;
     }
-    return out.subarray(0, k * SLICE_BYTES);
+    return raw.subarray(0, k * SLICE_BYTES);
   }
 
   private densityOf(t0: number, pxNs: number, px: number): Tile["density"] {

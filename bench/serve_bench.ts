@@ -1,0 +1,139 @@
+/**
+ * Benchmark of `runtrace view --serve` (issue 14): for generated traces of
+ * 1 M and 10 M events (and 100 M with `--huge`), the time to build the
+ * index, the time to open (start the command on the existing index until
+ * the page's first answers, meta and the whole-trace tile, are in) and the
+ * latency of zoom and pan steps (tile requests over HTTP as the page makes
+ * them, median and p95). The command runs as a child process of the same
+ * runtime as this script. Output is Markdown for bench/README.md.
+ *
+ * ```
+ * deno run -A bench/serve_bench.ts [--events=1000000,10000000] [--huge] [--steps=40]
+ * bun bench/serve_bench.ts [--events=...] [--huge] [--steps=40]
+ *   --events=A,B  trace sizes (default 1 000 000 and 10 000 000)
+ *   --huge        also 100 000 000 events (about 0.7 GB of trace and 1.5 GB
+ *                 of index in bench/out/; checks the free space first)
+ *   --steps=N     zoom and pan steps per trace (default 40)
+ *   --keep        keep the generated traces and indexes in bench/out/
+ * ```
+ *
+ * @module
+ */
+
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, rmSync, statfsSync, statSync } from "node:fs";
+import { loadavg } from "node:os";
+import { join } from "node:path";
+import process from "node:process";
+import { fileURLToPath } from "node:url";
+import { generateTrace } from "./gen_trace.ts";
+import { buildIndex } from "../lib/viewer/serve/index_builder.ts";
+
+const args = process.argv.slice(2);
+const flag = (name: string) => args.find((a) => a.startsWith(`--${name}=`))?.split("=")[1];
+const sizes = (flag("events") ?? "1000000,10000000").split(",").map(Number);
+if (args.includes("--huge")) sizes.push(100_000_000);
+const steps = Number(flag("steps") ?? 40);
+const keep = args.includes("--keep");
+const root = fileURLToPath(new URL("..", import.meta.url));
+const outDir = join(root, "bench", "out");
+mkdirSync(outDir, { recursive: true });
+const runtime = "Deno" in globalThis ? "deno" : "bun";
+const version = runtime === "deno"
+  ? (globalThis as unknown as { Deno: { version: { deno: string } } }).Deno.version.deno
+  : (globalThis as unknown as { Bun: { version: string } }).Bun.version;
+
+/** Bytes free where the traces go. */
+function freeBytes(): number {
+  const s = statfsSync(outDir);
+  return Number(s.bavail) * Number(s.bsize);
+}
+
+/** Starts `view --serve` on `file`; resolves with its URL and the ms until it printed it. */
+function startServer(file: string) {
+  const cmd = join(root, "lib/viewer/command.ts");
+  const argv = runtime === "deno" ? ["run", "-A", cmd] : [cmd];
+  const t0 = performance.now();
+  const child = spawn(process.execPath, [...argv, file, "--serve", "--port", "0"], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  child.stderr!.on("data", (d) => out += String(d));
+  return new Promise<{ url: string; ms: number; stop: () => void }>((resolve, reject) => {
+    child.stdout!.on("data", (d) => {
+      out += String(d);
+      const m = out.match(/http:\/\/127\.0\.0\.1:\d+\//);
+      if (m) resolve({ url: m[0], ms: performance.now() - t0, stop: () => child.kill("SIGINT") });
+    });
+    child.on("close", () => reject(new Error(`view --serve exited: ${out}`)));
+  });
+}
+
+async function tile(url: string, t0: number, t1: number, px: number): Promise<number> {
+  const a = performance.now();
+  const res = await fetch(`${url}api/tile?t0=${t0}&t1=${t1}&px=${px}`);
+  await res.arrayBuffer();
+  return performance.now() - a;
+}
+
+const pct = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.ceil(p / 100 * sorted.length) - 1)];
+
+/** One trace size: build, open, zoom. */
+async function run(events: number): Promise<string> {
+  const file = join(outDir, `serve-${events}.trace`);
+  if (!existsSync(file)) {
+    const need = events * 25; // trace plus index plus scratch, generously
+    if (freeBytes() < need) {
+      return `| ${events.toLocaleString("en")} | skipped: less than ${need / 1e9} GB free |`;
+    }
+    generateTrace(file, events);
+  }
+  rmSync(file + ".idx", { force: true });
+  const b0 = performance.now();
+  const meta = buildIndex(file, file + ".idx");
+  const buildMs = performance.now() - b0;
+  const rss = process.memoryUsage().rss;
+  const px = 1200;
+  const o0 = performance.now();
+  const server = await startServer(file);
+  try {
+    await (await fetch(server.url + "api/meta")).json();
+    await tile(server.url, 0, meta.duration, px);
+    const openMs = performance.now() - o0;
+    // The page's steps: zoom in by halves towards a point, then pan by quarters, then zoom out.
+    const times: number[] = [];
+    let t0 = 0, t1 = meta.duration;
+    const at = meta.duration * 0.37;
+    for (let i = 0; i < steps; i++) {
+      const phase = i % 20;
+      const w = t1 - t0;
+      if (phase < 10) [t0, t1] = [at - (at - t0) * 0.5, at + (t1 - at) * 0.5];
+      else if (phase < 15) [t0, t1] = [t0 + w / 4, t1 + w / 4];
+      else [t0, t1] = [Math.max(0, t0 - w / 2), Math.min(meta.duration, t1 + w / 2)];
+      times.push(await tile(server.url, t0, t1, px));
+    }
+    times.sort((a, b) => a - b);
+    const size = statSync(file).size, idx = statSync(file + ".idx").size;
+    return `| ${events.toLocaleString("en")} | ${(size / 2 ** 20).toFixed(0)} MiB | ${
+      (idx / 2 ** 20).toFixed(0)
+    } MiB | ${(buildMs / 1000).toFixed(1)} s (${(events / buildMs / 1000).toFixed(2)} M ev/s, ${
+      (rss / 2 ** 20).toFixed(0)
+    } MiB RSS) | ${(openMs / 1000).toFixed(2)} s | ${pct(times, 50).toFixed(1)} ms | ${
+      pct(times, 95).toFixed(1)
+    } ms |`;
+  } finally {
+    server.stop();
+    if (!keep) rmSync(file + ".idx", { force: true });
+    if (!keep && events >= 100_000_000) rmSync(file, { force: true });
+  }
+}
+
+console.log(
+  `view --serve, ${runtime} ${version}, load average ${loadavg()[0].toFixed(2)} at the start, ` +
+    `${steps} zoom/pan steps at 1200 px\n`,
+);
+console.log("| events | trace | index | index build | open | step p50 | step p95 |");
+console.log("|---|---|---|---|---|---|---|");
+for (const n of sizes) console.log(await run(n));
+console.log(`\nload average ${loadavg()[0].toFixed(2)} at the end`);
