@@ -173,6 +173,13 @@ describe("runtrace view --serve", { skip }, () => {
         await page.evaluate("document.querySelector('#focus-bar').hidden"),
         false,
       );
+      // The timeline shows the task: zoomed to it, and it is selected.
+      const shown = await page.evaluate<{ task: number; focus: number; inView: boolean }>(
+        `(() => { const r = runtraceViewer.remote, t = r.timeline, f = r.focus.task;
+          return { task: t.selection?.task, focus: f.id, inView: t.t0 <= f.start && t.t1 >= f.end }; })()`,
+      );
+      assert.equal(shown.task, shown.focus);
+      assert.ok(shown.inView);
       assert.deepEqual(await page.evaluate("window.__errors"), []);
     } finally {
       await browser?.close();

@@ -224,6 +224,15 @@ export async function remoteMain(hook: RemoteHook, fail: (title: string, detail:
     bar.innerHTML = `Task <b>${escapeHtml(f.task.type)} #${f.task.id}</b> · ${
       dur(f.task.end - f.task.start)
     } · ${f.stalls.length} stalls or GCs over it <button class="unfocus">Show the whole trace</button>`;
+    timeline.selection = {
+      kind: Kind.TASK,
+      type: f.task.type,
+      start: f.task.start,
+      duration: f.task.end - f.task.start,
+      task: f.task.id,
+      row: meta.rows[f.task.row],
+    };
+    timeline.reveal(f.task.row);
     const pad = (f.task.end - f.task.start) * 0.1 + 1000;
     timeline.zoomTo(f.task.start - pad, f.task.end + pad);
     await timeline.settled();

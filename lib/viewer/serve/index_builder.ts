@@ -106,6 +106,7 @@ class IndexPass implements EventVisitor {
   readonly rows: RowInfo[] = [];
   readonly density: Uint32Array[] = [];
   densityBinNs = 1024;
+  private perBin = 1 / 1024;
   readonly types: string[] = [""];
   private typeIds = new Map<string, number>([["", 0]]);
   readonly threads = new Map<number, string>();
@@ -178,7 +179,7 @@ class IndexPass implements EventVisitor {
   }
 
   private countDensity(row: number, start: number): void {
-    let bin = Math.floor(start / this.densityBinNs);
+    let bin = Math.floor(start * this.perBin);
     while (bin >= DENSITY_BINS) {
       // Twice as wide bins: merge pairs in every row.
       for (const d of this.density) {
@@ -186,7 +187,8 @@ class IndexPass implements EventVisitor {
         d.fill(0, DENSITY_BINS / 2);
       }
       this.densityBinNs *= 2;
-      bin = Math.floor(start / this.densityBinNs);
+      this.perBin = 1 / this.densityBinNs;
+      bin = Math.floor(start * this.perBin);
     }
     this.density[row][Math.max(0, bin)]++;
   }

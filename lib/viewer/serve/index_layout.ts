@@ -155,7 +155,16 @@ export interface IndexMeta {
 
 /** A task's region, log or stall, for its focus view. */
 export interface FocusData {
-  task: { id: number; type: string; start: number; end: number; thread: number; open: boolean };
+  task: {
+    id: number;
+    type: string;
+    start: number;
+    end: number;
+    thread: number;
+    open: boolean;
+    /** Its row on the timeline. */
+    row: number;
+  };
   regions: { thread: number; start: number; end: number; type: string; open: boolean }[];
   logs: { thread: number; time: number; category: string; message: string }[];
   stalls: {

@@ -249,6 +249,7 @@ export class TraceIndex {
         end,
         thread: 0,
         open: (rec.getUint8(27) & 1) !== 0,
+        row: rec.getUint16(24, true),
       },
       regions: [],
       logs: [],
