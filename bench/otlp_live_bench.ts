@@ -1,21 +1,25 @@
 /**
  * Live OTLP export (issue 12): the realistic workload's throughput traced to
  * a file, and traced to a file with `otlp` on, alternated run by run
- * (medians); the spans per second the worker converts and delivers (spans
- * sent over the time from start to stop's end); and the same with a
- * receiver that never answers (drops counted, stop bounded). The receiver
- * is a child process on 127.0.0.1 that reads each request and answers 200:
- * not in the traced process, though it shares the machine's cores with it.
+ * (medians), so that both sides see the same load; the process CPU per
+ * traced event of each (the difference is the live export's cost, nearly
+ * all of it the drain worker's); the spans per second delivered; the same
+ * with a receiver that never answers (drops counted, stop bounded); and the
+ * memory held by a live export whose receiver never answers, sampled over
+ * `--down-seconds` of continuous traffic. The receiver is a child process on
+ * 127.0.0.1 that reads each request and answers 200: not in the traced
+ * process, though it shares the machine's cores with it.
  *
  * Run: `deno run -A bench/otlp_live_bench.ts` or `bun bench/otlp_live_bench.ts`
- * (`--runs N`, default 5; `--requests N` per run, default 10 000).
+ * (`--runs N`, default 7; `--requests N` per run, default 10 000;
+ * `--down-seconds S`, default 30, 0 to skip).
  *
  * @module
  */
 
 import process from "node:process";
 import { spawn } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import * as trace from "../mod.ts";
@@ -25,8 +29,9 @@ const arg = (name: string, dflt: number) => {
   const i = process.argv.indexOf(name);
   return i >= 0 ? Number(process.argv[i + 1]) : dflt;
 };
-const runs = arg("--runs", 5);
+const runs = arg("--runs", 7);
 const requests = arg("--requests", 10_000);
+const downSeconds = arg("--down-seconds", 30);
 
 /** A receiver in a child process: answers 200 (or never, `silent`); resolves to its URL. */
 function sink(silent: boolean): Promise<{ url: string; kill: () => void }> {
@@ -60,21 +65,52 @@ function sink(silent: boolean): Promise<{ url: string; kill: () => void }> {
 }
 
 const median = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1];
+const cpuMs = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
+/**
+ * CPU time, ms, of the drain worker's thread (Linux: `/proc/self/task`, in
+ * 10 ms ticks; the thread is "worker-N" in Deno, "Worker" in Bun), or NaN.
+ */
+const workerCpuMs = () => {
+  try {
+    let ticks = 0;
+    for (const t of readdirSync("/proc/self/task")) {
+      const comm = readFileSync(`/proc/self/task/${t}/comm`, "utf8").trim();
+      if (!/^(worker-\d+|Worker)$/.test(comm)) continue;
+      const st = readFileSync(`/proc/self/task/${t}/stat`, "utf8");
+      const f = st.slice(st.lastIndexOf(")") + 2).split(" ");
+      ticks += Number(f[11]) + Number(f[12]);
+    }
+    return ticks * 10;
+  } catch {
+    return NaN;
+  }
+};
+const MiB = (b: number) => (b / 1048576).toFixed(1);
 const dir = mkdtempSync(join(tmpdir(), "runtrace-otlp-bench-"));
 const body = makeDocument();
 await runWorkload({ requests: 2000, body }); // warm the JIT
+const loads = [loadavg()[0]];
 
 const up = await sink(false);
 const down = await sink(true);
-const rates: Record<string, number[]> = { file: [], otlp: [], down: [] };
+type Mode = "file" | "otlp" | "down";
+const rates: Record<Mode, number[]> = { file: [], otlp: [], down: [] };
+const cpuPerEvent: Record<Mode, number[]> = { file: [], otlp: [], down: [] };
+const workerPerEvent: Record<Mode, number[]> = { file: [], otlp: [], down: [] };
 const spanRates: number[] = [];
 const stops: number[] = [];
-let dropped = 0, sent = 0;
+let dropped = 0, sent = 0, downDropped = 0;
 for (let i = 0; i < runs; i++) {
-  for (const mode of ["file", "otlp", "down"] as const) {
+  // Alternate which side goes first, so a drift in the load favours neither.
+  const order: Mode[] = i % 2 === 0 ? ["file", "otlp", "down"] : ["otlp", "file", "down"];
+  for (const mode of order) {
     const otlp = mode === "file"
       ? undefined
       : { endpoint: mode === "otlp" ? up.url : down.url, stopTimeout: 2000 };
+    const c0 = cpuMs(), w0 = workerCpuMs();
     const t0 = performance.now();
     await trace.start(join(dir, `${mode}.trace`), { otlp });
     const r = await runWorkload({ requests, body });
@@ -82,29 +118,74 @@ for (let i = 0; i < runs; i++) {
     const stats = await trace.stop();
     const end = performance.now();
     rates[mode].push(r.rate);
+    cpuPerEvent[mode].push((cpuMs() - c0) * 1e6 / stats.events);
+    workerPerEvent[mode].push((workerCpuMs() - w0) * 1e6 / stats.events);
     if (mode === "otlp") {
       spanRates.push(stats.otlp!.sent / ((end - t0) / 1000));
       sent += stats.otlp!.sent;
       dropped += stats.otlp!.dropped;
     }
-    if (mode === "down") stops.push(end - s0);
+    if (mode === "down") {
+      stops.push(end - s0);
+      downDropped += stats.otlp!.dropped;
+    }
   }
+  loads.push(loadavg()[0]);
 }
 up.kill();
-down.kill();
+
 const rt = "Bun" in globalThis ? `bun ${process.versions.bun}` : `deno ${process.versions.deno}`;
-console.log(`${rt}, ${runs} runs of ${requests} requests each, load ${loadavg()[0].toFixed(2)}`);
 const f = median(rates.file);
-console.log(`file only:          ${f.toFixed(0)} requests/s`);
+const cf = median(cpuPerEvent.file), co = median(cpuPerEvent.otlp);
+const wf = median(workerPerEvent.file), wo = median(workerPerEvent.otlp);
+console.log(
+  `${rt}, ${runs} runs of ${requests} requests each, load (1 min) ${
+    Math.min(...loads).toFixed(2)
+  }–${Math.max(...loads).toFixed(2)}`,
+);
+console.log(
+  `file only:          ${f.toFixed(0)} requests/s; CPU per event: process ${
+    cf.toFixed(0)
+  } ns, drain worker ${wf.toFixed(0)} ns`,
+);
 console.log(
   `file + otlp:        ${median(rates.otlp).toFixed(0)} requests/s (${
     (100 * median(rates.otlp) / f).toFixed(1)
-  }% of file only); ${
+  }% of file only); CPU per event: process ${co.toFixed(0)} ns (+${
+    (co - cf).toFixed(0)
+  }), drain worker ${wo.toFixed(0)} ns (+${(wo - wf).toFixed(0)}); ${
     median(spanRates).toFixed(0)
   } spans/s delivered; ${sent} sent, ${dropped} dropped`,
 );
 console.log(
   `file + otlp, down:  ${median(rates.down).toFixed(0)} requests/s (${
     (100 * median(rates.down) / f).toFixed(1)
-  }%); stop() ${median(stops).toFixed(0)} ms`,
+  }%); drain worker ${median(workerPerEvent.down).toFixed(0)} ns/event; stop() ${
+    median(stops).toFixed(0)
+  } ms; ${downDropped} dropped`,
 );
+
+if (downSeconds > 0) {
+  // Continuous traffic for `downSeconds` into a receiver that never answers.
+  await trace.start(join(dir, "down-long.trace"), { otlp: { endpoint: down.url } });
+  const rss0 = process.memoryUsage.rss();
+  const samples: number[] = [];
+  const t0 = performance.now();
+  let served = 0;
+  while (performance.now() - t0 < downSeconds * 1000) {
+    served += (await runWorkload({ requests: 1000, body })).requests;
+    samples.push(process.memoryUsage.rss());
+  }
+  const s0 = performance.now();
+  const stats = await trace.stop();
+  const stopMs = performance.now() - s0;
+  const last = samples.slice(-Math.max(1, samples.length >> 2));
+  console.log(
+    `receiver down ${downSeconds} s: ${served} requests, ${stats.otlp!.dropped} spans dropped, ${
+      stats.otlp!.sent
+    } sent; RSS ${MiB(rss0)} MiB at start, max ${MiB(Math.max(...samples))} MiB, last quarter ${
+      MiB(Math.min(...last))
+    }–${MiB(Math.max(...last))} MiB; stop() ${stopMs.toFixed(0)} ms`,
+  );
+}
+down.kill();
