@@ -14,7 +14,11 @@ import * as trace from "../mod.ts";
 import { isTracedTestRun } from "../lib/testing/test_tracing.ts";
 import { closedPortUrl, type Json, Receiver } from "./otlp_receiver.ts";
 import { protobufjs } from "./proto_schema.ts";
-import { readTrace, tempDir } from "./helpers.ts";
+import { busy, exportTrace, readTrace, tempDir } from "./helpers.ts";
+import { readFileSync } from "node:fs";
+import { OtlpExporter } from "../lib/export/otlp.ts";
+import { MAX_QUEUED_SPANS, OtlpLiveTap } from "../lib/export/otlp_live.ts";
+import { decodeRequest } from "./otlp_receiver.ts";
 
 const skip = isTracedTestRun() ? "RUNTRACE holds the trace" : protobufjs.skip;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -29,6 +33,23 @@ async function work(jobs: number): Promise<void> {
     });
     task.end();
   }
+}
+
+/**
+ * Spans without their random ids: each with its parent's and its trace's
+ * first span's name and runtrace ids instead, sorted.
+ */
+function canonical(spans: Json[]): string[] {
+  const key = (s: Json) =>
+    `${s.name} ${
+      JSON.stringify(s.attributes.filter((a: Json) => /^runtrace\.(task|region)\.id$/.test(a.key)))
+    }`;
+  const byId = new Map(spans.map((s) => [s.spanId, s]));
+  return spans.map((s) => {
+    const { spanId: _, traceId: _t, parentSpanId, resource: _r, scope: _s, ...rest } = s;
+    const parent = byId.get(parentSpanId);
+    return JSON.stringify({ ...rest, parent: parent ? key(parent) : parentSpanId ?? null });
+  }).sort();
 }
 
 describe("live OTLP export", { skip }, () => {
@@ -67,6 +88,32 @@ describe("live OTLP export", { skip }, () => {
     const t = readTrace(file);
     assert.equal(t.tasks.length, 50);
     assert.ok(!t.counters.some((c) => c.name === "runtrace.otlp.dropped"));
+  });
+
+  test("the live spans are the ones `export --format otlp` makes of the trace file", async () => {
+    await rx.reset();
+    const file = join(tempDir(), "same.trace");
+    await trace.start(file, { otlp: { endpoint: rx.url } });
+    const [ctx, order] = trace.newTask("order");
+    trace.log(ctx, "note", "héllo ✓ " + "x".repeat(300));
+    trace.log(ctx, "traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+    const [sub, child] = trace.newTask(ctx, "subtask");
+    await trace.withRegion(sub, "io", async () => {
+      trace.log(sub, "step", "inside");
+      await sleep(1);
+      trace.withRegion(sub, "blocking", () => busy(150)); // a stall, if the heartbeat sees it
+    });
+    child.end();
+    trace.newTask("left open");
+    trace.startRegion(ctx, "open region");
+    await work(3);
+    order.end();
+    await trace.stop();
+    const offline = decodeRequest(exportTrace(new OtlpExporter(), readFileSync(file)), "export");
+    assert.equal(spans().length, offline.length);
+    assert.deepEqual(canonical(spans()), canonical(offline));
+    const joined = spans().find((s: Json) => s.name === "order");
+    assert.equal(joined.traceId, "0af7651916cd43dd8448eb211c80319c");
   });
 
   test("a receiver answering 503 is retried", async () => {
@@ -146,5 +193,44 @@ describe("live OTLP export", { skip }, () => {
       /otlp.endpoint must be an http:\/\/ or https:\/\/ URL/,
     );
     assert.equal(trace.isEnabled(), false);
+  });
+});
+
+describe("the live export's queue", { skip: protobufjs.skip }, () => {
+  test("a receiver that never answers: the queue stays under its cap, the rest is dropped and counted, finish() is bounded", async () => {
+    const rx = new Receiver();
+    await rx.reset(() => true); // reads each request, never answers
+    const tap = new OtlpLiveTap({ endpoint: rx.url, exportInterval: -1 });
+    const header = {
+      timeOrigin: performance.timeOrigin,
+      startTime: performance.now(),
+      resolutionNs: 1000,
+      runtime: "test",
+      runtimeVersion: "0",
+      pid: 1,
+    };
+    const strings = ["", "job"];
+    tap.begin(header, [[1, "main"]], strings);
+    const spans = 66_000; // four times the cap, and more
+    const t0 = header.startTime;
+    for (let k = 0; k < spans; k += 1000) {
+      tap.open(1);
+      for (let i = k; i < k + 1000; i++) {
+        tap.taskBegin(t0 + i * 1e-3, i + 1, 0, 1);
+        tap.taskEnd(t0 + i * 1e-3 + 5e-4, i + 1);
+      }
+      tap.close();
+      await sleep(0); // the worker's loop turns between drains
+    }
+    const f0 = performance.now();
+    const totals = await tap.finish(performance.now() + 300);
+    const finishing = performance.now() - f0;
+    assert.ok(finishing < 3000, `finish() took ${finishing} ms`);
+    assert.equal(totals.sent, 0);
+    assert.equal(totals.dropped, spans);
+    assert.ok(totals.maxQueued > 0 && totals.maxQueued <= MAX_QUEUED_SPANS, `${totals.maxQueued}`);
+    assert.ok(rx.attempts >= 1, "the first batch was sent");
+    rx.server.closeAllConnections?.();
+    await rx.stop();
   });
 });

@@ -13,7 +13,7 @@ import { Ctrl, Flush } from "../ring_layout.ts";
 import { FlightWindow } from "./flight_window.ts";
 import { type DrainWorkerData, errorInfo, type ToWorker, type WorkerPort } from "./messages.ts";
 import { OpenSet } from "./open_set.ts";
-import { RingDrainer, type RingSpec } from "./ring_drainer.ts";
+import { type RecordSink, RingDrainer, type RingSpec } from "./ring_drainer.ts";
 import { StringTable } from "./string_table.ts";
 import { TraceOutput, type TraceTotals } from "./trace_output.ts";
 import type { OtlpTapFactory } from "./trace_tap.ts";
@@ -45,8 +45,11 @@ export class DrainLoop {
   private trace: TraceOutput | undefined;
   /** The flight recorder's window, if any. */
   private flight: FlightWindow | undefined;
-  /** The writers of the consumers that are on. */
-  private writers: TraceWriter[] = [];
+  /**
+   * The writers of the consumers that are on, after the trace's live export
+   * tap if it has one (a writer comes last: its batch bounds a drain).
+   */
+  private writers: RecordSink[] = [];
   /** Added to this worker's `performance.now()` gives the recording thread's. */
   private originShift = 0;
   /** Open tasks and regions, tracked while a flight recorder runs. */
@@ -109,7 +112,7 @@ export class DrainLoop {
         this.startTrace(m);
         return this.opened();
       case "stopTrace": {
-        if (this.trace) this.trace.writer.endMs = m.endMs;
+        this.trace?.endAt(m.endMs);
         if (this.trace?.tap) return void this.stopTapped(this.trace, m.endMs);
         const totals = this.finishTrace() ?? { events: 0, lost: 0 };
         return this.port.postMessage({ type: "traceStopped", ...totals });
@@ -330,7 +333,7 @@ export class DrainLoop {
     ring.open = this.open;
     this.rings.push(ring);
     this.threads.push([spec.thread, spec.name]);
-    this.trace?.writer.threadName(spec.thread, spec.name);
+    this.trace?.threadName(spec.thread, spec.name);
     this.nudge();
   }
 
@@ -357,6 +360,7 @@ export class DrainLoop {
 
   private refreshWriters(): void {
     this.writers = [];
+    if (this.trace?.tap) this.writers.push(this.trace.tap);
     if (this.trace) this.writers.push(this.trace.writer);
     if (this.flight) this.writers.push(this.flight.writer);
   }

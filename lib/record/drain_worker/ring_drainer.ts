@@ -25,6 +25,31 @@ const HISTORY = 4096;
 
 const utf8Encoder = new TextEncoder();
 
+/**
+ * What the drainer hands records to: a trace's writer, or a tap beside it
+ * (trace_tap.ts). The last one of a drain's list must have a batch (`ev`):
+ * its size ends the drain at the budget.
+ */
+export type RecordSink =
+  & Pick<
+    TraceWriter,
+    | "open"
+    | "close"
+    | "lostEvents"
+    | "defineString"
+    | "taskBegin"
+    | "taskEnd"
+    | "regionBegin"
+    | "regionEnd"
+    | "logUtf8"
+    | "counter"
+    | "gc"
+    | "stall"
+    | "threadEnd"
+    | "stack"
+  >
+  & { readonly ev: { readonly pos: number } };
+
 /** Where a ring lives and whose it is. */
 export interface RingSpec {
   /** The ring's shared memory (ring_layout.ts). */
@@ -95,7 +120,7 @@ export class RingDrainer {
    * early once the last writer's batch holds `budget` bytes, and frees their
    * slots. Returns the number of records consumed.
    */
-  drain(writers: readonly TraceWriter[], max: number, budget: number): number {
+  drain(writers: readonly RecordSink[], max: number, budget: number): number {
     const ctrl = this.ctrl;
     const head = Atomics.load(ctrl, Ctrl.HEAD);
     let tail = Atomics.load(ctrl, Ctrl.TAIL);
@@ -129,7 +154,7 @@ export class RingDrainer {
    * that finishes behind a slow destination). Strings are still learnt and
    * defined. Returns the number of records consumed.
    */
-  discard(writers: readonly TraceWriter[], max: number): number {
+  discard(writers: readonly RecordSink[], max: number): number {
     const ctrl = this.ctrl, u32 = this.u32;
     let tail = Atomics.load(ctrl, Ctrl.TAIL);
     let n = (Atomics.load(ctrl, Ctrl.HEAD) - tail) | 0;
@@ -165,7 +190,7 @@ export class RingDrainer {
    * with this thread's string ids mapped to the table's. One switch over the
    * record kinds, run for every record: kept in one function.
    */
-  private handOver(i: number, writers: readonly TraceWriter[]): void {
+  private handOver(i: number, writers: readonly RecordSink[]): void {
     const u32 = this.u32, idMap = this.idMap;
     const ms = this.f64[i >> 1];
     const a = u32[i + Word.A], b = u32[i + Word.B], c = u32[i + Word.C];
@@ -228,7 +253,7 @@ export class RingDrainer {
   }
 
   /** A LOG record: its message from the text ring, or by string id. */
-  private handOverLog(i: number, ms: number, writers: readonly TraceWriter[]): void {
+  private handOverLog(i: number, ms: number, writers: readonly RecordSink[]): void {
     const u32 = this.u32;
     const task = u32[i + Word.A], category = this.idMap[u32[i + Word.B]] ?? 0;
     const flags = u32[i + Word.E];
@@ -256,7 +281,7 @@ export class RingDrainer {
     local: number,
     pos: number,
     len: number,
-    writers: readonly TraceWriter[],
+    writers: readonly RecordSink[],
   ): void {
     const text = this.readText(pos, len);
     this.textTail = (pos + len) | 0;

@@ -43,9 +43,9 @@ export class TraceOutput {
   private ctrl?: Int32Array;
   /** Bytes a port output may hold unwritten; see {@linkcode TraceOutput.full}. */
   readonly pendingLimit: number = Infinity;
-  /** Gets a copy of every sealed byte too (the live export), until it is closed. */
+  /** Gets every record too (the live export), until it is finished: see {@linkcode closeTap}. */
   tap?: TraceTap;
-  /** A `none` target: sealed bytes go to the tap alone. */
+  /** A `none` target: the records go to the tap alone. */
   private discard = false;
 
   private constructor(writer: TraceWriter, fd: number, port: WorkerPort) {
@@ -118,9 +118,9 @@ export class TraceOutput {
     }
     const t = new TraceOutput(w, fd, port);
     t.tap = tap;
+    tap?.begin(header, threads, strings);
     t.discard = target.kind === "none";
     if (fd >= 0) {
-      tap?.write(w.out.buf.slice(0, w.out.pos));
       t.pos = w.out.pos;
       w.out.reset();
     } else {
@@ -137,7 +137,6 @@ export class TraceOutput {
   flush(): void {
     const o = this.writer.out;
     if (o.pos === 0) return;
-    this.tap?.write(o.buf.slice(0, o.pos));
     if (this.error === undefined && !this.discard) {
       try {
         if (this.fd >= 0) {
@@ -157,11 +156,23 @@ export class TraceOutput {
     o.reset();
   }
 
+  /** A thread joined the trace: named in the trace and to its tap. */
+  threadName(thread: number, name: string): void {
+    this.writer.threadName(thread, name);
+    this.tap?.threadName(thread, name);
+  }
+
+  /** Records stamped after `ms` (`stop` was called) are left out, by the writer and the tap. */
+  endAt(ms: number): void {
+    this.writer.endMs = ms;
+    if (this.tap) this.tap.endMs = ms;
+  }
+
   /**
-   * Ends the tap: it gets an END batch of its own (the trace's stays to be
-   * written, after the count of spans not delivered), then up to `deadline`
-   * to deliver. The count is written at `endMs`, on `thread`, as the counter
-   * `droppedName`.
+   * Ends the tap (the trace's records are all handed over; the trace's END
+   * batch stays to be written, after the count of spans not delivered) and
+   * gives it up to `deadline` to deliver. The count is written at `endMs`,
+   * on `thread`, as the counter `droppedName`.
    */
   async closeTap(
     deadline: number,
@@ -170,13 +181,8 @@ export class TraceOutput {
     thread: number,
   ): Promise<TapTotals> {
     const tap = this.tap!;
-    this.flush();
-    const o = this.writer.out;
-    this.writer.end();
-    tap.write(o.buf.slice(0, o.pos));
-    o.reset();
     this.tap = undefined;
-    const totals = await tap.close(deadline);
+    const totals = await tap.finish(deadline);
     if (totals.dropped > 0 && droppedName > 0) {
       this.writer.open(thread);
       this.writer.counter(endMs, droppedName, totals.dropped);

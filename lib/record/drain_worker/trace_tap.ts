@@ -1,11 +1,15 @@
 /**
- * A consumer of the encoded trace beside its destination: the drain worker
- * hands it every sealed byte of the trace as it writes them. The live OTLP
- * export is one (lib/export/otlp_live.ts); the worker's entry module wires
- * it, so that lib/record does not depend on lib/export.
+ * A consumer of the trace's records beside its writer: the ring drainer
+ * hands each record to it as it hands it to the trace's writer, with the
+ * trace's string ids. The live OTLP export is one (lib/export/otlp_live.ts);
+ * the worker's entry module wires it, so that lib/record does not depend on
+ * lib/export.
  *
  * @module
  */
+
+import type { HeaderFields } from "../../format/encoder.ts";
+import type { RecordSink } from "./ring_drainer.ts";
 
 /** What a tap reports when it is closed. */
 export interface TapTotals {
@@ -13,6 +17,8 @@ export interface TapTotals {
   sent: number;
   /** Spans that could not be delivered (receiver down, queue full, stop's deadline). */
   dropped: number;
+  /** The most spans that waited to be sent at once (at most the queue's cap). */
+  maxQueued: number;
 }
 
 /** Settings of the live OTLP export, as `start`'s `otlp` option gives them (plain data). */
@@ -30,18 +36,33 @@ export interface OtlpLiveConfig {
 }
 
 /**
- * Receives the trace's bytes. A tap never throws: a failure inside it is
- * its own to count (as dropped spans).
+ * Receives the trace's records, as its writer does (the drainer's
+ * {@linkcode RecordSink} calls, `ms` stamps of the recording thread's clock,
+ * the trace's string ids), and what the writer gets besides. A tap never
+ * throws: a failure inside it is its own to count (as dropped spans).
  */
-export interface TraceTap {
-  /** The next bytes of the trace, in order; the tap may keep them. */
-  write(bytes: Uint8Array): void;
+export interface TraceTap extends RecordSink {
   /**
-   * Delivers what it holds, waiting no later than `deadline`
-   * (`performance.now()` time), then stops; what is still undelivered then
-   * is dropped and counted. Closing twice gives the same totals.
+   * The trace begins: its header (time 0 is `header.startTime`), the threads
+   * and the trace's string table so far, indexed by id; the table is the
+   * drain worker's, which only grows, so the tap may keep it to look ids up.
    */
-  close(deadline: number): Promise<TapTotals>;
+  begin(
+    header: HeaderFields,
+    threads: readonly [number, string][],
+    strings: readonly string[],
+  ): void;
+  /** A thread joined the trace. */
+  threadName(thread: number, name: string): void;
+  /** Records stamped after this (`stop` was called) are left out, as the writer does. */
+  endMs: number;
+  /**
+   * The trace has ended: sends what it holds, waiting no later than
+   * `deadline` (`performance.now()` time), then stops; what is still
+   * undelivered then is dropped and counted. Finishing twice gives the same
+   * totals.
+   */
+  finish(deadline: number): Promise<TapTotals>;
 }
 
 /** Makes the live OTLP tap of a trace; supplied by the worker's entry module. */
