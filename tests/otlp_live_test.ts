@@ -11,6 +11,7 @@ import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import * as trace from "../mod.ts";
+import { tracedFetch } from "../http.ts";
 import { isTracedTestRun } from "../lib/testing/test_tracing.ts";
 import { closedPortUrl, type Json, Receiver } from "./otlp_receiver.ts";
 import { protobufjs } from "./proto_schema.ts";
@@ -114,6 +115,56 @@ describe("live OTLP export", { skip }, () => {
     assert.deepEqual(canonical(spans()), canonical(offline));
     const joined = spans().find((s: Json) => s.name === "order");
     assert.equal(joined.traceId, "0af7651916cd43dd8448eb211c80319c");
+  });
+
+  test("tracedFetch's calls in one task carry the trace id its span gets, live and offline", async () => {
+    await rx.reset();
+    const downstream = new Receiver();
+    const seen: string[] = [];
+    await downstream.reset((req, res) => {
+      seen.push(String(req.headers.traceparent));
+      res.end();
+      return true;
+    });
+    const fetch = tracedFetch(globalThis.fetch, { propagate: true });
+    const file = join(tempDir(), "fetch.trace");
+    await trace.start(file, { otlp: { endpoint: rx.url } });
+    const [ctx, task] = trace.newTask("order");
+    await ctx.run(async () => {
+      trace.withRegion("parse", () => {}); // ends before any call
+      for (let i = 0; i < 3; i++) await (await fetch(downstream.url)).text();
+    });
+    task.end();
+    const [ctx2, task2] = trace.newTask("other");
+    await ctx2.run(async () => await (await fetch(downstream.url)).text());
+    task2.end();
+    await trace.stop();
+    await downstream.stop();
+    const offline = decodeRequest(exportTrace(new OtlpExporter(), readFileSync(file)), "export");
+    assert.equal(seen.length, 4);
+    const ids = seen.map((h) => h.split("-"));
+    for (const [name, exported] of [["live", spans()], ["offline", offline]] as const) {
+      const order = exported.find((s: Json) => s.name === "order");
+      const other = exported.find((s: Json) => s.name === "other");
+      for (const [, traceId] of ids.slice(0, 3)) assert.equal(traceId, order.traceId, name);
+      assert.equal(ids[3][1], other.traceId, name);
+      assert.notEqual(order.traceId, other.traceId);
+      // The task's spans are all in its trace, and each call names its region's span.
+      const inOrder = exported.filter((s: Json) => s.traceId === order.traceId);
+      assert.deepEqual(inOrder.map((s: Json) => s.name.split(" ")[0]).sort(), [
+        "fetch",
+        "fetch",
+        "fetch",
+        "order",
+        "parse",
+      ]);
+      const calls = exported.filter((s: Json) => s.name.startsWith("fetch "));
+      assert.deepEqual(
+        calls.map((s: Json) => s.spanId).sort(),
+        ids.map(([, , span]) => span).sort(),
+        name,
+      );
+    }
   });
 
   test("a receiver answering 503 is retried", async () => {

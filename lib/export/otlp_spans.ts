@@ -38,6 +38,16 @@ const utf8d = new TextDecoder("utf-8", { fatal: false });
 
 /** Most events a span carries; more are counted in `droppedEvents`. */
 export const MAX_EVENTS = 128;
+/**
+ * Most ended spans a tree holds back while its trace id is not settled. A
+ * tree's id settles with a `traceparent` (an outgoing call's trace id is
+ * drawn by `tracedFetch` on the main thread at the first call, which may
+ * come after some of the task's regions ended) or when its root span ends;
+ * until then its ended spans wait, so that they go out with the id the
+ * downstream services got. Past this many, the tree settles on the id it
+ * has.
+ */
+export const MAX_HELD = 512;
 /** Most spans a stall adds its event to. */
 const MAX_STALL_SPANS = 256;
 
@@ -65,10 +75,15 @@ export interface OtlpEvent {
 export interface TraceRef {
   /** The trace id, 16 bytes. */
   id: Uint8Array;
-  /** From an incoming `traceparent` (or already sent): no longer replaced. */
+  /**
+   * Settled: from a `traceparent` (incoming, or sent by `tracedFetch`), or
+   * its spans have gone out. No longer replaced.
+   */
   fixed: boolean;
   /** Parent span id from the incoming `traceparent`, for the root. */
   remoteParent?: Uint8Array;
+  /** Ended spans of the tree waiting for its id to settle (see {@linkcode MAX_HELD}). */
+  held?: OtlpSpan[];
 }
 
 /** 8 id bytes from their high and low 32 bits, big-endian. */
@@ -465,7 +480,7 @@ export class SpanMapper {
         // A fresh trace id sent downstream: this tree takes it, if still free.
         if (!t.span.trace.fixed) {
           t.span.trace.id = tp.traceId;
-          t.span.trace.fixed = true;
+          this.settle(t.span.trace);
         }
       }
     }
@@ -491,7 +506,7 @@ export class SpanMapper {
     if (!tp || t.span.parent || t.span.trace.remoteParent) return;
     t.span.trace.id = tp.traceId;
     t.span.trace.remoteParent = tp.spanId;
-    t.span.trace.fixed = true;
+    this.settle(t.span.trace);
     this.report.joinedTraces++;
   }
 
@@ -519,10 +534,21 @@ export class SpanMapper {
       span.attrs.push(["runtrace.open_at_end", true]);
       this.report.openAtEnd++;
     }
-    span.trace.fixed = true;
     this.report.spans++;
     this.report.droppedEvents += span.droppedEvents;
-    this.emit(span);
+    const trace = span.trace;
+    if (trace.fixed) return this.emit(span);
+    (trace.held ??= []).push(span);
+    // The root ends: nothing of the tree can settle its id any more.
+    if (!span.parent || trace.held.length >= MAX_HELD) this.settle(trace);
+  }
+
+  /** Settles a tree's trace id and sends its spans held back. */
+  private settle(trace: TraceRef): void {
+    trace.fixed = true;
+    const held = trace.held;
+    trace.held = undefined;
+    if (held) { for (const s of held) this.emit(s); }
   }
 
   private end(time: number, truncated: boolean, lost: number): void {

@@ -14,6 +14,7 @@
 import { type Context, currentContext } from "../record/context.ts";
 import { log, newTask, startRegion } from "../record/annotations.ts";
 import { isEnabled } from "../record/tracing.ts";
+import { activeTraceparent } from "../record/otel_join.ts";
 
 /** Options of {@linkcode traceRequests}. */
 export interface TraceRequestsOptions {
@@ -41,7 +42,12 @@ export interface TracedFetchOptions {
   /**
    * Add a W3C `traceparent` header to outgoing requests that have none
    * (default false). It continues the trace id of the current request's
-   * incoming `traceparent` when there is one, and starts a new one otherwise.
+   * incoming `traceparent` when there is one, else that of the OpenTelemetry
+   * span active now (if an OpenTelemetry API is registered), else one drawn
+   * for the current task at its first call: every call of a task carries the
+   * same trace id, the one the task's span gets in the OTLP export. (A
+   * subtask draws its own at its first call: when the parent task called
+   * out first, the subtask's calls land in another trace.)
    */
   propagate?: boolean;
   /**
@@ -73,6 +79,14 @@ const METHODS = new Set([
 
 /** Trace id and flags of the incoming `traceparent` of a running task. */
 const incoming = new Map<number, { traceId: string; flags: string }>();
+/**
+ * Trace id and flags drawn for the outgoing calls of a task that has no
+ * incoming `traceparent`, kept for its later calls. Tasks outside
+ * `traceRequests` end unseen here: the oldest entries go past the cap.
+ */
+const outgoing = new Map<number, { traceId: string; flags: string }>();
+/** Most entries of {@linkcode outgoing}. */
+const MAX_OUTGOING = 4096;
 
 /**
  * Wraps a fetch-style handler so that, while tracing is enabled, each request
@@ -122,6 +136,7 @@ export function traceRequests<A extends unknown[], R extends Response | undefine
       if (ended) return;
       ended = true;
       incoming.delete(ctx.taskId);
+      outgoing.delete(ctx.taskId);
       task.end();
     };
     log(ctx, "http.method", req.method);
@@ -255,7 +270,7 @@ export function tracedFetch(
         init?.headers ?? (input instanceof Request ? input.headers : undefined),
       );
       if (!headers.has("traceparent")) {
-        const value = childTraceparent(incoming.get(ctx.taskId));
+        const value = childTraceparent(traceOf(ctx.taskId));
         headers.set("traceparent", value);
         log(ctx, "traceparent.out", value);
         init = { ...init, headers };
@@ -316,6 +331,25 @@ export function parseTraceparent(value: string | null | undefined): Traceparent 
   if (version === "ff" || (version === "00" && extra !== undefined)) return undefined;
   if (/^0+$/.test(traceId) || /^0+$/.test(parentId)) return undefined;
   return { header: v.slice(0, 55), version, traceId, parentId, flags };
+}
+
+/**
+ * The trace id and flags of `task`'s outgoing calls: its incoming
+ * `traceparent`'s, else the active OpenTelemetry span's, else drawn at its
+ * first call and kept. The background task (0) has no span: each of its
+ * calls starts a trace.
+ */
+function traceOf(task: number): { traceId: string; flags: string } | undefined {
+  const known = incoming.get(task) ?? outgoing.get(task);
+  if (known) return known;
+  const otel = parseTraceparent(activeTraceparent());
+  const t = otel
+    ? { traceId: otel.traceId, flags: otel.flags }
+    : { traceId: randomHex(16), flags: "01" };
+  if (task === 0) return t;
+  if (outgoing.size >= MAX_OUTGOING) outgoing.delete(outgoing.keys().next().value!);
+  outgoing.set(task, t);
+  return t;
 }
 
 function childTraceparent(parent: { traceId: string; flags: string } | undefined): string {
