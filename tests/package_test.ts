@@ -21,6 +21,8 @@ import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import process from "node:process";
 import { findExecutable, readTrace, repoRoot, runCommand, tempDir } from "./helpers.ts";
+import { type Json, Receiver } from "./otlp_receiver.ts";
+import { protobufjs } from "./proto_schema.ts";
 
 const TOOL_VERSIONS = { node: "22.23.3", esbuild: "0.28.2" };
 const toolsDir = join(
@@ -243,6 +245,20 @@ parentPort.once("message", ({ handle, ctx }) => {
 });
 `;
 
+/** Live OTLP export from Node: beside a file, then with no file; the receiver URL is argv[2]. */
+const NODE_OTLP_APP = `import * as trace from "runtrace";
+const endpoint = process.argv[2];
+await trace.start("live.trace", { otlp: { endpoint, serviceName: "node-app" } });
+const [ctx, task] = trace.newTask("order");
+await trace.withRegion(ctx, "charge", () => new Promise((r) => setTimeout(r, 5)));
+task.end();
+const file = await trace.stop();
+await trace.start({ otlp: { endpoint } });
+trace.newTask("bare")[1].end();
+const none = await trace.stop();
+console.log(JSON.stringify({ file: file.otlp, none: none.otlp, events: none.events > 0 }));
+`;
+
 /** A fresh npm project with the tarball installed, and Node 22. */
 const nodeProject = once(async () => {
   const { node, esbuild } = await tools();
@@ -251,6 +267,7 @@ const nodeProject = once(async () => {
   await ok(npm!, ["install", "--no-audit", "--no-fund", await tarball()], dir);
   writeFileSync(join(dir, "app.mjs"), NODE_APP);
   writeFileSync(join(dir, "worker.mjs"), NODE_WORKER);
+  writeFileSync(join(dir, "otlp.mjs"), NODE_OTLP_APP);
   // Node 22 and nothing else: no Deno, no Bun, no npm on PATH.
   const nodeOnly = { ...env, PATH: dirname(node) };
   return { dir, node, esbuild, nodeOnly };
@@ -309,6 +326,37 @@ describe("the npm package", () => {
         flight: ["in the window"],
         problems: [],
       });
+    },
+  );
+
+  test(
+    "Node 22 alone: live OTLP export (start(file, { otlp }) and start({ otlp })) reaches a loopback receiver",
+    LONG,
+    async (t) => {
+      if (missingTools(t, "npm")) return;
+      if (protobufjs.skip) return void t.skip(protobufjs.skip);
+      const { dir, node, nodeOnly } = await nodeProject();
+      const rx = new Receiver();
+      try {
+        await rx.reset();
+        const out = JSON.parse(await ok(node, ["otlp.mjs", rx.url], dir, nodeOnly));
+        assert.deepEqual(out, {
+          file: { sent: 2, dropped: 0 },
+          none: { sent: 1, dropped: 0 },
+          events: true,
+        });
+        const spans: Json[] = rx.received.flatMap((r) => r.spans);
+        assert.deepEqual(spans.map((s) => s.name).sort(), ["bare", "charge", "order"]);
+        const order = spans.find((s) => s.name === "order");
+        assert.equal(spans.find((s) => s.name === "charge").parentSpanId, order.spanId);
+        const attr = (s: Json, key: string) =>
+          s.resource.attributes.find((a: Json) => a.key === key)?.value.stringValue;
+        assert.equal(attr(order, "process.runtime.name"), "node");
+        assert.equal(attr(order, "service.name"), "node-app");
+        assert.equal(readTrace(join(dir, "live.trace")).tasks.length, 1);
+      } finally {
+        await rx.stop();
+      }
     },
   );
 
