@@ -90,6 +90,19 @@ class EpochClock {
     return [lo, hi];
   }
 
+  /** A fixed64 field of the epoch time of `t`, without an array per call. */
+  write(w: ProtoWriter, field: number, t: number): void {
+    const n = Math.max(0, Math.round(t));
+    const tHi = Math.floor(n / 4294967296);
+    let lo = this.lo + (n - tHi * 4294967296);
+    let hi = this.hi + tHi;
+    if (lo >= 4294967296) {
+      lo -= 4294967296;
+      hi++;
+    }
+    w.fixed64Parts(field, lo, hi);
+  }
+
   /** The epoch time of `t` as a decimal string. */
   decimal(t: number): string {
     return (this.base + BigInt(Math.max(0, Math.round(t)))).toString();
@@ -138,6 +151,8 @@ class ProtobufBatches {
   private rs = 0;
   private ss = 0;
   private head?: Uint8Array;
+  /** Each thread's attributes, encoded (see `threadAttrs`). */
+  private threads = new Map<number, { name: string | undefined; bytes: Uint8Array }>();
 
   constructor(private clock: EpochClock) {}
 
@@ -170,15 +185,15 @@ class ProtobufBatches {
     else if (s.trace.remoteParent) w.bytes(4, s.trace.remoteParent);
     w.bytes(5, this.strs.get(s.name));
     w.uint(6, s.kind);
-    const [sl, sh] = this.clock.parts(s.start);
-    w.fixed64Parts(7, sl, sh);
-    const [el, eh] = this.clock.parts(s.end);
-    w.fixed64Parts(8, el, eh);
-    for (const a of s.attrs) attrProto(w, 9, a, this.strs);
+    this.clock.write(w, 7, s.start);
+    this.clock.write(w, 8, s.end);
+    if (s.region !== 0) intAttr(w, 9, KEY_REGION_ID, s.region);
+    intAttr(w, 9, KEY_TASK_ID, s.task);
+    this.threadAttrs(w, s.thread, s.threadName);
+    if (s.extra) { for (const a of s.extra) attrProto(w, 9, a, this.strs); }
     for (const e of s.events) {
       const ev = w.begin(11);
-      const [l, h] = this.clock.parts(e.time);
-      w.fixed64Parts(1, l, h);
+      this.clock.write(w, 1, e.time);
       w.bytes(2, this.strs.get(e.name));
       for (const a of e.attrs) attrProto(w, 3, a, this.strs);
       w.end(ev);
@@ -191,6 +206,25 @@ class ProtobufBatches {
       w.end(st);
     }
     w.end(at);
+  }
+
+  /**
+   * `thread.id` and `thread.name` as span attributes (field 9), encoded once
+   * per thread and copied: every span repeats them.
+   */
+  private threadAttrs(w: ProtoWriter, thread: number, name: string | undefined): void {
+    let c = this.threads.get(thread);
+    if (c === undefined || c.name !== name) {
+      const t = new ProtoWriter(64);
+      attrProto(t, 9, ["thread.id", thread], this.strs);
+      if (name !== undefined) attrProto(t, 9, ["thread.name", name], this.strs);
+      c = { name, bytes: t.take() };
+      if (this.threads.size < 4096) this.threads.set(thread, c);
+    }
+    const b = c.bytes;
+    w.ensure(b.length);
+    w.buf.set(b, w.pos);
+    w.pos += b.length;
   }
 
   /** Closes the batch; returns its bytes (valid until the next batch begins). */
@@ -222,6 +256,48 @@ function id64(w: ProtoWriter, field: number, hi: number, lo: number): void {
   b[p++] = (lo >>> 16) & 0xff;
   b[p++] = (lo >>> 8) & 0xff;
   b[p++] = lo & 0xff;
+  w.pos = p;
+}
+
+const KEY_TASK_ID = utf8.encode("runtrace.task.id");
+const KEY_REGION_ID = utf8.encode("runtrace.region.id");
+
+/**
+ * A `KeyValue` with an integer value (≥ 0) in `field` (≤ 15), its lengths
+ * computed rather than patched: the attributes every span has. `key` is
+ * shorter than 100 bytes.
+ */
+function intAttr(w: ProtoWriter, field: number, key: Uint8Array, v: number): void {
+  if (!(Number.isSafeInteger(v) && v >= 0)) {
+    // Not a count: as attrProto writes it.
+    const kv = w.begin(field);
+    w.bytes(1, key);
+    const any = w.begin(2);
+    w.double(4, v);
+    w.end(any);
+    w.end(kv);
+    return;
+  }
+  let vlen = 1;
+  for (let x = v; x >= 128; x = Math.floor(x / 128)) vlen++;
+  const anyLen = 1 + vlen, kvLen = 2 + key.length + 2 + anyLen;
+  w.ensure(kvLen + 2);
+  const b = w.buf;
+  let p = w.pos;
+  b[p++] = field * 8 + 2;
+  b[p++] = kvLen;
+  b[p++] = 0x0a; // key: field 1, bytes
+  b[p++] = key.length;
+  for (let i = 0; i < key.length; i++) b[p++] = key[i];
+  b[p++] = 0x12; // value: field 2, AnyValue
+  b[p++] = anyLen;
+  b[p++] = 0x18; // int_value: field 3, varint
+  let x = v;
+  while (x >= 128) {
+    b[p++] = (x % 128) | 0x80;
+    x = Math.floor(x / 128);
+  }
+  b[p++] = x;
   w.pos = p;
 }
 

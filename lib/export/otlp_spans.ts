@@ -95,6 +95,9 @@ function idBytes(hi: number, lo: number): Uint8Array {
   return b;
 }
 
+/** The events of a span that has none: most have none, and need no array of their own. */
+const NO_EVENTS: OtlpEvent[] = [];
+
 /** A span, open or finished. Times are ns since the trace start. */
 export class OtlpSpan {
   /**
@@ -116,10 +119,22 @@ export class OtlpSpan {
   start: number;
   /** End, ns since the trace start (-1 while open). */
   end: number = -1;
-  /** Attributes. */
-  attrs: Attrs;
-  /** Events, at most {@linkcode MAX_EVENTS}. */
-  events: OtlpEvent[] = [];
+  /** `runtrace.region.id`, 0 for a task's span. */
+  region: number;
+  /** `runtrace.task.id`. */
+  task: number;
+  /** `thread.id`. */
+  thread: number;
+  /** `thread.name`, if the thread has one. */
+  threadName: string | undefined;
+  /**
+   * Attributes after those above (`runtrace.task.parent`,
+   * `runtrace.open_at_end`): the ones every span has are fields, which the
+   * encoders write without an array per span.
+   */
+  extra: Attrs | undefined = undefined;
+  /** Events, at most {@linkcode MAX_EVENTS} (a shared empty array until the first). */
+  events: OtlpEvent[] = NO_EVENTS;
   /** Events left out beyond the limit. */
   droppedEvents = 0;
   /** `Status.code`. */
@@ -135,7 +150,10 @@ export class OtlpSpan {
     parent: OtlpSpan | undefined,
     name: string,
     start: number,
-    attrs: Attrs,
+    region: number,
+    task: number,
+    thread: number,
+    threadName: string | undefined,
   ) {
     this.idHi = idHi;
     this.idLo = idLo;
@@ -143,7 +161,28 @@ export class OtlpSpan {
     this.parent = parent;
     this.name = name;
     this.start = start;
-    this.attrs = attrs;
+    this.region = region;
+    this.task = task;
+    this.thread = thread;
+    this.threadName = threadName;
+  }
+
+  /**
+   * All attributes in order: `runtrace.region.id` (regions), `runtrace.task.id`,
+   * `thread.id`, `thread.name`, then {@linkcode OtlpSpan.extra}.
+   */
+  get attrs(): Attrs {
+    const out: Attrs = [];
+    if (this.region !== 0) out.push(["runtrace.region.id", this.region]);
+    out.push(["runtrace.task.id", this.task], ["thread.id", this.thread]);
+    if (this.threadName !== undefined) out.push(["thread.name", this.threadName]);
+    if (this.extra) out.push(...this.extra);
+    return out;
+  }
+
+  /** Adds an attribute after the others. */
+  addAttr(key: string, value: AttrValue): void {
+    (this.extra ??= []).push([key, value]);
   }
 
   /** The trace id (16 bytes). */
@@ -163,7 +202,8 @@ export class OtlpSpan {
 
   /** Adds an event, or counts it when the span has {@linkcode MAX_EVENTS}. */
   event(e: OtlpEvent): void {
-    if (this.events.length < MAX_EVENTS) this.events.push(e);
+    if (this.events === NO_EVENTS) this.events = [e];
+    else if (this.events.length < MAX_EVENTS) this.events.push(e);
     else this.droppedEvents++;
   }
 }
@@ -341,39 +381,45 @@ export class SpanMapper {
     }
   };
 
-  /** A random span id as two words, not both zero. */
-  private spanIdWords(): [number, number] {
-    for (;;) {
-      const hi = this.ids.word(), lo = this.ids.word();
-      if ((hi | lo) !== 0) return [hi, lo];
-    }
+  /** The high word of the last {@linkcode newSpanId}. */
+  private idHi = 0;
+  /** The low word of the last {@linkcode newSpanId}. */
+  private idLo = 0;
+
+  /** Draws a random span id, not all zero, into `idHi` and `idLo` (no array per span). */
+  private newSpanId(): void {
+    do {
+      this.idHi = this.ids.word();
+      this.idLo = this.ids.word();
+    } while ((this.idHi | this.idLo) === 0);
   }
 
   private newTrace(): TraceRef {
     return { id: this.ids.next(16), fixed: false };
   }
 
-  private threadAttrs(thread: number): Attrs {
+  /** A thread's name as exported, if it has one. */
+  private threadName(thread: number): string | undefined {
     const name = this.threadNames.get(thread);
-    return name === undefined
-      ? [["thread.id", thread]]
-      : [["thread.id", thread], ["thread.name", capName(name)]];
+    return name === undefined ? undefined : capName(name);
   }
 
   private taskBegin(time: number, thread: number, task: number, parent: number, type: string) {
     const p = parent === 0 ? undefined : this.tasks.get(parent);
-    const attrs: Attrs = [["runtrace.task.id", task], ...this.threadAttrs(thread)];
-    if (parent !== 0 && !p) attrs.push(["runtrace.task.parent", parent]);
-    const [hi, lo] = this.spanIdWords();
+    this.newSpanId();
     const span = new OtlpSpan(
-      hi,
-      lo,
+      this.idHi,
+      this.idLo,
       p ? p.span.trace : this.newTrace(),
       p?.span,
       capName(type || "(unknown task)"),
       time,
-      attrs,
+      0,
+      task,
+      thread,
+      this.threadName(thread),
     );
+    if (parent !== 0 && !p) span.addAttr("runtrace.task.parent", parent);
     const was = this.tasks.get(task);
     if (was) this.finish(was.span, time, true);
     this.tasks.set(task, { span, thread, regions: [] });
@@ -410,21 +456,23 @@ export class SpanMapper {
       }
     }
     parent ??= t?.span;
-    let hi: number, lo: number;
     if (t?.nextSpanId) {
       const v = new DataView(t.nextSpanId.buffer, t.nextSpanId.byteOffset, 8);
-      hi = v.getUint32(0);
-      lo = v.getUint32(4);
+      this.idHi = v.getUint32(0);
+      this.idLo = v.getUint32(4);
       t.nextSpanId = undefined;
-    } else [hi, lo] = this.spanIdWords();
+    } else this.newSpanId();
     const span = new OtlpSpan(
-      hi,
-      lo,
+      this.idHi,
+      this.idLo,
       parent ? parent.trace : this.newTrace(),
       parent,
       capName(type),
       time,
-      [["runtrace.region.id", region], ["runtrace.task.id", task], ...this.threadAttrs(thread)],
+      region,
+      task,
+      thread,
+      this.threadName(thread),
     );
     const r: OpenRegion = { span, task, lane, thread };
     byId.set(region, r);
@@ -447,8 +495,12 @@ export class SpanMapper {
     byId.delete(region);
     const list = r.task === 0 ? this.background : this.tasks.get(r.task)?.regions;
     if (list) {
-      const i = list.lastIndexOf(r);
-      if (i >= 0) list.splice(i, 1);
+      // Mostly the innermost, ended first.
+      if (list[list.length - 1] === r) list.pop();
+      else {
+        const i = list.lastIndexOf(r);
+        if (i >= 0) list.splice(i, 1);
+      }
     }
     this.finish(r.span, time, false);
   }
@@ -531,7 +583,7 @@ export class SpanMapper {
   private finish(span: OtlpSpan, time: number, openAtEnd: boolean): void {
     span.end = Math.max(time, span.start);
     if (openAtEnd) {
-      span.attrs.push(["runtrace.open_at_end", true]);
+      span.addAttr("runtrace.open_at_end", true);
       this.report.openAtEnd++;
     }
     this.report.spans++;
