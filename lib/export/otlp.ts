@@ -77,19 +77,6 @@ class EpochClock {
     this.lo = Number(this.base & 0xffffffffn);
   }
 
-  /** `[lo, hi]` 32-bit halves of the epoch time of `t` ns since the trace start. */
-  parts(t: number): [number, number] {
-    const n = Math.max(0, Math.round(t));
-    const tHi = Math.floor(n / 4294967296);
-    let lo = this.lo + (n - tHi * 4294967296);
-    let hi = this.hi + tHi;
-    if (lo >= 4294967296) {
-      lo -= 4294967296;
-      hi++;
-    }
-    return [lo, hi];
-  }
-
   /** A fixed64 field of the epoch time of `t`, without an array per call. */
   write(w: ProtoWriter, field: number, t: number): void {
     const n = Math.max(0, Math.round(t));
