@@ -192,6 +192,9 @@ export async function remoteMain(hook: RemoteHook, fail: (title: string, detail:
     formatDuration(meta.duration)
   } · served from its index · ${h.runtime} ${h.runtimeVersion}`;
   banner(meta);
+  $("#timeline-help").innerHTML = "Zoom <kbd>W</kbd>/<kbd>S</kbd> or wheel · pan <kbd>A</kbd>/" +
+    "<kbd>D</kbd> or drag · scroll the rows <kbd>↑</kbd>/<kbd>↓</kbd> or shift+wheel · all " +
+    "<kbd>0</kbd> · click a slice for its details; shorter than a pixel: shaded by density";
   const search = $<HTMLInputElement>("#search");
   search.disabled = true;
   search.placeholder = "search: in the self-contained page only";

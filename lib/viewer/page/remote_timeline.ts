@@ -10,7 +10,7 @@
  * @module
  */
 
-import { formatDuration } from "../../read/duration.ts";
+import { formatDuration, formatTimestamp } from "../../read/duration.ts";
 import { Kind, type RowInfo } from "../serve/index_layout.ts";
 import { fetchTile, type PageMeta, type TileData } from "./remote_data.ts";
 import { tickStep } from "./ticks_and_html.ts";
@@ -196,8 +196,9 @@ export class RemoteTimeline {
     let max = 0;
     for (const d of t.density.values()) for (const v of d) if (v > max) max = v;
     if (max <= 0) return;
-    g.fillStyle = "#5f6368";
+    const shade = { tasks: "#1a73e8", regions: "#5f6368", stalls: "#d93025", gc: "#9334e6" };
     for (const [row, d] of t.density) {
+      g.fillStyle = shade[this.o.meta.rows[row].track];
       const y = this.yOfRow[row] + 2;
       for (let x = 0; x < t.px; x++) {
         if (d[x] <= 0) continue;
@@ -250,10 +251,14 @@ export class RemoteTimeline {
     g.font = "10px system-ui, sans-serif";
     g.textBaseline = "middle";
     const step = tickStep(this.t1 - this.t0, this.width(), 90);
-    for (let t = Math.ceil(this.t0 / step) * step; t <= this.t1; t += step) {
+    // The first tick says where the window is; the others how far from it (three digits of an
+    // absolute time cannot tell ticks 2 µs apart at 100 ms).
+    const first = Math.ceil(this.t0 / step) * step;
+    for (let t = first; t <= this.t1; t += step) {
       const x = this.xOf(t);
       g.fillRect(x, AXIS_H - 5, 1, 5);
-      g.fillText(formatDuration(t), x + 2, AXIS_H / 2);
+      const label = t === first ? formatTimestamp(t) : `+${formatDuration(t - first)}`;
+      g.fillText(label, x + 2, AXIS_H / 2);
     }
     g.fillRect(0, AXIS_H - 1, w, 1);
   }
@@ -325,10 +330,10 @@ export class RemoteTimeline {
     }, { passive: false });
     c.addEventListener("keydown", (e) => {
       const k = e.key.toLowerCase();
-      if (k === "w") this.zoom(0.5);
-      else if (k === "s") this.zoom(2);
-      else if (k === "a") this.pan(-0.25);
-      else if (k === "d") this.pan(0.25);
+      if (k === "w" || k === "+") this.zoom(0.5);
+      else if (k === "s" || k === "-") this.zoom(2);
+      else if (k === "a" || k === "arrowleft") this.pan(-0.25);
+      else if (k === "d" || k === "arrowright") this.pan(0.25);
       else if (k === "0" || k === "home") this.zoomTo(0, Math.max(1, this.o.meta.duration));
       else if (k === "arrowdown") this.scroll(ROW_H * 3);
       else if (k === "arrowup") this.scroll(-ROW_H * 3);
@@ -341,7 +346,14 @@ export class RemoteTimeline {
       drag = { x: e.offsetX, t0: this.t0, t1: this.t1, moved: false };
     });
     c.addEventListener("pointermove", (e) => {
-      if (!drag || (e.buttons & 1) === 0) return;
+      if (!drag || (e.buttons & 1) === 0) {
+        // Hovering names the slice under the pointer.
+        const h = this.hit(e.offsetX, e.offsetY);
+        c.title = h
+          ? `${h.type || ["task", "region", "stall", "GC"][h.kind]} · ${formatDuration(h.duration)}`
+          : "";
+        return;
+      }
       const dx = e.offsetX - drag.x;
       if (Math.abs(dx) < 3 && !drag.moved) return;
       drag.moved = true;
