@@ -112,11 +112,18 @@ export class LatencyHistogram {
 
   /** Adds one duration, ns. */
   add(ns: number): void {
-    const b = bucketOf(ns);
-    this.counts[b] = (this.counts[b] ?? 0) + 1;
+    this.addToBucket(bucketOf(ns), 1);
+  }
+
+  /**
+   * Adds `n` durations known to fall in bucket `b` (see {@linkcode bucketOf}):
+   * for callers that found the bucket a cheaper way.
+   */
+  addToBucket(b: number, n: number): void {
+    this.counts[b] = (this.counts[b] ?? 0) + n;
     if (b < this.lo) this.lo = b;
     if (b > this.hi) this.hi = b;
-    this.count++;
+    this.count += n;
   }
 
   /** Adds the counts of `other`. */

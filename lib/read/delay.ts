@@ -51,6 +51,7 @@ import {
   TraceDecoder,
   type TraceEvent,
 } from "../format/decoder.ts";
+import { IntMap } from "./int_map.ts";
 
 const EMPTY = new Uint8Array(0);
 
@@ -161,6 +162,8 @@ const RECENT = 4096;
 
 interface OpenTask {
   id: number;
+  /** Order of first sight: tasks left open settle in it at the end. */
+  seq: number;
   type: string;
   parent: number;
   thread: number;
@@ -202,6 +205,7 @@ interface OpenRegion {
  * @example
  * ```ts
  * import { TraceDecoder } from "../format/decoder.ts";
+import { IntMap } from "./int_map.ts";
  * import { DelayAnalyzer } from "./delay.ts";
  * const a = new DelayAnalyzer({ onTask: (t) => t.blocked > 0 && console.log(t.id, t.blockedBy) });
  * const d = new TraceDecoder(a.add);
@@ -211,20 +215,25 @@ interface OpenRegion {
  * ```
  */
 export class DelayAnalyzer {
-  private open = new Map<number, OpenTask>();
+  private open = new IntMap<OpenTask>();
   /** Ended tasks not yet settled, in the order their ends arrived; from `head`. */
   private pending: OpenTask[] = [];
   private head = 0;
-  private pendingById = new Map<number, OpenTask>();
+  private pendingById = new IntMap<OpenTask>();
   /** Per thread id: the write time of its last event (a stall's or GC's end). */
   private marks: number[] = [];
   /** Threads that have recorded and not ended. */
   private threads = new Set<number>();
   /** Keys `thread * 2^32 + region`. */
-  private regions = new Map<number, OpenRegion>();
+  private regions = new IntMap<OpenRegion>();
   /** Per thread: the last regions ended, to name a stall's culprit after its region ended. */
   private ended = new Map<number, EndedRegions>();
-  private recentTasks = new Recent<number, string>();
+  /** The ring of the thread of the last region end: most ends are on one thread. */
+  private lastRing: EndedRegions | undefined;
+  private lastRingThread = -1;
+  private recentTasks = new Recent<string>();
+  /** Tasks seen so far. */
+  private seen = 0;
   private stalls: StallCause[] = [];
   private settled: TaskDelay[] = [];
   private end?: EndEvent;
@@ -333,6 +342,7 @@ export class DelayAnalyzer {
     if (!t && !this.recentTasks.has(id)) {
       t = {
         id,
+        seq: this.seen++,
         type: "",
         parent: 0,
         thread,
@@ -361,13 +371,16 @@ export class DelayAnalyzer {
 
   /** Ends a region, closing its task's span when the last one ends. */
   private regionEnd(thread: number, id: number, time: number): void {
-    const key = thread * 4294967296 + id;
-    const r = this.regions.get(key);
+    const r = this.regions.delete(thread * 4294967296 + id);
     if (!r) return;
-    this.regions.delete(key);
-    let ring = this.ended.get(thread);
-    if (!ring) this.ended.set(thread, ring = new EndedRegions());
-    ring.add(id, r);
+    let ring = this.lastRing;
+    if (this.lastRingThread !== thread) {
+      ring = this.ended.get(thread);
+      if (!ring) this.ended.set(thread, ring = new EndedRegions());
+      this.lastRing = ring;
+      this.lastRingThread = thread;
+    }
+    ring!.add(id, r);
     if (r.task === 0) return;
     const t = this.open.get(r.task) ?? this.pendingTask(r.task);
     const o = t && openCount(t, thread, false);
@@ -471,7 +484,8 @@ export class DelayAnalyzer {
     this.pending = [];
     this.head = 0;
     this.pendingById.clear();
-    for (const t of this.open.values()) this.settle(t, e.time);
+    const left = [...this.open.values()].sort((a, b) => a.seq - b.seq);
+    for (const t of left) this.settle(t, e.time);
     this.open.clear();
   }
 
@@ -498,20 +512,24 @@ export class DelayAnalyzer {
  * before).
  */
 class EndedRegions {
-  private ids = new Float64Array(RECENT);
-  private regions: (OpenRegion | undefined)[] = new Array(RECENT);
+  // Fields, not the region objects: a ring holding objects would keep each
+  // alive long enough to reach the old generation, a major collection's work.
+  private ids = new Float64Array(RECENT).fill(NaN);
+  private tasks = new Float64Array(RECENT);
+  private types: string[] = new Array(RECENT).fill("");
   private at = 0;
 
   add(id: number, r: OpenRegion): void {
     this.ids[this.at] = id;
-    this.regions[this.at] = r;
+    this.tasks[this.at] = r.task;
+    this.types[this.at] = r.type;
     this.at = (this.at + 1) % RECENT;
   }
 
   find(id: number): OpenRegion | undefined {
     for (let k = 1; k <= RECENT; k++) {
       const i = (this.at - k + RECENT) % RECENT;
-      if (this.ids[i] === id) return this.regions[i];
+      if (this.ids[i] === id) return { task: this.tasks[i], type: this.types[i] };
     }
     return undefined;
   }
@@ -534,22 +552,22 @@ function openCount(t: OpenTask, thread: number, make: boolean): OpenCount | unde
  * set RECENT keys before it (a ring of keys: evicting the oldest from the
  * Map itself would walk its deleted entries every time).
  */
-class Recent<K, V> {
-  private map = new Map<K, V>();
-  private ring: (K | undefined)[] = new Array(RECENT);
+class Recent<V> {
+  private map = new IntMap<V>();
+  private ring = new Float64Array(RECENT).fill(NaN);
   private at = 0;
 
-  get(key: K): V | undefined {
+  get(key: number): V | undefined {
     return this.map.get(key);
   }
 
-  has(key: K): boolean {
+  has(key: number): boolean {
     return this.map.has(key);
   }
 
-  set(key: K, value: V): void {
+  set(key: number, value: V): void {
     const old = this.ring[this.at];
-    if (old !== undefined && old !== key) this.map.delete(old);
+    if (old === old && old !== key) this.map.delete(old);
     this.ring[this.at] = key;
     this.at = (this.at + 1) % RECENT;
     this.map.set(key, value);

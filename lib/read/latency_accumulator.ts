@@ -9,7 +9,13 @@
  * @module
  */
 
-import { LatencyHistogram, type LatencySummary, summarizeLatencies } from "./analysis.ts";
+import {
+  bucketOf,
+  bucketStart,
+  LatencyHistogram,
+  type LatencySummary,
+  summarizeLatencies,
+} from "./analysis.ts";
 
 /** Durations per row kept exactly; beyond, the row switches to the sketch. */
 export const EXACT_LATENCIES = 8192;
@@ -19,6 +25,27 @@ export const SKETCH_RELATIVE_ERROR = 0.005;
 
 const GAMMA = (1 + SKETCH_RELATIVE_ERROR) / (1 - SKETCH_RELATIVE_ERROR);
 const LOG_GAMMA = Math.log(GAMMA);
+
+/** Sketch buckets made at first: durations up to about 9 hours. */
+const SKETCH_BUCKETS = 3328;
+
+/**
+ * Go's histogram bucket of `ns`, whose sketch bucket is `i`: a sketch bucket
+ * is far narrower than a histogram bucket, so the bucket of the last duration
+ * seen in the same sketch bucket is right or one off, and the exact integer
+ * bounds settle it (a second logarithm per duration costs more).
+ */
+function histBucket(ns: number, i: number): number {
+  let b = i < HIST_OF_SKETCH.length ? HIST_OF_SKETCH[i] : -1;
+  if (b < 0) return i < HIST_OF_SKETCH.length ? (HIST_OF_SKETCH[i] = bucketOf(ns)) : bucketOf(ns);
+  while (ns >= bucketStart(b + 1)) b++;
+  while (b > 0 && ns < bucketStart(b)) b--;
+  HIST_OF_SKETCH[i] = b;
+  return b;
+}
+
+/** Per sketch bucket, the histogram bucket of a duration seen in it (-1: none yet). */
+const HIST_OF_SKETCH = new Int16Array(SKETCH_BUCKETS).fill(-1);
 
 /**
  * Accumulates durations (ns) into a {@linkcode LatencySummary} in memory
@@ -37,8 +64,12 @@ export class LatencyAccumulator {
   /** Durations added. */
   count = 0;
   private exact: number[] | undefined = [];
-  /** Sketch counts by bucket `k + 1` (k = -1 holds durations below 1 ns). */
-  private sketch: number[] | undefined;
+  /**
+   * Sketch counts by bucket `k + 1` (k = -1 holds durations below 1 ns): a
+   * typed array, grown as needed (an empty `number[]` written at index 1 500
+   * would turn into a slow dictionary).
+   */
+  private sketch: Float64Array | undefined;
   private hist = new LatencyHistogram();
   private total = 0;
   private min = Infinity;
@@ -62,7 +93,10 @@ export class LatencyAccumulator {
       return;
     }
     if (this.exact !== undefined) this.toSketch();
-    other.sketch!.forEach((n, i) => this.sketch![i] = (this.sketch![i] ?? 0) + n);
+    const from = other.sketch!;
+    if (from.length > this.sketch!.length) this.grow(from.length - 1);
+    const to = this.sketch!;
+    for (let i = 0; i < from.length; i++) to[i] += from[i];
     this.hist.merge(other.hist);
     this.count += other.count;
     this.total += other.total;
@@ -78,7 +112,7 @@ export class LatencyAccumulator {
       const rank = Math.min(this.count, Math.max(1, Math.ceil((p / 100) * this.count)));
       let seen = 0;
       for (let i = 0; i < sketch.length; i++) {
-        seen += sketch[i] ?? 0;
+        seen += sketch[i];
         if (seen >= rank) return this.clamp(i - 1);
       }
       return this.max;
@@ -100,14 +134,24 @@ export class LatencyAccumulator {
   private toSketch(): void {
     const values = this.exact!;
     this.exact = undefined;
-    this.sketch = [];
+    this.sketch = new Float64Array(SKETCH_BUCKETS);
     for (const d of values) this.sketchAdd(d);
   }
 
+  private grow(i: number): void {
+    let n = this.sketch!.length * 2;
+    while (n <= i) n *= 2;
+    const next = new Float64Array(n);
+    next.set(this.sketch!);
+    this.sketch = next;
+  }
+
+  /** The hot path of a long stream: one logarithm per duration, no allocation. */
   private sketchAdd(ns: number): void {
     const i = ns >= 1 ? Math.ceil(Math.log(ns) / LOG_GAMMA) + 1 : 0;
-    this.sketch![i] = (this.sketch![i] ?? 0) + 1;
-    this.hist.add(ns);
+    if (i >= this.sketch!.length) this.grow(i);
+    this.sketch![i]++;
+    this.hist.addToBucket(histBucket(ns, i), 1);
     this.total += ns;
     if (ns < this.min) this.min = ns;
     if (ns > this.max) this.max = ns;

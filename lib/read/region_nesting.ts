@@ -30,6 +30,8 @@
  * @module
  */
 
+import { IntMap } from "./int_map.ts";
+
 /** What the tracker needs to know of an open region. */
 export interface NestedRegion {
   /** Region id, unique within its thread. */
@@ -140,9 +142,11 @@ export class RegionNesting<R extends NestedRegion = NestedRegion> {
   beganBefore = 0;
   private hooks: NestingHooks<R>;
   /** Open regions by {@linkcode regionKey}. */
-  private open = new Map<number, OpenEntry<R>>();
+  private open = new IntMap<OpenEntry<R>>();
   /** Chains with open regions, by {@linkcode chainKey}: a lone region, or a stack. */
-  private chains = new Map<number | string, OpenEntry<R> | Chain<R>>();
+  private chains = new IntMap<OpenEntry<R> | Chain<R>>();
+  /** The chains whose key does not pack into a number (huge task ids or lanes). */
+  private bigChains = new Map<string, OpenEntry<R> | Chain<R>>();
   /** Smallest region id that began on each thread. */
   private firstId = new Map<number, number>();
   /** The last thread seen by `add` and its smallest id: skips the map for it. */
@@ -161,7 +165,7 @@ export class RegionNesting<R extends NestedRegion = NestedRegion> {
 
   /** A region began on `thread`, in `lane` of its task; returns its place. */
   begin(thread: number, id: number, region: R, lane: number): RegionPlace<R> {
-    const found = this.chains.get(chainKey(thread, region.task, lane));
+    const found = this.chain(chainKey(thread, region.task, lane));
     let place: RegionPlace<R>;
     if (found === undefined) place = { depth: 0, enclosing: undefined };
     else if (!("stack" in found)) place = { depth: 1, enclosing: found.region };
@@ -179,8 +183,8 @@ export class RegionNesting<R extends NestedRegion = NestedRegion> {
     if (thread !== this.lastThread || id < this.lastFirst) this.noteFirst(thread, id);
     const key = chainKey(thread, region.task, lane);
     const entry: OpenEntry<R> = { region, key, chain: undefined, ended: false };
-    const found = this.chains.get(key);
-    if (found === undefined) this.chains.set(key, entry);
+    const found = this.chain(key);
+    if (found === undefined) this.setChain(key, entry);
     else if ("stack" in found) {
       entry.chain = found;
       found.stack.push(entry);
@@ -189,9 +193,23 @@ export class RegionNesting<R extends NestedRegion = NestedRegion> {
       const chain: Chain<R> = { key, stack: [found, entry] };
       found.chain = chain;
       entry.chain = chain;
-      this.chains.set(key, chain);
+      this.setChain(key, chain);
     }
     this.open.set(regionKey(thread, id), entry);
+  }
+
+  private chain(key: number | string): OpenEntry<R> | Chain<R> | undefined {
+    return typeof key === "number" ? this.chains.get(key) : this.bigChains.get(key);
+  }
+
+  private setChain(key: number | string, value: OpenEntry<R> | Chain<R>): void {
+    if (typeof key === "number") this.chains.set(key, value);
+    else this.bigChains.set(key, value);
+  }
+
+  private deleteChain(key: number | string): void {
+    if (typeof key === "number") this.chains.delete(key);
+    else this.bigChains.delete(key);
   }
 
   /** Keeps the smallest region id begun on each thread. */
@@ -208,16 +226,15 @@ export class RegionNesting<R extends NestedRegion = NestedRegion> {
    */
   end(thread: number, id: number, time: number): R | undefined {
     const key = regionKey(thread, id);
-    const entry = this.open.get(key);
+    const entry = this.open.delete(key);
     if (!entry) {
       this.unknownEnd(thread, id, time);
       return undefined;
     }
-    this.open.delete(key);
     const r = entry.region;
     if (entry.chain === undefined) {
       // Alone in its chain: nothing can have begun inside it.
-      this.chains.delete(entry.key);
+      this.deleteChain(entry.key);
       return r;
     }
     const stack = entry.chain.stack;
@@ -232,7 +249,7 @@ export class RegionNesting<R extends NestedRegion = NestedRegion> {
         `region ${id} "${r.type}" (task ${r.task}) ended at ${time}ns before region ${inner.id} "${inner.type}" that began inside it`,
       );
     }
-    if (stack.length === 0) this.chains.delete(entry.key);
+    if (stack.length === 0) this.deleteChain(entry.key);
     return r;
   }
 

@@ -24,6 +24,7 @@ import {
 import { EXACT_LATENCIES, LatencyAccumulator } from "./latency_accumulator.ts";
 import { RegionNesting, type WindowEdges } from "./region_nesting.ts";
 import { NO_BEGIN, TaskIdTable, UNSEEN } from "./task_id_table.ts";
+import { IntMap } from "./int_map.ts";
 
 export { EXACT_LATENCIES };
 
@@ -223,7 +224,7 @@ export class SummaryCollector implements EventVisitor {
   private ids = new TaskIdTable();
   private typeNames: string[] = [];
   private typeIndex = new Map<string, number>();
-  private open = new Map<number, OpenTask>();
+  private open = new IntMap<OpenTask>();
   private taskGroups = new Map<string, Group>();
   private instances: TaskSpanRecord[] = [];
   private regionGroups = new Map<string, { all: Group; split: Map<string, Group> }>();
@@ -232,9 +233,14 @@ export class SummaryCollector implements EventVisitor {
   private seq = 0;
   private problems: string[] = [];
   private problemCount = 0;
-  /** The last ENDED_CACHE ended regions, a ring: searched only on a double end. */
+  /**
+   * The last ENDED_CACHE ended regions, a ring searched only on a double end:
+   * their fields, not the objects, which the ring would keep alive long
+   * enough to move to the old generation (a major collection's work).
+   */
   private endedKeys = new Float64Array(ENDED_CACHE).fill(-1);
-  private endedRegions: (OpenRegion | undefined)[] = new Array(ENDED_CACHE);
+  private endedTypes: string[] = new Array(ENDED_CACHE).fill("");
+  private endedTasks = new Float64Array(ENDED_CACHE);
   private endedNext = 0;
   private nesting = new RegionNesting<OpenRegion>({
     problem: (m) => {
@@ -242,7 +248,8 @@ export class SummaryCollector implements EventVisitor {
     },
     ended: (thread, id) => {
       const i = this.endedKeys.indexOf(thread * 4294967296 + id);
-      return i < 0 ? undefined : this.endedRegions[i];
+      if (i < 0) return undefined;
+      return { id, type: this.endedTypes[i], task: this.endedTasks[i], start: 0, seq: 0 };
     },
   });
   private utf8 = new TextDecoder("utf-8", { fatal: false });
@@ -306,7 +313,8 @@ export class SummaryCollector implements EventVisitor {
     const r = this.nesting.end(thread, region, time);
     if (!r) return;
     this.endedKeys[this.endedNext] = thread * 4294967296 + region;
-    this.endedRegions[this.endedNext] = r;
+    this.endedTypes[this.endedNext] = r.type;
+    this.endedTasks[this.endedNext] = r.task;
     this.endedNext = (this.endedNext + 1) % ENDED_CACHE;
     this.addRegion(r, Math.max(0, time - r.start));
   }
