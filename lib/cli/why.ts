@@ -18,6 +18,7 @@ import type { EndEvent, EventVisitor } from "../format/decoder.ts";
 import { bucketOf, percentile } from "../read/analysis.ts";
 import { FineHistogram } from "../read/compare.ts";
 import { DelayAnalyzer, type StallCause, type TaskDelay } from "../read/delay.ts";
+import { IntMap } from "../read/int_map.ts";
 import { formatTimestamp } from "../read/duration.ts";
 import { breakdownRows, culprit, pct, threadName } from "./delay_text.ts";
 import { parseArgs } from "./flags.ts";
@@ -101,7 +102,7 @@ async function taskDurations(
   type: string | undefined,
   f: (duration: number, id: number) => void,
 ): Promise<void> {
-  const open = new Map<number, number>();
+  const open = new IntMap<number>();
   const none = () => {};
   // Only task begins and ends matter: the decoder's fast path, no event objects.
   await streamTrace(path, io, none, {
@@ -110,9 +111,8 @@ async function taskDurations(
         if (type === undefined || t === type) open.set(task, time);
       },
       taskEnd(time, _thread, task) {
-        const start = open.get(task);
+        const start = open.delete(task);
         if (start === undefined) return;
-        open.delete(task);
         f(time - start, task);
       },
       regionBegin: none,

@@ -20,7 +20,8 @@
  * @module
  */
 
-import type { TraceEvent, TraceHeader } from "../format/decoder.ts";
+import type { EventVisitor, TraceEvent, TraceHeader } from "../format/decoder.ts";
+import { IntMap } from "./int_map.ts";
 import type { LogRecord, RegionRecord, TaskRecord, Trace } from "./trace_model.ts";
 
 // ---------------------------------------------------------------------------
@@ -587,6 +588,13 @@ export interface TraceStats {
   truncated: boolean;
 }
 
+/** A count kept as a map's value, bumped in place. */
+interface Tally {
+  n: number;
+}
+
+const EMPTY_BYTES = new Uint8Array(0);
+
 /**
  * Accumulates {@linkcode TraceStats} from events, one at a time, in memory
  * that grows with the number of distinct types and threads, and with the
@@ -618,48 +626,72 @@ export class StatsCollector {
     gc: 0,
     threadEnd: 0,
   };
-  private counterNames = new Map<string, number>();
+  private counterNames = new Map<string, Tally>();
   private stalls = { count: 0, total: 0, longest: 0 };
   private gcs = { count: 0, inferred: 0, total: 0, freed: 0 };
   private threads = new Map<number, ThreadStats>();
-  private taskTypes = new Map<string, number>();
-  private regionTypes = new Map<string, number>();
-  private categories = new Map<string, number>();
-  private openTasks = new Set<number>();
-  /** Keys `thread * 2^32 + region`: numbers, because string keys cost time per event. */
-  private openRegions = new Set<number>();
+  private taskTypes = new Map<string, Tally>();
+  private regionTypes = new Map<string, Tally>();
+  private categories = new Map<string, Tally>();
+  private openTasks = new IntMap<boolean>();
+  /** Keys `thread * 2^32 + region`. */
+  private openRegions = new IntMap<boolean>();
   private last?: ThreadStats;
   private end?: Extract<TraceEvent, { kind: "end" }>;
 
+  /**
+   * The decoder's fast path for the frequent kinds (no event objects, no
+   * log message decoded): `new TraceDecoder(stats.add, stats.visitor)`;
+   * `add` alone gives the same result.
+   */
+  readonly visitor: EventVisitor = {
+    taskBegin: (_time, thread, task, _parent, type) => {
+      this.kinds.taskBegin++;
+      this.bump(this.taskTypes, type);
+      this.openTasks.set(task, true);
+      this.count(thread);
+    },
+    taskEnd: (_time, thread, task) => {
+      this.kinds.taskEnd++;
+      this.openTasks.delete(task);
+      this.count(thread);
+    },
+    regionBegin: (_time, thread, region, _task, type) => {
+      this.kinds.regionBegin++;
+      this.bump(this.regionTypes, type);
+      this.openRegions.set(thread * 4294967296 + region, true);
+      this.count(thread);
+    },
+    regionEnd: (_time, thread, region) => {
+      this.kinds.regionEnd++;
+      this.openRegions.delete(thread * 4294967296 + region);
+      this.count(thread);
+    },
+    log: (_time, thread, _task, category) => {
+      this.kinds.log++;
+      this.bump(this.categories, category);
+      this.count(thread);
+    },
+  };
+
   /** Takes the next event. */
   add = (e: TraceEvent): void => {
+    const v = this.visitor;
     switch (e.kind) {
       case "taskBegin":
-        this.kinds.taskBegin++;
-        this.bump(this.taskTypes, e.type);
-        this.openTasks.add(e.task);
-        this.count(e.thread);
+        v.taskBegin(e.time, e.thread, e.task, e.parent, e.type, undefined);
         break;
       case "taskEnd":
-        this.kinds.taskEnd++;
-        this.openTasks.delete(e.task);
-        this.count(e.thread);
+        v.taskEnd(e.time, e.thread, e.task);
         break;
       case "regionBegin":
-        this.kinds.regionBegin++;
-        this.bump(this.regionTypes, e.type);
-        this.openRegions.add(e.thread * 4294967296 + e.region);
-        this.count(e.thread);
+        v.regionBegin(e.time, e.thread, e.region, e.task, e.type, e.parent, e.lane, undefined);
         break;
       case "regionEnd":
-        this.kinds.regionEnd++;
-        this.openRegions.delete(e.thread * 4294967296 + e.region);
-        this.count(e.thread);
+        v.regionEnd(e.time, e.thread, e.region);
         break;
       case "log":
-        this.kinds.log++;
-        this.bump(this.categories, e.category);
-        this.count(e.thread);
+        v.log(e.time, e.thread, e.task, e.category, EMPTY_BYTES, 0, 0, e.truncated, undefined);
         break;
       case "lost":
         this.kinds.lost++;
@@ -706,8 +738,8 @@ export class StatsCollector {
     if (!this.header || !this.end) {
       throw new Error("runtrace: StatsCollector.result() before the end event");
     }
-    const sorted = (m: Map<string, number>): NameCount[] =>
-      [...m].map(([name, count]) => ({ name, count }))
+    const sorted = (m: Map<string, Tally>): NameCount[] =>
+      [...m].map(([name, t]) => ({ name, count: t.n }))
         .sort((a, b) => b.count - a.count || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     return {
       header: this.header,
@@ -729,8 +761,11 @@ export class StatsCollector {
     };
   }
 
-  private bump(m: Map<string, number>, k: string): void {
-    m.set(k, (m.get(k) ?? 0) + 1);
+  /** One lookup per event: the count is a field of the map's value. */
+  private bump(m: Map<string, Tally>, k: string): void {
+    const t = m.get(k);
+    if (t !== undefined) t.n++;
+    else m.set(k, { n: 1 });
   }
 
   private thread(id: number): ThreadStats {

@@ -39,9 +39,13 @@
  */
 
 import type { EventVisitor, TraceEvent } from "../format/decoder.ts";
+import { IntMap } from "./int_map.ts";
 
 /** Buckets per power of ten of a {@linkcode FineHistogram}. */
 export const FINE_BUCKETS_PER_DECADE = 100;
+
+/** Buckets a {@linkcode FineHistogram} keeps in its array: up to 10^20 ns. */
+const DENSE_FINE_BUCKETS = 2001;
 
 /**
  * A log histogram of durations with 100 buckets per decade (bucket `b`
@@ -63,13 +67,24 @@ export class FineHistogram {
   min: number = Infinity;
   /** Largest duration added, ns. */
   max: number = -Infinity;
-  /** Count per bucket. */
-  readonly counts: Map<number, number> = new Map();
+  /**
+   * Count per bucket `b` at index `b + 1`, for durations below 10^20 ns (a
+   * typed array: adding is an index, not two `Map` calls per duration).
+   */
+  private dense = new Float64Array(DENSE_FINE_BUCKETS);
+  /** Buckets beyond `dense`. */
+  private far: Map<number, number> | undefined;
+
+  /** Count per bucket, in ascending bucket order: a copy, made on each read. */
+  get counts(): Map<number, number> {
+    return new Map(this.sorted());
+  }
 
   /** Adds one duration, ns. */
   add(ns: number): void {
     const b = ns >= 1 ? Math.floor(FINE_BUCKETS_PER_DECADE * Math.log10(ns)) : -1;
-    this.counts.set(b, (this.counts.get(b) ?? 0) + 1);
+    if (b + 1 < DENSE_FINE_BUCKETS) this.dense[b + 1]++;
+    else (this.far ??= new Map()).set(b, (this.far.get(b) ?? 0) + 1);
     this.count++;
     if (ns < this.min) this.min = ns;
     if (ns > this.max) this.max = ns;
@@ -77,7 +92,12 @@ export class FineHistogram {
 
   /** The buckets in ascending order, as [bucket, count]. */
   sorted(): [number, number][] {
-    return [...this.counts].sort((a, b) => a[0] - b[0]);
+    const out: [number, number][] = [];
+    for (let i = 0; i < this.dense.length; i++) {
+      if (this.dense[i] > 0) out.push([i - 1, this.dense[i]]);
+    }
+    if (this.far) out.push(...[...this.far].sort((a, b) => a[0] - b[0]));
+    return out;
   }
 
   /** The nearest-rank percentile `p` (0–100), from its bucket; NaN when empty. */
@@ -129,10 +149,11 @@ export interface ShiftTest {
 export function mannWhitney(before: FineHistogram, after: FineHistogram): ShiftTest | undefined {
   const n1 = before.count, n2 = after.count;
   if (n1 === 0 || n2 === 0) return undefined;
-  const buckets = new Set([...before.counts.keys(), ...after.counts.keys()]);
+  const counts1 = before.counts, counts2 = after.counts;
+  const buckets = new Set([...counts1.keys(), ...counts2.keys()]);
   let u = 0, below = 0, ties = 0;
   for (const b of [...buckets].sort((x, y) => x - y)) {
-    const x = before.counts.get(b) ?? 0, y = after.counts.get(b) ?? 0;
+    const x = counts1.get(b) ?? 0, y = counts2.get(b) ?? 0;
     u += y * (below + x / 2);
     below += x;
     const t = x + y;
@@ -178,8 +199,8 @@ export class TypeDurations {
   readonly tasks: Map<string, FineHistogram> = new Map();
   /** Durations of complete regions, by region type. */
   readonly regions: Map<string, FineHistogram> = new Map();
-  private openTasks = new Map<number, { type: string; start: number }>();
-  private openRegions = new Map<number, { type: string; start: number }>();
+  private openTasks = new IntMap<{ type: string; start: number }>();
+  private openRegions = new IntMap<{ type: string; start: number }>();
 
   /** Takes the next event. */
   add = (e: TraceEvent): void => {
@@ -213,19 +234,16 @@ export class TypeDurations {
       this.openTasks.set(task, { type, start: time });
     },
     taskEnd: (time, _thread, task) => {
-      const t = this.openTasks.get(task);
+      const t = this.openTasks.delete(task);
       if (!t) return;
-      this.openTasks.delete(task);
       histogram(this.tasks, t.type).add(Math.max(0, time - t.start));
     },
     regionBegin: (time, thread, region, _task, type) => {
       this.openRegions.set(thread * 4294967296 + region, { type, start: time });
     },
     regionEnd: (time, thread, region) => {
-      const key = thread * 4294967296 + region;
-      const r = this.openRegions.get(key);
+      const r = this.openRegions.delete(thread * 4294967296 + region);
       if (!r) return;
-      this.openRegions.delete(key);
       histogram(this.regions, r.type).add(Math.max(0, time - r.start));
     },
     log: () => {},

@@ -133,11 +133,15 @@ export class IntMap<V> {
     }
   }
 
-  /** The home slot of `key`: a multiplicative hash of its two 32-bit halves. */
+  /**
+   * The home slot of `key`: a multiplicative hash of its two 32-bit halves,
+   * each brought into the int32 range before `| 0` (JavaScriptCore converts
+   * a double outside it, as `key >>> 0` would, on a slow path).
+   */
   private slot(key: number): number {
-    const lo = key >>> 0;
-    const hi = (key - lo) / 4294967296;
-    return Math.imul(lo ^ Math.imul(hi, 0x85ebca6b), 0x9e3779b1) >>> this.shift;
+    const hi = Math.floor(key * 2.3283064365386963e-10); // 2^-32
+    const lo = (key - hi * 4294967296 - 2147483648) | 0;
+    return Math.imul(lo ^ Math.imul(hi | 0, 0x85ebca6b), 0x9e3779b1) >>> this.shift;
   }
 
   private grow(): void {
