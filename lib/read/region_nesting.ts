@@ -112,6 +112,9 @@ interface OpenEntry<R> {
   ended: boolean;
 }
 
+/** Entries kept for reuse, at most. */
+const SPARE_ENTRIES = 256;
+
 /** One chain's stack of open regions, innermost last. */
 interface Chain<R> {
   key: number | string;
@@ -149,6 +152,11 @@ export class RegionNesting<R extends NestedRegion = NestedRegion> {
   private bigChains = new Map<string, OpenEntry<R> | Chain<R>>();
   /** Smallest region id that began on each thread. */
   private firstId = new Map<number, number>();
+  /**
+   * Entries of ended regions, reused: one object per region begun would be
+   * most of what a long stream allocates.
+   */
+  private spare: OpenEntry<R>[] = [];
   /** The last thread seen by `add` and its smallest id: skips the map for it. */
   private lastThread = -1;
   private lastFirst = 0;
@@ -182,7 +190,12 @@ export class RegionNesting<R extends NestedRegion = NestedRegion> {
   add(thread: number, id: number, region: R, lane: number): void {
     if (thread !== this.lastThread || id < this.lastFirst) this.noteFirst(thread, id);
     const key = chainKey(thread, region.task, lane);
-    const entry: OpenEntry<R> = { region, key, chain: undefined, ended: false };
+    let entry = this.spare.pop();
+    if (entry === undefined) entry = { region, key, chain: undefined, ended: false };
+    else {
+      entry.region = region;
+      entry.key = key;
+    }
     const found = this.chain(key);
     if (found === undefined) this.setChain(key, entry);
     else if ("stack" in found) {
@@ -233,8 +246,13 @@ export class RegionNesting<R extends NestedRegion = NestedRegion> {
     }
     const r = entry.region;
     if (entry.chain === undefined) {
-      // Alone in its chain: nothing can have begun inside it.
+      // Alone in its chain: nothing can have begun inside it, and nothing
+      // else refers to the entry: it is reused.
       this.deleteChain(entry.key);
+      if (this.spare.length < SPARE_ENTRIES) {
+        entry.region = undefined as unknown as R; // not kept alive by the spare
+        this.spare.push(entry);
+      }
       return r;
     }
     const stack = entry.chain.stack;

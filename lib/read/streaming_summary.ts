@@ -196,6 +196,9 @@ interface OpenRegion {
   seq: number;
 }
 
+/** Spare objects kept for reuse, at most, of each kind. */
+const SPARE = 256;
+
 /** Ended regions remembered to name their type when ended again. */
 const ENDED_CACHE = 4096;
 /** Problems kept word for word; the rest are counted. */
@@ -231,6 +234,12 @@ export class SummaryCollector implements EventVisitor {
   /** Regions ended while their task's begin was not read yet, by task id. */
   private pending = new Map<number, Map<string, { all: Group; split: Group }>>();
   private seq = 0;
+  /**
+   * Ended regions and tasks, reused: an object per region or task would be
+   * most of what a long stream allocates (nothing else keeps them).
+   */
+  private spareRegions: OpenRegion[] = [];
+  private spareTasks: OpenTask[] = [];
   private problems: string[] = [];
   private problemCount = 0;
   /**
@@ -275,7 +284,7 @@ export class SummaryCollector implements EventVisitor {
     const state = this.ids.get(task);
     if (state >= 0 && !this.open.has(task)) return; // begun again after it ended
     let t = this.open.get(task);
-    if (!t) this.open.set(task, t = { id: task, type: 0, start: 0, end: undefined, logHit: false });
+    if (!t) this.open.set(task, t = this.newTask(task, 0, 0));
     t.type = this.intern(type);
     t.start = time;
     this.ids.set(task, t.type);
@@ -304,7 +313,15 @@ export class SummaryCollector implements EventVisitor {
     lane: number,
   ): void {
     if (task !== 0) this.touch(task);
-    const r: OpenRegion = { id: region, type, task, start: time, seq: this.seq++ };
+    let r = this.spareRegions.pop();
+    if (r === undefined) r = { id: region, type, task, start: time, seq: this.seq++ };
+    else {
+      r.id = region;
+      r.type = type;
+      r.task = task;
+      r.start = time;
+      r.seq = this.seq++;
+    }
     this.nesting.add(thread, region, r, lane);
   }
 
@@ -317,6 +334,7 @@ export class SummaryCollector implements EventVisitor {
     this.endedTasks[this.endedNext] = r.task;
     this.endedNext = (this.endedNext + 1) % ENDED_CACHE;
     this.addRegion(r, Math.max(0, time - r.start));
+    if (this.spareRegions.length < SPARE) this.spareRegions.push(r);
   }
 
   /** A log. */
@@ -350,7 +368,18 @@ export class SummaryCollector implements EventVisitor {
   private touch(id: number): void {
     if (this.ids.get(id) !== UNSEEN) return;
     this.ids.set(id, NO_BEGIN);
-    this.open.set(id, { id, type: NO_BEGIN, start: undefined, end: undefined, logHit: false });
+    this.open.set(id, this.newTask(id, NO_BEGIN, undefined));
+  }
+
+  private newTask(id: number, type: number, start: number | undefined): OpenTask {
+    const t = this.spareTasks.pop();
+    if (t === undefined) return { id, type, start, end: undefined, logHit: false };
+    t.id = id;
+    t.type = type;
+    t.start = start;
+    t.end = undefined;
+    t.logHit = false;
+    return t;
   }
 
   private intern(type: string): number {
@@ -370,6 +399,12 @@ export class SummaryCollector implements EventVisitor {
   /** Counts a task whose span is known: complete, or cut by the trace's edge. */
   private finishTask(t: OpenTask, traceEnd: number): void {
     this.open.delete(t.id);
+    this.countTask(t, traceEnd);
+    if (this.spareTasks.length < SPARE) this.spareTasks.push(t);
+  }
+
+  /** Adds a finished task to its row (and to the instances), if it passes the filter. */
+  private countTask(t: OpenTask, traceEnd: number): void {
     const start = t.start ?? 0;
     const end = t.end ?? traceEnd;
     const complete = t.start !== undefined && t.end !== undefined;
