@@ -40,7 +40,12 @@ function escape(c: string): string {
  * ```
  */
 export function escapeControls(s: string): string {
-  return s.replace(CONTROLS, escape);
+  // Most strings have no control character: a scan is cheaper than a replace.
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || (c >= 0x7f && c <= 0x9f)) return s.replace(CONTROLS, escape);
+  }
+  return s;
 }
 
 /**
