@@ -93,7 +93,7 @@ export function renderViewerHtml(bytes: Uint8Array, options: ViewerHtmlOptions =
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none';${connect} script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none';${connect} script-src 'unsafe-inline'; worker-src blob:; style-src 'unsafe-inline'; img-src data:">
 <title>${name} · runtrace</title>
 <style>${STYLE}</style>
 </head>

@@ -195,6 +195,10 @@ class ColumnsBuilder {
   rEnd = new Col();
   private nesting = new RegionNesting<OpenRegion>();
   private chains = new Map<string, number>();
+  /** The last chain of each lane, and each chain's thread and task. */
+  private laneChain = new IdIndex();
+  private chainThread = new Col();
+  private chainTask = new Col();
   l = { time: new Col(), thread: new Col(), task: new Col(), category: new Col() };
   lMsg: string[] = [];
   g = {
@@ -289,9 +293,25 @@ class ColumnsBuilder {
 
   /** The number of the async chain (thread, task, lane), in order of first sight. */
   private chainOf(thread: number, task: number, lane: number): number {
-    const key = `${thread}:${task}:${lane}`;
-    let c = this.chains.get(key);
-    if (c === undefined) this.chains.set(key, c = this.chains.size);
+    // Lanes are mostly unique to one chain: a lane's last chain, checked, spares a map of
+    // every chain (its look-ups were most of the decoding time). Only the chains of lanes
+    // shared by several chains are in the map.
+    const last = this.laneChain.get(lane);
+    if (last >= 0 && this.chainThread.a[last] === thread && this.chainTask.a[last] === task) {
+      return last;
+    }
+    let c: number | undefined;
+    if (last >= 0) {
+      this.chains.set(`${this.chainThread.a[last]}:${this.chainTask.a[last]}:${lane}`, last);
+      c = this.chains.get(`${thread}:${task}:${lane}`);
+    }
+    if (c === undefined) {
+      c = this.chainThread.n;
+      this.chainThread.push(thread);
+      this.chainTask.push(task);
+      if (last >= 0) this.chains.set(`${thread}:${task}:${lane}`, c);
+    }
+    this.laneChain.set(lane, c);
     return c;
   }
 

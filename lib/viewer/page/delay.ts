@@ -37,10 +37,23 @@ export class TaskDelays {
   private byTask = new Map<number, TaskDelay>();
   private stallAt = new Map<string, number>();
 
-  /** Indexes the delays of `trace`, as the analyzer reported them. */
-  constructor(private trace: Trace, tasks: TaskDelay[]) {
+  /**
+   * Indexes the delays of `trace`, as the analyzer reported them: each
+   * task's, and every stall's cause (`stalls`, kept for {@linkcode causes}).
+   */
+  constructor(private trace: Trace, private tasks: TaskDelay[], private stalls: StallCause[] = []) {
     for (const t of tasks) this.byTask.set(t.id, t);
     trace.stalls.forEach((s, i) => this.stallAt.set(`${s.thread}:${s.start}`, i));
+  }
+
+  /** Every task's attribution, in the analyzer's order. */
+  all(): TaskDelay[] {
+    return this.tasks;
+  }
+
+  /** Every stall's cause, in trace order (empty if not given). */
+  causes(): StallCause[] {
+    return this.stalls;
   }
 
   /** The attribution of `task` (an empty one if the analyzer did not see it). */
@@ -110,7 +123,8 @@ export class PageModelBuilder {
 
   /** The model of `trace` (from `trace()`) with every task's delays: the second half. */
   withDelays(trace: Trace): PageModel {
-    return { trace, delays: new TaskDelays(trace, this.analyzer.result().tasks) };
+    const { tasks, stalls } = this.analyzer.result();
+    return { trace, delays: new TaskDelays(trace, tasks, stalls) };
   }
 }
 

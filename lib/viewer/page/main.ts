@@ -1,16 +1,17 @@
 /// <reference lib="dom" />
 /**
- * The viewer page's entry point: decodes the trace embedded in the page with
- * the same reader the CLI uses, then builds the timeline and the Tasks,
- * Regions and Logs pages, and switches between them and a task's focus
- * view. Anything that goes wrong ends on an error panel
- * that says what happened, never on a blank page.
+ * The viewer page's entry point: reads the trace embedded in the page with
+ * the same reader the CLI uses, in a Web Worker for a large trace (the same
+ * script, started from a Blob URL: page_worker.ts), then builds the timeline
+ * and the Tasks, Regions and Logs pages, and switches between them and a
+ * task's focus view. The page only paints: the worker posts the timeline's
+ * columns first and the full model after, as typed arrays. Anything that goes
+ * wrong ends on an error panel that says what happened, never on a blank page.
  *
  * @module
  */
 
-import { TraceDecoder } from "../../format/decoder.ts";
-import { type Trace, TraceBuilder } from "../../read/trace_model.ts";
+import type { Trace } from "../../read/trace_model.ts";
 import { describeWindowEdges } from "../../read/region_nesting.ts";
 import { type Columns, decodeColumns } from "./columns.ts";
 import { assignColors } from "./colors.ts";
@@ -24,24 +25,31 @@ import { renderStatsPage } from "./stats_page.ts";
 import { renderLogsPage } from "./logs_page.ts";
 import { setupSearch } from "./search.ts";
 import { type OverviewState, renderOverview } from "./overview.ts";
-import { responsivenessOf, type ThreadResponsiveness } from "../../read/responsiveness.ts";
-import { type PageModel, PageModelBuilder, stallCulprit } from "./delay.ts";
+import { type PageModel, stallCulprit } from "./delay.ts";
 import { type RemoteHook, remoteMain } from "./remote_main.ts";
+import { IdIndex } from "./id_index.ts";
+import { InPageModel, type ModelSource, WorkerModel } from "./model_source.ts";
+import { inPageWorker, servePageWorker, startPageWorker } from "./page_worker.ts";
+import { fromBase64 } from "./trace_reader.ts";
 
 /** What the page exposes for tests and benchmarks. */
 interface ViewerHook {
   ready: boolean;
   error?: string;
-  /** ms since navigation start when the first timeline draw finished. */
+  /** ms since navigation start when the first screen (timeline or overview) was drawn. */
   firstDrawMs?: number;
   /** ms since navigation start at the first animation frame after that draw. */
   firstFrameMs?: number;
-  /** ms spent decoding (base64 included) and laying out. */
+  /** ms spent on base64, on decoding (base64 included) and on the layout (in the worker, if any). */
   base64Ms?: number;
   decodeMs?: number;
   layoutMs?: number;
   /** ms since navigation start when the full model (for details and pages) was built. */
   modelMs?: number;
+  /** Whether a Web Worker read the trace (else the page did: a small trace, or no worker). */
+  worker?: boolean;
+  /** ms the worker spent building the model, once posted. */
+  workerModelMs?: number;
   /** Main-thread tasks over 50 ms, [start, duration] in ms since navigation start (Chromium). */
   longTasks?: [number, number][];
   timeline?: Timeline;
@@ -55,29 +63,28 @@ interface ViewerHook {
   overview?: OverviewState;
 }
 
+const IN_WORKER = inPageWorker();
+/** The page script's own text, for its worker: `currentScript` is set only while it first runs. */
+const OWN_SCRIPT = IN_WORKER ? "" : document.currentScript?.textContent ?? "";
+
 const hook: ViewerHook = { ready: false };
-// The page's own record of long main-thread tasks, for the benchmark (where the browser has it).
-if (globalThis.PerformanceObserver?.supportedEntryTypes?.includes("longtask")) {
+// The page's own record of long main-thread tasks, for the benchmark and tests (where the
+// browser has it: Chromium).
+if (!IN_WORKER && globalThis.PerformanceObserver?.supportedEntryTypes?.includes("longtask")) {
   const long: [number, number][] = hook.longTasks = [];
   new PerformanceObserver((list) => {
     for (const e of list.getEntries()) long.push([Math.round(e.startTime), Math.round(e.duration)]);
   }).observe({ type: "longtask", buffered: true });
 }
-(globalThis as unknown as { runtraceViewer: ViewerHook }).runtraceViewer = hook;
+if (!IN_WORKER) (globalThis as unknown as { runtraceViewer: ViewerHook }).runtraceViewer = hook;
 
 const $ = <T extends HTMLElement>(sel: string): T => document.querySelector(sel) as T;
 
-/** Bytes of the embedded trace. */
-function embeddedTrace(): Uint8Array {
+/** The base64 text of the trace embedded in the page. */
+function embeddedTrace(): string {
   const el = document.getElementById("runtrace-data");
   if (!el) throw new Error("the page holds no trace data (the runtrace-data element is missing)");
-  const text = (el.textContent ?? "").replace(/\s+/g, "");
-  const from = (Uint8Array as unknown as { fromBase64?: (s: string) => Uint8Array }).fromBase64;
-  if (from) return from(text);
-  const bin = atob(text);
-  const out = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-  return out;
+  return el.textContent ?? "";
 }
 
 function showError(title: string, detail: string): void {
@@ -90,136 +97,181 @@ function showError(title: string, detail: string): void {
   ($("#search") as HTMLInputElement).disabled = true;
 }
 
-/**
- * Builds the page's model (the reader's trace model and delay attribution)
- * from the same bytes in the background, a slice at a time so the timeline
- * stays responsive; a caller that needs it at once finishes the work
- * synchronously.
- */
-/** Traces up to this size are read at once when a view needs them, rather than waited for. */
-const SYNC_BYTES = 1 << 19;
+/** Traces up to this size (bytes) are read in the page: a worker is not worth starting. */
+const IN_PAGE_BYTES = 1 << 19;
 
 /** A line saying how far the reading of the trace is, for a view waiting for it. */
 const reading = (what: string, share: number) =>
   `<p class="hint reading">Reading the trace for ${what}… ${Math.round(share * 100)}%</p>`;
 
-class ModelLoader {
-  private builder = new PageModelBuilder(new TraceBuilder());
-  private decoder = new TraceDecoder(this.builder.add);
-  private at = 0;
-  private model?: PageModel;
-  private onReady: (m: PageModel) => void;
-  private waiters: ((m: PageModel) => void)[] = [];
-  private finished = false;
-  private trace?: Trace;
-
-  constructor(private bytes: Uint8Array, onReady: (m: PageModel) => void) {
-    this.onReady = onReady;
-  }
-
-  /** Starts the background work. */
-  start(): void {
-    const tick = () => {
-      if (this.model) return;
-      const until = performance.now() + 30;
-      while (!this.model && performance.now() < until) if (this.step()) break;
-      if (!this.model) setTimeout(tick, 0);
-    };
-    setTimeout(tick, 0);
-  }
-
-  /**
-   * Calls `use` with the model: now if it is built, or if the trace is small
-   * (it reads in a few ms); else when the background work
-   * finishes, after calling `waiting` with the share read so far. So no view
-   * holds the page while a large trace is read.
-   */
-  use(use: (m: PageModel) => void, waiting?: (share: number) => void): void {
-    if (!this.model && this.bytes.length <= SYNC_BYTES) {
-      while (!this.model) this.step();
-    }
-    if (this.model) {
-      use(this.model);
-      return;
-    }
-    waiting?.(this.at / Math.max(1, this.bytes.length));
-    this.waiters.push(use);
-  }
-
-  /**
-   * One step of the reading: a chunk of input, or one of the phases after
-   * the last (each long on a large trace). True after a phase, to end the
-   * slice there and let the page breathe between phases.
-   */
-  private step(): boolean {
-    const chunk = 1 << 16;
-    if (this.at < this.bytes.length) {
-      this.decoder.push(this.bytes.subarray(this.at, this.at + chunk));
-      this.at += chunk;
-      return false;
-    }
-    if (!this.finished) {
-      this.decoder.finish();
-      this.finished = true;
-      return true;
-    }
-    if (!this.trace) {
-      this.trace = this.builder.trace();
-      return true;
-    }
-    const model = this.model = this.builder.withDelays(this.trace);
-    // Each waiting view in a task of its own: none adds to another's time.
-    for (const f of [this.onReady, ...this.waiters.splice(0)]) setTimeout(() => f(model), 0);
-    return true;
-  }
-}
-
 /** Events from which a trace opens on the Overview page rather than the timeline. */
 const LARGE_TRACE = 200_000;
 
-/** Decodes the embedded trace into columns, or shows why it cannot. */
-function decode(name: string): { bytes: Uint8Array; cols: Columns } | undefined {
-  const t0 = performance.now();
-  try {
-    const bytes = embeddedTrace();
-    hook.base64Ms = performance.now() - t0;
-    const cols = decodeColumns(bytes);
-    hook.decodeMs = performance.now() - t0;
-    return { bytes, cols };
-  } catch (e) {
-    const msg = e instanceof Error ? e.message.replace(/^runtrace: /, "") : String(e);
-    const notTrace = /not a runtrace trace|unsupported trace format|empty input|trace header/
-      .test(msg);
-    showError(
-      notTrace ? `${name} is not a runtrace trace` : `${name} is a corrupt trace`,
-      msg,
-    );
-    hook.ready = true;
-    return undefined;
-  }
+/** Shows why the trace cannot be read. */
+function unreadable(name: string, e: unknown): void {
+  const msg = (e instanceof Error ? e.message : String(e)).replace(/^runtrace: /, "");
+  const notTrace = /not a runtrace trace|unsupported trace format|empty input|trace header/
+    .test(msg);
+  showError(
+    notTrace ? `${name} is not a runtrace trace` : `${name} is a corrupt trace`,
+    msg,
+  );
+  hook.ready = true;
 }
 
+/**
+ * Reads the embedded trace: in a Web Worker, which posts the timeline's
+ * columns (painted at once) and then the full model; in the page itself for
+ * a small trace or where no worker can start.
+ */
 function main(): void {
   const name = document.body.dataset.name ?? "trace";
-  const decoded = decode(name);
-  if (!decoded) return;
-  const { bytes, cols } = decoded;
+  let text: string;
+  try {
+    text = embeddedTrace();
+  } catch (e) {
+    return unreadable(name, e);
+  }
+  const inPage = () => {
+    hook.worker = false;
+    const t0 = performance.now();
+    let bytes: Uint8Array, cols: Columns;
+    try {
+      bytes = fromBase64(text);
+      hook.base64Ms = performance.now() - t0;
+      cols = decodeColumns(bytes);
+      hook.decodeMs = performance.now() - t0;
+    } catch (e) {
+      return unreadable(name, e);
+    }
+    const source = new InPageModel(bytes, (m) => modelReady(cols, m));
+    const first = firstScreen(name, cols, source);
+    const t1 = performance.now();
+    const layout = layoutTrace(cols);
+    hook.layoutMs = performance.now() - t1;
+    show(cols, layout, source, first);
+    requestAnimationFrame(() => source.start());
+  };
+  if (text.length * 0.75 <= IN_PAGE_BYTES || !OWN_SCRIPT) return inPage();
+  let model: WorkerModel | undefined, cols: Columns | undefined, first: FirstScreen | undefined;
+  const worker = startPageWorker(OWN_SCRIPT, { base64: text }, (m) => {
+    if (m.kind === "columns") {
+      const c: Columns = cols = { ...m.cols, taskIndex: new IdIndex() };
+      for (let i = 0; i < c.tasks.n; i++) c.taskIndex.set(c.tasks.id[i], i);
+      Object.assign(hook, { base64Ms: m.base64Ms, decodeMs: m.decodeMs });
+      model = new WorkerModel((pm) => modelReady(c, pm));
+      first = firstScreen(name, c, model);
+    } else if (m.kind === "layout") {
+      hook.layoutMs = m.layoutMs;
+      // The counter charts draw the columns' series, posted with the columns.
+      let k = 0;
+      for (const t of m.layout.tracks) if (t.kind === "counter") t.counter = cols!.counters[k++];
+      show(cols!, m.layout, model!, first!);
+    } else if (m.kind === "model") {
+      hook.workerModelMs = m.modelMs;
+      model!.arrived(m.packed, m.curves);
+    } else if (m.stage === "columns") unreadable(name, m.message);
+    else modelFailed(model!, m.message);
+  }, (why, afterFirst) => {
+    if (!afterFirst) inPage();
+    else if (model) modelFailed(model, why);
+  });
+  if (!worker) return inPage();
+  hook.worker = true;
+}
+
+/** The worker could not build the model: the timeline stays, the views say why. */
+function modelFailed(model: WorkerModel, message: string): void {
+  model.fail(message, (msg) => {
+    const el = $("#banner");
+    el.hidden = false;
+    el.insertAdjacentHTML(
+      "beforeend",
+      `<p>The details and the Tasks, Regions and Logs pages could not be built: ${
+        escapeHtml(msg)
+      }</p>`,
+    );
+  });
+}
+
+/** The full model is read: problems and the window's edges join the banner and summary. */
+function modelReady(cols: Columns, model: PageModel): void {
+  const { trace } = model;
+  hook.trace = trace;
+  hook.modelMs = performance.now();
+  if (trace.problems.length > 0) showBanner(cols, trace);
+  // The window's edges are not misuse: said in the summary, not in the banner.
+  const edges = describeWindowEdges(trace.window);
+  if (edges) $("#summary").textContent += ` · ${edges}`;
+}
+
+/** The first screen, drawn from the columns alone (the timeline waits for its layout). */
+interface FirstScreen {
+  colors: Map<string, string>;
+  /** The view shown first. */
+  initial: string;
+  /** The Overview, if it is the first screen. */
+  overview?: OverviewState;
+  /** Opens a task's focus view (from the Overview), once the views exist. */
+  open: (index: number) => void;
+}
+
+/**
+ * Shows the summary and, for a large trace, the Overview: what needs only
+ * the columns, painted as soon as they are read.
+ */
+function firstScreen(name: string, cols: Columns, loader: ModelSource): FirstScreen {
   hook.cols = cols;
-  const t1 = performance.now();
-  const layout = layoutTrace(cols);
-  hook.layoutMs = performance.now() - t1;
   showBanner(cols, undefined);
   showSummary(cols, name);
   const colors = assignColors(cols.names);
   hook.colors = colors;
-  const loader = new ModelLoader(bytes, ({ trace }) => {
-    hook.trace = trace;
-    hook.modelMs = performance.now();
-    if (trace.problems.length > 0) showBanner(cols, trace);
-    // The window's edges are not misuse: said in the summary, not in the banner.
-    const edges = describeWindowEdges(trace.window);
-    if (edges) $("#summary").textContent += ` · ${edges}`;
-  });
+  // A large trace opens on the overview: a timeline of a million slices says little at first.
+  const hash = location.hash.slice(1);
+  const initial = ["overview", "tasks", "regions", "logs", "timeline"].includes(hash)
+    ? hash
+    : cols.events > LARGE_TRACE
+    ? "overview"
+    : "timeline";
+  const first: FirstScreen = { colors, initial, open: () => {} };
+  if (initial === "overview") {
+    showView("overview");
+    first.overview = hook.overview = renderOverview(
+      $("#view-overview"),
+      cols,
+      colors,
+      loader.curves(),
+      (i) => first.open(i),
+    );
+    firstDrawn();
+  }
+  return first;
+}
+
+/** Notes the time of the first screen drawn, and of the frame after it. */
+function firstDrawn(): void {
+  hook.firstDrawMs = performance.now();
+  requestAnimationFrame(() => hook.firstFrameMs = performance.now());
+}
+
+/** Shows `view`'s section and tab, and no other. */
+function showView(view: string): void {
+  for (const b of document.querySelectorAll<HTMLButtonElement>("[role=tab]")) {
+    const on = b.dataset.view === view;
+    b.setAttribute("aria-selected", String(on));
+    b.tabIndex = on ? 0 : -1;
+  }
+  for (const s of document.querySelectorAll<HTMLElement>(".view")) {
+    s.hidden = s.id !== `view-${view}`;
+  }
+}
+
+/**
+ * Builds the timeline and the views once the layout is there; views that
+ * need the full model get it from `loader`.
+ */
+function show(cols: Columns, layout: Layout, loader: ModelSource, first: FirstScreen): void {
+  const { colors } = first;
   const details = $("#details");
   const timeline = new Timeline($("#timeline-host"), {
     cols,
@@ -231,12 +283,8 @@ function main(): void {
       }, (share) => details.innerHTML = reading("the details", share)),
   });
   hook.timeline = timeline;
-  hook.firstDrawMs = performance.now();
-  requestAnimationFrame(() => {
-    hook.firstFrameMs = performance.now();
-    loader.start();
-  });
-  const views = new Views(timeline, cols, layout, loader, colors);
+  const views = new Views(timeline, cols, layout, loader, colors, first.overview !== undefined);
+  first.open = (i) => views.nav.focus(i);
   const nav = views.nav;
   showDetails(details, undefined, undefined, nav);
   setupSearch($("#search"), $("#search-status"), cols, timeline, () => views.show("timeline"));
@@ -246,16 +294,8 @@ function main(): void {
       ($("#search") as HTMLInputElement).focus();
     }
   });
-  // A large trace opens on the overview: a timeline of a million slices says little at first.
-  const initial = location.hash.slice(1);
-  const large = cols.events > LARGE_TRACE;
-  views.show(
-    ["overview", "tasks", "regions", "logs", "timeline"].includes(initial)
-      ? initial
-      : large
-      ? "overview"
-      : "timeline",
-  );
+  views.show(first.initial);
+  if (!first.overview) firstDrawn();
   hook.ready = true;
 }
 
@@ -273,9 +313,11 @@ class Views {
     private timeline: Timeline,
     private cols: Columns,
     private layout: Layout,
-    private loader: ModelLoader,
+    private loader: ModelSource,
     colors: Map<string, string>,
+    overviewShown: boolean,
   ) {
+    if (overviewShown) this.rendered.add("overview");
     // Each page is rendered once the model is read, saying how far the reading is meanwhile.
     const later = (root: HTMLElement, what: string, render: (m: PageModel) => void) => () =>
       loader.use(render, (share) => root.innerHTML = reading(what, share));
@@ -304,14 +346,7 @@ class Views {
   }
 
   show(view: string): void {
-    for (const b of document.querySelectorAll<HTMLButtonElement>("[role=tab]")) {
-      const on = b.dataset.view === view;
-      b.setAttribute("aria-selected", String(on));
-      b.tabIndex = on ? 0 : -1;
-    }
-    for (const s of document.querySelectorAll<HTMLElement>(".view")) {
-      s.hidden = s.id !== `view-${view}`;
-    }
+    showView(view);
     if (!this.rendered.has(view) && this.pages.has(view)) {
       this.rendered.add(view);
       this.pages.get(view)!();
@@ -345,14 +380,11 @@ class Views {
 
   /** The Overview page: the scatter at once, the responsiveness curves when the model is read. */
   private overview(colors: Map<string, string>): void {
-    const curves = new Promise<ThreadResponsiveness[]>((done) =>
-      this.loader.use((m) => done(responsivenessOf(m.trace)))
-    );
     hook.overview = renderOverview(
       $("#view-overview"),
       this.cols,
       colors,
-      curves,
+      this.loader.curves(),
       (i) => this.focus(i),
     );
   }
@@ -426,14 +458,17 @@ function showSummary(cols: Columns, name: string): void {
   } · ${cols.tasks.n} tasks · ${cols.regions.n} regions · ${cols.logs.n} logs · ${h.runtime} ${h.runtimeVersion}`;
 }
 
-try {
-  // The page of `view --serve` holds no trace: it asks the server (remote_main.ts).
-  if (document.body.dataset.serve) {
-    remoteMain(hook as unknown as RemoteHook, showError).catch((e) =>
-      showError("The viewer failed", String(e))
-    );
-  } else main();
-} catch (e) {
-  showError("The viewer failed", e instanceof Error ? `${e.message}` : String(e));
-  hook.ready = true;
+if (IN_WORKER) servePageWorker();
+else {
+  try {
+    // The page of `view --serve` holds no trace: it asks the server (remote_main.ts).
+    if (document.body.dataset.serve) {
+      remoteMain(hook as unknown as RemoteHook, showError).catch((e) =>
+        showError("The viewer failed", String(e))
+      );
+    } else main();
+  } catch (e) {
+    showError("The viewer failed", e instanceof Error ? `${e.message}` : String(e));
+    hook.ready = true;
+  }
 }

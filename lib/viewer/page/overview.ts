@@ -58,15 +58,23 @@ function durationOf(cols: Columns, i: number): number {
 
 /** Indices of the `n` slowest complete tasks, slowest first. */
 function slowest(cols: Columns, n: number): number[] {
-  const top: number[] = [];
+  const { start, end } = cols.tasks;
+  const top: number[] = [], dur: number[] = [];
+  // Most tasks are faster than the n-th slowest so far: one comparison each.
+  let floor = -1;
   for (let i = 0; i < cols.tasks.n; i++) {
-    const d = durationOf(cols, i);
-    if (d < 0) continue;
-    if (top.length === n && d <= durationOf(cols, top[n - 1])) continue;
+    const d = end[i] - start[i];
+    if (!(d >= floor)) continue; // NaN (an end outside the trace) too
+    if (top.length === n && d <= floor) continue;
     let at = top.length;
-    while (at > 0 && durationOf(cols, top[at - 1]) < d) at--;
+    while (at > 0 && dur[at - 1] < d) at--;
     top.splice(at, 0, i);
-    if (top.length > n) top.pop();
+    dur.splice(at, 0, Math.max(0, d));
+    if (top.length > n) {
+      top.pop();
+      dur.pop();
+    }
+    if (top.length === n) floor = dur[n - 1];
   }
   return top;
 }
@@ -105,6 +113,24 @@ function drawAxes(ctx: CanvasRenderingContext2D, s: Scale): void {
   }
 }
 
+/** Each CSS colour as the canvas stores its pixel (RGBA bytes read as one number). */
+function pixelColors(css: string[]): Uint32Array {
+  const probe = document.createElement("canvas");
+  probe.width = probe.height = 1;
+  const ctx = probe.getContext("2d", { willReadFrequently: true })!;
+  const known = new Map<string, number>();
+  return Uint32Array.from(css, (c) => {
+    let v = known.get(c);
+    if (v === undefined) {
+      ctx.clearRect(0, 0, 1, 1);
+      ctx.fillStyle = c;
+      ctx.fillRect(0, 0, 1, 1);
+      known.set(c, v = new Uint32Array(ctx.getImageData(0, 0, 1, 1).data.buffer)[0]);
+    }
+    return v;
+  });
+}
+
 /**
  * Draws the scatter on `canvas` and returns the marked (slowest) tasks. One
  * function for the loop over every task: it is the hot path of a large trace.
@@ -116,14 +142,14 @@ function drawScatter(
 ): { scale: Scale; marked: MarkedTask[]; grid: Int32Array } {
   const width = Math.max(300, canvas.parentElement!.clientWidth - 4), height = 320;
   const ctx = sized(canvas, width, height);
-  let lo = Infinity, hi = -Infinity;
+  const { start, end, type } = cols.tasks;
+  let dMin = Infinity, dMax = -Infinity;
   for (let i = 0; i < cols.tasks.n; i++) {
-    const d = durationOf(cols, i);
-    if (d < 0) continue;
-    const v = Math.log10(Math.max(d, 1));
-    if (v < lo) lo = v;
-    if (v > hi) hi = v;
+    const d = end[i] - start[i]; // NaN if an end is outside the trace: no comparison holds
+    if (d < dMin) dMin = d;
+    if (d > dMax) dMax = d;
   }
+  let lo = Math.log10(Math.max(dMin, 1)), hi = Math.log10(Math.max(dMax, 1));
   if (!(hi >= lo)) [lo, hi] = [3, 9];
   const s: Scale = {
     width,
@@ -141,27 +167,38 @@ function drawScatter(
     ctx.fillRect(x0, PAD_T, Math.max(1, x1 - x0), height - PAD_B - PAD_T);
   }
   drawAxes(ctx, s);
-  // One point per pixel: the grid keeps the task drawn there (for clicks and colour).
+  // One point per pixel: the grid keeps the task drawn there (for clicks and colour). The
+  // points go straight into the pixels: a fillRect each was most of a large trace's first paint.
   const gw = Math.ceil(width), gh = Math.ceil(height);
   const grid = new Int32Array(gw * gh).fill(-1);
-  const color = cols.names.map((n) => colors.get(n) ?? "#80868b");
-  const byColor = new Map<string, number[]>();
+  const rgba = pixelColors(cols.names.map((n) => colors.get(n) ?? "#80868b"));
+  const img = ctx.getImageData(0, 0, canvas.width, canvas.height);
+  const px = new Uint32Array(img.data.buffer), pw = canvas.width, ph = canvas.height;
+  const dpr = pw / width;
+  // xOf and yOf, unrolled: this loop runs once per task, cold (not yet optimised).
+  const kx = (width - PAD_L - PAD_R) / s.t1;
+  const ky = (height - PAD_B - PAD_T) / (s.hi > s.lo ? s.hi - s.lo : 1), y0f = height - PAD_B;
+  const yMid = s.hi > s.lo ? -1 : yOf(s, 1);
+  const half = 1.5 * dpr;
   for (let i = 0; i < cols.tasks.n; i++) {
-    const d = durationOf(cols, i);
-    if (d < 0) continue;
-    const x = Math.round(xOf(s, cols.tasks.start[i])), y = Math.round(yOf(s, d));
-    const g = y * gw + x;
-    if (x < 0 || y < 0 || x >= gw || y >= gh || grid[g] >= 0) continue;
-    grid[g] = i;
-    const c = color[cols.tasks.type[i]];
-    const list = byColor.get(c);
-    if (list) list.push(x, y);
-    else byColor.set(c, [x, y]);
+    const d = end[i] - start[i];
+    if (!(d >= 0)) continue;
+    const cx = PAD_L + start[i] * kx;
+    const cy = yMid >= 0 ? yMid : y0f - (Math.log10(d > 1 ? d : 1) - s.lo) * ky;
+    const x = Math.round(cx), y = Math.round(cy);
+    if (x < 0 || y < 0 || x >= gw || y >= gh || grid[y * gw + x] >= 0) continue;
+    grid[y * gw + x] = i;
+    // A 3-px square centred on the point, in device pixels.
+    const c = rgba[type[i]];
+    const px0 = Math.max(0, Math.round(cx * dpr - half)),
+      px1 = Math.min(pw, Math.round(cx * dpr + half));
+    const py0 = Math.max(0, Math.round(cy * dpr - half)),
+      py1 = Math.min(ph, Math.round(cy * dpr + half));
+    for (let py = py0; py < py1; py++) {
+      for (let q = py * pw + px0, e = py * pw + px1; q < e; q++) px[q] = c;
+    }
   }
-  for (const [c, pts] of byColor) {
-    ctx.fillStyle = c;
-    for (let k = 0; k < pts.length; k += 2) ctx.fillRect(pts[k] - 1.5, pts[k + 1] - 1.5, 3, 3);
-  }
+  ctx.putImageData(img, 0, 0);
   const marked = slowest(cols, MARKED).map((index) => ({
     index,
     x: xOf(s, cols.tasks.start[index]),

@@ -1,0 +1,131 @@
+/**
+ * Reads a trace for the page, in the page's Web Worker (see page_worker.ts):
+ * the bytes become the timeline's columns, posted at once for the first
+ * paint (the Overview needs only them), and its layout, then the full model (the reader's trace model and every
+ * task's delays, for the details, the Tasks, Regions and Logs pages and the
+ * focus view) and the responsiveness curves, posted packed as typed arrays
+ * (model_pack.ts). Everything posted is typed arrays and a few small
+ * objects, transferred rather than copied.
+ *
+ * Where the bytes come from is the caller's business: the input is the
+ * bytes, or the base64 text a self-contained page holds.
+ *
+ * @module
+ */
+
+import { TraceDecoder } from "../../format/decoder.ts";
+import { TraceBuilder } from "../../read/trace_model.ts";
+import { responsivenessOf, type ThreadResponsiveness } from "../../read/responsiveness.ts";
+import { type Columns, decodeColumns } from "./columns.ts";
+import { type Layout, layoutTrace } from "./model.ts";
+import { PageModelBuilder } from "./delay.ts";
+import { packedBuffers, type PackedModel, packModel } from "./model_pack.ts";
+
+/** What the reader is given: a trace's bytes, or their base64 text. */
+export type TraceInput = { bytes: Uint8Array } | { base64: string };
+
+/** Columns as posted: the id index is made again on the other side (it is a class). */
+export type PostedColumns = Omit<Columns, "taskIndex">;
+
+/** What the reader posts, in this order (or an error at any point). */
+export type ReaderMessage =
+  | {
+    kind: "columns";
+    cols: PostedColumns;
+    /** ms spent on base64, and on it and decoding into columns. */
+    base64Ms: number;
+    decodeMs: number;
+  }
+  | {
+    kind: "layout";
+    /** The counter tracks come without their series: `cols.counters`, in order. */
+    layout: Layout;
+    layoutMs: number;
+  }
+  | { kind: "model"; packed: PackedModel; curves: ThreadResponsiveness[]; modelMs: number }
+  | { kind: "error"; message: string; stage: "columns" | "model" };
+
+/** Bytes from base64 text, natively where the platform can. */
+export function fromBase64(text: string): Uint8Array {
+  const from = (Uint8Array as unknown as { fromBase64?: (s: string) => Uint8Array }).fromBase64;
+  if (from) return from(text);
+  const bin = atob(text);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+
+/** Every distinct buffer under `value` (typed arrays in objects, arrays and maps). */
+function buffers(value: unknown, out: Set<ArrayBuffer>, seen: Set<object>): void {
+  if (typeof value !== "object" || value === null || seen.has(value)) return;
+  seen.add(value);
+  if (ArrayBuffer.isView(value)) {
+    out.add(value.buffer as ArrayBuffer);
+    return;
+  }
+  if (value instanceof Map) return;
+  for (const v of Array.isArray(value) ? value : Object.values(value)) {
+    if (typeof v === "object") buffers(v, out, seen);
+  }
+}
+
+/**
+ * Reads `input` and posts what the page needs through `post`, with the
+ * buffers to transfer: the columns and layout, then the model. A trace that
+ * cannot be read posts an error (its message names what is wrong) and
+ * nothing more.
+ *
+ * @example
+ * ```ts
+ * import { readTraceForPage } from "./trace_reader.ts";
+ * readTraceForPage({ bytes: await Deno.readFile("trace.out") }, (m) => console.log(m.kind));
+ * ```
+ */
+export function readTraceForPage(
+  input: TraceInput,
+  post: (m: ReaderMessage, transfer: ArrayBuffer[]) => void,
+): void {
+  let bytes: Uint8Array;
+  const t0 = performance.now();
+  try {
+    bytes = "bytes" in input ? input.bytes : fromBase64(input.base64);
+    const base64Ms = performance.now() - t0;
+    const whole = decodeColumns(bytes);
+    const { taskIndex: _, ...cols } = whole;
+    const decodeMs = performance.now() - t0;
+    // A copy goes, its buffers moved to the page: the layout needs the columns here.
+    const copy = structuredClone(cols);
+    const sent = new Set<ArrayBuffer>();
+    buffers(copy, sent, new Set());
+    post({ kind: "columns", cols: copy, base64Ms, decodeMs }, [...sent]);
+    const t1 = performance.now();
+    const layout = layoutTrace(whole);
+    const layoutMs = performance.now() - t1;
+    // The counter charts' series went with the columns: the page links them again.
+    for (const t of layout.tracks) delete t.counter;
+    const transfer = new Set<ArrayBuffer>();
+    buffers(layout, transfer, new Set());
+    post({ kind: "layout", layout, layoutMs }, [...transfer]);
+  } catch (e) {
+    post({ kind: "error", message: messageOf(e), stage: "columns" }, []);
+    return;
+  }
+  try {
+    const t1 = performance.now();
+    const builder = new PageModelBuilder(new TraceBuilder());
+    const d = new TraceDecoder(builder.add);
+    d.push(bytes);
+    d.finish();
+    const model = builder.result();
+    const curves = responsivenessOf(model.trace);
+    const packed = packModel(model);
+    post(
+      { kind: "model", packed, curves, modelMs: performance.now() - t1 },
+      packedBuffers(packed),
+    );
+  } catch (e) {
+    post({ kind: "error", message: messageOf(e), stage: "model" }, []);
+  }
+}
+
+const messageOf = (e: unknown) => e instanceof Error ? e.message : String(e);
