@@ -79,7 +79,7 @@ export function startPageWorker(
     if (!heard) URL.revokeObjectURL(url!);
     heard = true;
     onMessage(e.data);
-    if (e.data.kind !== "columns") worker.terminate();
+    if (e.data.kind === "model" || e.data.kind === "error") worker.terminate();
   };
   worker.onerror = (e) => {
     e.preventDefault();

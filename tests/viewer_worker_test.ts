@@ -1,0 +1,279 @@
+/**
+ * The viewer page's Web Worker: the model it packs comes back equal, the
+ * reader posts columns, layout and model in that order (or one error), and
+ * a trace too big to read on the page's main thread loads through the
+ * worker from file:// in headless Chromium and Firefox, with the page's
+ * long-task observer at work in Chromium. Behaviour only: the timings are
+ * bench/viewer_bench.ts's business.
+ */
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import process from "node:process";
+import * as trace from "../mod.ts";
+import { parseTrace } from "../read.ts";
+import { TraceDecoder } from "../lib/format/decoder.ts";
+import { TraceBuilder } from "../lib/read/trace_model.ts";
+import { renderViewerHtml } from "../lib/viewer/html.ts";
+import { type PageModel, PageModelBuilder } from "../lib/viewer/page/delay.ts";
+import { ModelUnpacker, packedBuffers, packModel } from "../lib/viewer/page/model_pack.ts";
+import { type ReaderMessage, readTraceForPage } from "../lib/viewer/page/trace_reader.ts";
+import { syntheticTrace } from "../bench/viewer_bench.ts";
+import { type Browser, findChromium, launchChromium } from "./cdp.ts";
+import { findExecutable, repoRoot, tempDir } from "./helpers.ts";
+import { isTracedTestRun } from "../lib/testing/test_tracing.ts";
+
+/** Under a traced test run (RUNTRACE) the run owns the trace; these tests start their own. */
+const skip = isTracedTestRun() ? "RUNTRACE holds the trace" : false;
+const BROWSER = { timeout: 120_000 };
+const dir = tempDir();
+
+const fixture = (name: string) =>
+  new Uint8Array(readFileSync(join(repoRoot, "tests/fixtures", name)));
+
+function pageModel(bytes: Uint8Array): PageModel {
+  const b = new PageModelBuilder(new TraceBuilder());
+  const d = new TraceDecoder(b.add);
+  d.push(bytes);
+  d.finish();
+  return b.result();
+}
+
+/** Unpacks in slices of 0 ms, so that every phase stops and resumes at least once. */
+function unpackSlowly(m: PageModel): PageModel {
+  const u = new ModelUnpacker(structuredClone(packModel(m)));
+  for (let k = 0; k < 1e7; k++) {
+    const out = u.step(0);
+    if (out) return out;
+  }
+  throw new Error("the unpacker never finished");
+}
+
+/** A trace recorded with stacks, for the stack tables. */
+async function stacksTrace(): Promise<Uint8Array> {
+  const path = join(dir, "stacks.trace");
+  await trace.start(path, { stacks: true, runtime: false });
+  const [ctx, t] = trace.newTask("withStacks");
+  trace.log(ctx, "cat", "a message ✓ with ünïcode");
+  await trace.withRegion(ctx, "step", () => new Promise((r) => setTimeout(r, 2)));
+  t.end();
+  await trace.stop();
+  return new Uint8Array(readFileSync(path));
+}
+
+describe("the viewer page's worker, without a browser", { skip }, () => {
+  test("a packed model unpacks to the same model, sharing its records as the original does", async () => {
+    const traces: [string, Uint8Array][] = [
+      ["cappuccino", fixture("cappuccino.trace")],
+      ["slow_requests", fixture("slow_requests.trace")],
+      ["workload", fixture("workload.trace")],
+      ["stacks", await stacksTrace()],
+      ["synthetic", syntheticTrace(5_000)],
+    ];
+    for (const [name, bytes] of traces) {
+      const model = pageModel(bytes);
+      const back = unpackSlowly(model);
+      const { task: _a, ...want } = model.trace;
+      const { task: _b, ...got } = back.trace;
+      assert.deepEqual(got, want, name);
+      assert.deepEqual(back.delays.all(), model.delays.all(), name);
+      assert.deepEqual(back.delays.causes(), model.delays.causes(), name);
+      for (const t of back.trace.tasks.slice(0, 50)) {
+        assert.equal(back.trace.task(t.id), t, name);
+        for (const r of t.regions) {
+          assert.ok(back.trace.regions.includes(r), `${name}: shared region`);
+        }
+        assert.deepEqual(back.delays.of(t), model.delays.of(model.trace.task(t.id)!), name);
+      }
+    }
+    const slow = pageModel(fixture("slow_requests.trace"));
+    assert.ok(slow.delays.causes().length > 0, "the fixture has stalls");
+    const stacks = pageModel(await stacksTrace());
+    assert.ok(stacks.trace.tasks.some((t) => t.stack), "the stacks trace has stacks");
+  });
+
+  test("the packed model is typed arrays and a few small objects, every buffer listed to transfer", () => {
+    const model = pageModel(syntheticTrace(20_000));
+    const packed = packModel(model);
+    const buffers = packedBuffers(packed);
+    assert.ok(buffers.length >= 20);
+    // What is not a typed array is small: the strings and stacks tables, the causes, the header.
+    const { tasks: _t, regions: _r, logs, counters: _c, delays, ...small } = packed;
+    assert.ok(JSON.stringify(small).length < 10_000);
+    assert.equal(typeof logs.text, "string");
+    assert.ok(delays.causes.length < 100);
+  });
+
+  test("the reader posts the columns, then the layout, then the model; a non-trace one error", () => {
+    const posted: ReaderMessage[] = [];
+    readTraceForPage({ bytes: syntheticTrace(5_000) }, (m, transfer) => {
+      // What is listed to transfer can be: distinct, and not shared with what is kept.
+      assert.equal(new Set(transfer).size, transfer.length);
+      posted.push(structuredClone(m, { transfer }));
+    });
+    assert.deepEqual(posted.map((m) => m.kind), ["columns", "layout", "model"]);
+    const [c, l] = posted as [
+      Extract<ReaderMessage, { kind: "columns" }>,
+      Extract<ReaderMessage, { kind: "layout" }>,
+    ];
+    assert.ok(c.cols.tasks.n > 0 && c.cols.tasks.start instanceof Float64Array);
+    assert.ok(l.layout.tracks.length > 0);
+
+    const errors: ReaderMessage[] = [];
+    readTraceForPage({ base64: btoa('{"not":"a trace"}') }, (m) => errors.push(m));
+    assert.equal(errors.length, 1);
+    assert.equal(errors[0].kind, "error");
+    assert.match((errors[0] as { message: string }).message, /not a runtrace trace/);
+  });
+});
+
+/** A trace big enough (over 512 KiB) that the page reads it in its worker. */
+const big = () => syntheticTrace(100_000);
+
+const chromium = skip ? undefined : findChromium();
+
+describe("the viewer page's worker in headless Chromium", {
+  skip: skip ||
+    (chromium ? false : "no chromium binary found (install chromium, or set $CHROMIUM)"),
+}, () => {
+  let browser: Browser | undefined;
+  before(async () => {
+    browser = await launchChromium(chromium!);
+  }, BROWSER);
+  after(async () => {
+    await browser?.close();
+  });
+
+  test(
+    "a large trace loads through the worker from file://; views get the model; long tasks are recorded",
+    BROWSER,
+    async () => {
+      const bytes = big();
+      const model = parseTrace(bytes);
+      const file = join(dir, "big.html");
+      writeFileSync(file, renderViewerHtml(bytes, { name: "big.trace" }));
+      const page = await browser!.newPage(1280, 800);
+      await page.goto(`file://${file}`, 60_000);
+      await page.waitFor("window.runtraceViewer && window.runtraceViewer.ready", 60_000);
+      assert.equal(await page.evaluate("runtraceViewer.error ?? null"), null);
+      assert.equal(await page.evaluate("runtraceViewer.worker"), true);
+      assert.equal(await page.evaluate("runtraceViewer.cols.tasks.n"), model.tasks.length);
+      assert.ok(await page.evaluate<number>("runtraceViewer.timeline.draws") >= 1);
+
+      // The model arrives from the worker and is the reader's.
+      await page.waitFor("runtraceViewer.trace", 60_000);
+      assert.equal(await page.evaluate("runtraceViewer.trace.tasks.length"), model.tasks.length);
+      assert.equal(
+        await page.evaluate("runtraceViewer.trace.regions.length"),
+        model.regions.length,
+      );
+
+      // A view that needs it: the Tasks page, one row per task type; a task's details.
+      await page.clickSelector('[role=tab][data-view="tasks"]');
+      const rows = await page.waitFor<number>(
+        `document.querySelectorAll("#tasks-table tr[data-type-name]").length || undefined`,
+      );
+      assert.equal(rows, new Set(model.tasks.map((t) => t.type)).size);
+      await page.clickSelector('[role=tab][data-view="timeline"]');
+      await page.evaluate(`runtraceViewer.timeline.select({ kind: "task", index: 0 })`);
+      const details = await page.waitFor<string>(
+        `(() => { const t = document.querySelector("#details").textContent;
+        return t.includes("#${model.tasks[0].id}") ? t : undefined; })()`,
+      );
+      assert.match(details, new RegExp(model.tasks[0].type));
+
+      // The page's long-task observer sees a task of 150 ms.
+      assert.equal(await page.evaluate("Array.isArray(runtraceViewer.longTasks)"), true);
+      const at = await page.evaluate<number>(`(() => {
+      const at = performance.now();
+      setTimeout(() => { const until = performance.now() + 150; while (performance.now() < until); }, 0);
+      return at;
+    })()`);
+      const seen = await page.waitFor<number>(
+        `runtraceViewer.longTasks.filter(([s, d]) => s >= ${
+          Math.floor(at)
+        } && d >= 140).length || undefined`,
+      );
+      assert.ok(seen >= 1);
+      assert.equal(await page.evaluate("runtraceViewer.error ?? null"), null);
+      await page.close();
+    },
+  );
+});
+
+const firefox = skip
+  ? undefined
+  : process.env.FIREFOX ?? findExecutable("firefox-esr") ?? findExecutable("firefox");
+
+/**
+ * Loads `htmlFile` in headless Firefox and returns the first line the page
+ * prints starting with `marker` (the profile lets a page's `dump` reach
+ * standard output).
+ */
+function firefoxLine(htmlFile: string, marker: string): Promise<string> {
+  const profile = tempDir();
+  writeFileSync(
+    join(profile, "user.js"),
+    'user_pref("browser.dom.window.dump.enabled", true);\n',
+  );
+  return new Promise((resolve, reject) => {
+    const child = spawn(firefox!, [
+      "--headless",
+      "--no-remote",
+      "--profile",
+      profile,
+      `file://${htmlFile}`,
+    ], { stdio: ["ignore", "pipe", "ignore"], env: { ...process.env, HOME: profile } });
+    let out = "";
+    const timer = setTimeout(() => child.kill("SIGKILL"), 90_000);
+    child.stdout!.on("data", (d: Uint8Array) => {
+      out += new TextDecoder().decode(d);
+      const line = out.split("\n").find((l) => l.startsWith(marker));
+      if (line) {
+        clearTimeout(timer);
+        child.kill("SIGKILL");
+        resolve(line.slice(marker.length));
+      }
+    });
+    child.on("error", reject);
+    child.on("exit", () => {
+      clearTimeout(timer);
+      reject(new Error(`Firefox exited without printing ${marker}: ${out.slice(-2000)}`));
+    });
+  });
+}
+
+describe("the viewer page's worker in Firefox", {
+  skip: skip ||
+    (firefox ? false : "no firefox binary found (install firefox-esr, or set $FIREFOX)"),
+}, () => {
+  test(
+    "a large trace loads through the worker from file://, and the model arrives",
+    BROWSER,
+    async () => {
+      const bytes = big();
+      const model = parseTrace(bytes);
+      // A probe beside the page's script (its policy allows inline scripts) reports the outcome.
+      const probe = `<script>const t = setInterval(() => { const v = window.runtraceViewer;
+      if (!v || !(v.error || (v.ready && v.trace))) return;
+      clearInterval(t);
+      dump("RUNTRACE-PROBE " + JSON.stringify({ worker: v.worker, error: v.error ?? null,
+        tasks: v.trace ? v.trace.tasks.length : -1, cols: v.cols ? v.cols.tasks.n : -1,
+        draws: v.timeline ? v.timeline.draws : 0 }) + "\\n");
+    }, 100);</script>`;
+      const file = join(dir, "big-firefox.html");
+      writeFileSync(
+        file,
+        renderViewerHtml(bytes, { name: "big.trace" }).replace("</body>", `${probe}</body>`),
+      );
+      const got = JSON.parse(await firefoxLine(file, "RUNTRACE-PROBE "));
+      assert.equal(got.error, null);
+      assert.equal(got.worker, true);
+      assert.equal(got.cols, model.tasks.length);
+      assert.equal(got.tasks, model.tasks.length);
+      assert.ok(got.draws >= 1);
+    },
+  );
+});
