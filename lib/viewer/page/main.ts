@@ -46,6 +46,8 @@ interface ViewerHook {
   layoutMs?: number;
   /** ms since navigation start when the full model (for details and pages) was built. */
   modelMs?: number;
+  /** ms since navigation start when the timeline and every view were built (the layout is in). */
+  timelineMs?: number;
   /** Whether a Web Worker read the trace (else the page did: a small trace, or no worker). */
   worker?: boolean;
   /** ms the worker spent building the model, once posted. */
@@ -296,6 +298,7 @@ function show(cols: Columns, layout: Layout, loader: ModelSource, first: FirstSc
   });
   views.show(first.initial);
   if (!first.overview) firstDrawn();
+  hook.timelineMs = performance.now();
   hook.ready = true;
 }
 
