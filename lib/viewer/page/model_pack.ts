@@ -265,7 +265,14 @@ export function packedBuffers(p: PackedModel): ArrayBuffer[] {
 }
 
 /** Items made per check of the clock while unpacking. */
-const STRIDE = 4096;
+const STRIDE = 512;
+
+/** `from[at[k]]` for k in [lo, hi): plain loops, cheaper than `Array.from` of a subarray. */
+function pick<T>(from: T[], at: Int32Array, lo: number, hi: number): T[] {
+  const out: T[] = [];
+  for (let k = lo; k < hi; k++) out.push(from[at[k]]);
+  return out;
+}
 
 /**
  * Makes a packed model's objects back, a slice at a time: call `step` until
@@ -291,6 +298,9 @@ export class ModelUnpacker {
   private tasks: TaskRecord[] = [];
   private counters: CounterSample[] = [];
   private delays: TaskDelay[] = [];
+  private index = new Map<number, TaskRecord>();
+  private made?: Trace;
+  private delayIndex?: TaskDelays;
   private textAt = 0;
   private phase = 0;
   private at = 0;
@@ -307,6 +317,7 @@ export class ModelUnpacker {
       p.tasks.id.length,
       p.counters.time.length,
       p.delays.id.length,
+      1,
     ];
     const total = sizes.reduce((a, b) => a + b, 0) || 1;
     let done = this.at;
@@ -320,9 +331,15 @@ export class ModelUnpacker {
     const phases: [number, (i: number) => void][] = [
       [this.p.regions.id.length, (i) => this.regions.push(this.region(i))],
       [this.p.logs.time.length, (i) => this.logs.push(this.log(i))],
-      [this.p.tasks.id.length, (i) => this.tasks.push(this.task(i))],
+      [this.p.tasks.id.length, (i) => {
+        const t = this.task(i);
+        this.tasks.push(t);
+        this.index.set(t.id, t);
+      }],
       [this.p.counters.time.length, (i) => this.counters.push(this.counter(i))],
       [this.p.delays.id.length, (i) => this.delays.push(this.delay(i))],
+      // The delays' index is the last piece, alone in its step (a look-up of every task).
+      [1, () => this.delayIndex = new TaskDelays(this.trace(), this.delays, this.p.delays.causes)],
     ];
     while (this.phase < phases.length) {
       const [n, make] = phases[this.phase];
@@ -334,7 +351,7 @@ export class ModelUnpacker {
       this.phase++;
       this.at = 0;
     }
-    return this.model();
+    return { trace: this.trace(), delays: this.delayIndex! };
   }
 
   private stackOf(target: { stack?: string[] }, k: number): void {
@@ -381,13 +398,11 @@ export class ModelUnpacker {
       type: this.p.strings[c.type[i]],
       start: Number.isNaN(c.start[i]) ? undefined : c.start[i],
       end: Number.isNaN(c.end[i]) ? undefined : c.end[i],
-      logs: Array.from(c.logs.subarray(c.logAt[i], c.logAt[i + 1]), (k) => this.logs[k]),
-      regions: Array.from(
-        c.regions.subarray(c.regionAt[i], c.regionAt[i + 1]),
-        (k) => this.regions[k],
-      ),
-      children: Array.from(c.children.subarray(c.childAt[i], c.childAt[i + 1])),
+      logs: pick(this.logs, c.logs, c.logAt[i], c.logAt[i + 1]),
+      regions: pick(this.regions, c.regions, c.regionAt[i], c.regionAt[i + 1]),
+      children: [],
     };
+    for (let k = c.childAt[i]; k < c.childAt[i + 1]; k++) t.children.push(c.children[k]);
     this.stackOf(t, c.stack[i]);
     return t;
   }
@@ -425,9 +440,10 @@ export class ModelUnpacker {
     };
   }
 
-  private model(): PageModel {
-    const index = new Map(this.tasks.map((t) => [t.id, t]));
-    const trace: Trace = {
+  /** The trace model, made once the tasks are. */
+  private trace(): Trace {
+    const index = this.index;
+    this.made ??= {
       ...this.p.rest,
       tasks: this.tasks,
       regions: this.regions,
@@ -435,6 +451,6 @@ export class ModelUnpacker {
       counters: this.counters,
       task: (id: number) => index.get(id),
     };
-    return { trace, delays: new TaskDelays(trace, this.delays, this.p.delays.causes) };
+    return this.made;
   }
 }
