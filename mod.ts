@@ -33,6 +33,7 @@ export { FlightRecorder, type FlightRecorderOptions } from "./lib/record/flight_
 export type {
   LiveExportOnly,
   OtlpLiveOptions,
+  SplitOptions,
   TraceDestination,
   TraceWriterLike,
 } from "./lib/record/destination.ts";

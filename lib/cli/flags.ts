@@ -7,7 +7,7 @@
  */
 
 import { parseDuration } from "../read/duration.ts";
-import { CliError } from "./io.ts";
+import { CliError, PART_LIST_SEPARATOR } from "./io.ts";
 
 /** What a flag takes. */
 export type FlagKind = "boolean" | "string" | "duration" | "integer";
@@ -131,14 +131,15 @@ function unknown(command: string, arg: string, spec: Record<string, FlagSpec>): 
 }
 
 /**
- * The single trace file argument of a command. Throws a usage error if it
- * is missing or if more than one is given.
+ * The trace argument of a command: one file, or the parts of one split trace
+ * (a shell glob such as `trace.out.*`), joined by `PART_LIST_SEPARATOR` for
+ * `openTrace` to read as one. Throws a usage error if it is missing.
  */
 export function traceArg(command: string, positional: readonly string[]): string {
   if (positional.length === 0) {
     throw new CliError(`"runtrace ${command}" needs a trace file (or - for standard input)`, 2);
   }
-  if (positional.length > 1) {
+  if (positional.length > 1 && positional.includes("-")) {
     throw new CliError(
       `"runtrace ${command}" takes one trace file, got ${positional.length}: ${
         positional.join(" ")
@@ -146,5 +147,5 @@ export function traceArg(command: string, positional: readonly string[]): string
       2,
     );
   }
-  return positional[0];
+  return positional.join(PART_LIST_SEPARATOR);
 }

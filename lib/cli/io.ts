@@ -6,8 +6,11 @@
  * @module
  */
 
-import { open } from "node:fs/promises";
+import { open, readdir, stat } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
 import process from "node:process";
+import { TraceDecoder } from "../format/decoder.ts";
+import { PartJoiner, PartsError } from "../read/part_joiner.ts";
 
 /** Where the CLI writes: standard output, standard error or a file, with backpressure. */
 export interface CliOutput {
@@ -163,11 +166,204 @@ export interface TraceInput {
 export const CHUNK_BYTES = 1 << 18;
 
 /**
- * Opens a trace file (or standard input for `-`). A file that cannot be
- * opened becomes a {@linkcode CliError} naming the path and the reason.
+ * Opens a trace for reading: a file, standard input for `-`, or a split
+ * recording's parts read as one trace (see {@linkcode resolveParts}). A file
+ * that cannot be opened becomes a {@linkcode CliError} naming the path and
+ * the reason.
  */
 export async function openTrace(path: string, io: CliIO): Promise<TraceInput> {
-  if (path === "-") return { name: "standard input", size: undefined, chunks: io.stdin() };
+  if (path === "-") {
+    // Parts may come concatenated: `cat trace.out.* | runtrace stats -`.
+    return { name: "standard input", size: undefined, chunks: joined([io.stdin()]) };
+  }
+  const parts = await resolveParts(path);
+  if (parts === undefined) return await openFile(path);
+  const inputs: TraceInput[] = [];
+  try {
+    for (const p of parts) inputs.push(await openFile(p));
+  } catch (e) {
+    for (const i of inputs) await i.chunks[Symbol.asyncIterator]().return?.();
+    throw e;
+  }
+  const size = inputs.reduce((n, i) => n + (i.size ?? 0), 0);
+  return { name: traceName(path), size, chunks: joined(inputs.map((i) => i.chunks), parts) };
+}
+
+/**
+ * The whole of a split trace named by `path` (see {@linkcode resolveParts})
+ * as the bytes of one trace, for a reader that needs them all (the viewer's
+ * page); undefined when `path` names no parts.
+ */
+export async function readParts(path: string, io: CliIO): Promise<Uint8Array | undefined> {
+  if (path === "-" || await resolveParts(path) === undefined) return undefined;
+  const chunks: Uint8Array[] = [];
+  for await (const c of (await openTrace(path, io)).chunks) chunks.push(c.slice());
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}
+
+/**
+ * `path` as it appears in messages: `-` is standard input, several parts
+ * (joined by {@linkcode traceArg}) show as the first and the last.
+ */
+export function traceName(path: string): string {
+  if (path === "-") return "standard input";
+  const list = path.split(PART_LIST_SEPARATOR);
+  return list.length === 1 ? path : `${list[0]} … ${list[list.length - 1]}`;
+}
+
+/**
+ * Joins the paths of several parts into the one trace argument the commands
+ * pass around: no path can hold a NUL character.
+ */
+export const PART_LIST_SEPARATOR = "\0";
+
+/**
+ * The parts a trace argument names, in order, or undefined for a plain file
+ * (or a path that does not exist, which opening then reports):
+ * - several paths (a shell glob such as `trace.out.*`, joined by
+ *   {@linkcode PART_LIST_SEPARATOR}): those parts, in the order of their
+ *   part numbers;
+ * - a part (its header has a part number): it and the parts after it;
+ * - a path that does not exist but has parts `path.000`, …: all of them;
+ * - a directory holding the parts of one trace: all of them.
+ */
+export async function resolveParts(path: string): Promise<string[] | undefined> {
+  if (path.includes(PART_LIST_SEPARATOR)) {
+    const list = path.split(PART_LIST_SEPARATOR);
+    const numbered = await Promise.all(list.map(async (p) => ({ p, n: await partHeader(p) })));
+    for (const { p, n } of numbered) {
+      if (n === undefined) {
+        throw new CliError(
+          `a command takes one trace file, or the parts of one split trace: ${p} is not a part`,
+          2,
+        );
+      }
+    }
+    return numbered.sort((a, b) => a.n! - b.n!).map((x) => x.p);
+  }
+  let st;
+  try {
+    st = await stat(path);
+  } catch {
+    const all = await siblingParts(path);
+    return all.length > 0 ? all.map((x) => x.path) : undefined;
+  }
+  if (st.isDirectory()) return await partsInDirectory(path);
+  if (await partHeader(path) === undefined) return undefined;
+  const m = /^(.*)\.(\d{3,})$/.exec(path);
+  if (!m) return [path];
+  const from = Number(m[2]);
+  return (await siblingParts(m[1])).filter((x) => x.n >= from).map((x) => x.path);
+}
+
+/** The part number in the header of the trace at `path`, undefined if it has none. */
+async function partHeader(path: string): Promise<number | undefined> {
+  let handle;
+  try {
+    handle = await open(path, "r");
+  } catch (e) {
+    throw new CliError(`cannot open ${path}: ${reason(e)}`);
+  }
+  try {
+    const buf = new Uint8Array(4096);
+    const n = (await handle.read(buf, 0, buf.length, 0)).bytesRead;
+    const d = new TraceDecoder(() => {});
+    try {
+      d.push(buf.subarray(0, n));
+    } catch {
+      // Not a trace, or damaged after its header: the header is what counts.
+    }
+    return d.header?.part;
+  } catch (e) {
+    throw new CliError(`cannot read ${path}: ${reason(e)}`);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** The files `base.NNN` beside `base`, by number. */
+async function siblingParts(base: string): Promise<{ path: string; n: number }[]> {
+  const dir = dirname(base), name = basename(base);
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return [];
+  }
+  const out: { path: string; n: number }[] = [];
+  for (const f of names) {
+    const rest = f.startsWith(name + ".") ? f.slice(name.length + 1) : "";
+    if (/^\d{3,}$/.test(rest)) out.push({ path: join(dir, f), n: Number(rest) });
+  }
+  return out.sort((a, b) => a.n - b.n);
+}
+
+/** The parts of the one split trace in directory `dir`. */
+async function partsInDirectory(dir: string): Promise<string[]> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch (e) {
+    throw new CliError(`cannot read ${dir}: ${reason(e)}`);
+  }
+  const bases = new Set<string>();
+  for (const f of names) {
+    const m = /^(.+)\.\d{3,}$/.exec(f);
+    if (m) bases.add(m[1]);
+  }
+  if (bases.size === 0) {
+    throw new CliError(`${dir} is a directory with no trace parts (NAME.000, …) in it`);
+  }
+  if (bases.size > 1) {
+    throw new CliError(
+      `${dir} holds the parts of ${bases.size} traces (${[...bases].sort().join(", ")}): name one`,
+    );
+  }
+  const [base] = bases;
+  return (await siblingParts(join(dir, base))).map((x) => x.path);
+}
+
+/**
+ * The bytes of one trace from the parts' chunks, read one after another
+ * through a {@linkcode PartJoiner}. `names` are the parts' paths, for
+ * messages; without them a stream may hold parts one after another.
+ */
+async function* joined(
+  sources: AsyncIterable<Uint8Array>[],
+  names?: string[],
+): AsyncGenerator<Uint8Array> {
+  let ready: Uint8Array[] = [];
+  const joiner = new PartJoiner((b) => ready.push(b));
+  try {
+    for (let k = 0; k < sources.length; k++) {
+      if (names) joiner.beginPart(names[k]);
+      for await (const chunk of sources[k]) {
+        joiner.push(chunk);
+        // Views of `chunk`: used before the next read reuses its buffer.
+        if (ready.length > 0) {
+          const out = ready;
+          ready = [];
+          yield* out;
+        }
+      }
+      joiner.endPart();
+    }
+    joiner.finish();
+  } catch (e) {
+    if (e instanceof PartsError) throw new CliError(e.message);
+    throw e;
+  }
+  yield* ready;
+}
+
+/** Opens one trace file, read in chunks of {@linkcode CHUNK_BYTES}. */
+async function openFile(path: string): Promise<TraceInput> {
   const D = denoApi();
   if (D?.open) return await openDeno(D.open, path);
   let handle;

@@ -15,7 +15,7 @@ import {
 } from "../format/decoder.ts";
 import { type Trace, TraceBuilder } from "../read/trace_model.ts";
 import { describeWindowEdges } from "../read/region_nesting.ts";
-import { CliError, type CliIO, openTrace, Progress } from "./io.ts";
+import { CliError, type CliIO, openTrace, Progress, traceName } from "./io.ts";
 
 /** Options of {@linkcode streamTrace}. */
 export interface StreamOptions {
@@ -106,7 +106,7 @@ export async function finishCommand(
   end: EndEvent,
   notes: readonly string[] = [],
 ): Promise<number> {
-  const name = path === "-" ? "standard input" : path;
+  const name = traceName(path);
   for (const line of [...notes, ...traceWarnings(name, end)]) await io.stderr.write(line + "\n");
   return end.truncated ? 3 : 0;
 }

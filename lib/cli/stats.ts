@@ -7,7 +7,7 @@
 import { type NameCount, StatsCollector, type TraceStats } from "../read/analysis.ts";
 import { formatDuration } from "../read/duration.ts";
 import { parseArgs, traceArg } from "./flags.ts";
-import type { CliIO } from "./io.ts";
+import { type CliIO, traceName } from "./io.ts";
 import { finishCommand, streamTrace } from "./read.ts";
 import { maxOf, table, width } from "./table.ts";
 import { escapeControls, terminalSafe } from "./terminal_text.ts";
@@ -55,7 +55,7 @@ export async function statsCommand(args: string[], io: CliIO): Promise<number> {
   await io.stdout.write(
     flags.json
       ? JSON.stringify({ ...stats, responsiveness }, null, 2) + "\n"
-      : terminalSafe(formatStats(path, stats, responsiveness)) + "\n",
+      : terminalSafe(formatStats(traceName(path), stats, responsiveness)) + "\n",
   );
   return await finishCommand(io, path, end);
 }

@@ -538,6 +538,7 @@ export class TraceDecoder {
     };
     // Fields added after the first release are read only when present.
     if (h.pos < h.end) this.header.snapshot = (h.uvarint() & HEADER_SNAPSHOT) !== 0;
+    if (h.pos < h.end) this.header.part = h.uvarint();
     if (this.header.snapshot) this.open = { tasks: new Set(), regions: new Set() };
     this.pos = c.pos + size;
     this.onEvent({ kind: "header", time: 0, header: this.header });

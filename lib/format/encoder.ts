@@ -24,6 +24,11 @@ export interface HeaderFields {
   pid: number;
   /** Header flags (bit 0: a flight-recorder snapshot). */
   flags?: number;
+  /**
+   * The trace is one part of a recording split into parts (`start`'s
+   * `split`): its number, 0 for the first. Absent in a whole trace.
+   */
+  part?: number;
 }
 
 /** A growable byte buffer with the format's primitive encodings. */
@@ -161,6 +166,7 @@ export class TraceWriter {
     body.ensure(20);
     body.uvarint(h.pid);
     body.uvarint(h.flags ?? 0);
+    if (h.part !== undefined) body.uvarint(h.part);
     o.ensure(10);
     o.uvarint(body.pos);
     o.bytes(body.buf.subarray(0, body.pos));
@@ -416,11 +422,14 @@ export class TraceWriter {
     this.ev.reset();
   }
 
-  /** Writes the END batch that marks the trace complete. */
-  end(lost: number = this.lost): void {
+  /**
+   * Writes the END batch that marks the trace complete; a part of a split
+   * recording gives its own counts.
+   */
+  end(lost: number = this.lost, events: number = this.total): void {
     this.closeBatch();
     const body = new ByteWriter(32);
-    body.uvarint(this.total);
+    body.uvarint(events);
     body.uvarint(lost);
     this.sealed(Batch.END, body);
   }

@@ -27,6 +27,33 @@ export interface OtlpLiveOptions {
   stopTimeout?: number;
 }
 
+/**
+ * How `start` splits a file trace into parts (`split`): give `maxBytes`,
+ * `maxAge` or both. A part ends at the first drain past either bound (every
+ * `flushInterval` ms while the program records), so parts overshoot
+ * `maxBytes` by at most a sixteenth of it; an idle program starts no part.
+ *
+ * @example Parts of 64 MiB or 10 minutes, the last 24 kept
+ * ```ts
+ * import { start, stop } from "runtrace";
+ * await start("service.trace", {
+ *   split: { maxBytes: 64 << 20, maxAge: 600_000, keep: 24 },
+ * });
+ * const { parts } = await stop(); // ["service.trace.000", …]
+ * ```
+ */
+export interface SplitOptions {
+  /** Bytes a part holds before the next begins (at least 4096). */
+  maxBytes?: number;
+  /** Milliseconds a part spans before the next begins. */
+  maxAge?: number;
+  /**
+   * Parts kept on disk: when a new part begins, the one `keep` parts older
+   * is deleted (default: all are kept). For an always-on recording.
+   */
+  keep?: number;
+}
+
 /** Where `start` writes the trace: a file path, a stream or a writer. */
 export type TraceDestination =
   | string

@@ -14,6 +14,7 @@ import type {
   DrainWorkerData,
   ErrorInfo,
   OutputTarget,
+  SplitConfig,
   ToWorker,
 } from "./drain_worker/messages.ts";
 import type { OtlpLiveConfig } from "./drain_worker/trace_tap.ts";
@@ -38,6 +39,7 @@ import {
   type LiveExportOnly,
   MainThreadOutput,
   type OtlpLiveOptions,
+  type SplitOptions,
   type TraceDestination,
 } from "./destination.ts";
 import { toText } from "./printf.ts";
@@ -101,6 +103,16 @@ export interface StartOptions {
    * {@linkcode TraceStats}); a receiver that is down never slows the program.
    */
   otlp?: OtlpLiveOptions;
+  /**
+   * Writes a file trace as self-contained parts, `path.000`, `path.001`, …
+   * (as Go's trace generations): a new part begins once the current one
+   * holds `maxBytes` or spans `maxAge` ms, and `keep` deletes the oldest
+   * parts. Each part reads on its own (it restates the string table and the
+   * tasks and regions still open); `runtrace` reads them as one trace. Only
+   * for a file path destination; the file `path` and the parts of an earlier
+   * recording to it are deleted at the start.
+   */
+  split?: SplitOptions;
 }
 
 /**
@@ -159,6 +171,7 @@ interface Reply {
   events?: number;
   lost?: number;
   otlp?: { sent: number; dropped: number };
+  parts?: string[];
 }
 
 /** What `stop` reports about the trace it finished. */
@@ -184,6 +197,11 @@ export interface TraceStats {
    * `runtrace.otlp.dropped`.
    */
   otlp?: { sent: number; dropped: number };
+  /**
+   * With the `split` option: the paths of the trace's parts still on disk,
+   * oldest first (`keep` deleted the ones before them).
+   */
+  parts?: string[];
 }
 
 interface TraceConsumer {
@@ -286,8 +304,11 @@ async function beginTrace(
     target = { kind: "none" };
   } else if (typeof dest === "string") {
     if (dest === "") throw new TypeError("runtrace: start() got an empty file path");
-    target = { kind: "file", path: dest };
+    target = { kind: "file", path: dest, split: splitConfig(options.split) };
   } else {
+    if (options.split !== undefined) {
+      throw new TypeError("runtrace: start()'s split option needs a file path destination");
+    }
     // A destination that fails ends the recording; stop() reports why.
     output = new MainThreadOutput(dest, {
       onError: () => {
@@ -392,7 +413,32 @@ async function finishTrace(s: Session, t: TraceConsumer): Promise<TraceStats> {
   if (err !== undefined) throw err;
   const stats: TraceStats = { events: r.events ?? 0, lost: r.lost ?? 0, namesOverLimit: namesOver };
   if (r.otlp) stats.otlp = { sent: r.otlp.sent, dropped: r.otlp.dropped };
+  if (r.parts) stats.parts = r.parts;
   return stats;
+}
+
+/** `start`'s `split` option checked, as plain data for the worker; undefined when off. */
+function splitConfig(o: SplitOptions | undefined): SplitConfig | undefined {
+  if (o === undefined || o === null) return undefined;
+  if (typeof o !== "object") {
+    throw new TypeError("runtrace: start()'s split option must be an object");
+  }
+  if (o.maxBytes === undefined && o.maxAge === undefined) {
+    throw new TypeError("runtrace: start()'s split option needs maxBytes, maxAge or both");
+  }
+  const maxBytes = o.maxBytes === undefined ? Infinity : positive("split.maxBytes", o.maxBytes);
+  if (maxBytes < 4096) {
+    throw new RangeError(`runtrace: split.maxBytes must be at least 4096, got ${o.maxBytes}`);
+  }
+  const keep = o.keep === undefined ? Infinity : positive("split.keep", o.keep);
+  if (!Number.isInteger(keep) && keep !== Infinity) {
+    throw new RangeError(`runtrace: split.keep must be a whole number of parts, got ${o.keep}`);
+  }
+  return {
+    maxBytes,
+    maxAge: o.maxAge === undefined ? Infinity : positive("split.maxAge", o.maxAge),
+    keep,
+  };
 }
 
 /** Whether `dest` is `{ otlp }`: no trace destination, a live export only. */

@@ -11,6 +11,8 @@ import { readFile, writeFile } from "node:fs/promises";
 import { basename, extname } from "node:path";
 import process from "node:process";
 import { isEntryPoint } from "../cli/entry_point.ts";
+import { processIO, readParts } from "../cli/io.ts";
+import { joinParts } from "../read/part_joiner.ts";
 import { TraceDecoder, TraceFormatError } from "../format/decoder.ts";
 import { renderViewerHtml } from "./html.ts";
 import { listenLocal, send, type Served } from "./serve/local_server.ts";
@@ -109,7 +111,10 @@ export function parseViewArgs(args: string[]): ViewArgs | "help" {
 }
 
 async function readInput(file: string): Promise<Uint8Array> {
-  if (file !== "-") return new Uint8Array(await readFile(file));
+  // A split trace (its directory, its path, a part) is read as one trace.
+  if (file !== "-") {
+    return await readParts(file, processIO()) ?? new Uint8Array(await readFile(file));
+  }
   const parts: Uint8Array[] = [];
   for await (const chunk of process.stdin) parts.push(chunk as Uint8Array);
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
@@ -118,7 +123,7 @@ async function readInput(file: string): Promise<Uint8Array> {
     out.set(p, at);
     at += p.length;
   }
-  return out;
+  return joinParts(out);
 }
 
 /** Why a file could not be read, in a few words. */

@@ -123,7 +123,7 @@ export class DrainLoop {
       case "stopFlight":
         this.drainToEmpty();
         this.flight = undefined;
-        this.setOpen(undefined);
+        this.dropOpenIfUnused();
         return this.port.postMessage({ type: "flightStopped" });
       case "snapshot": {
         this.drainToEmpty();
@@ -212,11 +212,13 @@ export class DrainLoop {
     // With no consumer yet, records wait in the ring for the one being set up.
     if (this.writers.length === 0 || (!force && trace?.full())) return 0;
     let total = 0;
-    // Batches stay small enough that a flight window rotates between them.
-    const budget = flight ? Math.min(FLUSH_BYTES, flight.maxBytes >> 4) : FLUSH_BYTES;
+    // Batches stay small enough that a flight window or a trace's part rotates between them.
+    let budget = flight ? Math.min(FLUSH_BYTES, flight.maxBytes >> 4) : FLUSH_BYTES;
+    if (trace?.partBytes !== undefined) budget = Math.min(budget, trace.partBytes / 16);
     for (const ring of this.rings) {
       for (;;) {
         flight?.rotateIfDue(performance.now() + this.originShift, this.table.list, this.open);
+        trace?.rotateIfDue(ring.pending() > 0, this.threads, this.table.list, this.open);
         const n = ring.drain(this.writers, DRAIN_MAX, budget);
         total += n;
         if (trace && trace.writer.out.pos > FLUSH_BYTES) trace.flush();
@@ -279,6 +281,8 @@ export class DrainLoop {
       this.port.postMessage({ type: "traceError", error: errorInfo(e) });
       return;
     }
+    // A split trace's parts restate what is open, as a flight window's chunks do.
+    if (this.trace.partBytes !== undefined) this.setOpen(this.open ?? new OpenSet());
     this.refreshWriters();
     this.port.postMessage({ type: "traceReady" });
   }
@@ -293,7 +297,7 @@ export class DrainLoop {
     this.drainBehindOutput(trace, this.maxWait);
     this.drainToEmpty();
     this.trace = undefined;
-    this.refreshWriters();
+    this.dropOpenIfUnused();
     let totals: TraceTotals;
     try {
       const { timeout, droppedName } = this.tapEnd;
@@ -313,7 +317,7 @@ export class DrainLoop {
     this.drainToEmpty();
     const totals = this.trace.finish();
     this.trace = undefined;
-    this.refreshWriters();
+    this.dropOpenIfUnused();
     return totals;
   }
 
@@ -323,7 +327,8 @@ export class DrainLoop {
     const w = new TraceWriter();
     w.startMs = header.startTime;
     this.flight = new FlightWindow(w, header, minAge, maxBytes);
-    this.setOpen(new OpenSet());
+    // A split trace may be tracking what is open already: one set serves both.
+    this.setOpen(this.open ?? new OpenSet());
     this.port.postMessage({ type: "flightReady" });
   }
 
@@ -350,6 +355,12 @@ export class DrainLoop {
     }
     this.rings = this.rings.filter((r) => r !== ring);
     this.trace?.flush();
+  }
+
+  /** Stops tracking what is open once neither a flight window nor a split trace needs it. */
+  private dropOpenIfUnused(): void {
+    const split = this.trace?.partBytes !== undefined;
+    this.setOpen(this.flight || split ? this.open : undefined);
   }
 
   private setOpen(open: OpenSet | undefined): void {

@@ -4,12 +4,9 @@
  * @module
  */
 
-import { Batch, HEADER_SNAPSHOT } from "../../format/constants.ts";
+import { HEADER_SNAPSHOT } from "../../format/constants.ts";
 import { type HeaderFields, TraceWriter } from "../../format/encoder.ts";
-import type { OpenSet } from "./open_set.ts";
-
-/** The thread open tasks are restated on: tasks belong to no thread, the main one is as good as any. */
-const MAIN_THREAD = 1;
+import { type OpenSet, restateOpen } from "./open_set.ts";
 
 /** One self-contained piece of a flight recorder's window. */
 interface Chunk {
@@ -63,7 +60,7 @@ export class FlightWindow {
     const o = this.writer.out;
     this.writer.defineAll(strings);
     this.writer.closeBatch();
-    if (open) this.restate(open);
+    if (open) restateOpen(this.writer, open);
     const chunk: Chunk = {
       buf: this.spare.pop() ?? new Uint8Array(Math.max(1 << 16, this.maxBytes >> 3)),
       size: 0,
@@ -104,30 +101,6 @@ export class FlightWindow {
     cur.events += this.writer.total - this.counted;
     this.counted = this.writer.total;
     o.reset();
-  }
-
-  /**
-   * Writes what is open (tasks, and regions per thread) as batches of their
-   * begin events at their real times: a window that starts mid-task still
-   * knows the task's type and start.
-   */
-  private restate(open: OpenSet): void {
-    const w = this.writer;
-    const byTime = (x: [number, { ms: number }], y: [number, { ms: number }]) => x[1].ms - y[1].ms;
-    const ns = (ms: number) => Math.max(0, Math.round((ms - w.startMs) * 1e6));
-    const tasks = [...open.tasks].sort(byTime);
-    if (tasks.length > 0) {
-      w.openBatch(MAIN_THREAD, ns(tasks[0][1].ms), 0);
-      for (const [id, t] of tasks) w.taskBegin(t.ms, id, t.parent, t.type);
-      w.closeBatch(Batch.RESTATE);
-    }
-    for (const [thread, regions] of open.regions) {
-      const list = [...regions].sort(byTime);
-      if (list.length === 0) continue;
-      w.openBatch(thread, ns(list[0][1].ms), 0);
-      for (const [id, r] of list) w.regionBegin(r.ms, r.task, r.type, id, r.parent, r.lane);
-      w.closeBatch(Batch.RESTATE);
-    }
   }
 
   /** A complete trace of the window: header, threads, chunks, END. */

@@ -9,10 +9,28 @@ import type { HeaderFields } from "../../format/encoder.ts";
 import type { OtlpLiveConfig, TapTotals } from "./trace_tap.ts";
 
 /**
- * Where a trace's bytes go: a file the worker writes, the main thread, or
- * nowhere (a trace kept only for its live export's tap).
+ * Where a trace's bytes go: a file the worker writes (or its parts, with
+ * `split`), the main thread, or nowhere (a trace kept only for its live
+ * export's tap).
  */
-export type OutputTarget = { kind: "file"; path: string } | { kind: "port" } | { kind: "none" };
+export type OutputTarget =
+  | { kind: "file"; path: string; split?: SplitConfig }
+  | { kind: "port" }
+  | { kind: "none" };
+
+/**
+ * A trace written as parts `path.000`, `path.001`, …: a new part begins once
+ * the current one holds `maxBytes` or spans `maxAge` ms (Infinity: no bound),
+ * and only the newest `keep` parts stay on disk.
+ */
+export interface SplitConfig {
+  /** Bytes a part holds before the next begins. */
+  maxBytes: number;
+  /** Milliseconds a part spans before the next begins. */
+  maxAge: number;
+  /** Parts kept on disk, the oldest deleted first (Infinity: all). */
+  keep: number;
+}
 
 /** What the worker is started with (its `workerData`). */
 export interface DrainWorkerData {
@@ -87,7 +105,15 @@ export type FromWorker =
   | { type: "traceError"; error: ErrorInfo }
   | { type: "data"; bytes: Uint8Array }
   | { type: "outputError"; error: ErrorInfo }
-  | { type: "traceStopped"; events: number; lost: number; error?: ErrorInfo; otlp?: TapTotals }
+  | {
+    type: "traceStopped";
+    events: number;
+    lost: number;
+    error?: ErrorInfo;
+    otlp?: TapTotals;
+    /** A split trace: the paths of its parts still on disk, in order. */
+    parts?: string[];
+  }
   | { type: "flightReady" }
   | { type: "flightStopped" }
   | { type: "snapshot"; bytes: Uint8Array };

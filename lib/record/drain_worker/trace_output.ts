@@ -8,7 +8,15 @@
 import { closeSync, ftruncateSync, openSync, writeSync } from "node:fs";
 import { type HeaderFields, TraceWriter } from "../../format/encoder.ts";
 import { Ctrl } from "../ring_layout.ts";
-import { type ErrorInfo, errorInfo, type OutputTarget, type WorkerPort } from "./messages.ts";
+import {
+  type ErrorInfo,
+  errorInfo,
+  type OutputTarget,
+  type SplitConfig,
+  type WorkerPort,
+} from "./messages.ts";
+import { type OpenSet, restateOpen } from "./open_set.ts";
+import { PartFiles, partPath } from "./part_files.ts";
 import type { TapTotals, TraceTap } from "./trace_tap.ts";
 
 /** What a finished trace reports to `stop()`. */
@@ -21,6 +29,25 @@ export interface TraceTotals {
   error?: ErrorInfo;
   /** What the live OTLP export delivered and dropped, when it was on. */
   otlp?: TapTotals;
+  /** A split trace: the paths of its parts on disk, oldest first. */
+  parts?: string[];
+}
+
+/** Where a split trace's current part stands. */
+interface PartState {
+  config: SplitConfig;
+  files: PartFiles;
+  /** The header every part repeats, with its own number. */
+  header: HeaderFields;
+  /** The current part's number. */
+  number: number;
+  /** When it began, this worker's `performance.now()`. */
+  startMs: number;
+  /** The writer's `total` and `lost` when it began, after its restated begins. */
+  total: number;
+  lost: number;
+  /** Restated begins written over all parts: not events of the recording. */
+  restated: number;
 }
 
 /** The trace being written. */
@@ -47,6 +74,13 @@ export class TraceOutput {
   tap?: TraceTap;
   /** A `none` target: the records go to the tap alone. */
   private discard = false;
+  /** A trace split into parts: the current one. */
+  private parts?: PartState;
+
+  /** A split trace's bytes per part (undefined when not split). */
+  get partBytes(): number | undefined {
+    return this.parts?.config.maxBytes;
+  }
 
   private constructor(writer: TraceWriter, fd: number, port: WorkerPort) {
     this.writer = writer;
@@ -104,10 +138,13 @@ export class TraceOutput {
   ): TraceOutput {
     const w = new TraceWriter();
     w.startMs = header.startTime;
+    const split = target.kind === "file" ? target.split : undefined;
+    const files = split && new PartFiles((target as { path: string }).path, split.keep);
     let fd = -1;
     try {
-      if (target.kind === "file") fd = openSync(target.path, "w");
-      w.header(header);
+      files?.clearEarlier();
+      if (target.kind === "file") fd = openSync(files ? partPath(files.path, 0) : target.path, "w");
+      w.header(files ? { ...header, part: 0 } : header);
       for (const [id, name] of threads) w.threadName(id, name);
       w.defineAll(strings);
       w.closeBatch();
@@ -117,6 +154,19 @@ export class TraceOutput {
       throw e;
     }
     const t = new TraceOutput(w, fd, port);
+    if (split && files) {
+      files.opened(0);
+      t.parts = {
+        config: split,
+        files,
+        header,
+        number: 0,
+        startMs: performance.now(),
+        total: 0,
+        lost: 0,
+        restated: 0,
+      };
+    }
     t.tap = tap;
     tap?.begin(header, threads, strings);
     t.discard = target.kind === "none";
@@ -169,6 +219,69 @@ export class TraceOutput {
   }
 
   /**
+   * Begins the next part of a split trace when the current one holds its
+   * `maxBytes` or spans its `maxAge`, and some event of the recording is in
+   * it (a part is never only a preamble). Called between batches, before a
+   * drain of records that are `waiting`.
+   */
+  rotateIfDue(
+    waiting: boolean,
+    threads: readonly [number, string][],
+    strings: readonly string[],
+    open: OpenSet | undefined,
+  ): void {
+    const p = this.parts, w = this.writer;
+    if (!waiting || !p || this.error !== undefined || w.total === p.total) return;
+    const size = this.pos + w.out.pos;
+    if (size < p.config.maxBytes && performance.now() - p.startMs < p.config.maxAge) return;
+    try {
+      this.nextPart(p, threads, strings, open);
+    } catch (e) {
+      this.error = e;
+      this.port.postMessage({ type: "outputError", error: errorInfo(e) });
+    }
+  }
+
+  /**
+   * Ends the current part (its END counts its own events) and opens the next
+   * as a trace of its own: the header with the part's number, the threads,
+   * the whole string table and the begins of what is open. Those go to the
+   * file alone: the tap gets the recording's records, not a part's preamble.
+   */
+  private nextPart(
+    p: PartState,
+    threads: readonly [number, string][],
+    strings: readonly string[],
+    open: OpenSet | undefined,
+  ): void {
+    const w = this.writer, o = w.out;
+    this.flush();
+    if (this.stale) ftruncateSync(this.fd, this.pos);
+    this.stale = false;
+    w.end(w.lost - p.lost, w.total - p.total);
+    writeAt(this.fd, o.buf, o.pos, this.pos);
+    o.reset();
+    closeSync(this.fd);
+    this.fd = -1;
+    const n = p.number + 1;
+    this.fd = openSync(partPath(p.files.path, n), "w");
+    w.header({ ...p.header, part: n });
+    for (const [id, name] of threads) w.threadName(id, name);
+    w.defineAll(strings);
+    w.closeBatch();
+    const before = w.total;
+    if (open) restateOpen(w, open);
+    p.restated += w.total - before;
+    this.pos = writeAt(this.fd, o.buf, o.pos, 0);
+    o.reset();
+    p.files.opened(n);
+    p.number = n;
+    p.startMs = performance.now();
+    p.total = w.total;
+    p.lost = w.lost;
+  }
+
+  /**
    * Ends the tap (the trace's records are all handed over; the trace's END
    * batch stays to be written, after the count of spans not delivered) and
    * gives it up to `deadline` to deliver. The count is written at `endMs`,
@@ -193,7 +306,9 @@ export class TraceOutput {
 
   /** Writes the END batch, flushes and closes a file target. */
   finish(): TraceTotals {
-    this.writer.end();
+    const p = this.parts, w = this.writer;
+    if (p) w.end(w.lost - p.lost, w.total - p.total);
+    else w.end();
     this.flush();
     if (this.fd >= 0) {
       try {
@@ -202,12 +317,13 @@ export class TraceOutput {
         if (this.error === undefined) this.error = e;
       }
     }
-    const w = this.writer;
-    return {
-      events: w.total,
+    const totals: TraceTotals = {
+      events: w.total - (p?.restated ?? 0),
       lost: w.lost,
       error: this.error === undefined ? undefined : errorInfo(this.error),
     };
+    if (p) totals.parts = p.files.list();
+    return totals;
   }
 }
 
