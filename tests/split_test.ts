@@ -215,6 +215,48 @@ describe("a trace split into parts", () => {
     }
   });
 
+  test("merge joins the parts into one file, or merges a split trace with others, streaming", async () => {
+    const dir = tempDir();
+    const path = join(dir, "t.out");
+    await trace.start(path, { split: { maxBytes: 8 << 10 }, runtime: false });
+    await workload(900, 100);
+    const { parts } = await trace.stop();
+    const out = join(tempDir(), "whole.trace");
+    for (const args of [[path], parts!, [dir]]) {
+      const r = await runCli(["merge", "-o", out, ...args]);
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stderr, new RegExp(`from the ${parts!.length} parts of one trace`));
+      const whole = readFileSync(out);
+      assert.equal(parseTrace(whole).header.part, 0);
+      assert.deepEqual(taskCounts(whole), [
+        ["browse", 600, 600],
+        ["checkout", 300, 300],
+        ["forever", 1, 0],
+        ["session", 1, 1],
+      ]);
+    }
+    // The output may take the recording's own name: the parts are resolved first.
+    assert.equal((await runCli(["merge", "-o", path, path])).status, 0);
+    assert.equal(taskCounts(readFileSync(path)).length, 4);
+    // Beside another trace: on one clock, the split one's threads under its name.
+    const other = join(tempDir(), "other.trace");
+    await trace.start(other, { runtime: false });
+    trace.newTask("elsewhere")[1].end();
+    await trace.stop();
+    const both = join(tempDir(), "both.trace");
+    const r = await runCli(["merge", "-o", both, dir + "/t.out.000", other]);
+    assert.equal(r.status, 0, r.stderr);
+    const t = parseTrace(readFileSync(both));
+    assert.equal(t.tasks.filter((x) => x.type === "browse").length, 600);
+    assert.equal(t.tasks.filter((x) => x.type === "elsewhere").length, 1);
+    // A bad input leaves no output behind.
+    const bad = join(tempDir(), "bad.trace");
+    writeFileSync(bad, "{}");
+    const failed = join(tempDir(), "failed.trace");
+    assert.equal((await runCli(["merge", "-o", failed, other, bad])).status, 1);
+    assert.throws(() => readFileSync(failed), /ENOENT/);
+  });
+
   test("parts with one missing are refused, naming the missing part", async () => {
     const dir = tempDir();
     const path = join(dir, "t.out");

@@ -6,7 +6,12 @@
  * @module
  */
 
-import { TraceDecoder, type TraceEvent, type TraceHeader } from "../format/decoder.ts";
+import {
+  TraceDecoder,
+  type TraceEvent,
+  TraceFormatError,
+  type TraceHeader,
+} from "../format/decoder.ts";
 import { TraceWriter } from "../format/encoder.ts";
 import { GC_INFERRED, LOG_TRUNCATED } from "../format/constants.ts";
 
@@ -44,13 +49,99 @@ export function mergeTraces(inputs: readonly MergeInput[]): MergeResult {
   // First pass: headers and thread names only, so that no input's events are
   // held in memory; the second pass writes each input's events as they decode.
   const scanned = inputs.map((input) => scanInput(input));
+  const m = startMerge(scanned);
+  for (let i = 0; i < inputs.length; i++) {
+    m.beginInput(scanned[i]);
+    decodeInput(inputs[i], m.write);
+    m.endInput();
+  }
+  return m.finish();
+}
+
+/** One trace to merge, read as a stream, twice: the first pass scans, the second writes. */
+export interface MergeSource {
+  /** The name its threads are shown under. */
+  name: string;
+  /** The trace's bytes from the start; called once per pass. */
+  open(): AsyncIterable<Uint8Array>;
+}
+
+/**
+ * {@linkcode mergeTraces} for inputs of any size: each input is read twice
+ * as a stream and the merged trace goes to `write` as it is made, so memory
+ * holds a chunk of input, its encoding and the string table, not the
+ * traces. Resolves with the inputs that were cut short.
+ *
+ * @example
+ * ```ts
+ * import { mergeTraceStreams } from "./merge.ts";
+ * const file = (path: string) => ({
+ *   name: path,
+ *   async *open() {
+ *     yield await Deno.readFile(path);
+ *   },
+ * });
+ * const out: Uint8Array[] = [];
+ * await mergeTraceStreams([file("a.trace"), file("b.trace")], (b) => {
+ *   out.push(b);
+ *   return Promise.resolve();
+ * });
+ * ```
+ */
+export async function mergeTraceStreams(
+  inputs: readonly MergeSource[],
+  write: (bytes: Uint8Array) => Promise<void>,
+): Promise<{ truncated: string[] }> {
+  if (inputs.length === 0) throw new Error("runtrace: nothing to merge");
+  const scanned: ScannedInput[] = [];
+  for (const input of inputs) {
+    const threadNames = new Map<number, string>();
+    let header: TraceHeader | undefined;
+    await decodeStream(input, (e) => {
+      if (e.kind === "thread") threadNames.set(e.thread, e.name);
+      else if (e.kind === "header") header = e.header;
+    });
+    scanned.push({ name: input.name, header: header!, threadNames });
+  }
+  const m = startMerge(scanned);
+  for (let i = 0; i < inputs.length; i++) {
+    m.beginInput(scanned[i]);
+    await decodeStream(inputs[i], m.write, () => write(m.take()));
+    m.endInput();
+  }
+  const { bytes, truncated } = m.finish();
+  await write(bytes);
+  return { truncated };
+}
+
+/** Decodes a streamed input, calling `afterChunk` after each chunk; names the input in a format error. */
+async function decodeStream(
+  input: MergeSource,
+  onEvent: (e: TraceEvent) => void,
+  afterChunk?: () => Promise<void>,
+): Promise<void> {
+  const d = new TraceDecoder(onEvent);
+  try {
+    for await (const chunk of input.open()) {
+      d.push(chunk);
+      if (afterChunk) await afterChunk();
+    }
+    d.finish();
+  } catch (e) {
+    if (!(e instanceof TraceFormatError)) throw e;
+    throw new Error(`${input.name}: ${e.message.replace(/^runtrace: /, "")}`);
+  }
+}
+
+/** A merge writer with the merged header written: time 0 is the earliest input's. */
+function startMerge(scanned: readonly ScannedInput[]): MergeWriter {
   let origin = Infinity, resolutionNs = 0;
   for (const s of scanned) {
     origin = Math.min(origin, s.header.timeOrigin + s.header.startTime);
     resolutionNs = Math.max(resolutionNs, s.header.resolutionNs);
   }
   const first = scanned[0].header;
-  const m = new MergeWriter();
+  const m = new MergeWriter(origin);
   m.w.header({
     timeOrigin: origin,
     startTime: 0,
@@ -59,13 +150,7 @@ export function mergeTraces(inputs: readonly MergeInput[]): MergeResult {
     runtimeVersion: first.runtimeVersion,
     pid: first.pid,
   });
-  for (let i = 0; i < inputs.length; i++) {
-    const s = scanned[i];
-    m.beginInput(s.name, s.threadNames, s.header.timeOrigin + s.header.startTime - origin);
-    decodeInput(inputs[i], m.write);
-    m.endInput();
-  }
-  return m.finish();
+  return m;
 }
 
 /** What the first pass learns of an input. */
@@ -117,12 +202,20 @@ class MergeWriter {
   /** The merged thread whose batch is open, -1 if none. */
   private open = -1;
 
-  /** Starts an input whose clock is `shiftMs` after the merged trace's. */
-  beginInput(name: string, threadNames: Map<number, string>, shiftMs: number): void {
-    this.name = name;
-    this.threadNames = threadNames;
+  /** The merged trace's time 0, ms since the epoch. */
+  private origin: number;
+
+  /** A writer of a trace whose time 0 is `origin` ms since the epoch. */
+  constructor(origin: number) {
+    this.origin = origin;
+  }
+
+  /** Starts an input; its clock is shifted onto the merged trace's. */
+  beginInput(s: ScannedInput): void {
+    this.name = s.name;
+    this.threadNames = s.threadNames;
     this.threads = new Map();
-    this.shiftMs = shiftMs;
+    this.shiftMs = s.header.timeOrigin + s.header.startTime - this.origin;
     this.maxTask = 0;
     this.open = -1;
   }
@@ -131,6 +224,16 @@ class MergeWriter {
   endInput(): void {
     if (this.open !== -1) this.w.close();
     this.taskBase += this.maxTask;
+  }
+
+  /** The bytes sealed so far (the open batch closed), taken out of the writer. */
+  take(): Uint8Array {
+    if (this.open !== -1) this.w.close();
+    this.open = -1;
+    const o = this.w.out;
+    const bytes = o.buf.slice(0, o.pos);
+    o.reset();
+    return bytes;
   }
 
   /** The merged trace. */
