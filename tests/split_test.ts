@@ -6,6 +6,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as trace from "../mod.ts";
 import { parseTrace } from "../read.ts";
@@ -255,6 +256,27 @@ describe("a trace split into parts", () => {
     const failed = join(tempDir(), "failed.trace");
     assert.equal((await runCli(["merge", "-o", failed, other, bad])).status, 1);
     assert.throws(() => readFileSync(failed), /ENOENT/);
+  });
+
+  test("tasks and regions --type read standard input twice from a temporary copy, then removed", async () => {
+    const dir = tempDir();
+    const path = join(dir, "t.out");
+    await trace.start(path, { split: { maxBytes: 8 << 10 }, runtime: false });
+    await workload(600, 100);
+    const { parts } = await trace.stop();
+    const stdin = concat(parts!.map((p) => readFileSync(p)));
+    const copies = () =>
+      readdirSync(tmpdir()).filter((n) => n.startsWith("runtrace-stdin-")).length;
+    const before = copies();
+    for (
+      const args of [["tasks", "--type", "checkout", "--json"], ["regions", "--type", "handle"]]
+    ) {
+      const fromFile = await runCli([args[0], path, ...args.slice(1)]);
+      const fromStdin = await runCli([args[0], "-", ...args.slice(1)], stdin);
+      assert.equal(fromStdin.status, 0, fromStdin.stderr);
+      assert.equal(fromStdin.stdout.replaceAll('"-"', JSON.stringify(path)), fromFile.stdout);
+    }
+    assert.equal(copies(), before);
   });
 
   test("parts with one missing are refused, naming the missing part", async () => {

@@ -6,7 +6,8 @@
  * @module
  */
 
-import { open, readdir, stat } from "node:fs/promises";
+import { mkdtemp, open, readdir, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import process from "node:process";
 import { TraceDecoder } from "../format/decoder.ts";
@@ -360,6 +361,54 @@ async function* joined(
     throw e;
   }
   yield* ready;
+}
+
+/** The outputs of {@linkcode withRereadableStdin}: their standard input reads again. */
+const rereadable = new WeakSet<CliIO>();
+
+/** Whether `io`'s standard input can be read more than once ({@linkcode withRereadableStdin}). */
+export function stdinRereadable(io: CliIO): boolean {
+  return rereadable.has(io);
+}
+
+/**
+ * Runs `run` with surroundings whose standard input can be read more than
+ * once, for a command that reads a trace twice: the first read copies the
+ * input to a temporary file as it streams it, later reads come from that
+ * file, deleted when `run` is done. Memory stays that of a streamed read;
+ * the disk holds the trace once, as a file argument would.
+ */
+export async function withRereadableStdin<T>(
+  io: CliIO,
+  run: (io: CliIO) => Promise<T>,
+): Promise<T> {
+  const dir = await mkdtemp(join(tmpdir(), "runtrace-stdin-"));
+  const copy = join(dir, "stdin.trace");
+  let state: "unread" | "reading" | "copied" = "unread";
+  async function* firstRead(): AsyncGenerator<Uint8Array> {
+    state = "reading";
+    const out = await fileOutput(copy);
+    try {
+      for await (const chunk of io.stdin()) {
+        await out.write(chunk);
+        yield chunk;
+      }
+    } finally {
+      await out.close();
+    }
+    state = "copied";
+  }
+  async function* later(): AsyncGenerator<Uint8Array> {
+    if (state !== "copied") throw new Error("runtrace: standard input read again before its end");
+    yield* (await openFile(copy)).chunks;
+  }
+  const again: CliIO = { ...io, stdin: () => state === "unread" ? firstRead() : later() };
+  rereadable.add(again);
+  try {
+    return await run(again);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }
 
 /** Opens one trace file, read in chunks of {@linkcode CHUNK_BYTES}. */

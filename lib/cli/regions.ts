@@ -5,16 +5,11 @@
  * @module
  */
 
-import {
-  BACKGROUND,
-  regionTaskType,
-  type RegionTypeSummary,
-  summarizeRegionTypes,
-} from "../read/analysis.ts";
-import type { RegionRecord, Trace } from "../read/trace_model.ts";
+import { BACKGROUND, type RegionTypeSummary } from "../read/analysis.ts";
+import type { RegionRecord } from "../read/trace_model.ts";
 import { parseArgs, traceArg } from "./flags.ts";
-import type { CliIO } from "./io.ts";
-import { finishCommand, loadTrace, problemNotes, streamTrace } from "./read.ts";
+import { type CliIO, stdinRereadable, withRereadableStdin } from "./io.ts";
+import { finishCommand, problemNotes, streamTrace } from "./read.ts";
 import { SummaryCollector } from "../read/streaming_summary.ts";
 import { RegionList } from "../read/region_instances.ts";
 import { dur, latencyCells, latencySections, table } from "./table.ts";
@@ -38,9 +33,9 @@ export async function regionsCommand(args: string[], io: CliIO): Promise<number>
   const path = traceArg("regions", positional);
   const type = flags.type as string | undefined;
   const json = flags.json === true;
-  // Standard input cannot be read twice: instances then come from the model.
-  if (type !== undefined && path === "-" && !flags.csv) {
-    return await regionsInMemory(path, io, type, json);
+  // Standard input cannot be read twice; a copy of it in a temporary file can.
+  if (type !== undefined && path === "-" && !flags.csv && !stdinRereadable(io)) {
+    return await withRereadableStdin(io, (again) => regionsCommand(args, again));
   }
   // First pass: the rows (streamed, bounded memory).
   const c = new SummaryCollector({ regions: { type } });
@@ -65,29 +60,6 @@ export async function regionsCommand(args: string[], io: CliIO): Promise<number>
     : terminalSafe(formatRegions(view, summary.regionTypes, type, list?.slowest(), list?.count));
   await io.stdout.write(out + "\n");
   return await finishCommand(io, path, end, problemNotes(summary));
-}
-
-/** `runtrace regions --type` from the whole model in memory (standard input). */
-async function regionsInMemory(
-  path: string,
-  io: CliIO,
-  type: string,
-  json: boolean,
-): Promise<number> {
-  const { trace, end } = await loadTrace(path, io);
-  const types = summarizeRegionTypes(trace, { type });
-  const instances = regionsByDuration(trace, type);
-  const view: RegionsView = {
-    threads: new Map(trace.threads.map((t) => [t.id, t.name])),
-    taskType: (r) => regionTaskType(trace, r),
-  };
-  const out = json
-    ? JSON.stringify(regionsJson(view, types, type, instances, end), null, 2)
-    : terminalSafe(
-      formatRegions(view, types, type, instances.slice(0, SHOWN_INSTANCES), instances.length),
-    );
-  await io.stdout.write(out + "\n");
-  return await finishCommand(io, path, end, problemNotes(trace));
 }
 
 /** What the output needs to name a region's thread and task type. */
@@ -115,16 +87,6 @@ function regionsJson(
     truncated: end.truncated,
     lost: end.lost,
   };
-}
-
-/** Duration for ordering: regions not ended come last. */
-const sortDuration = (r: RegionRecord) => r.end === undefined ? -1 : r.end - r.start;
-
-/** Regions of `type`, slowest first; regions not ended come last. */
-function regionsByDuration(trace: Trace, type: string): RegionRecord[] {
-  return trace.regions.filter((r) => r.type === type).sort((a, b) =>
-    sortDuration(b) - sortDuration(a)
-  );
 }
 
 /** The table of region types, each followed by its split by task type. */

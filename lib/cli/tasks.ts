@@ -6,23 +6,20 @@
  */
 
 import {
-  summarizeTaskTypes,
   type TaskFilter,
   type TaskInstance,
-  tasksByDuration,
   taskTimeline,
   taskTypeOf,
   type TaskTypeSummary,
   type TimelineEntry,
-  UNKNOWN_TYPE,
 } from "../read/analysis.ts";
 import { DelayAnalyzer, type TaskDelay } from "../read/delay.ts";
 import { bucketDelayTable, delayByBucket, delayLine } from "./delay_text.ts";
 import { taskDelaysCsv, taskTypesCsv } from "./csv.ts";
 import type { Trace } from "../read/trace_model.ts";
 import { parseArgs, traceArg } from "./flags.ts";
-import type { CliIO } from "./io.ts";
-import { finishCommand, loadTrace, problemNotes, streamTrace } from "./read.ts";
+import { type CliIO, stdinRereadable, withRereadableStdin } from "./io.ts";
+import { finishCommand, problemNotes, streamTrace } from "./read.ts";
 import {
   SummaryCollector,
   type TaskSpanRecord,
@@ -55,10 +52,10 @@ export async function tasksCommand(args: string[], io: CliIO): Promise<number> {
     logText: flags["log-text"] as string | undefined,
   };
   const format: OutputFormat = flags.csv ? "csv" : flags.json ? "json" : "text";
-  // Standard input cannot be read twice: instances and log searches then
-  // come from the model.
-  if ((filter.type !== undefined || filter.logText !== undefined) && path === "-") {
-    return await tasksInMemory(path, io, filter, format);
+  // Standard input cannot be read twice; a copy of it in a temporary file can.
+  const twice = filter.type !== undefined || filter.logText !== undefined;
+  if (twice && path === "-" && !stdinRereadable(io)) {
+    return await withRereadableStdin(io, (again) => tasksCommand(args, again));
   }
   // With --log-text, a first pass finds the tasks with a matching log (a log
   // may come after its task ended, too late for the summary pass).
@@ -126,26 +123,6 @@ function tasksOutput(
 /** A task instance's span fields, in the order the model's instances have them. */
 function spanOf(s: TaskSpanRecord) {
   return { start: s.start, end: s.end, duration: s.duration, complete: s.complete };
-}
-
-/** `runtrace tasks --type` or `--log-text` from the model in memory (for standard input). */
-async function tasksInMemory(
-  path: string,
-  io: CliIO,
-  filter: TaskFilter,
-  format: OutputFormat,
-): Promise<number> {
-  // Where each instance's time went, in the same pass as the model.
-  const delays = new Map<number, TaskDelay>();
-  const analyzer = new DelayAnalyzer({
-    onTask: (d) => (d.type || UNKNOWN_TYPE) === filter.type && delays.set(d.id, d),
-  });
-  const listed = filter.type !== undefined;
-  const { trace, end } = await loadTrace(path, io, listed ? analyzer.add : undefined);
-  const types = summarizeTaskTypes(trace, filter);
-  const instances = listed ? tasksByDuration(trace, filter) : undefined;
-  await io.stdout.write(tasksOutput(format, trace, filter, types, instances, delays));
-  return await finishCommand(io, path, end, problemNotes(trace));
 }
 
 /**
