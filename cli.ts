@@ -71,7 +71,9 @@ Usage:
   runtrace view FILE [flags]
   runtrace --version
 
-FILE may be - to read standard input. Durations are written like 500us, 1.5ms, 2s.
+FILE may be - to read standard input. A trace split into parts (start's split) reads as one
+trace: give its path, its directory, a part (it and those after it) or the parts.
+Durations are written like 500us, 1.5ms, 2s.
 Exit status: 0 ok, 1 bad input, 2 bad usage, 3 truncated trace (analysed up to its last batch),
 4 a regression (diff --fail-above).
 `;

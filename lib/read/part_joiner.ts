@@ -70,7 +70,11 @@ export class PartJoiner {
   first?: TraceHeader;
   /** Parts read so far. */
   parts = 0;
-  private out: (bytes: Uint8Array) => void;
+  private sink: (bytes: Uint8Array) => void;
+  /** A run of the current chunk passed on, not yet handed over: `[runStart, runEnd)`. */
+  private run?: Uint8Array;
+  private runStart = 0;
+  private runEnd = 0;
   private at: At = At.HEADER;
   /** Bytes of a header, batch head or END gathered across pushes. */
   private carry = new Uint8Array(64);
@@ -86,7 +90,7 @@ export class PartJoiner {
 
   /** Makes a joiner that hands the joined trace's bytes to `out`. */
   constructor(out: (bytes: Uint8Array) => void) {
-    this.out = out;
+    this.sink = out;
   }
 
   /** The next bytes begin a new part, `name` in messages. */
@@ -109,6 +113,12 @@ export class PartJoiner {
 
   /** Takes the next bytes of the current part. */
   push(chunk: Uint8Array): void {
+    this.pushed(chunk);
+    this.flushRun();
+  }
+
+  /** The state machine over one chunk. */
+  private pushed(chunk: Uint8Array): void {
     let p = 0;
     const n = chunk.length;
     while (p < n) {
@@ -123,7 +133,7 @@ export class PartJoiner {
         case At.PASS: {
           const k = Math.min(this.left, n - p);
           // The common case: a run of whole batches passed on as one view.
-          this.out(chunk.subarray(p, p + k));
+          this.pass(chunk, p, p + k);
           p += k;
           this.left -= k;
           if (this.left === 0) this.at = At.BATCH_HEAD;
@@ -288,7 +298,10 @@ export class PartJoiner {
       return taken;
     }
     const skip = type === Batch.RESTATE && this.parts > 1;
-    if (!skip) this.out(before > 0 ? buf.slice(at, at + headLen) : buf.subarray(at, at + headLen));
+    if (!skip) {
+      if (before > 0) this.out(buf.slice(at, at + headLen));
+      else this.pass(chunk, at, at + headLen);
+    }
     this.at = size === 0 ? At.BATCH_HEAD : skip ? At.SKIP : At.PASS;
     return taken;
   }
@@ -298,6 +311,34 @@ export class PartJoiner {
     this.heldEnd = this.carry.slice(0, this.carried);
     this.carried = 0;
     this.at = At.AFTER_END;
+  }
+
+  /**
+   * Passes on `chunk[a, b)`: joined to the run before it when they touch, so
+   * that whole batches in a row go out as one view, one decoder push.
+   */
+  private pass(chunk: Uint8Array, a: number, b: number): void {
+    if (this.run === chunk && this.runEnd === a) {
+      this.runEnd = b;
+      return;
+    }
+    this.flushRun();
+    this.run = chunk;
+    this.runStart = a;
+    this.runEnd = b;
+  }
+
+  /** Hands over the run of the current chunk, if any. */
+  private flushRun(): void {
+    if (this.run === undefined) return;
+    if (this.runEnd > this.runStart) this.sink(this.run.subarray(this.runStart, this.runEnd));
+    this.run = undefined;
+  }
+
+  /** Hands over bytes that are not a view of the current chunk, after the run before them. */
+  private out(bytes: Uint8Array): void {
+    this.flushRun();
+    this.sink(bytes);
   }
 
   /** Passes on an END held back when what follows is not a next part. */
