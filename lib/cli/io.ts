@@ -256,7 +256,8 @@ export async function resolveParts(path: string): Promise<string[] | undefined> 
     return all.length > 0 ? all.map((x) => x.path) : undefined;
   }
   if (st.isDirectory()) return await partsInDirectory(path);
-  if (await partHeader(path) === undefined) return undefined;
+  // A pipe (`<(…)`) is read once, by the command: its header is not peeked at.
+  if (!st.isFile() || await partHeader(path) === undefined) return undefined;
   const m = /^(.*)\.(\d{3,})$/.exec(path);
   if (!m) return [path];
   const from = Number(m[2]);
