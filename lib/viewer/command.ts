@@ -11,7 +11,7 @@ import { readFile, writeFile } from "node:fs/promises";
 import { basename, extname } from "node:path";
 import process from "node:process";
 import { isEntryPoint } from "../cli/entry_point.ts";
-import { processIO, readParts } from "../cli/io.ts";
+import { processIO, readParts, resolveParts } from "../cli/io.ts";
 import { joinParts } from "../read/part_joiner.ts";
 import { TraceDecoder, TraceFormatError } from "../format/decoder.ts";
 import { renderViewerHtml } from "./html.ts";
@@ -296,6 +296,15 @@ async function serveIndexed(opts: ViewArgs): Promise<number> {
     return 2;
   }
   const name = opts.file;
+  const parts = await resolveParts(name).catch(() => undefined);
+  if (parts !== undefined && (parts.length > 1 || parts[0] !== name)) {
+    // The index addresses one file's bytes; a split trace is joined into one first.
+    process.stderr.write(
+      `runtrace view: ${name} is a trace in ${parts.length} parts, and --serve indexes one ` +
+        `file: join them first (runtrace merge -o whole.trace ${name}), or use -o\n`,
+    );
+    return 2;
+  }
   let opened;
   try {
     const st = statSync(name);
