@@ -17,6 +17,7 @@ import { closedPortUrl, type Json, Receiver } from "./otlp_receiver.ts";
 import { protobufjs } from "./proto_schema.ts";
 import { busy, exportTrace, readTrace, tempDir } from "./helpers.ts";
 import { readFileSync } from "node:fs";
+import process from "node:process";
 import { OtlpExporter } from "../lib/export/otlp.ts";
 import { MAX_QUEUED_SPANS, OtlpLiveTap } from "../lib/export/otlp_live.ts";
 import { decodeRequest } from "./otlp_receiver.ts";
@@ -165,6 +166,23 @@ describe("live OTLP export", { skip }, () => {
         name,
       );
     }
+  });
+
+  test("gzip: not to a loopback receiver by default; OTEL_EXPORTER_OTLP_COMPRESSION=gzip asks for it", async () => {
+    const encodings = [];
+    for (const compression of [undefined, "gzip"]) {
+      await rx.reset();
+      if (compression) process.env.OTEL_EXPORTER_OTLP_COMPRESSION = compression;
+      try {
+        await trace.start({ otlp: { endpoint: rx.url } });
+        await work(1);
+        assert.deepEqual((await trace.stop()).otlp, { sent: 3, dropped: 0 });
+      } finally {
+        delete process.env.OTEL_EXPORTER_OTLP_COMPRESSION;
+      }
+      encodings.push(rx.received.map((r) => r.headers["content-encoding"] ?? "none").join());
+    }
+    assert.deepEqual(encodings, ["none", "gzip"]);
   });
 
   test("a receiver answering 503 is retried", async () => {

@@ -122,6 +122,43 @@ export function timeoutFromEnv(env: Env): number | undefined {
  * ```
  */
 export function gzipFromEnv(env: Env): boolean {
-  const v = env.OTEL_EXPORTER_OTLP_TRACES_COMPRESSION ?? env.OTEL_EXPORTER_OTLP_COMPRESSION;
-  return v?.trim().toLowerCase() !== "none";
+  return compressionFromEnv(env) !== "none";
+}
+
+/**
+ * What `OTEL_EXPORTER_OTLP_TRACES_COMPRESSION` (or
+ * `OTEL_EXPORTER_OTLP_COMPRESSION`) asks for: `gzip`, `none`, or undefined
+ * when unset (or another value).
+ *
+ * @example
+ * ```ts
+ * import { compressionFromEnv } from "./otel_env.ts";
+ * compressionFromEnv({ OTEL_EXPORTER_OTLP_COMPRESSION: "gzip" }); // "gzip"
+ * compressionFromEnv({}); // undefined
+ * ```
+ */
+export function compressionFromEnv(env: Env): "gzip" | "none" | undefined {
+  const v = (env.OTEL_EXPORTER_OTLP_TRACES_COMPRESSION ?? env.OTEL_EXPORTER_OTLP_COMPRESSION)
+    ?.trim().toLowerCase();
+  return v === "gzip" || v === "none" ? v : undefined;
+}
+
+/**
+ * Whether `url` is on this host's loopback (`localhost`, 127.0.0.0/8,
+ * `[::1]`): a Collector beside the program.
+ *
+ * @example
+ * ```ts
+ * import { isLoopback } from "./otel_env.ts";
+ * isLoopback("http://127.0.0.1:4318/v1/traces"); // true
+ * ```
+ */
+export function isLoopback(url: string): boolean {
+  let host: string;
+  try {
+    host = new URL(url).hostname;
+  } catch {
+    return false;
+  }
+  return host === "localhost" || host === "[::1]" || /^127\.\d+\.\d+\.\d+$/.test(host);
 }

@@ -21,8 +21,9 @@ import type { HeaderFields } from "../format/encoder.ts";
 import { OtlpExporter } from "./otlp.ts";
 import { OtlpHttpSender } from "./otlp_http.ts";
 import {
-  gzipFromEnv,
+  compressionFromEnv,
   headersFromEnv,
+  isLoopback,
   resourceFromEnv,
   timeoutFromEnv,
   tracesUrl,
@@ -38,6 +39,8 @@ export interface OtlpLiveTapOptions {
   serviceName?: string;
   /** Longest time, ms, an ended span waits before it is sent (default 2000). */
   exportInterval?: number;
+  /** The `OTEL_*` environment variables to use (default this thread's `process.env`). */
+  env?: Record<string, string | undefined>;
 }
 
 /**
@@ -46,8 +49,8 @@ export interface OtlpLiveTapOptions {
  */
 export const MAX_QUEUED_SPANS = 16_384;
 /**
- * Spans per batch: each request costs the worker a fetch and its gzip
- * stream setup, so fewer, larger ones (about 400 KiB, 100 KiB gzipped) cost
+ * Spans per batch: each request costs the worker a fetch, so fewer,
+ * larger ones (about 400 KiB, 100 KiB gzipped) cost
  * less per span, far under the 20 MiB a Collector's OTLP/HTTP receiver takes.
  */
 const BATCH_SPANS = 2048;
@@ -105,15 +108,19 @@ export class OtlpLiveTap {
 
   /** Makes the export; see {@linkcode OtlpLiveTapOptions}. */
   constructor(config: OtlpLiveTapOptions) {
-    const env = process.env;
+    const env = config.env ?? process.env;
     this.interval = config.exportInterval ?? 2000;
+    const url = tracesUrl(env, config.endpoint);
+    // Gzip costs the worker more CPU than the rest of sending: not for a
+    // Collector on this host, unless asked.
+    const compression = compressionFromEnv(env);
     this.sender = new OtlpHttpSender({
-      url: tracesUrl(env, config.endpoint),
+      url,
       headers: { ...headersFromEnv(env), ...config.headers },
       timeoutMs: timeoutFromEnv(env) ?? ATTEMPT_TIMEOUT,
       retries: 3,
       backoffMs: 250,
-      gzip: gzipFromEnv(env),
+      gzip: compression ? compression === "gzip" : !isLoopback(url),
     });
     this.exporter = new OtlpExporter({
       ...resourceFromEnv(env, { serviceName: config.serviceName }),

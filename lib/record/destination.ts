@@ -21,7 +21,7 @@ export interface OtlpLiveOptions {
   headers?: Record<string, string>;
   /** `service.name` (default `OTEL_SERVICE_NAME`, else `unknown_service:<runtime>`). */
   serviceName?: string;
-  /** Longest time, ms, an ended span waits to be sent (default 2000); a batch of 512 goes at once. */
+  /** Longest time, ms, an ended span waits to be sent (default 2000); a batch of 2048 goes at once. */
   exportInterval?: number;
   /** How long, ms, `stop` waits for the last spans to be delivered before dropping them (default 2000). */
   stopTimeout?: number;

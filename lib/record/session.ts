@@ -473,7 +473,21 @@ function otlpConfig(o: OtlpLiveOptions | undefined): OtlpLiveConfig | undefined 
     serviceName: o.serviceName === undefined ? undefined : String(o.serviceName),
     exportInterval: ms("otlp.exportInterval", o.exportInterval),
     stopTimeout: ms("otlp.stopTimeout", o.stopTimeout),
+    env: otelEnv(),
   };
+}
+
+/** The `OTEL_*` environment variables now, for the worker (see `OtlpLiveConfig.env`). */
+function otelEnv(): Record<string, string> {
+  const env: Record<string, string> = {};
+  try {
+    for (const [k, v] of Object.entries(process.env)) {
+      if (k.startsWith("OTEL_") && typeof v === "string") env[k] = v;
+    }
+  } catch {
+    // No permission to read the environment: the worker's defaults.
+  }
+  return env;
 }
 
 /** Starts the flight recorder's window in the worker. */

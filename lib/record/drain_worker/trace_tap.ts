@@ -33,6 +33,12 @@ export interface OtlpLiveConfig {
   exportInterval?: number;
   /** How long, ms, `stop` waits for the last spans to be delivered (default 2000). */
   stopTimeout?: number;
+  /**
+   * The main thread's `OTEL_*` environment variables when `start` was
+   * called: the worker's own `process.env` is a copy made when it started,
+   * and the worker outlives sessions.
+   */
+  env?: Record<string, string>;
 }
 
 /**
