@@ -10,7 +10,7 @@ import { utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseTrace } from "../read.ts";
 import { craftTrace } from "./craft_trace.ts";
-import { tempDir } from "./helpers.ts";
+import { findExecutable, runScript, runtime, tempDir } from "./helpers.ts";
 import { buildIndex } from "../lib/viewer/serve/index_builder.ts";
 import { TraceIndex } from "../lib/viewer/serve/trace_index.ts";
 import { Kind, levelOf, SLICE_BYTES } from "../lib/viewer/serve/index_layout.ts";
@@ -205,5 +205,23 @@ describe("the serve index", () => {
     assert.equal(c.built, true);
     assert.equal(c.index.meta.summary.taskTypes.reduce((n, t) => n + t.count, 0), 60);
     c.index.close();
+  });
+
+  const other = runtime === "deno" ? "bun" : "deno";
+  test(`an index built by ${other} is reused here (mtimes are compared in whole ms)`, {
+    skip: findExecutable(other) ? false : `no ${other} executable`,
+  }, () => {
+    const path = join(dir, "cross.trace");
+    writeFileSync(path, randomTrace(6, 40));
+    const url = new URL("../lib/viewer/serve/index_path.ts", import.meta.url).href;
+    const r = runScript(
+      `import { openIndex } from ${JSON.stringify(url)};\n` +
+        `const o = openIndex(${JSON.stringify(path)});\nconsole.log(o.built);\no.index.close();\n`,
+      { runtime: other },
+    );
+    assert.equal(r.stdout.trim(), "true", r.stderr);
+    const here = openIndex(path);
+    assert.equal(here.built, false);
+    here.index.close();
   });
 });

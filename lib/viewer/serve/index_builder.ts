@@ -553,7 +553,8 @@ export function buildIndex(
   pass.closeOpen(Math.max(pass.duration, end.time), st.size);
   return writeIndex(pass, tmp, indexPath, {
     traceSize: st.size,
-    traceMtimeMs: st.mtimeMs,
+    // Whole ms: Deno and Bun report the same file's mtime with different precision.
+    traceMtimeMs: Math.floor(st.mtimeMs),
     events: end.events,
     lost: end.lost,
     truncated: end.truncated,

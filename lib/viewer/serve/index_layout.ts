@@ -127,7 +127,7 @@ export interface IndexSummary {
 /** Everything about an index but its records: the JSON block at its end. */
 export interface IndexMeta {
   version: number;
-  /** The trace file's size and modification time, to tell a stale index. */
+  /** The trace file's size and modification time (whole ms), to tell a stale index. */
   traceSize: number;
   traceMtimeMs: number;
   header: TraceHeader;

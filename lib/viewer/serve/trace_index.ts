@@ -364,5 +364,7 @@ function metaOf(fd: number, tracePath: string): IndexMeta | undefined {
   } catch {
     return undefined;
   }
-  return st.size === meta.traceSize && st.mtimeMs === meta.traceMtimeMs ? meta : undefined;
+  return st.size === meta.traceSize && Math.floor(st.mtimeMs) === meta.traceMtimeMs
+    ? meta
+    : undefined;
 }
