@@ -200,3 +200,41 @@ describe("the nesting rules on crafted traces", () => {
     assert.ok(performance.now() - t0 < 5000);
   });
 });
+
+test("RegionNesting keeps tasks sharing a lane apart, whatever the lane's size", () => {
+  // A reference: one stack per (thread, task, lane), by string key.
+  let seed = 7;
+  const rand = (n: number) => {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    return seed % n;
+  };
+  const n = new RegionNesting();
+  const stacks = new Map<string, number[]>();
+  const open: { thread: number; id: number; key: string }[] = [];
+  let next = 1;
+  for (let step = 0; step < 20_000; step++) {
+    if (open.length === 0 || rand(3) > 0) {
+      const thread = 1 + rand(2), task = rand(4);
+      // Lanes shared by tasks (0 and 1, as before lanes) and beyond 2^21.
+      const lane = [0, 1, 2 ** 21 + 5, 2 ** 40][rand(4)];
+      const key = `${thread}:${task}:${lane}`;
+      const stack = stacks.get(key) ?? [];
+      const id = next++;
+      const place = n.begin(thread, id, { id, type: "r", task }, lane);
+      assert.equal(place.depth, stack.length);
+      assert.equal(place.enclosing?.id, stack[stack.length - 1]);
+      stack.push(id);
+      stacks.set(key, stack);
+      open.push({ thread, id, key });
+    } else {
+      // Innermost first: no misuse, so the chains stay exact stacks.
+      const key = open[rand(open.length)].key;
+      const k = open.findLastIndex((o) => o.key === key);
+      const [o] = open.splice(k, 1);
+      const stack = stacks.get(o.key)!;
+      assert.equal(stack.pop(), o.id);
+      assert.equal(n.end(o.thread, o.id, step)?.id, o.id);
+    }
+  }
+  assert.equal(n.openCount, open.length);
+});

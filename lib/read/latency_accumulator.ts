@@ -44,6 +44,9 @@ function histBucket(ns: number, i: number): number {
   return b;
 }
 
+/** The last duration sketched, and its sketch and histogram buckets. */
+let lastNs = NaN, lastIndex = 0, lastBucket = 0;
+
 /** Per sketch bucket, the histogram bucket of a duration seen in it (-1: none yet). */
 const HIST_OF_SKETCH = new Int16Array(SKETCH_BUCKETS).fill(-1);
 
@@ -148,10 +151,22 @@ export class LatencyAccumulator {
 
   /** The hot path of a long stream: one logarithm per duration, no allocation. */
   private sketchAdd(ns: number): void {
-    const i = ns >= 1 ? Math.ceil(Math.log(ns) / LOG_GAMMA) + 1 : 0;
+    // A region's duration goes to two rows in a row (its type's and the
+    // split by task type): the buckets of the last duration are kept.
+    let i: number, b: number;
+    if (ns === lastNs) {
+      i = lastIndex;
+      b = lastBucket;
+    } else {
+      i = ns >= 1 ? Math.ceil(Math.log(ns) / LOG_GAMMA) + 1 : 0;
+      b = histBucket(ns, i);
+      lastNs = ns;
+      lastIndex = i;
+      lastBucket = b;
+    }
     if (i >= this.sketch!.length) this.grow(i);
     this.sketch![i]++;
-    this.hist.addToBucket(histBucket(ns, i), 1);
+    this.hist.addToBucket(b, 1);
     this.total += ns;
     if (ns < this.min) this.min = ns;
     if (ns > this.max) this.max = ns;

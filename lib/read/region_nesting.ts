@@ -77,13 +77,20 @@ export interface WindowEdges {
 }
 
 /**
- * The key of an async chain: one number while task, lane and thread are
- * small enough to pack exactly (the common case), else a string.
+ * The numeric key of an async chain's lane and thread, or -1 when they do
+ * not pack exactly. Lanes number in the millions in a long trace (every
+ * task and `withRegion` body takes one), so the task is not packed in: a
+ * lane holds one task's regions (in traces older than lanes, lane 0 holds
+ * every task's, which the string keys of {@linkcode chainKey} then tell apart).
  */
-function chainKey(thread: number, task: number, lane: number): number | string {
-  if (task < 67108864 && lane < 2097152 && thread < 64) {
-    return (task * 2097152 + lane) * 64 + thread; // < 2^53: exact
-  }
+function laneKey(thread: number, lane: number): number {
+  return thread < 64 && thread >= 0 && lane >= 0 && lane < 140737488355328
+    ? lane * 64 + thread // < 2^53: exact
+    : -1;
+}
+
+/** The key of an async chain that shares its lane key with another task's chain. */
+function chainKey(thread: number, task: number, lane: number): string {
   return `${thread}:${task}:${lane}`;
 }
 
@@ -118,6 +125,8 @@ const SPARE_ENTRIES = 256;
 /** One chain's stack of open regions, innermost last. */
 interface Chain<R> {
   key: number | string;
+  /** The task of its regions. */
+  task: number;
   stack: OpenEntry<R>[];
 }
 
@@ -146,10 +155,15 @@ export class RegionNesting<R extends NestedRegion = NestedRegion> {
   private hooks: NestingHooks<R>;
   /** Open regions by {@linkcode regionKey}. */
   private open = new IntMap<OpenEntry<R>>();
-  /** Chains with open regions, by {@linkcode chainKey}: a lone region, or a stack. */
+  /** Chains with open regions, by {@linkcode laneKey}: a lone region, or a stack. */
   private chains = new IntMap<OpenEntry<R> | Chain<R>>();
-  /** The chains whose key does not pack into a number (huge task ids or lanes). */
+  /**
+   * The chains keyed by {@linkcode chainKey}: a lane shared by two tasks'
+   * open regions at once, or a lane or thread that does not pack.
+   */
   private bigChains = new Map<string, OpenEntry<R> | Chain<R>>();
+  /** The key {@linkcode RegionNesting.findChain} found or chose. */
+  private foundKey: number | string = 0;
   /** Smallest region id that began on each thread. */
   private firstId = new Map<number, number>();
   /**
@@ -173,7 +187,7 @@ export class RegionNesting<R extends NestedRegion = NestedRegion> {
 
   /** A region began on `thread`, in `lane` of its task; returns its place. */
   begin(thread: number, id: number, region: R, lane: number): RegionPlace<R> {
-    const found = this.chain(chainKey(thread, region.task, lane));
+    const found = this.findChain(thread, region.task, lane);
     let place: RegionPlace<R>;
     if (found === undefined) place = { depth: 0, enclosing: undefined };
     else if (!("stack" in found)) place = { depth: 1, enclosing: found.region };
@@ -189,21 +203,21 @@ export class RegionNesting<R extends NestedRegion = NestedRegion> {
   /** {@linkcode begin} without the place: for callers that only need the rules. */
   add(thread: number, id: number, region: R, lane: number): void {
     if (thread !== this.lastThread || id < this.lastFirst) this.noteFirst(thread, id);
-    const key = chainKey(thread, region.task, lane);
+    const found = this.findChain(thread, region.task, lane);
+    const key = this.foundKey;
     let entry = this.spare.pop();
     if (entry === undefined) entry = { region, key, chain: undefined, ended: false };
     else {
       entry.region = region;
       entry.key = key;
     }
-    const found = this.chain(key);
     if (found === undefined) this.setChain(key, entry);
     else if ("stack" in found) {
       entry.chain = found;
       found.stack.push(entry);
     } else {
       // A second region in the chain: now it needs a stack.
-      const chain: Chain<R> = { key, stack: [found, entry] };
+      const chain: Chain<R> = { key, task: region.task, stack: [found, entry] };
       found.chain = chain;
       entry.chain = chain;
       this.setChain(key, chain);
@@ -211,8 +225,31 @@ export class RegionNesting<R extends NestedRegion = NestedRegion> {
     this.open.set(regionKey(thread, id), entry);
   }
 
-  private chain(key: number | string): OpenEntry<R> | Chain<R> | undefined {
-    return typeof key === "number" ? this.chains.get(key) : this.bigChains.get(key);
+  /**
+   * The chain of (thread, task, lane), and in `foundKey` the key it has, or
+   * would have if made now: the lane key, unless another task's chain holds
+   * it (or it does not pack), then the string key. Without such a clash (the
+   * usual case) no string is made.
+   */
+  private findChain(
+    thread: number,
+    task: number,
+    lane: number,
+  ): OpenEntry<R> | Chain<R> | undefined {
+    const k = laneKey(thread, lane);
+    const found = k < 0 ? undefined : this.chains.get(k);
+    if (found !== undefined && ("stack" in found ? found.task : found.region.task) === task) {
+      this.foundKey = k;
+      return found;
+    }
+    if (k >= 0 && found === undefined && this.bigChains.size === 0) {
+      this.foundKey = k;
+      return undefined;
+    }
+    const key = chainKey(thread, task, lane);
+    const big = this.bigChains.get(key);
+    this.foundKey = big !== undefined || k < 0 || found !== undefined ? key : k;
+    return big;
   }
 
   private setChain(key: number | string, value: OpenEntry<R> | Chain<R>): void {
