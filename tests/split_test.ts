@@ -14,6 +14,7 @@ import { TraceDecoder } from "../lib/format/decoder.ts";
 import { PartJoiner } from "../lib/read/part_joiner.ts";
 import { concat, modUrl, repoRoot, runFile, runScript, sleep, tempDir } from "./helpers.ts";
 import { runCli } from "./cli_run.ts";
+import { Receiver } from "./otlp_receiver.ts";
 
 /**
  * A deterministic workload: `n` requests, each a task with a region and a
@@ -277,6 +278,32 @@ describe("a trace split into parts", () => {
       assert.equal(fromStdin.stdout.replaceAll('"-"', JSON.stringify(path)), fromFile.stdout);
     }
     assert.equal(copies(), before);
+  });
+
+  test("a live OTLP export beside a split trace gets every span once, whatever the parts", async () => {
+    const rx = new Receiver();
+    await rx.reset();
+    try {
+      const dir = tempDir();
+      const path = join(dir, "t.out");
+      await trace.start(path, {
+        split: { maxBytes: 8 << 10 },
+        runtime: false,
+        otlp: { endpoint: rx.url, exportInterval: 50 },
+      });
+      await workload(600, 100);
+      const stats = await trace.stop();
+      assert.ok(stats.parts!.length >= 3, `${stats.parts}`);
+      assert.equal(stats.otlp?.dropped, 0);
+      const names = rx.received.flatMap((r) => r.spans.map((x: { name: string }) => x.name));
+      // 600 requests, each a task and a region; the session task ended; "forever" never did.
+      assert.equal(names.filter((n) => n === "checkout").length, 200);
+      assert.equal(names.filter((n) => n === "browse").length, 400);
+      assert.equal(names.filter((n) => n === "handle").length, 600);
+      assert.equal(names.filter((n) => n === "session").length, 1);
+    } finally {
+      await rx.stop();
+    }
   });
 
   test("parts with one missing are refused, naming the missing part", async () => {

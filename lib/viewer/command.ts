@@ -100,7 +100,14 @@ export function parseViewArgs(args: string[]): ViewArgs | "help" {
       default:
         if (a.startsWith("-") && a !== "-") throw new UsageError(`unknown flag ${a}`);
         if (file !== undefined) {
-          throw new UsageError(`one trace file only (got "${file}" and "${a}")`);
+          const split = /^(.*)\.\d{3,}$/.exec(file);
+          throw new UsageError(
+            split
+              ? `one name for a trace in parts: its path (${
+                split[1]
+              }), its directory or its first part`
+              : `one trace file only (got "${file}" and "${a}")`,
+          );
         }
         file = a;
     }
