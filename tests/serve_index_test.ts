@@ -148,6 +148,12 @@ describe("the serve index", () => {
     const meta = checkTiles(join(dir, "small.trace"), randomTrace(1, 400));
     assert.equal(meta.summary.taskTypes.length, 3);
     assert.ok(meta.summary.slowest.length > 0);
+    // Complete tasks only: the last task of the trace never ends.
+    assert.ok(!meta.summary.slowest.some((t) => t.id === 400));
+    const model = parseTrace(randomTrace(1, 400));
+    const durations = model.tasks.filter((t) => t.start !== undefined && t.end !== undefined)
+      .map((t) => t.end! - t.start!).sort((a, b) => b - a);
+    assert.deepEqual(meta.summary.slowest.map((t) => t.duration), durations.slice(0, 50));
     assert.ok(meta.summary.stallCount > 0);
     assert.deepEqual(meta.threads.map((t) => t.name).sort(), ["worker"]);
   });

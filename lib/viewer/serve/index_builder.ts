@@ -282,6 +282,8 @@ class IndexPass implements EventVisitor {
     this.view.setFloat64(32, t.first, true);
     this.view.setFloat64(40, t.last, true);
     this.tasks.add(level, this.rec);
+    // The lists name complete tasks: one cut by the trace's edge has no duration to rank.
+    if (t.flags !== 0) return;
     const ref: TaskRef = {
       id,
       type: this.types[t.type],

@@ -13,7 +13,7 @@ import type { TraceHeader } from "../../format/decoder.ts";
 import type { RegionTypeSummary, TaskTypeSummary } from "../../read/analysis.ts";
 
 /** Bumped whenever the layout changes: an index of another version is rebuilt. */
-export const INDEX_VERSION = 1;
+export const INDEX_VERSION = 2;
 
 /** Last 8 bytes of an index file. */
 export const INDEX_MAGIC = "rtindex1";
@@ -108,7 +108,7 @@ export interface StallRef {
 export interface IndexSummary {
   taskTypes: TaskTypeSummary[];
   regionTypes: RegionTypeSummary[];
-  /** The slowest tasks of the trace, slowest first. */
+  /** The slowest complete tasks of the trace, slowest first. */
   slowest: TaskRef[];
   /** The slowest tasks of each type, slowest first. */
   slowestByType: Record<string, TaskRef[]>;
