@@ -43,7 +43,7 @@ export interface RuntimeEventOptions {
    * Heap and memory sample period, ms (default 10); 0 turns heap sampling
    * off. Where a sample costs more than 0.2 % of the thread's time (Bun's
    * `process.memoryUsage()` in a busy process), samples are spaced out to
-   * keep within that.
+   * keep within that, up to 40 ms apart.
    */
   heapInterval?: number;
 }
@@ -81,6 +81,8 @@ const MEMORY_WINDOW = 100;
  * to this share, and the samples are never closer than `heapInterval`.
  */
 const SAMPLE_BUDGET = 0.002;
+/** Longest gap, ms, that {@linkcode SAMPLE_BUDGET} may put between heap samples. */
+const MAX_SAMPLE_GAP = 40;
 
 /** One reading of the heap, and of RSS and external memory when it has them. */
 interface HeapReading {
@@ -130,10 +132,9 @@ export function startRuntimeSampler(o: RuntimeEventOptions, heap: boolean): void
   let lastHeap = lastBeat;
   let lastMemory = -Infinity;
   let lastUsed = -1;
-  /** Time between heap samples, ms, and the average cost of one, ms: see SAMPLE_BUDGET. */
+  /** Time between heap samples, ms, and the estimated cost of one, ms: see SAMPLE_BUDGET. */
   let heapGap = heapEvery;
-  let heapCost = 0;
-  let memoryGap = MEMORY_WINDOW;
+  let heapCost = Infinity;
   /** {@linkcode recordCount} after the last beat's own records. */
   let ownCount = recordCount();
   /** The spell being judged quiet or busy: its start, the CPU time then, whether it saw work. */
@@ -161,16 +162,18 @@ export function startRuntimeSampler(o: RuntimeEventOptions, heap: boolean): void
     }
     if (heapEvery > 0 && now - lastHeap >= heapGap - 0.5) {
       const h = readHeap();
-      // The reading's own cost (an average, so that one slow reading on a
-      // preempted thread does not stretch the gap for long) sets the gap.
-      heapCost += ((performance.now() - now) - heapCost) / 8;
-      heapGap = Math.max(heapEvery, heapCost / SAMPLE_BUDGET);
+      // The reading's own cost sets the gap. Wall time, which a preempted
+      // thread stretches by milliseconds on a loaded machine: so the
+      // estimate follows a cheaper reading at once and a dearer one slowly,
+      // and the gap stays under MAX_SAMPLE_GAP (heap curves and inferred
+      // collections need samples).
+      const cost = performance.now() - now;
+      heapCost = cost < heapCost ? cost : heapCost + (cost - heapCost) / 32;
+      heapGap = Math.min(Math.max(heapEvery, heapCost / SAMPLE_BUDGET), MAX_SAMPLE_GAP);
       recordValue(Rec.COUNTER, now, intern("heap.used"), 0, h.used);
       recordValue(Rec.COUNTER, now, intern("heap.total"), 0, h.total);
-      if (now - lastMemory >= memoryGap) {
-        const t = h.memory ? 0 : performance.now();
+      if (now - lastMemory >= MEMORY_WINDOW) {
         const m = h.memory ?? process.memoryUsage();
-        if (!h.memory) memoryGap = Math.max(MEMORY_WINDOW, (performance.now() - t) / SAMPLE_BUDGET);
         recordValue(Rec.COUNTER, now, intern("memory.external"), 0, m.external);
         recordValue(Rec.COUNTER, now, intern("memory.rss"), 0, m.rss);
         lastMemory = now;
