@@ -18,6 +18,7 @@ import { TraceDecoder } from "../lib/format/decoder.ts";
 import { TraceBuilder } from "../lib/read/trace_model.ts";
 import { renderViewerHtml } from "../lib/viewer/html.ts";
 import { type PageModel, PageModelBuilder } from "../lib/viewer/page/delay.ts";
+import { IdIndex } from "../lib/viewer/page/id_index.ts";
 import { ModelUnpacker, packedBuffers, packModel } from "../lib/viewer/page/model_pack.ts";
 import { type ReaderMessage, readTraceForPage } from "../lib/viewer/page/trace_reader.ts";
 import { syntheticTrace } from "../bench/viewer_bench.ts";
@@ -119,6 +120,8 @@ describe("the viewer page's worker, without a browser", { skip }, () => {
       Extract<ReaderMessage, { kind: "layout" }>,
     ];
     assert.ok(c.cols.tasks.n > 0 && c.cols.tasks.start instanceof Float64Array);
+    const index = IdIndex.revive(c.cols.taskIndex);
+    for (let i = 0; i < c.cols.tasks.n; i += 97) assert.equal(index.get(c.cols.tasks.id[i]), i);
     assert.ok(l.layout.tracks.length > 0);
 
     const errors: ReaderMessage[] = [];

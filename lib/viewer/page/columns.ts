@@ -167,7 +167,11 @@ function sortedOrder(n: number, key: (i: number) => number, tie?: (i: number) =>
     if (d < 0 || (d === 0 && ties && ties[i] < ties[i - 1])) sorted = false;
   }
   if (sorted) return order;
-  return order.sort((a, b) => keys[a] - keys[b] || (ties ? ties[a] - ties[b] : 0) || a - b);
+  // An Array's sort (TimSort) merges the sorted runs that batches from a few threads make,
+  // where the typed array's merge sort compares every pair as if in no order at all.
+  return Int32Array.from(
+    Array.from(order).sort((a, b) => keys[a] - keys[b] || (ties ? ties[a] - ties[b] : 0) || a - b),
+  );
 }
 
 /** What the nesting rules need of a region, and where its columns are. */

@@ -22,6 +22,22 @@ export class IdIndex {
   private dense = new Int32Array(1024).fill(-1);
   private sparse = new Map<number, number>();
 
+  /**
+   * An index from the structured clone of one (posted from a worker: the
+   * clone keeps the fields, not the class).
+   *
+   * @example
+   * ```ts
+   * import { IdIndex } from "./id_index.ts";
+   * const ix = new IdIndex();
+   * ix.set(42, 7);
+   * IdIndex.revive(structuredClone(ix)).get(42); // 7
+   * ```
+   */
+  static revive(clone: IdIndex): IdIndex {
+    return Object.setPrototypeOf(clone, IdIndex.prototype);
+  }
+
   /** The index stored for `id`, or -1. */
   get(id: number): number {
     if (id >= 0 && id < this.dense.length) return this.dense[id];

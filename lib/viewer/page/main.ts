@@ -158,8 +158,7 @@ function main(): void {
   let model: WorkerModel | undefined, cols: Columns | undefined, first: FirstScreen | undefined;
   const worker = startPageWorker(OWN_SCRIPT, { base64: text }, (m) => {
     if (m.kind === "columns") {
-      const c: Columns = cols = { ...m.cols, taskIndex: new IdIndex() };
-      for (let i = 0; i < c.tasks.n; i++) c.taskIndex.set(c.tasks.id[i], i);
+      const c: Columns = cols = { ...m.cols, taskIndex: IdIndex.revive(m.cols.taskIndex) };
       Object.assign(hook, { base64Ms: m.base64Ms, decodeMs: m.decodeMs });
       model = new WorkerModel((pm) => modelReady(c, pm));
       first = firstScreen(name, c, model);

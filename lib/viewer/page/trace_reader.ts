@@ -24,8 +24,8 @@ import { packedBuffers, type PackedModel, packModel } from "./model_pack.ts";
 /** What the reader is given: a trace's bytes, or their base64 text. */
 export type TraceInput = { bytes: Uint8Array } | { base64: string };
 
-/** Columns as posted: the id index is made again on the other side (it is a class). */
-export type PostedColumns = Omit<Columns, "taskIndex">;
+/** Columns as posted: the id index comes as its fields (revive it with `IdIndex.revive`). */
+export type PostedColumns = Columns;
 
 /** What the reader posts, in this order (or an error at any point). */
 export type ReaderMessage =
@@ -91,7 +91,7 @@ export function readTraceForPage(
     bytes = "bytes" in input ? input.bytes : fromBase64(input.base64);
     const base64Ms = performance.now() - t0;
     const whole = decodeColumns(bytes);
-    const { taskIndex: _, ...cols } = whole;
+    const cols = whole;
     const decodeMs = performance.now() - t0;
     // A copy goes, its buffers moved to the page: the layout needs the columns here.
     const copy = structuredClone(cols);
