@@ -179,15 +179,21 @@ export async function openTrace(path: string, io: CliIO): Promise<TraceInput> {
   }
   const parts = await resolveParts(path);
   if (parts === undefined) return await openFile(path);
-  const inputs: TraceInput[] = [];
-  try {
-    for (const p of parts) inputs.push(await openFile(p));
-  } catch (e) {
-    for (const i of inputs) await i.chunks[Symbol.asyncIterator]().return?.();
-    throw e;
+  let size = 0;
+  for (const p of parts) {
+    try {
+      size += (await stat(p)).size;
+    } catch (e) {
+      throw new CliError(`cannot open ${p}: ${reason(e)}`);
+    }
   }
-  const size = inputs.reduce((n, i) => n + (i.size ?? 0), 0);
-  return { name: traceName(path), size, chunks: joined(inputs.map((i) => i.chunks), parts) };
+  // Each part is opened when the read reaches it: a recording may have many.
+  const sources = parts.map((p) =>
+    (async function* () {
+      yield* (await openFile(p)).chunks;
+    })()
+  );
+  return { name: traceName(path), size, chunks: joined(sources, parts) };
 }
 
 /**
