@@ -9,7 +9,7 @@
  * runtrace tasks FILE [--type T] ...   latency per task type; with --type, each task's timeline
  * runtrace regions FILE [--type T]     latency per region type, split by task type
  * runtrace logs FILE [--category C] [--task ID] [--grep S]
- * runtrace export FILE [-o OUT] [--format chrome|perfetto|otlp|otlp-json]
+ * runtrace export FILE [-o OUT] [--format chrome|perfetto|otlp|otlp-json|otlp-metrics]
  * runtrace push FILE [--endpoint URL] [--header K=V]...   spans to an OTLP/HTTP receiver
  * runtrace merge -o OUT FILE...        several traces (e.g. per test module) into one
  * runtrace why FILE TASK_ID           one task's story: where its time went, and why (--slowest, --p99)

@@ -19,7 +19,7 @@ import { runtime, tempDir } from "./helpers.ts";
 
 const MB = 1e6;
 const LIMITS = { rssBytes: 300 * MB, outputBytes: 64 * MB, ms: 30_000 };
-const FORMATS = ["chrome", "perfetto", "otlp", "otlp-json"];
+const FORMATS = ["chrome", "perfetto", "otlp", "otlp-json", "otlp-metrics"];
 const cli = new URL("../cli.ts", import.meta.url).pathname;
 
 /** A deterministic pseudo-random sequence in [0, 1). */

@@ -19,7 +19,8 @@ import type { CliIO } from "../cli.ts";
 import { OtlpExporter, type OtlpOptions } from "../lib/export/otlp.ts";
 import { craftTrace } from "./craft_trace.ts";
 import { concat, runFile, tempDir } from "./helpers.ts";
-import { type PbType, protobufjs } from "./proto_schema.ts";
+import { loadSchema, type PbType, protobufjs, strictFields } from "./proto_schema.ts";
+import { runCli } from "./cli_run.ts";
 import {
   closedPortUrl,
   decodeRequest,
@@ -398,5 +399,63 @@ describe("runtrace push to a loopback OTLP/HTTP receiver", { skip }, () => {
     assert.equal(r.status, 0, r.stderr);
     const spans = decodeRequest(new Uint8Array(readFileSync(out)), out);
     checkSpans(spans, out);
+  });
+});
+
+describe("runtrace export --format otlp-metrics against the OTLP metrics schema", { skip }, () => {
+  test("every fixture: each counter is a gauge, each sample a data point at its time", async () => {
+    const schema = loadSchema("otlp", [
+      "opentelemetry/proto/collector/metrics/v1/metrics_service.proto",
+    ]);
+    const Request = schema.lookupType(
+      "opentelemetry.proto.collector.metrics.v1.ExportMetricsServiceRequest",
+    );
+    let samples = 0;
+    for (const src of fixtureSources()) {
+      const t = parseTrace(new Uint8Array(readFileSync(src)));
+      const out = join(tempDir(), "metrics.pb");
+      const run = await runCli([
+        "export",
+        src,
+        "--format",
+        "otlp-metrics",
+        "-o",
+        out,
+        "--service-name",
+        "svc",
+      ]);
+      assert.equal(run.status, 0, run.stderr);
+      assert.match(run.stdout, new RegExp(`${t.counters.length} data points from `));
+      const bytes = new Uint8Array(readFileSync(out));
+      strictFields(Request, bytes, src);
+      const req = Request.toObject(Request.decode(bytes), {
+        longs: String,
+        enums: Number,
+        defaults: false,
+      }) as Json;
+      const got: string[] = [];
+      for (const rm of req.resourceMetrics ?? []) {
+        assert.equal(attr(rm.resource.attributes, "service.name"), "svc");
+        assert.equal(attr(rm.resource.attributes, "process.runtime.name"), t.header.runtime);
+        for (const sm of rm.scopeMetrics) {
+          assert.equal(sm.scope.name, "runtrace");
+          for (const m of sm.metrics) {
+            assert.ok(m.gauge, `${src}: ${m.name} is a gauge`);
+            for (const p of m.gauge.dataPoints) {
+              got.push(
+                `${m.name} ${p.timeUnixNano} ${p.asDouble} ${attr(p.attributes, "thread.id")}`,
+              );
+            }
+          }
+        }
+      }
+      const epoch = BigInt(Math.round((t.header.timeOrigin + t.header.startTime) * 1e3)) * 1000n;
+      const want = t.counters.map((c) =>
+        `${c.name} ${epoch + BigInt(Math.round(c.time))} ${c.value} ${c.thread}`
+      );
+      assert.deepEqual(got.sort(), want.sort(), src);
+      samples += t.counters.length;
+    }
+    assert.ok(samples > 0, "the fixtures have counters");
   });
 });

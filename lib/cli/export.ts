@@ -1,5 +1,5 @@
 /**
- * `runtrace export FILE [-o OUT] [--format chrome|perfetto|otlp|otlp-json]`:
+ * `runtrace export FILE [-o OUT] [--format chrome|perfetto|otlp|otlp-json|otlp-metrics]`:
  * the trace for the viewers and tracing backends people already use,
  * converted as a stream.
  *
@@ -10,6 +10,7 @@ import { ChromeExporter } from "../export/chrome.ts";
 import { type LayoutReport, layoutWarnings } from "../export/layout.ts";
 import { PerfettoExporter } from "../export/perfetto.ts";
 import { OtlpExporter, type OtlpReport } from "../export/otlp.ts";
+import { OtlpMetricsExporter, type OtlpMetricsReport } from "../export/otlp_metrics.ts";
 import process from "node:process";
 import { resourceFromEnv } from "../export/otel_env.ts";
 import type { EventVisitor, TraceEvent } from "../format/decoder.ts";
@@ -19,9 +20,9 @@ import { finishCommand, streamTrace } from "./read.ts";
 
 /** Usage line of the command. */
 export const EXPORT_USAGE =
-  "runtrace export FILE [-o OUT] [--format chrome|perfetto|otlp|otlp-json] [--service-name S] [--json]";
+  "runtrace export FILE [-o OUT] [--format chrome|perfetto|otlp|otlp-json|otlp-metrics] [--service-name S] [--json]";
 
-const BINARY = new Set(["perfetto", "otlp"]);
+const BINARY = new Set(["perfetto", "otlp", "otlp-metrics"]);
 
 interface Exporter {
   add: (e: TraceEvent) => void;
@@ -30,12 +31,18 @@ interface Exporter {
   /** Output since the last call, valid until the next (written before then). */
   takeView(): Uint8Array;
   readonly events: number;
-  readonly report: LayoutReport | OtlpReport;
+  readonly report: LayoutReport | OtlpReport | OtlpMetricsReport;
 }
 
 /** The exporter of a format. */
 function exporterFor(format: string, flags: Record<string, unknown>): Exporter {
   if (format === "perfetto") return new PerfettoExporter();
+  if (format === "otlp-metrics") {
+    return new OtlpMetricsExporter(resourceFromEnv(process.env, {
+      serviceName: flags["service-name"] as string | undefined,
+      serviceVersion: flags["service-version"] as string | undefined,
+    }));
+  }
   if (format === "otlp" || format === "otlp-json") {
     return new OtlpExporter({
       encoding: format === "otlp" ? "protobuf" : "json",
@@ -52,7 +59,10 @@ function exporterFor(format: string, flags: Record<string, unknown>): Exporter {
 export async function exportCommand(args: string[], io: CliIO): Promise<number> {
   const { flags, positional } = parseArgs("export", args, {
     out: { kind: "string", short: "o" },
-    format: { kind: "string", choices: ["chrome", "perfetto", "otlp", "otlp-json"] },
+    format: {
+      kind: "string",
+      choices: ["chrome", "perfetto", "otlp", "otlp-json", "otlp-metrics"],
+    },
     "service-name": { kind: "string" },
     "service-version": { kind: "string" },
     json: { kind: "boolean" },
@@ -110,12 +120,16 @@ export async function exportCommand(args: string[], io: CliIO): Promise<number> 
   else if (file) {
     await report.write(
       `${outPath}: ${exporter.events} ${
-        format.startsWith("otlp") ? "spans" : `${format} events`
+        format === "otlp-metrics"
+          ? "data points"
+          : format.startsWith("otlp")
+          ? "spans"
+          : `${format} events`
       } from ${end.events} trace events\n`,
     );
   }
   const r = exporter.report;
-  const notes = ("tracks" in r ? layoutWarnings(r) : otlpWarnings(r)).map((w) =>
+  const notes = ("tracks" in r ? layoutWarnings(r) : "spans" in r ? otlpWarnings(r) : []).map((w) =>
     `runtrace: note: ${w}`
   );
   return await finishCommand(io, path, end, notes);

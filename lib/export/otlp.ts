@@ -65,7 +65,7 @@ function hex(b: Uint8Array): string {
 }
 
 /** Nanoseconds since the Unix epoch, from the trace start and an offset. */
-class EpochClock {
+export class EpochClock {
   private base = 0n;
   private hi = 0;
   private lo = 0;
@@ -97,7 +97,7 @@ class EpochClock {
 }
 
 /** The resource's attributes, in order. */
-function resourceAttrs(h: TraceHeader | undefined, r: OtlpResource): Attrs {
+export function resourceAttrs(h: TraceHeader | undefined, r: OtlpResource): Attrs {
   const runtime = h?.runtime ?? "unknown";
   const out: Attrs = [["service.name", r.serviceName || `unknown_service:${runtime}`]];
   if (r.serviceVersion) out.push(["service.version", r.serviceVersion]);
@@ -117,9 +117,10 @@ function resourceAttrs(h: TraceHeader | undefined, r: OtlpResource): Attrs {
  * and event names, thread names), encoded once: encoding a short string
  * costs more than copying its bytes. Bounded in entries and length.
  */
-class Utf8Cache {
+export class Utf8Cache {
   private map = new Map<string, Uint8Array>();
 
+  /** The UTF-8 of `s`. */
   get(s: string): Uint8Array {
     let b = this.map.get(s);
     if (b === undefined) {
@@ -292,7 +293,7 @@ function intAttr(w: ProtoWriter, field: number, key: Uint8Array, v: number): voi
 const hex8 = (v: number) => (v >>> 0).toString(16).padStart(8, "0");
 
 /** A `KeyValue` in `field`; keys (and short string values) through `strs`. */
-function attrProto(
+export function attrProto(
   w: ProtoWriter,
   field: number,
   [key, v]: [string, string | number | boolean],

@@ -2,14 +2,14 @@
 
 /** SHA-256 of the sources this bundle was built from (tests/drain_worker_test.ts checks it). */
 export const DRAIN_WORKER_SOURCE_HASH =
-  "3d0dbfb03a266d2ba6b82cc318612be376316652c150e726a9ca455e06469cb0";
+  "f7616e126e275d025a21ec2e4caf9cb351645643a807e28b9ce5fc06385bceb5";
 
 /** Each source file and the start of its SHA-256, to name what changed in a stale bundle. */
 export const DRAIN_WORKER_SOURCE_FILES: Record<string, string> = {
   "lib/export/chunk_buffer.ts": "e2f862a637c706e1",
   "lib/export/name_cap.ts": "2a6da0aabc56438b",
   "lib/export/otel_env.ts": "59ce355d1f63bac9",
-  "lib/export/otlp.ts": "1193d3afd35cfab6",
+  "lib/export/otlp.ts": "58b6f2a8ecae38e4",
   "lib/export/otlp_http.ts": "5f7b5901c526559d",
   "lib/export/otlp_live.ts": "50c84711b2687e57",
   "lib/export/otlp_spans.ts": "ac1f59384c396789",
