@@ -282,6 +282,8 @@ async function serveUntilStopped(
  */
 export const PAGE_EVENTS = 2_000_000;
 
+const capitalised = (s: string) => s[0].toUpperCase() + s.slice(1);
+
 function tooBigNote(events: number, file: string): string {
   const millions = (events / 1e6).toFixed(1);
   const arg = file === "-" ? "FILE" : file;
@@ -403,7 +405,7 @@ export async function viewCommand(args: string[]): Promise<number> {
   const tooBig = found.events > PAGE_EVENTS;
   const html = renderViewerHtml(bytes, {
     name: opts.file === "-" ? "stdin" : basename(opts.file),
-    note: tooBig ? tooBigNote(found.events, opts.file) : undefined,
+    note: tooBig ? capitalised(tooBigNote(found.events, opts.file)) : undefined,
   });
   if (tooBig) process.stderr.write(`runtrace view: ${tooBigNote(found.events, opts.file)}\n`);
   const out = opts.output ?? defaultOutput(opts.file);
