@@ -19,6 +19,7 @@ import { TraceBuilder } from "../lib/read/trace_model.ts";
 import { renderViewerHtml } from "../lib/viewer/html.ts";
 import { type PageModel, PageModelBuilder } from "../lib/viewer/page/delay.ts";
 import { IdIndex } from "../lib/viewer/page/id_index.ts";
+import { statsRows } from "../lib/viewer/page/stats_page.ts";
 import { ModelUnpacker, packedBuffers, packModel } from "../lib/viewer/page/model_pack.ts";
 import { type ReaderMessage, readTraceForPage } from "../lib/viewer/page/trace_reader.ts";
 import { syntheticTrace } from "../bench/viewer_bench.ts";
@@ -107,9 +108,10 @@ describe("the viewer page's worker, without a browser", { skip }, () => {
     assert.ok(delays.causes.length < 100);
   });
 
-  test("the reader posts the columns, then the layout, then the model; a non-trace one error", () => {
+  test("the reader posts the columns, then the layout, then the model and the pages' rows; a non-trace one error", () => {
     const posted: ReaderMessage[] = [];
-    readTraceForPage({ bytes: syntheticTrace(5_000) }, (m, transfer) => {
+    const bytes = syntheticTrace(5_000);
+    readTraceForPage({ bytes }, (m, transfer) => {
       // What is listed to transfer can be: distinct, and not shared with what is kept.
       assert.equal(new Set(transfer).size, transfer.length);
       posted.push(structuredClone(m, { transfer }));
@@ -123,6 +125,13 @@ describe("the viewer page's worker, without a browser", { skip }, () => {
     const index = IdIndex.revive(c.cols.taskIndex);
     for (let i = 0; i < c.cols.tasks.n; i += 97) assert.equal(index.get(c.cols.tasks.id[i]), i);
     assert.ok(l.layout.tracks.length > 0);
+    // The Tasks and Regions pages' rows come made, as the page would make them.
+    const m = posted[2] as Extract<ReaderMessage, { kind: "model" }>;
+    for (const which of ["tasks", "regions"] as const) {
+      const want = statsRows(parseTrace(bytes), which);
+      assert.deepEqual(m.stats[which].rows, want.rows, which);
+      assert.deepEqual(m.stats[which].duration, want.duration, which);
+    }
 
     const errors: ReaderMessage[] = [];
     readTraceForPage({ base64: btoa('{"not":"a trace"}') }, (m) => errors.push(m));

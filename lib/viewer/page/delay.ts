@@ -10,6 +10,7 @@ import type { StallRecord, TaskRecord, Trace, TraceBuilder } from "../../read/tr
 import { DelayAnalyzer, type StallCause, type TaskDelay } from "../../read/delay.ts";
 import type { TraceEvent } from "../../format/decoder.ts";
 import { formatDuration } from "../../read/duration.ts";
+import type { StatsRows } from "./stats_page.ts";
 
 export type { StallCause, TaskDelay };
 
@@ -17,6 +18,8 @@ export type { StallCause, TaskDelay };
 export interface PageModel {
   trace: Trace;
   delays: TaskDelays;
+  /** The Tasks and Regions pages' rows, when the page's worker made them. */
+  stats?: { tasks: StatsRows; regions: StatsRows };
 }
 
 /**

@@ -170,7 +170,7 @@ function main(): void {
       show(cols!, m.layout, model!, first!);
     } else if (m.kind === "model") {
       hook.workerModelMs = m.modelMs;
-      model!.arrived(m.packed, m.curves);
+      model!.arrived(m.packed, m.curves, m.stats);
     } else if (m.stage === "columns") unreadable(name, m.message);
     else modelFailed(model!, m.message);
   }, (why, afterFirst) => {

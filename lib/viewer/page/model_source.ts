@@ -77,13 +77,17 @@ export class WorkerModel implements ModelSource {
     this.curveList = new Promise((done) => this.curvesReady = done);
   }
 
-  /** The worker posted the model and the curves: unpack it in the background. */
-  arrived(packed: PackedModel, curves: ThreadResponsiveness[]): void {
+  /** The worker posted the model, the curves and the pages' rows: unpack it in the background. */
+  arrived(
+    packed: PackedModel,
+    curves: ThreadResponsiveness[],
+    stats?: PageModel["stats"],
+  ): void {
     this.curvesReady(curves);
     const u = this.unpacker = new ModelUnpacker(packed);
     const tick = () => {
       const model = u.step(SLICE_MS);
-      if (model) this.waiters.ready(model);
+      if (model) this.waiters.ready({ ...model, stats });
       else setTimeout(tick, 0);
     };
     setTimeout(tick, 0);

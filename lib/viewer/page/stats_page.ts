@@ -37,28 +37,48 @@ export interface TypeRow {
 type Which = "tasks" | "regions";
 const RANKS = [["p50", 50], ["p90", 90], ["p99", 99], ["max", 100]] as const;
 
-/** Rows of the page, each with its instances ranked by duration. */
-function typeRows(trace: Trace, which: Which, duration: Map<number, number>): TypeRow[] {
+/** The rows of the Tasks or Regions page, and each instance's duration, ns (NaN: not complete). */
+export interface StatsRows {
+  rows: TypeRow[];
+  duration: Float64Array;
+}
+
+/**
+ * Rows of the Tasks or Regions page, each with its instances ranked by
+ * duration: no DOM, so the page's worker can make them (the whole model is
+ * read once for them, too long for the page's main thread on a large trace).
+ *
+ * @example
+ * ```ts
+ * import { parseTrace } from "../../read/trace_model.ts";
+ * import { statsRows } from "./stats_page.ts";
+ * const { rows } = statsRows(parseTrace(await Deno.readFile("trace.out")), "tasks");
+ * console.log(rows.map((r) => `${r.type}: ${r.count}`));
+ * ```
+ */
+export function statsRows(trace: Trace, which: "tasks" | "regions"): StatsRows {
   const rows: TypeRow[] = which === "tasks"
     ? summarizeTaskTypes(trace).map((r) => ({ ...r, ranked: [] }))
     : summarizeRegionTypes(trace).map((r) => ({ ...r, split: r.byTaskType, ranked: [] }));
   const byType = new Map(rows.map((r) => [r.type, r]));
+  const duration = new Float64Array(which === "tasks" ? trace.tasks.length : trace.regions.length)
+    .fill(NaN);
   if (which === "tasks") {
     trace.tasks.forEach((t, i) => {
       const span = taskSpan(trace, t);
       if (!span.complete) return;
-      duration.set(i, span.duration);
+      duration[i] = span.duration;
       byType.get(taskTypeOf(t))?.ranked.push(i);
     });
   } else {
     trace.regions.forEach((r, i) => {
       if (r.end === undefined) return;
-      duration.set(i, Math.max(0, r.end - r.start));
+      duration[i] = Math.max(0, r.end - r.start);
       byType.get(r.type)?.ranked.push(i);
     });
   }
-  for (const r of rows) r.ranked.sort((a, b) => duration.get(a)! - duration.get(b)! || a - b);
-  return rows;
+  for (const r of rows) r.ranked.sort((a, b) => duration[a] - duration[b] || a - b);
+  return { rows, duration };
 }
 
 /**
@@ -195,8 +215,8 @@ export function renderStatsPage(
 ): void {
   const trace = model.trace;
   const noun = which === "tasks" ? "task" : "region";
-  const duration = new Map<number, number>();
-  const rows = typeRows(trace, which, duration);
+  // Made by the page's worker with the model, if it read the trace; else here.
+  const { rows, duration } = model.stats?.[which] ?? statsRows(trace, which);
   if (rows.length === 0) {
     root.innerHTML = `<p class="hint">The trace has no ${which}.</p>`;
     return;
@@ -305,19 +325,19 @@ function listBucket(
   which: Which,
   row: TypeRow,
   bi: number,
-  duration: Map<number, number>,
+  duration: Float64Array,
 ): void {
   const trace = model.trace;
   const noun = which === "tasks" ? "task" : "region";
   const bucket = row.latency!.histogram[bi];
-  const items = row.ranked.filter((i) => bucketOf(duration.get(i)!) === bucket.bucket).reverse();
+  const items = row.ranked.filter((i) => bucketOf(duration[i]) === bucket.bucket).reverse();
   const shown = items.slice(0, 500);
   const line = (i: number) => {
     if (which === "regions") {
       const r = trace.regions[i];
       return `<tr><td>${link("region", i, `#${r.id}`)}</td><td class="num">${
         formatDuration(r.start)
-      }</td><td class="num dur">${formatDuration(duration.get(i)!)}</td><td>${
+      }</td><td class="num dur">${formatDuration(duration[i])}</td><td>${
         escapeHtml(trace.task(r.task)?.type ?? "background")
       } #${r.task}</td><td class="num">${r.thread}</td></tr>`;
     }
@@ -326,7 +346,7 @@ function listBucket(
     const culprit = d.blockedBy.length ? stallCulprit(d.blockedBy[0].stall) : "";
     return `<tr><td>${focusLink(i, `#${t.id}`)}</td><td class="num">${
       formatDuration(t.start ?? 0)
-    }</td><td class="num dur">${formatDuration(duration.get(i)!)}</td><td class="num stall">${
+    }</td><td class="num dur">${formatDuration(duration[i])}</td><td class="num stall">${
       d.blocked > 0 ? formatDuration(d.blocked) : "-"
     }</td><td>${
       escapeHtml(culprit)

@@ -19,6 +19,7 @@ import { responsivenessOf, type ThreadResponsiveness } from "../../read/responsi
 import { type Columns, decodeColumns } from "./columns.ts";
 import { type Layout, layoutTrace } from "./model.ts";
 import { PageModelBuilder } from "./delay.ts";
+import { type StatsRows, statsRows } from "./stats_page.ts";
 import { packedBuffers, type PackedModel, packModel } from "./model_pack.ts";
 
 /** What the reader is given: a trace's bytes, or their base64 text. */
@@ -42,7 +43,14 @@ export type ReaderMessage =
     layout: Layout;
     layoutMs: number;
   }
-  | { kind: "model"; packed: PackedModel; curves: ThreadResponsiveness[]; modelMs: number }
+  | {
+    kind: "model";
+    packed: PackedModel;
+    curves: ThreadResponsiveness[];
+    /** The Tasks and Regions pages' rows. */
+    stats: { tasks: StatsRows; regions: StatsRows };
+    modelMs: number;
+  }
   | { kind: "error"; message: string; stage: "columns" | "model" };
 
 /** Bytes from base64 text, natively where the platform can. */
@@ -118,10 +126,18 @@ export function readTraceForPage(
     d.finish();
     const model = builder.result();
     const curves = responsivenessOf(model.trace);
+    const stats = {
+      tasks: statsRows(model.trace, "tasks"),
+      regions: statsRows(model.trace, "regions"),
+    };
     const packed = packModel(model);
     post(
-      { kind: "model", packed, curves, modelMs: performance.now() - t1 },
-      packedBuffers(packed),
+      { kind: "model", packed, curves, stats, modelMs: performance.now() - t1 },
+      [
+        ...packedBuffers(packed),
+        stats.tasks.duration.buffer as ArrayBuffer,
+        stats.regions.duration.buffer as ArrayBuffer,
+      ],
     );
   } catch (e) {
     post({ kind: "error", message: messageOf(e), stage: "model" }, []);
