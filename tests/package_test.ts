@@ -330,7 +330,7 @@ describe("the npm package", () => {
   );
 
   test(
-    "Node 22 alone: live OTLP export (start(file, { otlp }) and start({ otlp })) reaches a loopback receiver",
+    "Node 22 alone: live OTLP export (start(file, { otlp }) and start({ otlp })) reaches a loopback receiver; the bin exports and pushes OTLP",
     LONG,
     async (t) => {
       if (missingTools(t, "npm")) return;
@@ -354,6 +354,18 @@ describe("the npm package", () => {
         assert.equal(attr(order, "process.runtime.name"), "node");
         assert.equal(attr(order, "service.name"), "node-app");
         assert.equal(readTrace(join(dir, "live.trace")).tasks.length, 1);
+        // The bin's OTLP export and push under Node too.
+        const bin = join(dir, "node_modules", ".bin", "runtrace");
+        const args = ["export", "live.trace", "--format", "otlp", "-o", "live.otlp.pb"];
+        assert.match(await ok(bin, args, dir, nodeOnly), /2 spans from /);
+        assert.ok(readFileSync(join(dir, "live.otlp.pb")).length > 0);
+        await rx.reset();
+        const pushed = await ok(bin, ["push", "live.trace", "--endpoint", rx.url], dir, nodeOnly);
+        assert.match(pushed, /pushed 2 spans in 1 requests/);
+        assert.deepEqual(rx.received.flatMap((r) => r.spans).map((s: Json) => s.name).sort(), [
+          "charge",
+          "order",
+        ]);
       } finally {
         await rx.stop();
       }
