@@ -9,7 +9,8 @@
  * The traces are written by bench/gen_trace.ts into a temporary directory
  * (`--dir`), kept there between runs (generating 100 M events takes a
  * minute) and never inside the repository; the 100 M-event trace needs
- * about 1 GB of free space, which is checked first.
+ * about 1 GB of free space, and its Chrome export 11 GB more while it runs
+ * (each output is deleted after its run): checked first.
  *
  * ```
  * deno run -A bench/cli_bench.ts [options]      # the commands in Deno
@@ -68,9 +69,10 @@ function freeBytes(path: string): number | undefined {
 function traceOf(events: number): string {
   const path = join(dir, `gen-${events}.trace`);
   if (existsSync(path)) return path;
-  // About 9.7 bytes per event with the generator's workload, plus the
-  // exports' output (deleted after each run) and a margin.
-  const need = events * 10 * 2.5;
+  // About 10 bytes per event with the generator's workload, plus the
+  // largest export's output (Chrome JSON, about 115 bytes per event; deleted
+  // after each run).
+  const need = events * (10 + 115);
   const free = freeBytes(dir);
   if (free !== undefined && free < need) {
     throw new Error(
