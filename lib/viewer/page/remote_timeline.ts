@@ -19,6 +19,14 @@ const ROW_H = 14;
 const LABEL_W = 120;
 const AXIS_H = 20;
 
+/** Density colours per track, RGB. */
+const SHADE: Record<RowInfo["track"], [number, number, number]> = {
+  tasks: [26, 115, 232],
+  regions: [95, 99, 104],
+  stalls: [217, 48, 37],
+  gc: [147, 52, 230],
+};
+
 /** A slice the user picked. */
 export interface RemoteSelection {
   kind: number;
@@ -73,6 +81,8 @@ export class RemoteTimeline {
   private pending = false;
   private frame = 0;
   private waiters: (() => void)[] = [];
+  /** The last tile's density image. */
+  private density?: { tile: TileData; image: HTMLCanvasElement };
 
   constructor(private host: HTMLElement, private o: RemoteTimelineOptions) {
     this.rows = orderRows(o.meta.rows);
@@ -191,24 +201,44 @@ export class RemoteTimeline {
     }
   }
 
-  private drawDensity(g: CanvasRenderingContext2D, t: TileData): void {
-    const pxNs = (t.t1 - t.t0) / t.px;
+  /**
+   * The tile's density as an image, a pixel per column and row, made once per
+   * tile: one `drawImage` then scales it to the window (a `fillRect` per pixel
+   * took seconds in a software-rendered canvas).
+   */
+  private densityImage(t: TileData): HTMLCanvasElement | undefined {
+    if (this.density?.tile === t) return this.density.image;
     let max = 0;
     for (const d of t.density.values()) for (const v of d) if (v > max) max = v;
-    if (max <= 0) return;
-    const shade = { tasks: "#1a73e8", regions: "#5f6368", stalls: "#d93025", gc: "#9334e6" };
+    if (max <= 0 || this.rows.length === 0) return undefined;
+    const image = document.createElement("canvas");
+    image.width = t.px;
+    image.height = this.rows.length;
+    const g = image.getContext("2d")!;
+    const img = g.createImageData(t.px, this.rows.length);
     for (const [row, d] of t.density) {
-      g.fillStyle = shade[this.o.meta.rows[row].track];
-      const y = this.yOfRow[row] + 2;
+      const [r, gr, b] = SHADE[this.o.meta.rows[row].track];
+      const line = (this.yOfRow[row] - AXIS_H) / ROW_H * t.px * 4;
       for (let x = 0; x < t.px; x++) {
         if (d[x] <= 0) continue;
-        const a = this.xOf(t.t0 + x * pxNs), b = this.xOf(t.t0 + (x + 1) * pxNs);
-        if (b < LABEL_W || a > this.canvas.clientWidth) continue;
-        g.globalAlpha = 0.12 + 0.6 * Math.sqrt(d[x] / max);
-        g.fillRect(a, y, Math.max(1, b - a), ROW_H - 4);
+        const o = line + x * 4;
+        img.data[o] = r;
+        img.data[o + 1] = gr;
+        img.data[o + 2] = b;
+        img.data[o + 3] = Math.round(255 * (0.12 + 0.6 * Math.sqrt(d[x] / max)));
       }
     }
-    g.globalAlpha = 1;
+    g.putImageData(img, 0, 0);
+    this.density = { tile: t, image };
+    return image;
+  }
+
+  private drawDensity(g: CanvasRenderingContext2D, t: TileData): void {
+    const image = this.densityImage(t);
+    if (!image) return;
+    g.imageSmoothingEnabled = false;
+    const a = this.xOf(t.t0), b = this.xOf(t.t1);
+    g.drawImage(image, 0, 0, image.width, image.height, a, AXIS_H, b - a, image.height * ROW_H);
   }
 
   private drawSlices(g: CanvasRenderingContext2D, t: TileData): void {
