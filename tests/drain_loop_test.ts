@@ -17,7 +17,7 @@ import {
 } from "../lib/record/ring_writer.ts";
 import { parseTrace } from "../read.ts";
 import { concat } from "./helpers.ts";
-import { attachTestRing, detachRing, testHeader } from "./recorder_parts.ts";
+import { attachTestRing, detachRing, publish, testHeader } from "./recorder_parts.ts";
 
 /** The worker's end of the channel: what it posted, in order. */
 class TestPort implements WorkerPort {
@@ -45,7 +45,11 @@ function newLoop() {
     port,
   );
   const ctrl = new Int32Array(ring, 0, 32);
-  const send = (m: ToWorker) => loop.handle(m);
+  // As session.ts's request(): the caller's records are published before each message.
+  const send = (m: ToWorker) => {
+    publish();
+    loop.handle(m);
+  };
   return { ring, ctrl, port, loop, send };
 }
 
@@ -60,6 +64,7 @@ describe("the drain loop", () => {
     record(Rec.TASK_BEGIN, 1, 0, order, 0, 0);
     record(Rec.REGION_BEGIN, 1, internType("grind"), 1, 0, 0);
     for (let k = 0; k < 5; k++) recordLog(1, internCategory("step"), `step ${k}`);
+    publish();
     const published = Atomics.load(ctrl, Ctrl.HEAD);
     assert.equal(Atomics.load(ctrl, Ctrl.TAIL), 0, "nothing is taken before a drain");
     assert.equal(loop.drainAll(), published);
@@ -102,6 +107,7 @@ describe("the drain loop", () => {
     for (let round = 0; round < 40; round++) {
       // 3 KB a round against a 64 KiB window: old chunks, the task's begin among them, go.
       for (let k = 0; k < 30; k++) recordLog(1, category, `${n++} `.padEnd(100, "x"));
+      publish();
       loop.drainAll();
     }
     send({ type: "snapshot" });

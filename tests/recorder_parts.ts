@@ -9,7 +9,7 @@
 import { type HeaderFields, TraceWriter } from "../lib/format/encoder.ts";
 import { TraceDecoder, type TraceEvent } from "../lib/format/decoder.ts";
 import { ringBytes, type RingSizes } from "../lib/record/ring_layout.ts";
-import { attachRing, detachRing, type JoinedThread } from "../lib/record/ring_writer.ts";
+import { attachRing, detachRing, type JoinedThread, publish } from "../lib/record/ring_writer.ts";
 import { RingDrainer } from "../lib/record/drain_worker/ring_drainer.ts";
 import { StringTable } from "../lib/record/drain_worker/string_table.ts";
 
@@ -77,11 +77,16 @@ export function attachTestRing(
   return { ring, drainer, table };
 }
 
-/** Drains everything waiting in `drainer` into `writers`. */
+/**
+ * Drains everything waiting in `drainer` into `writers`, after publishing
+ * what this thread wrote (a drain worker sees it at the end of the caller's
+ * synchronous run; a test drains within that run).
+ */
 export function drainAll(drainer: RingDrainer, writers: TraceWriter[]): number {
+  publish();
   let total = 0;
   for (let n; (n = drainer.drain(writers, 1 << 15, 1 << 20)) > 0;) total += n;
   return total;
 }
 
-export { detachRing };
+export { detachRing, publish };

@@ -15,7 +15,14 @@ import {
   recordEnd,
   recordLog,
 } from "../lib/record/ring_writer.ts";
-import { attachTestRing, detachRing, drainAll, finish, newWriter } from "./recorder_parts.ts";
+import {
+  attachTestRing,
+  detachRing,
+  drainAll,
+  finish,
+  newWriter,
+  publish,
+} from "./recorder_parts.ts";
 import type { LogEvent, TraceEvent } from "../lib/format/decoder.ts";
 
 const logs = (events: TraceEvent[]) =>
@@ -75,6 +82,7 @@ describe("the ring", () => {
     const ctrl = new Int32Array(ring, 0, 32);
     const w = newWriter();
     for (let k = 1; k <= 1024; k++) recordEnd(Rec.TASK_END, k);
+    publish();
     assert.equal(drainer.pending(), 1024, "the ring holds its capacity");
 
     let t0 = performance.now();

@@ -16,6 +16,8 @@ import {
   nextLane,
   nextRegionId,
   nextTaskId,
+  publish,
+  publishTaskBegins,
   record,
   recordEnd,
   recordLog,
@@ -126,6 +128,7 @@ export function newTask(
   }
   if (stacks) recordStack(newTask);
   record(Rec.TASK_BEGIN, id, parent.taskId, internType(type), 0, 0);
+  if (publishTaskBegins) publish();
   if (parent.taskId === 0) {
     // A root task joins the OpenTelemetry span active now, if any: the OTLP
     // export takes its trace id and parent span from this log.
@@ -197,11 +200,28 @@ export function startRegion(regionType: string): Region;
 export function startRegion(ctx: Context, regionType: string): Region;
 export function startRegion(a: Context | string, b?: string): Region {
   if (!enabled) return noopRegion;
+  // The two ordinary forms first, in a body small enough to inline; other
+  // arguments take startRegionOther (the checks cost 10% of a pair in Deno).
   let ctx: Context, type: string;
-  if (typeof a === "string") {
+  if (a instanceof Context && typeof b === "string") {
+    ctx = a;
+    type = b;
+  } else if (typeof a === "string") {
     ctx = storage.getStore() ?? background;
     type = a;
-  } else if (inContextSlot(a)) {
+  } else {
+    return startRegionOther(a, b);
+  }
+  const id = nextRegionId();
+  if (stacks) recordStack(startRegion);
+  record(Rec.REGION_BEGIN, ctx.taskId, internType(type), id, ctx.regionId, ctx.lane);
+  return new Region(id, generation);
+}
+
+/** {@linkcode startRegion} with arguments of other types (see the top of this file). */
+function startRegionOther(a: unknown, b: unknown): Region {
+  let ctx: Context, type: string;
+  if (inContextSlot(a)) {
     ctx = contextOr(a);
     type = typeof b === "string" ? b : toText(b);
   } else {
@@ -219,7 +239,9 @@ export function startRegion(a: Context | string, b?: string): Region {
  * `fn` returns. If `fn` returns a promise, the region ends when it settles
  * (also on rejection, which passes through unchanged). Inside `fn` the
  * region's context is the current one, on its own async lane, so concurrent
- * `withRegion` calls nest correctly.
+ * `withRegion` calls nest correctly. That lane is an `AsyncLocalStorage.run`
+ * (about 360 ns in Deno, 20–40 ns in Bun); for synchronous code,
+ * `using _r = startRegion(ctx, type)` records the region for less.
  *
  * @example
  * ```ts
@@ -304,6 +326,18 @@ export function log(ctx: Context, category: string, message: string): void;
 export function log(a: Context | string, b: string, c?: string): void {
   if (!enabled) return;
   if (stacks) recordStack(log);
+  // The two ordinary forms first; other arguments take logOther.
+  if (a instanceof Context && typeof b === "string" && typeof c === "string") {
+    recordLog(a.taskId, internCategory(b), c);
+  } else if (typeof a === "string" && typeof b === "string") {
+    recordLog(currentContext().taskId, internCategory(a), b);
+  } else {
+    logOther(a, b, c);
+  }
+}
+
+/** {@linkcode log} with arguments of other types (see the top of this file). */
+function logOther(a: unknown, b: unknown, c: unknown): void {
   if (typeof a === "string") {
     recordLog(currentContext().taskId, internCategory(a), typeof b === "string" ? b : toText(b));
   } else if (inContextSlot(a)) {

@@ -2,7 +2,7 @@
 
 /** SHA-256 of the sources this bundle was built from (tests/drain_worker_test.ts checks it). */
 export const DRAIN_WORKER_SOURCE_HASH =
-  "f7616e126e275d025a21ec2e4caf9cb351645643a807e28b9ce5fc06385bceb5";
+  "4c98fc44b2f3fa438d530609bed2a7a4f2111f4def31f615cb3da6dfc08113b7";
 
 /** Each source file and the start of its SHA-256, to name what changed in a stale bundle. */
 export const DRAIN_WORKER_SOURCE_FILES: Record<string, string> = {
@@ -27,7 +27,7 @@ export const DRAIN_WORKER_SOURCE_FILES: Record<string, string> = {
   "lib/record/drain_worker/string_table.ts": "559c48da2b04efe9",
   "lib/record/drain_worker/trace_output.ts": "7a7b7adc9827d3a2",
   "lib/record/drain_worker/trace_tap.ts": "f1b7d1c19eb0f514",
-  "lib/record/ring_layout.ts": "0f798aa4c4a879a3",
+  "lib/record/ring_layout.ts": "5db558747fd1a47f",
 };
 
 /** The drain worker's module (ESM, `node:` imports external), bundled and minified. */

@@ -23,7 +23,10 @@ import { Ev } from "../format/constants.ts";
 
 /** Indices of the Int32 control words at the start of the ring. */
 export const Ctrl = {
-  /** Records published by the producer (one atomic store per record). */
+  /**
+   * Records published by the producer: one atomic store for a batch of them
+   * (ring_writer.ts), so the worker never reads a record still being written.
+   */
   HEAD: 0,
   /** Records consumed by the worker; the producer waits on it when full. */
   TAIL: 16,

@@ -1,8 +1,19 @@
 /**
  * The producer side of this thread's ring: everything the recording API does
- * on the caller's thread. One clock read, a few stores into shared memory and
- * one atomic store per event; the slow path (ring full) runs once per quarter
- * of the ring.
+ * on the caller's thread. One clock read and a few plain stores into shared
+ * memory per event; the slow path runs once per {@linkcode PUBLISH_EVERY}
+ * records and at the first record of a synchronous run.
+ *
+ * Hand-over in batches: a record is written at `head` but the worker sees it
+ * only once `Ctrl.HEAD` is published, with one `Atomics.store` for many
+ * records (a sequentially consistent store costs 20–25 ns, as much as the
+ * rest of a record). The slow path publishes, and queues a microtask that
+ * publishes whatever the current synchronous run adds after it; so every
+ * record is handed over when its run of code ends, or after at most
+ * PUBLISH_EVERY records. {@linkcode publish} hands over at once, for the
+ * session's points where the worker must see everything (a request to it,
+ * a stop, an exit, a wait for room, dormancy). A joined worker thread, which
+ * its parent may terminate at any instruction, publishes every record.
  *
  * Full ring policy: the caller wakes the worker and waits for it, up to
  * `maxWait` ms. A worker that cannot catch up in that time is treated as
@@ -36,6 +47,26 @@ let textCapacity = 0;
 let textMask = 0;
 let head = 0;
 let limit = 0;
+/** The `head` last stored in `Ctrl.HEAD`: records below it are the worker's to read. */
+let published = 0;
+/** Whether a microtask that publishes is queued. */
+let publishQueued = false;
+/**
+ * Whether every record is published as it is written: on a joined thread,
+ * which its parent may `terminate()` at any instruction, before a microtask
+ * runs (the main thread's ends all run {@linkcode publish}).
+ */
+let publishEach = false;
+/**
+ * Whether a task's begin is published as it is written: once a worker thread
+ * joined (see {@linkcode tasksCrossThreads}).
+ */
+export let publishTaskBegins = false;
+/**
+ * Records written between two publications at most: the hot path stores no
+ * atomic; the slow path at `limit` publishes them all with one.
+ */
+export const PUBLISH_EVERY = 256;
 let textHead = 0;
 let maxWait = 0;
 let maxMessage = 0;
@@ -127,6 +158,9 @@ export function attachRing(
   textMask = textCapacity - 1;
   head = 0;
   limit = 0;
+  published = 0;
+  publishEach = joined !== undefined;
+  publishTaskBegins = false;
   textHead = 0;
   maxWait = o.maxWait;
   maxMessage = o.maxMessage;
@@ -149,6 +183,7 @@ export function attachRing(
 /** Stops recording; Regions and Tasks of this trace become inert. */
 export function detachRing(): void {
   if (!enabled) return;
+  publish();
   enabled = false;
   generation++;
   if (dormant) {
@@ -201,6 +236,7 @@ export function recordCount(): number {
  */
 export function sleepUntilNextRecord(wake: () => void): void {
   if (!enabled) return;
+  publish();
   dormant = true;
   onWake = wake;
   limit = head;
@@ -231,8 +267,9 @@ function wakeFromDormancy(): void {
   wake?.();
 }
 
-/** Wakes the worker for an early drain. */
+/** Publishes this thread's records and wakes the worker for an early drain. */
 export function wakeWorker(): void {
+  publish();
   Atomics.add(ctrl, Ctrl.WAKE, 1);
   Atomics.notify(ctrl, Ctrl.WAKE);
 }
@@ -279,7 +316,7 @@ export function record(
   u32[i + 6] = d;
   u32[i + 7] = e;
   head = (head + 1) | 0;
-  Atomics.store(ctrl, Ctrl.HEAD, head);
+  if (publishEach) publish();
   return true;
 }
 
@@ -291,7 +328,7 @@ export function recordEnd(kind: number, a: number): void {
   u32[i + 2] = kind;
   u32[i + 3] = a;
   head = (head + 1) | 0;
-  Atomics.store(ctrl, Ctrl.HEAD, head);
+  if (publishEach) publish();
 }
 
 /**
@@ -308,7 +345,7 @@ export function recordValue(kind: number, time: number, a: number, b: number, va
   u32[i + 5] = 0;
   f64[(i >> 1) + 3] = value;
   head = (head + 1) | 0;
-  Atomics.store(ctrl, Ctrl.HEAD, head);
+  if (publishEach) publish();
 }
 
 /**
@@ -440,8 +477,55 @@ function writeText(s: string, n: number): number {
   return pos;
 }
 
-/** Slow path, once per quarter ring: refreshes `limit`, waits when full. */
+/**
+ * Hands every record written so far to the worker: one atomic store of the
+ * head, if it moved. Call it where the worker must see everything now (it
+ * runs by itself at the end of every synchronous run that recorded).
+ *
+ * @example
+ * ```ts
+ * import { publish } from "./ring_writer.ts";
+ * publish(); // before asking the worker for a snapshot
+ * ```
+ */
+export function publish(): void {
+  if (head === published) return;
+  published = head;
+  Atomics.store(ctrl, Ctrl.HEAD, head);
+}
+
+/**
+ * From now on until the ring is attached again, publishes every task's begin
+ * at once, and publishes now: a task's context may cross to a joined thread
+ * (which publishes every record), and a streaming reader of the trace must
+ * meet the task before that thread's regions in it.
+ *
+ * @example
+ * ```ts
+ * import { tasksCrossThreads } from "./ring_writer.ts";
+ * tasksCrossThreads(); // a worker thread is about to join
+ * ```
+ */
+export function tasksCrossThreads(): void {
+  publishTaskBegins = true;
+  publish();
+}
+
+/** The microtask queued by the slow path: the end of a synchronous run publishes it. */
+function publishQueuedRecords(): void {
+  publishQueued = false;
+  publish();
+  // The next record takes the slow path, which queues the next publication.
+  limit = head;
+}
+
+/**
+ * Slow path, every PUBLISH_EVERY records and at the first record after a
+ * publication: publishes, queues the publication of what follows, refreshes
+ * `limit`, waits when full.
+ */
 function reserve(): boolean {
+  publish();
   if (!enabled) return false;
   if (Atomics.load(ctrl, Ctrl.CLOSED) !== 0) {
     // The session ended under a joined thread: nobody drains this ring now.
@@ -456,11 +540,16 @@ function reserve(): boolean {
     if (!waitForWorker(roomy)) return false;
     used = (head - Atomics.load(ctrl, Ctrl.TAIL)) | 0;
   }
-  limit = (head + Math.min(capacity - used, capacity >> 2)) | 0;
+  limit = (head + Math.min(capacity - used, capacity >> 2, PUBLISH_EVERY)) | 0;
+  if (!publishQueued) {
+    publishQueued = true;
+    queueMicrotask(publishQueuedRecords);
+  }
   return true;
 }
 
 function waitForWorker(ready: () => boolean): boolean {
+  publish();
   if (!stalled) {
     wakeWorker();
     const deadline = performance.now() + maxWait;

@@ -25,8 +25,10 @@ import {
   enabled,
   intern,
   namesOverLimit,
+  publish,
   recordNamesOverLimit,
   resumeRing,
+  tasksCrossThreads,
   wakeWorker,
 } from "./ring_writer.ts";
 import {
@@ -665,6 +667,8 @@ function request(s: Session, msg: ToWorker, types: string[]): Promise<Reply> {
     if (msg.type === "startTrace" || msg.type === "startFlight") {
       Atomics.add(s.ctrl, Ctrl.OPENING, 1);
     }
+    // The worker answers from the records it can see: all of them.
+    publish();
     s.worker.postMessage(msg);
     wakeWorker();
   });
@@ -720,6 +724,8 @@ export function threadHandle(name?: string, worker?: WatchableWorker): ThreadHan
   const thread = s.nextThread++;
   const ring = new SharedArrayBuffer(ringBytes(o));
   const label = name === undefined || name === null ? `worker ${thread - 1}` : toText(name);
+  // The joining thread's regions must not reach the trace before their task's begin.
+  tasksCrossThreads();
   s.joined.push(new Int32Array(ring, 0, CTRL_BYTES >> 2));
   s.worker.postMessage(
     {
@@ -841,6 +847,7 @@ function flushAtExit(kind: number): void {
   const s = session;
   if (!s?.trace || s.trace.output || s.dead) return;
   if (Atomics.compareExchange(s.ctrl, Ctrl.FLUSH, Flush.IDLE, kind) !== Flush.IDLE) return;
+  publish();
   Atomics.add(s.ctrl, Ctrl.WAKE, 1);
   Atomics.notify(s.ctrl, Ctrl.WAKE);
   Atomics.wait(s.ctrl, Ctrl.FLUSH, kind, 5000);
