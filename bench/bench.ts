@@ -24,6 +24,8 @@
 import * as trace from "../mod.ts";
 import { TraceDecoder } from "../lib/format/decoder.ts";
 import { makeDocument, runWorkload } from "./workload.ts";
+import { closeStandIns, standInPerBlock, standInPerRecord } from "./handover_standin.ts";
+import { storage } from "../lib/record/context.ts";
 import {
   closeSync,
   mkdtempSync,
@@ -254,6 +256,16 @@ function caseWithRegion(n: number): number {
   return t1 - t0;
 }
 
+/** `AsyncLocalStorage.run` alone: what `withRegion`'s async lane costs beside its records. */
+function caseStorageRun(n: number): number {
+  let acc = 0;
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) acc += storage.run(ctx, noop);
+  const t1 = performance.now();
+  sink += acc;
+  return t1 - t0;
+}
+
 interface MicroCase {
   key: string;
   label: string;
@@ -306,6 +318,24 @@ const MICRO: MicroCase[] = [
     traced: true,
   },
   { key: "logf", label: "`logf(ctx, cat, fmt, s, d)`", fn: caseLogf, traced: true },
+  {
+    key: "storageRun",
+    label: "`AsyncLocalStorage.run(ctx, fn)` alone (`withRegion`'s lane)",
+    fn: caseStorageRun,
+    traced: true,
+  },
+  {
+    key: "standInPerRecord",
+    label: "stand-in: 2 records, head published per record (old hand-over)",
+    fn: standInPerRecord,
+    traced: true,
+  },
+  {
+    key: "standInPerBlock",
+    label: "stand-in: 2 records, head published per 256 (new hand-over)",
+    fn: standInPerBlock,
+    traced: true,
+  },
 ];
 
 /** Iterations that take about `ms` ms, found by doubling, at most `cap`. */
@@ -384,6 +414,7 @@ async function runMicro(flags: Flags, dir: string): Promise<MicroResult> {
     );
   } finally {
     await trace.stop();
+    closeStandIns();
   }
   // A dropped event costs less than a recorded one: the figures hold only if none was lost.
   const read = readTraceFile(file);
