@@ -11,6 +11,7 @@ import {
   enabled,
   internCategory,
   internType,
+  PUBLISH_EVERY,
   record,
   recordEnd,
   recordLog,
@@ -56,6 +57,22 @@ describe("the ring", () => {
       Array.from({ length: 7000 }, (_, k) => `${k % 2 ? "-" : "+"}${(k >> 1) + 1}`),
     );
     assert.ok(events.every((e) => e.kind !== "lost"));
+  });
+
+  test("the hand-over: records reach the worker at the end of the synchronous run, or every PUBLISH_EVERY records within it", async () => {
+    const { drainer } = attachTestRing({ capacity: 4096, textCapacity: 1024 });
+    recordEnd(Rec.TASK_END, 1);
+    recordEnd(Rec.TASK_END, 2);
+    assert.equal(drainer.pending(), 0, "published before the run ended");
+    await Promise.resolve();
+    assert.equal(drainer.pending(), 2, "not published when the run ended");
+    for (let k = 0; k < PUBLISH_EVERY + 10; k++) recordEnd(Rec.TASK_END, 3 + k);
+    assert.equal(drainer.pending(), 2 + PUBLISH_EVERY, "a long run publishes in blocks");
+    await Promise.resolve();
+    assert.equal(drainer.pending(), 2 + PUBLISH_EVERY + 10);
+    recordEnd(Rec.TASK_END, 1000);
+    detachRing();
+    assert.equal(drainer.pending(), 2 + PUBLISH_EVERY + 11, "detaching publishes");
   });
 
   test("log text wraps around the text ring, also when a message straddles its end", () => {
