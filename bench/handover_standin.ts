@@ -3,8 +3,8 @@
  * to compare the two ways of handing records to the drain worker in one
  * process: "per record" publishes the ring's head with an `Atomics.store`
  * after every record (runtrace before issue 11), "per block" publishes it
- * once per 256 records or at the end of the synchronous run (ring_writer.ts
- * now). Each writes into a ring of its own, as large as the default one, that
+ * once per 256 records (ring_writer.ts now, whose timer also publishes what
+ * a block holds so far). Each writes into a ring of its own, as large as the default one, that
  * a consumer thread drains as the drain worker does: every 50 ms, or when
  * woken at half full, reading every word of every record.
  *
@@ -47,7 +47,6 @@ class StandInRing {
   head = 0;
   limit = 0;
   published = 0;
-  queued = false;
   worker: Worker;
   /** Whether every record is published (the old hand-over). */
   each: boolean;
@@ -74,14 +73,6 @@ class StandInRing {
     if (used >= CAPACITY) return false;
     const step = this.each ? CAPACITY >> 2 : BLOCK;
     this.limit = (this.head + Math.min(CAPACITY - used, CAPACITY >> 2, step)) | 0;
-    if (!this.each && !this.queued) {
-      this.queued = true;
-      queueMicrotask(() => {
-        this.queued = false;
-        this.publish();
-        this.limit = this.head;
-      });
-    }
     return true;
   }
 

@@ -2,14 +2,15 @@
  * Dormancy for a session without the runtime sampler: a slow check that,
  * when nothing was recorded since the last one, marks the ring dormant and
  * stops, so that neither this thread nor the drain worker wakes while the
- * program is idle. The next record restarts it. (With the runtime sampler on,
- * its heartbeat does the same: runtime_sampler.ts.)
+ * program is idle. The next record restarts it. Each check also publishes
+ * what the thread recorded since the last (ring_writer.ts's hand-over). (With
+ * the runtime sampler on, its heartbeat does both: runtime_sampler.ts.)
  *
  * @module
  */
 
 import { clearTimeout, setTimeout } from "node:timers";
-import { enabled, recordCount, sleepUntilNextRecord } from "./ring_writer.ts";
+import { enabled, publish, recordCount, sleepUntilNextRecord } from "./ring_writer.ts";
 
 /** Time, ms, with nothing recorded after which the ring goes dormant. */
 const QUIET_MS = 100;
@@ -43,6 +44,8 @@ export function startIdleWatch(): void {
       return;
     }
     seen = now;
+    // The hand-over of what was recorded since the last check.
+    publish();
     arm();
   };
   const arm = () => {

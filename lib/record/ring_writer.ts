@@ -2,24 +2,20 @@
  * The producer side of this thread's ring: everything the recording API does
  * on the caller's thread. One clock read and a few plain stores into shared
  * memory per event; the slow path runs once per {@linkcode PUBLISH_EVERY}
- * records and at the first record of a synchronous run.
+ * records.
  *
  * Hand-over in batches: a record is written at `head` but the worker sees it
  * only once `Ctrl.HEAD` is published, with one `Atomics.store` for many
- * records (a sequentially consistent store costs 20–25 ns, as much as the
- * rest of a record). The slow path publishes, and queues a microtask that
- * publishes whatever the current synchronous run adds after it; so every
- * record is handed over when its run of code ends, or after at most
- * PUBLISH_EVERY records. {@linkcode publish} hands over at once, for the
- * session's points where the worker must see everything (a request to it,
- * a stop, an exit, a wait for room, dormancy). A joined worker thread, which
- * its parent may terminate at any instruction, publishes every record.
- *
- * Full ring policy: the caller wakes the worker and waits for it, up to
- * `maxWait` ms. A worker that cannot catch up in that time is treated as
- * stalled: events are then dropped without waiting, counted in the ring's
- * LOST word, and the worker writes that count into the trace, until the ring
- * has room again.
+ * records (a sequentially consistent store costs 13–25 ns, as much as the
+ * rest of a record). The slow path publishes every {@linkcode PUBLISH_EVERY}
+ * records, and the timer the thread already runs while it records (the
+ * runtime sampler's heartbeat, or idle_watch.ts's check) publishes at each
+ * tick; a microtask per synchronous run would cost more than it saves in
+ * async code (100–500 ns per `queueMicrotask` in Bun). {@linkcode publish}
+ * hands over at once, for the session's points where the worker must see
+ * everything (a request to it, a stop, an exit, a wait for room, dormancy).
+ * A joined worker thread, which its parent may terminate at any instruction,
+ * publishes every record.
  *
  * @module
  */
@@ -49,11 +45,9 @@ let head = 0;
 let limit = 0;
 /** The `head` last stored in `Ctrl.HEAD`: records below it are the worker's to read. */
 let published = 0;
-/** Whether a microtask that publishes is queued. */
-let publishQueued = false;
 /**
  * Whether every record is published as it is written: on a joined thread,
- * which its parent may `terminate()` at any instruction, before a microtask
+ * which its parent may `terminate()` at any instruction, before its timer
  * runs (the main thread's ends all run {@linkcode publish}).
  */
 let publishEach = false;
@@ -479,8 +473,8 @@ function writeText(s: string, n: number): number {
 
 /**
  * Hands every record written so far to the worker: one atomic store of the
- * head, if it moved. Call it where the worker must see everything now (it
- * runs by itself at the end of every synchronous run that recorded).
+ * head, if it moved. Call it where the worker must see everything now, and
+ * from the thread's timer while it records.
  *
  * @example
  * ```ts
@@ -511,19 +505,7 @@ export function tasksCrossThreads(): void {
   publish();
 }
 
-/** The microtask queued by the slow path: the end of a synchronous run publishes it. */
-function publishQueuedRecords(): void {
-  publishQueued = false;
-  publish();
-  // The next record takes the slow path, which queues the next publication.
-  limit = head;
-}
-
-/**
- * Slow path, every PUBLISH_EVERY records and at the first record after a
- * publication: publishes, queues the publication of what follows, refreshes
- * `limit`, waits when full.
- */
+/** Slow path, every PUBLISH_EVERY records: publishes, refreshes `limit`, waits when full. */
 function reserve(): boolean {
   publish();
   if (!enabled) return false;
@@ -541,10 +523,6 @@ function reserve(): boolean {
     used = (head - Atomics.load(ctrl, Ctrl.TAIL)) | 0;
   }
   limit = (head + Math.min(capacity - used, capacity >> 2, PUBLISH_EVERY)) | 0;
-  if (!publishQueued) {
-    publishQueued = true;
-    queueMicrotask(publishQueuedRecords);
-  }
   return true;
 }
 

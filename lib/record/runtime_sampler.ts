@@ -26,6 +26,7 @@ import {
   enabled,
   endDormancy,
   intern,
+  publish,
   record,
   recordCount,
   recordValue,
@@ -188,6 +189,8 @@ export function startRuntimeSampler(o: RuntimeEventOptions, heap: boolean): void
       lastHeap = now;
     }
     ownCount = recordCount();
+    // The hand-over of what this tick and the program recorded since the last.
+    publish();
     if (now - spellStart >= QUIET_MS && !spellWasBusy(now)) sleep();
   };
   /** Ends the current spell at `now`: whether it saw work or used CPU. */
