@@ -13,7 +13,7 @@
 
 const CAPACITY = 1 << 18;
 const CTRL_WORDS = 32;
-const HEAD = 0, TAIL = 16, WAKE = 3;
+const HEAD = 0, TAIL = 16, WAKE = 3, STOP = 4;
 const BLOCK = 256;
 
 const CONSUMER = `
@@ -23,7 +23,8 @@ onmessage = (e) => {
   const u32 = new Uint32Array(sab, ${CTRL_WORDS * 4}, capacity * 8);
   const mask = capacity - 1;
   let acc = 0;
-  for (;;) {
+  // Deno's terminate() does not end a thread that loops on Atomics.wait: it is told to stop.
+  while (Atomics.load(ctrl, ${STOP}) === 0) {
     const seen = Atomics.load(ctrl, ${WAKE});
     const head = Atomics.load(ctrl, ${HEAD});
     let tail = Atomics.load(ctrl, ${TAIL});
@@ -36,6 +37,7 @@ onmessage = (e) => {
     if (acc === -1) postMessage(acc);
     Atomics.wait(ctrl, ${WAKE}, seen, 50);
   }
+  close();
 };`;
 
 /** One stand-in ring and the producer's state, as ring_writer.ts keeps it. */
@@ -144,7 +146,11 @@ export function standInPerBlock(n: number): number {
 
 /** Ends the stand-ins' consumer threads, if they started. */
 export function closeStandIns(): void {
-  rings?.perRecord.worker.terminate();
-  rings?.perBlock.worker.terminate();
+  for (const ring of rings ? [rings.perRecord, rings.perBlock] : []) {
+    Atomics.store(ring.ctrl, STOP, 1);
+    Atomics.add(ring.ctrl, WAKE, 1);
+    Atomics.notify(ring.ctrl, WAKE);
+    ring.worker.terminate();
+  }
   rings = undefined;
 }
