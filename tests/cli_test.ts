@@ -395,6 +395,15 @@ describe("the delay analysis on the slow-requests fixture: why, stalls, diff", (
     for (
       const [a, b] of [
         [["why", SLOW, "689"], ["why", "-", "689"]],
+        [["why", SLOW, "--slowest"], ["why", "-", "--slowest"]],
+        [["why", SLOW, "--p99", "--type", "http.request", "--json"], [
+          "why",
+          "-",
+          "--p99",
+          "--type",
+          "http.request",
+          "--json",
+        ]],
         [["stalls", SLOW, "--json"], ["stalls", "-", "--json"]],
         [["diff", SLOW, AFTER, "--json"], ["diff", "-", AFTER, "--json"]],
       ]
@@ -411,7 +420,7 @@ describe("the delay analysis on the slow-requests fixture: why, stalls, diff", (
       const args of [
         ["why", SLOW],
         ["why", SLOW, "--p99"],
-        ["why", "-", "--slowest"],
+        ["why", "-", "--slowest", "--p99"],
         ["why", SLOW, "abc"],
         ["diff", SLOW],
         ["diff", SLOW, AFTER, "--fail-above", "ten"],

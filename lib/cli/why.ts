@@ -22,7 +22,7 @@ import { IntMap } from "../read/int_map.ts";
 import { formatTimestamp } from "../read/duration.ts";
 import { breakdownRows, culprit, pct, threadName } from "./delay_text.ts";
 import { parseArgs } from "./flags.ts";
-import { CliError, type CliIO } from "./io.ts";
+import { CliError, type CliIO, stdinRereadable, withRereadableStdin } from "./io.ts";
 import { finishCommand, streamTrace } from "./read.ts";
 import { dur, table } from "./table.ts";
 import { oneLine } from "./tasks.ts";
@@ -77,8 +77,9 @@ export async function whyCommand(args: string[], io: CliIO): Promise<number> {
   if (flags.p99 && type === undefined) {
     throw new CliError("--p99 needs --type T: the 99th percentile of which tasks?", 2);
   }
-  if (pick !== undefined && path === "-") {
-    throw new CliError(`--${pick} reads the trace more than once: give a file, not -`, 2);
+  if (pick !== undefined && path === "-" && !stdinRereadable(io)) {
+    // --slowest and --p99 read the trace more than once: from a temporary copy of stdin.
+    return await withRereadableStdin(io, (again) => whyCommand(args, again));
   }
   let id: number;
   if (idText !== undefined) {
