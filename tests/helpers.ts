@@ -5,7 +5,7 @@
  * @module
  */
 
-import { execFile, spawnSync } from "node:child_process";
+import { type ChildProcess, execFile, spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -186,4 +186,53 @@ export async function tracedInMemory(
     await trace.stop();
   }
   return parseTrace(concat(chunks));
+}
+
+/** A `runtrace view --serve` child process and the URL it printed. */
+export interface ServeChild {
+  child: ChildProcess;
+  url: string;
+  /** What it wrote so far, on standard output and standard error. */
+  out: () => string;
+  err: () => string;
+  /** Resolves when it has exited. */
+  exited: Promise<number | null>;
+}
+
+/**
+ * Starts `lib/viewer/command.ts` with `args` (e.g. `[file, "--serve", "--port", "0"]`)
+ * in this test's runtime and waits for the URL it prints.
+ */
+export async function spawnServe(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<ServeChild> {
+  const cmd = join(repoRoot, "lib/viewer/command.ts");
+  const child = spawn(process.execPath, [
+    ...(runtime === "deno" ? ["run", "-A"] : []),
+    cmd,
+    ...args,
+  ], {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, NO_COLOR: "1", ...env },
+  });
+  const exited = new Promise<number | null>((r) => child.on("close", (code) => r(code)));
+  let out = "";
+  let err = "";
+  child.stderr!.on("data", (d) => err += String(d));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`no URL printed: ${out} ${err}`));
+    }, 30_000);
+    child.stdout!.on("data", (d) => {
+      out += String(d);
+      const m = out.match(/http:\/\/127\.0\.0\.1:\d+\//);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[0]);
+      }
+    });
+  });
+  return { child, url, out: () => out, err: () => err, exited };
 }

@@ -11,8 +11,17 @@ import { join } from "node:path";
 import * as trace from "../mod.ts";
 import { parseTrace } from "../read.ts";
 import { TraceDecoder } from "../lib/format/decoder.ts";
-import { PartJoiner } from "../lib/read/part_joiner.ts";
-import { concat, modUrl, repoRoot, runFile, runScript, sleep, tempDir } from "./helpers.ts";
+import { joinParts, PartJoiner } from "../lib/read/part_joiner.ts";
+import {
+  concat,
+  modUrl,
+  repoRoot,
+  runFile,
+  runScript,
+  sleep,
+  spawnServe,
+  tempDir,
+} from "./helpers.ts";
 import { runCli } from "./cli_run.ts";
 import { Receiver } from "./otlp_receiver.ts";
 
@@ -215,6 +224,38 @@ describe("a trace split into parts", () => {
       assert.equal(r.status, 0, r.stderr);
       assert.match(r.stdout, new RegExp(`wrote .*page\\.html \\(\\d+ KiB, ${events} events\\)`));
     }
+  });
+
+  test("view --serve joins the parts once into the cache directory and serves them as one trace", async () => {
+    const dir = tempDir();
+    const path = join(dir, "t.out");
+    await trace.start(path, { split: { maxBytes: 8 << 10 }, runtime: false });
+    await workload(600, 100);
+    const { parts } = await trace.stop();
+    assert.ok(parts!.length >= 3);
+    const cache = tempDir();
+    const serveOnce = async () => {
+      const served = await spawnServe([path, "--serve", "--port", "0"], { XDG_CACHE_HOME: cache });
+      try {
+        const meta = await (await fetch(served.url + "api/meta")).json();
+        return { meta, err: served.err() };
+      } finally {
+        served.child.kill("SIGINT");
+        await served.exited;
+      }
+    };
+    const first = await serveOnce();
+    assert.match(first.err, /is a trace in \d+ parts: joined them into .*\.joined\.trace/);
+    assert.equal(first.meta.name, "t.out");
+    const whole = concat(parts!.map((p) => readFileSync(p)));
+    type Row = { type: string; count: number; complete: number };
+    assert.deepEqual(
+      first.meta.summary.taskTypes.map((t: Row) => [t.type, t.count, t.complete])
+        .sort((a: string[], b: string[]) => a[0].localeCompare(b[0])),
+      taskCounts(joinParts(whole)),
+    );
+    const again = await serveOnce();
+    assert.match(again.err, /using their joined copy/);
   });
 
   test("merge joins the parts into one file, or merges a split trace with others, streaming", async () => {

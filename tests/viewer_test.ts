@@ -21,7 +21,7 @@ import { IdIndex } from "../lib/viewer/page/id_index.ts";
 import { sampleStart } from "../lib/viewer/page/timeline_paint.ts";
 import { firstEndingAfter, firstStartingAt, layoutTrace } from "../lib/viewer/page/model.ts";
 import { type Browser, findChromium, launchChromium, type Page, pngStats } from "./cdp.ts";
-import { findExecutable, repoRoot, runFile, runtime, tempDir } from "./helpers.ts";
+import { findExecutable, repoRoot, runFile, runtime, spawnServe, tempDir } from "./helpers.ts";
 import { isTracedTestRun } from "../lib/testing/test_tracing.ts";
 
 /** Under a traced test run (RUNTRACE) the run owns the trace; these tests start their own. */
@@ -301,26 +301,8 @@ describe("runtrace view without a browser", { skip }, () => {
   test("view --serve prints the URL, serves the page, and stops on SIGINT", async () => {
     const file = join(dir, "serve.trace");
     writeFileSync(file, await cappuccinoTrace());
-    const cmd = join(repoRoot, "lib/viewer/command.ts");
-    const args = runtime === "deno" ? ["run", "-A", cmd] : [cmd];
-    const child = spawn(process.execPath, [...args, file, "--serve", "--port", "0"], {
-      stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, NO_COLOR: "1" },
-    });
-    const exited = new Promise<number | null>((r) => child.on("close", (code) => r(code)));
+    const { child, url, out, exited } = await spawnServe([file, "--serve", "--port", "0"]);
     try {
-      let out = "";
-      const url = await new Promise<string>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no URL printed: ${out}`)), 20_000);
-        child.stdout!.on("data", (d) => {
-          out += String(d);
-          const m = out.match(/http:\/\/127\.0\.0\.1:\d+\//);
-          if (m) {
-            clearTimeout(timer);
-            resolve(m[0]);
-          }
-        });
-      });
       const res = await fetch(url);
       assert.equal(res.status, 200);
       // The served page holds no trace: it asks the server, which reads the trace's index.
@@ -334,7 +316,7 @@ describe("runtrace view without a browser", { skip }, () => {
       const code = await exited;
       // Deno's child_process reports the signal sent rather than the exit code, so
       // the command's own last line is what shows the signal was handled.
-      assert.match(out, /runtrace view: stopped\n$/);
+      assert.match(out(), /runtrace view: stopped\n$/);
       if (runtime === "bun") assert.equal(code, 0);
     } finally {
       if (child.exitCode === null) child.kill("SIGKILL");

@@ -17,6 +17,7 @@ import { TraceDecoder, TraceFormatError } from "../format/decoder.ts";
 import { renderViewerHtml } from "./html.ts";
 import { listenLocal, send, type Served } from "./serve/local_server.ts";
 import { openIndex } from "./serve/index_path.ts";
+import { joinedTrace } from "./serve/joined_trace.ts";
 import { serveTrace } from "./serve/trace_server.ts";
 
 const USAGE = "usage: runtrace view FILE [-o OUT.html] [--serve] [--port N]";
@@ -304,15 +305,24 @@ async function serveIndexed(opts: ViewArgs): Promise<number> {
     );
     return 2;
   }
-  const name = opts.file;
+  let name = opts.file;
   const parts = await resolveParts(name).catch(() => undefined);
   if (parts !== undefined && (parts.length > 1 || parts[0] !== name)) {
-    // The index addresses one file's bytes; a split trace is joined into one first.
-    process.stderr.write(
-      `runtrace view: ${name} is a trace in ${parts.length} parts, and --serve indexes one ` +
-        `file: join them first (runtrace merge -o whole.trace ${name}), or use -o\n`,
-    );
-    return 2;
+    // The index addresses one file's bytes: a split trace is joined into one first.
+    try {
+      const joined = await joinedTrace(name, parts);
+      process.stderr.write(
+        `runtrace view: ${name} is a trace in ${parts.length} parts: ${
+          joined.written ? "joined them into" : "using their joined copy"
+        } ${joined.path}\n`,
+      );
+      name = joined.path;
+    } catch (e) {
+      process.stderr.write(
+        `runtrace view: cannot join the ${parts.length} parts of ${name}: ${readError(e)}\n`,
+      );
+      return 1;
+    }
   }
   let opened;
   try {
@@ -349,10 +359,10 @@ async function serveIndexed(opts: ViewArgs): Promise<number> {
       } s into ${path}\n`
       : `runtrace view: using the index ${path}\n`,
   );
-  const html = renderViewerHtml(new Uint8Array(0), { name: basename(name), serve: true });
+  const html = renderViewerHtml(new Uint8Array(0), { name: basename(opts.file), serve: true });
   try {
     return await serveUntilStopped(
-      (signal) => serveTrace({ html, index, name: basename(name), port: opts.port, signal }),
+      (signal) => serveTrace({ html, index, name: basename(opts.file), port: opts.port, signal }),
       opts.port,
       name,
       status,
