@@ -203,6 +203,15 @@ export async function openTrace(path: string, io: CliIO): Promise<TraceInput> {
  */
 export async function readParts(path: string, io: CliIO): Promise<Uint8Array | undefined> {
   if (path === "-" || await resolveParts(path) === undefined) return undefined;
+  return await readWhole(path, io);
+}
+
+/**
+ * The whole trace named by `path` as one buffer, read through
+ * {@linkcode openTrace}: a file, a split trace's parts joined, or standard
+ * input for `-` (parts concatenated there are joined too).
+ */
+export async function readWhole(path: string, io: CliIO): Promise<Uint8Array> {
   const chunks: Uint8Array[] = [];
   for await (const c of (await openTrace(path, io)).chunks) chunks.push(c.slice());
   const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));

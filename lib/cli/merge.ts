@@ -65,10 +65,12 @@ export async function mergeCommand(args: string[], io: CliIO): Promise<number> {
   const file = await fileOutput(out);
   let truncated: string[];
   try {
-    truncated = parts ? await joinParts(parts.join(SEP), file, io) : (await mergeTraceStreams(
-      sources.map((x) => ({ name: x.name, open: () => chunksOf(x.path, io) })),
-      (b) => file.write(b),
-    )).truncated;
+    truncated = parts
+      ? await writeJoinedParts(parts.join(SEP), file, io)
+      : (await mergeTraceStreams(
+        sources.map((x) => ({ name: x.name, open: () => chunksOf(x.path, io) })),
+        (b) => file.write(b),
+      )).truncated;
   } catch (e) {
     // No half-written output is left to be taken for a trace.
     await file.close();
@@ -97,8 +99,27 @@ function partsOfOne(positional: readonly string[], partsOf: string | undefined):
   return positional.every((p) => /\.\d{3,}$/.test(p));
 }
 
-/** Copies the parts of one trace, joined, to `file`; returns the truncated input, if it was. */
-async function joinParts(path: string, file: CliOutput, io: CliIO): Promise<string[]> {
+/**
+ * Copies the parts of one split trace named by `path` (see `resolveParts`),
+ * joined into one trace, to `file`, checking them as it goes; returns the
+ * name of the input if it was truncated (the copy then ends at its last
+ * complete batch), else nothing. Throws a {@linkcode CliError} for a part
+ * that is not a trace.
+ *
+ * @example
+ * ```ts
+ * import { writeJoinedParts } from "./merge.ts";
+ * import { fileOutput, processIO } from "./io.ts";
+ * const out = await fileOutput("whole.trace");
+ * await writeJoinedParts("service.trace", out, processIO());
+ * await out.close();
+ * ```
+ */
+export async function writeJoinedParts(
+  path: string,
+  file: CliOutput,
+  io: CliIO,
+): Promise<string[]> {
   let end;
   const d = new TraceDecoder(() => {});
   const input = await openTrace(path, io);

@@ -11,8 +11,7 @@ import { readFile, writeFile } from "node:fs/promises";
 import { basename, extname } from "node:path";
 import process from "node:process";
 import { isEntryPoint } from "../cli/entry_point.ts";
-import { processIO, readParts, resolveParts } from "../cli/io.ts";
-import { joinParts } from "../read/part_joiner.ts";
+import { processIO, readParts, readWhole, resolveParts } from "../cli/io.ts";
 import { TraceDecoder, TraceFormatError } from "../format/decoder.ts";
 import { renderViewerHtml } from "./html.ts";
 import { listenLocal, send, type Served } from "./serve/local_server.ts";
@@ -119,19 +118,11 @@ export function parseViewArgs(args: string[]): ViewArgs | "help" {
 }
 
 async function readInput(file: string): Promise<Uint8Array> {
-  // A split trace (its directory, its path, a part) is read as one trace.
+  // A split trace (its directory, its path, a part, or parts on stdin) is read as one trace.
   if (file !== "-") {
     return await readParts(file, processIO()) ?? new Uint8Array(await readFile(file));
   }
-  const parts: Uint8Array[] = [];
-  for await (const chunk of process.stdin) parts.push(chunk as Uint8Array);
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return joinParts(out);
+  return await readWhole("-", processIO());
 }
 
 /** Why a file could not be read, in a few words. */

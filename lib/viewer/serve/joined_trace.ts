@@ -7,10 +7,10 @@
  */
 
 import { mkdirSync, renameSync, rmSync, statSync } from "node:fs";
-import { open } from "node:fs/promises";
 import { dirname } from "node:path";
 import process from "node:process";
-import { openTrace, PART_LIST_SEPARATOR, processIO } from "../../cli/io.ts";
+import { fileOutput, PART_LIST_SEPARATOR, processIO } from "../../cli/io.ts";
+import { writeJoinedParts } from "../../cli/merge.ts";
 import { cachedIndexPath } from "./index_path.ts";
 
 /** What {@linkcode joinedTrace} returns. */
@@ -46,10 +46,9 @@ export async function joinedTrace(name: string, parts: readonly string[]): Promi
   }
   mkdirSync(dirname(path), { recursive: true });
   const temp = `${path}.${process.pid}.tmp`;
-  const file = await open(temp, "w");
+  const file = await fileOutput(temp);
   try {
-    const input = await openTrace(parts.join(PART_LIST_SEPARATOR), processIO());
-    for await (const chunk of input.chunks) await file.write(chunk);
+    await writeJoinedParts(parts.join(PART_LIST_SEPARATOR), file, processIO());
   } catch (e) {
     await file.close();
     rmSync(temp, { force: true });
