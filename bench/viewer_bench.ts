@@ -233,10 +233,21 @@ async function main(): Promise<void> {
               .filter(([start, d]) => start >= runtraceViewer.firstFrameMs && d > 100).length })`,
       );
       if (r.error) throw new Error(`page error: ${r.error}`);
+      // The page's own marks (ms since navigation start) and its long tasks, for the timeline.
+      const detail = await page.evaluate<{ marks: Record<string, number>; long: number[][] }>(
+        `({ marks: runtraceViewer.marks ?? {}, long: runtraceViewer.longTasks ?? [] })`,
+      );
+      for (const [k, v] of Object.entries(detail.marks)) note(`mark:${k}`, v);
       for (const key of Object.keys(r)) if (typeof r[key] === "number") note(key, r[key]);
       eventsSeen = r.events;
       worker = r.worker === 1;
       console.error(`load ${k + 1}: ${JSON.stringify(r)}`);
+      console.error(
+        `  marks: ${
+          Object.entries(detail.marks).sort((a, b) => a[1] - b[1]).map(([k, v]) => `${k} ${v}`)
+            .join(", ")
+        }\n  long tasks [start, ms]: ${JSON.stringify(detail.long)}`,
+      );
       if (k === loads - 1) {
         // Zoom and pan steps: the page's own draw, then a 1-pixel read-back that
         // waits for the canvas to be rasterised.
@@ -309,6 +320,16 @@ async function main(): Promise<void> {
     line("longest main-thread task after the first frame", "longest");
     line("main-thread tasks over 100 ms after the first frame", "over100");
     for (const r of rows) console.log(r);
+    // The load's steps in order (medians): where the time to the first screen goes.
+    const marks = Object.keys(runs).filter((k) => k.startsWith("mark:"))
+      .map((k) => [k.slice(5), summary(runs[k]).median] as const).sort((a, b) => a[1] - b[1]);
+    if (marks.length > 0) {
+      console.log(
+        `\nSteps of a load (the page's marks, ms since navigation start, medians): ${
+          marks.map(([k, v]) => `${k} ${v.toFixed(0)}`).join(" · ")
+        }`,
+      );
+    }
   } finally {
     await browser.close();
   }

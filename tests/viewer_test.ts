@@ -23,6 +23,7 @@ import { firstEndingAfter, firstStartingAt, layoutTrace } from "../lib/viewer/pa
 import { type Browser, findChromium, launchChromium, type Page, pngStats } from "./cdp.ts";
 import { findExecutable, repoRoot, runFile, runtime, spawnServe, tempDir } from "./helpers.ts";
 import { isTracedTestRun } from "../lib/testing/test_tracing.ts";
+import { syntheticTrace } from "../bench/viewer_bench.ts";
 
 /** Under a traced test run (RUNTRACE) the run owns the trace; these tests start their own. */
 const skip = isTracedTestRun() ? "RUNTRACE holds the trace" : false;
@@ -263,6 +264,18 @@ describe("runtrace view without a browser", { skip }, () => {
     assert.ok(html.includes("cap&#60;&#62;.trace"), "the name is escaped");
     // The page is about the size of the trace plus a fixed ~50 KB of code.
     assert.ok(html.length < bytes.length * 1.4 + 80_000, `page of ${html.length} bytes`);
+  });
+
+  test("a trace over 512 KiB is embedded DEFLATE-compressed, and inflates to its exact bytes", () => {
+    const bytes = syntheticTrace(100_000);
+    assert.ok(bytes.length > 1 << 19);
+    const html = renderViewerHtml(bytes, { name: "big.trace" });
+    const m = html.match(
+      /<script id="runtrace-data" type="application\/octet-stream" data-encoding="deflate-raw">([^<]*)</,
+    );
+    assert.ok(m, "no compressed trace");
+    assert.deepEqual(inflateRaw(Uint8Array.from(atob(m[1]), (c) => c.charCodeAt(0))), bytes);
+    assert.ok(html.length < bytes.length, `page of ${html.length} bytes`);
   });
 
   test("the view command writes the page, and says when the input is not a trace", async () => {

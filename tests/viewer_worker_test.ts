@@ -22,6 +22,9 @@ import { IdIndex } from "../lib/viewer/page/id_index.ts";
 import { statsRows } from "../lib/viewer/page/stats_page.ts";
 import { ModelUnpacker, packedBuffers, packModel } from "../lib/viewer/page/model_pack.ts";
 import { type ReaderMessage, readTraceForPage } from "../lib/viewer/page/trace_reader.ts";
+import { decodeColumns } from "../lib/viewer/page/columns.ts";
+import { postedColumns, receivedColumns } from "../lib/viewer/page/posted_columns.ts";
+import { deflateRawSync } from "node:zlib";
 import { syntheticTrace } from "../bench/viewer_bench.ts";
 import { type Browser, findChromium, launchChromium } from "./cdp.ts";
 import { findExecutable, repoRoot, tempDir } from "./helpers.ts";
@@ -133,11 +136,51 @@ describe("the viewer page's worker, without a browser", { skip }, () => {
       assert.deepEqual(m.stats[which].duration, want.duration, which);
     }
 
+    // The marks are on the clock of 1970, in order.
+    const w = c.marks;
+    assert.ok(
+      w.start > 1e12 && w.start <= w.bytes && w.bytes <= w.decoded && w.decoded <= w.posted,
+    );
+
     const errors: ReaderMessage[] = [];
     readTraceForPage({ base64: btoa('{"not":"a trace"}') }, (m) => errors.push(m));
     assert.equal(errors.length, 1);
     assert.equal(errors[0].kind, "error");
     assert.match((errors[0] as { message: string }).message, /not a runtrace trace/);
+  });
+});
+
+describe("the columns as the worker posts them", () => {
+  test("come back equal to the worker's, log messages included, and the worker keeps its own", () => {
+    const cols = decodeColumns(syntheticTrace(20_000));
+    const kept = structuredClone(cols);
+    const { cols: posted, transfer } = postedColumns(cols);
+    assert.equal(typeof posted.logs.text, "string");
+    const back = receivedColumns(structuredClone(posted, { transfer }));
+    // Moving the posted buffers left the worker's columns whole.
+    assert.deepEqual(structuredClone(cols), kept);
+    const index = back.taskIndex;
+    assert.equal(Object.getPrototypeOf(index), IdIndex.prototype);
+    assert.deepEqual({ ...back, taskIndex: undefined }, { ...kept, taskIndex: undefined });
+    for (let i = 0; i < back.tasks.n; i += 31) assert.equal(index.get(back.tasks.id[i]), i);
+  });
+
+  test("the reader inflates a trace embedded DEFLATE-compressed, and says when that data is bad", async () => {
+    const bytes = syntheticTrace(5_000);
+    const want = decodeColumns(bytes);
+    const deflated = btoa(String.fromCharCode(...deflateRawSync(bytes)));
+    const posted = await new Promise<ReaderMessage>((done) =>
+      readTraceForPage({ deflated }, (m) => m.kind !== "layout" && m.kind !== "model" && done(m))
+    );
+    assert.equal(posted.kind, "columns");
+    const cols = (posted as Extract<ReaderMessage, { kind: "columns" }>).cols;
+    assert.equal(cols.events, want.events);
+    assert.deepEqual(receivedColumns(cols).logs.message, want.logs.message);
+    const bad = await new Promise<ReaderMessage>((done) =>
+      readTraceForPage({ deflated: btoa("not deflate at all") }, done)
+    );
+    assert.equal(bad.kind, "error");
+    assert.match((bad as { message: string }).message, /the page's trace data/);
   });
 });
 

@@ -27,10 +27,11 @@ import { setupSearch } from "./search.ts";
 import { type OverviewState, renderOverview } from "./overview.ts";
 import { type PageModel, stallCulprit } from "./delay.ts";
 import { type RemoteHook, remoteMain } from "./remote_main.ts";
-import { IdIndex } from "./id_index.ts";
 import { InPageModel, type ModelSource, WorkerModel } from "./model_source.ts";
 import { inPageWorker, servePageWorker, startPageWorker } from "./page_worker.ts";
 import { fromBase64 } from "./trace_reader.ts";
+import { receivedColumns } from "./posted_columns.ts";
+import { inflateRaw } from "../inflate.ts";
 
 /** What the page exposes for tests and benchmarks. */
 interface ViewerHook {
@@ -52,6 +53,15 @@ interface ViewerHook {
   worker?: boolean;
   /** ms the worker spent building the model, once posted. */
   workerModelMs?: number;
+  /**
+   * When each step of the loading happened, ms since navigation start: the
+   * page script started (`script`), asked its worker (`workerAsked`), the
+   * worker started reading (`workerStart`), had the bytes (`workerBytes`)
+   * and the columns (`workerDecoded`) and posted them (`workerPosted`), the
+   * page got them (`columnsIn`), drew the first screen (`firstDraw`), got
+   * the layout (`layoutIn`) and the model (`modelIn`).
+   */
+  marks: Record<string, number>;
   /** Main-thread tasks over 50 ms, [start, duration] in ms since navigation start (Chromium). */
   longTasks?: [number, number][];
   timeline?: Timeline;
@@ -69,7 +79,9 @@ const IN_WORKER = inPageWorker();
 /** The page script's own text, for its worker: `currentScript` is set only while it first runs. */
 const OWN_SCRIPT = IN_WORKER ? "" : document.currentScript?.textContent ?? "";
 
-const hook: ViewerHook = { ready: false };
+const hook: ViewerHook = { ready: false, marks: {} };
+const mark = (name: string, at = performance.now()) => hook.marks[name] = Math.round(at);
+if (!IN_WORKER) mark("script");
 // The page's own record of long main-thread tasks, for the benchmark and tests (where the
 // browser has it: Chromium).
 if (!IN_WORKER && globalThis.PerformanceObserver?.supportedEntryTypes?.includes("longtask")) {
@@ -82,11 +94,14 @@ if (!IN_WORKER) (globalThis as unknown as { runtraceViewer: ViewerHook }).runtra
 
 const $ = <T extends HTMLElement>(sel: string): T => document.querySelector(sel) as T;
 
-/** The base64 text of the trace embedded in the page. */
-function embeddedTrace(): string {
+/**
+ * The base64 text of the trace embedded in the page; `deflated` if it is of
+ * the trace's raw DEFLATE (html.ts compresses a large trace).
+ */
+function embeddedTrace(): { text: string; deflated: boolean } {
   const el = document.getElementById("runtrace-data");
   if (!el) throw new Error("the page holds no trace data (the runtrace-data element is missing)");
-  return el.textContent ?? "";
+  return { text: el.textContent ?? "", deflated: el.dataset.encoding === "deflate-raw" };
 }
 
 function showError(title: string, detail: string): void {
@@ -128,9 +143,9 @@ function unreadable(name: string, e: unknown): void {
  */
 function main(): void {
   const name = document.body.dataset.name ?? "trace";
-  let text: string;
+  let text: string, deflated: boolean;
   try {
-    text = embeddedTrace();
+    ({ text, deflated } = embeddedTrace());
   } catch (e) {
     return unreadable(name, e);
   }
@@ -139,7 +154,8 @@ function main(): void {
     const t0 = performance.now();
     let bytes: Uint8Array, cols: Columns;
     try {
-      bytes = fromBase64(text);
+      // Inflated here only where no worker starts: inflate.ts is slow (100 ms per MB).
+      bytes = deflated ? inflateRaw(fromBase64(text)) : fromBase64(text);
       hook.base64Ms = performance.now() - t0;
       cols = decodeColumns(bytes);
       hook.decodeMs = performance.now() - t0;
@@ -154,21 +170,31 @@ function main(): void {
     show(cols, layout, source, first);
     requestAnimationFrame(() => source.start());
   };
-  if (text.length * 0.75 <= IN_PAGE_BYTES || !OWN_SCRIPT) return inPage();
+  if ((!deflated && text.length * 0.75 <= IN_PAGE_BYTES) || !OWN_SCRIPT) return inPage();
   let model: WorkerModel | undefined, cols: Columns | undefined, first: FirstScreen | undefined;
-  const worker = startPageWorker(OWN_SCRIPT, { base64: text }, (m) => {
+  const input = deflated ? { deflated: text } : { base64: text };
+  mark("workerAsked");
+  const worker = startPageWorker(OWN_SCRIPT, input, (m) => {
     if (m.kind === "columns") {
-      const c: Columns = cols = { ...m.cols, taskIndex: IdIndex.revive(m.cols.taskIndex) };
+      mark("columnsIn");
+      const w = m.marks, origin = performance.timeOrigin;
+      mark("workerStart", w.start - origin);
+      mark("workerBytes", w.bytes - origin);
+      mark("workerDecoded", w.decoded - origin);
+      mark("workerPosted", w.posted - origin);
+      const c: Columns = cols = receivedColumns(m.cols);
       Object.assign(hook, { base64Ms: m.base64Ms, decodeMs: m.decodeMs });
       model = new WorkerModel((pm) => modelReady(c, pm));
       first = firstScreen(name, c, model);
     } else if (m.kind === "layout") {
+      mark("layoutIn");
       hook.layoutMs = m.layoutMs;
       // The counter charts draw the columns' series, posted with the columns.
       let k = 0;
       for (const t of m.layout.tracks) if (t.kind === "counter") t.counter = cols!.counters[k++];
       show(cols!, m.layout, model!, first!);
     } else if (m.kind === "model") {
+      mark("modelIn");
       hook.workerModelMs = m.modelMs;
       model!.arrived(m.packed, m.curves, m.stats);
     } else if (m.stage === "columns") unreadable(name, m.message);
@@ -252,6 +278,7 @@ function firstScreen(name: string, cols: Columns, loader: ModelSource): FirstScr
 /** Notes the time of the first screen drawn, and of the frame after it. */
 function firstDrawn(): void {
   hook.firstDrawMs = performance.now();
+  mark("firstDraw", hook.firstDrawMs);
   requestAnimationFrame(() => hook.firstFrameMs = performance.now());
 }
 

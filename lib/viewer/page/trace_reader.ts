@@ -16,26 +16,34 @@
 import { TraceDecoder } from "../../format/decoder.ts";
 import { TraceBuilder } from "../../read/trace_model.ts";
 import { responsivenessOf, type ThreadResponsiveness } from "../../read/responsiveness.ts";
-import { type Columns, decodeColumns } from "./columns.ts";
+import { decodeColumns } from "./columns.ts";
 import { type Layout, layoutTrace } from "./model.ts";
 import { PageModelBuilder } from "./delay.ts";
 import { type StatsRows, statsRows } from "./stats_page.ts";
 import { packedBuffers, type PackedModel, packModel } from "./model_pack.ts";
+import { type PostedColumns, postedColumns } from "./posted_columns.ts";
+import { inflateRaw } from "../inflate.ts";
 
-/** What the reader is given: a trace's bytes, or their base64 text. */
-export type TraceInput = { bytes: Uint8Array } | { base64: string };
-
-/** Columns as posted: the id index comes as its fields (revive it with `IdIndex.revive`). */
-export type PostedColumns = Columns;
+/**
+ * What the reader is given: a trace's bytes, their base64 text, or the
+ * base64 text of their raw DEFLATE (as a page holds a large trace).
+ */
+export type TraceInput = { bytes: Uint8Array } | { base64: string } | { deflated: string };
 
 /** What the reader posts, in this order (or an error at any point). */
 export type ReaderMessage =
   | {
     kind: "columns";
     cols: PostedColumns;
-    /** ms spent on base64, and on it and decoding into columns. */
+    /** ms spent on base64 (and inflating), and on it and decoding into columns. */
     base64Ms: number;
     decodeMs: number;
+    /**
+     * When the reader started, had the bytes, had the columns and posted
+     * them: ms since 1970 (`performance.timeOrigin + performance.now()`), so
+     * the page can place them on its own clock.
+     */
+    marks: { start: number; bytes: number; decoded: number; posted: number };
   }
   | {
     kind: "layout";
@@ -93,21 +101,63 @@ export function readTraceForPage(
   input: TraceInput,
   post: (m: ReaderMessage, transfer: ArrayBuffer[]) => void,
 ): void {
-  let bytes: Uint8Array;
-  const t0 = performance.now();
+  const start = now();
+  if (!("deflated" in input)) {
+    let bytes: Uint8Array;
+    try {
+      bytes = "bytes" in input ? input.bytes : fromBase64(input.base64);
+    } catch (e) {
+      return post({ kind: "error", message: messageOf(e), stage: "columns" }, []);
+    }
+    return readBytes(bytes, start, post);
+  }
+  inflated(input.deflated).then(
+    (bytes) => readBytes(bytes, start, post),
+    (e) =>
+      post(
+        { kind: "error", message: `the page's trace data: ${messageOf(e)}`, stage: "columns" },
+        [],
+      ),
+  );
+}
+
+/** ms since 1970 on this thread's clock, comparable between the page and its worker. */
+const now = () => performance.timeOrigin + performance.now();
+
+/**
+ * The bytes of base64 `text` of raw DEFLATE data: with the platform's
+ * `DecompressionStream` (natively, several times faster than inflate.ts),
+ * else with inflate.ts.
+ */
+export async function inflated(text: string): Promise<Uint8Array> {
+  const z = fromBase64(text);
+  if (typeof DecompressionStream !== "function") return inflateRaw(z);
+  const stream = new Blob([z as Uint8Array<ArrayBuffer>]).stream()
+    .pipeThrough(new DecompressionStream("deflate-raw"));
+  return new Uint8Array(await new Response(stream).arrayBuffer());
+}
+
+/** {@linkcode readTraceForPage} once the bytes are there. */
+function readBytes(
+  bytes: Uint8Array,
+  start: number,
+  post: (m: ReaderMessage, transfer: ArrayBuffer[]) => void,
+): void {
   try {
-    bytes = "bytes" in input ? input.bytes : fromBase64(input.base64);
-    const base64Ms = performance.now() - t0;
-    const whole = decodeColumns(bytes);
-    const cols = whole;
-    const decodeMs = performance.now() - t0;
+    const had = now();
+    const cols = decodeColumns(bytes);
+    const decoded = now();
     // A copy goes, its buffers moved to the page: the layout needs the columns here.
-    const copy = structuredClone(cols);
-    const sent = new Set<ArrayBuffer>();
-    buffers(copy, sent, new Set());
-    post({ kind: "columns", cols: copy, base64Ms, decodeMs }, [...sent]);
+    const sent = postedColumns(cols);
+    post({
+      kind: "columns",
+      cols: sent.cols,
+      base64Ms: had - start,
+      decodeMs: decoded - start,
+      marks: { start, bytes: had, decoded, posted: now() },
+    }, sent.transfer);
     const t1 = performance.now();
-    const layout = layoutTrace(whole);
+    const layout = layoutTrace(cols);
     const layoutMs = performance.now() - t1;
     // The counter charts' series went with the columns: the page links them again.
     for (const t of layout.tracks) delete t.counter;
