@@ -48,7 +48,8 @@ const arg = (name: string, dflt: number) => {
   return i >= 0 ? Number(process.argv[i + 1]) : dflt;
 };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const median = (xs: number[]) => {
+/** The median of `xs`. */
+export const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
@@ -109,7 +110,7 @@ const doc = JSON.stringify({
   history: Array.from({ length: 8 }, (_, i) => ({ at: 1_700_000_000 + i, what: "login" })),
 });
 let sink = 0;
-function work(units: number): void {
+export function work(units: number): void {
   for (let u = 0; u < units; u++) sink += JSON.stringify(JSON.parse(doc)).length;
 }
 
@@ -119,7 +120,7 @@ function work(units: number): void {
  * interrupted on a loaded machine; process CPU time would count the
  * collector's threads too).
  */
-function calibrate(): number {
+export function calibrate(): number {
   for (let k = 0; k < 200; k++) work(10);
   const rates: number[] = [];
   for (let k = 0; k < 61; k++) {
@@ -131,7 +132,7 @@ function calibrate(): number {
 }
 
 /** The handler: 3 regions (the middle one async) and a log around `units` of work. */
-function makeApp(units: number) {
+export function makeApp(units: number): (req: Request) => Promise<Response> {
   const a = Math.round(units * 0.25), b = Math.round(units * 0.5), c = units - a - b;
   const user = { id: 0, name: "Ada", roles: ["admin", "dev"], bio: "x".repeat(200) };
   return async (req: Request): Promise<Response> => {
@@ -282,7 +283,8 @@ async function runBlock(
   };
 }
 
-function loadavg(): string {
+/** The load average over 1, 5 and 15 minutes, or "?". */
+export function loadavg(): string {
   try {
     return readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
   } catch {
@@ -436,10 +438,11 @@ function report(o: ReportInput): void {
   const cpu = perRequest((b) => b.cpu.process), main = perRequest((b) => b.cpu.main);
   for (const m of modes) {
     const bs = of(m);
+    if (bs.length === 0) continue; // --only ran another mode
     const secs = total(bs, (b) => b.seconds) * 1000;
     const other = (total(bs, (b) => b.cpu.machine - b.cpu.process - b.cpu.load)) / secs;
     const ratio = (stat: (bs: Block[]) => number) =>
-      m === "untraced" ? "—" : spread(perRound(m, stat), 3);
+      m === "untraced" || of("untraced").length === 0 ? "—" : spread(perRound(m, stat), 3);
     console.log(
       `| ${m} | ${spread(bs.map((b) => b.requests / b.seconds), 0)} | ${ratio(rate)} | ` +
         `${f(cpu(bs) * 1000)} | ${ratio(cpu)} | ${f(main(bs) * 1000)} | ${ratio(main)} | ` +
@@ -453,6 +456,18 @@ function report(o: ReportInput): void {
       " its CPU per request; on a loaded machine the CPU ratios are the steadier figure.",
   );
   const ss = o.startStop;
+  const cyc = of("cycling"), std = of("steady");
+  if (cyc.length > 0 && std.length > 0 && ss.start.length > 0) {
+    // What a session costs beyond tracing left on: cycling's CPU per request
+    // over steady's, times cycling's requests, per session started.
+    const n = total(cyc, (b) => b.requests) / ss.start.length;
+    console.log(
+      `\nA session beyond steady tracing, CPU ms (cycling's per request minus steady's, × ` +
+        `requests per session): process ${f((cpu(cyc) - cpu(std)) * n, 2)}, main thread ` +
+        `${f((main(cyc) - main(std)) * n, 2)}; back to back without load it is about 2.5 ` +
+        `(bench/session_load_probe.ts measures it under load, amplified).`,
+    );
+  }
   if (ss.start.length > 0) {
     const q = (xs: number[]) =>
       `${f(median(xs), 2)} ms (${f(Math.min(...xs), 2)}–${f(Math.max(...xs), 2)})`;

@@ -64,6 +64,29 @@ describe("warm start", { skip }, () => {
     assert.equal(t.logs[0].message, "message 109");
   });
 
+  test("a session after a bigger one writes only its own events (the worker reuses its buffers)", async () => {
+    const dir = tempDir();
+    await trace.start(join(dir, "big.trace"), { runtime: false });
+    const long = "x".repeat(50_000);
+    for (let i = 0; i < 2000; i++) {
+      const [ctx, task] = trace.newTask("big");
+      trace.log(ctx, "m", i % 100 === 0 ? long : `message ${i}`);
+      task.end();
+    }
+    const big = await trace.stop();
+    assert.equal(big.lost, 0);
+    await trace.start(join(dir, "small.trace"), { runtime: false });
+    const [ctx, task] = trace.newTask("small");
+    trace.log(ctx, "m", "only this");
+    task.end();
+    const small = await trace.stop();
+    assert.equal(small.lost, 0);
+    const t = readTrace(join(dir, "small.trace"));
+    assert.deepEqual(t.logs.map((l) => l.message), ["only this"]);
+    assert.equal(t.tasks.length, 1);
+    assert.equal(readTrace(join(dir, "big.trace")).logs.length, 2000);
+  });
+
   test("start() after the worker was retired (keepWarm elapsed) starts a new one", async () => {
     const dir = tempDir();
     await trace.start(join(dir, "a.trace"), { keepWarm: 50 });

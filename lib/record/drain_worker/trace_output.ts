@@ -136,7 +136,7 @@ export class TraceOutput {
     bound?: { ctrl: Int32Array; pendingLimit: number },
     tap?: TraceTap,
   ): TraceOutput {
-    const w = new TraceWriter();
+    const w = new TraceWriter(takeSpare());
     w.startMs = header.startTime;
     const split = target.kind === "file" ? target.split : undefined;
     const files = split && new PartFiles((target as { path: string }).path, split.keep);
@@ -323,8 +323,28 @@ export class TraceOutput {
       error: this.error === undefined ? undefined : errorInfo(this.error),
     };
     if (p) totals.parts = p.files.list();
+    keepSpare(w);
     return totals;
   }
+}
+
+/**
+ * The last finished trace's writer, whose buffers the next trace of this
+ * worker takes over (a warm worker serves many sessions: 2 MiB allocated,
+ * zeroed and collected per session cost it 0.3–0.7 ms of CPU).
+ */
+let spare: TraceWriter | undefined;
+/** Writers whose buffers grew beyond this many bytes are not kept. */
+const SPARE_MAX_BYTES = 4 << 20;
+
+function takeSpare(): TraceWriter | undefined {
+  const w = spare;
+  spare = undefined;
+  return w;
+}
+
+function keepSpare(w: TraceWriter): void {
+  if (w.out.buf.length + w.ev.buf.length <= SPARE_MAX_BYTES) spare = w;
 }
 
 /** Writes `buf[0, n)` to `fd` at `pos`; returns the position after it. */
