@@ -11,6 +11,7 @@ import { Rec } from "./ring_layout.ts";
 import {
   enabled,
   generation,
+  hot,
   internCategory,
   internType,
   nextLane,
@@ -168,7 +169,7 @@ export class Region {
    * ```
    */
   end(): void {
-    if (this.#gen === generation) recordEnd(Rec.REGION_END, this.#id);
+    if (this.#gen === hot.generation) recordEnd(Rec.REGION_END, this.#id);
   }
 
   /** Ends the region, so that `using r = startRegion(...)` works. */
@@ -199,7 +200,7 @@ export function startRegion(regionType: string): Region;
 /** StartRegion with an explicit context; see above. */
 export function startRegion(ctx: Context, regionType: string): Region;
 export function startRegion(a: Context | string, b?: string): Region {
-  if (!enabled) return noopRegion;
+  if (!hot.enabled) return noopRegion;
   // The two ordinary forms first, in a body small enough to inline; other
   // arguments take startRegionOther (the checks cost 10% of a pair in Deno).
   let ctx: Context, type: string;
@@ -213,9 +214,9 @@ export function startRegion(a: Context | string, b?: string): Region {
     return startRegionOther(a, b);
   }
   const id = nextRegionId();
-  if (stacks) recordStack(startRegion);
+  if (hot.stacks) recordStack(startRegion);
   record(Rec.REGION_BEGIN, ctx.taskId, internType(type), id, ctx.regionId, ctx.lane);
-  return new Region(id, generation);
+  return new Region(id, hot.generation);
 }
 
 /** {@linkcode startRegion} with arguments of other types (see the top of this file). */
@@ -229,9 +230,9 @@ function startRegionOther(a: unknown, b: unknown): Region {
     type = toText(a);
   }
   const id = nextRegionId();
-  if (stacks) recordStack(startRegion);
+  if (hot.stacks) recordStack(startRegion);
   record(Rec.REGION_BEGIN, ctx.taskId, internType(type), id, ctx.regionId, ctx.lane);
-  return new Region(id, generation);
+  return new Region(id, hot.generation);
 }
 
 /**
@@ -324,8 +325,8 @@ export function log(category: string, message: string): void;
 /** Log with an explicit context; see above. */
 export function log(ctx: Context, category: string, message: string): void;
 export function log(a: Context | string, b: string, c?: string): void {
-  if (!enabled) return;
-  if (stacks) recordStack(log);
+  if (!hot.enabled) return;
+  if (hot.stacks) recordStack(log);
   // The two ordinary forms first; other arguments take logOther.
   if (a instanceof Context && typeof b === "string" && typeof c === "string") {
     recordLog(a.taskId, internCategory(b), c);
