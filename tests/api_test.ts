@@ -317,6 +317,45 @@ describe("logs", { skip }, () => {
     assert.deepEqual(t.logs.map((l) => l.message), expected);
   });
 
+  test("messages alike at their end, empty ones and lone surrogates: each read back exactly", async () => {
+    // recordLog compares a message's last unit before the message itself.
+    const built = (k: number) => `GET /users/${1000 + k}`; // a new string object per call
+    const expected = [
+      "",
+      "",
+      "",
+      "x",
+      "",
+      "abc9",
+      "xyz9",
+      "abc9",
+      "abc9",
+      built(1),
+      built(1),
+      built(1),
+      built(2),
+      built(12),
+      "tail \uD800",
+      "tail \uD800",
+      "tail \uDC00",
+      "🍵",
+      "🍵",
+      "\uDC00",
+      "\uDC00",
+      "é".repeat(70_000),
+      "é".repeat(70_000),
+      "é".repeat(69_999) + "e",
+    ];
+    const t = await traced(() => {
+      for (const m of expected) trace.log("c", m);
+    });
+    assert.deepEqual(
+      t.logs.map((l) => l.message),
+      expected.map((m) => m.replace(/[\uD800-\uDFFF]/gu, "\uFFFD")),
+    );
+    assert.ok(t.logs.every((l) => !l.truncated));
+  });
+
   test("a message over maxMessageLength is cut and flagged, not dropped", async () => {
     const t = await traced(() => trace.log("c", "x".repeat(5000)), { maxMessageLength: 1000 });
     assert.equal(t.logs[0].message.length, 1000);
