@@ -25,6 +25,7 @@
 import { join, resolve } from "node:path";
 import process from "node:process";
 import { pathToFileURL } from "node:url";
+import { clockRun } from "./clock_run.ts";
 
 const args = process.argv.slice(2);
 const runs = Number(args.find((a) => a.startsWith("--runs="))?.slice(7) ?? 400);
@@ -132,16 +133,6 @@ async function loadTree(root: string, label: string): Promise<Tree> {
   return { label, cases, drain };
 }
 
-let sink = 0;
-function clock(n: number): number {
-  let acc = 0;
-  const t0 = performance.now();
-  for (let i = 0; i < n; i++) acc += performance.now();
-  const t = performance.now() - t0;
-  sink += acc;
-  return t;
-}
-
 const [a, b] = [await loadTree(trees[0], "old"), await loadTree(trees[1], "new")];
 const ns = new Map<string, number[]>();
 const add = (k: string, v: number) => (ns.get(k) ?? ns.set(k, []).get(k)!).push(v);
@@ -149,7 +140,7 @@ for (let warm = 0; warm < 3; warm++) {
   for (const t of [a, b]) for (const [, f] of t.cases) (f(CALLS), t.drain());
 }
 for (let r = 0; r < runs; r++) {
-  add("clock", clock(CALLS) * 1e6 / CALLS);
+  add("clock", clockRun(CALLS) * 1e6 / CALLS);
   const order = r & 1 ? [b, a] : [a, b];
   for (let c = 0; c < a.cases.length; c++) {
     for (const t of order) {
@@ -184,4 +175,3 @@ for (let c = 0; c < a.cases.length; c++) {
     } / ${x(n, 0.5)}; new ÷ old ${ratio.toFixed(3)}`,
   );
 }
-if (sink === 0.5) console.log(sink);

@@ -19,6 +19,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import process from "node:process";
 import { pathToFileURL } from "node:url";
+import { clockRun } from "./clock_run.ts";
 
 const root = resolve(process.argv[2] ?? join(import.meta.dirname ?? ".", ".."));
 const trace: typeof import("../mod.ts") = await import(pathToFileURL(join(root, "mod.ts")).href);
@@ -26,16 +27,7 @@ const dir = mkdtempSync(join(tmpdir(), "runtrace-probe-"));
 await trace.start(join(dir, "probe.trace"));
 const ctx = trace.newTask("probe")[0];
 const MESSAGES = Array.from({ length: 1024 }, (_, k) => `GET /users/${1000 + k}`);
-let sink = 0;
 
-function clock(n: number): number {
-  let acc = 0;
-  const t0 = performance.now();
-  for (let i = 0; i < n; i++) acc += performance.now();
-  const t = performance.now() - t0;
-  sink += acc;
-  return t;
-}
 function pair(n: number): number {
   const t0 = performance.now();
   for (let i = 0; i < n; i++) trace.startRegion(ctx, "pair").end();
@@ -55,7 +47,7 @@ function pairNoContext(n: number): number {
 }
 
 const CASES: [string, (n: number) => number][] = [
-  ["clock", clock],
+  ["clock", clockRun],
   ["log(ctx, cat, msg)", log],
   ["region pair", pair],
   ["region pair, no ctx", pairNoContext],
@@ -87,4 +79,3 @@ for (const [k] of CASES.slice(1)) {
   const fastest = at(k, 0) / at("clock", 0), p10 = at(k, 0.1) / at("clock", 0.1);
   console.log(`  ${k}: fastest ${fastest.toFixed(2)}× clock, p10 ${p10.toFixed(2)}×`);
 }
-if (sink === 0.5) console.log(sink);
