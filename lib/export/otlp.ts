@@ -23,7 +23,13 @@
 
 import type { EventVisitor, TraceEvent, TraceHeader } from "../format/decoder.ts";
 import { ChunkBuffer } from "./chunk_buffer.ts";
-import { type Attrs, type OtlpReport, type OtlpSpan, SpanMapper } from "./otlp_spans.ts";
+import {
+  type Attrs,
+  LogSpanEvent,
+  type OtlpReport,
+  type OtlpSpan,
+  SpanMapper,
+} from "./otlp_spans.ts";
 import { ProtoWriter } from "./protobuf_writer.ts";
 
 export type { EventVisitor, OtlpReport };
@@ -167,7 +173,8 @@ class ProtobufBatches {
   span(s: OtlpSpan): void {
     const w = this.cur;
     const at = w.begin(2);
-    w.bytes(1, s.traceId);
+    const t = s.trace;
+    id128(w, t.w0, t.w1, t.w2, t.w3);
     id64(w, 2, s.idHi, s.idLo);
     if (s.parent) id64(w, 4, s.parent.idHi, s.parent.idLo);
     else if (s.trace.remoteParent) w.bytes(4, s.trace.remoteParent);
@@ -183,7 +190,22 @@ class ProtobufBatches {
       const ev = w.begin(11);
       this.clock.write(w, 1, e.time);
       w.bytes(2, this.strs.get(e.name));
-      for (const a of e.attrs) attrProto(w, 3, a, this.strs);
+      if (e instanceof LogSpanEvent) {
+        // What attrProto writes for its two attributes, without their arrays.
+        const kv = w.begin(3);
+        w.bytes(1, KEY_MESSAGE);
+        const any = w.begin(2);
+        w.string(1, e.message);
+        w.end(any);
+        w.end(kv);
+        if (e.truncated) {
+          const t = w.begin(3);
+          w.ensure(TRUNCATED_ATTR.length);
+          w.buf.set(TRUNCATED_ATTR, w.pos);
+          w.pos += TRUNCATED_ATTR.length;
+          w.end(t);
+        }
+      } else for (const a of e.attrs) attrProto(w, 3, a, this.strs);
       w.end(ev);
     }
     if (s.droppedEvents > 0) w.uint(12, s.droppedEvents);
@@ -229,6 +251,28 @@ class ProtobufBatches {
   }
 }
 
+/** The 16-byte trace id field (1) from its four words (big-endian bytes). */
+function id128(w: ProtoWriter, w0: number, w1: number, w2: number, w3: number): void {
+  w.ensure(18);
+  const b = w.buf;
+  const p = w.pos;
+  b[p] = 0x0a;
+  b[p + 1] = 16;
+  word(b, p + 2, w0);
+  word(b, p + 6, w1);
+  word(b, p + 10, w2);
+  word(b, p + 14, w3);
+  w.pos = p + 18;
+}
+
+/** A 32-bit word's four bytes, big-endian, at `p`. */
+function word(b: Uint8Array, p: number, v: number): void {
+  b[p] = v >>> 24;
+  b[p + 1] = (v >>> 16) & 0xff;
+  b[p + 2] = (v >>> 8) & 0xff;
+  b[p + 3] = v & 0xff;
+}
+
 /** An 8-byte id field from its high and low words (big-endian bytes). */
 function id64(w: ProtoWriter, field: number, hi: number, lo: number): void {
   w.ensure(12);
@@ -248,6 +292,16 @@ function id64(w: ProtoWriter, field: number, hi: number, lo: number): void {
 }
 
 const KEY_TASK_ID = utf8.encode("runtrace.task.id");
+const KEY_MESSAGE = utf8.encode("message");
+/** The inside of the `KeyValue` `runtrace.truncated: true`, as attrProto writes it. */
+const TRUNCATED_ATTR = (() => {
+  const w = new ProtoWriter(64);
+  w.bytes(1, utf8.encode("runtrace.truncated"));
+  const any = w.begin(2);
+  w.uint(2, 1);
+  w.end(any);
+  return w.take();
+})();
 const KEY_REGION_ID = utf8.encode("runtrace.region.id");
 
 /**
@@ -345,7 +399,11 @@ class JsonBatches {
     const parent = s.parent
       ? hex8(s.parent.idHi) + hex8(s.parent.idLo)
       : s.trace.remoteParent && hex(s.trace.remoteParent);
-    let j = `{"traceId":"${hex(s.traceId)}","spanId":"${hex8(s.idHi)}${hex8(s.idLo)}"` +
+    const t = s.trace;
+    let j =
+      `{"traceId":"${hex8(t.w0)}${hex8(t.w1)}${hex8(t.w2)}${hex8(t.w3)}","spanId":"${hex8(s.idHi)}${
+        hex8(s.idLo)
+      }"` +
       (parent ? `,"parentSpanId":"${parent}"` : "") +
       `,"name":${JSON.stringify(s.name)},"kind":${s.kind}` +
       `,"startTimeUnixNano":"${c.decimal(s.start)}","endTimeUnixNano":"${c.decimal(s.end)}"` +
@@ -460,7 +518,7 @@ export class OtlpExporter {
     const head = this.json ? (this.batches === 0 ? '{"resourceSpans":[\n' : ",\n") : "";
     this.batches++;
     o.ensure(head.length + bytes.length);
-    o.pos += utf8.encodeInto(head, o.buf.subarray(o.pos)).written;
+    if (head.length > 0) o.pos += utf8.encodeInto(head, o.buf.subarray(o.pos)).written;
     o.buf.set(bytes, o.pos);
     o.pos += bytes.length;
   }

@@ -32,6 +32,7 @@ import type { EventVisitor, TraceEvent, TraceHeader } from "../format/decoder.ts
 
 export type { TraceHeader };
 import { capName } from "./name_cap.ts";
+import { IntMap } from "../read/int_map.ts";
 
 /** As the decoder decodes messages: invalid bytes become U+FFFD. */
 const utf8d = new TextDecoder("utf-8", { fatal: false });
@@ -71,19 +72,97 @@ export interface OtlpEvent {
   attrs: Attrs;
 }
 
-/** The trace a tree of spans belongs to: shared, so a late `traceparent` moves the tree. */
-export interface TraceRef {
-  /** The trace id, 16 bytes. */
-  id: Uint8Array;
+/**
+ * A log as a span event: the attributes (`message`, and
+ * `runtrace.truncated` when cut) are made only when read, since the encoders
+ * write them from the fields; two arrays per log cost more than the rest.
+ */
+export class LogSpanEvent implements OtlpEvent {
+  /** When, ns since the trace start. */
+  time: number;
+  /** The event's name (the log's category). */
+  name: string;
+  /** The log's message. */
+  message: string;
+  /** The message was cut by the recorder. */
+  truncated: boolean;
+
+  /** Makes the event of a log. */
+  constructor(time: number, name: string, message: string, truncated: boolean) {
+    this.time = time;
+    this.name = name;
+    this.message = message;
+    this.truncated = truncated;
+  }
+
+  /** `message`, then `runtrace.truncated: true` if the message was cut. */
+  get attrs(): Attrs {
+    const out: Attrs = [["message", this.message]];
+    if (this.truncated) out.push(["runtrace.truncated", true]);
+    return out;
+  }
+}
+
+/**
+ * The trace a tree of spans belongs to: shared, so a late `traceparent`
+ * moves the tree. The id is kept as four 32-bit words (big-endian order,
+ * as signed integers, which the engines store unboxed): a typed array per
+ * task costs more than the rest of the span.
+ */
+export class TraceRef {
+  /** The id's bytes 0-3, as a big-endian word. */
+  w0: number;
+  /** Bytes 4-7. */
+  w1: number;
+  /** Bytes 8-11. */
+  w2: number;
+  /** Bytes 12-15. */
+  w3: number;
   /**
    * Settled: from a `traceparent` (incoming, or sent by `tracedFetch`), or
    * its spans have gone out. No longer replaced.
    */
-  fixed: boolean;
+  fixed = false;
   /** Parent span id from the incoming `traceparent`, for the root. */
   remoteParent?: Uint8Array;
-  /** Ended spans of the tree waiting for its id to settle (see {@linkcode MAX_HELD}). */
-  held?: OtlpSpan[];
+  /**
+   * The first of the ended spans of the tree waiting for its id to settle
+   * (see {@linkcode MAX_HELD}), linked by {@linkcode OtlpSpan.nextHeld}: no
+   * array per tree.
+   */
+  heldFirst: OtlpSpan | undefined = undefined;
+  /** The last span held back. */
+  heldLast: OtlpSpan | undefined = undefined;
+  /** How many spans are held back. */
+  held = 0;
+
+  /** A trace of the id in words `w0`…`w3`. */
+  constructor(w0: number, w1: number, w2: number, w3: number) {
+    this.w0 = w0;
+    this.w1 = w1;
+    this.w2 = w2;
+    this.w3 = w3;
+  }
+
+  /** The trace id, 16 bytes (a new array each call). */
+  get id(): Uint8Array {
+    const b = new Uint8Array(16);
+    const v = new DataView(b.buffer);
+    v.setUint32(0, this.w0);
+    v.setUint32(4, this.w1);
+    v.setUint32(8, this.w2);
+    v.setUint32(12, this.w3);
+    return b;
+  }
+
+  /** Replaces the id with 16 bytes (an upstream's, from a `traceparent`). */
+  set id(b: Uint8Array) {
+    const v = new DataView(b.buffer, b.byteOffset, 16);
+    this.w0 = v.getInt32(0);
+    this.w1 = v.getInt32(4);
+    this.w2 = v.getInt32(8);
+    this.w3 = v.getInt32(12);
+  }
 }
 
 /** 8 id bytes from their high and low 32 bits, big-endian. */
@@ -101,8 +180,9 @@ const NO_EVENTS: OtlpEvent[] = [];
 /** A span, open or finished. Times are ns since the trace start. */
 export class OtlpSpan {
   /**
-   * The span id's high and low 32 bits (its bytes big-endian): numbers, not
-   * a typed array per span, which costs more than the rest of the span.
+   * The span id's high and low 32 bits (its bytes big-endian, as signed
+   * integers): numbers, not a typed array per span, which costs more than
+   * the rest of the span.
    */
   idHi: number;
   /** See {@linkcode OtlpSpan.idHi}. */
@@ -141,6 +221,19 @@ export class OtlpSpan {
   status: number = StatusCode.UNSET;
   /** `Status.message`. */
   statusMessage = "";
+  /** The async lane a region began on (0 for a task's span). */
+  lane = 0;
+  /**
+   * A task's open regions in begin order (the last is the innermost), while
+   * the task is open and has any.
+   */
+  openRegions: OtlpSpan[] | undefined = undefined;
+  /** A task's span id announced by a `traceparent.out` log, for its next region. */
+  nextSpanId: Uint8Array | undefined = undefined;
+  /** The next span held back with this one (see {@linkcode TraceRef.heldFirst}). */
+  nextHeld: OtlpSpan | undefined = undefined;
+  /** When it was opened among the mapper's open spans, to list them in that order. */
+  seq = 0;
 
   /** Makes an open span. */
   constructor(
@@ -226,31 +319,12 @@ export interface OtlpReport {
   lost: number;
 }
 
-interface OpenRegion {
-  span: OtlpSpan;
-  task: number;
-  lane: number;
-  thread: number;
-}
-
-interface OpenTask {
-  span: OtlpSpan;
-  thread: number;
-  /** Open regions of the task, in begin order (the last is the innermost). */
-  regions: OpenRegion[];
-  /** Span id announced by a `traceparent.out` log, for the next region. */
-  nextSpanId?: Uint8Array;
-}
-
 /** Random ids, drawn in blocks: `crypto.getRandomValues` costs per call. */
 class RandomIds {
-  private pool = new Uint8Array(65536);
-  private at = this.pool.length;
-
-  private words = new Uint32Array(this.pool.buffer);
+  private words = new Int32Array(16384);
   private w = this.words.length;
 
-  /** A random 32-bit word. */
+  /** A random 32-bit word, as a signed integer. */
   word(): number {
     if (this.w === this.words.length) {
       crypto.getRandomValues(this.words);
@@ -258,23 +332,11 @@ class RandomIds {
     }
     return this.words[this.w++];
   }
+}
 
-  /** `n` random bytes, not all zero (an all-zero id is invalid in OTLP). */
-  next(n: number): Uint8Array {
-    for (;;) {
-      if (this.at + n > this.pool.length) {
-        crypto.getRandomValues(this.pool);
-        this.at = 0;
-      }
-      const p = this.pool, at = this.at;
-      this.at += n;
-      // A copy by hand: `slice` costs several times more for 8 bytes.
-      const id = new Uint8Array(n);
-      let any = 0;
-      for (let i = 0; i < n; i++) any |= id[i] = p[at + i];
-      if (any !== 0) return id;
-    }
-  }
+/** The open spans of `map` in the order they were opened. */
+function inOrder(map: IntMap<OtlpSpan>): OtlpSpan[] {
+  return [...map.values()].sort((a, b) => a.seq - b.seq);
 }
 
 /** Parses a W3C `traceparent`; undefined unless valid. */
@@ -321,12 +383,22 @@ export class SpanMapper {
   header?: TraceHeader;
   private emit: (span: OtlpSpan) => void;
   private ids = new RandomIds();
-  private tasks = new Map<number, OpenTask>();
-  /** Open regions by thread, then region id. */
-  private regions = new Map<number, Map<number, OpenRegion>>();
+  /**
+   * Open tasks' spans. An `IntMap`, not a `Map`: under the churn of tasks
+   * beginning and ending, a `Map` reallocates its table over and over, and
+   * a table that outlived a young-generation collection keeps the next ones
+   * and their spans alive until a full collection (most spans then survive
+   * into the old generation, and the heap grows several times over).
+   * Listed in opening order by `seq`.
+   */
+  private tasks = new IntMap<OtlpSpan>();
+  /** Open regions' spans by thread, then region id. */
+  private regions = new Map<number, IntMap<OtlpSpan>>();
+  /** Spans opened so far: the next `seq`. */
+  private opened = 0;
   private threadNames = new Map<number, string>();
   /** Open regions of the background task (0), which has no span. */
-  private background: OpenRegion[] = [];
+  private background: OtlpSpan[] = [];
 
   /** Makes a mapper handing finished spans to `emit`. */
   constructor(emit: (span: OtlpSpan) => void) {
@@ -395,7 +467,12 @@ export class SpanMapper {
   }
 
   private newTrace(): TraceRef {
-    return { id: this.ids.next(16), fixed: false };
+    const ids = this.ids;
+    for (;;) {
+      const w0 = ids.word(), w1 = ids.word(), w2 = ids.word(), w3 = ids.word();
+      // An all-zero id is invalid in OTLP.
+      if ((w0 | w1 | w2 | w3) !== 0) return new TraceRef(w0, w1, w2, w3);
+    }
   }
 
   /** A thread's name as exported, if it has one. */
@@ -410,8 +487,8 @@ export class SpanMapper {
     const span = new OtlpSpan(
       this.idHi,
       this.idLo,
-      p ? p.span.trace : this.newTrace(),
-      p?.span,
+      p ? p.trace : this.newTrace(),
+      p,
       capName(type || "(unknown task)"),
       time,
       0,
@@ -421,8 +498,13 @@ export class SpanMapper {
     );
     if (parent !== 0 && !p) span.addAttr("runtrace.task.parent", parent);
     const was = this.tasks.get(task);
-    if (was) this.finish(was.span, time, true);
-    this.tasks.set(task, { span, thread, regions: [] });
+    // A task id begun again takes the place of the first in the listing.
+    span.seq = was ? was.seq : ++this.opened;
+    if (was) {
+      was.openRegions = undefined;
+      this.finish(was, time, true);
+    }
+    this.tasks.set(task, span);
   }
 
   private taskEnd(time: number, task: number): void {
@@ -430,7 +512,8 @@ export class SpanMapper {
     // A task that began before the trace has no span to end.
     if (!t) return;
     this.tasks.delete(task);
-    this.finish(t.span, time, false);
+    t.openRegions = undefined;
+    this.finish(t, time, false);
   }
 
   private regionBegin(
@@ -444,22 +527,22 @@ export class SpanMapper {
   ): void {
     const byId = this.regionsOf(thread);
     const t = this.tasks.get(task);
-    const list = t ? t.regions : task === 0 ? this.background : undefined;
-    let parent = parentRegion === 0 ? undefined : byId.get(parentRegion)?.span;
+    const list = t ? t.openRegions : task === 0 ? this.background : undefined;
+    let parent = parentRegion === 0 ? undefined : byId.get(parentRegion);
     if (!parent && list) {
       for (let i = list.length - 1; i >= 0; i--) {
         const r = list[i];
         if (r.lane === lane && r.thread === thread) {
-          parent = r.span;
+          parent = r;
           break;
         }
       }
     }
-    parent ??= t?.span;
+    parent ??= t;
     if (t?.nextSpanId) {
       const v = new DataView(t.nextSpanId.buffer, t.nextSpanId.byteOffset, 8);
-      this.idHi = v.getUint32(0);
-      this.idLo = v.getUint32(4);
+      this.idHi = v.getInt32(0);
+      this.idLo = v.getInt32(4);
       t.nextSpanId = undefined;
     } else this.newSpanId();
     const span = new OtlpSpan(
@@ -474,14 +557,16 @@ export class SpanMapper {
       thread,
       this.threadName(thread),
     );
-    const r: OpenRegion = { span, task, lane, thread };
-    byId.set(region, r);
-    list?.push(r);
+    span.lane = lane;
+    span.seq = byId.get(region)?.seq ?? ++this.opened;
+    byId.set(region, span);
+    if (list) list.push(span);
+    else if (t) t.openRegions = [span];
   }
 
-  private regionsOf(thread: number): Map<number, OpenRegion> {
+  private regionsOf(thread: number): IntMap<OtlpSpan> {
     let m = this.regions.get(thread);
-    if (!m) this.regions.set(thread, m = new Map());
+    if (!m) this.regions.set(thread, m = new IntMap());
     return m;
   }
 
@@ -493,7 +578,7 @@ export class SpanMapper {
       return;
     }
     byId.delete(region);
-    const list = r.task === 0 ? this.background : this.tasks.get(r.task)?.regions;
+    const list = r.task === 0 ? this.background : this.tasks.get(r.task)?.openRegions;
     if (list) {
       // Mostly the innermost, ended first.
       if (list[list.length - 1] === r) list.pop();
@@ -502,17 +587,19 @@ export class SpanMapper {
         if (i >= 0) list.splice(i, 1);
       }
     }
-    this.finish(r.span, time, false);
+    this.finish(r, time, false);
   }
 
   /** The innermost span of `task` open now on `thread`. */
   private innermost(task: number, thread: number): OtlpSpan | undefined {
     const t = this.tasks.get(task);
-    const list = t ? t.regions : task === 0 ? this.background : [];
-    for (let i = list.length - 1; i >= 0; i--) {
-      if (list[i].thread === thread) return list[i].span;
+    const list = t ? t.openRegions : task === 0 ? this.background : undefined;
+    if (list) {
+      for (let i = list.length - 1; i >= 0; i--) {
+        if (list[i].thread === thread) return list[i];
+      }
     }
-    return t?.span;
+    return t;
   }
 
   private log(
@@ -530,9 +617,9 @@ export class SpanMapper {
       if (tp) {
         t.nextSpanId = tp.spanId;
         // A fresh trace id sent downstream: this tree takes it, if still free.
-        if (!t.span.trace.fixed) {
-          t.span.trace.id = tp.traceId;
-          this.settle(t.span.trace);
+        if (!t.trace.fixed) {
+          t.trace.id = tp.traceId;
+          this.settle(t.trace);
         }
       }
     }
@@ -546,24 +633,22 @@ export class SpanMapper {
     } else if (category === "http.status" && Number(message) >= 500) {
       span.status = StatusCode.ERROR;
     }
-    const attrs: Attrs = [["message", message]];
-    if (truncated) attrs.push(["runtrace.truncated", true]);
-    span.event({ time, name: capName(category || "log"), attrs });
+    span.event(new LogSpanEvent(time, capName(category || "log"), message, truncated));
   }
 
-  private joinUpstream(t: OpenTask, header: string): void {
+  private joinUpstream(t: OtlpSpan, header: string): void {
     const tp = parseTraceparent(header);
     // The first one counts: the active OpenTelemetry span (logged by
     // newTask) is nearer than the request's incoming header (traceRequests).
-    if (!tp || t.span.parent || t.span.trace.remoteParent) return;
-    t.span.trace.id = tp.traceId;
-    t.span.trace.remoteParent = tp.spanId;
-    this.settle(t.span.trace);
+    if (!tp || t.parent || t.trace.remoteParent) return;
+    t.trace.id = tp.traceId;
+    t.trace.remoteParent = tp.spanId;
+    this.settle(t.trace);
     this.report.joinedTraces++;
   }
 
   private stall(time: number, duration: number, thread: number, region: number, task: number) {
-    const cause = this.regions.get(thread)?.get(region)?.span.name;
+    const cause = this.regions.get(thread)?.get(region)?.name;
     const attrs: Attrs = [
       ["runtrace.stall.duration_ns", duration],
       ["runtrace.stall.task.id", task],
@@ -576,8 +661,9 @@ export class SpanMapper {
         s.event({ time, name: "event-loop stall", attrs });
       }
     };
-    for (const r of this.regions.get(thread)?.values() ?? []) add(r.span);
-    for (const t of this.tasks.values()) if (t.thread === thread) add(t.span);
+    const byId = this.regions.get(thread);
+    if (byId) { for (const r of inOrder(byId)) add(r); }
+    for (const t of inOrder(this.tasks)) if (t.thread === thread) add(t);
   }
 
   private finish(span: OtlpSpan, time: number, openAtEnd: boolean): void {
@@ -590,27 +676,39 @@ export class SpanMapper {
     this.report.droppedEvents += span.droppedEvents;
     const trace = span.trace;
     if (trace.fixed) return this.emit(span);
-    (trace.held ??= []).push(span);
+    if (trace.heldLast) trace.heldLast.nextHeld = span;
+    else trace.heldFirst = span;
+    trace.heldLast = span;
     // The root ends: nothing of the tree can settle its id any more.
-    if (!span.parent || trace.held.length >= MAX_HELD) this.settle(trace);
+    if (!span.parent || ++trace.held >= MAX_HELD) this.settle(trace);
   }
 
   /** Settles a tree's trace id and sends its spans held back. */
   private settle(trace: TraceRef): void {
     trace.fixed = true;
-    const held = trace.held;
-    trace.held = undefined;
-    if (held) { for (const s of held) this.emit(s); }
+    let s = trace.heldFirst;
+    trace.heldFirst = trace.heldLast = undefined;
+    trace.held = 0;
+    while (s !== undefined) {
+      const next = s.nextHeld;
+      // Unlinked as it goes: a chain of finished spans is garbage to free, not to trace.
+      s.nextHeld = undefined;
+      this.emit(s);
+      s = next;
+    }
   }
 
   private end(time: number, truncated: boolean, lost: number): void {
     // Innermost first: regions, then tasks, children before parents.
     for (const byId of this.regions.values()) {
-      for (const r of [...byId.values()].reverse()) this.finish(r.span, time, true);
+      for (const r of inOrder(byId).reverse()) this.finish(r, time, true);
       byId.clear();
     }
     this.background.length = 0;
-    for (const t of [...this.tasks.values()].reverse()) this.finish(t.span, time, true);
+    for (const t of inOrder(this.tasks).reverse()) {
+      t.openRegions = undefined;
+      this.finish(t, time, true);
+    }
     this.tasks.clear();
     this.report.truncated = truncated;
     this.report.lost = lost;

@@ -171,7 +171,27 @@ export class ProtoWriter extends ChunkBuffer {
     this.tag(field, Wire.LEN);
     const max = s.length * 3;
     this.ensure(max + 5);
-    if (max < 128) {
+    // ASCII by hand, the length in the form the general path below picks:
+    // `encodeInto` costs a view and a call into the engine per string.
+    const n = s.length, b = this.buf, short = max < 128;
+    let p = this.pos + (short ? 1 : 4), i = 0;
+    for (; i < n; i++) {
+      const c = s.charCodeAt(i);
+      if (c >= 0x80) break;
+      b[p++] = c;
+    }
+    if (i === n) {
+      if (short) {
+        b[this.pos] = n;
+        this.pos = p;
+      } else {
+        const at = this.pos;
+        this.pos = p;
+        this.patch(at);
+      }
+      return;
+    }
+    if (short) {
       const n = this.utf8.encodeInto(s, this.buf.subarray(this.pos + 1)).written;
       this.buf[this.pos] = n;
       this.pos += 1 + n;
