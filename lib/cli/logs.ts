@@ -43,16 +43,7 @@ export async function logsCommand(args: string[], io: CliIO): Promise<number> {
   const lines = new LogLines();
   // The text lines need the message as a string only to grep it.
   const bytesPath = !json && filter.grep === undefined;
-  const textLine = (
-    time: number,
-    thread: number,
-    task: number,
-    category: string,
-    bytes: Uint8Array,
-    start: number,
-    end: number,
-    truncated: boolean,
-  ) => {
+  const textLine: EventVisitor["log"] = (time, thread, task, category, bytes, start, end, cut) => {
     if (filter.category !== undefined && category !== filter.category) return;
     if (filter.task !== undefined && task !== filter.task) return;
     if (shown === 0) lines.text("        Time   Task  Thread  Category      Message\n");
@@ -66,7 +57,7 @@ export async function logsCommand(args: string[], io: CliIO): Promise<number> {
       cat = utf8e.encode(escapeControls(category).padEnd(12));
       if (categoryCells.size < 4096) categoryCells.set(category, cat);
     }
-    lines.line(time, task, th, cat, bytes, start, end, truncated);
+    lines.line(time, task, th, cat, bytes, start, end, cut);
     shown++;
   };
   const line = (
