@@ -123,7 +123,7 @@ export class RingDrainer {
   drain(writers: readonly RecordSink[], max: number, budget: number): number {
     const ctrl = this.ctrl;
     const head = Atomics.load(ctrl, Ctrl.HEAD);
-    let tail = Atomics.load(ctrl, Ctrl.TAIL);
+    const tail = Atomics.load(ctrl, Ctrl.TAIL);
     let n = (head - tail) | 0;
     const lost = Atomics.exchange(ctrl, Ctrl.LOST, 0);
     if (n === 0 && lost === 0) return 0;
@@ -132,19 +132,31 @@ export class RingDrainer {
       w.open(this.thread);
       if (lost > 0) w.lostEvents(lost);
     }
-    const last = writers[writers.length - 1];
     this.textTail = -1;
-    let k = 0;
-    while (k < n) {
-      this.handOver((tail & this.mask) * RECORD_WORDS, writers);
-      k++;
-      tail = (tail + 1) | 0;
-      if (last.ev.pos > budget) break;
-    }
+    const k = this.handOverAll(tail, n, writers, budget);
     for (const w of writers) w.close();
     if (this.textTail !== -1) Atomics.store(ctrl, Ctrl.TEXT_TAIL, this.textTail);
-    Atomics.store(ctrl, Ctrl.TAIL, tail);
+    Atomics.store(ctrl, Ctrl.TAIL, (tail + k) | 0);
     Atomics.notify(ctrl, Ctrl.TAIL);
+    return k;
+  }
+
+  /**
+   * The loop of {@linkcode drain}: hands over up to `n` records from `tail`,
+   * until the last writer's batch holds `budget` bytes; returns how many. A
+   * function of its own so that nothing follows the loop: V8 compiles a long
+   * first drain's loop on the stack (OSR), and with the writers' `close`
+   * after it, code that had never run then, that code deoptimised at the end
+   * of each new session's first long drain, about once a session.
+   */
+  private handOverAll(tail: number, n: number, writers: readonly RecordSink[], budget: number) {
+    const last = writers[writers.length - 1];
+    let k = 0;
+    while (k < n) {
+      this.handOver(((tail + k) & this.mask) * RECORD_WORDS, writers);
+      k++;
+      if (last.ev.pos > budget) break;
+    }
     return k;
   }
 
