@@ -45,7 +45,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const yieldTurn = () => new Promise<void>((r) => setImmediate(r));
 
 /** CPU time, ns, of every thread of this process by `name:tid` (schedstat: precise, unlike stat's ticks). */
-function threadNs(): Map<string, number> {
+export function threadNs(): Map<string, number> {
   const out = new Map<string, number>();
   for (const tid of readdirSync("/proc/self/task")) {
     try {
