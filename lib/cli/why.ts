@@ -215,33 +215,42 @@ function storyVisitor(
   regions: Map<number, StoryRegion>,
 ): EventVisitor {
   const text = new TextDecoder("utf-8", { fatal: false });
+  // The task's subtasks and regions not yet ended: most task and region ends
+  // are other tasks', passed on without a lookup while these are 0.
+  let openSubtasks = 0, openRegions = 0;
   return {
     taskBegin(time, thread, task, parent, type, stack) {
       v.taskBegin(time, thread, task, parent, type, stack);
-      if (parent === id) story.subtasks.push({ id: task, type, start: time, end: undefined });
+      if (parent !== id) return;
+      story.subtasks.push({ id: task, type, start: time, end: undefined });
+      openSubtasks++;
     },
     taskEnd(time, thread, task) {
       v.taskEnd(time, thread, task);
-      if (story.subtasks.length === 0) return;
+      if (openSubtasks === 0) return;
       const sub = story.subtasks.find((s) => s.id === task);
-      if (sub && sub.end === undefined) sub.end = time;
+      if (sub && sub.end === undefined) {
+        sub.end = time;
+        // A subtask id begun twice and ended once leaves the count above 0: only slower.
+        openSubtasks--;
+      }
     },
     regionBegin(time, thread, region, task, type, parent, lane, stack) {
       v.regionBegin(time, thread, region, task, type, parent, lane, stack);
       if (task !== id) return;
-      regions.set(thread * 4294967296 + region, {
-        id: region,
-        type,
-        thread,
-        start: time,
-        end: undefined,
-      });
+      const key = thread * 4294967296 + region;
+      const was = regions.get(key);
+      if (was === undefined || was.end !== undefined) openRegions++;
+      regions.set(key, { id: region, type, thread, start: time, end: undefined });
     },
     regionEnd(time, thread, region) {
       v.regionEnd(time, thread, region);
-      if (regions.size === 0) return;
+      if (openRegions === 0) return;
       const r = regions.get(thread * 4294967296 + region);
-      if (r && r.end === undefined) r.end = time;
+      if (r && r.end === undefined) {
+        r.end = time;
+        openRegions--;
+      }
     },
     log(time, thread, task, category, bytes, start, stop, truncated, stack) {
       v.log(time, thread, task, category, bytes, start, stop, truncated, stack);

@@ -205,7 +205,6 @@ interface OpenRegion {
  * @example
  * ```ts
  * import { TraceDecoder } from "../format/decoder.ts";
-import { IntMap } from "./int_map.ts";
  * import { DelayAnalyzer } from "./delay.ts";
  * const a = new DelayAnalyzer({ onTask: (t) => t.blocked > 0 && console.log(t.id, t.blockedBy) });
  * const d = new TraceDecoder(a.add);
