@@ -25,6 +25,8 @@ import { type ReaderMessage, readTraceForPage } from "../lib/viewer/page/trace_r
 import { decodeColumns } from "../lib/viewer/page/columns.ts";
 import { postedColumns, receivedColumns } from "../lib/viewer/page/posted_columns.ts";
 import { deflateRawSync } from "node:zlib";
+import { TraceWriter } from "../lib/format/encoder.ts";
+import { Ev } from "../lib/format/constants.ts";
 import { syntheticTrace } from "../bench/viewer_bench.ts";
 import { type Browser, findChromium, launchChromium } from "./cdp.ts";
 import { findExecutable, repoRoot, tempDir } from "./helpers.ts";
@@ -163,6 +165,39 @@ describe("the columns as the worker posts them", () => {
     assert.equal(Object.getPrototypeOf(index), IdIndex.prototype);
     assert.deepEqual({ ...back, taskIndex: undefined }, { ...kept, taskIndex: undefined });
     for (let i = 0; i < back.tasks.n; i += 31) assert.equal(index.get(back.tasks.id[i]), i);
+  });
+
+  test("log messages that are not ASCII, or empty, come out as the reader's model has them", () => {
+    const messages = ["plain", "café ☕", "", "\u{1F600} and more", "ascii again"];
+    const w = new TraceWriter();
+    w.header({
+      timeOrigin: 0,
+      startTime: 0,
+      resolutionNs: 1,
+      runtime: "test",
+      runtimeVersion: "1",
+      pid: 0,
+    });
+    w.defineString(1, "note");
+    w.openBatch(1, 0, 0);
+    messages.forEach((m, i) => {
+      w.event(Ev.LOG, 1000 * (i + 1));
+      w.ev.uvarint(0);
+      w.ev.uvarint(1);
+      w.ev.uvarint(0);
+      w.message(m);
+    });
+    w.closeBatch();
+    w.end(0);
+    const bytes = w.out.buf.slice(0, w.out.pos);
+    const model = parseTrace(bytes).logs.map((l) => l.message);
+    assert.deepEqual(model, messages);
+    assert.deepEqual(decodeColumns(bytes).logs.message, messages);
+    const ascii = decodeColumns(syntheticTrace(2_000));
+    assert.deepEqual(
+      ascii.logs.message,
+      parseTrace(syntheticTrace(2_000)).logs.map((l) => l.message),
+    );
   });
 
   test("the reader inflates a trace embedded DEFLATE-compressed, and says when that data is bad", async () => {
