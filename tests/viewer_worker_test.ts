@@ -22,7 +22,7 @@ import { IdIndex } from "../lib/viewer/page/id_index.ts";
 import { statsRows } from "../lib/viewer/page/stats_page.ts";
 import { ModelUnpacker, packedBuffers, packModel } from "../lib/viewer/page/model_pack.ts";
 import { type ReaderMessage, readTraceForPage } from "../lib/viewer/page/trace_reader.ts";
-import { decodeColumns } from "../lib/viewer/page/columns.ts";
+import { decodeColumns, decodeTaskColumns } from "../lib/viewer/page/columns.ts";
 import { postedColumns, receivedColumns } from "../lib/viewer/page/posted_columns.ts";
 import { deflateRawSync } from "node:zlib";
 import { TraceWriter } from "../lib/format/encoder.ts";
@@ -200,6 +200,40 @@ describe("the columns as the worker posts them", () => {
     );
   });
 
+  test("the tasks-only pass reads the same tasks, names and stalls as the whole, and counts the rest", () => {
+    for (
+      const bytes of [
+        syntheticTrace(20_000),
+        readFileSync(join(repoRoot, "tests/fixtures/slow_requests.trace")),
+      ]
+    ) {
+      const full = decodeColumns(bytes);
+      const scan = decodeTaskColumns(bytes);
+      assert.deepEqual(scan.cols.tasks, full.tasks);
+      assert.deepEqual(scan.cols.names, full.names);
+      assert.deepEqual(scan.cols.stalls, full.stalls);
+      assert.deepEqual(scan.cols.gcs, full.gcs);
+      assert.equal(scan.cols.events, full.events);
+      assert.deepEqual([scan.regions, scan.logs], [full.regions.n, full.logs.n]);
+      assert.deepEqual([scan.cols.regions.n, scan.cols.logs.n], [0, 0]);
+    }
+  });
+
+  test("for a trace over 2 MiB the reader posts its tasks first", () => {
+    const bytes = syntheticTrace(230_000);
+    assert.ok(bytes.length > 2 << 20);
+    const posted: ReaderMessage[] = [];
+    readTraceForPage({ bytes }, (m, transfer) => posted.push(structuredClone(m, { transfer })));
+    assert.deepEqual(posted.map((m) => m.kind), ["tasks", "columns", "layout", "model"]);
+    const [t, c] = posted as [
+      Extract<ReaderMessage, { kind: "tasks" }>,
+      Extract<ReaderMessage, { kind: "columns" }>,
+    ];
+    assert.deepEqual(t.cols.tasks, c.cols.tasks);
+    assert.deepEqual([t.regions, t.logs], [c.cols.regions.n, c.cols.logs.n]);
+    assert.ok(t.marks.tasksPosted <= c.marks.decoded);
+  });
+
   test("the reader inflates a trace embedded DEFLATE-compressed, and says when that data is bad", async () => {
     const bytes = syntheticTrace(5_000);
     const want = decodeColumns(bytes);
@@ -288,6 +322,37 @@ describe("the viewer page's worker in headless Chromium", {
       );
       assert.ok(seen >= 1);
       assert.equal(await page.evaluate("runtraceViewer.error ?? null"), null);
+      await page.close();
+    },
+  );
+
+  test(
+    "a trace over 2 MiB opens on the Overview from its tasks alone, before the rest is read",
+    BROWSER,
+    async () => {
+      const bytes = syntheticTrace(230_000);
+      const model = parseTrace(bytes);
+      const file = join(dir, "bigger.html");
+      writeFileSync(file, renderViewerHtml(bytes, { name: "bigger.trace" }));
+      const page = await browser!.newPage(1280, 800);
+      await page.goto(`file://${file}`, 60_000);
+      await page.waitFor("window.runtraceViewer && window.runtraceViewer.ready", 90_000);
+      assert.equal(await page.evaluate("runtraceViewer.error ?? null"), null);
+      const marks = await page.evaluate<Record<string, number>>("runtraceViewer.marks");
+      assert.ok(
+        marks.tasksIn <= marks.firstDraw && marks.firstDraw <= marks.columnsIn,
+        JSON.stringify(marks),
+      );
+      assert.equal(await page.evaluate("location.hash"), "#overview");
+      // The summary counts what the tasks-only pass did not read; the views get the whole columns.
+      const summary = await page.evaluate<string>(`document.querySelector("#summary").textContent`);
+      assert.match(
+        summary,
+        new RegExp(`${model.regions.length} regions · ${model.logs.length} logs`),
+      );
+      assert.equal(await page.evaluate("runtraceViewer.cols.regions.n"), model.regions.length);
+      await page.waitFor("runtraceViewer.trace", 90_000);
+      assert.equal(await page.evaluate("runtraceViewer.trace.tasks.length"), model.tasks.length);
       await page.close();
     },
   );

@@ -56,10 +56,12 @@ interface ViewerHook {
   /**
    * When each step of the loading happened, ms since navigation start: the
    * page script started (`script`), asked its worker (`workerAsked`), the
-   * worker started reading (`workerStart`), had the bytes (`workerBytes`)
-   * and the columns (`workerDecoded`) and posted them (`workerPosted`), the
-   * page got them (`columnsIn`), drew the first screen (`firstDraw`), got
-   * the layout (`layoutIn`) and the model (`modelIn`).
+   * worker started reading (`workerStart`), had the bytes (`workerBytes`),
+   * the tasks of a large trace (`workerTasksDecoded`, posted at
+   * `workerTasksPosted`, in the page at `tasksIn`) and the columns
+   * (`workerDecoded`, posted at `workerPosted`, in the page at `columnsIn`);
+   * the page drew the first screen (`firstDraw`), got the layout
+   * (`layoutIn`) and the model (`modelIn`).
    */
   marks: Record<string, number>;
   /** Main-thread tasks over 50 ms, [start, duration] in ms since navigation start (Chromium). */
@@ -175,17 +177,21 @@ function main(): void {
   const input = deflated ? { deflated: text } : { base64: text };
   mark("workerAsked");
   const worker = startPageWorker(OWN_SCRIPT, input, (m) => {
-    if (m.kind === "columns") {
-      mark("columnsIn");
-      const w = m.marks, origin = performance.timeOrigin;
-      mark("workerStart", w.start - origin);
-      mark("workerBytes", w.bytes - origin);
-      mark("workerDecoded", w.decoded - origin);
-      mark("workerPosted", w.posted - origin);
-      const c: Columns = cols = receivedColumns(m.cols);
-      Object.assign(hook, { base64Ms: m.base64Ms, decodeMs: m.decodeMs });
-      model = new WorkerModel((pm) => modelReady(c, pm));
-      first = firstScreen(name, c, model);
+    if (m.kind === "tasks" || m.kind === "columns") {
+      mark(`${m.kind}In`);
+      for (const [k, at] of Object.entries(m.marks)) {
+        mark(`worker${k[0].toUpperCase()}${k.slice(1)}`, at - performance.timeOrigin);
+      }
+      const c = receivedColumns(m.cols);
+      if (m.kind === "columns") {
+        cols = hook.cols = c;
+        Object.assign(hook, { base64Ms: m.base64Ms, decodeMs: m.decodeMs });
+      }
+      // The first screen from the tasks alone if they come first, else from the columns.
+      if (!first) {
+        model = new WorkerModel((pm) => modelReady(cols!, pm));
+        first = firstScreen(name, c, model, m.kind === "tasks" ? m : undefined);
+      }
     } else if (m.kind === "layout") {
       mark("layoutIn");
       hook.layoutMs = m.layoutMs;
@@ -232,6 +238,12 @@ function modelReady(cols: Columns, model: PageModel): void {
   if (edges) $("#summary").textContent += ` · ${edges}`;
 }
 
+/** How many regions and logs a trace has (columns of its tasks alone have none). */
+interface Counts {
+  regions: number;
+  logs: number;
+}
+
 /** The first screen, drawn from the columns alone (the timeline waits for its layout). */
 interface FirstScreen {
   colors: Map<string, string>;
@@ -247,10 +259,15 @@ interface FirstScreen {
  * Shows the summary and, for a large trace, the Overview: what needs only
  * the columns, painted as soon as they are read.
  */
-function firstScreen(name: string, cols: Columns, loader: ModelSource): FirstScreen {
+function firstScreen(
+  name: string,
+  cols: Columns,
+  loader: ModelSource,
+  counts?: Counts,
+): FirstScreen {
   hook.cols = cols;
-  showBanner(cols, undefined);
-  showSummary(cols, name);
+  showBanner(cols, undefined, counts);
+  showSummary(cols, name, counts);
   const colors = assignColors(cols.names);
   hook.colors = colors;
   // A large trace opens on the overview: a timeline of a million slices says little at first.
@@ -458,7 +475,11 @@ class Views {
   }
 }
 
-function showBanner(cols: Columns, trace: Trace | undefined): void {
+function showBanner(
+  cols: Columns,
+  trace: Trace | undefined,
+  counts: Counts = { regions: cols.regions.n, logs: cols.logs.n },
+): void {
   const notes: string[] = [];
   if (cols.truncated) {
     notes.push("The trace was cut short: it is shown up to its last complete batch.");
@@ -471,7 +492,7 @@ function showBanner(cols: Columns, trace: Trace | undefined): void {
       `${trace.problems.length} problem(s) in the trace: ${trace.problems.slice(0, 3).join("; ")}`,
     );
   }
-  if (cols.tasks.n + cols.regions.n + cols.logs.n === 0) {
+  if (cols.tasks.n + counts.regions + counts.logs === 0) {
     notes.push("The trace holds no tasks, regions or logs.");
   }
   const el = $("#banner");
@@ -480,11 +501,15 @@ function showBanner(cols: Columns, trace: Trace | undefined): void {
   el.innerHTML = notes.map((n) => `<p>${escapeHtml(n)}</p>`).join("");
 }
 
-function showSummary(cols: Columns, name: string): void {
+function showSummary(
+  cols: Columns,
+  name: string,
+  counts: Counts = { regions: cols.regions.n, logs: cols.logs.n },
+): void {
   const h = cols.header;
   $("#summary").textContent = `${name} · ${cols.events} events · ${
     formatDuration(cols.duration)
-  } · ${cols.tasks.n} tasks · ${cols.regions.n} regions · ${cols.logs.n} logs · ${h.runtime} ${h.runtimeVersion}`;
+  } · ${cols.tasks.n} tasks · ${counts.regions} regions · ${counts.logs} logs · ${h.runtime} ${h.runtimeVersion}`;
 }
 
 if (IN_WORKER) servePageWorker();
