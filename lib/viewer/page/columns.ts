@@ -335,15 +335,7 @@ class ColumnsBuilder implements EventVisitor {
   // The reader's visitor (EventVisitor): the four kinds of a million-event trace come as
   // arguments, without an event object each (a third of the decoder's time).
 
-  regionBegin(
-    time: number,
-    thread: number,
-    region: number,
-    task: number,
-    type: string,
-    _parent: number,
-    lane: number,
-  ): void {
+  regionBegin: EventVisitor["regionBegin"] = (time, thread, region, task, type, _parent, lane) => {
     if (this.tasksOnly) {
       this.regionCount++;
       this.name(type);
@@ -362,36 +354,28 @@ class ColumnsBuilder implements EventVisitor {
     this.rStart.push(time);
     this.rEnd.push(NaN);
     if (task !== 0) this.taskFor(task);
-  }
+  };
 
-  regionEnd(time: number, thread: number, region: number): void {
+  regionEnd: EventVisitor["regionEnd"] = (time, thread, region) => {
     if (this.tasksOnly) return;
     const r = this.nesting.end(thread, region, time);
     if (r) this.rEnd.a[r.index] = time;
-  }
+  };
 
-  taskBegin(time: number, _thread: number, task: number, parent: number, type: string): void {
+  taskBegin: EventVisitor["taskBegin"] = (time, _thread, task, parent, type) => {
     const i = this.taskFor(task);
     this.tParent.a[i] = parent;
     this.tType.a[i] = this.name(type);
     this.tStart.a[i] = time;
     if (parent !== 0) this.taskFor(parent);
-  }
+  };
 
-  taskEnd(time: number, _thread: number, task: number): void {
+  taskEnd: EventVisitor["taskEnd"] = (time, _thread, task) => {
     const i = this.taskFor(task);
     if (Number.isNaN(this.tEnd.a[i])) this.tEnd.a[i] = time;
-  }
+  };
 
-  log(
-    time: number,
-    thread: number,
-    task: number,
-    category: string,
-    bytes: Uint8Array,
-    start: number,
-    end: number,
-  ): void {
+  log: EventVisitor["log"] = (time, thread, task, category, bytes, start, end) => {
     if (this.tasksOnly) {
       this.logCount++;
       this.name(category);
@@ -404,7 +388,7 @@ class ColumnsBuilder implements EventVisitor {
     this.l.category.push(this.name(category));
     this.text.add(bytes, start, end);
     if (task !== 0) this.taskFor(task);
-  }
+  };
 
   /** Every other event (the rarer kinds), as the reader's event objects. */
   other = (e: TraceEvent): void => this.addOther(e);
