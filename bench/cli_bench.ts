@@ -148,15 +148,30 @@ for (const name of runtimeNames) {
   else throw new Error(`unknown runtime ${name}: deno or bun`);
 }
 
-/** The commands, as [name, arguments, output file to delete]. */
-function cases(trace: string): [string, string[], string | undefined][] {
+/** A command: its name, arguments, and output file to delete. */
+type Case = [string, string[], string | undefined];
+
+/** The commands; with a generated trace also those naming its task type and ids. */
+function cases(trace: string): Case[] {
   const out = (ext: string) => join(dir, `out.${ext}`);
+  const generated = flag("trace") === undefined;
   return [
     ["stats", ["stats", trace], undefined],
     ["tasks", ["tasks", trace], undefined],
     ["regions", ["regions", trace], undefined],
     ["logs", ["logs", trace], undefined],
     ["why --slowest (2 passes)", ["why", trace, "--slowest"], undefined],
+    ...(generated
+      ? [
+        [
+          "why --p99 (3 passes)",
+          ["why", trace, "--p99", "--type", "handleRequest"],
+          undefined,
+        ] as Case,
+      ]
+      : []),
+    // A task of every generated trace (their ids count up from 1).
+    ...(generated ? [["why TASK_ID (1 pass)", ["why", trace, "5000"], undefined] as Case] : []),
     ["stalls", ["stalls", trace], undefined],
     ["diff (2 traces)", ["diff", trace, trace], undefined],
     ["export chrome", ["export", trace, "-o", out("json")], out("json")],
@@ -168,6 +183,11 @@ function cases(trace: string): [string, string[], string | undefined][] {
       ),
     ],
     ["export otlp", ["export", trace, "--format", "otlp", "-o", out("otlp.pb")], out("otlp.pb")],
+    [
+      "export otlp-metrics",
+      ["export", trace, "--format", "otlp-metrics", "-o", out("metrics.pb")],
+      out("metrics.pb"),
+    ],
   ];
 }
 
