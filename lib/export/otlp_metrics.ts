@@ -16,7 +16,7 @@
  * @module
  */
 
-import type { TraceEvent, TraceHeader } from "../format/decoder.ts";
+import type { EventVisitor, TraceEvent, TraceHeader } from "../format/decoder.ts";
 import { ChunkBuffer } from "./chunk_buffer.ts";
 import {
   attrProto,
@@ -31,6 +31,8 @@ import { capName } from "./name_cap.ts";
 
 /** Data points per batch. */
 const BATCH_POINTS = 4096;
+/** The visitor's methods for the kinds without metrics. */
+const none = () => {};
 
 /** UCUM units of the runtime's counters; others have none. */
 const UNITS: Record<string, string> = {
@@ -77,8 +79,17 @@ interface Series {
  * ```
  */
 export class OtlpMetricsExporter {
-  /** No fast path: counters come as events. */
-  readonly visitor: undefined = undefined;
+  /**
+   * The decoder's fast path for the frequent kinds, none of which is a
+   * metric: they pass without an event object each. Counters come as events.
+   */
+  readonly visitor: EventVisitor = {
+    taskBegin: none,
+    taskEnd: none,
+    regionBegin: none,
+    regionEnd: none,
+    log: none,
+  };
   /** What was exported; complete after the `end` event. */
   report: OtlpMetricsReport = { points: 0, metrics: 0, truncated: false, lost: 0 };
   private out = new ChunkBuffer(1 << 16);
