@@ -214,6 +214,19 @@ describe("regions", { skip }, () => {
     assert.ok(t.logs[0].time < r.end!);
   });
 
+  test("withRegion: returns fn's own promise; the region has ended when the caller resumes", async () => {
+    let inner: Promise<string> | undefined;
+    const t = await traced(async () => {
+      const p = trace.withRegion("wait", () => inner = sleep(2).then(() => "done"));
+      assert.equal(p, inner);
+      assert.equal(await p, "done");
+      trace.log("caller", "resumed");
+    });
+    const r = t.regions[0];
+    assert.ok(r.end !== undefined);
+    assert.ok(t.logs[0].time >= r.end!);
+  });
+
   test("withRegion: a rejection passes through unchanged and still ends the region", async () => {
     const boom = new Error("boom");
     const t = await traced(async () => {

@@ -236,11 +236,16 @@ function startRegionOther(a: unknown, b: unknown): Region {
 /**
  * WithRegion runs `fn` inside a region of type `regionType` and returns what
  * `fn` returns. If `fn` returns a promise, the region ends when it settles
- * (also on rejection, which passes through unchanged). Inside `fn` the
- * region's context is the current one, on its own async lane, so concurrent
- * `withRegion` calls nest correctly. That lane is an `AsyncLocalStorage.run`
- * (about 360 ns in Deno, 20–40 ns in Bun); for synchronous code,
- * `using _r = startRegion(ctx, type)` records the region for less.
+ * (also on rejection), and that same promise is returned. Inside `fn`,
+ * across its awaits and in the callbacks it schedules, the region's context
+ * is the current one, on its own async lane, so concurrent `withRegion`
+ * calls nest correctly. That lane is an `AsyncLocalStorage.run`: 20–40 ns in
+ * Bun, but in Deno 0.5–0.7 µs, about twice that inside another frame (a
+ * task's `Context.run`, a `traceRequests` handler), plus the collector's
+ * work for it, which makes it most of what a `withRegion` costs there. For
+ * synchronous code, `using _r = startRegion(ctx, type)` records the same
+ * region without one. While tracing is off, `withRegion` calls `fn` (with
+ * an explicit context made current if it is not).
  *
  * @example
  * ```ts
@@ -261,9 +266,11 @@ export function withRegion<T>(
 ): T {
   let ctx: Context, type: string, fn: () => T;
   if (typeof a === "string") {
+    fn = b as () => T;
+    // Off, the current context stays current: the call is fn's own.
+    if (!enabled && typeof fn === "function") return fn();
     ctx = currentContext();
     type = a;
-    fn = b as () => T;
   } else if (inContextSlot(a) && typeof b !== "function") {
     ctx = contextOr(a);
     type = typeof b === "string" ? b : toText(b);
@@ -276,30 +283,35 @@ export function withRegion<T>(
   if (typeof fn !== "function") {
     throw new TypeError(`runtrace: withRegion("${toText(type)}") needs a function to run`);
   }
-  if (!enabled) return ctx === currentContext() ? fn() : storage.run(ctx, fn);
+  if (!enabled) {
+    // Nothing to record: an explicit context that is not the current one
+    // still becomes current (tracing may start while fn runs).
+    return ctx === currentContext() ? fn() : storage.run(ctx, fn);
+  }
   const id = nextRegionId();
   const lane = nextLane();
   if (stacks) recordStack(withRegion);
   record(Rec.REGION_BEGIN, ctx.taskId, internType(type), id, ctx.regionId, lane);
-  const region = new Region(id, generation);
+  const gen = generation;
   let result: T;
   try {
     result = storage.run(new Context(ctx.taskId, id, lane), fn);
   } catch (e) {
-    region.end();
+    if (gen === generation) recordEnd(Rec.REGION_END, id);
     throw e;
   }
   if (result instanceof Promise) {
-    // then(ok, fail) makes one promise where finally() makes three.
-    return result.then((v) => {
-      region.end();
-      return v;
-    }, (e) => {
-      region.end();
-      throw e;
-    }) as T;
+    // The region ends when the promise settles, in a reaction registered
+    // before the caller's: the caller gets fn's own promise (a rejection
+    // reaches it unchanged, and an unhandled one is still reported), and
+    // the side chain costs one closure and one promise, never a rejection.
+    const end = () => {
+      if (gen === generation) recordEnd(Rec.REGION_END, id);
+    };
+    result.then(end, end);
+    return result;
   }
-  region.end();
+  if (gen === generation) recordEnd(Rec.REGION_END, id);
   return result;
 }
 
