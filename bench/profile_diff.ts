@@ -99,4 +99,4 @@ function main(): void {
   }
 }
 
-main();
+if (import.meta.main) main();

@@ -46,6 +46,7 @@ import { join } from "node:path";
 import { AsyncLocalStorage } from "node:async_hooks";
 import * as trace from "../mod.ts";
 import { traceRequests } from "../http.ts";
+import { calibrate, makeApp, work } from "./http_cycle_bench.ts";
 
 const arg = (name: string, dflt: number) => {
   const i = process.argv.indexOf(name);
@@ -57,31 +58,6 @@ const median = (xs: number[]) => {
 };
 const isDeno = "Deno" in globalThis;
 
-// The work and the handler are http_cycle_bench.ts's (JSON in native code).
-const doc = JSON.stringify({
-  id: 42,
-  name: "Ada Lovelace",
-  email: "ada@example.com",
-  roles: ["admin", "dev", "ops"],
-  tags: Array.from({ length: 12 }, (_, i) => `tag-${i}`),
-  address: { street: "12 St James's Square", city: "London", zip: "SW1Y 4JH" },
-  history: Array.from({ length: 8 }, (_, i) => ({ at: 1_700_000_000 + i, what: "login" })),
-});
-let sink = 0;
-function work(units: number): void {
-  for (let u = 0; u < units; u++) sink += JSON.stringify(JSON.parse(doc)).length;
-}
-function calibrate(): number {
-  for (let k = 0; k < 200; k++) work(10);
-  const rates: number[] = [];
-  for (let k = 0; k < 61; k++) {
-    const t0 = performance.now();
-    work(10);
-    rates.push(10 / ((performance.now() - t0) * 1000));
-  }
-  return median(rates);
-}
-
 const own = new AsyncLocalStorage<object>();
 const frame = { own: true };
 
@@ -92,21 +68,8 @@ function makeApps(units: number): Record<string, App> {
   const user = { id: 0, name: "Ada", roles: ["admin", "dev"], bio: "x".repeat(200) };
   const respond = (body: string) =>
     new Response(body, { headers: { "content-type": "application/json" } });
-  const withRegions: App = async (req) => {
-    const id = req.url.slice(req.url.lastIndexOf("/") + 1);
-    trace.withRegion("auth", () => work(a));
-    const u = await trace.withRegion("db", async () => {
-      await null;
-      work(b);
-      return { ...user, id: Number(id) };
-    });
-    trace.log("user", id);
-    const body = trace.withRegion("render", () => {
-      work(c);
-      return JSON.stringify(u);
-    });
-    return respond(body);
-  };
+  // http_cycle_bench.ts's handler, and copies of it with other tracing calls.
+  const withRegions: App = makeApp(units);
   const startRegions: App = async (req) => {
     const id = req.url.slice(req.url.lastIndexOf("/") + 1);
     const r1 = trace.startRegion("auth");
@@ -297,7 +260,6 @@ async function main(): Promise<void> {
     );
   }
   await calls(rounds);
-  if (sink === 0.5) console.log(sink);
 }
 
-await main();
+if (import.meta.main) await main();
