@@ -53,11 +53,19 @@ async function record(): Promise<void> {
   }
 }
 
+/** Wall times, ms, of `await start()` and `await stop()` in the measured cycling runs. */
+const waits = { start: [] as number[], stop: [] as number[] };
+let measuring = false;
+
 async function cycling(): Promise<void> {
   for (let i = 0; i < sessions; i++) {
+    let t = performance.now();
     await trace.start(path);
+    if (measuring) waits.start.push(performance.now() - t);
     await record();
+    t = performance.now();
     await trace.stop();
+    if (measuring) waits.stop.push(performance.now() - t);
   }
 }
 
@@ -73,6 +81,7 @@ const before = loadavg();
 // Warm-up: the drain worker's start and the JIT, for both.
 await cycling();
 await steady();
+measuring = true;
 for (let r = 0; r < 4; r++) {
   const order: (keyof typeof runs)[] = r % 2 ? ["steady", "cycling"] : ["cycling", "steady"];
   for (const name of order) {
@@ -106,3 +115,12 @@ for (const k of new Set([...cpu.cycling.keys(), ...cpu.steady.keys()])) {
   }
 }
 console.log(`| all threads | | | ${extra.toFixed(3)} |`);
+const q = (xs: number[]) => {
+  const v = [...xs].sort((a, b) => a - b);
+  return `${v[v.length >> 1].toFixed(2)} ms (90th percentile ${
+    v[Math.floor(v.length * 0.9)].toFixed(2)
+  })`;
+};
+console.log(
+  `\n\`await start()\` ${q(waits.start)}, \`await stop()\` ${q(waits.stop)}: median wall time.`,
+);
