@@ -24,6 +24,7 @@ import {
   DENSITY_BINS,
   FLAG_NO_BEGIN,
   FLAG_OPEN,
+  ID_BYTES,
   INDEX_MAGIC,
   INDEX_VERSION,
   type IndexMeta,
@@ -33,39 +34,23 @@ import {
   type RowInfo,
   SLICE_BYTES,
   type StallRef,
-  TASK_BYTES,
   type TaskRef,
 } from "./index_layout.ts";
 import { FileAppender, LevelSorter, readAt } from "./level_sorter.ts";
+import { LogWriter } from "./log_store.ts";
+import { IntMap } from "../../read/int_map.ts";
 
-/** A task open during the pass. */
-interface OpenTask {
-  start: number;
-  type: number;
-  thread: number;
-  slot: number;
-  first: number;
-  last: number;
-  flags: number;
-}
-
-/** A region open during the pass. */
-interface OpenRegion {
-  start: number;
-  type: number;
-  task: number;
-  slot: number;
-}
+/** The four tracks of a thread, in the order of their keys. */
+const TRACKS: readonly RowInfo["track"][] = ["tasks", "regions", "stalls", "gc"];
+const T_TASKS = 0, T_REGIONS = 1, T_STALLS = 2, T_GC = 3;
 
 /** The slots of one track of one thread, and the row of each slot used. */
 interface Track {
-  thread: number;
-  track: RowInfo["track"];
   busy: Uint8Array;
   rows: Int32Array;
+  /** No slot below this one is free. */
+  low: number;
 }
-
-const TRACKS: readonly RowInfo["track"][] = ["tasks", "regions", "stalls", "gc"];
 
 /** Slots per track: beyond this many at once, slices share the last slot. */
 const MAX_SLOTS = 256;
@@ -75,34 +60,111 @@ const ENDED_REGIONS = 4096;
 const TOP = 50;
 const TOP_BY_TYPE = 10;
 
-/** Keeps the `limit` largest by `key`, largest first; cheap for the many that do not qualify. */
+/** Keeps the `limit` largest by `key`, largest first. */
 function keepTop<T>(list: T[], item: T, key: (t: T) => number, limit: number): void {
-  if (list.length >= limit && key(item) <= key(list[list.length - 1])) return;
   let i = list.length;
   while (i > 0 && key(list[i - 1]) < key(item)) i--;
   list.splice(i, 0, item);
   if (list.length > limit) list.pop();
 }
 
+/** Whether a duration would enter a top list of `limit` (so its entry is worth making). */
+function entersTop(list: readonly TaskRef[], duration: number, limit: number): boolean {
+  return list.length < limit || duration > list[list.length - 1].duration;
+}
+
+/**
+ * What is open during the pass (tasks or regions), as columns indexed by a
+ * pool slot, found by key through an {@linkcode IntMap}: no object per task
+ * or region, so the pass makes no garbage per event.
+ */
+class OpenPool {
+  readonly byKey = new IntMap<number>();
+  start = new Float64Array(64);
+  type = new Uint32Array(64);
+  /** A region's task; a task's home thread. */
+  owner = new Float64Array(64);
+  slot = new Uint16Array(64);
+  first = new Float64Array(64);
+  last = new Float64Array(64);
+  flags = new Uint8Array(64);
+  /** Each pool slot's key, and whether it is open. */
+  private key = new Float64Array(64);
+  private live = new Uint8Array(64);
+  private free: number[] = [];
+  private used = 0;
+
+  /** A pool slot for `key`, now open. */
+  open(key: number): number {
+    let i = this.free.pop();
+    if (i === undefined) {
+      if (this.used === this.start.length) this.grow();
+      i = this.used++;
+    }
+    this.byKey.set(key, i);
+    this.key[i] = key;
+    this.live[i] = 1;
+    return i;
+  }
+
+  /** The keys open now. */
+  openKeys(): number[] {
+    const out: number[] = [];
+    for (let i = 0; i < this.used; i++) if (this.live[i]) out.push(this.key[i]);
+    return out;
+  }
+
+  /** Closes `key`; its pool slot, or -1 if it was not open. Read the slot before the next `open`. */
+  close(key: number): number {
+    const i = this.byKey.delete(key);
+    if (i === undefined) return -1;
+    this.live[i] = 0;
+    this.free.push(i);
+    return i;
+  }
+
+  private grow(): void {
+    const n = this.start.length * 2;
+    const f = <A extends Float64Array | Uint32Array | Uint16Array | Uint8Array>(a: A, b: A): A => {
+      b.set(a);
+      return b;
+    };
+    this.start = f(this.start, new Float64Array(n));
+    this.type = f(this.type, new Uint32Array(n));
+    this.owner = f(this.owner, new Float64Array(n));
+    this.slot = f(this.slot, new Uint16Array(n));
+    this.first = f(this.first, new Float64Array(n));
+    this.last = f(this.last, new Float64Array(n));
+    this.flags = f(this.flags, new Uint8Array(n));
+    this.key = f(this.key, new Float64Array(n));
+    this.live = f(this.live, new Uint8Array(n));
+  }
+}
+
 /**
  * The visitor of the index pass. Feed it batches through {@linkcode buildIndex}.
+ * Its handlers run for every event: they write records in place and make no
+ * objects (the few summary entries aside).
  */
 class IndexPass implements EventVisitor {
   readonly summary = new SummaryCollector();
   readonly slices: LevelSorter;
-  readonly tasks: LevelSorter;
+  readonly ids: LevelSorter;
+  readonly logs: LogWriter;
   /** Byte range of the batch being decoded. */
   batchStart = 0;
   batchEnd = 0;
   header?: TraceHeader;
   duration = 0;
-  private openTasks = new Map<number, OpenTask>();
-  private openRegions = new Map<number, OpenRegion>();
+  private tasks = new OpenPool();
+  private regions = new OpenPool();
   /** The last ENDED_REGIONS ended regions, a ring: a stall names a region that may have ended. */
   private endedKeys = new Float64Array(ENDED_REGIONS).fill(-1);
   private endedTypes = new Uint32Array(ENDED_REGIONS);
   private endedNext = 0;
   private tracks = new Map<number, Track>();
+  private lastTrackKey = -1;
+  private lastTrack: Track | undefined;
   readonly rows: RowInfo[] = [];
   readonly density: Uint32Array[] = [];
   densityBinNs = 1024;
@@ -110,8 +172,6 @@ class IndexPass implements EventVisitor {
   readonly types: string[] = [""];
   private typeIds = new Map<string, number>([["", 0]]);
   readonly threads = new Map<number, string>();
-  private rec = new Uint8Array(TASK_BYTES);
-  private view = new DataView(this.rec.buffer);
   readonly slowest: TaskRef[] = [];
   readonly slowestByType = new Map<number, TaskRef[]>();
   readonly stalls: StallRef[] = [];
@@ -119,11 +179,15 @@ class IndexPass implements EventVisitor {
   stallTotal = 0;
   gcCount = 0;
   gcTotal = 0;
-  readonly logs = new Map<string, number>();
+  /** Logs per category (type id). */
+  private logCounts: number[] = [];
+  private lastCategory = "";
+  private lastCategoryId = 0;
 
-  constructor(scratch: string, budget = 32 << 20) {
+  constructor(scratch: string, logs: FileAppender, budget = 32 << 20) {
     this.slices = new LevelSorter(SLICE_BYTES, scratch + ".slices", budget);
-    this.tasks = new LevelSorter(TASK_BYTES, scratch + ".tasks", Math.max(TASK_BYTES, budget >> 2));
+    this.ids = new LevelSorter(ID_BYTES, scratch + ".ids", Math.max(ID_BYTES, budget >> 2));
+    this.logs = new LogWriter(logs);
   }
 
   private typeId(name: string): number {
@@ -135,65 +199,71 @@ class IndexPass implements EventVisitor {
     return id;
   }
 
-  /** A track's state; numeric keys, as this runs for every region. */
-  private trackOf(thread: number, track: RowInfo["track"]): Track {
-    const key = thread * 4 + TRACKS.indexOf(track);
+  /** A track's state; numeric keys, and the last one at hand, as this runs for every slice. */
+  private trackOf(thread: number, track: number): Track {
+    const key = thread * 4 + track;
+    if (key === this.lastTrackKey) return this.lastTrack!;
     let t = this.tracks.get(key);
     if (!t) {
-      t = {
-        thread,
-        track,
-        busy: new Uint8Array(MAX_SLOTS),
-        rows: new Int32Array(MAX_SLOTS).fill(-1),
-      };
+      t = { busy: new Uint8Array(MAX_SLOTS), rows: new Int32Array(MAX_SLOTS).fill(-1), low: 0 };
       this.tracks.set(key, t);
     }
+    this.lastTrackKey = key;
+    this.lastTrack = t;
     return t;
   }
 
-  private rowOf(thread: number, track: RowInfo["track"], slot: number): number {
+  private rowOf(thread: number, track: number, slot: number): number {
     const t = this.trackOf(thread, track);
     let row = t.rows[slot];
     if (row < 0) {
       t.rows[slot] = row = this.rows.length;
-      this.rows.push({ row, thread, track, slot });
+      this.rows.push({ row, thread, track: TRACKS[track], slot });
       this.density.push(new Uint32Array(DENSITY_BINS));
     }
     return row;
   }
 
   /** The lowest free slot of a track, now taken. */
-  private takeSlot(thread: number, track: RowInfo["track"]): number {
-    const busy = this.trackOf(thread, track).busy;
-    for (let s = 0; s < MAX_SLOTS - 1; s++) {
+  private takeSlot(thread: number, track: number): number {
+    const t = this.trackOf(thread, track);
+    const busy = t.busy;
+    for (let s = t.low; s < MAX_SLOTS - 1; s++) {
       if (busy[s] === 0) {
         busy[s] = 1;
+        t.low = s + 1;
         return s;
       }
     }
+    t.low = MAX_SLOTS - 1;
     return MAX_SLOTS - 1;
   }
 
-  private freeSlot(thread: number, track: RowInfo["track"], slot: number): void {
-    if (slot < MAX_SLOTS - 1) this.trackOf(thread, track).busy[slot] = 0;
+  private freeSlot(thread: number, track: number, slot: number): void {
+    if (slot >= MAX_SLOTS - 1) return;
+    const t = this.trackOf(thread, track);
+    t.busy[slot] = 0;
+    if (slot < t.low) t.low = slot;
   }
 
   private countDensity(row: number, start: number): void {
     let bin = Math.floor(start * this.perBin);
-    while (bin >= DENSITY_BINS) {
-      // Twice as wide bins: merge pairs in every row.
-      for (const d of this.density) {
-        for (let i = 0; i < DENSITY_BINS / 2; i++) d[i] = d[2 * i] + d[2 * i + 1];
-        d.fill(0, DENSITY_BINS / 2);
-      }
-      this.densityBinNs *= 2;
-      this.perBin = 1 / this.densityBinNs;
-      bin = Math.floor(start * this.perBin);
+    if (bin >= DENSITY_BINS) {
+      do {
+        // Twice as wide bins: merge pairs in every row.
+        for (const d of this.density) {
+          for (let i = 0; i < DENSITY_BINS / 2; i++) d[i] = d[2 * i] + d[2 * i + 1];
+          d.fill(0, DENSITY_BINS / 2);
+        }
+        this.densityBinNs *= 2;
+        this.perBin = 1 / this.densityBinNs;
+        bin = Math.floor(start * this.perBin);
+      } while (bin >= DENSITY_BINS);
     }
-    this.density[row][Math.max(0, bin)]++;
+    this.density[row][bin > 0 ? bin : 0]++;
   }
 
-  /** Writes the common part of a record and counts it; returns its level. */
+  /** Writes a slice record in place and counts it. */
   private slice(
     start: number,
     dur: number,
@@ -202,24 +272,23 @@ class IndexPass implements EventVisitor {
     kind: number,
     flags: number,
     type: number,
-  ): number {
-    const v = this.view;
-    v.setFloat64(0, start, true);
-    v.setFloat64(8, dur, true);
-    v.setFloat64(16, task, true);
-    v.setUint16(24, row, true);
-    v.setUint8(26, kind);
-    v.setUint8(27, flags);
-    v.setUint32(28, type, true);
+  ): void {
+    const s = this.slices;
+    const o = s.slot(levelOf(dur));
+    const f = s.f64, u = s.u32;
+    f[o] = start;
+    f[o + 1] = dur;
+    f[o + 2] = task;
+    u[2 * o + 6] = row | kind << 16 | flags << 24;
+    u[2 * o + 7] = type;
     this.countDensity(row, start);
     if (start + dur > this.duration) this.duration = start + dur;
-    return levelOf(dur);
   }
 
   private touch(task: number): void {
     if (task === 0) return;
-    const t = this.openTasks.get(task);
-    if (t) t.last = this.batchEnd;
+    const i = this.tasks.byKey.get(task);
+    if (i !== undefined) this.tasks.last[i] = this.batchEnd;
   }
 
   /** A task began. */
@@ -229,73 +298,67 @@ class IndexPass implements EventVisitor {
     task: number,
     parent: number,
     type: string,
-    stack: string[] | undefined,
+    _stack: string[] | undefined,
   ): void {
     this.summary.taskBegin(time, thread, task, parent, type);
-    void stack;
-    if (this.openTasks.has(task)) return;
-    this.openTasks.set(task, {
-      start: time,
-      type: this.typeId(type),
-      thread,
-      slot: this.takeSlot(0, "tasks"),
-      first: this.batchStart,
-      last: this.batchEnd,
-      flags: 0,
-    });
+    const p = this.tasks;
+    if (p.byKey.has(task)) return;
+    const i = p.open(task);
+    p.start[i] = time;
+    p.type[i] = this.typeId(type);
+    p.owner[i] = thread;
+    p.slot[i] = this.takeSlot(0, T_TASKS);
+    p.first[i] = this.batchStart;
+    p.last[i] = this.batchEnd;
+    p.flags[i] = 0;
   }
 
   /** A task ended; one without a begin is shown from the trace's start. */
   taskEnd(time: number, thread: number, task: number): void {
     this.summary.taskEnd(time, thread, task);
-    const t = this.openTasks.get(task);
-    if (t) {
-      this.openTasks.delete(task);
-      t.last = this.batchEnd;
-      this.endTask(task, t, time);
-    } else {
-      const slot = this.takeSlot(0, "tasks");
-      this.endTask(task, {
-        start: 0,
-        type: this.typeId("(unknown)"),
-        thread,
-        slot,
-        first: this.batchStart,
-        last: this.batchEnd,
-        flags: FLAG_NO_BEGIN,
-      }, time);
+    const p = this.tasks;
+    let i = p.close(task);
+    if (i < 0) {
+      i = p.open(task);
+      p.close(task);
+      p.start[i] = 0;
+      p.type[i] = this.typeId("(unknown)");
+      p.owner[i] = thread;
+      p.slot[i] = this.takeSlot(0, T_TASKS);
+      p.first[i] = this.batchStart;
+      p.flags[i] = FLAG_NO_BEGIN;
     }
+    p.last[i] = this.batchEnd;
+    this.endTask(task, i, time);
   }
 
-  private endTask(id: number, t: OpenTask, end: number): void {
-    this.freeSlot(0, "tasks", t.slot);
-    const dur = Math.max(0, end - t.start);
-    const level = this.slice(
-      t.start,
-      dur,
-      id,
-      this.rowOf(0, "tasks", t.slot),
-      Kind.TASK,
-      t.flags,
-      t.type,
-    );
-    this.view.setFloat64(32, t.first, true);
-    this.view.setFloat64(40, t.last, true);
-    this.tasks.add(level, this.rec);
+  /** Writes the task in pool slot `i` as a slice and by id, and ranks it. */
+  private endTask(id: number, i: number, end: number): void {
+    const p = this.tasks;
+    const start = p.start[i], type = p.type[i], flags = p.flags[i], thread = p.owner[i];
+    this.freeSlot(0, T_TASKS, p.slot[i]);
+    const dur = Math.max(0, end - start);
+    this.slice(start, dur, id, this.rowOf(0, T_TASKS, p.slot[i]), Kind.TASK, flags, type);
+    const s = this.ids;
+    const o = s.slot(0);
+    const f = s.f64, u = s.u32;
+    f[o] = id;
+    f[o + 1] = start;
+    f[o + 2] = dur;
+    f[o + 3] = p.first[i];
+    f[o + 4] = p.last[i];
+    u[2 * o + 10] = type;
+    u[2 * o + 11] = (thread & 0xffffff) | flags << 24;
     // The lists name complete tasks: one cut by the trace's edge has no duration to rank.
-    if (t.flags !== 0) return;
-    const ref: TaskRef = {
-      id,
-      type: this.types[t.type],
-      start: t.start,
-      duration: dur,
-      thread: t.thread,
-    };
+    if (flags !== 0) return;
+    let list = this.slowestByType.get(type);
+    if (!list) this.slowestByType.set(type, list = []);
+    const all = entersTop(this.slowest, dur, TOP);
+    if (!all && !entersTop(list, dur, TOP_BY_TYPE)) return;
+    const ref: TaskRef = { id, type: this.types[type], start, duration: dur, thread };
     const key = (r: TaskRef) => r.duration;
-    keepTop(this.slowest, ref, key, TOP);
-    let list = this.slowestByType.get(t.type);
-    if (!list) this.slowestByType.set(t.type, list = []);
-    keepTop(list, ref, key, TOP_BY_TYPE);
+    if (all) keepTop(this.slowest, ref, key, TOP);
+    if (entersTop(list, dur, TOP_BY_TYPE)) keepTop(list, ref, key, TOP_BY_TYPE);
   }
 
   /** A region began. */
@@ -310,54 +373,54 @@ class IndexPass implements EventVisitor {
   ): void {
     this.summary.regionBegin(time, thread, region, task, type, parent, lane);
     this.touch(task);
+    const p = this.regions;
     const key = thread * 4294967296 + region;
-    if (this.openRegions.has(key)) return;
-    this.openRegions.set(key, {
-      start: time,
-      type: this.typeId(type),
-      task,
-      slot: this.takeSlot(thread, "regions"),
-    });
+    if (p.byKey.has(key)) return;
+    const i = p.open(key);
+    p.start[i] = time;
+    p.type[i] = this.typeId(type);
+    p.owner[i] = task;
+    p.slot[i] = this.takeSlot(thread, T_REGIONS);
   }
 
   /** A region ended; an end without an open begin is the summary's problem, not a slice. */
   regionEnd(time: number, thread: number, region: number): void {
     this.summary.regionEnd(time, thread, region);
     const key = thread * 4294967296 + region;
-    const r = this.openRegions.get(key);
-    if (!r) return;
-    this.openRegions.delete(key);
+    const i = this.regions.close(key);
+    if (i < 0) return;
+    const p = this.regions;
     this.endedKeys[this.endedNext] = key;
-    this.endedTypes[this.endedNext] = r.type;
+    this.endedTypes[this.endedNext] = p.type[i];
     this.endedNext = (this.endedNext + 1) % ENDED_REGIONS;
-    this.touch(r.task);
-    this.endRegion(thread, r, time, 0);
+    this.touch(p.owner[i]);
+    this.endRegion(thread, i, time, 0);
   }
 
-  /** The type of region `key` (thread * 2^32 + id), open or among the last ended; 0 if unknown. */
-  private regionType(key: number): number {
-    const open = this.openRegions.get(key);
-    if (open) return open.type;
+  /** The pool slot of region `key` (thread * 2^32 + id) if open, else -1 - its place among the last ended (or -1 - ENDED_REGIONS). */
+  private regionAt(key: number): number {
+    const open = this.regions.byKey.get(key);
+    if (open !== undefined) return open;
     const i = this.endedKeys.indexOf(key);
-    return i < 0 ? 0 : this.endedTypes[i];
+    return -1 - (i < 0 ? ENDED_REGIONS : i);
   }
 
-  private endRegion(thread: number, r: OpenRegion, end: number, flags: number): void {
-    this.freeSlot(thread, "regions", r.slot);
-    const row = this.rowOf(thread, "regions", r.slot);
-    const level = this.slice(
-      r.start,
-      Math.max(0, end - r.start),
-      r.task,
+  private endRegion(thread: number, i: number, end: number, flags: number): void {
+    const p = this.regions;
+    this.freeSlot(thread, T_REGIONS, p.slot[i]);
+    const row = this.rowOf(thread, T_REGIONS, p.slot[i]);
+    this.slice(
+      p.start[i],
+      Math.max(0, end - p.start[i]),
+      p.owner[i],
       row,
       Kind.REGION,
       flags,
-      r.type,
+      p.type[i],
     );
-    this.slices.add(level, this.rec.subarray(0, SLICE_BYTES));
   }
 
-  /** A log: counted, and its task's batch range extended. */
+  /** A log: written to the log section, counted, and its task's batch range extended. */
   log(
     time: number,
     thread: number,
@@ -366,14 +429,18 @@ class IndexPass implements EventVisitor {
     bytes: Uint8Array,
     start: number,
     end: number,
-    truncated: boolean,
-    stack: string[] | undefined,
+    _truncated: boolean,
+    _stack: string[] | undefined,
   ): void {
     this.summary.log(time, thread, task, category, bytes, start, end);
-    void truncated;
-    void stack;
     this.touch(task);
-    this.logs.set(category, (this.logs.get(category) ?? 0) + 1);
+    let cat = this.lastCategoryId;
+    if (category !== this.lastCategory) {
+      cat = this.lastCategoryId = this.typeId(category);
+      this.lastCategory = category;
+    }
+    this.logCounts[cat] = (this.logCounts[cat] ?? 0) + 1;
+    this.logs.add(time, thread, task, cat, bytes, start, end);
   }
 
   /** The other events: stalls, GCs, thread names, the header and the end. */
@@ -386,32 +453,13 @@ class IndexPass implements EventVisitor {
       case "thread":
         this.threads.set(e.thread, e.name);
         break;
-      case "stall": {
-        const type = e.region === 0 ? 0 : this.regionType(e.thread * 4294967296 + e.region);
-        const row = this.rowOf(e.thread, "stalls", 0);
-        const level = this.slice(e.time, e.duration, e.task, row, Kind.STALL, 0, type);
-        this.slices.add(level, this.rec.subarray(0, SLICE_BYTES));
-        this.stallCount++;
-        this.stallTotal += e.duration;
-        keepTop(
-          this.stalls,
-          {
-            thread: e.thread,
-            start: e.time,
-            duration: e.duration,
-            region: this.types[type],
-            task: e.task,
-          },
-          (s) => s.duration,
-          TOP,
-        );
+      case "stall":
+        this.stall(e.thread, e.time, e.duration, e.region, e.task);
         break;
-      }
       case "gc": {
-        const row = this.rowOf(e.thread, "gc", 0);
+        const row = this.rowOf(e.thread, T_GC, 0);
         const type = this.typeId(e.inferred ? "GC (inferred)" : "GC");
-        const level = this.slice(e.time, e.duration, 0, row, Kind.GC, 0, type);
-        this.slices.add(level, this.rec.subarray(0, SLICE_BYTES));
+        this.slice(e.time, e.duration, 0, row, Kind.GC, 0, type);
         this.gcCount++;
         this.gcTotal += e.duration;
         break;
@@ -421,18 +469,36 @@ class IndexPass implements EventVisitor {
     }
   };
 
+  /** A stall: a slice named by its culprit region's type, and maybe a place in the list. */
+  private stall(thread: number, time: number, duration: number, region: number, task: number) {
+    let type = 0;
+    if (region !== 0) {
+      const at = this.regionAt(thread * 4294967296 + region);
+      if (at >= 0) type = this.regions.type[at];
+      else if (at > -1 - ENDED_REGIONS) type = this.endedTypes[-1 - at];
+    }
+    this.slice(time, duration, task, this.rowOf(thread, T_STALLS, 0), Kind.STALL, 0, type);
+    this.stallCount++;
+    this.stallTotal += duration;
+    const culprit = task === 0 ? undefined : this.tasks.byKey.get(task);
+    const ref: StallRef = { thread, start: time, duration, region: this.types[type], task };
+    if (culprit !== undefined) ref.taskType = this.types[this.tasks.type[culprit]];
+    keepTop(this.stalls, ref, (s) => s.duration, TOP);
+  }
+
   /** Closes what is still open at the trace's end. */
   closeOpen(end: number, fileSize: number): void {
-    for (const [key, r] of this.openRegions) {
-      this.endRegion(Math.floor(key / 4294967296), r, end, FLAG_OPEN);
+    const r = this.regions;
+    for (const key of r.openKeys()) {
+      this.endRegion(Math.floor(key / 4294967296), r.close(key), end, FLAG_OPEN);
     }
-    this.openRegions.clear();
-    for (const [id, t] of this.openTasks) {
-      t.last = fileSize;
-      t.flags |= FLAG_OPEN;
-      this.endTask(id, t, end);
+    const t = this.tasks;
+    for (const id of t.openKeys()) {
+      const i = t.close(id);
+      t.last[i] = fileSize;
+      t.flags[i] |= FLAG_OPEN;
+      this.endTask(id, i, end);
     }
-    this.openTasks.clear();
   }
 
   /** The summaries, once the pass is done. */
@@ -440,6 +506,10 @@ class IndexPass implements EventVisitor {
     const s = this.summary.result();
     const byType: Record<string, TaskRef[]> = {};
     for (const [type, list] of this.slowestByType) byType[this.types[type]] = list;
+    const logs: Record<string, number> = {};
+    this.logCounts.forEach((n, cat) => {
+      if (n) logs[this.types[cat]] = n;
+    });
     return {
       taskTypes: s.taskTypes,
       regionTypes: s.regionTypes,
@@ -450,7 +520,7 @@ class IndexPass implements EventVisitor {
       stallTotal: this.stallTotal,
       gcCount: this.gcCount,
       gcTotal: this.gcTotal,
-      logs: Object.fromEntries(this.logs),
+      logs,
       problems: s.problems,
       problemCount: s.problemCount,
     };
@@ -502,7 +572,10 @@ export function buildIndex(
   const tmp = `${indexPath}.${process.pid}.tmp`;
   const fd = openSync(tracePath, "r");
   const st = fstatSync(fd);
-  const pass = new IndexPass(tmp, options.sortBudget);
+  // The index file is written from the start: the log section streams into it during the pass.
+  const out = openSync(tmp, "w");
+  const w = new FileAppender(out);
+  const pass = new IndexPass(tmp, w, options.sortBudget);
   const strings: Uint8Array[] = [];
   let headerEnd = 0;
   let end;
@@ -547,13 +620,15 @@ export function buildIndex(
     end = decoder.finish();
   } catch (e) {
     pass.slices.discard();
-    pass.tasks.discard();
+    pass.ids.discard();
     closeSync(fd);
+    closeSync(out);
+    unlinkSync(tmp);
     throw e;
   }
   closeSync(fd);
   pass.closeOpen(Math.max(pass.duration, end.time), st.size);
-  return writeIndex(pass, tmp, indexPath, {
+  return writeIndex(pass, out, w, tmp, indexPath, {
     traceSize: st.size,
     // Whole ms: Deno and Bun report the same file's mtime with different precision.
     traceMtimeMs: Math.floor(st.mtimeMs),
@@ -576,12 +651,18 @@ interface PassFacts {
   strings: Uint8Array[];
 }
 
-function writeIndex(pass: IndexPass, tmp: string, indexPath: string, f: PassFacts): IndexMeta {
-  const out = openSync(tmp, "w");
+function writeIndex(
+  pass: IndexPass,
+  out: number,
+  w: FileAppender,
+  tmp: string,
+  indexPath: string,
+  f: PassFacts,
+): IndexMeta {
   try {
-    const w = new FileAppender(out);
+    const logsLength = pass.logs.length;
     const slices = pass.slices.writeTo(w);
-    const tasks = pass.tasks.writeTo(w);
+    const ids = pass.ids.writeTo(w);
     const densityOffset = w.size;
     for (const d of pass.density) w.write(new Uint8Array(d.buffer));
     const stringsOffset = w.size;
@@ -602,7 +683,10 @@ function writeIndex(pass: IndexPass, tmp: string, indexPath: string, f: PassFact
       rows: pass.rows,
       threads: [...pass.threads].map(([id, name]) => ({ id, name })),
       slices,
-      tasks,
+      ids,
+      logsOffset: pass.logs.offset,
+      logsLength,
+      logCount: pass.logs.count,
       densityOffset,
       densityBinNs: pass.densityBinNs,
       summary: pass.result(),

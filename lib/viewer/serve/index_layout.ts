@@ -13,7 +13,7 @@ import type { TraceHeader } from "../../format/decoder.ts";
 import type { RegionTypeSummary, TaskTypeSummary } from "../../read/analysis.ts";
 
 /** Bumped whenever the layout changes: an index of another version is rebuilt. */
-export const INDEX_VERSION = 2;
+export const INDEX_VERSION = 3;
 
 /** Last 8 bytes of an index file. */
 export const INDEX_MAGIC = "rtindex1";
@@ -25,10 +25,11 @@ export const INDEX_MAGIC = "rtindex1";
 export const SLICE_BYTES = 32;
 
 /**
- * A task record: a slice record followed by `first f64, last f64`, the byte
- * range of the trace's batches that hold the task's events.
+ * A task's record in the store by id: `id f64, start f64, dur f64, first
+ * f64, last f64, type u32, thread u24 | flags << 24`; `first` and `last` are
+ * the byte range of the trace's batches that hold the task's events.
  */
-export const TASK_BYTES = 48;
+export const ID_BYTES = 48;
 
 /** What a slice is. */
 export const Kind = { TASK: 0, REGION: 1, STALL: 2, GC: 3 } as const;
@@ -101,7 +102,9 @@ export interface StallRef {
   duration: number;
   /** The region type running at its midpoint, "" if none. */
   region: string;
+  /** That region's task (0: none), and its type if known. */
   task: number;
+  taskType?: string;
 }
 
 /** The summaries the page opens on, made during the pass. */
@@ -145,8 +148,14 @@ export interface IndexMeta {
   types: string[];
   rows: RowInfo[];
   threads: { id: number; name: string }[];
+  /** Every task, region, stall and GC, by duration level. */
   slices: LevelPlace[];
-  tasks: LevelPlace[];
+  /** Every task by id (one level, 0): ID_BYTES records. */
+  ids: LevelPlace[];
+  /** The log section (lib/viewer/serve/log_store.ts): offset, bytes, logs. */
+  logsOffset: number;
+  logsLength: number;
+  logCount: number;
   /** Per row, DENSITY_BINS u32 counts of slices starting in each bin of `densityBinNs`. */
   densityOffset: number;
   densityBinNs: number;
@@ -173,7 +182,27 @@ export interface FocusData {
     duration: number;
     region: string;
     kind: "stall" | "gc";
+    /** The culprit region's task (0: none), and its type if the index has it. */
+    task: number;
+    taskType?: string;
   }[];
+  /** Where its time went (lib/read/delay.ts's attribution); the four sum to its duration. */
+  delay?: {
+    inRegions: number;
+    blocked: number;
+    gc: number;
+    waiting: number;
+    /** The stalls of other work that delayed it, largest share first. */
+    blockedBy: {
+      delay: number;
+      thread: number;
+      start: number;
+      duration: number;
+      region: string;
+      task: number;
+      taskType?: string;
+    }[];
+  };
   /** True when the task's events span more bytes than are read for one view. */
   cut: boolean;
 }

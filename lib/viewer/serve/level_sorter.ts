@@ -41,6 +41,18 @@ export class FileAppender {
     this.size += bytes.length;
   }
 
+  /** Appends `bytes[start, end)`: short ranges byte by byte (no view made for them). */
+  writeRange(bytes: Uint8Array, start: number, end: number): void {
+    const n = end - start;
+    if (n > 64) return this.write(bytes.subarray(start, end));
+    if (n > this.buf.length - this.used) this.flush();
+    const buf = this.buf;
+    let u = this.used;
+    for (let i = start; i < end; i++) buf[u++] = bytes[i];
+    this.used = u;
+    this.size += n;
+  }
+
   /** Writes out the buffer. */
   flush(): void {
     if (this.used > 0) writeAll(this.fd, this.buf.subarray(0, this.used));
@@ -108,49 +120,80 @@ function sortRecords(bytes: Uint8Array, size: number): Uint8Array {
   return new Uint8Array(out.buffer);
 }
 
+/** Typed arrays write in the machine's byte order; the index is little-endian. */
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
 /**
- * Sorts records of `size` bytes per level. `add` them, then `writeTo` the
- * index; the scratch file is removed by `writeTo` or `discard`.
+ * Sorts records of `size` bytes (a multiple of 8) per level. The caller
+ * asks for room with `slot` and fills the record in place through `f64` and
+ * `u32` (no copy, no allocation per record), then `writeTo` the index; the
+ * scratch file is removed by `writeTo` or `discard`.
  *
  * @example
  * ```ts
  * import { LevelSorter } from "./level_sorter.ts";
  * const s = new LevelSorter(32, "/tmp/x.runs");
+ * const o = s.slot(3);
+ * s.f64[o] = 12; // the start, the sort key
+ * s.discard();
  * ```
  */
 export class LevelSorter {
   private buffers: Uint8Array[] = [];
+  private f64s: Float64Array[] = [];
+  private u32s: Uint32Array[] = [];
   private used: number[] = [];
   private runs: Run[][] = [];
   private total = 0;
   private scratchFd: number | undefined;
   private scratch: FileAppender | undefined;
+  /** The buffer of the level of the last `slot`, as f64 (the record's first field is the key). */
+  f64: Float64Array = new Float64Array(0);
+  /** The same buffer as u32. */
+  u32: Uint32Array = new Uint32Array(0);
 
   /**
    * Records of `size` bytes; runs spill to `scratchPath`; at most `budget`
    * bytes are buffered.
    */
   constructor(readonly size: number, private scratchPath: string, private budget = 32 << 20) {
+    if (!LITTLE_ENDIAN) throw new Error("runtrace: the trace index needs a little-endian machine");
     for (let k = 0; k < LEVELS; k++) {
       this.buffers.push(new Uint8Array(0));
+      this.f64s.push(new Float64Array(0));
+      this.u32s.push(new Uint32Array(0));
       this.used.push(0);
       this.runs.push([]);
     }
   }
 
-  /** Adds one record (copied) to `level`. */
-  add(level: number, record: Uint8Array): void {
+  /**
+   * Room for one more record of `level`: sets `f64` and `u32` to the level's
+   * buffer and returns the record's index in `f64` (its index in `u32` is
+   * twice that). Fill it before the next `slot`.
+   */
+  slot(level: number): number {
+    if (this.total + this.size > this.budget) this.spillLargest();
     let buf = this.buffers[level];
     const at = this.used[level];
     if (at + this.size > buf.length) {
       const grown = new Uint8Array(Math.max(this.size * 64, buf.length * 2));
       grown.set(buf.subarray(0, at));
       this.buffers[level] = buf = grown;
+      this.f64s[level] = new Float64Array(grown.buffer);
+      this.u32s[level] = new Uint32Array(grown.buffer);
     }
-    buf.set(record, at);
+    this.f64 = this.f64s[level];
+    this.u32 = this.u32s[level];
     this.used[level] = at + this.size;
     this.total += this.size;
-    if (this.total > this.budget) this.spillLargest();
+    return at / 8;
+  }
+
+  /** Adds one record (copied) to `level`. */
+  add(level: number, record: Uint8Array): void {
+    const o = this.slot(level);
+    this.buffers[level].set(record, o * 8);
   }
 
   private spillLargest(): void {
@@ -171,7 +214,7 @@ export class LevelSorter {
     this.scratch.write(sorted);
     this.total -= n;
     this.used[level] = 0;
-    this.buffers[level] = new Uint8Array(0);
+    // The buffer is kept: the level fills again at the same pace.
   }
 
   /**
@@ -187,6 +230,8 @@ export class LevelSorter {
           ? sortRecords(this.buffers[k].subarray(0, this.used[k]), this.size)
           : undefined;
         this.buffers[k] = new Uint8Array(0);
+        this.f64s[k] = new Float64Array(0);
+        this.u32s[k] = new Uint32Array(0);
         const count = this.runs[k].reduce((n, r) => n + r.count, 0) +
           (last ? last.length / this.size : 0);
         if (count === 0) continue;
@@ -215,38 +260,56 @@ export class LevelSorter {
     }
   }
 
-  /** A k-way merge of sorted sources; returns the sample of start times. */
+  /**
+   * A k-way merge of sorted sources; returns the sample of start times.
+   * Runs of one level cover mostly disjoint stretches of time (a level's
+   * records arrive nearly in start order), so the smallest source is copied
+   * in stretches: every record up to the next source's key at once.
+   */
   private merge(runs: Run[], last: Uint8Array | undefined, out: FileAppender, count: number) {
-    const size = this.size;
     const sample = new Float64Array(Math.ceil(count / SAMPLE_EVERY));
-    const sources = runs.map((r) => new RunReader(this.scratchFd!, r, size));
+    const sources = runs.map((r) => new RunReader(this.scratchFd!, r, this.size));
     if (last) {
-      sources.push(new RunReader(undefined, { offset: 0, count: last.length / size }, size, last));
+      sources.push(
+        new RunReader(undefined, { offset: 0, count: last.length / this.size }, this.size, last),
+      );
     }
     let written = 0;
-    const live = sources.filter((s) => s.next());
+    const live = sources.filter((s) => s.fill());
     while (live.length > 0) {
-      // Few runs per level: a linear scan for the smallest beats a heap's bookkeeping.
+      // Few runs per level: a linear scan for the two smallest beats a heap's bookkeeping.
       let best = 0;
-      for (let i = 1; i < live.length; i++) if (live[i].key < live[best].key) best = i;
+      for (let i = 1; i < live.length; i++) if (live[i].key() < live[best].key()) best = i;
+      let bound = Infinity, boundIndex = live.length;
+      for (let i = 0; i < live.length; i++) {
+        if (i !== best && live[i].key() < bound) {
+          bound = live[i].key();
+          boundIndex = i;
+        }
+      }
       const s = live[best];
-      if (written % SAMPLE_EVERY === 0) sample[written / SAMPLE_EVERY] = s.key;
-      out.write(s.record);
-      written++;
-      if (!s.next()) live.splice(best, 1);
+      // Equal keys go to the earlier source, as a stable merge does.
+      const n = s.stretch(bound, best < boundIndex);
+      for (let i = 0; i < n; i++) {
+        if ((written + i) % SAMPLE_EVERY === 0) sample[(written + i) / SAMPLE_EVERY] = s.keyAt(i);
+      }
+      out.write(s.take(n));
+      written += n;
+      if (!s.fill()) live.splice(best, 1);
     }
     return sample;
   }
 }
 
-/** Reads one sorted run record by record, through a buffer. */
+/** Reads one sorted run through a buffer, in stretches of records. */
 class RunReader {
   private buf: Uint8Array = new Uint8Array(0);
-  private view: DataView = new DataView(new ArrayBuffer(0));
+  private keys: Float64Array = new Float64Array(0);
+  /** Next record in `buf`, and records in `buf`. */
   private at = 0;
+  private n = 0;
   private read = 0;
-  record: Uint8Array = new Uint8Array(0);
-  key = 0;
+  private words: number;
 
   constructor(
     private fd: number | undefined,
@@ -254,26 +317,54 @@ class RunReader {
     private size: number,
     memory?: Uint8Array,
   ) {
-    if (memory) {
-      this.buf = memory;
-      this.view = new DataView(memory.buffer, memory.byteOffset, memory.length);
-      this.read = run.count;
-    }
+    this.words = size / 8;
+    if (memory) this.load(memory, run.count);
   }
 
-  /** Moves to the next record; false at the end. */
-  next(): boolean {
-    if (this.at + this.size > this.buf.length) {
-      if (this.read >= this.run.count) return false;
-      const n = Math.min(this.run.count - this.read, Math.max(1, (1 << 18) / this.size | 0));
-      this.buf = readAt(this.fd!, this.run.offset + this.read * this.size, n * this.size);
-      this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.length);
-      this.read += n;
-      this.at = 0;
-    }
-    this.record = this.buf.subarray(this.at, this.at + this.size);
-    this.key = this.view.getFloat64(this.at, true);
-    this.at += this.size;
+  private load(buf: Uint8Array, n: number): void {
+    this.buf = buf;
+    this.keys = new Float64Array(buf.buffer, buf.byteOffset, buf.length / 8);
+    this.n = n;
+    this.at = 0;
+    this.read += n;
+  }
+
+  /** Makes sure a record is buffered; false at the end of the run. */
+  fill(): boolean {
+    if (this.at < this.n) return true;
+    if (this.read >= this.run.count || this.fd === undefined) return false;
+    const n = Math.min(this.run.count - this.read, Math.max(1, (1 << 20) / this.size | 0));
+    // readAt's fresh buffer is 8-byte aligned, as the key view needs.
+    this.load(readAt(this.fd, this.run.offset + this.read * this.size, n * this.size), n);
     return true;
+  }
+
+  /** The key of the next record. */
+  key(): number {
+    return this.keys[this.at * this.words];
+  }
+
+  /** The key of the record `i` after the next. */
+  keyAt(i: number): number {
+    return this.keys[(this.at + i) * this.words];
+  }
+
+  /** Buffered records from the next whose key is below `bound` (or equal, if `ties`); at least one. */
+  stretch(bound: number, ties: boolean): number {
+    let i = this.at + 1;
+    const w = this.words;
+    while (i < this.n) {
+      const k = this.keys[i * w];
+      if (k > bound || (k === bound && !ties)) break;
+      i++;
+    }
+    return i - this.at;
+  }
+
+  /** The next `n` records' bytes; moves past them. */
+  take(n: number): Uint8Array {
+    const b = this.buf.subarray(this.at * this.size, (this.at + n) * this.size);
+    this.at += n;
+    return b;
   }
 }

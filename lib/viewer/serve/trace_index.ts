@@ -11,9 +11,12 @@
 
 import { closeSync, fstatSync, openSync, statSync } from "node:fs";
 import { TraceDecoder, type TraceEvent } from "../../format/decoder.ts";
+import { DelayAnalyzer } from "../../read/delay.ts";
 import {
   DENSITY_BINS,
+  FLAG_OPEN,
   type FocusData,
+  ID_BYTES,
   INDEX_MAGIC,
   INDEX_VERSION,
   type IndexMeta,
@@ -22,9 +25,33 @@ import {
   type LevelPlace,
   SAMPLE_EVERY,
   SLICE_BYTES,
-  TASK_BYTES,
 } from "./index_layout.ts";
 import { readAt } from "./level_sorter.ts";
+import { type LogFilter, type LogPage, scanLogs } from "./log_store.ts";
+
+/** A task as the id store holds it. */
+export interface IndexedTask {
+  id: number;
+  type: string;
+  start: number;
+  duration: number;
+  /** Home thread (the one it began on). */
+  thread: number;
+  /** FLAG_OPEN, FLAG_NO_BEGIN. */
+  flags: number;
+  /** Byte range of the trace's batches that hold its events. */
+  first: number;
+  last: number;
+}
+
+/** A slice found by {@linkcode TraceIndex.instance}. */
+export interface SliceRef {
+  start: number;
+  duration: number;
+  /** Its task (a task's own id). */
+  task: number;
+  row: number;
+}
 
 /** Most slice records one tile returns; finer levels are left to the density counts. */
 export const TILE_RECORDS = 100_000;
@@ -67,6 +94,8 @@ const FOCUS_ITEMS = 20_000;
  */
 export class TraceIndex {
   private levels: Level[];
+  /** The tasks by id; undefined when the trace has none. */
+  private ids: Level | undefined;
   /** Per row, cumulative density counts: cum[i] = slices starting in bins [0, i). */
   private cum: Float64Array[];
 
@@ -81,7 +110,8 @@ export class TraceIndex {
         const b = readAt(fd, p.sampleOffset, n * 8);
         return { ...p, size, sample: new Float64Array(b.buffer, b.byteOffset, n) };
       });
-    this.levels = [...load(meta.slices, SLICE_BYTES), ...load(meta.tasks, TASK_BYTES)];
+    this.levels = load(meta.slices, SLICE_BYTES);
+    this.ids = load(meta.ids, ID_BYTES)[0];
     const bins = readAt(fd, meta.densityOffset, meta.rows.length * DENSITY_BINS * 4);
     const counts = new Uint32Array(bins.buffer, bins.byteOffset, bins.length / 4);
     this.cum = meta.rows.map((_, r) => {
@@ -212,70 +242,131 @@ export class TraceIndex {
     return out;
   }
 
-  /**
-   * The task record of task `id` that started at `start` and lasted `duration`
-   * ns (as the page got them from a tile or a summary), or undefined.
-   */
-  findTask(id: number, start: number, duration: number): DataView | undefined {
-    for (const lv of this.levels) {
-      if (lv.size !== TASK_BYTES || lv.level !== levelOf(duration)) continue;
-      const raw = this.range(lv, start, start);
-      const v = new DataView(raw.buffer, raw.byteOffset, raw.length);
-      for (let i = 0; i < raw.length / TASK_BYTES; i++) {
-        if (
-          v.getFloat64(i * TASK_BYTES, true) === start &&
-          v.getFloat64(i * TASK_BYTES + 16, true) === id
-        ) {
-          return new DataView(raw.buffer, raw.byteOffset + i * TASK_BYTES, TASK_BYTES);
-        }
-      }
+  /** Task `id` by its record in the id store, or undefined. */
+  task(id: number): IndexedTask | undefined {
+    const lv = this.ids;
+    if (!lv) return undefined;
+    const raw = this.range(lv, id, id);
+    const v = new DataView(raw.buffer, raw.byteOffset, raw.length);
+    for (let o = 0; o < raw.length; o += ID_BYTES) {
+      if (v.getFloat64(o, true) !== id) continue;
+      const w = v.getUint32(o + 44, true);
+      return {
+        id,
+        start: v.getFloat64(o + 8, true),
+        duration: v.getFloat64(o + 16, true),
+        first: v.getFloat64(o + 24, true),
+        last: v.getFloat64(o + 32, true),
+        type: this.meta.types[v.getUint32(o + 40, true)] ?? "",
+        thread: w & 0xffffff,
+        flags: w >>> 24,
+      };
     }
     return undefined;
   }
 
-  /** A task's regions, logs and the stalls and GCs that overlapped it. */
-  focus(id: number, start: number, duration: number): FocusData | undefined {
-    const rec = this.findTask(id, start, duration);
-    if (!rec) return undefined;
-    const end = start + rec.getFloat64(8, true);
-    const first = rec.getFloat64(32, true);
-    const last = rec.getFloat64(40, true);
+  /** A task's regions, logs, the stalls and GCs that overlapped it, and where its time went. */
+  focus(id: number): FocusData | undefined {
+    const t = this.task(id);
+    if (!t) return undefined;
+    const start = t.start, end = t.start + t.duration;
     const m = this.meta;
     const out: FocusData = {
       task: {
         id,
-        type: m.types[rec.getUint32(28, true)],
+        type: t.type,
         start,
         end,
-        thread: 0,
-        open: (rec.getUint8(27) & 1) !== 0,
-        row: rec.getUint16(24, true),
+        thread: t.thread,
+        open: (t.flags & FLAG_OPEN) !== 0,
+        row: -1,
       },
       regions: [],
       logs: [],
       stalls: [],
-      cut: last - first > FOCUS_BYTES,
+      cut: t.last - t.first > FOCUS_BYTES,
     };
-    this.decodeTaskRange(id, end, first, Math.min(last, first + FOCUS_BYTES), out);
     for (const lv of this.levels) {
-      if (lv.size !== SLICE_BYTES) continue;
       const got = this.overlapping(lv, start, end);
       const v = new DataView(got.buffer, got.byteOffset, got.length);
-      for (let i = 0; i < got.length / SLICE_BYTES; i++) {
-        const kind = v.getUint8(i * SLICE_BYTES + 26);
+      for (let o = 0; o < got.length; o += SLICE_BYTES) {
+        const kind = v.getUint8(o + 26);
+        if (kind === Kind.TASK) {
+          if (v.getFloat64(o + 16, true) === id && v.getFloat64(o, true) === start) {
+            out.task.row = v.getUint16(o + 24, true);
+          }
+          continue;
+        }
         if (kind !== Kind.STALL && kind !== Kind.GC) continue;
-        const row = m.rows[v.getUint16(i * SLICE_BYTES + 24, true)];
+        const row = m.rows[v.getUint16(o + 24, true)];
+        const culprit = v.getFloat64(o + 16, true);
         out.stalls.push({
           thread: row.thread,
-          start: v.getFloat64(i * SLICE_BYTES, true),
-          duration: v.getFloat64(i * SLICE_BYTES + 8, true),
-          region: m.types[v.getUint32(i * SLICE_BYTES + 28, true)],
+          start: v.getFloat64(o, true),
+          duration: v.getFloat64(o + 8, true),
+          region: m.types[v.getUint32(o + 28, true)],
           kind: kind === Kind.STALL ? "stall" : "gc",
+          task: culprit,
+          taskType: culprit === 0 || culprit === id ? undefined : this.task(culprit)?.type,
         });
       }
     }
     out.stalls.sort((a, b) => a.start - b.start);
+    this.decodeTaskRange(id, end, t.first, Math.min(t.last, t.first + FOCUS_BYTES), out);
     return out;
+  }
+
+  /**
+   * Scans the logs from byte `from` of the log section for up to `limit`
+   * matching `filter` (a bounded step: continue from the answer's `next`).
+   */
+  logs(filter: LogFilter, from: number, limit: number): LogPage {
+    const m = this.meta;
+    return scanLogs(this.fd, m.logsOffset, m.logsLength, m.types, filter, from, limit);
+  }
+
+  /**
+   * A complete task (`kind` "task") or region ("region") of type `type`
+   * whose duration is `ns`, or the nearest found: the instance a percentile
+   * of the Tasks or Regions page stands for. Reads the duration level of
+   * `ns` (and its neighbours when the level has none of that type) in
+   * steps, and stops at the first exact match.
+   */
+  instance(kind: "task" | "region", type: string, ns: number): SliceRef | undefined {
+    const typeId = this.meta.types.indexOf(type);
+    if (typeId < 0) return undefined;
+    const want = kind === "task" ? Kind.TASK : Kind.REGION;
+    const home = levelOf(ns);
+    let best: SliceRef | undefined;
+    let bestGap = Infinity;
+    for (const k of [home, home - 1, home + 1]) {
+      const lv = this.levels.find((l) => l.level === k);
+      if (!lv) continue;
+      const step = 32768;
+      for (let i = 0; i < lv.count; i += step) {
+        const n = Math.min(step, lv.count - i);
+        const raw = readAt(this.fd, lv.offset + i * SLICE_BYTES, n * SLICE_BYTES);
+        const v = new DataView(raw.buffer, raw.byteOffset, raw.length);
+        for (let o = 0; o < raw.length; o += SLICE_BYTES) {
+          if (v.getUint32(o + 28, true) !== typeId || v.getUint8(o + 26) !== want) continue;
+          if (v.getUint8(o + 27) !== 0) continue;
+          const gap = Math.abs(v.getFloat64(o + 8, true) - ns);
+          if (gap >= bestGap) continue;
+          bestGap = gap;
+          best = {
+            start: v.getFloat64(o, true),
+            duration: v.getFloat64(o + 8, true),
+            task: v.getFloat64(o + 16, true),
+            row: v.getUint16(o + 24, true),
+          };
+          if (gap === 0) return best;
+        }
+        // Within the sketch's error: near enough, and the scan stays short.
+        if (best && bestGap <= ns * 0.005) return best;
+      }
+      if (best) return best;
+    }
+    return best;
   }
 
   /**
@@ -285,7 +376,25 @@ export class TraceIndex {
   private decodeTaskRange(id: number, end: number, first: number, last: number, out: FocusData) {
     const m = this.meta;
     const open = new Map<number, { thread: number; start: number; type: string }>();
+    // Where the task's time went: the reader's delay attribution over the same events
+    // (the range holds the task's life, so the stalls during it and, mostly, their culprits).
+    // Its stalls and GCs come from the index, not the range: a stall is written when it ends,
+    // maybe after the task's last batch. They are given to the analyzer once the task is live.
+    const delays = new DelayAnalyzer();
+    let given = false;
     const onEvent = (e: TraceEvent) => {
+      if (e.kind !== "stall" && e.kind !== "gc") delays.add(e);
+      if (!given && "task" in e && e.task === id && e.kind !== "taskEnd") {
+        given = true;
+        for (const s of out.stalls) {
+          const { thread, start: time, duration, task } = s;
+          delays.add(
+            s.kind === "stall"
+              ? { kind: "stall", time, duration, thread, region: 0, task }
+              : { kind: "gc", time, duration, thread, inferred: false, freed: 0 },
+          );
+        }
+      }
       if (e.kind === "taskBegin" && e.task === id) out.task.thread = e.thread;
       else if (e.kind === "regionBegin" && e.task === id) {
         open.set(e.thread * 4294967296 + e.region, {
@@ -314,6 +423,30 @@ export class TraceIndex {
       if (out.regions.length < FOCUS_ITEMS) out.regions.push({ ...r, end, open: true });
     }
     out.regions.sort((a, b) => a.start - b.start);
+    delays.add({ kind: "end", time: end, truncated: false, lost: 0, events: 0, bytes: 0 });
+    const mine = delays.result().tasks.find((t) => t.id === id);
+    if (!mine) return;
+    // The index names every stall's culprit, also one that began before the range.
+    const named = (thread: number, start: number) =>
+      out.stalls.find((s) => s.kind === "stall" && s.thread === thread && s.start === start);
+    out.delay = {
+      inRegions: mine.inRegions,
+      blocked: mine.blocked,
+      gc: mine.gc,
+      waiting: mine.waiting,
+      blockedBy: mine.blockedBy.map((b) => {
+        const s = named(b.stall.thread, b.stall.start);
+        return {
+          delay: b.delay,
+          thread: b.stall.thread,
+          start: b.stall.start,
+          duration: b.stall.duration,
+          region: b.stall.regionType ?? s?.region ?? "",
+          task: b.stall.task,
+          taskType: b.stall.taskType ?? s?.taskType,
+        };
+      }),
+    };
   }
 }
 

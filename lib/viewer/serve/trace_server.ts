@@ -8,7 +8,14 @@
  *   16-byte header `u32 records, u32 density rows, u32 px, u32 minLevel`,
  *   the 32-byte records (lib/viewer/serve/index_layout.ts), then per density
  *   row `u32 row` and `px` f32 counts; little-endian.
- * - `GET /api/task?id=&start=&dur=`: JSON, a task's focus data, 404 if none.
+ * - `GET /api/task?id=`: JSON, a task's focus data (its regions, logs,
+ *   the stalls and GCs over it, where its time went), 404 if none.
+ * - `GET /api/logs?from=&limit=&category=&task=&text=`: JSON, one bounded
+ *   step of a scan of the logs (lib/viewer/serve/log_store.ts); continue
+ *   from its `next`.
+ * - `GET /api/instance?kind=task|region&type=&ns=`: JSON, a complete
+ *   instance of that type whose duration is `ns` (or the nearest): the
+ *   target of a percentile's link; 404 if none.
  *
  * @module
  */
@@ -16,6 +23,7 @@
 import type { ServerResponse } from "node:http";
 import { listenLocal, send, type Served } from "./local_server.ts";
 import type { Tile, TraceIndex } from "./trace_index.ts";
+import type { LogFilter } from "./log_store.ts";
 
 /**
  * Encodes a tile for the page (see the module doc for the layout).
@@ -104,18 +112,45 @@ export function serveTrace(o: ServeTraceOptions): Promise<Served> {
           );
         }
         case "/api/task": {
-          const id = Number(q.get("id")),
-            start = Number(q.get("start")),
-            dur = Number(q.get("dur"));
-          if (![id, start, dur].every(Number.isFinite)) {
-            return badRequest(res, "task needs id, start and dur");
-          }
-          const f = o.index.focus(id, start, dur);
+          const id = Number(q.get("id"));
+          if (!Number.isFinite(id)) return badRequest(res, "task needs an id");
+          const f = o.index.focus(id);
           if (!f) {
-            res.writeHead(404, { "content-type": "text/plain" }).end(`no task ${id} at ${start}\n`);
+            res.writeHead(404, { "content-type": "text/plain" }).end(`no task ${id}\n`);
             return;
           }
           return send(res, "application/json", JSON.stringify(f), head);
+        }
+        case "/api/logs": {
+          const task = q.get("task"), from = Number(q.get("from") ?? 0);
+          const limit = Math.min(1000, Math.max(1, Number(q.get("limit") ?? 200) || 200));
+          const filter: LogFilter = {};
+          if (q.has("category")) filter.category = q.get("category")!;
+          if (task) filter.task = Number(task);
+          if (q.get("text")) filter.text = q.get("text")!;
+          if (!Number.isFinite(from) || (task && !Number.isFinite(filter.task))) {
+            return badRequest(res, "logs takes from (bytes), limit, category, task (id), text");
+          }
+          return send(
+            res,
+            "application/json",
+            JSON.stringify(o.index.logs(filter, from, limit)),
+            head,
+          );
+        }
+        case "/api/instance": {
+          const kind = q.get("kind"), type = q.get("type") ?? "", ns = Number(q.get("ns"));
+          if ((kind !== "task" && kind !== "region") || !Number.isFinite(ns)) {
+            return badRequest(res, "instance needs kind (task or region), type and ns");
+          }
+          const found = o.index.instance(kind, type, ns);
+          if (!found) {
+            res.writeHead(404, { "content-type": "text/plain" }).end(
+              `no ${kind} of type ${type}\n`,
+            );
+            return;
+          }
+          return send(res, "application/json", JSON.stringify(found), head);
         }
         default:
           res.writeHead(404, { "content-type": "text/plain" }).end(
