@@ -9,7 +9,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, writeFileSync } from "node:fs";
 import process from "node:process";
 import { join } from "node:path";
 import { generateTrace } from "../bench/gen_trace.ts";
@@ -163,7 +163,7 @@ describe("runtrace view --serve", { skip }, () => {
       assert.ok(zoomed.count > 0, "slices drawn after the zoom");
       // A task's focus data, from the Overview's slowest task.
       await page.clickSelector('[data-view="overview"]');
-      await page.clickSelector('button[data-list="slowest"][data-i="0"]');
+      await page.clickSelector("#view-overview ol.slowest button[data-task]");
       await page.waitFor("runtraceViewer.remote.focus");
       const details = await page.evaluate<string>("document.querySelector('#details').textContent");
       assert.match(details, /handleRequest/);
@@ -180,6 +180,131 @@ describe("runtrace view --serve", { skip }, () => {
       );
       assert.equal(shown.task, shown.focus);
       assert.ok(shown.inView);
+      // The Logs page fills from the server's scan, a step at a time.
+      await page.clickSelector('[data-view="logs"]');
+      await page.waitFor("document.querySelectorAll('#log-rows tr').length >= 200", 30_000);
+      assert.equal(
+        await page.evaluate("document.querySelector('#log-more').hidden"),
+        false,
+        "more logs to show",
+      );
+      assert.deepEqual(await page.evaluate("window.__errors"), []);
+    } finally {
+      await browser?.close();
+    }
+  });
+});
+
+describe("runtrace view --serve on the slow-requests fixture", { skip }, () => {
+  const file = join(dir, "slow_requests.trace");
+  let server: Awaited<ReturnType<typeof serve>> | undefined;
+  const exe = findChromium();
+
+  before(async () => {
+    copyFileSync(join(repoRoot, "tests/fixtures/slow_requests.trace"), file);
+    server = await serve(file);
+  });
+
+  after(() => {
+    server?.child.kill("SIGINT");
+  });
+
+  test("the server: a victim's delay names the stall's culprit; logs by text; a percentile's instance", async () => {
+    const victim = await (await fetch(`${server!.url}api/task?id=689`)).json();
+    assert.equal(victim.task.type, "http.request");
+    const d = victim.delay;
+    assert.equal(d.inRegions + d.blocked + d.gc + d.waiting, victim.task.end - victim.task.start);
+    assert.equal(d.blockedBy[0].region, "report.build");
+    assert.equal(d.blockedBy[0].task, 701);
+    assert.equal(d.blockedBy[0].taskType, "report.daily");
+    assert.ok(Math.abs(d.blocked - 156e6) < 1e6, `${d.blocked}`);
+    const logs = await (await fetch(`${server!.url}api/logs?text=%2Fapi%2Fitems%2F37&limit=50`))
+      .json();
+    assert.ok(logs.done);
+    assert.ok(logs.rows.length > 0);
+    assert.ok(logs.rows.every((l: { message: string }) => l.message.includes("/api/items/37")));
+    const max = await (await fetch(
+      `${server!.url}api/instance?kind=task&type=http.request&ns=178000000`,
+    )).json();
+    assert.ok(Math.abs(max.duration - 178e6) < 1e6, `${max.duration}`);
+    assert.equal((await fetch(`${server!.url}api/instance?kind=x`)).status, 400);
+  });
+
+  test("in Chromium: p50/p99/Max links, the delay and its culprit link, search, the Logs page", {
+    skip: exe ? false : "no chromium binary (install Debian's chromium or set $CHROMIUM)",
+  }, async () => {
+    let browser: Browser | undefined;
+    try {
+      browser = await launchChromium(exe!);
+      const page: Page = await browser.newPage(1280, 800);
+      await page.send("Page.addScriptToEvaluateOnNewDocument", {
+        source: `window.__errors = [];
+          addEventListener("error", (e) => window.__errors.push(String(e.message)));
+          addEventListener("unhandledrejection", (e) => window.__errors.push(String(e.reason)));`,
+      });
+      await page.goto(server!.url);
+      await page.waitFor("runtraceViewer.ready", 30_000);
+      const text = (sel: string) =>
+        page.evaluate<string>(`document.querySelector(${JSON.stringify(sel)})?.textContent ?? ""`);
+      // The first screen names the stall's culprit, its task a link.
+      assert.match(await text("#view-overview"), /report\.build \(report\.daily #701\)/);
+      assert.ok(
+        await page.evaluate("!!document.querySelector('#view-overview button[data-task=\"701\"]')"),
+      );
+      // Tasks page: one click on http.request's Max opens that task's focus data.
+      await page.clickSelector('[data-view="tasks"]');
+      const maxNs = Number(
+        await page.evaluate<string>(
+          `document.querySelector('#view-tasks button.rank.link[data-type="http.request"][title*="Max"]').dataset.ns`,
+        ),
+      );
+      await page.clickSelector(
+        '#view-tasks button.rank[data-type="http.request"][title*="Max"]',
+      );
+      await page.waitFor("runtraceViewer.remote.focus");
+      const f = await page.evaluate<{ type: string; dur: number }>(
+        "({ type: runtraceViewer.remote.focus.task.type, dur: runtraceViewer.remote.focus.task.end - runtraceViewer.remote.focus.task.start })",
+      );
+      assert.equal(f.type, "http.request");
+      assert.equal(f.dur, maxNs);
+      assert.match(await text("#details"), /Where its time went/);
+      // The search box: a task id, then Enter opens it; a stall victim names its culprit.
+      await page.evaluate(`(() => { const i = document.querySelector('#search');
+        i.value = '#689'; i.dispatchEvent(new Event('input')); })()`);
+      await page.waitFor("document.querySelector('#details .search-results')", 10_000);
+      await page.evaluate(
+        "document.querySelector('#search').dispatchEvent(new KeyboardEvent('keydown', { key: 'Enter' }))",
+      );
+      await page.waitFor("runtraceViewer.remote.focus?.task.id === 689", 10_000);
+      await page.waitFor("document.querySelector('#details .delay')", 10_000);
+      const details = await text("#details");
+      assert.match(details, /Blocked by others\s*15\dms/);
+      assert.match(details, /Delayed by\s*a 15\dms stall: report\.build \(report\.daily #701\)/);
+      // The culprit is a link to its task.
+      await page.clickSelector('#details tr.delayed-by button[data-task="701"]');
+      await page.waitFor("runtraceViewer.remote.focus?.task.id === 701", 10_000);
+      assert.match(await text("#details"), /report\.daily/);
+      // Regions page: a percentile link opens the region's task.
+      await page.clickSelector('[data-view="regions"]');
+      await page.clickSelector('#view-regions button.rank[data-type="report.build"][title*="p99"]');
+      await page.waitFor(
+        "runtraceViewer.remote.focus?.task.id === 701 && !document.querySelector('#view-timeline').hidden",
+        10_000,
+      );
+      // The search finds types and logs; the Logs page filters by text.
+      await page.evaluate(`(() => { const i = document.querySelector('#search');
+        i.value = '/api/items/37'; i.dispatchEvent(new Event('input')); })()`);
+      await page.waitFor("document.querySelector('#details .search-logs')", 10_000);
+      await page.clickSelector("#details button[data-search-logs]");
+      await page.waitFor(
+        "!document.querySelector('#view-logs').hidden && / of \\d+ logs$/.test(document.querySelector('#log-count').textContent)",
+        10_000,
+      );
+      const rows = await page.evaluate<string[]>(
+        "[...document.querySelectorAll('#log-rows tr')].map((r) => r.textContent)",
+      );
+      assert.ok(rows.length > 0);
+      assert.ok(rows.every((r) => r.includes("/api/items/37")), rows.join("\n"));
       assert.deepEqual(await page.evaluate("window.__errors"), []);
     } finally {
       await browser?.close();

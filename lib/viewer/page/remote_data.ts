@@ -7,7 +7,9 @@
  * @module
  */
 
-import type { FocusData, IndexMeta, TaskRef } from "../serve/index_layout.ts";
+import type { FocusData, IndexMeta } from "../serve/index_layout.ts";
+import type { LogFilter, LogPage } from "../serve/log_store.ts";
+import type { SliceRef } from "../serve/trace_index.ts";
 
 /** The index's meta block, as the server sends it. */
 export interface PageMeta extends IndexMeta {
@@ -94,12 +96,40 @@ export async function fetchTile(
   return decodeTile(await res.arrayBuffer(), t0, t1);
 }
 
-/** Fetches a task's focus data; undefined if the server has no such task. */
-export async function fetchFocus(ref: Pick<TaskRef, "id" | "start" | "duration">): Promise<
-  FocusData | undefined
-> {
-  const res = await fetch(`/api/task?id=${ref.id}&start=${ref.start}&dur=${ref.duration}`);
+/** Fetches a task's focus data by id; undefined if the server has no such task. */
+export async function fetchFocus(id: number): Promise<FocusData | undefined> {
+  const res = await fetch(`/api/task?id=${id}`);
   if (res.status === 404) return undefined;
-  if (!res.ok) throw new Error(`task ${ref.id}: ${res.status} ${(await res.text()).trim()}`);
+  if (!res.ok) throw new Error(`task ${id}: ${res.status} ${(await res.text()).trim()}`);
   return await res.json() as FocusData;
+}
+
+/** One bounded step of the server's scan of the logs, from byte `from` of its log section. */
+export async function fetchLogs(
+  filter: LogFilter,
+  from: number,
+  limit: number,
+  signal?: AbortSignal,
+): Promise<LogPage> {
+  const q = new URLSearchParams({ from: String(from), limit: String(limit) });
+  if (filter.category !== undefined) q.set("category", filter.category);
+  if (filter.task !== undefined) q.set("task", String(filter.task));
+  if (filter.text) q.set("text", filter.text);
+  return await (await get(`/api/logs?${q}`, signal)).json() as LogPage;
+}
+
+/**
+ * The complete task or region of `type` whose duration is `ns` (or the
+ * nearest): what a percentile's link opens; undefined if there is none.
+ */
+export async function fetchInstance(
+  kind: "task" | "region",
+  type: string,
+  ns: number,
+): Promise<SliceRef | undefined> {
+  const q = new URLSearchParams({ kind, type, ns: String(ns) });
+  const res = await fetch(`/api/instance?${q}`);
+  if (res.status === 404) return undefined;
+  if (!res.ok) throw new Error(`${kind} ${type}: ${res.status} ${(await res.text()).trim()}`);
+  return await res.json() as SliceRef;
 }

@@ -10,10 +10,17 @@
  */
 
 import { formatDuration } from "../../read/duration.ts";
-import type { LatencySummary } from "../../read/analysis.ts";
-import type { FocusData, StallRef, TaskRef } from "../serve/index_layout.ts";
+import type { FocusData, StallRef } from "../serve/index_layout.ts";
 import { assignColors } from "./colors.ts";
-import { fetchFocus, fetchMeta, type PageMeta } from "./remote_data.ts";
+import { fetchFocus, fetchInstance, fetchMeta, type PageMeta } from "./remote_data.ts";
+import {
+  latencyTable,
+  regionsPageHtml,
+  renderRemoteLogs,
+  taskLink,
+  tasksPageHtml,
+} from "./remote_pages.ts";
+import { setupRemoteSearch } from "./remote_search.ts";
 import { type RemoteSelection, RemoteTimeline } from "./remote_timeline.ts";
 import { escapeHtml } from "./ticks_and_html.ts";
 import { Kind } from "../serve/index_layout.ts";
@@ -31,68 +38,38 @@ export interface RemoteHook {
     timeline: RemoteTimeline;
     /** The focus data shown, if any. */
     focus?: FocusData;
-    /** Opens a task's focus data; resolves when it is shown. */
-    openTask(ref: TaskRef): Promise<void>;
+    /** Opens task `id`'s focus data; resolves when it is shown. */
+    openTask(id: number): Promise<void>;
   };
 }
 
 const $ = <T extends HTMLElement>(sel: string): T => document.querySelector(sel) as T;
 const dur = (ns: number) => escapeHtml(formatDuration(ns));
 
-/** A latency row's cells: count, p50, p90, p99, max. */
-function latencyCells(l: LatencySummary | undefined): string {
-  if (!l) return `<td class="num" colspan="4">—</td>`;
-  const est = l.relativeError ? "≈" : "";
-  return `<td class="num">${est}${dur(l.p50)}</td><td class="num">${est}${dur(l.p90)}</td>` +
-    `<td class="num">${est}${dur(l.p99)}</td><td class="num">${dur(l.max)}</td>`;
+/** Who ran a stall: its region's type and task, the task a link to its focus data. */
+function culpritHtml(s: { region: string; task: number; taskType?: string }): string {
+  const task = s.task === 0 ? "" : taskLink(s.task, `${s.taskType || "task"} #${s.task}`);
+  if (s.region) return `${escapeHtml(s.region)}${task ? ` (${task})` : ""}`;
+  return task || "code outside any region";
 }
-
-function taskButton(t: TaskRef, i: number, list: string): string {
-  return `<button class="link" data-list="${list}" data-i="${i}">${
-    escapeHtml(t.type || "(no type)")
-  } #${t.id}</button> ${dur(t.duration)}`;
-}
-
-/** A table of latency rows (task or region types). */
-function latencyTable(what: string, rows: readonly LatencyRow[]): string {
-  const body = rows.map((t) =>
-    `<tr><td>${escapeHtml(t.type)}</td><td class="num">${t.count}</td>${
-      latencyCells(t.latency)
-    }</tr>`
-  ).join("");
-  return `<table class="stats"><thead><tr><th>${what} type</th><th class="num">Count</th>` +
-    `<th class="num">p50</th><th class="num">p90</th><th class="num">p99</th><th class="num">max</th>` +
-    `</tr></thead><tbody>${
-      body || `<tr><td colspan="6" class="hint">none</td></tr>`
-    }</tbody></table>`;
-}
-
-/** What a row of {@linkcode latencyTable} shows. */
-interface LatencyRow {
-  type: string;
-  count: number;
-  latency: LatencySummary | undefined;
-}
-
-const typesTable = (m: PageMeta) => latencyTable("Task", m.summary.taskTypes);
-const regionsTable = (m: PageMeta) => latencyTable("Region", m.summary.regionTypes);
 
 function stallsList(stalls: StallRef[]): string {
   return stalls.slice(0, 10).map((s, i) =>
     `<li><button class="link" data-stall="${i}">${dur(s.duration)} stall</button> at ${
       dur(s.start)
-    }${s.region ? ` in ${escapeHtml(s.region)}` : ""}${s.task ? ` (task #${s.task})` : ""}</li>`
+    }: ${culpritHtml(s)}</li>`
   ).join("");
 }
 
 /** The Overview: what to look at first. */
 function overviewHtml(m: PageMeta): string {
   const s = m.summary;
-  const slow = s.slowest.slice(0, 10).map((t, i) => `<li>${taskButton(t, i, "slowest")}</li>`)
-    .join("");
+  const slow = s.slowest.slice(0, 10).map((t) =>
+    `<li>${taskLink(t.id, `${t.type || "(no type)"} #${t.id}`)} ${dur(t.duration)}</li>`
+  ).join("");
   const logs = Object.entries(s.logs).map(([c, n]) => `${escapeHtml(c || "(none)")}: ${n}`)
     .join(" · ");
-  return `<h2>Task types</h2>${typesTable(m)}
+  return `<h2>Task types</h2>${latencyTable("task", s.taskTypes, false)}
 <h2>Slowest tasks</h2>${
     slow ? `<ol class="slowest">${slow}</ol>` : `<p class="hint">no complete tasks</p>`
   }
@@ -101,18 +78,35 @@ function overviewHtml(m: PageMeta): string {
   } in all · ${s.gcCount} GCs, ${dur(s.gcTotal)}</p>${
     s.stallCount ? `<ol class="slowest">${stallsList(s.stalls)}</ol>` : ""
   }
-<h2>Region types</h2>${regionsTable(m)}
+<h2>Region types</h2>${latencyTable("region", s.regionTypes, false)}
 <h2>Logs</h2><p>${logs || "no logs"}</p>`;
 }
 
-/** The Tasks page: the types, and each type's slowest tasks. */
-function tasksHtml(m: PageMeta): string {
-  const per = Object.entries(m.summary.slowestByType).map(([type, list]) =>
-    `<h3>${escapeHtml(type || "(no type)")}</h3><ol class="slowest">${
-      list.map((t, i) => `<li>${taskButton(t, i, `type:${type}`)}</li>`).join("")
-    }</ol>`
-  ).join("");
-  return `${typesTable(m)}<h2>Slowest of each type</h2>${per}`;
+/** Where a task's time went, as the self-contained page's details say it. */
+function delayHtml(f: FocusData): string {
+  const d = f.delay;
+  if (!d) return "";
+  const total = Math.max(1, f.task.end - f.task.start);
+  const share = (ns: number) => ` (${Math.round(ns / total * 100)}%)`;
+  const rows = [
+    `<tr><th>In its regions</th><td>${dur(d.inRegions)}${share(d.inRegions)}</td></tr>`,
+    `<tr><th>Blocked by others</th><td class="blocked">${dur(d.blocked)}${
+      share(d.blocked)
+    }</td></tr>`,
+    ...d.blockedBy.slice(0, 5).map((b) =>
+      `<tr class="delayed-by"><th>Delayed by</th><td><button class="link" data-zoom="${b.start}:${
+        b.start + b.duration
+      }">a ${dur(b.delay)} stall</button>: ${culpritHtml(b)}</td></tr>`
+    ),
+    d.blockedBy.length > 5
+      ? `<tr><th></th><td>and ${d.blockedBy.length - 5} more stalls</td></tr>`
+      : "",
+    d.gc > 0 ? `<tr><th>In GC</th><td>${dur(d.gc)}${share(d.gc)}</td></tr>` : "",
+    `<tr><th>Waiting</th><td>${dur(d.waiting)}${
+      share(d.waiting)
+    }, the loop free (I/O, timers, locks)</td></tr>`,
+  ];
+  return `<h3>Where its time went</h3><table class="kv delay">${rows.join("")}</table>`;
 }
 
 /** The details panel for a task's focus data. */
@@ -135,9 +129,7 @@ function focusHtml(f: FocusData): string {
     }</td><td class="msg">${escapeHtml(l.message)}</td></tr>`
   ).join("");
   const stalls = f.stalls.map((s) =>
-    `<tr><td>${s.kind === "gc" ? "GC" : "stall"}${
-      s.region ? ` in ${escapeHtml(s.region)}` : ""
-    }</td>` +
+    `<tr><td>${s.kind === "gc" ? "GC" : `stall: ${culpritHtml(s)}`}</td>` +
     `<td class="num">${dur(s.duration)}</td><td>${
       bar(s.start, s.start + s.duration, "#d93025")
     }</td></tr>`
@@ -146,7 +138,7 @@ function focusHtml(f: FocusData): string {
 <table class="kv"><tr><th>Duration</th><td>${dur(t.end - t.start)}${
     t.open ? " (not ended)" : ""
   }</td></tr>
-<tr><th>Start</th><td>${dur(t.start)}</td></tr></table>
+<tr><th>Start</th><td>${dur(t.start)}</td></tr></table>${delayHtml(f)}
 <h3>Regions (${f.regions.length})</h3><table class="stats focus-regions">${regions}</table>
 <h3>Logs (${f.logs.length})</h3><table class="logs-table focus-logs">${logs}</table>
 <h3>Stalls and GCs over it (${f.stalls.length})</h3><table class="stats focus-stalls">${stalls}</table>${
@@ -162,7 +154,7 @@ function selectionHtml(s: RemoteSelection): string {
   const task = s.kind === Kind.TASK
     ? `<p><button class="link" data-open-task="1">Open this task's focus data</button></p>`
     : s.task
-    ? `<p>In task #${s.task}</p>`
+    ? `<p>In task ${taskLink(s.task, `#${s.task}`)}</p>`
     : "";
   return `<h2>${what}: ${escapeHtml(s.type || "(no type)")}</h2><table class="kv">
 <tr><th>Duration</th><td>${dur(s.duration)}</td></tr><tr><th>Start</th><td>${dur(s.start)}</td></tr>
@@ -195,9 +187,6 @@ export async function remoteMain(hook: RemoteHook, fail: (title: string, detail:
   $("#timeline-help").innerHTML = "Zoom <kbd>W</kbd>/<kbd>S</kbd> or wheel · pan <kbd>A</kbd>/" +
     "<kbd>D</kbd> or drag · scroll the rows <kbd>↑</kbd>/<kbd>↓</kbd> or shift+wheel · all " +
     "<kbd>0</kbd> · click a slice for its details; shorter than a pixel: shaded by density";
-  const search = $<HTMLInputElement>("#search");
-  search.disabled = true;
-  search.placeholder = "search: in the self-contained page only";
   const colors = assignColors(meta.types);
   const details = $("#details");
   details.innerHTML =
@@ -213,12 +202,13 @@ export async function remoteMain(hook: RemoteHook, fail: (title: string, detail:
     },
   });
   const show = tabs();
-  const openTask = async (ref: TaskRef) => {
+  /** Opens task `id`'s focus data; `zoom` narrows the view to a part of it (a region). */
+  const openTask = async (id: number, zoom?: { start: number; duration: number }) => {
     show("timeline");
-    details.innerHTML = `<p class="hint">Reading task #${ref.id}…</p>`;
-    const f = await fetchFocus(ref);
+    details.innerHTML = `<p class="hint">Reading task #${id}…</p>`;
+    const f = await fetchFocus(id);
     if (!f) {
-      details.innerHTML = `<p class="hint">Task #${ref.id} is not in the index.</p>`;
+      details.innerHTML = `<p class="hint">Task #${id} is not in the index.</p>`;
       return;
     }
     remote.focus = f;
@@ -226,31 +216,62 @@ export async function remoteMain(hook: RemoteHook, fail: (title: string, detail:
     bar.hidden = false;
     bar.innerHTML = `Task <b>${escapeHtml(f.task.type)} #${f.task.id}</b> · ${
       dur(f.task.end - f.task.start)
-    } · ${f.stalls.length} stalls or GCs over it <button class="unfocus">Show the whole trace</button>`;
-    timeline.selection = {
-      kind: Kind.TASK,
-      type: f.task.type,
-      start: f.task.start,
-      duration: f.task.end - f.task.start,
-      task: f.task.id,
-      row: meta.rows[f.task.row],
-    };
-    timeline.reveal(f.task.row);
-    const pad = (f.task.end - f.task.start) * 0.1 + 1000;
-    timeline.zoomTo(f.task.start - pad, f.task.end + pad);
+    } · ${f.stalls.length} stalls or GCs over it${
+      f.delay?.blocked ? ` · blocked ${dur(f.delay.blocked)} by others` : ""
+    } <button class="unfocus">Show the whole trace</button>`;
+    const row = meta.rows[f.task.row];
+    if (row) {
+      timeline.selection = {
+        kind: Kind.TASK,
+        type: f.task.type,
+        start: f.task.start,
+        duration: f.task.end - f.task.start,
+        task: f.task.id,
+        row,
+      };
+      timeline.reveal(f.task.row);
+    }
+    const a = zoom?.start ?? f.task.start, b = zoom ? zoom.start + zoom.duration : f.task.end;
+    const pad = (b - a) * 0.1 + 1000;
+    timeline.zoomTo(a - pad, b + pad);
     await timeline.settled();
   };
-  const remote: NonNullable<RemoteHook["remote"]> = { meta, timeline, openTask };
-  hook.remote = remote;
-  wireLists(meta, openTask, (s) => {
+  /** A percentile's link: the instance of that duration, its task's focus data. */
+  const openRank = async (kind: "task" | "region", type: string, ns: number) => {
+    const found = await fetchInstance(kind, type, ns);
+    if (!found) return;
+    if (kind === "task") return openTask(found.task);
+    if (found.task !== 0) return openTask(found.task, found);
     show("timeline");
-    const pad = s.duration * 0.5 + 1000;
-    timeline.zoomTo(s.start - pad, s.start + s.duration + pad);
-  });
-  details.addEventListener("click", (e) => {
-    if ((e.target as HTMLElement).closest("[data-open-task]") && selected) {
-      void openTask({ ...selected, id: selected.task, thread: selected.row.thread });
-    }
+    const pad = found.duration * 0.1 + 1000;
+    timeline.zoomTo(found.start - pad, found.start + found.duration + pad);
+  };
+  const remote: NonNullable<RemoteHook["remote"]> = {
+    meta,
+    timeline,
+    openTask: (id) => openTask(id),
+  };
+  hook.remote = remote;
+  const zoomTo = (start: number, end: number) => {
+    show("timeline");
+    const pad = (end - start) * 0.5 + 1000;
+    timeline.zoomTo(start - pad, end + pad);
+  };
+  // Every task link, percentile link and stall link of every view and panel.
+  document.addEventListener("click", (e) => {
+    const b = (e.target as HTMLElement).closest<HTMLElement>("button.link");
+    if (!b) return;
+    const d = b.dataset;
+    if (d.task !== undefined) void openTask(Number(d.task));
+    else if (d.kind !== undefined) {
+      void openRank(d.kind as "task" | "region", d.type ?? "", Number(d.ns));
+    } else if (d.stall !== undefined) {
+      const s = meta.summary.stalls[Number(d.stall)];
+      zoomTo(s.start, s.start + s.duration);
+    } else if (d.zoom !== undefined) {
+      const [a, z] = d.zoom.split(":").map(Number);
+      zoomTo(a, z);
+    } else if (d.openTask !== undefined && selected) void openTask(selected.task);
   });
   bar.addEventListener("click", (e) => {
     if (!(e.target as HTMLElement).closest("button.unfocus")) return;
@@ -259,15 +280,20 @@ export async function remoteMain(hook: RemoteHook, fail: (title: string, detail:
     timeline.zoomTo(0, Math.max(1, meta.duration));
   });
   $("#view-overview").innerHTML = overviewHtml(meta);
-  $("#view-tasks").innerHTML = tasksHtml(meta);
-  $("#view-regions").innerHTML = regionsTable(meta);
-  $("#view-logs").innerHTML =
-    `<p class="hint">In the served viewer, a task's logs are in its focus ` +
-    `data (open a task from the Overview or the timeline). Logs per category: ${
-      escapeHtml(
-        Object.entries(meta.summary.logs).map(([c, n]) => `${c}: ${n}`).join(", ") || "none",
-      )
-    }.</p>`;
+  $("#view-tasks").innerHTML = tasksPageHtml(meta);
+  $("#view-regions").innerHTML = regionsPageHtml(meta);
+  const filterLogs = renderRemoteLogs($("#view-logs"), meta);
+  setupRemoteSearch($<HTMLInputElement>("#search"), $("#search-status"), meta, {
+    showResults: (html) => {
+      show("timeline");
+      details.innerHTML = html;
+    },
+    showLogs: (text) => {
+      show("logs");
+      filterLogs({ text });
+    },
+    openTask: (id) => void openTask(id),
+  });
   const initial = location.hash.slice(1);
   show(["timeline", "tasks", "regions", "logs"].includes(initial) ? initial : "overview");
   hook.firstDrawMs = performance.now();
@@ -313,25 +339,4 @@ function tabs(): (view: string) => void {
   };
   for (const b of buttons) b.addEventListener("click", () => show(b.dataset.view!));
   return show;
-}
-
-/** Clicks on the task and stall lists of the Overview and Tasks pages. */
-function wireLists(
-  m: PageMeta,
-  openTask: (ref: TaskRef) => Promise<void>,
-  showStall: (s: StallRef) => void,
-): void {
-  for (const id of ["#view-overview", "#view-tasks"]) {
-    $(id).addEventListener("click", (e) => {
-      const b = (e.target as HTMLElement).closest<HTMLElement>("button.link");
-      if (!b) return;
-      if (b.dataset.stall !== undefined) {
-        return showStall(m.summary.stalls[Number(b.dataset.stall)]);
-      }
-      const list = b.dataset.list ?? "";
-      const refs = list === "slowest" ? m.summary.slowest : m.summary.slowestByType[list.slice(5)];
-      const ref = refs?.[Number(b.dataset.i)];
-      if (ref) void openTask(ref);
-    });
-  }
 }

@@ -112,6 +112,13 @@ export class TraceIndex {
       });
     this.levels = load(meta.slices, SLICE_BYTES);
     this.ids = load(meta.ids, ID_BYTES)[0];
+    // A stall is written when it ends, maybe after its culprit's task did: name that task now.
+    for (const s of meta.summary.stalls) {
+      if (s.task !== 0 && s.taskType === undefined) {
+        const type = this.task(s.task)?.type;
+        if (type !== undefined) s.taskType = type;
+      }
+    }
     const bins = readAt(fd, meta.densityOffset, meta.rows.length * DENSITY_BINS * 4);
     const counts = new Uint32Array(bins.buffer, bins.byteOffset, bins.length / 4);
     this.cum = meta.rows.map((_, r) => {
