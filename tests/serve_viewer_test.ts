@@ -47,6 +47,45 @@ function serve(file: string): Promise<{ child: ChildProcess; url: string; out: (
   });
 }
 
+const exe = findChromium();
+
+/**
+ * A test in headless Chromium (skipped without it) on the served page at
+ * `url()`, once it is ready; no error in the page's console afterwards.
+ */
+function inChromium(name: string, url: () => string, body: (page: Page) => Promise<void>): void {
+  test(`in Chromium: ${name}`, {
+    skip: exe ? false : "no chromium binary (install Debian's chromium or set $CHROMIUM)",
+  }, async () => {
+    let browser: Browser | undefined;
+    try {
+      browser = await launchChromium(exe!);
+      const page = await openPage(browser, url());
+      await page.waitFor("runtraceViewer.ready", 30_000);
+      assert.equal(await page.evaluate("runtraceViewer.error ?? null"), null);
+      await body(page);
+      assert.deepEqual(await page.evaluate("window.__errors"), []);
+    } finally {
+      await browser?.close();
+    }
+  });
+}
+
+/** A page of `url` that records errors and console errors and warnings in `window.__errors`. */
+async function openPage(browser: Browser, url: string): Promise<Page> {
+  const page = await browser.newPage(1280, 800);
+  await page.send("Page.addScriptToEvaluateOnNewDocument", {
+    source: `window.__errors = [];
+      addEventListener("error", (e) => window.__errors.push(String(e.message)));
+      addEventListener("unhandledrejection", (e) => window.__errors.push(String(e.reason)));
+      const ce = console.error, cw = console.warn;
+      console.error = (...a) => { window.__errors.push(a.join(" ")); ce(...a); };
+      console.warn = (...a) => { window.__errors.push(a.join(" ")); cw(...a); };`,
+  });
+  await page.goto(url);
+  return page;
+}
+
 describe("runtrace view --serve, small cases", { skip }, () => {
   test("a page too big to be self-contained says so, and what to do instead", () => {
     const html = renderViewerHtml(new Uint8Array(0), { name: "t", note: "use --serve" });
@@ -113,25 +152,10 @@ describe("runtrace view --serve", { skip }, () => {
     assert.equal((await fetch(`${server!.url}api/task?id=999999999`)).status, 404);
   });
 
-  const exe = findChromium();
-  test("in Chromium: the Overview, the timeline's tiles, a zoom and a task's focus data", {
-    skip: exe ? false : "no chromium binary (install Debian's chromium or set $CHROMIUM)",
-  }, async () => {
-    let browser: Browser | undefined;
-    try {
-      browser = await launchChromium(exe!);
-      const page: Page = await browser.newPage(1280, 800);
-      await page.send("Page.addScriptToEvaluateOnNewDocument", {
-        source: `window.__errors = [];
-          addEventListener("error", (e) => window.__errors.push(String(e.message)));
-          addEventListener("unhandledrejection", (e) => window.__errors.push(String(e.reason)));
-          const ce = console.error, cw = console.warn;
-          console.error = (...a) => { window.__errors.push(a.join(" ")); ce(...a); };
-          console.warn = (...a) => { window.__errors.push(a.join(" ")); cw(...a); };`,
-      });
-      await page.goto(server!.url);
-      await page.waitFor("runtraceViewer.ready", 30_000);
-      assert.equal(await page.evaluate("runtraceViewer.error ?? null"), null);
+  inChromium(
+    "the Overview, the timeline's tiles, a zoom and a task's focus data",
+    () => server!.url,
+    async (page) => {
       // The first screen: the types, the slowest tasks, the stalls, not grey blocks.
       const overview = await page.evaluate<string>(
         "document.querySelector('#view-overview:not([hidden])')?.textContent ?? ''",
@@ -188,17 +212,13 @@ describe("runtrace view --serve", { skip }, () => {
         false,
         "more logs to show",
       );
-      assert.deepEqual(await page.evaluate("window.__errors"), []);
-    } finally {
-      await browser?.close();
-    }
-  });
+    },
+  );
 });
 
 describe("runtrace view --serve on the slow-requests fixture", { skip }, () => {
   const file = join(dir, "slow_requests.trace");
   let server: Awaited<ReturnType<typeof serve>> | undefined;
-  const exe = findChromium();
 
   before(async () => {
     copyFileSync(join(repoRoot, "tests/fixtures/slow_requests.trace"), file);
@@ -230,20 +250,10 @@ describe("runtrace view --serve on the slow-requests fixture", { skip }, () => {
     assert.equal((await fetch(`${server!.url}api/instance?kind=x`)).status, 400);
   });
 
-  test("in Chromium: p50/p99/Max links, the delay and its culprit link, search, the Logs page", {
-    skip: exe ? false : "no chromium binary (install Debian's chromium or set $CHROMIUM)",
-  }, async () => {
-    let browser: Browser | undefined;
-    try {
-      browser = await launchChromium(exe!);
-      const page: Page = await browser.newPage(1280, 800);
-      await page.send("Page.addScriptToEvaluateOnNewDocument", {
-        source: `window.__errors = [];
-          addEventListener("error", (e) => window.__errors.push(String(e.message)));
-          addEventListener("unhandledrejection", (e) => window.__errors.push(String(e.reason)));`,
-      });
-      await page.goto(server!.url);
-      await page.waitFor("runtraceViewer.ready", 30_000);
+  inChromium(
+    "p50/p99/Max links, the delay and its culprit link, search, the Logs page",
+    () => server!.url,
+    async (page) => {
       const text = (sel: string) =>
         page.evaluate<string>(`document.querySelector(${JSON.stringify(sel)})?.textContent ?? ""`);
       // The first screen names the stall's culprit, its task a link.
@@ -305,9 +315,6 @@ describe("runtrace view --serve on the slow-requests fixture", { skip }, () => {
       );
       assert.ok(rows.length > 0);
       assert.ok(rows.every((r) => r.includes("/api/items/37")), rows.join("\n"));
-      assert.deepEqual(await page.evaluate("window.__errors"), []);
-    } finally {
-      await browser?.close();
-    }
-  });
+    },
+  );
 });

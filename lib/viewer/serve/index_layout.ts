@@ -176,16 +176,8 @@ export interface FocusData {
   };
   regions: { thread: number; start: number; end: number; type: string; open: boolean }[];
   logs: { thread: number; time: number; category: string; message: string }[];
-  stalls: {
-    thread: number;
-    start: number;
-    duration: number;
-    region: string;
-    kind: "stall" | "gc";
-    /** The culprit region's task (0: none), and its type if the index has it. */
-    task: number;
-    taskType?: string;
-  }[];
+  /** The stalls and GCs over it; a stall's `region` and `task` are its culprit. */
+  stalls: (StallRef & { kind: "stall" | "gc" })[];
   /** Where its time went (lib/read/delay.ts's attribution); the four sum to its duration. */
   delay?: {
     inRegions: number;
@@ -193,15 +185,7 @@ export interface FocusData {
     gc: number;
     waiting: number;
     /** The stalls of other work that delayed it, largest share first. */
-    blockedBy: {
-      delay: number;
-      thread: number;
-      start: number;
-      duration: number;
-      region: string;
-      task: number;
-      taskType?: string;
-    }[];
+    blockedBy: (StallRef & { delay: number })[];
   };
   /** True when the task's events span more bytes than are read for one view. */
   cut: boolean;
