@@ -129,6 +129,13 @@ export function setupRemoteSearch(
       () => act.showLogs(text),
     );
   };
+  document.addEventListener("keydown", (e) => {
+    const tag = document.activeElement?.tagName;
+    if (e.key === "/" && tag !== "INPUT" && tag !== "SELECT" && tag !== "TEXTAREA") {
+      e.preventDefault();
+      input.focus();
+    }
+  });
   input.addEventListener("input", () => {
     clearTimeout(timer);
     timer = setTimeout(() => void search(), 200);

@@ -73,13 +73,20 @@ function entersTop(list: readonly TaskRef[], duration: number, limit: number): b
   return list.length < limit || duration > list[list.length - 1].duration;
 }
 
+/** Entries of an {@linkcode OpenPool}'s direct table. */
+const DIRECT = 4096;
+
 /**
  * What is open during the pass (tasks or regions), as columns indexed by a
- * pool slot, found by key through an {@linkcode IntMap}: no object per task
- * or region, so the pass makes no garbage per event.
+ * pool slot: no object per task or region, so the pass makes no garbage per
+ * event. A key is found in a direct table by its low bits (ids are handed
+ * out in sequence, so the few open at once rarely collide), else in an
+ * {@linkcode IntMap}: cheaper than hashing every key.
  */
 class OpenPool {
-  readonly byKey = new IntMap<number>();
+  private direct = new Float64Array(DIRECT).fill(NaN);
+  private directSlot = new Int32Array(DIRECT);
+  private overflow = new IntMap<number>();
   start = new Float64Array(64);
   type = new Uint32Array(64);
   /** A region's task; a task's home thread. */
@@ -101,10 +108,22 @@ class OpenPool {
       if (this.used === this.start.length) this.grow();
       i = this.used++;
     }
-    this.byKey.set(key, i);
+    const h = key & (DIRECT - 1);
+    const k = this.direct[h];
+    if (k !== k) {
+      this.direct[h] = key;
+      this.directSlot[h] = i;
+    } else this.overflow.set(key, i);
     this.key[i] = key;
     this.live[i] = 1;
     return i;
+  }
+
+  /** The pool slot of `key`, or -1 if it is not open. */
+  find(key: number): number {
+    const h = key & (DIRECT - 1);
+    if (this.direct[h] === key) return this.directSlot[h];
+    return this.overflow.size > 0 ? this.overflow.get(key) ?? -1 : -1;
   }
 
   /** The keys open now. */
@@ -116,7 +135,12 @@ class OpenPool {
 
   /** Closes `key`; its pool slot, or -1 if it was not open. Read the slot before the next `open`. */
   close(key: number): number {
-    const i = this.byKey.delete(key);
+    const h = key & (DIRECT - 1);
+    let i: number | undefined;
+    if (this.direct[h] === key) {
+      this.direct[h] = NaN;
+      i = this.directSlot[h];
+    } else if (this.overflow.size > 0) i = this.overflow.delete(key);
     if (i === undefined) return -1;
     this.live[i] = 0;
     this.free.push(i);
@@ -166,7 +190,8 @@ class IndexPass implements EventVisitor {
   private lastTrackKey = -1;
   private lastTrack: Track | undefined;
   readonly rows: RowInfo[] = [];
-  readonly density: Uint32Array[] = [];
+  /** Per row, DENSITY_BINS counts, rows one after another (one array: one lookup per slice). */
+  density = new Uint32Array(16 * DENSITY_BINS);
   densityBinNs = 1024;
   private perBin = 1 / 1024;
   readonly types: string[] = [""];
@@ -219,7 +244,11 @@ class IndexPass implements EventVisitor {
     if (row < 0) {
       t.rows[slot] = row = this.rows.length;
       this.rows.push({ row, thread, track: TRACKS[track], slot });
-      this.density.push(new Uint32Array(DENSITY_BINS));
+      if (this.rows.length * DENSITY_BINS > this.density.length) {
+        const grown = new Uint32Array(this.density.length * 2);
+        grown.set(this.density);
+        this.density = grown;
+      }
     }
     return row;
   }
@@ -251,7 +280,8 @@ class IndexPass implements EventVisitor {
     if (bin >= DENSITY_BINS) {
       do {
         // Twice as wide bins: merge pairs in every row.
-        for (const d of this.density) {
+        for (let r = 0; r < this.rows.length; r++) {
+          const d = this.density.subarray(r * DENSITY_BINS, (r + 1) * DENSITY_BINS);
           for (let i = 0; i < DENSITY_BINS / 2; i++) d[i] = d[2 * i] + d[2 * i + 1];
           d.fill(0, DENSITY_BINS / 2);
         }
@@ -260,7 +290,7 @@ class IndexPass implements EventVisitor {
         bin = Math.floor(start * this.perBin);
       } while (bin >= DENSITY_BINS);
     }
-    this.density[row][bin > 0 ? bin : 0]++;
+    this.density[row * DENSITY_BINS + (bin > 0 ? bin : 0)]++;
   }
 
   /** Writes a slice record in place and counts it. */
@@ -287,8 +317,8 @@ class IndexPass implements EventVisitor {
 
   private touch(task: number): void {
     if (task === 0) return;
-    const i = this.tasks.byKey.get(task);
-    if (i !== undefined) this.tasks.last[i] = this.batchEnd;
+    const i = this.tasks.find(task);
+    if (i >= 0) this.tasks.last[i] = this.batchEnd;
   }
 
   /** A task began. */
@@ -302,7 +332,7 @@ class IndexPass implements EventVisitor {
   ): void {
     this.summary.taskBegin(time, thread, task, parent, type);
     const p = this.tasks;
-    if (p.byKey.has(task)) return;
+    if (p.find(task) >= 0) return;
     const i = p.open(task);
     p.start[i] = time;
     p.type[i] = this.typeId(type);
@@ -375,7 +405,7 @@ class IndexPass implements EventVisitor {
     this.touch(task);
     const p = this.regions;
     const key = thread * 4294967296 + region;
-    if (p.byKey.has(key)) return;
+    if (p.find(key) >= 0) return;
     const i = p.open(key);
     p.start[i] = time;
     p.type[i] = this.typeId(type);
@@ -399,8 +429,8 @@ class IndexPass implements EventVisitor {
 
   /** The pool slot of region `key` (thread * 2^32 + id) if open, else -1 - its place among the last ended (or -1 - ENDED_REGIONS). */
   private regionAt(key: number): number {
-    const open = this.regions.byKey.get(key);
-    if (open !== undefined) return open;
+    const open = this.regions.find(key);
+    if (open >= 0) return open;
     const i = this.endedKeys.indexOf(key);
     return -1 - (i < 0 ? ENDED_REGIONS : i);
   }
@@ -480,9 +510,9 @@ class IndexPass implements EventVisitor {
     this.slice(time, duration, task, this.rowOf(thread, T_STALLS, 0), Kind.STALL, 0, type);
     this.stallCount++;
     this.stallTotal += duration;
-    const culprit = task === 0 ? undefined : this.tasks.byKey.get(task);
+    const culprit = task === 0 ? -1 : this.tasks.find(task);
     const ref: StallRef = { thread, start: time, duration, region: this.types[type], task };
-    if (culprit !== undefined) ref.taskType = this.types[this.tasks.type[culprit]];
+    if (culprit >= 0) ref.taskType = this.types[this.tasks.type[culprit]];
     keepTop(this.stalls, ref, (s) => s.duration, TOP);
   }
 
@@ -664,7 +694,7 @@ function writeIndex(
     const slices = pass.slices.writeTo(w);
     const ids = pass.ids.writeTo(w);
     const densityOffset = w.size;
-    for (const d of pass.density) w.write(new Uint8Array(d.buffer));
+    w.write(new Uint8Array(pass.density.buffer, 0, pass.rows.length * DENSITY_BINS * 4));
     const stringsOffset = w.size;
     for (const s of f.strings) w.write(s);
     const meta: IndexMeta = {

@@ -59,6 +59,8 @@ export const LEVELS = 48;
  */
 export function levelOf(ns: number): number {
   if (ns < 2) return 0;
+  // Below 2^31 ns (2 s), most durations: the position of the top bit, no logarithm.
+  if (ns < 2147483648) return 31 - Math.clz32(ns);
   return Math.min(LEVELS - 1, Math.floor(Math.log2(ns)));
 }
 
