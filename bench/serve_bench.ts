@@ -2,10 +2,13 @@
  * Benchmark of `runtrace view --serve` (issue 14): for generated traces of
  * 1 M and 10 M events (and 100 M with `--huge`), the time to build the
  * index, the time to open (start the command on the existing index until
- * the page's first answers, meta and the whole-trace tile, are in) and the
+ * the page's first answers, meta and the whole-trace tile, are in), the
  * latency of zoom and pan steps (tile requests over HTTP as the page makes
- * them, median and p95). The command runs as a child process of the same
- * runtime as this script. Output is Markdown for bench/README.md.
+ * them, median and p95), and of the other answers a click waits for: the
+ * slowest task's focus data, a p99 link's instance, a step of the Logs
+ * page's scan (the first 200 logs, and a text that no log holds). The
+ * command runs as a child process of the same runtime as this script.
+ * Output is Markdown for bench/README.md.
  *
  * ```
  * deno run -A bench/serve_bench.ts [--events=1000000,10000000] [--huge] [--steps=40]
@@ -15,6 +18,8 @@
  *                 of index in bench/out/; checks the free space first)
  *   --steps=N     zoom and pan steps per trace (default 40)
  *   --keep        keep the generated traces and indexes in bench/out/
+ *   --traces=DIR  use DIR/gen-N.trace when it exists (cli_bench.ts's traces)
+ *                 instead of generating bench/out/serve-N.trace; never removed
  * ```
  *
  * @module
@@ -35,6 +40,7 @@ const sizes = (flag("events") ?? "1000000,10000000").split(",").map(Number);
 if (args.includes("--huge")) sizes.push(100_000_000);
 const steps = Number(flag("steps") ?? 40);
 const keep = args.includes("--keep");
+const tracesDir = flag("traces");
 const root = fileURLToPath(new URL("..", import.meta.url));
 const outDir = join(root, "bench", "out");
 mkdirSync(outDir, { recursive: true });
@@ -79,9 +85,45 @@ async function tile(url: string, t0: number, t1: number, px: number): Promise<nu
 const pct = (sorted: number[], p: number) =>
   sorted[Math.min(sorted.length - 1, Math.ceil(p / 100 * sorted.length) - 1)];
 
-/** One trace size: build, open, zoom. */
+/** ms from request to the last byte of `path`. */
+async function timed(url: string, path: string): Promise<number> {
+  const a = performance.now();
+  const res = await fetch(url + path);
+  await res.arrayBuffer();
+  if (!res.ok) throw new Error(`${path}: ${res.status}`);
+  return performance.now() - a;
+}
+
+/**
+ * The answers a click waits for, median of 3 each: the slowest task's focus
+ * data, the p99 link of the first task type, the Logs page's first step
+ * (200 logs) and a step of a text no log holds (the most a step reads).
+ */
+async function clickTimes(url: string, meta: ReturnType<typeof buildIndex>): Promise<string> {
+  const median = async (path: string) => {
+    const t = [await timed(url, path), await timed(url, path), await timed(url, path)];
+    return t.sort((a, b) => a - b)[1];
+  };
+  const slow = meta.summary.slowest[0];
+  const type = meta.summary.taskTypes[0];
+  const ms = [
+    slow ? await median(`api/task?id=${slow.id}`) : NaN,
+    type?.latency
+      ? await median(
+        `api/instance?kind=task&type=${encodeURIComponent(type.type)}&ns=${type.latency.p99}`,
+      )
+      : NaN,
+    await median("api/logs?from=0&limit=200"),
+    await median("api/logs?from=0&limit=200&text=no%20log%20holds%20this"),
+  ];
+  return ms.map((m) => Number.isNaN(m) ? "-" : `${m.toFixed(0)}`).join(" / ") + " ms";
+}
+
+/** One trace size: build, open, zoom, the clicks' answers. */
 async function run(events: number): Promise<string> {
-  const file = join(outDir, `serve-${events}.trace`);
+  const given = tracesDir ? join(tracesDir, `gen-${events}.trace`) : undefined;
+  const mine = !(given && existsSync(given));
+  const file = mine ? join(outDir, `serve-${events}.trace`) : given!;
   if (!existsSync(file)) {
     const need = events * 25; // trace plus index plus scratch, generously
     if (freeBytes() < need) {
@@ -91,8 +133,11 @@ async function run(events: number): Promise<string> {
   }
   rmSync(file + ".idx", { force: true });
   const b0 = performance.now();
+  const c0 = process.cpuUsage();
   const meta = buildIndex(file, file + ".idx");
   const buildMs = performance.now() - b0;
+  const cpu = process.cpuUsage(c0);
+  const buildCpuMs = (cpu.user + cpu.system) / 1000;
   const rss = process.memoryUsage().rss;
   const px = 1200;
   const o0 = performance.now();
@@ -114,18 +159,19 @@ async function run(events: number): Promise<string> {
       times.push(await tile(server.url, t0, t1, px));
     }
     times.sort((a, b) => a - b);
+    const clicks = await clickTimes(server.url, meta);
     const size = statSync(file).size, idx = statSync(file + ".idx").size;
     return `| ${events.toLocaleString("en")} | ${(size / 2 ** 20).toFixed(0)} MiB | ${
       (idx / 2 ** 20).toFixed(0)
-    } MiB | ${(buildMs / 1000).toFixed(1)} s (${(events / buildMs / 1000).toFixed(2)} M ev/s, ${
-      (rss / 2 ** 20).toFixed(0)
-    } MiB RSS) | ${(openMs / 1000).toFixed(2)} s | ${pct(times, 50).toFixed(1)} ms | ${
-      pct(times, 95).toFixed(1)
-    } ms |`;
+    } MiB | ${(buildMs / 1000).toFixed(1)} s, CPU ${(buildCpuMs / 1000).toFixed(1)} s (${
+      (events / buildMs / 1000).toFixed(2)
+    } M ev/s, ${(rss / 2 ** 20).toFixed(0)} MiB RSS) | ${(openMs / 1000).toFixed(2)} s | ${
+      pct(times, 50).toFixed(1)
+    } ms | ${pct(times, 95).toFixed(1)} ms | ${clicks} |`;
   } finally {
     server.stop();
     if (!keep) rmSync(file + ".idx", { force: true });
-    if (!keep && events >= 100_000_000) rmSync(file, { force: true });
+    if (!keep && mine && events >= 100_000_000) rmSync(file, { force: true });
   }
 }
 
@@ -133,7 +179,9 @@ console.log(
   `view --serve, ${runtime} ${version}, load average ${loadavg()[0].toFixed(2)} at the start, ` +
     `${steps} zoom/pan steps at 1200 px\n`,
 );
-console.log("| events | trace | index | index build | open | step p50 | step p95 |");
-console.log("|---|---|---|---|---|---|---|");
+console.log(
+  "| events | trace | index | index build | open | step p50 | step p95 | focus / p99 link / logs step / text scan step |",
+);
+console.log("|---|---|---|---|---|---|---|---|");
 for (const n of sizes) console.log(await run(n));
 console.log(`\nload average ${loadavg()[0].toFixed(2)} at the end`);

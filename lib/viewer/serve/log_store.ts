@@ -98,7 +98,7 @@ export interface LogPage {
 }
 
 /** Most bytes of the section one step reads: a step stays well under the zoom steps' budget. */
-const STEP_BYTES = 8 << 20;
+const STEP_BYTES = 4 << 20;
 
 /** ASCII-lowercases `b` in place (non-ASCII bytes unchanged): the text match is ASCII-case-blind. */
 function lowerAscii(b: Uint8Array): Uint8Array {
