@@ -110,12 +110,18 @@ function sortRecords(bytes: Uint8Array, size: number): Uint8Array {
   for (let i = 0; i < n; i++) keys[i] = f64[i * size / 8];
   const order = orderOf(keys);
   // Copied as 32-bit words: integer fields never pass through a float (no NaN canonicalising).
+  // The records are nearly in order: copy each stretch of consecutive ones at once.
   const words = size / 4;
   const src = new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4);
   const out = new Uint32Array(n * words);
-  for (let i = 0; i < n; i++) {
-    const from = order[i] * words, to = i * words;
-    for (let w = 0; w < words; w++) out[to + w] = src[from + w];
+  for (let i = 0; i < n;) {
+    const first = order[i];
+    let j = i + 1;
+    while (j < n && order[j] === first + (j - i)) j++;
+    const from = first * words, to = i * words, len = (j - i) * words;
+    if (len > 64) out.set(src.subarray(from, from + len), to);
+    else for (let w = 0; w < len; w++) out[to + w] = src[from + w];
+    i = j;
   }
   return new Uint8Array(out.buffer);
 }
