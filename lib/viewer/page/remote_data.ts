@@ -7,9 +7,7 @@
  * @module
  */
 
-import type { FocusData, IndexMeta } from "../serve/index_layout.ts";
-import type { LogFilter, LogPage } from "../serve/log_store.ts";
-import type { SliceRef } from "../serve/trace_index.ts";
+import type { FocusData, IndexMeta, LogFilter, LogPage, SliceRef } from "../serve/index_layout.ts";
 
 /** The index's meta block, as the server sends it. */
 export interface PageMeta extends IndexMeta {

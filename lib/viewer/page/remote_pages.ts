@@ -12,8 +12,7 @@
 
 import { formatDuration } from "../../read/duration.ts";
 import type { LatencySummary } from "../../read/analysis.ts";
-import type { TaskRef } from "../serve/index_layout.ts";
-import type { LogFilter, LogRow } from "../serve/log_store.ts";
+import type { LogFilter, LogRow, TaskRef } from "../serve/index_layout.ts";
 import { fetchLogs, type PageMeta } from "./remote_data.ts";
 import { escapeHtml } from "./ticks_and_html.ts";
 

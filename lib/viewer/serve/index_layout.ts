@@ -192,3 +192,42 @@ export interface FocusData {
   /** True when the task's events span more bytes than are read for one view. */
   cut: boolean;
 }
+
+/** One log, as the page gets it. */
+export interface LogRow {
+  time: number;
+  task: number;
+  thread: number;
+  category: string;
+  message: string;
+}
+
+/** What a scan looks for; every given field must match. */
+export interface LogFilter {
+  /** Exact category. */
+  category?: string;
+  /** Task id. */
+  task?: number;
+  /** Case-insensitive text in the message or the category. */
+  text?: string;
+}
+
+/** One step of a scan. */
+export interface LogPage {
+  rows: LogRow[];
+  /** Where the next step starts (bytes into the section); `done` when the section is read. */
+  next: number;
+  done: boolean;
+  /** Bytes of the section read so far, of `total`. */
+  scanned: number;
+  total: number;
+}
+
+/** A slice found by `TraceIndex.instance` (a percentile's link). */
+export interface SliceRef {
+  start: number;
+  duration: number;
+  /** Its task (a task's own id). */
+  task: number;
+  row: number;
+}

@@ -13,6 +13,7 @@
  */
 
 import type { FileAppender } from "./level_sorter.ts";
+import type { LogFilter, LogPage, LogRow } from "./index_layout.ts";
 import { readAt } from "./level_sorter.ts";
 
 /** Bytes of a log record before its message. */
@@ -65,36 +66,6 @@ export class LogWriter {
   get length(): number {
     return this.out.size - this.offset;
   }
-}
-
-/** One log, as the page gets it. */
-export interface LogRow {
-  time: number;
-  task: number;
-  thread: number;
-  category: string;
-  message: string;
-}
-
-/** What a scan looks for; every given field must match. */
-export interface LogFilter {
-  /** Exact category. */
-  category?: string;
-  /** Task id. */
-  task?: number;
-  /** Case-insensitive text in the message or the category. */
-  text?: string;
-}
-
-/** One step of a scan. */
-export interface LogPage {
-  rows: LogRow[];
-  /** Where the next step starts (bytes into the section); `done` when the section is read. */
-  next: number;
-  done: boolean;
-  /** Bytes of the section read so far, of `total`. */
-  scanned: number;
-  total: number;
 }
 
 /** Most bytes of the section one step reads: a step stays well under the zoom steps' budget. */

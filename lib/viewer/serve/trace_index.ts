@@ -23,11 +23,14 @@ import {
   Kind,
   levelOf,
   type LevelPlace,
+  type LogFilter,
+  type LogPage,
   SAMPLE_EVERY,
   SLICE_BYTES,
+  type SliceRef,
 } from "./index_layout.ts";
 import { readAt } from "./level_sorter.ts";
-import { type LogFilter, type LogPage, scanLogs } from "./log_store.ts";
+import { scanLogs } from "./log_store.ts";
 
 /** A task as the id store holds it. */
 export interface IndexedTask {
@@ -42,15 +45,6 @@ export interface IndexedTask {
   /** Byte range of the trace's batches that hold its events. */
   first: number;
   last: number;
-}
-
-/** A slice found by {@linkcode TraceIndex.instance}. */
-export interface SliceRef {
-  start: number;
-  duration: number;
-  /** Its task (a task's own id). */
-  task: number;
-  row: number;
 }
 
 /** Most slice records one tile returns; finer levels are left to the density counts. */

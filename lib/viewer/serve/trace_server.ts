@@ -23,7 +23,7 @@
 import type { ServerResponse } from "node:http";
 import { listenLocal, send, type Served } from "./local_server.ts";
 import type { Tile, TraceIndex } from "./trace_index.ts";
-import type { LogFilter } from "./log_store.ts";
+import type { LogFilter } from "./index_layout.ts";
 
 /**
  * Encodes a tile for the page (see the module doc for the layout).
