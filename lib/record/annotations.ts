@@ -240,7 +240,7 @@ function startRegionOther(a: unknown, b: unknown): Region {
  * across its awaits and in the callbacks it schedules, the region's context
  * is the current one, on its own async lane, so concurrent `withRegion`
  * calls nest correctly. That lane is an `AsyncLocalStorage.run`: 20–40 ns in
- * Bun, but in Deno 0.5–0.7 µs, about twice that inside another frame (a
+ * Bun, but in Deno 0.5–0.7 µs, 1.6–2 times that inside another frame (a
  * task's `Context.run`, a `traceRequests` handler), plus the collector's
  * work for it, which makes it most of what a `withRegion` costs there. For
  * synchronous code, `using _r = startRegion(ctx, type)` records the same
