@@ -138,6 +138,15 @@ describe("the viewer page's worker, without a browser", { skip }, () => {
       assert.deepEqual(m.stats[which].duration, want.duration, which);
     }
 
+    // The model comes without the logs' text: the columns' messages make it whole.
+    const u = new ModelUnpacker(m.packed, receivedColumns(c.cols).logs.message);
+    let unpacked;
+    while (!(unpacked = u.step(1000)));
+    assert.deepEqual(
+      unpacked.trace.logs.map((l) => l.message),
+      parseTrace(bytes).logs.map((l) => l.message),
+    );
+
     // The marks are on the clock of 1970, in order.
     const w = c.marks;
     assert.ok(
@@ -404,31 +413,49 @@ describe("the viewer page's worker in Firefox", {
   skip: skip ||
     (firefox ? false : "no firefox binary found (install firefox-esr, or set $FIREFOX)"),
 }, () => {
+  /** Loads the page of `bytes` in Firefox; a probe beside its script reports the outcome. */
+  const loadInFirefox = async (bytes: Uint8Array, name: string) => {
+    // The page's policy allows inline scripts: the probe prints once the model is in.
+    const probe = `<script>const t = setInterval(() => { const v = window.runtraceViewer;
+      if (!v || !(v.error || (v.ready && v.trace))) return;
+      clearInterval(t);
+      dump("RUNTRACE-PROBE " + JSON.stringify({ worker: v.worker, error: v.error ?? null,
+        tasks: v.trace ? v.trace.tasks.length : -1, cols: v.cols ? v.cols.tasks.n : -1,
+        regions: v.cols ? v.cols.regions.n : -1, marks: v.marks,
+        draws: v.timeline ? v.timeline.draws : 0 }) + "\\n");
+    }, 100);</script>`;
+    const file = join(dir, `${name}.html`);
+    writeFileSync(file, renderViewerHtml(bytes, { name }).replace("</body>", `${probe}</body>`));
+    return JSON.parse(await firefoxLine(file, "RUNTRACE-PROBE "));
+  };
+
   test(
     "a large trace loads through the worker from file://, and the model arrives",
     BROWSER,
     async () => {
       const bytes = big();
       const model = parseTrace(bytes);
-      // A probe beside the page's script (its policy allows inline scripts) reports the outcome.
-      const probe = `<script>const t = setInterval(() => { const v = window.runtraceViewer;
-      if (!v || !(v.error || (v.ready && v.trace))) return;
-      clearInterval(t);
-      dump("RUNTRACE-PROBE " + JSON.stringify({ worker: v.worker, error: v.error ?? null,
-        tasks: v.trace ? v.trace.tasks.length : -1, cols: v.cols ? v.cols.tasks.n : -1,
-        draws: v.timeline ? v.timeline.draws : 0 }) + "\\n");
-    }, 100);</script>`;
-      const file = join(dir, "big-firefox.html");
-      writeFileSync(
-        file,
-        renderViewerHtml(bytes, { name: "big.trace" }).replace("</body>", `${probe}</body>`),
-      );
-      const got = JSON.parse(await firefoxLine(file, "RUNTRACE-PROBE "));
+      const got = await loadInFirefox(bytes, "big-firefox");
       assert.equal(got.error, null);
       assert.equal(got.worker, true);
       assert.equal(got.cols, model.tasks.length);
       assert.equal(got.tasks, model.tasks.length);
       assert.ok(got.draws >= 1);
+    },
+  );
+
+  test(
+    "a trace over 2 MiB opens on the Overview from its tasks, then gets its regions and model",
+    BROWSER,
+    async () => {
+      const bytes = syntheticTrace(230_000);
+      const model = parseTrace(bytes);
+      const got = await loadInFirefox(bytes, "bigger-firefox");
+      assert.equal(got.error, null);
+      assert.equal(got.worker, true);
+      assert.ok(got.marks.tasksIn <= got.marks.firstDraw, JSON.stringify(got.marks));
+      assert.equal(got.regions, model.regions.length);
+      assert.equal(got.tasks, model.tasks.length);
     },
   );
 });

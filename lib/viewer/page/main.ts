@@ -202,7 +202,7 @@ function main(): void {
     } else if (m.kind === "model") {
       mark("modelIn");
       hook.workerModelMs = m.modelMs;
-      model!.arrived(m.packed, m.curves, m.stats);
+      model!.arrived(m.packed, m.curves, m.stats, cols!.logs.message);
     } else if (m.stage === "columns") unreadable(name, m.message);
     else modelFailed(model!, m.message);
   }, (why, afterFirst) => {

@@ -314,8 +314,12 @@ export class ModelUnpacker {
   private phase = 0;
   private at = 0;
 
-  /** Unpacks `p` (which it keeps: do not change it meanwhile). */
-  constructor(private p: PackedModel) {}
+  /**
+   * Unpacks `p` (which it keeps: do not change it meanwhile). With
+   * `messages`, the logs' messages are those strings (the page's columns
+   * hold them, in the model's order), not cut from `p.logs.text` anew.
+   */
+  constructor(private p: PackedModel, private messages?: readonly string[]) {}
 
   /** Share of the work done, 0 to 1. */
   get share(): number {
@@ -390,7 +394,7 @@ export class ModelUnpacker {
     const l: LogRecord = {
       task: c.task[i],
       category: this.p.strings[c.category[i]],
-      message: c.text.slice(from, this.textAt),
+      message: this.messages ? this.messages[i] : c.text.slice(from, this.textAt),
       time: c.time[i],
       thread: c.thread[i],
       truncated: c.truncated[i] === 1,

@@ -77,14 +77,19 @@ export class WorkerModel implements ModelSource {
     this.curveList = new Promise((done) => this.curvesReady = done);
   }
 
-  /** The worker posted the model, the curves and the pages' rows: unpack it in the background. */
+  /**
+   * The worker posted the model, the curves and the pages' rows: unpack it
+   * in the background; `messages` are the logs' messages, if the model came
+   * without them (the columns' `logs.message`).
+   */
   arrived(
     packed: PackedModel,
     curves: ThreadResponsiveness[],
     stats?: PageModel["stats"],
+    messages?: readonly string[],
   ): void {
     this.curvesReady(curves);
-    const u = this.unpacker = new ModelUnpacker(packed);
+    const u = this.unpacker = new ModelUnpacker(packed, messages);
     const tick = () => {
       const model = u.step(SLICE_MS);
       if (model) this.waiters.ready({ ...model, stats });
