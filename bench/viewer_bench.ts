@@ -312,7 +312,7 @@ async function main(): Promise<void> {
     };
     line("first screen drawn (Overview), from navigation start", "first");
     line("first frame after it", "frame");
-    line("of which, in the worker: base64 + decode into columns", "decode");
+    line("in the worker: base64, inflate, (tasks first,) decode into columns", "decode");
     line("timeline and views ready (layout in)", "timeline");
     line("in the worker: lane layout", "layout");
     line("in the worker: full model built", "workerModel");
