@@ -490,6 +490,7 @@ export class OtlpExporter {
   private maxBytes: number;
   private onBatch?: (request: Uint8Array, spans: number) => void;
   private resource: OtlpResource;
+  private resourceAttrs?: Attrs;
 
   /** Makes an exporter; see {@linkcode OtlpOptions}. */
   constructor(options: OtlpOptions = {}) {
@@ -521,7 +522,10 @@ export class OtlpExporter {
   }
 
   private span(s: OtlpSpan): void {
-    if (this.inBatch === 0) this.enc.begin(resourceAttrs(this.mapper.header, this.resource));
+    if (this.inBatch === 0) {
+      // Made once: the header comes before any span, and the encoders encode it once.
+      this.enc.begin(this.resourceAttrs ??= resourceAttrs(this.mapper.header, this.resource));
+    }
     this.enc.span(s);
     if (++this.inBatch >= this.maxSpans || this.enc.size >= this.maxBytes) this.closeBatch();
   }
