@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { IntMap } from "../lib/read/int_map.ts";
+import { IntMap, threadKey } from "../lib/read/int_map.ts";
 
 test("IntMap agrees with Map under random churn, with keys beyond 2^32", () => {
   const m = new IntMap<number>(4);
@@ -44,4 +44,18 @@ test("IntMap takes huge and negative keys, and refuses NaN", () => {
   assert.equal(m.get(-703), "negative");
   assert.equal(m.get(703), undefined);
   assert.throws(() => m.set(NaN, "x"), RangeError);
+});
+
+test("threadKey: distinct keys for distinct (thread, region), small ones in the int32 range", () => {
+  const seen = new Map<number, string>();
+  const ids = [0, 1, 2, 31, 67108863, 67108864, 67108865, 2 ** 32 - 1];
+  for (const thread of [0, 1, 2, 31, 32, 33, 1000]) {
+    for (const id of ids) {
+      const k = threadKey(thread, id);
+      assert.equal(seen.get(k), undefined, `${thread}:${id} collides with ${seen.get(k)}`);
+      seen.set(k, `${thread}:${id}`);
+      if (thread < 32 && id < 67108864) assert.ok(k >= 0 && k < 2 ** 31 && (k | 0) === k);
+      else assert.ok(k >= 2 ** 31);
+    }
+  }
 });

@@ -22,6 +22,8 @@ import {
   type TaskFilter,
 } from "../lib/read/analysis.ts";
 import { LatencyAccumulator, SKETCH_RELATIVE_ERROR } from "../lib/read/latency_accumulator.ts";
+import { SummaryCollector, type SummaryOptions } from "../lib/read/streaming_summary.ts";
+import { TraceDecoder } from "../lib/format/decoder.ts";
 import { formatTasks } from "../lib/cli/tasks.ts";
 import { formatRegions } from "../lib/cli/regions.ts";
 import { terminalSafe } from "../lib/cli/terminal_text.ts";
@@ -189,6 +191,31 @@ describe("streamed output equals the model's on messy crafted traces", () => {
       }
     });
   }
+});
+
+describe("SummaryCollector's rows option", () => {
+  test("one table alone equals that table of both; the other stays empty", () => {
+    const bytes = messyTrace(3);
+    const collect = (options: SummaryOptions) => {
+      const c = new SummaryCollector(options);
+      const d = new TraceDecoder(c.add, c);
+      d.push(bytes);
+      d.finish();
+      return c.result();
+    };
+    const both = collect({});
+    const tasks = collect({ rows: "tasks" });
+    const regions = collect({ rows: "regions" });
+    assert.ok(both.taskTypes.length > 0 && both.regionTypes.length > 0);
+    assert.deepEqual(tasks.taskTypes, both.taskTypes);
+    assert.deepEqual(tasks.regionTypes, []);
+    assert.deepEqual(regions.regionTypes, both.regionTypes);
+    assert.deepEqual(regions.taskTypes, []);
+    for (const r of [tasks, regions]) {
+      assert.deepEqual(r.problems, both.problems);
+      assert.deepEqual(r.window, both.window);
+    }
+  });
 });
 
 describe("percentiles beyond EXACT_LATENCIES durations", () => {

@@ -38,7 +38,7 @@ export async function regionsCommand(args: string[], io: CliIO): Promise<number>
     return await withRereadableStdin(io, (again) => regionsCommand(args, again));
   }
   // First pass: the rows (streamed, bounded memory).
-  const c = new SummaryCollector({ regions: { type } });
+  const c = new SummaryCollector({ regions: { type }, rows: "regions" });
   const end = await streamTrace(path, io, c.add, { visitor: c });
   const summary = c.result();
   if (flags.csv) {

@@ -70,6 +70,7 @@ export async function tasksCommand(args: string[], io: CliIO): Promise<number> {
     tasks: filter,
     instances: filter.type !== undefined,
     logMatches,
+    rows: "tasks",
   });
   const end = await streamTrace(path, io, c.add, { visitor: c });
   const summary = c.result();

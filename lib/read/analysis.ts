@@ -21,7 +21,7 @@
  */
 
 import type { EventVisitor, TraceEvent, TraceHeader } from "../format/decoder.ts";
-import { IntMap } from "./int_map.ts";
+import { IntMap, threadKey } from "./int_map.ts";
 import type { LogRecord, RegionRecord, TaskRecord, Trace } from "./trace_model.ts";
 
 // ---------------------------------------------------------------------------
@@ -634,7 +634,7 @@ export class StatsCollector {
   private regionTypes = new Map<string, Tally>();
   private categories = new Map<string, Tally>();
   private openTasks = new IntMap<boolean>();
-  /** Keys `thread * 2^32 + region`. */
+  /** Keys {@linkcode threadKey}`(thread, region)`. */
   private openRegions = new IntMap<boolean>();
   private last?: ThreadStats;
   private end?: Extract<TraceEvent, { kind: "end" }>;
@@ -659,12 +659,12 @@ export class StatsCollector {
     regionBegin: (_time, thread, region, _task, type) => {
       this.kinds.regionBegin++;
       this.bump(this.regionTypes, type);
-      this.openRegions.set(thread * 4294967296 + region, true);
+      this.openRegions.set(threadKey(thread, region), true);
       this.count(thread);
     },
     regionEnd: (_time, thread, region) => {
       this.kinds.regionEnd++;
-      this.openRegions.delete(thread * 4294967296 + region);
+      this.openRegions.delete(threadKey(thread, region));
       this.count(thread);
     },
     log: (_time, thread, _task, category) => {

@@ -39,10 +39,16 @@
  */
 
 import type { EventVisitor, TraceEvent } from "../format/decoder.ts";
-import { IntMap } from "./int_map.ts";
+import { IntMap, threadKey } from "./int_map.ts";
+import { LogBuckets } from "./log_buckets.ts";
 
 /** Buckets per power of ten of a {@linkcode FineHistogram}. */
 export const FINE_BUCKETS_PER_DECADE = 100;
+
+/** A {@linkcode FineHistogram}'s bucket of a duration, from a table (lib/read/log_buckets.ts). */
+const FINE_INDEX = new LogBuckets((ns) =>
+  ns >= 1 ? Math.floor(FINE_BUCKETS_PER_DECADE * Math.log10(ns)) : -1
+);
 
 /** Buckets a {@linkcode FineHistogram} keeps in its array: up to 10^20 ns. */
 const DENSE_FINE_BUCKETS = 2001;
@@ -82,7 +88,7 @@ export class FineHistogram {
 
   /** Adds one duration, ns. */
   add(ns: number): void {
-    const b = ns >= 1 ? Math.floor(FINE_BUCKETS_PER_DECADE * Math.log10(ns)) : -1;
+    const b = FINE_INDEX.of(ns);
     if (b + 1 < DENSE_FINE_BUCKETS) this.dense[b + 1]++;
     else (this.far ??= new Map()).set(b, (this.far.get(b) ?? 0) + 1);
     this.count++;
@@ -239,10 +245,10 @@ export class TypeDurations {
       histogram(this.tasks, t.type).add(Math.max(0, time - t.start));
     },
     regionBegin: (time, thread, region, _task, type) => {
-      this.openRegions.set(thread * 4294967296 + region, { type, start: time });
+      this.openRegions.set(threadKey(thread, region), { type, start: time });
     },
     regionEnd: (time, thread, region) => {
-      const r = this.openRegions.delete(thread * 4294967296 + region);
+      const r = this.openRegions.delete(threadKey(thread, region));
       if (!r) return;
       histogram(this.regions, r.type).add(Math.max(0, time - r.start));
     },

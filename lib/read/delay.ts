@@ -51,7 +51,7 @@ import {
   TraceDecoder,
   type TraceEvent,
 } from "../format/decoder.ts";
-import { IntMap } from "./int_map.ts";
+import { IntMap, threadKey } from "./int_map.ts";
 
 const EMPTY = new Uint8Array(0);
 
@@ -360,7 +360,7 @@ export class DelayAnalyzer {
 
   /** Opens a region, and its task's span on this thread if none was open. */
   private regionBegin(thread: number, id: number, task: number, type: string, time: number): void {
-    this.regions.set(thread * 4294967296 + id, { task, type });
+    this.regions.set(threadKey(thread, id), { task, type });
     if (task === 0) return;
     const t = this.live(task, thread);
     if (!t) return;
@@ -370,7 +370,7 @@ export class DelayAnalyzer {
 
   /** Ends a region, closing its task's span when the last one ends. */
   private regionEnd(thread: number, id: number, time: number): void {
-    const r = this.regions.delete(thread * 4294967296 + id);
+    const r = this.regions.delete(threadKey(thread, id));
     if (!r) return;
     let ring = this.lastRing;
     if (this.lastRingThread !== thread) {
@@ -405,7 +405,7 @@ export class DelayAnalyzer {
     region: number,
     task: number,
   ): void {
-    const key = thread * 4294967296 + region;
+    const key = threadKey(thread, region);
     const r = region === 0
       ? undefined
       : this.regions.get(key) ?? this.ended.get(thread)?.find(region);

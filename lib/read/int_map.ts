@@ -8,6 +8,25 @@
  * @module
  */
 
+/**
+ * The key of id `id` of thread `thread` (a region: region ids are unique
+ * within their thread), for an {@linkcode IntMap}: in the int32 range, the
+ * hash's fast path, for ids below 2^26 on threads below 32 (`id * 32 +
+ * thread`), and `thread * 2^32 + id + 2^31` beyond, which never equals a
+ * small key for ids and threads at least 0.
+ *
+ * @example
+ * ```ts
+ * import { threadKey } from "./int_map.ts";
+ * threadKey(1, 7); // 225
+ * ```
+ */
+export function threadKey(thread: number, id: number): number {
+  return id >= 0 && id < 67108864 && thread >= 0 && thread < 32
+    ? id * 32 + thread
+    : thread * 4294967296 + id + 2147483648;
+}
+
 /** Marks an empty slot, the one key refused (`k !== k` tests for it). */
 const EMPTY = NaN;
 
@@ -134,11 +153,13 @@ export class IntMap<V> {
   }
 
   /**
-   * The home slot of `key`: a multiplicative hash of its two 32-bit halves,
+   * The home slot of `key`: a multiplicative hash. A key in the int32 range
+   * (ids, packed keys) is hashed as is; another by its two 32-bit halves,
    * each brought into the int32 range before `| 0` (JavaScriptCore converts
    * a double outside it, as `key >>> 0` would, on a slow path).
    */
   private slot(key: number): number {
+    if (key >= 0 && key < 2147483648) return Math.imul(key, 0x9e3779b1) >>> this.shift;
     const hi = Math.floor(key * 2.3283064365386963e-10); // 2^-32
     const lo = (key - hi * 4294967296 - 2147483648) | 0;
     return Math.imul(lo ^ Math.imul(hi | 0, 0x85ebca6b), 0x9e3779b1) >>> this.shift;

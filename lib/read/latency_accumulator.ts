@@ -16,6 +16,7 @@ import {
   type LatencySummary,
   summarizeLatencies,
 } from "./analysis.ts";
+import { LogBuckets } from "./log_buckets.ts";
 
 /** Durations per row kept exactly; beyond, the row switches to the sketch. */
 export const EXACT_LATENCIES = 8192;
@@ -29,6 +30,9 @@ const LOG_GAMMA = Math.log(GAMMA);
 /** Sketch buckets made at first: durations up to about 9 hours. */
 const SKETCH_BUCKETS = 3328;
 
+/** Go's histogram bucket starts, from 1 ns to over 2 years. */
+const HIST_STARTS = Float64Array.from({ length: 80 }, (_, b) => bucketStart(b));
+
 /**
  * Go's histogram bucket of `ns`, whose sketch bucket is `i`: a sketch bucket
  * is far narrower than a histogram bucket, so the bucket of the last duration
@@ -37,10 +41,13 @@ const SKETCH_BUCKETS = 3328;
  */
 function histBucket(ns: number, i: number): number {
   let b = i < HIST_OF_SKETCH.length ? HIST_OF_SKETCH[i] : -1;
-  if (b < 0) return i < HIST_OF_SKETCH.length ? (HIST_OF_SKETCH[i] = bucketOf(ns)) : bucketOf(ns);
-  while (ns >= bucketStart(b + 1)) b++;
-  while (b > 0 && ns < bucketStart(b)) b--;
-  HIST_OF_SKETCH[i] = b;
+  // A duration beyond the table (over 2 years) gets the formula.
+  if (b < 0 || ns >= HIST_STARTS[HIST_STARTS.length - 1]) b = bucketOf(ns);
+  else {
+    while (ns >= HIST_STARTS[b + 1]) b++;
+    while (b > 0 && ns < HIST_STARTS[b]) b--;
+  }
+  if (i < HIST_OF_SKETCH.length) HIST_OF_SKETCH[i] = b;
   return b;
 }
 
@@ -49,6 +56,9 @@ let lastNs = NaN, lastIndex = 0, lastBucket = 0;
 
 /** Per sketch bucket, the histogram bucket of a duration seen in it (-1: none yet). */
 const HIST_OF_SKETCH = new Int16Array(SKETCH_BUCKETS).fill(-1);
+
+/** Sketch buckets: `ceil(log_γ(ns)) + 1`, from a table (see lib/read/log_buckets.ts). */
+const SKETCH_INDEX = new LogBuckets((ns) => ns >= 1 ? Math.ceil(Math.log(ns) / LOG_GAMMA) + 1 : 0);
 
 /**
  * Accumulates durations (ns) into a {@linkcode LatencySummary} in memory
@@ -149,7 +159,7 @@ export class LatencyAccumulator {
     this.sketch = next;
   }
 
-  /** The hot path of a long stream: one logarithm per duration, no allocation. */
+  /** The hot path of a long stream: a table read per duration (see lib/read/log_buckets.ts), no allocation. */
   private sketchAdd(ns: number): void {
     // A region's duration goes to two rows in a row (its type's and the
     // split by task type): the buckets of the last duration are kept.
@@ -158,7 +168,7 @@ export class LatencyAccumulator {
       i = lastIndex;
       b = lastBucket;
     } else {
-      i = ns >= 1 ? Math.ceil(Math.log(ns) / LOG_GAMMA) + 1 : 0;
+      i = SKETCH_INDEX.of(ns);
       b = histBucket(ns, i);
       lastNs = ns;
       lastIndex = i;

@@ -30,7 +30,7 @@
  * @module
  */
 
-import { IntMap } from "./int_map.ts";
+import { IntMap, threadKey } from "./int_map.ts";
 
 /** What the tracker needs to know of an open region. */
 export interface NestedRegion {
@@ -95,15 +95,6 @@ function chainKey(thread: number, task: number, lane: number): string {
 }
 
 /**
- * The key of a region: a small integer (a V8 "Smi", which a Map hashes
- * without allocating) for the usual ids and threads, else an exact double.
- */
-function regionKey(thread: number, id: number): number {
-  // Below 2^29 for the small form; at least 2^30 for the other: never equal.
-  return id < 16777216 && thread < 32 ? id * 32 + thread : thread * 4294967296 + id + 1073741824;
-}
-
-/**
  * An open region. Most chains hold one region at a time (each `withRegion`
  * body and each task has a lane of its own): such a region stands alone in
  * the chain map, and a {@linkcode Chain} is made only when a second region
@@ -153,7 +144,7 @@ export class RegionNesting<R extends NestedRegion = NestedRegion> {
   /** Regions that began before the trace and ended in it. */
   beganBefore = 0;
   private hooks: NestingHooks<R>;
-  /** Open regions by {@linkcode regionKey}. */
+  /** Open regions by {@linkcode threadKey}. */
   private open = new IntMap<OpenEntry<R>>();
   /** Chains with open regions, by {@linkcode laneKey}: a lone region, or a stack. */
   private chains = new IntMap<OpenEntry<R> | Chain<R>>();
@@ -222,7 +213,7 @@ export class RegionNesting<R extends NestedRegion = NestedRegion> {
       entry.chain = chain;
       this.setChain(key, chain);
     }
-    this.open.set(regionKey(thread, id), entry);
+    this.open.set(threadKey(thread, id), entry);
   }
 
   /**
@@ -275,7 +266,7 @@ export class RegionNesting<R extends NestedRegion = NestedRegion> {
    * twice, or began before the trace).
    */
   end(thread: number, id: number, time: number): R | undefined {
-    const key = regionKey(thread, id);
+    const key = threadKey(thread, id);
     const entry = this.open.delete(key);
     if (!entry) {
       this.unknownEnd(thread, id, time);

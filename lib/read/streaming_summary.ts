@@ -71,6 +71,12 @@ export interface SummaryOptions {
    * task was open count.
    */
   logMatches?: ReadonlySet<number>;
+  /**
+   * Only these rows: `"tasks"` leaves `regionTypes` empty and `"regions"`
+   * leaves `taskTypes` empty, for a command that shows one table (each row
+   * costs a latency sketch update per task or region). Default: both.
+   */
+  rows?: "tasks" | "regions";
 }
 
 /**
@@ -223,6 +229,8 @@ export class SummaryCollector implements EventVisitor {
   private taskFilter: TaskFilter;
   private regionFilter: RegionFilter;
   private wantInstances: boolean;
+  private taskRows: boolean;
+  private regionRows: boolean;
   private logMatches: ReadonlySet<number> | undefined;
   private ids = new TaskIdTable();
   private typeNames: string[] = [];
@@ -270,6 +278,8 @@ export class SummaryCollector implements EventVisitor {
     this.taskFilter = options.tasks ?? {};
     this.regionFilter = options.regions ?? {};
     this.wantInstances = options.instances === true;
+    this.taskRows = options.rows !== "regions";
+    this.regionRows = options.rows !== "tasks";
     this.logMatches = options.logMatches;
   }
 
@@ -333,7 +343,7 @@ export class SummaryCollector implements EventVisitor {
     this.endedTypes[this.endedNext] = r.type;
     this.endedTasks[this.endedNext] = r.task;
     this.endedNext = (this.endedNext + 1) % ENDED_CACHE;
-    this.addRegion(r, Math.max(0, time - r.start));
+    if (this.regionRows) this.addRegion(r, Math.max(0, time - r.start));
     if (this.spareRegions.length < SPARE) this.spareRegions.push(r);
   }
 
@@ -405,6 +415,7 @@ export class SummaryCollector implements EventVisitor {
 
   /** Adds a finished task to its row (and to the instances), if it passes the filter. */
   private countTask(t: OpenTask, traceEnd: number): void {
+    if (!this.taskRows && !this.wantInstances) return;
     const start = t.start ?? 0;
     const end = t.end ?? traceEnd;
     const complete = t.start !== undefined && t.end !== undefined;
@@ -415,9 +426,11 @@ export class SummaryCollector implements EventVisitor {
     if (f.min !== undefined && duration < f.min) return;
     if (f.max !== undefined && duration > f.max) return;
     if (f.logText !== undefined && !(this.logMatches?.has(t.id) ?? t.logHit)) return;
-    let g = this.taskGroups.get(type);
-    if (!g) this.taskGroups.set(type, g = newGroup());
-    addTo(g, start, t.id, complete ? duration : undefined);
+    if (this.taskRows) {
+      let g = this.taskGroups.get(type);
+      if (!g) this.taskGroups.set(type, g = newGroup());
+      addTo(g, start, t.id, complete ? duration : undefined);
+    }
     if (this.wantInstances) this.instances.push({ id: t.id, start, end, duration, complete });
   }
 
@@ -471,7 +484,7 @@ export class SummaryCollector implements EventVisitor {
   /** At the end event: what is still open is cut by the trace's end. */
   private finish(traceEnd: number): void {
     this.duration = traceEnd;
-    for (const r of this.nesting.stillOpen()) this.addRegion(r, undefined);
+    if (this.regionRows) { for (const r of this.nesting.stillOpen()) this.addRegion(r, undefined); }
     let beganBefore = 0, running = 0;
     for (const t of [...this.open.values()]) {
       if (t.type === NO_BEGIN) beganBefore++;
