@@ -220,7 +220,10 @@ export class LevelSorter {
     this.scratch.write(sorted);
     this.total -= n;
     this.used[level] = 0;
-    // The buffer is kept: the level fills again at the same pace.
+    // Released: kept, every level's buffer would grow to the budget, and memory with the levels.
+    this.buffers[level] = new Uint8Array(0);
+    this.f64s[level] = new Float64Array(0);
+    this.u32s[level] = new Uint32Array(0);
   }
 
   /**
