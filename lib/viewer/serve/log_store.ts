@@ -100,7 +100,8 @@ function containsAt(hay: Uint8Array, start: number, end: number, needle: Uint8Ar
  * Scans the log section of the index `fd` (at `offset`, `length` bytes)
  * from `from` for up to `limit` logs matching `filter`, reading at most a
  * few MiB: a step answers quickly whatever the number of logs; the caller
- * continues from `next`.
+ * continues from `next`. Throws a `RangeError` when `from` is not where
+ * a log starts (it comes from the page: only an answer's `next` is).
  *
  * @example
  * ```ts ignore
@@ -141,6 +142,10 @@ export function scanLogs(
     }
     let p = at - bufAt;
     const n = w.getUint32(p + 24, true);
+    if (LOG_HEAD_BYTES + n > length - at) {
+      // Only a `from` that is not where a log starts gets here (the section is whole).
+      throw new RangeError(`no log starts at byte ${from} of the log section`);
+    }
     if (p + LOG_HEAD_BYTES + n > buf.length) {
       // A message past the buffer: read the record whole.
       load(Math.max(LOG_HEAD_BYTES + n, Math.min(length - at, 1 << 20)));

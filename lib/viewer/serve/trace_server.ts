@@ -131,12 +131,13 @@ export function serveTrace(o: ServeTraceOptions): Promise<Served> {
           if (!Number.isFinite(from) || (task && !Number.isFinite(filter.task))) {
             return badRequest(res, "logs takes from (bytes), limit, category, task (id), text");
           }
-          return send(
-            res,
-            "application/json",
-            JSON.stringify(o.index.logs(filter, from, limit)),
-            head,
-          );
+          let page;
+          try {
+            page = o.index.logs(filter, from, limit);
+          } catch (e) {
+            return badRequest(res, e instanceof RangeError ? e.message : String(e));
+          }
+          return send(res, "application/json", JSON.stringify(page), head);
         }
         case "/api/instance": {
           const kind = q.get("kind"), type = q.get("type") ?? "", ns = Number(q.get("ns"));
