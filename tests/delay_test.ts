@@ -157,3 +157,20 @@ describe("delay attribution", () => {
     assert.throws(() => new DelayAnalyzer().result(), /before the end event/);
   });
 });
+
+test('DelayAnalyzer want: "stalls" finds the same stalls and victims, and hands over fewer tasks', () => {
+  const all = analyzeDelays(SLOW);
+  const handed: TaskDelay[] = [];
+  const a = new DelayAnalyzer({ want: "stalls", onTask: (t) => handed.push(t) });
+  const d = new TraceDecoder(a.add, a.visitor);
+  d.push(SLOW);
+  d.finish();
+  const { stalls } = a.result();
+  assert.ok(stalls.some((s) => s.victims.length > 0));
+  assert.deepEqual(stalls, all.stalls);
+  // Every delayed task is handed over, as the full analysis attributes it.
+  const ids = new Set(handed.map((t) => t.id));
+  assert.ok(all.tasks.filter((t) => t.blockedBy.length > 0).every((t) => ids.has(t.id)));
+  assert.deepEqual(handed, all.tasks.filter((t) => ids.has(t.id)));
+  assert.ok(handed.length < all.tasks.length);
+});

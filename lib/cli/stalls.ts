@@ -27,8 +27,8 @@ export async function stallsCommand(args: string[], io: CliIO): Promise<number> 
     json: { kind: "boolean" },
   });
   const path = traceArg("stalls", positional);
-  // Tasks are handed over as they settle and dropped: only the stalls stay.
-  const analyzer = new DelayAnalyzer({ onTask: () => {} });
+  // Only the stalls stay: tasks are dropped as they settle, unattributed if no stall delayed them.
+  const analyzer = new DelayAnalyzer({ onTask: () => {}, want: "stalls" });
   const threads = new Map<number, string>();
   const end = await streamTrace(path, io, (e) => {
     if (e.kind === "thread") threads.set(e.thread, e.name);

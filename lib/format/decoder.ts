@@ -346,14 +346,42 @@ class Cursor {
 
   uvarint(): number {
     const buf = this.buf;
-    let p = this.pos;
-    if (p < this.end) {
-      const b = buf[p];
+    const p = this.pos;
+    if (this.end - p >= 4) {
+      // Ids and time deltas take one to four bytes: int32 arithmetic,
+      // unrolled (a loop over doubles costs JavaScriptCore several times more).
+      let b = buf[p];
       if (b < 0x80) {
         this.pos = p + 1;
         return b;
       }
+      let v = b & 0x7f;
+      b = buf[p + 1];
+      v |= (b & 0x7f) << 7;
+      if (b < 0x80) {
+        this.pos = p + 2;
+        return v;
+      }
+      b = buf[p + 2];
+      v |= (b & 0x7f) << 14;
+      if (b < 0x80) {
+        this.pos = p + 3;
+        return v;
+      }
+      b = buf[p + 3];
+      v |= (b & 0x7f) << 21;
+      if (b < 0x80) {
+        this.pos = p + 4;
+        return v;
+      }
     }
+    return this.longUvarint();
+  }
+
+  /** A varint near the end of the range or longer than four bytes, each byte checked. */
+  private longUvarint(): number {
+    const buf = this.buf;
+    let p = this.pos;
     let v = 0;
     let mul = 1;
     for (let k = 0; k < 8; k++) {
@@ -654,10 +682,9 @@ export class TraceDecoder {
 
   /**
    * A snapshot's restated begin of something already open is dropped: true
-   * when `key` must be skipped. Outside snapshots nothing is tracked.
+   * when `key` must be skipped. Only snapshots track what is open.
    */
-  private restatedOpen(set: Set<number> | undefined, key: number, restated: boolean): boolean {
-    if (set === undefined) return false;
+  private restatedOpen(set: Set<number>, key: number, restated: boolean): boolean {
     if (restated && set.has(key)) return true;
     set.add(key);
     return false;
@@ -678,7 +705,12 @@ export class TraceDecoder {
     const back = c.uvarint();
     const lane = c.uvarint();
     const parent = back === 0 ? 0 : region - back;
-    if (this.restatedOpen(this.open?.regions, thread * 2 ** 32 + region, restated)) return region;
+    const open = this.open;
+    if (
+      open !== undefined && this.restatedOpen(open.regions, thread * 2 ** 32 + region, restated)
+    ) {
+      return region;
+    }
     const v = this.visitor;
     if (v !== undefined) {
       v.regionBegin(time, thread, region, task, type, parent, lane, stack);
@@ -718,7 +750,8 @@ export class TraceDecoder {
     const task = c.uvarint();
     const parent = c.uvarint();
     const type = this.str(c);
-    if (this.restatedOpen(this.open?.tasks, task, restated)) return;
+    const open = this.open;
+    if (open !== undefined && this.restatedOpen(open.tasks, task, restated)) return;
     const v = this.visitor;
     if (v !== undefined) {
       v.taskBegin(time, thread, task, parent, type, stack);

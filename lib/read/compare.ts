@@ -205,8 +205,10 @@ export class TypeDurations {
   readonly tasks: Map<string, FineHistogram> = new Map();
   /** Durations of complete regions, by region type. */
   readonly regions: Map<string, FineHistogram> = new Map();
-  private openTasks = new IntMap<{ type: string; start: number }>();
-  private openRegions = new IntMap<{ type: string; start: number }>();
+  private openTasks = new IntMap<Open>();
+  private openRegions = new IntMap<Open>();
+  /** Records of ended tasks and regions, reused: no object per task or region. */
+  private spare: Open[] = [];
 
   /** Takes the next event. */
   add = (e: TraceEvent): void => {
@@ -237,23 +239,46 @@ export class TypeDurations {
    */
   readonly visitor: EventVisitor = {
     taskBegin: (time, _thread, task, _parent, type) => {
-      this.openTasks.set(task, { type, start: time });
+      this.openTasks.set(task, this.open(type, time));
     },
     taskEnd: (time, _thread, task) => {
       const t = this.openTasks.delete(task);
       if (!t) return;
       histogram(this.tasks, t.type).add(Math.max(0, time - t.start));
+      this.release(t);
     },
     regionBegin: (time, thread, region, _task, type) => {
-      this.openRegions.set(threadKey(thread, region), { type, start: time });
+      this.openRegions.set(threadKey(thread, region), this.open(type, time));
     },
     regionEnd: (time, thread, region) => {
       const r = this.openRegions.delete(threadKey(thread, region));
       if (!r) return;
       histogram(this.regions, r.type).add(Math.max(0, time - r.start));
+      this.release(r);
     },
     log: () => {},
   };
+
+  /** A record for a task or region that began: a spare one, or a new one. */
+  private open(type: string, start: number): Open {
+    const o = this.spare.pop();
+    if (o === undefined) return { type, start };
+    o.type = type;
+    o.start = start;
+    return o;
+  }
+
+  /** Keeps an ended task's or region's record for reuse. */
+  private release(o: Open): void {
+    // A replaced begin (the same id begun twice) leaves its record unreleased: harmless.
+    if (this.spare.length < 256) this.spare.push(o);
+  }
+}
+
+/** An open task or region of {@linkcode TypeDurations}. */
+interface Open {
+  type: string;
+  start: number;
 }
 
 function histogram(m: Map<string, FineHistogram>, type: string): FineHistogram {

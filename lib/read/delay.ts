@@ -138,6 +138,14 @@ export interface DelayOptions {
    * given, `result().tasks` is empty: the caller keeps what it needs.
    */
   onTask?: (t: TaskDelay) => void;
+  /**
+   * `"stalls"`: only the stalls and their victims are wanted (`runtrace
+   * stalls`): a task that saw no stall while it ran is settled without
+   * working out where its time went, and neither `onTask` nor
+   * `result().tasks` sees it.
+   * Default `"all"`.
+   */
+  want?: "all" | "stalls";
 }
 
 /** What {@linkcode DelayAnalyzer.result} returns. */
@@ -237,6 +245,7 @@ export class DelayAnalyzer {
   private settled: TaskDelay[] = [];
   private end?: EndEvent;
   private onTask?: (t: TaskDelay) => void;
+  private stallsOnly: boolean;
 
   /**
    * The decoder's fast path for the frequent kinds (no event objects): pass
@@ -280,6 +289,7 @@ export class DelayAnalyzer {
   /** Makes an analyzer; see {@linkcode DelayOptions}. */
   constructor(options: DelayOptions = {}) {
     this.onTask = options.onTask;
+    this.stallsOnly = options.want === "stalls";
   }
 
   /** Takes the next event. */
@@ -491,6 +501,8 @@ export class DelayAnalyzer {
   /** Attributes a task and hands it over; its stalls learn their victim. */
   private settle(t: OpenTask, end: number): void {
     this.recentTasks.set(t.id, t.type);
+    // No stall ran during it: nothing a stalls-only caller keeps.
+    if (this.stallsOnly && t.stalls.length === 0) return;
     const start = t.start ?? 0;
     if (t.open.n > 0) t.spans.push(t.open.since, end);
     for (const o of t.more?.values() ?? []) if (o.n > 0) t.spans.push(o.since, end);

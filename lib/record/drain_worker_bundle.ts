@@ -2,7 +2,7 @@
 
 /** SHA-256 of the sources this bundle was built from (tests/drain_worker_test.ts checks it). */
 export const DRAIN_WORKER_SOURCE_HASH =
-  "bbe9bb8083f381adae375f96edd6fc67c7d65c7a28bd2120887e1baf4bf7d4f1";
+  "d4cbee1c1df856cf465aef9a7bcc84e9385583469e50b3b75bc8e114a93a5d83";
 
 /** Each source file and the start of its SHA-256, to name what changed in a stale bundle. */
 export const DRAIN_WORKER_SOURCE_FILES: Record<string, string> = {
@@ -15,7 +15,7 @@ export const DRAIN_WORKER_SOURCE_FILES: Record<string, string> = {
   "lib/export/otlp_spans.ts": "e7c7160f531f7d63",
   "lib/export/protobuf_writer.ts": "3b2b1bb3fa4bb456",
   "lib/format/constants.ts": "42ac840cf1271b70",
-  "lib/format/decoder.ts": "75de5b1ff58f5a8b",
+  "lib/format/decoder.ts": "02cdc09ad94f5984",
   "lib/format/encoder.ts": "3e7dd7c283def7b9",
   "lib/read/int_map.ts": "b12778e258575410",
   "lib/record/drain_worker/drain_loop.ts": "adc8a966259bf815",
