@@ -464,8 +464,8 @@ function report(o: ReportInput): void {
     console.log(
       `\nA session beyond steady tracing, CPU ms (cycling's per request minus steady's, × ` +
         `requests per session): process ${f((cpu(cyc) - cpu(std)) * n, 2)}, main thread ` +
-        `${f((main(cyc) - main(std)) * n, 2)}; back to back without load it is about 2.5 ` +
-        `(bench/session_load_probe.ts measures it under load, amplified).`,
+        `${f((main(cyc) - main(std)) * n, 2)}; back to back it is 1.3–2.8 ` +
+        `(bench/session_cost_probe.ts; bench/session_load_probe.ts measures it under load, amplified).`,
     );
   }
   if (ss.start.length > 0) {
