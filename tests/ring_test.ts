@@ -91,6 +91,24 @@ describe("the ring", () => {
     assert.deepEqual(logs(finish(w)), sent);
   });
 
+  test("texts of every length parity, with new names between them, wrap around the text ring exactly", () => {
+    // writeText pads odd lengths to keep positions even (two units per store).
+    const { drainer } = attachTestRing({ capacity: 1024, textCapacity: 1024 });
+    const w = newWriter();
+    const sent: string[] = [];
+    for (let round = 0; round < 60; round++) {
+      for (let len = 0; len < 12; len++) {
+        const category = internCategory(`cat${round % 7}-${len % 3}`);
+        const m = `${round % 10}${"aé\uD800🍵".repeat(len)}`.slice(0, len + (round & 1)) +
+          "\uDC00".repeat(len & 1);
+        sent.push(m.replace(/[\uD800-\uDFFF]/gu, "\uFFFD"));
+        recordLog(0, category, m);
+      }
+      drainAll(drainer, [w]);
+    }
+    assert.deepEqual(logs(finish(w)), sent);
+  });
+
   test("a full ring: the caller waits up to maxWait, then drops and counts, and the trace records the loss", () => {
     const { ring, drainer } = attachTestRing({ capacity: 1024, textCapacity: 1 << 14 }, {
       maxWait: 60,

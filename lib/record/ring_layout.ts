@@ -8,7 +8,9 @@
  *                  in the second, so that neither side's stores evict the
  *                  other's line on every event
  * bytes 128..      records, RECORD_BYTES each, `capacity` of them (power of two)
- * then             text ring, UTF-16 code units, `textCapacity` of them (power of two)
+ * then             text ring, UTF-16 code units, `textCapacity` of them (power of two);
+ *                  each text starts at an even unit (the writer stores two units per
+ *                  32-bit word; an odd length leaves one unit of padding after it)
  * ```
  *
  * A record is `f64 time (performance.now() ms, on the main thread's clock)`,

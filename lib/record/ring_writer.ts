@@ -66,6 +66,14 @@ export let stacks = false;
 let f64: Float64Array<ArrayBufferLike> = new Float64Array(0);
 let u32: Uint32Array<ArrayBufferLike> = new Uint32Array(0);
 let text: Uint16Array<ArrayBufferLike> = new Uint16Array(0);
+/** The text ring again, two units per word: {@linkcode writeText} stores pairs. */
+let text32: Uint32Array<ArrayBufferLike> = new Uint32Array(0);
+/**
+ * Whether a Uint32Array word holds the unit at the lower address in its low
+ * half (every platform the runtimes run on); if not, text is stored unit by
+ * unit.
+ */
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 let capacity = 0;
 let mask = 0;
 let textCapacity = 0;
@@ -182,6 +190,7 @@ export function attachRing(
     CTRL_BYTES + o.capacity * RECORD_BYTES,
     o.textCapacity,
   );
+  text32 = new Uint32Array(ring, CTRL_BYTES + o.capacity * RECORD_BYTES, o.textCapacity >> 1);
   capacity = o.capacity;
   mask = capacity - 1;
   textCapacity = o.textCapacity;
@@ -488,21 +497,27 @@ function define(s: string, max: number): number {
 
 /**
  * Copies `n` units of `s` into the text ring; returns their position, or -1
- * if the worker did not make room in time. No closure here (the wait is in
- * {@linkcode makeTextRoom}): a closure over `n` would allocate a scope on
- * every call.
+ * if the worker did not make room in time. Every text starts at an even
+ * position and takes an even number of units (a padding unit after an odd
+ * length), so that two units go in one 32-bit store: in Bun a quarter
+ * cheaper per unit than one store each (the same in Deno). No closure here
+ * (the wait is in {@linkcode makeTextRoom}): a closure over `n` would
+ * allocate a scope on every call.
  */
 function writeText(s: string, n: number): number {
-  if (n > textFree && !makeTextRoom(n)) return -1;
+  const size = (n + 1) & ~1;
+  if (size > textFree && !makeTextRoom(size)) return -1;
   const pos = textHead;
   const at = pos & textMask;
-  if (at + n <= textCapacity) {
-    for (let k = 0; k < n; k++) text[at + k] = s.charCodeAt(k);
+  if (at + size <= textCapacity && LITTLE_ENDIAN) {
+    let w = at >> 1, k = 0;
+    for (; k + 1 < n; k += 2) text32[w++] = s.charCodeAt(k) | (s.charCodeAt(k + 1) << 16);
+    if (k < n) text32[w] = s.charCodeAt(k);
   } else {
     for (let k = 0; k < n; k++) text[(pos + k) & textMask] = s.charCodeAt(k);
   }
-  textHead = (pos + n) | 0;
-  textFree -= n;
+  textHead = (pos + size) | 0;
+  textFree -= size;
   return pos;
 }
 
