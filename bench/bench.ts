@@ -199,6 +199,17 @@ function caseLogSame(n: number): number {
   return performance.now() - t0;
 }
 
+/**
+ * A message made per call, as an app makes it (`GET /users/${id}`): a new
+ * string each time, which the runtime builds lazily (a rope or cons string)
+ * and `log` then reads in full. The template literal's own cost is included.
+ */
+function caseLogBuilt(n: number): number {
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) trace.log(ctx, "http", `GET /users/${i}`);
+  return performance.now() - t0;
+}
+
 function caseLogImplicit(n: number): number {
   return ctx.run(() => {
     const t0 = performance.now();
@@ -298,6 +309,12 @@ const MICRO: MicroCase[] = [
     key: "logSame",
     label: "`log(ctx, cat, msg)`, the same message each call",
     fn: caseLogSame,
+    traced: true,
+  },
+  {
+    key: "logBuilt",
+    label: "`log(ctx, cat, msg)`, a message built per call",
+    fn: caseLogBuilt,
     traced: true,
   },
   { key: "startRegion", label: "`startRegion(ctx, type)`", fn: caseStartRegion, traced: true },
