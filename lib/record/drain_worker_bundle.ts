@@ -2,7 +2,7 @@
 
 /** SHA-256 of the sources this bundle was built from (tests/drain_worker_test.ts checks it). */
 export const DRAIN_WORKER_SOURCE_HASH =
-  "d4cbee1c1df856cf465aef9a7bcc84e9385583469e50b3b75bc8e114a93a5d83";
+  "624373f64f4d7248f1caefe8a53ce69af1435e129ec2359e7a7953245f052552";
 
 /** Each source file and the start of its SHA-256, to name what changed in a stale bundle. */
 export const DRAIN_WORKER_SOURCE_FILES: Record<string, string> = {
@@ -28,7 +28,7 @@ export const DRAIN_WORKER_SOURCE_FILES: Record<string, string> = {
   "lib/record/drain_worker/string_table.ts": "559c48da2b04efe9",
   "lib/record/drain_worker/trace_output.ts": "235d710bd2fad1fb",
   "lib/record/drain_worker/trace_tap.ts": "f1b7d1c19eb0f514",
-  "lib/record/ring_layout.ts": "5db558747fd1a47f",
+  "lib/record/ring_layout.ts": "8a4ef67bcadb7253",
 };
 
 /** The drain worker's module (ESM, `node:` imports external), bundled and minified. */
