@@ -284,6 +284,28 @@ describe("the serve index", () => {
         assert.equal(got?.duration, row.latency!.p99, row.type);
       }
       assert.equal(ix.instance("task", "no such type", 5), undefined);
+      // A histogram bucket's instances, in bounded steps, are the model's of that type and range.
+      const model = parseTrace(bytes);
+      for (const row of ix.meta.summary.taskTypes) {
+        for (const b of row.latency!.histogram.filter((b) => b.count > 0)) {
+          const got: number[] = [];
+          let from = 0, steps = 0;
+          for (;;) {
+            const p = ix.bucket("task", row.type, b.start, b.end, from, 7);
+            got.push(...p.rows.map((r) => r.task));
+            steps++;
+            if (p.done) break;
+            from = p.next;
+          }
+          const want = model.tasks.filter((t) =>
+            t.type === row.type && t.start !== undefined && t.end !== undefined &&
+            t.end - t.start >= b.start && t.end - t.start < b.end
+          ).map((t) => t.id);
+          assert.deepEqual(got.sort((x, y) => x - y), want.sort((x, y) => x - y), row.type);
+          assert.equal(got.length, b.count);
+          if (b.count > 7) assert.ok(steps > 1);
+        }
+      }
     } finally {
       ix.close();
     }

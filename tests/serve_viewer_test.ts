@@ -286,6 +286,20 @@ describe("runtrace view --serve on the slow-requests fixture", { skip }, () => {
       assert.equal(f.type, "http.request");
       assert.equal(f.dur, maxNs);
       assert.match(await text("#details"), /Where its time went/);
+      // The slowest bucket of http.request lists its instances: the ten stall victims among them.
+      await page.clickSelector('[data-view="tasks"]');
+      await page.evaluate(
+        `[...document.querySelectorAll('#view-tasks button.bucket[data-type="http.request"]:not([disabled])')].at(-1).click()`,
+      );
+      await page.waitFor(
+        "document.querySelectorAll('#view-tasks section.instances tbody tr').length === 13",
+        10_000,
+      );
+      assert.ok(
+        await page.evaluate(
+          "!!document.querySelector('#view-tasks section.instances button[data-task=\"689\"]')",
+        ),
+      );
       // The search box: a task id, then Enter opens it; a stall victim names its culprit.
       await page.evaluate(`(() => { const i = document.querySelector('#search');
         i.value = '#689'; i.dispatchEvent(new Event('input')); })()`);

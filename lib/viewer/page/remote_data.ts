@@ -7,7 +7,14 @@
  * @module
  */
 
-import type { FocusData, IndexMeta, LogFilter, LogPage, SliceRef } from "../serve/index_layout.ts";
+import type {
+  BucketPage,
+  FocusData,
+  IndexMeta,
+  LogFilter,
+  LogPage,
+  SliceRef,
+} from "../serve/index_layout.ts";
 
 /** The index's meta block, as the server sends it. */
 export interface PageMeta extends IndexMeta {
@@ -130,4 +137,24 @@ export async function fetchInstance(
   if (res.status === 404) return undefined;
   if (!res.ok) throw new Error(`${kind} ${type}: ${res.status} ${(await res.text()).trim()}`);
   return await res.json() as SliceRef;
+}
+
+/** One bounded step of the instances of a histogram bucket [lo, hi) ns, from cursor `from`. */
+export async function fetchBucket(
+  kind: "task" | "region",
+  type: string,
+  lo: number,
+  hi: number,
+  from: number,
+  limit: number,
+): Promise<BucketPage> {
+  const q = new URLSearchParams({
+    kind,
+    type,
+    lo: String(lo),
+    hi: String(hi),
+    from: String(from),
+    limit: String(limit),
+  });
+  return await (await get(`/api/bucket?${q}`)).json() as BucketPage;
 }

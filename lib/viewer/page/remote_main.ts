@@ -19,6 +19,7 @@ import {
   renderRemoteLogs,
   taskLink,
   tasksPageHtml,
+  wireBuckets,
 } from "./remote_pages.ts";
 import { setupRemoteSearch } from "./remote_search.ts";
 import { type RemoteSelection, RemoteTimeline } from "./remote_timeline.ts";
@@ -282,6 +283,8 @@ export async function remoteMain(hook: RemoteHook, fail: (title: string, detail:
   $("#view-overview").innerHTML = overviewHtml(meta);
   $("#view-tasks").innerHTML = tasksPageHtml(meta);
   $("#view-regions").innerHTML = regionsPageHtml(meta);
+  wireBuckets($("#view-tasks"));
+  wireBuckets($("#view-regions"));
   const filterLogs = renderRemoteLogs($("#view-logs"), meta);
   setupRemoteSearch($<HTMLInputElement>("#search"), $("#search-status"), meta, {
     showResults: (html) => {

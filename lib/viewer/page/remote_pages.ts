@@ -13,7 +13,7 @@
 import { formatDuration } from "../../read/duration.ts";
 import type { LatencySummary } from "../../read/analysis.ts";
 import type { LogFilter, LogRow, TaskRef } from "../serve/index_layout.ts";
-import { fetchLogs, type PageMeta } from "./remote_data.ts";
+import { fetchBucket, fetchLogs, type PageMeta } from "./remote_data.ts";
 import { escapeHtml } from "./ticks_and_html.ts";
 
 const dur = (ns: number) => escapeHtml(formatDuration(ns));
@@ -32,7 +32,7 @@ const RANKS = [["p50", "p50"], ["p90", "p90"], ["p99", "p99"], ["max", "Max"]] a
  * A latency histogram with bars on a log scale and their counts, so a tail
  * bucket of three is visible beside one of three thousand.
  */
-function histogram(l: LatencySummary | undefined, noun: string): string {
+function histogram(l: LatencySummary | undefined, kind: "task" | "region", type: string): string {
   const buckets = l?.histogram ?? [];
   if (buckets.length === 0) return "";
   const most = Math.max(1, ...buckets.map((b) => b.count));
@@ -40,17 +40,78 @@ function histogram(l: LatencySummary | undefined, noun: string): string {
     const h = b.count === 0
       ? 0
       : Math.max(3, Math.round(Math.log1p(b.count) / Math.log1p(most) * 34));
-    const label = `${formatDuration(b.start)} to ${formatDuration(b.end)}: ${b.count} ${noun}${
+    const label = `${formatDuration(b.start)} to ${formatDuration(b.end)}: ${b.count} ${kind}${
       b.count === 1 ? "" : "s"
     }`;
-    return `<span class="bucket" title="${label}" aria-label="${label}"><small>${
-      b.count || ""
-    }</small><span style="height:${h}px"></span></span>`;
+    return `<button class="bucket" data-kind="${kind}" data-type="${
+      escapeHtml(type)
+    }" data-lo="${b.start}" data-hi="${b.end}" title="${label}" aria-label="${label}"${
+      b.count === 0 ? " disabled" : ""
+    }><small>${b.count || ""}</small><span style="height:${h}px"></span></button>`;
   }).join("");
   return `<div class="hist" role="group" aria-label="Latency histogram (log scale)">${bars}</div>` +
     `<div class="hist-axis"><span>${dur(buckets[0].start)}</span><span>${
       dur(buckets[buckets.length - 1].end)
     }</span></div>`;
+}
+
+/**
+ * Lists a histogram bucket's instances when one is clicked in `root` (the
+ * Tasks or Regions page), from the server's bounded scan of the levels the
+ * bucket spans, each a link to its task's focus data; "Show more" goes on.
+ *
+ * @example
+ * ```ts ignore
+ * wireBuckets(document.querySelector("#view-tasks")!);
+ * ```
+ */
+export function wireBuckets(root: HTMLElement): void {
+  const list = root.querySelector<HTMLElement>("section.instances")!;
+  let run = 0;
+  root.addEventListener("click", async (e) => {
+    const b = (e.target as HTMLElement).closest<HTMLButtonElement>("button.bucket");
+    if (!b) return;
+    for (const x of root.querySelectorAll("button.bucket[aria-pressed]")) {
+      x.removeAttribute("aria-pressed");
+    }
+    b.setAttribute("aria-pressed", "true");
+    const d = b.dataset;
+    const kind = d.kind as "task" | "region", type = d.type ?? "";
+    const lo = Number(d.lo), hi = Number(d.hi);
+    const mine = ++run;
+    list.innerHTML =
+      `<h3>${escapeHtml(type)}: ${kind}s from ${dur(lo)} to ${
+        dur(hi)
+      }</h3><table class="instances-table"><thead><tr><th>${
+        kind === "task" ? "Task" : "Region of task"
+      }</th><th class="num">Start</th><th class="num">Duration</th></tr></thead><tbody></tbody></table>` +
+      `<button class="more" hidden>Show more</button>`;
+    const body = list.querySelector("tbody")!;
+    const more = list.querySelector<HTMLButtonElement>("button.more")!;
+    let from = 0;
+    const step = async () => {
+      more.hidden = true;
+      let got = 0;
+      while (got < 100) {
+        const page = await fetchBucket(kind, type, lo, hi, from, 100 - got);
+        if (mine !== run) return;
+        body.insertAdjacentHTML(
+          "beforeend",
+          page.rows.map((r) =>
+            `<tr><td>${taskLink(r.task, `#${r.task}`)}</td><td class="num">${
+              dur(r.start)
+            }</td><td class="num dur">${dur(r.duration)}</td></tr>`
+          ).join(""),
+        );
+        got += page.rows.length;
+        from = page.next;
+        if (page.done) return;
+      }
+      more.hidden = false;
+    };
+    more.addEventListener("click", () => void step());
+    await step();
+  });
 }
 
 /**
@@ -85,7 +146,7 @@ export function latencyTable(
     return `<tr data-type-name="${escapeHtml(t.type)}"><th scope="row">${
       escapeHtml(t.type || "(no type)")
     }</th><td class="num count">${t.count}</td>${cells}${
-      hist ? `<td>${histogram(l, noun)}</td>` : ""
+      hist ? `<td>${histogram(l, kind, t.type)}</td>` : ""
     }</tr>`;
   }).join("");
   return `<table class="stats ${kind}-types"><thead><tr><th scope="col">${
@@ -124,7 +185,9 @@ export function tasksPageHtml(m: PageMeta): string {
         .join("")
     }</ol>`
   ).join("");
-  return `${latencyTable("task", m.summary.taskTypes, true)}<h2>Slowest of each type</h2>${per}`;
+  return `${
+    latencyTable("task", m.summary.taskTypes, true)
+  }<section class="instances" aria-live="polite"></section><h2>Slowest of each type</h2>${per}`;
 }
 
 /**
@@ -141,7 +204,9 @@ export function regionsPageHtml(m: PageMeta): string {
       r.byTaskType.map((s) => `${escapeHtml(s.taskType)} ×${s.count}`).join(", ")
     }</li>`
   ).join("");
-  return `${latencyTable("region", m.summary.regionTypes, true)}${
+  return `${
+    latencyTable("region", m.summary.regionTypes, true)
+  }<section class="instances" aria-live="polite"></section>${
     split ? `<h2>By task type</h2><ul>${split}</ul>` : ""
   }`;
 }

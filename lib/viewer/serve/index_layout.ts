@@ -231,3 +231,11 @@ export interface SliceRef {
   task: number;
   row: number;
 }
+
+/** One step of the instances of a histogram bucket (`TraceIndex.bucket`). */
+export interface BucketPage {
+  rows: SliceRef[];
+  /** The cursor to go on from; `done` when every level of the bucket is read. */
+  next: number;
+  done: boolean;
+}

@@ -13,6 +13,7 @@ import { closeSync, fstatSync, openSync, statSync } from "node:fs";
 import { TraceDecoder, type TraceEvent } from "../../format/decoder.ts";
 import { DelayAnalyzer } from "../../read/delay.ts";
 import {
+  type BucketPage,
   DENSITY_BINS,
   FLAG_OPEN,
   type FocusData,
@@ -67,6 +68,11 @@ export interface Tile {
   /** Per row with any: the number of slices starting in each pixel column. */
   density: { row: number; counts: Float32Array }[];
 }
+
+/** Records a bucket step reads at most (4 MiB). */
+const BUCKET_STEP_RECORDS = (4 << 20) / SLICE_BYTES;
+/** A bucket cursor: level (of those the bucket spans) * CURSOR_LEVEL + record. */
+const CURSOR_LEVEL = 2 ** 40;
 
 /** Most bytes of the trace one focus view decodes. */
 const FOCUS_BYTES = 64 << 20;
@@ -324,6 +330,63 @@ export class TraceIndex {
   logs(filter: LogFilter, from: number, limit: number): LogPage {
     const m = this.meta;
     return scanLogs(this.fd, m.logsOffset, m.logsLength, m.types, filter, from, limit);
+  }
+
+  /**
+   * The complete tasks or regions of `type` whose duration is in [lo, hi)
+   * ns (a histogram bucket), in a bounded step from `from` (a cursor: 0 to
+   * start, then the answer's `next`): the levels that bucket spans are read
+   * in order, at most 4 MiB of records a step, until `limit` are found.
+   */
+  bucket(
+    kind: "task" | "region",
+    type: string,
+    lo: number,
+    hi: number,
+    from: number,
+    limit: number,
+  ): BucketPage {
+    const typeId = this.meta.types.indexOf(type);
+    const levels = this.levels.filter((l) =>
+      l.level >= levelOf(lo) && l.level <= levelOf(Math.max(lo, hi - 1))
+    ).sort((a, b) => a.level - b.level);
+    const out: BucketPage = { rows: [], next: 0, done: true };
+    if (typeId < 0) return out;
+    const want = kind === "task" ? Kind.TASK : Kind.REGION;
+    let li = Math.floor(from / CURSOR_LEVEL), ri = from % CURSOR_LEVEL;
+    let budget = BUCKET_STEP_RECORDS;
+    while (li < levels.length && out.rows.length < limit && budget > 0) {
+      const lv = levels[li];
+      const n = Math.min(lv.count - ri, budget, 32768);
+      if (n <= 0) {
+        li++;
+        ri = 0;
+        continue;
+      }
+      const raw = readAt(this.fd, lv.offset + ri * SLICE_BYTES, n * SLICE_BYTES);
+      const v = new DataView(raw.buffer, raw.byteOffset, raw.length);
+      let o = 0;
+      for (; o < raw.length && out.rows.length < limit; o += SLICE_BYTES) {
+        if (v.getUint32(o + 28, true) !== typeId || v.getUint8(o + 26) !== want) continue;
+        const d = v.getFloat64(o + 8, true);
+        if (v.getUint8(o + 27) !== 0 || d < lo || d >= hi) continue;
+        out.rows.push({
+          start: v.getFloat64(o, true),
+          duration: d,
+          task: v.getFloat64(o + 16, true),
+          row: v.getUint16(o + 24, true),
+        });
+      }
+      ri += o / SLICE_BYTES;
+      budget -= o / SLICE_BYTES;
+    }
+    while (li < levels.length && ri >= levels[li].count) {
+      li++;
+      ri = 0;
+    }
+    out.done = li >= levels.length;
+    out.next = li * CURSOR_LEVEL + ri;
+    return out;
   }
 
   /**

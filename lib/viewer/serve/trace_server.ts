@@ -13,6 +13,8 @@
  * - `GET /api/logs?from=&limit=&category=&task=&text=`: JSON, one bounded
  *   step of a scan of the logs (lib/viewer/serve/log_store.ts); continue
  *   from its `next`.
+ * - `GET /api/bucket?kind=task|region&type=&lo=&hi=&from=&limit=`: JSON,
+ *   one bounded step of the instances of a histogram bucket [lo, hi) ns.
  * - `GET /api/instance?kind=task|region&type=&ns=`: JSON, a complete
  *   instance of that type whose duration is `ns` (or the nearest): the
  *   target of a percentile's link; 404 if none.
@@ -137,6 +139,19 @@ export function serveTrace(o: ServeTraceOptions): Promise<Served> {
           } catch (e) {
             return badRequest(res, e instanceof RangeError ? e.message : String(e));
           }
+          return send(res, "application/json", JSON.stringify(page), head);
+        }
+        case "/api/bucket": {
+          const kind = q.get("kind"), type = q.get("type") ?? "";
+          const [lo, hi, from] = ["lo", "hi", "from"].map((k) => Number(q.get(k) ?? 0));
+          const limit = Math.min(500, Math.max(1, Number(q.get("limit") ?? 100) || 100));
+          if (
+            (kind !== "task" && kind !== "region") || ![lo, hi, from].every(Number.isFinite) ||
+            hi <= lo || from < 0
+          ) {
+            return badRequest(res, "bucket needs kind (task or region), type, lo < hi (ns), from");
+          }
+          const page = o.index.bucket(kind, type, lo, hi, from, limit);
           return send(res, "application/json", JSON.stringify(page), head);
         }
         case "/api/instance": {
