@@ -337,6 +337,17 @@ describe("runtrace view --serve on the slow-requests fixture", { skip }, () => {
       );
       assert.ok(rows.length > 0);
       assert.ok(rows.every((r) => r.includes("/api/items/37")), rows.join("\n"));
+      // Types the text names are highlighted on the timeline; a log text named none.
+      assert.equal(await page.evaluate("runtraceViewer.remote.timeline.matches.size"), 0);
+      await page.evaluate(`(() => { const i = document.querySelector('#search');
+        i.value = 'report'; i.dispatchEvent(new Event('input')); })()`);
+      await page.waitFor("runtraceViewer.remote.timeline.matches?.size === 2", 10_000);
+      assert.deepEqual(
+        await page.evaluate(
+          "[...runtraceViewer.remote.timeline.matches].map((i) => runtraceViewer.remote.meta.types[i]).sort()",
+        ),
+        ["report.build", "report.daily"],
+      );
     },
   );
 });

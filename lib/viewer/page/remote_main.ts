@@ -296,6 +296,7 @@ export async function remoteMain(hook: RemoteHook, fail: (title: string, detail:
       filterLogs({ text });
     },
     openTask: (id) => void openTask(id),
+    highlight: (types) => timeline.setMatches(types),
   });
   const initial = location.hash.slice(1);
   show(["timeline", "tasks", "regions", "logs"].includes(initial) ? initial : "overview");

@@ -23,6 +23,8 @@ export interface RemoteSearchActions {
   showLogs(text: string): void;
   /** Opens a task's focus data. */
   openTask(id: number): void;
+  /** Highlights the slices of these type ids on the timeline (undefined: none). */
+  highlight(types: ReadonlySet<number> | undefined): void;
 }
 
 /** Logs listed with the results; the Logs page has the rest. */
@@ -101,9 +103,20 @@ export function setupRemoteSearch(
     if (!q) {
       tasks = [];
       status.textContent = "";
+      act.highlight(undefined);
       return;
     }
     const found = typeResults(m, q);
+    // The task and region types named by the text, highlighted on the timeline.
+    const named = new Set<number>();
+    const kinds = new Set([
+      ...m.summary.taskTypes.map((t) => t.type),
+      ...m.summary.regionTypes.map((r) => r.type),
+    ]);
+    m.types.forEach((name, i) => {
+      if (kinds.has(name) && name.toLowerCase().includes(q)) named.add(i);
+    });
+    act.highlight(named);
     status.textContent = "searching the logs…";
     const logs = await fetchLogs({ text }, 0, LOGS_SHOWN);
     if (mine !== run) return;

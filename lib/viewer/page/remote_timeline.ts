@@ -74,6 +74,8 @@ export class RemoteTimeline {
   lastTileMs = 0;
   /** The selected slice, outlined. */
   selection?: RemoteSelection;
+  /** Type ids the search matched: their slices are outlined, the others faded. */
+  matches?: ReadonlySet<number>;
   private rows: RowInfo[];
   private yOfRow: Int32Array;
   private scrollY = 0;
@@ -162,6 +164,12 @@ export class RemoteTimeline {
   }
 
   /** Draws the last tile at the current window. */
+  /** Highlights the slices of these type ids (none: no highlight) and redraws. */
+  setMatches(types: ReadonlySet<number> | undefined): void {
+    this.matches = types;
+    this.draw();
+  }
+
   draw(): void {
     const c = this.canvas, dpr = globalThis.devicePixelRatio || 1;
     const w = this.host.clientWidth, h = this.host.clientHeight;
@@ -258,13 +266,21 @@ export class RemoteTimeline {
         : kind === Kind.GC
         ? "#9334e6"
         : colors.get(name) ?? "#1a73e8";
+      const hit = this.matches?.has(t.type[i]);
+      g.globalAlpha = hit === false ? 0.25 : 1;
       g.fillRect(a, y + 1, Math.max(1, b - a), ROW_H - 2);
+      if (hit) {
+        g.strokeStyle = "#e37400";
+        g.lineWidth = 1.5;
+        g.strokeRect(a, y + 1, Math.max(1, b - a), ROW_H - 2);
+      }
       if (b - a > 40) {
         g.fillStyle = "#fff";
         const label = kind === Kind.STALL ? `stall ${name}` : name || rows[t.row[i]].track;
         g.fillText(label, a + 3, y + ROW_H / 2, b - a - 6);
       }
     }
+    g.globalAlpha = 1;
     const s = this.selection;
     if (s) {
       g.strokeStyle = "#202124";
