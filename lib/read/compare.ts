@@ -207,6 +207,11 @@ export class TypeDurations {
   readonly regions: Map<string, FineHistogram> = new Map();
   private openTasks = new IntMap<Open>();
   private openRegions = new IntMap<Open>();
+  /** The histogram of the type that ended last: ends of one type often come in a row. */
+  private lastTaskType: string | undefined;
+  private lastTaskHist: FineHistogram | undefined;
+  private lastRegionType: string | undefined;
+  private lastRegionHist: FineHistogram | undefined;
   /** Records of ended tasks and regions, reused: no object per task or region. */
   private spare: Open[] = [];
 
@@ -244,7 +249,11 @@ export class TypeDurations {
     taskEnd: (time, _thread, task) => {
       const t = this.openTasks.delete(task);
       if (!t) return;
-      histogram(this.tasks, t.type).add(Math.max(0, time - t.start));
+      if (t.type !== this.lastTaskType) {
+        this.lastTaskHist = histogram(this.tasks, t.type);
+        this.lastTaskType = t.type;
+      }
+      this.lastTaskHist!.add(Math.max(0, time - t.start));
       this.release(t);
     },
     regionBegin: (time, thread, region, _task, type) => {
@@ -253,7 +262,11 @@ export class TypeDurations {
     regionEnd: (time, thread, region) => {
       const r = this.openRegions.delete(threadKey(thread, region));
       if (!r) return;
-      histogram(this.regions, r.type).add(Math.max(0, time - r.start));
+      if (r.type !== this.lastRegionType) {
+        this.lastRegionHist = histogram(this.regions, r.type);
+        this.lastRegionType = r.type;
+      }
+      this.lastRegionHist!.add(Math.max(0, time - r.start));
       this.release(r);
     },
     log: () => {},
