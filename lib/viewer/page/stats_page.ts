@@ -30,8 +30,12 @@ export interface TypeRow {
   latency: LatencySummary | undefined;
   /** Region rows: count per task type. */
   split?: { taskType: string; count: number }[];
-  /** Complete instances (task or region indices), shortest first. */
-  ranked: number[];
+  /**
+   * Complete instances (task or region indices), shortest first: typed, so
+   * the worker moves them to the page rather than the page deserialising
+   * an array of numbers per type.
+   */
+  ranked: Int32Array;
 }
 
 type Which = "tasks" | "regions";
@@ -58,9 +62,13 @@ export interface StatsRows {
  */
 export function statsRows(trace: Trace, which: "tasks" | "regions"): StatsRows {
   const rows: TypeRow[] = which === "tasks"
-    ? summarizeTaskTypes(trace).map((r) => ({ ...r, ranked: [] }))
-    : summarizeRegionTypes(trace).map((r) => ({ ...r, split: r.byTaskType, ranked: [] }));
-  const byType = new Map(rows.map((r) => [r.type, r]));
+    ? summarizeTaskTypes(trace).map((r) => ({ ...r, ranked: new Int32Array(0) }))
+    : summarizeRegionTypes(trace).map((r) => ({
+      ...r,
+      split: r.byTaskType,
+      ranked: new Int32Array(0),
+    }));
+  const byType = new Map(rows.map((r) => [r.type, [] as number[]]));
   const duration = new Float64Array(which === "tasks" ? trace.tasks.length : trace.regions.length)
     .fill(NaN);
   if (which === "tasks") {
@@ -68,16 +76,20 @@ export function statsRows(trace: Trace, which: "tasks" | "regions"): StatsRows {
       const span = taskSpan(trace, t);
       if (!span.complete) return;
       duration[i] = span.duration;
-      byType.get(taskTypeOf(t))?.ranked.push(i);
+      byType.get(taskTypeOf(t))?.push(i);
     });
   } else {
     trace.regions.forEach((r, i) => {
       if (r.end === undefined) return;
       duration[i] = Math.max(0, r.end - r.start);
-      byType.get(r.type)?.ranked.push(i);
+      byType.get(r.type)?.push(i);
     });
   }
-  for (const r of rows) r.ranked.sort((a, b) => duration[a] - duration[b] || a - b);
+  for (const r of rows) {
+    r.ranked = Int32Array.from(byType.get(r.type)!).sort((a, b) =>
+      duration[a] - duration[b] || a - b
+    );
+  }
   return { rows, duration };
 }
 
@@ -330,7 +342,8 @@ function listBucket(
   const trace = model.trace;
   const noun = which === "tasks" ? "task" : "region";
   const bucket = row.latency!.histogram[bi];
-  const items = row.ranked.filter((i) => bucketOf(duration[i]) === bucket.bucket).reverse();
+  const items = Array.from(row.ranked.filter((i) => bucketOf(duration[i]) === bucket.bucket))
+    .reverse();
   const shown = items.slice(0, 500);
   const line = (i: number) => {
     if (which === "regions") {

@@ -221,6 +221,7 @@ function readBytes(
         ...packedBuffers(packed),
         stats.tasks.duration.buffer as ArrayBuffer,
         stats.regions.duration.buffer as ArrayBuffer,
+        ...[...stats.tasks.rows, ...stats.regions.rows].map((r) => r.ranked.buffer as ArrayBuffer),
       ],
     );
   } catch (e) {
