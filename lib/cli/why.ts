@@ -7,15 +7,17 @@
  *
  * Streamed: a task given by id takes one pass over the trace. `--slowest`
  * takes two (find it, then tell its story); `--p99` three (count the
- * latency histogram exactly, collect the durations in the bucket holding the
- * 99th percentile to find the task at that rank, then tell its story).
+ * latency histogram exactly, pick the task at that rank among those in the
+ * bucket holding the 99th percentile, then tell its story), and one more
+ * each time that bucket holds over a million tasks (lib/read/nearest_rank.ts).
  * Memory holds the chosen task's events, never the trace's.
  *
  * @module
  */
 
 import type { EndEvent, EventVisitor } from "../format/decoder.ts";
-import { bucketOf, percentile } from "../read/analysis.ts";
+import { bucketOf, bucketStart } from "../read/analysis.ts";
+import { selectByRank } from "../read/nearest_rank.ts";
 import { FineHistogram } from "../read/compare.ts";
 import { DelayAnalyzer, type StallCause, type TaskDelay } from "../read/delay.ts";
 import { IntMap } from "../read/int_map.ts";
@@ -157,14 +159,19 @@ async function chooseTask(
     }
     below += counts.get(b)!;
   }
-  const inBucket: [number, number][] = [];
-  await taskDurations(path, io, type, (d, id) => {
-    if (bucketOf(d) === target) inBucket.push([d, id]);
-  });
-  // Stable sort: equal durations keep trace order.
-  inBucket.sort((a, b) => a[0] - b[0]);
-  const value = percentile(inBucket.map(([d]) => d), (100 * (rank - below)) / inBucket.length);
-  return inBucket.find(([d]) => d === value)![1];
+  // The bucket can hold most of the tasks: selectByRank holds a bounded
+  // number of them, reading the trace again to narrow the range if need be.
+  const scan = (visit: (d: number, id: number) => void) => taskDurations(path, io, type, visit);
+  const found = await selectByRank(
+    scan,
+    rank - below,
+    // Bucket 0 also holds durations under 1 ns (and a malformed trace's negative ones).
+    target === 0 ? -Number.MAX_SAFE_INTEGER : bucketStart(target),
+    bucketStart(target + 1),
+    counts.get(target)!,
+  );
+  if (found === undefined) throw new CliError(`the trace changed while it was read twice`);
+  return found.id;
 }
 
 /** The median of each state per task type, from bounded histograms. */

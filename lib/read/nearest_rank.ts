@@ -1,0 +1,127 @@
+/**
+ * The item at a given rank among values too many to hold, found by reading
+ * them again: each pass narrows the range the rank falls in, until the values
+ * left in it are few enough to sort.
+ *
+ * @module
+ */
+
+/** Visits every (value, id) pair of a re-readable source, in a stable order. */
+export type RankScan = (visit: (value: number, id: number) => void) => Promise<void>;
+
+/** Tuning of {@linkcode selectByRank}. */
+export interface SelectByRankOptions {
+  /** At most this many values are held and sorted (default 1 048 576, 16 MiB). */
+  collectMax?: number;
+  /** Sub-ranges counted per narrowing pass (default 4096). */
+  subRanges?: number;
+}
+
+/** What {@linkcode selectByRank} found. */
+export interface RankedItem {
+  /** The value at the rank. */
+  value: number;
+  /** The id of the first item in scan order with that value. */
+  id: number;
+}
+
+/**
+ * Finds the item at 1-based `rank` (ascending by value, equal values in scan
+ * order) among the `count` values of `scan` that lie in `[lo, hi)`, holding at
+ * most `collectMax` of them: while more lie in the range, one pass counts them
+ * in `subRanges` integer-width sub-ranges and keeps the one the rank falls in.
+ * A range narrowed to one nanosecond or less is finished with its distinct
+ * values. Returns `undefined` if the range holds fewer than `rank` values.
+ *
+ * @example
+ * ```ts
+ * import { selectByRank } from "./nearest_rank.ts";
+ * const values = [5, 3, 9, 3, 7];
+ * const scan = (visit: (v: number, id: number) => void) => {
+ *   values.forEach((v, i) => visit(v, 100 + i));
+ *   return Promise.resolve();
+ * };
+ * const item = await selectByRank(scan, 2, 0, 10, values.length, { collectMax: 2 });
+ * // item: { value: 3, id: 103 } (the second 3, rank 2)
+ * ```
+ */
+export async function selectByRank(
+  scan: RankScan,
+  rank: number,
+  lo: number,
+  hi: number,
+  count: number,
+  options: SelectByRankOptions = {},
+): Promise<RankedItem | undefined> {
+  const max = options.collectMax ?? 1 << 20;
+  const subs = options.subRanges ?? 4096;
+  if (!(rank >= 1 && rank <= count)) return undefined;
+  while (count > max && hi - lo > 1) {
+    const width = Math.ceil((hi - lo) / subs);
+    const base = lo, top = hi;
+    const counts = new Float64Array(subs);
+    await scan((v) => {
+      if (v >= base && v < top) counts[subRange(v, base, width, subs)]++;
+    });
+    let s = 0;
+    while (s < subs - 1 && counts[s] < rank) rank -= counts[s++];
+    lo = base + s * width;
+    hi = Math.min(top, lo + width);
+    count = counts[s];
+  }
+  return count > max
+    ? await distinctAt(scan, rank, lo, hi)
+    : await sortedAt(scan, rank, lo, hi, count);
+}
+
+/** Which of `subs` sub-ranges of `width` from `base` holds `v`, exactly (no rounding). */
+function subRange(v: number, base: number, width: number, subs: number): number {
+  let s = Math.floor((v - base) / width);
+  if (v < base + s * width) s--;
+  else if (v >= base + (s + 1) * width) s++;
+  return Math.min(subs - 1, Math.max(0, s));
+}
+
+/** Holds the range's values (at most `collectMax`) and picks the rank's. */
+async function sortedAt(
+  scan: RankScan,
+  rank: number,
+  lo: number,
+  hi: number,
+  count: number,
+): Promise<RankedItem | undefined> {
+  const values = new Float64Array(count), ids = new Float64Array(count);
+  let n = 0;
+  await scan((v, id) => {
+    if (v >= lo && v < hi && n < count) {
+      values[n] = v;
+      ids[n++] = id;
+    }
+  });
+  const value = values.slice(0, n).sort()[rank - 1];
+  if (value === undefined) return undefined;
+  for (let i = 0; i < n; i++) if (values[i] === value) return { value, id: ids[i] };
+  return undefined;
+}
+
+/** A range of a nanosecond or less, with more values than may be held: its distinct values. */
+async function distinctAt(
+  scan: RankScan,
+  rank: number,
+  lo: number,
+  hi: number,
+): Promise<RankedItem | undefined> {
+  const seen = new Map<number, { count: number; id: number }>();
+  await scan((v, id) => {
+    if (!(v >= lo && v < hi)) return;
+    const s = seen.get(v);
+    if (s) s.count++;
+    else seen.set(v, { count: 1, id });
+  });
+  for (const value of [...seen.keys()].sort((a, b) => a - b)) {
+    const s = seen.get(value)!;
+    if (rank <= s.count) return { value, id: s.id };
+    rank -= s.count;
+  }
+  return undefined;
+}
