@@ -9,8 +9,6 @@
 import { background, Context, currentContext, storage } from "./context.ts";
 import { Rec } from "./ring_layout.ts";
 import {
-  enabled,
-  generation,
   hot,
   internCategory,
   internType,
@@ -23,7 +21,6 @@ import {
   recordEnd,
   recordLog,
   recordStack,
-  stacks,
 } from "./ring_writer.ts";
 import { formatLog, toText } from "./printf.ts";
 import { activeTraceparent } from "./otel_join.ts";
@@ -84,7 +81,7 @@ export class Task {
   end(): void {
     if (this.#ended) return;
     this.#ended = true;
-    if (this.#gen === generation) recordEnd(Rec.TASK_END, this.#id);
+    if (this.#gen === hot.generation) recordEnd(Rec.TASK_END, this.#id);
   }
 }
 
@@ -124,10 +121,10 @@ export function newTask(
     type = toText(a);
   }
   const id = nextTaskId();
-  if (!enabled) {
+  if (!hot.enabled) {
     return [new Context(id, parent.regionId, parent.lane), new Task(id, -1)];
   }
-  if (stacks) recordStack(newTask);
+  if (hot.stacks) recordStack(newTask);
   record(Rec.TASK_BEGIN, id, parent.taskId, internType(type), 0, 0);
   if (publishTaskBegins) publish();
   if (parent.taskId === 0) {
@@ -138,7 +135,7 @@ export function newTask(
   }
   // A lane of its own: concurrent tasks are separate async chains, so their
   // `startRegion` regions never nest across tasks (lib/read/region_nesting.ts).
-  return [new Context(id, parent.regionId, nextLane()), new Task(id, generation)];
+  return [new Context(id, parent.regionId, nextLane()), new Task(id, hot.generation)];
 }
 
 /**
@@ -268,7 +265,7 @@ export function withRegion<T>(
   if (typeof a === "string") {
     fn = b as () => T;
     // Off, the current context stays current: the call is fn's own.
-    if (!enabled && typeof fn === "function") return fn();
+    if (!hot.enabled && typeof fn === "function") return fn();
     ctx = currentContext();
     type = a;
   } else if (inContextSlot(a) && typeof b !== "function") {
@@ -283,21 +280,21 @@ export function withRegion<T>(
   if (typeof fn !== "function") {
     throw new TypeError(`runtrace: withRegion("${toText(type)}") needs a function to run`);
   }
-  if (!enabled) {
+  if (!hot.enabled) {
     // Nothing to record: an explicit context that is not the current one
     // still becomes current (tracing may start while fn runs).
     return ctx === currentContext() ? fn() : storage.run(ctx, fn);
   }
   const id = nextRegionId();
   const lane = nextLane();
-  if (stacks) recordStack(withRegion);
+  if (hot.stacks) recordStack(withRegion);
   record(Rec.REGION_BEGIN, ctx.taskId, internType(type), id, ctx.regionId, lane);
-  const gen = generation;
+  const gen = hot.generation;
   let result: T;
   try {
     result = storage.run(new Context(ctx.taskId, id, lane), fn);
   } catch (e) {
-    if (gen === generation) recordEnd(Rec.REGION_END, id);
+    if (gen === hot.generation) recordEnd(Rec.REGION_END, id);
     throw e;
   }
   if (result instanceof Promise) {
@@ -306,12 +303,12 @@ export function withRegion<T>(
     // reaches it unchanged, and an unhandled one is still reported), and
     // the side chain costs one closure and one promise, never a rejection.
     const end = () => {
-      if (gen === generation) recordEnd(Rec.REGION_END, id);
+      if (gen === hot.generation) recordEnd(Rec.REGION_END, id);
     };
     result.then(end, end);
     return result;
   }
-  if (gen === generation) recordEnd(Rec.REGION_END, id);
+  if (gen === hot.generation) recordEnd(Rec.REGION_END, id);
   return result;
 }
 
@@ -380,8 +377,8 @@ export function logf(
   ...args: unknown[]
 ): void;
 export function logf(a: Context | string, b: string, ...rest: unknown[]): void {
-  if (!enabled) return;
-  if (stacks) recordStack(logf);
+  if (!hot.enabled) return;
+  if (hot.stacks) recordStack(logf);
   if (typeof a === "string") {
     const format = typeof b === "string" ? b : toText(b);
     recordLog(currentContext().taskId, internCategory(a), formatLog(format, rest, 0));

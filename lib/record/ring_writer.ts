@@ -39,8 +39,8 @@ export interface HotFlags {
 
 /**
  * {@linkcode enabled}, {@linkcode generation} and {@linkcode stacks} again,
- * as fields of one object, for the hot paths (`log`, `startRegion`,
- * `Region.end`): in Bun (JavaScriptCore) a read of an imported `let` binding
+ * as fields of one object, which the recording API (annotations.ts) reads
+ * instead of the bindings: in Bun (JavaScriptCore) a read of an imported `let` binding
  * costs a few nanoseconds more than a field load (about 8 ns per region
  * pair, 0.2 of a clock read); in Deno they cost the same. Written only here,
  * always together with the bindings ({@linkcode setRecording}).
