@@ -11,9 +11,10 @@ import { join } from "node:path";
 import { analyzeDelays, parseTrace } from "../read.ts";
 import { craftTrace } from "./craft_trace.ts";
 import { findExecutable, runScript, runtime, tempDir } from "./helpers.ts";
+import { TraceDecoder } from "../lib/format/decoder.ts";
 import { buildIndex } from "../lib/viewer/serve/index_builder.ts";
 import { TraceIndex } from "../lib/viewer/serve/trace_index.ts";
-import { Kind, levelOf, SLICE_BYTES } from "../lib/viewer/serve/index_layout.ts";
+import { Kind, levelOf, type LogRow, SLICE_BYTES } from "../lib/viewer/serve/index_layout.ts";
 import { openIndex } from "../lib/viewer/serve/index_path.ts";
 
 const dir = tempDir();
@@ -231,7 +232,7 @@ describe("the serve index", () => {
       assert.equal(ix.meta.logCount, model.logs.length);
       const scan = (f: Parameters<TraceIndex["logs"]>[0], limit: number) => {
         const rows = [];
-        let from = 0, steps = 0;
+        let from = "", steps = 0;
         for (;;) {
           const p = ix.logs(f, from, limit);
           rows.push(...p.rows);
@@ -243,14 +244,30 @@ describe("the serve index", () => {
       };
       const all = scan({}, 300);
       assert.ok(all.steps > 1, "paged");
-      // In the trace's order: each thread's in time order, threads' batches interleaved.
+      // In time order across threads, though the trace interleaves its threads' batches.
       const byTime = (a: { time: number; task: number }, b: { time: number; task: number }) =>
         a.time - b.time || a.task - b.task;
+      const fields = (l: LogRow) => [l.time, l.task, l.thread, l.category, l.message];
+      const fileOrder: number[] = [];
+      const d = new TraceDecoder((e) => e.kind === "log" && fileOrder.push(e.time));
+      d.push(bytes);
+      d.finish();
+      assert.ok(fileOrder.some((t, i) => i > 0 && t < fileOrder[i - 1]), "the trace interleaves");
+      assert.ok(all.rows.every((l, i) => i === 0 || l.time >= all.rows[i - 1].time));
       assert.deepEqual(
-        all.rows.sort(byTime).map((l) => [l.time, l.task, l.thread, l.category, l.message]),
-        model.logs.toSorted(byTime).map((l) => [l.time, l.task, l.thread, l.category, l.message]),
+        all.rows.toSorted(byTime).map(fields),
+        model.logs.toSorted(byTime).map(fields),
+      );
+      // Paging in steps of 1, 7 and 300 gives the same order.
+      assert.deepEqual(scan({}, 7).rows.map(fields), all.rows.map(fields));
+      assert.deepEqual(
+        scan({}, 1).rows.slice(0, 500).map(fields),
+        all.rows.slice(0, 500).map(fields),
       );
       assert.deepEqual(scan({ task: 1234 }, 50).rows.map((l) => l.message), ["message 1234"]);
+      assert.deepEqual(scan({ task: 1234 }, 50).steps, 1, "only the task's life is read");
+      assert.throws(() => ix.logs({}, "12,x,3", 5), RangeError);
+      assert.throws(() => ix.logs({}, "12,999999,3", 5), RangeError);
       // Text matches ignore ASCII case, in the message or the category.
       assert.deepEqual(
         scan({ text: "MESSAGE 17" }, 50).rows.map((l) => l.message).sort(),

@@ -13,6 +13,7 @@ import { copyFileSync, existsSync, writeFileSync } from "node:fs";
 import process from "node:process";
 import { join } from "node:path";
 import { generateTrace } from "../bench/gen_trace.ts";
+import { craftTrace } from "./craft_trace.ts";
 import { type Browser, findChromium, launchChromium, type Page } from "./cdp.ts";
 import { repoRoot, runFile, runtime, tempDir } from "./helpers.ts";
 import { renderViewerHtml } from "../lib/viewer/html.ts";
@@ -21,6 +22,8 @@ import { isTracedTestRun } from "../lib/testing/test_tracing.ts";
 
 const skip = isTracedTestRun() ? "RUNTRACE holds the trace" : false;
 const EVENTS = Number(process.env.RUNTRACE_SERVE_TEST_EVENTS ?? 1_000_000);
+/** A log message written once, near the end of the generated trace: what the search must find. */
+const RARE = "rare-needle-0451";
 const dir = tempDir();
 
 /** Starts `view --serve FILE` and resolves with the URL it prints. */
@@ -113,7 +116,7 @@ describe("runtrace view --serve", { skip }, () => {
   let server: Awaited<ReturnType<typeof serve>> | undefined;
 
   before(async () => {
-    generateTrace(file, EVENTS);
+    generateTrace(file, EVENTS, { rare: RARE });
     server = await serve(file);
   });
 
@@ -151,6 +154,91 @@ describe("runtrace view --serve", { skip }, () => {
     assert.equal((await fetch(`${server!.url}api/tile?t0=5&t1=1`)).status, 400);
     assert.equal((await fetch(`${server!.url}api/task?id=999999999`)).status, 404);
   });
+
+  test("the logs in time order, a step at a time; a rare text near the end is found", async () => {
+    // 1 MiB steps: the scan goes on over many steps, each an answer of its own.
+    let from = "", steps = 0, progress = 0;
+    const found: { message: string; time: number }[] = [];
+    for (;;) {
+      const q = new URLSearchParams({
+        text: RARE.toUpperCase(),
+        from,
+        limit: "20",
+        step: "1048576",
+      });
+      const page = await (await fetch(`${server!.url}api/logs?${q}`)).json();
+      assert.ok(page.progress >= progress, "progress only grows");
+      progress = page.progress;
+      found.push(...page.rows);
+      steps++;
+      if (page.done) break;
+      from = page.next;
+    }
+    assert.deepEqual(found.map((l) => l.message), [RARE]);
+    assert.ok(steps > 2, `${steps} steps`);
+    assert.equal(progress, 1);
+    const meta = await (await fetch(server!.url + "api/meta")).json();
+    assert.ok(found[0].time > meta.duration * 0.9, "near the end");
+    // Paging the whole list: in time order, the cursor going on where the last page stopped.
+    let times: number[] = [];
+    from = "";
+    for (let i = 0; i < 3; i++) {
+      const page = await (await fetch(`${server!.url}api/logs?from=${from}&limit=500`)).json();
+      times = times.concat(page.rows.map((l: { time: number }) => l.time));
+      from = page.next;
+    }
+    assert.equal(times.length, 1500);
+    assert.ok(times.every((t, i) => i === 0 || t >= times[i - 1]));
+  });
+
+  inChromium(
+    "the search box goes through the whole trace for a rare log, showing its progress",
+    () => server!.url,
+    async (page) => {
+      await page.evaluate(`(() => { const i = document.querySelector('#search');
+        i.value = ${JSON.stringify(RARE)}; i.dispatchEvent(new Event('input')); })()`);
+      await page.waitFor("document.querySelector('#details .search-logs')", 60_000);
+      const rows = await page.evaluate<string[]>(
+        "[...document.querySelectorAll('#details .search-logs tr')].map((r) => r.textContent)",
+      );
+      assert.equal(rows.length, 1);
+      assert.match(rows[0], new RegExp(RARE));
+      await page.waitFor("!document.querySelector('#details .search-progress')", 60_000);
+      assert.match(
+        await page.evaluate<string>("document.querySelector('#search-status').textContent"),
+        /^1 found/,
+      );
+      // A text no log holds: the whole trace is searched, and it says so.
+      await page.evaluate(`(() => { const i = document.querySelector('#search');
+        i.value = 'no log holds this text'; i.dispatchEvent(new Event('input')); })()`);
+      await page.waitFor(
+        "document.querySelector('#search-status').textContent === 'no matches'",
+        60_000,
+      );
+      assert.match(
+        await page.evaluate<string>("document.querySelector('#details').textContent"),
+        /No log holds “no log holds this text”/,
+      );
+      // A search under way stops at its Stop button, and says how far it got.
+      await page.evaluate(`(() => { const i = document.querySelector('#search');
+        i.value = 'still absent'; i.dispatchEvent(new Event('input')); })()`);
+      await page.waitFor(
+        "document.querySelector('#details button.search-stop') || document.querySelector('#search-status').textContent === 'no matches'",
+        60_000,
+      );
+      const stopped = await page.evaluate<boolean>(`(() => {
+        const b = document.querySelector('#details button.search-stop');
+        b?.click();
+        return !!b;
+      })()`);
+      if (stopped) {
+        assert.match(
+          await page.evaluate<string>("document.querySelector('#details').textContent"),
+          /Stopped at \d+% of the logs/,
+        );
+      }
+    },
+  );
 
   inChromium(
     "the Overview, the timeline's tiles, a zoom and a task's focus data",
@@ -248,11 +336,11 @@ describe("runtrace view --serve on the slow-requests fixture", { skip }, () => {
     )).json();
     assert.ok(Math.abs(max.duration - 178e6) < 1e6, `${max.duration}`);
     assert.equal((await fetch(`${server!.url}api/instance?kind=x`)).status, 400);
-    // A scan step from inside a log (the page sends only an answer's `next`) reads no length
-    // beyond the section: refused or a page of what is there, and the server goes on.
-    for (const from of [3, 17, 29]) {
+    // A cursor no answer gave (the page sends only an answer's `next`) is refused, and the
+    // server goes on.
+    for (const from of ["3", "17,x,0", "29,99999999,0", "1,2"]) {
       const res = await fetch(`${server!.url}api/logs?from=${from}&limit=5`);
-      assert.ok(res.status === 200 || res.status === 400, `${res.status}`);
+      assert.equal(res.status, 400, from);
       await res.arrayBuffer();
     }
     assert.equal((await fetch(`${server!.url}api/logs?from=0&limit=1`)).status, 200);
@@ -348,6 +436,56 @@ describe("runtrace view --serve on the slow-requests fixture", { skip }, () => {
         ),
         ["report.build", "report.daily"],
       );
+    },
+  );
+});
+
+describe("runtrace view --serve on a trace of three threads", { skip }, () => {
+  const file = join(dir, "threads.trace");
+  let server: Awaited<ReturnType<typeof serve>> | undefined;
+
+  before(async () => {
+    // Each thread's batches written one thread after another: the file holds the logs out of time order.
+    writeFileSync(
+      file,
+      craftTrace((w) => {
+        let id = 0;
+        for (const thread of [1, 2, 3]) {
+          w.on(thread);
+          for (let i = 0; i < 400; i++) {
+            const t = 1000 + i * 10_000 + thread * 3_000;
+            w.taskBegin(t, ++id, 0, "job");
+            w.log(t + 10, id, "step", `thread ${thread} log ${i}`);
+            w.taskEnd(t + 20, id);
+          }
+        }
+      }),
+    );
+    server = await serve(file);
+  });
+
+  after(() => {
+    server?.child.kill("SIGINT");
+  });
+
+  inChromium(
+    "the Logs page lists the logs in time order across threads",
+    () => server!.url,
+    async (page) => {
+      await page.clickSelector('[data-view="logs"]');
+      await page.waitFor("document.querySelectorAll('#log-rows tr').length >= 200", 30_000);
+      const first = await page.evaluate<{ time: number; thread: number }[]>(
+        "[...document.querySelectorAll('#log-rows tr')].map((r) => ({ time: Number(r.dataset.time), thread: Number(r.dataset.thread) }))",
+      );
+      assert.deepEqual(first.slice(0, 3).map((l) => l.thread), [1, 2, 3]);
+      // "Show more" goes on in time order.
+      await page.clickSelector("#log-more");
+      await page.waitFor("document.querySelectorAll('#log-rows tr').length >= 400", 30_000);
+      const rows = await page.evaluate<{ time: number; thread: number }[]>(
+        "[...document.querySelectorAll('#log-rows tr')].map((r) => ({ time: Number(r.dataset.time), thread: Number(r.dataset.thread) }))",
+      );
+      assert.ok(rows.every((l, i) => i === 0 || l.time >= rows[i - 1].time), "in time order");
+      assert.deepEqual(new Set(rows.map((l) => l.thread)), new Set([1, 2, 3]));
     },
   );
 });

@@ -109,14 +109,17 @@ export async function fetchFocus(id: number): Promise<FocusData | undefined> {
   return await res.json() as FocusData;
 }
 
-/** One bounded step of the server's scan of the logs, from byte `from` of its log section. */
+/**
+ * One bounded step of the server's scan of the logs in time order, after
+ * the cursor `from` ("" to start, then an answer's `next`).
+ */
 export async function fetchLogs(
   filter: LogFilter,
-  from: number,
+  from: string,
   limit: number,
   signal?: AbortSignal,
 ): Promise<LogPage> {
-  const q = new URLSearchParams({ from: String(from), limit: String(limit) });
+  const q = new URLSearchParams({ from, limit: String(limit) });
   if (filter.category !== undefined) q.set("category", filter.category);
   if (filter.task !== undefined) q.set("task", String(filter.task));
   if (filter.text) q.set("text", filter.text);

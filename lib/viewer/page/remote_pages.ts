@@ -213,15 +213,18 @@ export function regionsPageHtml(m: PageMeta): string {
 
 /** One log as a table row; its task a link. */
 export function logRow(l: LogRow): string {
-  return `<tr><td class="num">${dur(l.time)}</td><td class="num">${l.thread}</td><td>${
+  return `<tr data-time="${l.time}" data-thread="${l.thread}"><td class="num">${
+    dur(l.time)
+  }</td><td class="num">${l.thread}</td><td>${
     l.task === 0 ? "background" : taskLink(l.task, `#${l.task}`)
   }</td><td>${escapeHtml(l.category)}</td><td class="msg">${escapeHtml(l.message)}</td></tr>`;
 }
 
 /**
- * Renders the Logs page into `root`: filters by category, task id and text,
- * answered by the server's scan of the logs a step at a time ("Show more"
- * goes on from where the last step stopped), so it works at any size.
+ * Renders the Logs page into `root`: the logs in time order across threads,
+ * filtered by category, task id and text, answered by the server's scan of
+ * the logs a step at a time ("Show more" goes on from where the last step
+ * stopped), so it works at any size.
  * Returns the function that sets the text and task filters and runs them
  * (the search box's "logs with this text").
  *
@@ -250,7 +253,7 @@ export function renderRemoteLogs(
   const text = q<HTMLInputElement>("#log-text"), body = q("#log-rows");
   const more = q<HTMLButtonElement>("#log-more"), count = q("#log-count");
   let filter: LogFilter = {};
-  let next = 0, shown = 0, run = 0;
+  let next = "", shown = 0, run = 0;
   let timer: ReturnType<typeof setTimeout> | undefined;
   /** Steps of the scan until `want` more rows or the end; a newer filter cancels it. */
   const step = async (want: number) => {
@@ -264,10 +267,9 @@ export function renderRemoteLogs(
       got += page.rows.length;
       shown += page.rows.length;
       next = page.next;
-      const pct = page.total ? Math.round(page.scanned / page.total * 100) : 100;
       count.textContent = page.done
         ? `${shown} of ${m.logCount} logs`
-        : `${shown} shown · ${pct}% of the logs read`;
+        : `${shown} shown · ${Math.floor(page.progress * 100)}% of the logs read`;
       if (page.done) return;
       if (got >= want) {
         more.hidden = false;
@@ -282,7 +284,8 @@ export function renderRemoteLogs(
     if (t !== "" && Number.isFinite(Number(t))) filter.task = Number(t);
     if (text.value.trim()) filter.text = text.value.trim();
     body.innerHTML = "";
-    next = shown = 0;
+    next = "";
+    shown = 0;
     void step(200);
   };
   for (const el of [cat, task, text]) {

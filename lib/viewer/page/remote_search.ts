@@ -4,13 +4,16 @@
  * region types and log categories (few, in the page) and, by the server's
  * scan, the log messages; the results are listed in the details panel, each
  * a link (a task's focus data, a percentile's instance, the Logs page
- * filtered by the text). A number, or `#` and a number, opens that task.
+ * filtered by the text). The logs are searched through the whole trace a
+ * bounded server step at a time, the progress shown; a newer search, Escape
+ * or the Stop button stops it. A number, or `#` and a number, opens that task.
  * Enter opens the next task found.
  *
  * @module
  */
 
 import { formatDuration } from "../../read/duration.ts";
+import type { LogRow } from "../serve/index_layout.ts";
 import { fetchLogs, type PageMeta } from "./remote_data.ts";
 import { logRow, taskLink } from "./remote_pages.ts";
 import { escapeHtml } from "./ticks_and_html.ts";
@@ -94,12 +97,19 @@ export function setupRemoteSearch(
   let tasks: number[] = [];
   let at = -1;
   let run = 0;
+  let scan: AbortController | undefined;
   let timer: ReturnType<typeof setTimeout> | undefined;
+  /** Stops the scan of the logs under way, if any (a newer search, Escape, or its Stop button). */
+  const stop = () => {
+    scan?.abort();
+    scan = undefined;
+  };
   const search = async () => {
     const text = input.value.trim();
     const q = text.toLowerCase();
     const mine = ++run;
     at = -1;
+    stop();
     if (!q) {
       tasks = [];
       status.textContent = "";
@@ -117,30 +127,80 @@ export function setupRemoteSearch(
       if (kinds.has(name) && name.toLowerCase().includes(q)) named.add(i);
     });
     act.highlight(named);
-    status.textContent = "searching the logs…";
-    const logs = await fetchLogs({ text }, 0, LOGS_SHOWN);
-    if (mine !== run) return;
-    tasks = [...found.tasks, ...logs.rows.map((l) => l.task).filter((t) => t !== 0)];
-    const logHtml = logs.rows.length
-      ? `<h3>Logs with “${escapeHtml(text)}”</h3><table class="logs-table search-logs">${
-        logs.rows.map(logRow).join("")
-      }</table><p><button class="link" data-search-logs="1">${
-        logs.done && logs.rows.length < LOGS_SHOWN ? "On the Logs page" : "More on the Logs page"
-      }</button></p>`
-      : logs.done
-      ? `<p class="hint">No log holds “${escapeHtml(text)}”.</p>`
-      : `<p><button class="link" data-search-logs="1">Search every log on the Logs page</button></p>`;
-    const n = found.html.length + logs.rows.length;
-    status.textContent = n === 0 && logs.done ? "no matches" : `${n} found · Enter: next task`;
+    tasks = [...found.tasks];
     act.showResults(
       `<h2>Search: “${escapeHtml(text)}”</h2>${
         found.html.length ? `<ul class="search-results">${found.html.join("")}</ul>` : ""
-      }${logHtml}`,
+      }<div class="search-log-results"></div>`,
     );
-    document.querySelector("[data-search-logs]")?.addEventListener(
-      "click",
-      () => act.showLogs(text),
-    );
+    await searchLogs(text, mine, found.html.length);
+  };
+  /**
+   * Scans the logs for `text` a bounded server step at a time, through the
+   * whole trace, until LOGS_SHOWN are found; shows how far it got, and can
+   * be stopped.
+   */
+  const searchLogs = async (text: string, mine: number, typeHits: number) => {
+    const box = document.querySelector<HTMLElement>("#details .search-log-results");
+    if (!box) return;
+    const ctl = scan = new AbortController();
+    const rows: LogRow[] = [];
+    let from = "", done = false, progress = 0;
+    const render = (searching: boolean) => {
+      const n = typeHits + rows.length;
+      status.textContent = searching
+        ? `searching the logs… ${Math.floor(progress * 100)}%`
+        : n === 0 && done
+        ? "no matches"
+        : `${n} found · Enter: next task`;
+      const table = rows.length
+        ? `<h3>Logs with “${escapeHtml(text)}”</h3><table class="logs-table search-logs">${
+          rows.map(logRow).join("")
+        }</table>`
+        : "";
+      const more = `<p><button class="link" data-search-logs="1">${
+        rows.length === 0
+          ? "Search every log on the Logs page"
+          : done && rows.length < LOGS_SHOWN
+          ? "On the Logs page"
+          : "More on the Logs page"
+      }</button></p>`;
+      box.innerHTML = table +
+        (searching
+          ? `<p class="search-progress"><progress max="100" value="${
+            Math.floor(progress * 100)
+          }"></progress> ${
+            Math.floor(progress * 100)
+          }% of the logs searched <button class="search-stop">Stop</button></p>`
+          : rows.length === 0 && done
+          ? `<p class="hint">No log holds “${escapeHtml(text)}”.</p>`
+          : rows.length === 0 && !done
+          ? `<p class="hint">Stopped at ${Math.floor(progress * 100)}% of the logs.</p>${more}`
+          : more);
+      box.querySelector("button.search-stop")?.addEventListener("click", () => {
+        stop();
+        render(false);
+      });
+      box.querySelector("[data-search-logs]")?.addEventListener("click", () => act.showLogs(text));
+    };
+    render(true);
+    while (!done && rows.length < LOGS_SHOWN) {
+      let page;
+      try {
+        page = await fetchLogs({ text }, from, LOGS_SHOWN - rows.length, ctl.signal);
+      } catch (e) {
+        if (ctl.signal.aborted) return;
+        throw e;
+      }
+      if (mine !== run || ctl.signal.aborted) return;
+      rows.push(...page.rows);
+      tasks.push(...page.rows.map((l) => l.task).filter((t) => t !== 0));
+      from = page.next;
+      done = page.done;
+      progress = page.progress;
+      render(!done && rows.length < LOGS_SHOWN);
+    }
+    if (scan === ctl) scan = undefined;
   };
   document.addEventListener("keydown", (e) => {
     const tag = document.activeElement?.tagName;

@@ -691,6 +691,7 @@ function writeIndex(
 ): IndexMeta {
   try {
     const logsLength = pass.logs.length;
+    const logBlocks = pass.logs.writeDirectory(w);
     const slices = pass.slices.writeTo(w);
     const ids = pass.ids.writeTo(w);
     const densityOffset = w.size;
@@ -717,6 +718,8 @@ function writeIndex(
       logsOffset: pass.logs.offset,
       logsLength,
       logCount: pass.logs.count,
+      logBlocksOffset: logBlocks.offset,
+      logBlocks: logBlocks.blocks,
       densityOffset,
       densityBinNs: pass.densityBinNs,
       summary: pass.result(),

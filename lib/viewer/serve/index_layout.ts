@@ -13,7 +13,7 @@ import type { TraceHeader } from "../../format/decoder.ts";
 import type { RegionTypeSummary, TaskTypeSummary } from "../../read/analysis.ts";
 
 /** Bumped whenever the layout changes: an index of another version is rebuilt. */
-export const INDEX_VERSION = 3;
+export const INDEX_VERSION = 4;
 
 /** Last 8 bytes of an index file. */
 export const INDEX_MAGIC = "rtindex1";
@@ -158,6 +158,9 @@ export interface IndexMeta {
   logsOffset: number;
   logsLength: number;
   logCount: number;
+  /** The log section's block directory (log_store.ts): offset, and number of 32-byte entries. */
+  logBlocksOffset: number;
+  logBlocks: number;
   /** Per row, DENSITY_BINS u32 counts of slices starting in each bin of `densityBinNs`. */
   densityOffset: number;
   densityBinNs: number;
@@ -212,15 +215,17 @@ export interface LogFilter {
   text?: string;
 }
 
-/** One step of a scan. */
+/** One step of a scan, in time order (ties: in the trace's order). */
 export interface LogPage {
   rows: LogRow[];
-  /** Where the next step starts (bytes into the section); `done` when the section is read. */
-  next: number;
+  /**
+   * The cursor to go on from (sent back as `from`: "" or "0" is the
+   * start); `done` when every log is read (of the task's life, with a task filter).
+   */
+  next: string;
   done: boolean;
-  /** Bytes of the section read so far, of `total`. */
-  scanned: number;
-  total: number;
+  /** How far the scan has got, 0 to 1: the time reached, of the trace's (or the task's) span. */
+  progress: number;
 }
 
 /** A slice found by `TraceIndex.instance` (a percentile's link). */

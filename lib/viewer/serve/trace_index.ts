@@ -31,7 +31,7 @@ import {
   type SliceRef,
 } from "./index_layout.ts";
 import { readAt } from "./level_sorter.ts";
-import { scanLogs } from "./log_store.ts";
+import { LogScanner } from "./log_scan.ts";
 
 /** A task as the id store holds it. */
 export interface IndexedTask {
@@ -98,6 +98,8 @@ export class TraceIndex {
   private ids: Level | undefined;
   /** Per row, cumulative density counts: cum[i] = slices starting in bins [0, i). */
   private cum: Float64Array[];
+  /** The log section, read in time order. */
+  private logScan: LogScanner;
 
   private constructor(
     readonly meta: IndexMeta,
@@ -119,6 +121,14 @@ export class TraceIndex {
         if (type !== undefined) s.taskType = type;
       }
     }
+    this.logScan = new LogScanner(fd, {
+      offset: meta.logsOffset,
+      length: meta.logsLength,
+      blocksOffset: meta.logBlocksOffset,
+      blocks: meta.logBlocks,
+      names: meta.types,
+      duration: meta.duration,
+    });
     const bins = readAt(fd, meta.densityOffset, meta.rows.length * DENSITY_BINS * 4);
     const counts = new Uint32Array(bins.buffer, bins.byteOffset, bins.length / 4);
     this.cum = meta.rows.map((_, r) => {
@@ -324,12 +334,17 @@ export class TraceIndex {
   }
 
   /**
-   * Scans the logs from byte `from` of the log section for up to `limit`
-   * matching `filter` (a bounded step: continue from the answer's `next`).
+   * One bounded step of the logs matching `filter`, in time order across
+   * threads, after the cursor `from` ("" to start, then the answer's
+   * `next`), up to `limit`. With the filter of a task the index holds only
+   * the task's life is read (other ids, such as 0 for background logs,
+   * scan the whole section). `stepBytes` makes a step read fewer bytes than
+   * its default. Throws a `RangeError` for a cursor no answer gave.
    */
-  logs(filter: LogFilter, from: number, limit: number): LogPage {
-    const m = this.meta;
-    return scanLogs(this.fd, m.logsOffset, m.logsLength, m.types, filter, from, limit);
+  logs(filter: LogFilter, from: string, limit: number, stepBytes?: number): LogPage {
+    const t = filter.task === undefined ? undefined : this.task(filter.task);
+    const span = t && { start: t.start, end: t.start + t.duration };
+    return this.logScan.scan(filter, from, limit, { span, stepBytes });
   }
 
   /**

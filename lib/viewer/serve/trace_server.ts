@@ -10,9 +10,10 @@
  *   row `u32 row` and `px` f32 counts; little-endian.
  * - `GET /api/task?id=`: JSON, a task's focus data (its regions, logs,
  *   the stalls and GCs over it, where its time went), 404 if none.
- * - `GET /api/logs?from=&limit=&category=&task=&text=`: JSON, one bounded
- *   step of a scan of the logs (lib/viewer/serve/log_store.ts); continue
- *   from its `next`.
+ * - `GET /api/logs?from=&limit=&category=&task=&text=&step=`: JSON, one bounded
+ *   step of a scan of the logs in time order (lib/viewer/serve/log_scan.ts);
+ *   continue with `from` set to its `next` (a cursor) until `done`; `step`
+ *   caps the bytes a step reads below its default.
  * - `GET /api/bucket?kind=task|region&type=&lo=&hi=&from=&limit=`: JSON,
  *   one bounded step of the instances of a histogram bucket [lo, hi) ns.
  * - `GET /api/instance?kind=task|region&type=&ns=`: JSON, a complete
@@ -124,18 +125,19 @@ export function serveTrace(o: ServeTraceOptions): Promise<Served> {
           return send(res, "application/json", JSON.stringify(f), head);
         }
         case "/api/logs": {
-          const task = q.get("task"), from = Number(q.get("from") ?? 0);
+          const task = q.get("task"), from = q.get("from") ?? "";
           const limit = Math.min(1000, Math.max(1, Number(q.get("limit") ?? 200) || 200));
           const filter: LogFilter = {};
           if (q.has("category")) filter.category = q.get("category")!;
           if (task) filter.task = Number(task);
           if (q.get("text")) filter.text = q.get("text")!;
-          if (!Number.isFinite(from) || (task && !Number.isFinite(filter.task))) {
-            return badRequest(res, "logs takes from (bytes), limit, category, task (id), text");
+          if (task && !Number.isFinite(filter.task)) {
+            return badRequest(res, "logs takes from (a cursor), limit, category, task (id), text");
           }
           let page;
           try {
-            page = o.index.logs(filter, from, limit);
+            const step = Number(q.get("step") ?? NaN);
+            page = o.index.logs(filter, from, limit, step > 0 ? step : undefined);
           } catch (e) {
             return badRequest(res, e instanceof RangeError ? e.message : String(e));
           }
