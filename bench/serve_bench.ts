@@ -20,6 +20,11 @@
  *   --keep        keep the generated traces and indexes in bench/out/
  *   --traces=DIR  use DIR/gen-N.trace when it exists (cli_bench.ts's traces)
  *                 instead of generating bench/out/serve-N.trace; never removed
+ *   --build-only  only build each index (into --index-dir, then removed unless
+ *                 --keep) and print its time, CPU, peak RSS and size: run it
+ *                 under `/usr/bin/time -f '%e s %M KB'` for the build's peak
+ *                 RSS alone (nothing else runs in the process)
+ *   --index-dir=DIR  where --build-only writes the indexes (default bench/out/)
  * ```
  *
  * @module
@@ -28,7 +33,7 @@
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, rmSync, statfsSync, statSync } from "node:fs";
 import { loadavg } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { generateTrace } from "./gen_trace.ts";
@@ -41,6 +46,7 @@ if (args.includes("--huge")) sizes.push(100_000_000);
 const steps = Number(flag("steps") ?? 40);
 const keep = args.includes("--keep");
 const tracesDir = flag("traces");
+const buildOnly = args.includes("--build-only");
 const root = fileURLToPath(new URL("..", import.meta.url));
 const outDir = join(root, "bench", "out");
 mkdirSync(outDir, { recursive: true });
@@ -119,8 +125,8 @@ async function clickTimes(url: string, meta: ReturnType<typeof buildIndex>): Pro
   return ms.map((m) => Number.isNaN(m) ? "-" : `${m.toFixed(0)}`).join(" / ") + " ms";
 }
 
-/** One trace size: build, open, zoom, the clicks' answers. */
-async function run(events: number): Promise<string> {
+/** The trace of `events` events (generated if missing), whether this run made it, or a skip line. */
+function traceOf(events: number): { file: string; mine: boolean } | string {
   const given = tracesDir ? join(tracesDir, `gen-${events}.trace`) : undefined;
   const mine = !(given && existsSync(given));
   const file = mine ? join(outDir, `serve-${events}.trace`) : given!;
@@ -131,6 +137,40 @@ async function run(events: number): Promise<string> {
     }
     generateTrace(file, events);
   }
+  return { file, mine };
+}
+
+/**
+ * One trace size, the index build alone: its wall time, CPU, the process's
+ * peak RSS so far (the build is all this process did besides generating a
+ * missing trace) and the index's size.
+ */
+function buildRun(events: number): string {
+  const t = traceOf(events);
+  if (typeof t === "string") return t;
+  const idx = join(flag("index-dir") ?? outDir, `${basename(t.file)}.idx`);
+  rmSync(idx, { force: true });
+  const b0 = performance.now();
+  const c0 = process.cpuUsage();
+  buildIndex(t.file, idx);
+  const ms = performance.now() - b0;
+  const cpu = process.cpuUsage(c0);
+  const peak = process.resourceUsage().maxRSS * 1024;
+  const size = statSync(t.file).size, idxSize = statSync(idx).size;
+  if (!keep) rmSync(idx, { force: true });
+  if (!keep && t.mine && events >= 100_000_000) rmSync(t.file, { force: true });
+  return `| ${events.toLocaleString("en")} | ${(size / 2 ** 20).toFixed(0)} MiB | ${
+    (idxSize / 2 ** 20).toFixed(0)
+  } MiB | ${(ms / 1000).toFixed(1)} s | ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s | ${
+    (events / ms / 1000).toFixed(2)
+  } M | ${(peak / 2 ** 20).toFixed(0)} MiB |`;
+}
+
+/** One trace size: build, open, zoom, the clicks' answers. */
+async function run(events: number): Promise<string> {
+  const t = traceOf(events);
+  if (typeof t === "string") return t;
+  const { file, mine } = t;
   rmSync(file + ".idx", { force: true });
   const b0 = performance.now();
   const c0 = process.cpuUsage();
@@ -179,6 +219,13 @@ console.log(
   `view --serve, ${runtime} ${version}, load average ${loadavg()[0].toFixed(2)} at the start, ` +
     `${steps} zoom/pan steps at 1200 px\n`,
 );
+if (buildOnly) {
+  console.log("| events | trace | index | build | CPU | events/s | peak RSS |");
+  console.log("|---|---|---|---|---|---|---|");
+  for (const n of sizes) console.log(buildRun(n));
+  console.log(`\nload average ${loadavg()[0].toFixed(2)} at the end`);
+  process.exit(0);
+}
 console.log(
   "| events | trace | index | index build | open | step p50 | step p95 | focus / p99 link / logs step / text scan step |",
 );

@@ -236,3 +236,12 @@ export async function spawnServe(
   });
   return { child, url, out: () => out, err: () => err, exited };
 }
+
+/** A small pseudo-random generator in [0, 1) from `seed`, so that a randomized test's failures repeat. */
+export function seededRandom(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s * 1664525 + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+}

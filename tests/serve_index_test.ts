@@ -10,7 +10,7 @@ import { utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { analyzeDelays, parseTrace } from "../read.ts";
 import { craftTrace } from "./craft_trace.ts";
-import { findExecutable, runScript, runtime, tempDir } from "./helpers.ts";
+import { findExecutable, runScript, runtime, seededRandom, tempDir } from "./helpers.ts";
 import { TraceDecoder } from "../lib/format/decoder.ts";
 import { buildIndex } from "../lib/viewer/serve/index_builder.ts";
 import { TraceIndex } from "../lib/viewer/serve/trace_index.ts";
@@ -19,14 +19,7 @@ import { openIndex } from "../lib/viewer/serve/index_path.ts";
 
 const dir = tempDir();
 
-/** A small pseudo-random generator, so that failures repeat. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
+const rng = seededRandom;
 
 /** Two threads of tasks with nested regions, logs, stalls and GCs; some left open. */
 function randomTrace(seed: number, tasks: number): Uint8Array {

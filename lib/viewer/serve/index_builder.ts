@@ -36,7 +36,7 @@ import {
   type StallRef,
   type TaskRef,
 } from "./index_layout.ts";
-import { FileAppender, LevelSorter, readAt } from "./level_sorter.ts";
+import { FileAppender, LevelSorter, readInto } from "./level_sorter.ts";
 import { LogWriter } from "./log_store.ts";
 import { IntMap } from "../../read/int_map.ts";
 
@@ -613,8 +613,12 @@ export function buildIndex(
     const decoder = new TraceDecoder(pass.add, pass);
     let at = 0;
     let want = READ_BYTES;
+    // One buffer for the whole file (the decoder copies what it keeps): a fresh one per read
+    // would be garbage the engines collect late, and the build's peak memory would grow with it.
+    let room = new Uint8Array(READ_BYTES);
     while (at < st.size) {
-      const buf = readAt(fd, at, Math.min(want, st.size - at));
+      if (want > room.length) room = new Uint8Array(want);
+      const buf = room.subarray(0, readInto(fd, room, at, Math.min(want, st.size - at)));
       const last = at + buf.length >= st.size;
       let p = 0;
       if (at === 0) {
