@@ -9,6 +9,7 @@
 import { ChromeExporter } from "../export/chrome.ts";
 import { type LayoutReport, layoutWarnings } from "../export/layout.ts";
 import { PerfettoExporter } from "../export/perfetto.ts";
+import { VIEWS_KEPT } from "../export/chunk_buffer.ts";
 import { OtlpExporter, type OtlpReport } from "../export/otlp.ts";
 import { OtlpMetricsExporter, type OtlpMetricsReport } from "../export/otlp_metrics.ts";
 import process from "node:process";
@@ -17,6 +18,7 @@ import type { EventVisitor, TraceEvent } from "../format/decoder.ts";
 import { parseArgs, traceArg } from "./flags.ts";
 import { CliError, type CliIO, type CliOutput, fileOutput } from "./io.ts";
 import { finishCommand, streamTrace } from "./read.ts";
+import { WriteQueue } from "./write_queue.ts";
 
 /** Usage line of the command. */
 export const EXPORT_USAGE =
@@ -28,7 +30,7 @@ interface Exporter {
   add: (e: TraceEvent) => void;
   /** The decoder's fast path for the frequent kinds, if the format has one. */
   readonly visitor: EventVisitor | undefined;
-  /** Output since the last call, valid until the next (written before then). */
+  /** Output since the last call, valid while one of the latest `VIEWS_KEPT` views. */
   takeView(): Uint8Array;
   readonly events: number;
   readonly report: LayoutReport | OtlpReport | OtlpMetricsReport;
@@ -79,18 +81,15 @@ export async function exportCommand(args: string[], io: CliIO): Promise<number> 
   const exporter = exporterFor(format, flags);
   const file = outPath === undefined || outPath === "-" ? undefined : await fileOutput(outPath);
   const out: CliOutput = file ?? io.stdout;
-  // One write in flight while the next chunk is converted: the file system
-  // works on another thread meanwhile. `takeView` reuses the memory of the
-  // view before, so that write must be done first.
-  let pending: Promise<void> | undefined;
+  // Writes in flight while the next chunks are converted: the runtime's I/O
+  // threads copy them out meanwhile. `takeView` keeps its latest VIEWS_KEPT
+  // views valid, so that many writes may be in flight when the output
+  // allows it; `room` before each `takeView` waits for the write of the view
+  // whose memory it reuses.
+  const queue = new WriteQueue(out, Math.min(out.maxInFlight ?? 1, VIEWS_KEPT));
   const flush = async () => {
-    if (pending) await pending;
-    pending = undefined;
-    const chunk = exporter.takeView();
-    if (chunk.length === 0) return;
-    pending = out.write(chunk);
-    // Awaited at the next flush; until then, not an unhandled rejection.
-    pending.catch(() => {});
+    await queue.room();
+    queue.start(exporter.takeView());
   };
   let end;
   try {
@@ -101,10 +100,10 @@ export async function exportCommand(args: string[], io: CliIO): Promise<number> 
       afterChunk: flush,
     });
     await flush();
-    await pending;
+    await queue.drain();
   } finally {
-    // On an error, let the write in flight finish before closing the file.
-    await pending?.catch(() => {});
+    // On an error, let the writes in flight finish before closing the file.
+    await queue.settle();
     await file?.close();
   }
   const summary = {

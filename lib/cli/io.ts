@@ -17,6 +17,11 @@ import { PartJoiner, PartsError } from "../read/part_joiner.ts";
 export interface CliOutput {
   /** Writes `chunk`; the promise resolves when the output can take more. */
   write(chunk: Uint8Array | string): Promise<void>;
+  /**
+   * How many writes may be in flight at once: started before the earlier
+   * ones end, still landing in the order they were started. 1 if absent.
+   */
+  readonly maxInFlight?: number;
 }
 
 /** The CLI's surroundings; tests pass their own to capture output. */
@@ -552,7 +557,11 @@ export class Progress {
   }
 }
 
-/** An output writing a new file at `path`, and its `close`. */
+/**
+ * An output writing a new file at `path`, and its `close`. Any number of
+ * writes may be in flight (`maxInFlight`): they land in the order they were
+ * started, on the runtime's I/O threads.
+ */
 export async function fileOutput(path: string): Promise<CliOutput & { close(): Promise<void> }> {
   const D = denoApi();
   if (D?.open) {
@@ -563,13 +572,29 @@ export async function fileOutput(path: string): Promise<CliOutput & { close(): P
     } catch (e) {
       throw new CliError(`cannot write ${path}: ${reason(denoCode(e))}`);
     }
+    // Deno runs a file's operations one after another, in the order they
+    // were started: a write started while others are in flight lands after
+    // them. Only a short write (a full disk) could let a later write in
+    // before its rest: that is reported, never written out of order.
+    let started = 0;
     return {
+      maxInFlight: Infinity,
       async write(chunk) {
         let b = typeof chunk === "string" ? utf8.encode(chunk) : chunk;
+        started++;
         try {
+          b = b.subarray(await file.write(b));
+          if (b.length > 0 && started > 1) {
+            throw new CliError(
+              `cannot write ${path}: a short write (${b.length} bytes left) with more queued behind it; is the disk full?`,
+            );
+          }
           while (b.length > 0) b = b.subarray(await file.write(b));
         } catch (e) {
+          if (e instanceof CliError) throw e;
           throw new CliError(`cannot write ${path}: ${reason(denoCode(e))}`);
+        } finally {
+          started--;
         }
       },
       close() {
@@ -584,13 +609,19 @@ export async function fileOutput(path: string): Promise<CliOutput & { close(): P
   } catch (e) {
     throw new CliError(`cannot write ${path}: ${reason(e)}`);
   }
+  // Each write says where it goes in the file: writes in flight at once
+  // may run on different I/O threads, in any order.
+  let end = 0;
   return {
+    maxInFlight: Infinity,
     async write(chunk) {
       const b = typeof chunk === "string" ? utf8.encode(chunk) : chunk;
+      const at = end;
+      end += b.length;
       try {
         let off = 0;
         while (off < b.length) {
-          off += (await handle.write(b, off, b.length - off)).bytesWritten;
+          off += (await handle.write(b, off, b.length - off, at + off)).bytesWritten;
         }
       } catch (e) {
         throw new CliError(`cannot write ${path}: ${reason(e)}`);

@@ -1,10 +1,31 @@
 /**
  * The growable byte buffer the streaming exporters write into, and the two
  * ways they hand its bytes over: `take` (a copy) and `takeView` (no copy,
- * memory recycled).
+ * memory recycled after {@linkcode VIEWS_KEPT} more views).
  *
  * @module
  */
+
+/**
+ * How many of the latest {@linkcode ChunkBuffer.takeView} views stay valid
+ * at once: a writer may have this many chunks in flight (being written on
+ * the runtime's I/O threads) while the buffer fills the next one. Each view
+ * costs a buffer of the chunk's size, so memory stays bounded.
+ *
+ * @example
+ * ```ts
+ * import { ChunkBuffer, VIEWS_KEPT } from "./chunk_buffer.ts";
+ * const b = new ChunkBuffer(16);
+ * const views = [];
+ * for (let i = 0; i < VIEWS_KEPT; i++) {
+ *   b.ensure(1);
+ *   b.buf[b.pos++] = i;
+ *   views.push(b.takeView());
+ * }
+ * // All VIEWS_KEPT views still hold their byte: none was reused yet.
+ * ```
+ */
+export const VIEWS_KEPT = 2;
 
 /**
  * A growable byte buffer whose contents are handed over in chunks. Writers
@@ -28,8 +49,11 @@ export class ChunkBuffer {
   buf: Uint8Array<ArrayBuffer>;
   /** Bytes written since the last take. */
   pos = 0;
-  /** The buffer the last `takeView` handed out, reused by the next one. */
-  private spare?: Uint8Array<ArrayBuffer>;
+  /**
+   * The buffers of the views handed out, oldest first; the oldest is
+   * reused once {@linkcode VIEWS_KEPT} newer views are out.
+   */
+  private handedOut: Uint8Array<ArrayBuffer>[] = [];
 
   /** Makes a buffer of `initial` bytes; it grows as needed. */
   constructor(initial = 1 << 16) {
@@ -64,14 +88,19 @@ export class ChunkBuffer {
 
   /**
    * The bytes written since the last take, without a copy: a view that stays
-   * valid until the next `takeView`, which reuses its memory. For a writer
-   * that is done with one chunk before asking for the next, so that a long
-   * export does not leave a trail of buffers for the collector.
+   * valid while it is one of the latest {@linkcode VIEWS_KEPT} views; the
+   * takeView after those reuses its memory. For a writer with at most
+   * `VIEWS_KEPT` chunks in flight, so that a long export does not leave a
+   * trail of buffers for the collector.
    */
   takeView(): Uint8Array {
+    // Nothing to hand over: no memory changes hands, none is recycled.
+    if (this.pos === 0) return this.buf.subarray(0, 0);
     const out = this.buf.subarray(0, this.pos);
-    const next = this.spare ?? new Uint8Array(this.buf.length);
-    this.spare = this.buf;
+    this.handedOut.push(this.buf);
+    const next = this.handedOut.length > VIEWS_KEPT
+      ? this.handedOut.shift()!
+      : new Uint8Array(this.buf.length);
     this.buf = next;
     this.replaced();
     this.pos = 0;
