@@ -54,53 +54,63 @@ function cp(buf: Uint8Array, p: number, b: Uint8Array): number {
   return p + n;
 }
 
-/** Writes a safe integer ≥ 0 in decimal at `p`; returns the end. */
-function intAt(buf: Uint8Array, p: number, v: number): number {
-  if (v < 10) {
-    buf[p] = 48 + v;
-    return p + 1;
-  }
-  if (v >= 0x7fffffff) return p + utf8.encodeInto(String(v), buf.subarray(p)).written;
-  const n = v < 100
-    ? 2
-    : v < 1000
-    ? 3
-    : v < 10000
-    ? 4
-    : v < 100000
-    ? 5
-    : v < 1000000
-    ? 6
-    : v < 10000000
-    ? 7
-    : v < 100000000
-    ? 8
-    : v < 1000000000
-    ? 9
-    : 10;
-  const end = p + n;
-  let q = end;
-  let x = v | 0;
-  // Two digits per division.
-  while (x >= 100) {
-    const d = (x / 100) | 0;
-    const r = (x - d * 100) << 1;
-    buf[--q] = PAIRS[r + 1];
-    buf[--q] = PAIRS[r];
-    x = d;
-  }
-  if (x >= 10) {
-    buf[--q] = PAIRS[(x << 1) + 1];
-    buf[--q] = PAIRS[x << 1];
-  } else buf[--q] = 48 + x;
-  return end;
+/**
+ * Digit tables for the number writers: `DIG3[4v..4v+2]` are the three digits
+ * of `v` < 1000 with leading zeros; `LEAD[4v..]` its digits without them,
+ * `LEAD[4v+3]` their count; `FRAC[4v..]` the digits of `v / 1000` after the
+ * point with trailing zeros dropped, `FRAC[4v+3]` their count. The writers
+ * copy three bytes whatever the count and advance by the count: the bytes
+ * past the end are overwritten next (every event start makes 512 bytes of
+ * room).
+ */
+const DIG3 = new Uint8Array(4000);
+const LEAD = new Uint8Array(4000);
+const FRAC = new Uint8Array(4000);
+for (let v = 0; v < 1000; v++) {
+  const d = [48 + Math.floor(v / 100), 48 + (Math.floor(v / 10) % 10), 48 + (v % 10)];
+  DIG3.set(d, 4 * v);
+  const lead = d.slice(v < 10 ? 2 : v < 100 ? 1 : 0);
+  LEAD.set(lead, 4 * v);
+  LEAD[4 * v + 3] = lead.length;
+  const frac = v % 10 !== 0 ? d : v % 100 !== 0 ? d.slice(0, 2) : v !== 0 ? d.slice(0, 1) : [];
+  FRAC.set(frac, 4 * v);
+  FRAC[4 * v + 3] = frac.length;
 }
 
-/** "00" to "99" in ASCII, two bytes each. */
-const PAIRS = new Uint8Array(200);
-for (let i = 0; i < 100; i++) {
-  PAIRS[2 * i] = 48 + Math.floor(i / 10);
-  PAIRS[2 * i + 1] = 48 + (i % 10);
+/** Writes `v` < 1000 without leading zeros at `p`; returns the end. */
+function leadAt(buf: Uint8Array, p: number, v: number): number {
+  const i = v << 2;
+  buf[p] = LEAD[i];
+  buf[p + 1] = LEAD[i + 1];
+  buf[p + 2] = LEAD[i + 2];
+  return p + LEAD[i + 3];
+}
+
+/** Writes `v` < 1000 as three digits at `p`; returns the end. */
+function dig3At(buf: Uint8Array, p: number, v: number): number {
+  const i = v << 2;
+  buf[p] = DIG3[i];
+  buf[p + 1] = DIG3[i + 1];
+  buf[p + 2] = DIG3[i + 2];
+  return p + 3;
+}
+
+/** Writes a safe integer ≥ 0 in decimal at `p`; returns the end. */
+function intAt(buf: Uint8Array, p: number, v: number): number {
+  // Three digits per division, by 1000: one table lookup each.
+  if (!(v >= 0)) return p + utf8.encodeInto(String(v), buf.subarray(p)).written;
+  if (v < 1000) return leadAt(buf, p, v);
+  if (v < 1000000) {
+    const hi = (v / 1000) | 0;
+    return dig3At(buf, leadAt(buf, p, hi), v - hi * 1000);
+  }
+  if (v < 1000000000) {
+    const hi = (v / 1000000) | 0;
+    const rest = v - hi * 1000000;
+    const mid = (rest / 1000) | 0;
+    return dig3At(buf, dig3At(buf, leadAt(buf, p, hi), mid), rest - mid * 1000);
+  }
+  return p + utf8.encodeInto(String(v), buf.subarray(p)).written;
 }
 
 /** `JsonBytes.us` at `p`; returns the end. */
@@ -109,14 +119,12 @@ function usAt(buf: Uint8Array, p: number, ns: number): number {
   const frac = ns - whole * 1000;
   p = intAt(buf, p, whole);
   if (frac === 0) return p;
-  buf[p++] = 46; // "."
-  const d1 = Math.floor(frac / 100);
-  const d2 = Math.floor(frac / 10) % 10;
-  const d3 = frac % 10;
-  buf[p++] = 48 + d1;
-  if (d2 !== 0 || d3 !== 0) buf[p++] = 48 + d2;
-  if (d3 !== 0) buf[p++] = 48 + d3;
-  return p;
+  const i = frac << 2;
+  buf[p] = 46; // "."
+  buf[p + 1] = FRAC[i];
+  buf[p + 2] = FRAC[i + 1];
+  buf[p + 3] = FRAC[i + 2];
+  return p + 1 + FRAC[i + 3];
 }
 
 /**
@@ -175,6 +183,12 @@ class JsonBytes extends ChunkBuffer {
 const TASK_CAT = "blink.user_timing";
 
 const b = (s: string) => utf8.encode(s);
+/**
+ * Event heads (up to the name) and the fragments between the numbers. Every
+ * event writes `ph`, `cat`, `name`, `pid` and `tid` first, then its numbers:
+ * the part before the first number depends only on the name and the track,
+ * so the frequent events copy it as one cached run of bytes.
+ */
 const F = {
   open: b("[\n"),
   sep: b(",\n"),
@@ -201,38 +215,72 @@ const F = {
   flowOutEnd: b(',"flow_out":true}'),
   log: b('{"ph":"i","s":"t","cat":"log","name":'),
   message: b(',"message":'),
-  counterTasks: b('{"ph":"C","name":"tasks","ts":'),
+  counterTasks: b('{"ph":"C","name":"tasks"'),
   open_: b(',"args":{"open":'),
-  counterLost: b('{"ph":"C","name":"lost events","ts":'),
+  counterLost: b('{"ph":"C","name":"lost events"'),
   lost: b(',"args":{"lost":'),
-  lostI: b('{"ph":"i","s":"p","cat":"lost","name":"events lost","ts":'),
+  lostI: b('{"ph":"i","s":"p","cat":"lost","name":"events lost"'),
   count: b(',"args":{"count":'),
   counter: b('{"ph":"C","name":'),
   value: b(',"args":{"value":'),
-  stall: b('{"ph":"X","cat":"runtime","name":"stall","ts":'),
-  gc: b('{"ph":"X","cat":"runtime","name":"GC","ts":'),
-  gcInferred: b('{"ph":"X","cat":"runtime","name":"GC (inferred)","ts":'),
+  stall: b('{"ph":"X","cat":"runtime","name":"stall"'),
+  gc: b('{"ph":"X","cat":"runtime","name":"GC"'),
+  gcInferred: b('{"ph":"X","cat":"runtime","name":"GC (inferred)"'),
   dur: b(',"dur":'),
   stallArgs: b(',"args":{"region":'),
   task: b(',"task":'),
   freed: b(',"args":{"freed":'),
-  threadEnd: b('{"ph":"i","s":"t","cat":"runtime","name":"thread end","ts":'),
+  threadEnd: b('{"ph":"i","s":"t","cat":"runtime","name":"thread end"'),
   end: b("\n]\n"),
   empty: b("[\n]\n"),
 };
 
 /** Most bytes of encoded names and event openings an emitter keeps for reuse. */
 const CACHE_BYTES = 16 << 20;
+/** Most openings cached per kind of event and track. */
+const CACHE_ENTRIES = 10_000;
+
+/**
+ * The opening of one kind of event, `head` + name (unless `head` has it) +
+ * `,"pid":P,"tid":T` + `tail`, encoded once per name and track (within the
+ * emitter's cache budget): most of an event's bytes, copied as one run.
+ */
+class Openings {
+  /** By track, by name. */
+  private byTrack: (Map<string, Uint8Array> | undefined)[] = [];
+
+  constructor(
+    private emitter: ChromeEmitter,
+    private head: Uint8Array,
+    private tail: Uint8Array,
+    private named = true,
+  ) {}
+
+  get(track: number, name: string): Uint8Array {
+    let m = this.byTrack[track];
+    if (m === undefined) this.byTrack[track] = m = new Map();
+    let o = m.get(name);
+    if (o === undefined) {
+      const q = this.named ? this.emitter.name(name) : new Uint8Array(0);
+      const where = this.emitter.where(track);
+      o = new Uint8Array(this.head.length + q.length + where.length + this.tail.length);
+      o.set(this.head);
+      o.set(q, this.head.length);
+      o.set(where, this.head.length + q.length);
+      o.set(this.tail, o.length - this.tail.length);
+      if (m.size < CACHE_ENTRIES && this.emitter.mayCache(o.length)) m.set(name, o);
+    }
+    return o;
+  }
+}
 
 /**
  * Writes Trace Event Format JSON into a byte buffer the caller drains.
  *
- * The frequent events (slice begin and end, task begin and end, logs) each
- * write their bytes in place with `cp`/`intAt`/`usAt` after one `start`, and
- * so look alike line by line: that is deliberate. It is the export's hot loop
- * (ten million events), where a shared helper taking the parts as arguments
- * would add a call and an argument list per event. The rare forms go
- * through `JsonBytes`.
+ * The frequent events (slice begin and end, task begin and end, logs, the
+ * tasks counter) write their bytes in place with `cp`/`intAt`/`usAt` after
+ * one `head` (their cached opening and timestamp): the export's hot loop, ten
+ * million events. The rare forms go through `JsonBytes`.
  */
 class ChromeEmitter implements LayoutEmitter {
   w = new JsonBytes();
@@ -242,27 +290,26 @@ class ChromeEmitter implements LayoutEmitter {
   private pid = b(',"pid":1');
   /** JSON-quoted names, encoded, by name: types and categories repeat. */
   private names = new Map<string, Uint8Array>();
-  /** Event openings with the name in, by name, one map per opening. */
-  private pre = {
-    sliceB: new Map<string, Uint8Array>(),
-    sliceE: new Map<string, Uint8Array>(),
-    log: new Map<string, Uint8Array>(),
-    taskB: new Map<string, Uint8Array>(),
-    taskE: new Map<string, Uint8Array>(),
-  };
+  /** Openings of the frequent events up to their first number, by name and track. */
+  private sliceB = new Openings(this, F.sliceB, F.ts);
+  private sliceE = new Openings(this, F.sliceE, F.ts);
+  private taskB = new Openings(this, F.taskB, F.id);
+  private taskE = new Openings(this, F.taskE, F.id);
+  private logs = new Openings(this, F.log, F.ts);
+  private tasks = new Openings(this, F.counterTasks, F.ts, false);
 
   /** Bytes held by the caches of encoded names and openings. */
   private cached = 0;
 
   /** Whether `n` more bytes may be cached: the caches stay under 16 MiB. */
-  private mayCache(n: number): boolean {
+  mayCache(n: number): boolean {
     if (this.cached + n > CACHE_BYTES) return false;
     this.cached += n;
     return true;
   }
 
   /** `s` capped ({@linkcode capName}), JSON-quoted, encoded. */
-  private name(s: string): Uint8Array {
+  name(s: string): Uint8Array {
     let j = this.names.get(s);
     if (j === undefined) {
       j = utf8.encode(JSON.stringify(capName(s)));
@@ -271,42 +318,14 @@ class ChromeEmitter implements LayoutEmitter {
     return j;
   }
 
-  /**
-   * `{"ph":…,"name":"type"` and `tail` (`,"ts":` unless given) for region
-   * slices, logs and tasks, cached by name.
-   */
-  private prefix(
-    byName: Map<string, Uint8Array>,
-    head: Uint8Array,
-    key: string,
-    name: string,
-    tail = F.ts,
-  ): Uint8Array {
-    // One map per opening: a concatenated key would cost a string per event.
-    let p = byName.get(key);
-    if (p === undefined) {
-      const q = this.name(name);
-      p = new Uint8Array(head.length + q.length + tail.length);
-      p.set(head);
-      p.set(q, head.length);
-      p.set(tail, head.length + q.length);
-      if (byName.size < 100_000 && this.mayCache(p.length)) byName.set(key, p);
-    }
-    return p;
-  }
+  /** `,"pid":P,"tid":T` per track, encoded once. */
+  private wheres: Uint8Array[] = [];
 
-  /** `,"pid":P,"tid":T,"args":{"task":` per track. */
-  private whereTask = this.perTrack(',"args":{"task":');
-  /** `,"pid":P,"tid":T}` per track. */
-  private whereClose = this.perTrack("}");
-  /** `,"pid":P,"tid":T,"args":{"open":` per track. */
-  private whereOpen = this.perTrack(',"args":{"open":');
-
-  /** `,"pid":P,"tid":T` and then `tail`, encoded once per track. */
-  private perTrack(tail: string): (track: number) => Uint8Array {
-    const byTrack: Uint8Array[] = [];
-    return (track) =>
-      byTrack[track] ??= utf8.encode(`${new TextDecoder().decode(this.pid)},"tid":${track}${tail}`);
+  /** `,"pid":P,"tid":T` of `track`. */
+  where(track: number): Uint8Array {
+    return this.wheres[track] ??= utf8.encode(
+      `${new TextDecoder().decode(this.pid)},"tid":${track}`,
+    );
   }
 
   /**
@@ -327,6 +346,22 @@ class ChromeEmitter implements LayoutEmitter {
     return cp(w.buf, w.pos, F.open);
   }
 
+  /**
+   * Starts the next event and writes its opening `pre` and its `ts` (after
+   * `id`, with `pre` ending in `,"id":`, unless `id` is negative), with room
+   * for `extra` more bytes; returns the position for the rest.
+   */
+  private head(pre: Uint8Array, id: number, time: number, extra: number): number {
+    let p = this.start(pre.length + extra);
+    const buf = this.w.buf;
+    p = cp(buf, p, pre);
+    if (id >= 0) {
+      p = intAt(buf, p, id);
+      p = cp(buf, p, F.ts);
+    }
+    return usAt(buf, p, time);
+  }
+
   /** Starts the next event: the separator, and room for its fixed part. */
   private next(): JsonBytes {
     const w = this.w;
@@ -335,18 +370,6 @@ class ChromeEmitter implements LayoutEmitter {
     this.started = true;
     this.events++;
     return w;
-  }
-
-  /** `,"pid":P,"tid":T` per track, encoded once. */
-  private wheres: Uint8Array[] = [];
-
-  private where(track: number): void {
-    let b = this.wheres[track];
-    if (b === undefined) {
-      b = utf8.encode(`${new TextDecoder().decode(this.pid)},"tid":${track}`);
-      this.wheres[track] = b;
-    }
-    this.w.raw(b);
   }
 
   private meta(json: string): void {
@@ -385,12 +408,9 @@ class ChromeEmitter implements LayoutEmitter {
     region: number,
     continued: boolean,
   ): void {
-    const pre = this.prefix(this.pre.sliceB, F.sliceB, type, type);
-    let p = this.start(pre.length);
+    let p = this.head(this.sliceB.get(track, type), -1, time, 0);
     const buf = this.w.buf;
-    p = cp(buf, p, pre);
-    p = usAt(buf, p, time);
-    p = cp(buf, p, this.whereTask(track));
+    p = cp(buf, p, F.argsTask);
     p = intAt(buf, p, task);
     p = cp(buf, p, F.region);
     p = intAt(buf, p, region);
@@ -407,19 +427,16 @@ class ChromeEmitter implements LayoutEmitter {
     type: string,
     endedAt = 0,
   ): void {
-    const pre = this.prefix(this.pre.sliceE, F.sliceE, type, type);
+    const pre = this.sliceE.get(track, type);
     if (reason === "ended") {
-      let p = this.start(pre.length);
-      const buf = this.w.buf;
-      p = cp(buf, p, pre);
-      p = usAt(buf, p, time);
-      this.w.pos = cp(buf, p, this.whereClose(track));
+      const p = this.head(pre, -1, time, 0);
+      this.w.buf[p] = 0x7d; // "}"
+      this.w.pos = p + 1;
       return;
     }
     const w = this.next();
     w.raw(pre);
     w.us(time);
-    this.where(track);
     if (reason === "late") {
       w.raw(F.endedAt);
       w.us(endedAt);
@@ -438,15 +455,9 @@ class ChromeEmitter implements LayoutEmitter {
     time: number,
     flow: boolean,
   ): void {
-    const label = type || "(unknown task)";
-    const pre = this.prefix(this.pre.taskB, F.taskB, label, label, F.id);
-    let p = this.start(pre.length);
+    let p = this.head(this.taskB.get(track, type || "(unknown task)"), task, time, 0);
     const buf = this.w.buf;
-    p = cp(buf, p, pre);
-    p = intAt(buf, p, task);
-    p = cp(buf, p, F.ts);
-    p = usAt(buf, p, time);
-    p = cp(buf, p, this.whereTask(track));
+    p = cp(buf, p, F.argsTask);
     p = intAt(buf, p, task);
     p = cp(buf, p, F.parent);
     p = intAt(buf, p, parent);
@@ -460,26 +471,11 @@ class ChromeEmitter implements LayoutEmitter {
   }
 
   taskEnd(task: number, type: string, track: number, time: number, incomplete: boolean): void {
-    const label = type || "(unknown task)";
-    const pre = this.prefix(this.pre.taskE, F.taskE, label, label, F.id);
-    if (!incomplete) {
-      let p = this.start(pre.length);
-      const buf = this.w.buf;
-      p = cp(buf, p, pre);
-      p = intAt(buf, p, task);
-      p = cp(buf, p, F.ts);
-      p = usAt(buf, p, time);
-      this.w.pos = cp(buf, p, this.whereClose(track));
-      return;
-    }
-    const w = this.next();
-    w.raw(pre);
-    w.int(task);
-    w.raw(F.ts);
-    w.us(time);
-    this.where(track);
-    w.raw(F.incomplete);
-    w.raw(F.close);
+    let p = this.head(this.taskE.get(track, type || "(unknown task)"), task, time, 0);
+    const buf = this.w.buf;
+    if (incomplete) p = cp(buf, p, F.incomplete);
+    buf[p] = 0x7d; // "}"
+    this.w.pos = p + 1;
   }
 
   flowOut(
@@ -494,11 +490,11 @@ class ChromeEmitter implements LayoutEmitter {
     const w = this.next();
     w.raw(F.flowN);
     w.raw(this.name(parentType));
+    w.raw(this.where(track));
     w.raw(F.id);
     w.int(parent);
     w.raw(F.ts);
     w.us(time);
-    this.where(track);
     w.raw(F.newTask);
     w.raw(this.name(childType));
     w.raw(F.child);
@@ -511,9 +507,9 @@ class ChromeEmitter implements LayoutEmitter {
 
   log(track: number, time: number, task: number, category: string, message: string): void {
     const w = this.next();
-    w.raw(this.prefix(this.pre.log, F.log, category, category || "log"));
+    w.raw(this.logs.get(track, category || "log"));
     w.us(time);
-    w.raw(this.whereTask(track));
+    w.raw(F.argsTask);
     w.int(task);
     w.raw(F.message);
     w.str(message);
@@ -538,12 +534,9 @@ class ChromeEmitter implements LayoutEmitter {
         return;
       }
     }
-    const pre = this.prefix(this.pre.log, F.log, category, category || "log");
-    let p = this.start(pre.length + end - start);
+    let p = this.head(this.logs.get(track, category || "log"), -1, time, end - start);
     const buf = this.w.buf;
-    p = cp(buf, p, pre);
-    p = usAt(buf, p, time);
-    p = cp(buf, p, this.whereTask(track));
+    p = cp(buf, p, F.argsTask);
     p = intAt(buf, p, task);
     p = cp(buf, p, F.message);
     buf[p++] = 0x22;
@@ -559,11 +552,9 @@ class ChromeEmitter implements LayoutEmitter {
   }
 
   tasksOpen(time: number, open: number, track: number): void {
-    let p = this.start(0);
+    let p = this.head(this.tasks.get(track, ""), -1, time, 0);
     const buf = this.w.buf;
-    p = cp(buf, p, F.counterTasks);
-    p = usAt(buf, p, time);
-    p = cp(buf, p, this.whereOpen(track));
+    p = cp(buf, p, F.open_);
     p = intAt(buf, p, open);
     buf[p] = 0x7d; // "}}"
     buf[p + 1] = 0x7d;
@@ -573,15 +564,17 @@ class ChromeEmitter implements LayoutEmitter {
   lost(time: number, count: number, total: number, track: number): void {
     let w = this.next();
     w.raw(F.counterLost);
+    w.raw(this.where(track));
+    w.raw(F.ts);
     w.us(time);
-    this.where(track);
     w.raw(F.lost);
     w.int(total);
     w.raw(F.closeArgs);
     w = this.next();
     w.raw(F.lostI);
+    w.raw(this.where(track));
+    w.raw(F.ts);
     w.us(time);
-    this.where(track);
     w.raw(F.count);
     w.int(count);
     w.raw(F.closeArgs);
@@ -593,9 +586,9 @@ class ChromeEmitter implements LayoutEmitter {
     const w = this.next();
     w.raw(F.counter);
     w.raw(this.name(name));
+    w.raw(this.where(track));
     w.raw(F.ts);
     w.us(time);
-    this.where(track);
     w.raw(F.value);
     w.raw(utf8.encode(String(value)));
     w.raw(F.closeArgs);
@@ -604,10 +597,11 @@ class ChromeEmitter implements LayoutEmitter {
   span(track: number, s: RuntimeSpan): void {
     const w = this.next();
     w.raw(s.kind === "stall" ? F.stall : s.inferred ? F.gcInferred : F.gc);
+    w.raw(this.where(track));
+    w.raw(F.ts);
     w.us(s.time);
     w.raw(F.dur);
     w.us(s.duration);
-    this.where(track);
     if (s.kind === "stall") {
       w.raw(F.stallArgs);
       w.int(s.region);
@@ -623,8 +617,10 @@ class ChromeEmitter implements LayoutEmitter {
   threadEnd(track: number, time: number): void {
     const w = this.next();
     w.raw(F.threadEnd);
+    w.raw(this.where(track));
+    w.raw(F.ts);
     w.us(time);
-    w.raw(this.whereClose(track));
+    w.raw(F.close);
   }
 
   close(): void {
