@@ -13,7 +13,7 @@ import type { TraceHeader } from "../../format/decoder.ts";
 import type { RegionTypeSummary, TaskTypeSummary } from "../../read/analysis.ts";
 
 /** Bumped whenever the layout changes: an index of another version is rebuilt. */
-export const INDEX_VERSION = 4;
+export const INDEX_VERSION = 5;
 
 /** Last 8 bytes of an index file. */
 export const INDEX_MAGIC = "rtindex1";

@@ -14,7 +14,7 @@
 
 import type { LogFilter, LogPage, LogRow } from "./index_layout.ts";
 import { readAt } from "./level_sorter.ts";
-import { LOG_BLOCK_ENTRY, LOG_HEAD_BYTES } from "./log_store.ts";
+import { LOG_BLOCK_ENTRY, LogRecordReader } from "./log_store.ts";
 
 /** Most bytes of blocks one step reads. */
 const STEP_BYTES = 32 << 20;
@@ -28,12 +28,11 @@ interface Cursor {
   log: number;
 }
 
-/** A block being merged: its bytes, and the log at `p` (its `k`-th), at `time`. */
+/** A block being merged: its bytes, and its `k`-th log, at `time`, decoded in `rec`. */
 interface Run {
   block: number;
   buf: Uint8Array;
-  view: DataView;
-  p: number;
+  rec: LogRecordReader;
   k: number;
   time: number;
 }
@@ -182,16 +181,9 @@ export class LogScanner {
   private load(b: number, c: Cursor): Run | undefined {
     const end = b + 1 < this.s.blocks ? this.offsets[b + 1] : this.s.length;
     const buf = readAt(this.fd, this.s.offset + this.offsets[b], end - this.offsets[b]);
-    const r: Run = {
-      block: b,
-      buf,
-      view: new DataView(buf.buffer, buf.byteOffset, buf.length),
-      p: 0,
-      k: 0,
-      time: 0,
-    };
-    if (buf.length < LOG_HEAD_BYTES) return undefined;
-    r.time = r.view.getFloat64(0, true);
+    const r: Run = { block: b, buf, rec: new LogRecordReader(buf), k: 0, time: 0 };
+    if (!r.rec.next()) return undefined;
+    r.time = r.rec.time;
     // Logs up to the cursor's key are done (a block's logs are in time order).
     while (
       r.time < c.time || (r.time === c.time && (b < c.block || (b === c.block && r.k <= c.log)))
@@ -203,10 +195,9 @@ export class LogScanner {
 
   /** Moves `r` to its next log; false at the block's end. */
   private advance(r: Run): boolean {
-    r.p += LOG_HEAD_BYTES + r.view.getUint32(r.p + 24, true);
+    if (!r.rec.next()) return false;
     r.k++;
-    if (r.p + LOG_HEAD_BYTES > r.buf.length) return false;
-    r.time = r.view.getFloat64(r.p, true);
+    r.time = r.rec.time;
     return true;
   }
 
@@ -242,7 +233,7 @@ export class LogScanner {
       const r = this.load(b, c);
       if (!r) return;
       bytes += r.buf.length;
-      if (needsText && !containsAt(r.buf, r.p, r.buf.length, needle!)) return;
+      if (needsText && !containsAt(r.buf, r.rec.at, r.buf.length, needle!)) return;
       heap.push(r);
     };
     // The blocks begun by the cursor's time that reach it, then the rest as the merge gets to them.
@@ -275,13 +266,8 @@ export class LogScanner {
         pi = n;
         break;
       }
-      const p = r.p, v = r.view;
-      const len = v.getUint32(p + 24, true);
-      if (p + LOG_HEAD_BYTES + len > r.buf.length) {
-        throw new Error(`the log block ${r.block} of the index is cut: rebuild the index`);
-      }
-      const task = v.getFloat64(p + 8, true), cat = v.getUint32(p + 20, true);
-      const m0 = p + LOG_HEAD_BYTES, m1 = m0 + len;
+      const rec = r.rec;
+      const task = rec.task, cat = rec.category, m0 = rec.m0, m1 = rec.m1;
       if (
         !noMatch && (wantCat < 0 || cat === wantCat) &&
         (filter.task === undefined || task === filter.task) &&
@@ -290,7 +276,7 @@ export class LogScanner {
         rows.push({
           time: r.time,
           task,
-          thread: v.getUint32(p + 16, true),
+          thread: rec.thread,
           category: names[cat] ?? "",
           message: utf8.decode(r.buf.subarray(m0, m1)),
         });
