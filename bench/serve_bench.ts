@@ -24,16 +24,18 @@
  *                 --keep) and print its time, CPU, peak RSS and size: run it
  *                 under `/usr/bin/time -f '%e s %M KB'` for the build's peak
  *                 RSS alone (nothing else runs in the process)
- *   --index-dir=DIR  where --build-only writes the indexes (default bench/out/)
+ *   --index-dir=DIR  where the indexes go (default beside the trace): the
+ *                 trace is linked into DIR and indexed there, so a shared
+ *                 traces directory is only read
  * ```
  *
  * @module
  */
 
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, rmSync, statfsSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync, statfsSync, statSync, symlinkSync } from "node:fs";
 import { loadavg } from "node:os";
-import { basename, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { generateTrace } from "./gen_trace.ts";
@@ -47,6 +49,8 @@ const steps = Number(flag("steps") ?? 40);
 const keep = args.includes("--keep");
 const tracesDir = flag("traces");
 const buildOnly = args.includes("--build-only");
+const indexDir = flag("index-dir");
+if (indexDir) mkdirSync(indexDir, { recursive: true });
 const root = fileURLToPath(new URL("..", import.meta.url));
 const outDir = join(root, "bench", "out");
 mkdirSync(outDir, { recursive: true });
@@ -125,8 +129,11 @@ async function clickTimes(url: string, meta: ReturnType<typeof buildIndex>): Pro
   return ms.map((m) => Number.isNaN(m) ? "-" : `${m.toFixed(0)}`).join(" / ") + " ms";
 }
 
-/** The trace of `events` events (generated if missing), whether this run made it, or a skip line. */
-function traceOf(events: number): { file: string; mine: boolean } | string {
+/**
+ * The trace of `events` events (generated if missing) as `file`, where it
+ * really is and whether this run made it, or a skip line.
+ */
+function traceOf(events: number): { file: string; real: string; mine: boolean } | string {
   const given = tracesDir ? join(tracesDir, `gen-${events}.trace`) : undefined;
   const mine = !(given && existsSync(given));
   const file = mine ? join(outDir, `serve-${events}.trace`) : given!;
@@ -137,7 +144,12 @@ function traceOf(events: number): { file: string; mine: boolean } | string {
     }
     generateTrace(file, events);
   }
-  return { file, mine };
+  if (!indexDir) return { file, real: file, mine };
+  // `view --serve` keeps the index beside the trace: beside a link to it in DIR, here.
+  const link = join(indexDir, basename(file));
+  rmSync(link, { force: true });
+  symlinkSync(file, link);
+  return { file: link, real: file, mine };
 }
 
 /**
@@ -148,7 +160,7 @@ function traceOf(events: number): { file: string; mine: boolean } | string {
 function buildRun(events: number): string {
   const t = traceOf(events);
   if (typeof t === "string") return t;
-  const idx = join(flag("index-dir") ?? outDir, `${basename(t.file)}.idx`);
+  const idx = `${t.file}.idx`;
   rmSync(idx, { force: true });
   const b0 = performance.now();
   const c0 = process.cpuUsage();
@@ -158,7 +170,7 @@ function buildRun(events: number): string {
   const peak = process.resourceUsage().maxRSS * 1024;
   const size = statSync(t.file).size, idxSize = statSync(idx).size;
   if (!keep) rmSync(idx, { force: true });
-  if (!keep && t.mine && events >= 100_000_000) rmSync(t.file, { force: true });
+  if (!keep && t.mine && events >= 100_000_000) rmSync(t.real, { force: true });
   return `| ${events.toLocaleString("en")} | ${(size / 2 ** 20).toFixed(0)} MiB | ${
     (idxSize / 2 ** 20).toFixed(0)
   } MiB | ${(ms / 1000).toFixed(1)} s | ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s | ${
@@ -170,7 +182,7 @@ function buildRun(events: number): string {
 async function run(events: number): Promise<string> {
   const t = traceOf(events);
   if (typeof t === "string") return t;
-  const { file, mine } = t;
+  const { file, real, mine } = t;
   rmSync(file + ".idx", { force: true });
   const b0 = performance.now();
   const c0 = process.cpuUsage();
@@ -211,7 +223,7 @@ async function run(events: number): Promise<string> {
   } finally {
     server.stop();
     if (!keep) rmSync(file + ".idx", { force: true });
-    if (!keep && mine && events >= 100_000_000) rmSync(file, { force: true });
+    if (!keep && mine && events >= 100_000_000) rmSync(real, { force: true });
   }
 }
 
