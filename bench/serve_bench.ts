@@ -35,7 +35,7 @@
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, rmSync, statfsSync, statSync, symlinkSync } from "node:fs";
 import { loadavg } from "node:os";
-import { basename, dirname, join } from "node:path";
+import { basename, join } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { generateTrace } from "./gen_trace.ts";
