@@ -164,7 +164,7 @@ function cases(trace: string): Case[] {
     ...(generated
       ? [
         [
-          "why --p99 (3 passes)",
+          "why --p99 (2 passes)",
           ["why", trace, "--p99", "--type", "handleRequest"],
           undefined,
         ] as Case,

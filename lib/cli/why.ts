@@ -6,18 +6,19 @@
  * it.
  *
  * Streamed: a task given by id takes one pass over the trace. `--slowest`
- * takes two (find it, then tell its story); `--p99` three (count the
- * latency histogram exactly, pick the task at that rank among those in the
- * bucket holding the 99th percentile, then tell its story), and one more
- * each time that bucket holds over a million tasks (lib/read/nearest_rank.ts).
+ * and `--p99` take two: find it, then tell its story. For `--p99` the first
+ * pass counts the latency histogram exactly and keeps the slowest tasks (up
+ * to a million: the 99th percentile's is among them up to about 50 million
+ * tasks of the type); beyond that, one more pass picks it among those in
+ * the histogram's bucket holding the 99th percentile, and one more each
+ * time that bucket holds over a million tasks (lib/read/nearest_rank.ts).
  * Memory holds the chosen task's events, never the trace's.
  *
  * @module
  */
 
 import type { EndEvent, EventVisitor } from "../format/decoder.ts";
-import { bucketOf, bucketStart } from "../read/analysis.ts";
-import { selectByRank } from "../read/nearest_rank.ts";
+import { percentileItem } from "../read/nearest_rank.ts";
 import { FineHistogram } from "../read/compare.ts";
 import { DelayAnalyzer, type StallCause, type TaskDelay } from "../read/delay.ts";
 import { IntMap } from "../read/int_map.ts";
@@ -141,37 +142,13 @@ async function chooseTask(
     if (best < 0) throw new CliError(`the trace has no ${what}`);
     return bestId;
   }
-  const counts = new Map<number, number>();
-  let n = 0;
-  await taskDurations(path, io, type, (d) => {
-    const b = bucketOf(d);
-    counts.set(b, (counts.get(b) ?? 0) + 1);
-    n++;
-  });
-  if (n === 0) throw new CliError(`the trace has no ${what}`);
-  // The rank of the 99th percentile, and the bucket holding it.
-  const rank = Math.max(1, Math.ceil(0.99 * n));
-  let below = 0, target = 0;
-  for (const b of [...counts.keys()].sort((x, y) => x - y)) {
-    if (below + counts.get(b)! >= rank) {
-      target = b;
-      break;
-    }
-    below += counts.get(b)!;
-  }
-  // The bucket can hold most of the tasks: selectByRank holds a bounded
-  // number of them, reading the trace again to narrow the range if need be.
+  // One pass counts the histogram and keeps the slowest tasks, the 99th
+  // percentile's among them unless over about 50 M tasks (then one more pass).
   const scan = (visit: (d: number, id: number) => void) => taskDurations(path, io, type, visit);
-  const found = await selectByRank(
-    scan,
-    rank - below,
-    // Bucket 0 also holds durations under 1 ns (and a malformed trace's negative ones).
-    target === 0 ? -Number.MAX_SAFE_INTEGER : bucketStart(target),
-    bucketStart(target + 1),
-    counts.get(target)!,
-  );
-  if (found === undefined) throw new CliError(`the trace changed while it was read twice`);
-  return found.id;
+  const { count, item } = await percentileItem(scan, 99);
+  if (count === 0) throw new CliError(`the trace has no ${what}`);
+  if (item === undefined) throw new CliError(`the trace changed while it was read twice`);
+  return item.id;
 }
 
 /** The median of each state per task type, from bounded histograms. */

@@ -1,10 +1,15 @@
 /**
- * The item at a given rank among values too many to hold, found by reading
- * them again: each pass narrows the range the rank falls in, until the values
- * left in it are few enough to sort.
+ * The item at a given rank among values too many to hold. A percentile's
+ * item is found in one pass that counts the values and keeps the largest of
+ * them (lib/read/rank_candidates.ts); when the rank fell below those kept,
+ * by reading them again: each pass narrows the range the rank falls in,
+ * until the values left in it are few enough to sort.
  *
  * @module
  */
+
+import { bucketOf, bucketStart } from "./analysis.ts";
+import { RankCandidates } from "./rank_candidates.ts";
 
 /** Visits every (value, id) pair of a re-readable source, in a stable order. */
 export type RankScan = (visit: (value: number, id: number) => void) => Promise<void>;
@@ -72,6 +77,79 @@ export async function selectByRank(
   return count > max
     ? await distinctAt(scan, rank, lo, hi)
     : await sortedAt(scan, rank, lo, hi, count);
+}
+
+/** What {@linkcode percentileItem} found. */
+export interface PercentileItem {
+  /** Values scanned. */
+  count: number;
+  /** The item at the percentile's nearest rank; undefined if there were no values. */
+  item: RankedItem | undefined;
+  /** Passes over the values it took: 1 unless the largest values kept did not reach the rank. */
+  passes: number;
+}
+
+/**
+ * Finds the item at the `percentile`'s nearest rank (`max(1, ceil(p/100 ·
+ * n))`, ascending; equal values: the first in scan order) among the values
+ * of `scan`. One pass counts them in the exact latency histogram's buckets
+ * (lib/read/analysis.ts) and keeps the largest, up to `collectMax`; if the
+ * rank fell below those (a percentile under about 99.9 of more than 50 ×
+ * `collectMax` values, or a run of equal values filling them), the bucket
+ * holding it is searched with {@linkcode selectByRank}: one more pass, or
+ * more for a bucket of over `collectMax` values. The item is undefined
+ * when there are no values, or if the scan's values changed between passes.
+ *
+ * @example
+ * ```ts
+ * import { percentileItem } from "./nearest_rank.ts";
+ * const values = [5, 3, 9, 3, 7];
+ * const scan = (visit: (v: number, id: number) => void) => {
+ *   values.forEach((v, i) => visit(v, 100 + i));
+ *   return Promise.resolve();
+ * };
+ * const { item } = await percentileItem(scan, 50);
+ * // item: { value: 5, id: 100 } (rank 3 of 5)
+ * ```
+ */
+export async function percentileItem(
+  scan: RankScan,
+  percentile: number,
+  options: SelectByRankOptions = {},
+): Promise<PercentileItem> {
+  const top = new RankCandidates({ max: options.collectMax });
+  const counts = new Map<number, number>();
+  await scan((v, id) => {
+    const b = bucketOf(v);
+    counts.set(b, (counts.get(b) ?? 0) + 1);
+    top.add(v, id);
+  });
+  const n = top.count;
+  if (n === 0) return { count: 0, item: undefined, passes: 1 };
+  const rank = Math.max(1, Math.ceil((percentile / 100) * n));
+  const held = top.at(rank);
+  if (held !== undefined) return { count: n, item: held, passes: 1 };
+  // The bucket holding the rank, from the exact histogram.
+  let below = 0, target = 0;
+  for (const b of [...counts.keys()].sort((x, y) => x - y)) {
+    if (below + counts.get(b)! >= rank) {
+      target = b;
+      break;
+    }
+    below += counts.get(b)!;
+  }
+  let passes = 1;
+  const counted: RankScan = (visit) => (passes++, scan(visit));
+  const item = await selectByRank(
+    counted,
+    rank - below,
+    // Bucket 0 also holds durations under 1 ns (and a malformed trace's negative ones).
+    target === 0 ? -Number.MAX_SAFE_INTEGER : bucketStart(target),
+    bucketStart(target + 1),
+    counts.get(target)!,
+    options,
+  );
+  return { count: n, item, passes };
 }
 
 /** Which of `subs` sub-ranges of `width` from `base` holds `v`, exactly (no rounding). */
