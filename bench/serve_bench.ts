@@ -14,7 +14,7 @@
  * deno run -A bench/serve_bench.ts [--events=1000000,10000000] [--huge] [--steps=40]
  * bun bench/serve_bench.ts [--events=...] [--huge] [--steps=40]
  *   --events=A,B  trace sizes (default 1 000 000 and 10 000 000)
- *   --huge        also 100 000 000 events (about 1 GB of trace and 1.4 GB
+ *   --huge        also 100 000 000 events (about 1 GB of trace and 2 GB
  *                 of index in bench/out/; checks the free space first)
  *   --steps=N     zoom and pan steps per trace (default 40)
  *   --keep        keep the generated traces and indexes in bench/out/
