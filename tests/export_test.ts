@@ -15,6 +15,7 @@ import { parseTrace, TraceDecoder } from "../read.ts";
 import { ChromeExporter } from "../lib/export/chrome.ts";
 import { EventType, PerfettoExporter, PF, SequenceFlags } from "../lib/export/perfetto.ts";
 import { ProtoWriter } from "../lib/export/protobuf_writer.ts";
+import { craftTrace } from "./craft_trace.ts";
 import { exportTrace, sleep, tempDir } from "./helpers.ts";
 import { isTracedTestRun } from "../lib/testing/test_tracing.ts";
 
@@ -70,7 +71,13 @@ function validateChrome(events: TraceEventJson[], durationNs: number): Validated
   const asyncOpen = new Map<string, { e: TraceEventJson; i: number }[]>();
   const flowsOut = new Map<string, number>();
   const out = noneValidated();
+  /** Every slice of a thread, B/E pairs and X alike: together they must nest. */
   const complete = new Map<string, { ts: number; end: number; i: number }[]>();
+  const sliceOf = (thread: string) => {
+    let list = complete.get(thread);
+    if (!list) complete.set(thread, list = []);
+    return list;
+  };
   const maxUs = durationNs / 1000 + 1e-6;
   events.forEach((e, i) => {
     const at = `event ${i} ${JSON.stringify(e)}`;
@@ -106,6 +113,7 @@ function validateChrome(events: TraceEventJson[], durationNs: number): Validated
           const b = stack.pop();
           assert.ok(b, `${at}: E without an open B on thread ${thread}`);
           assert.ok(e.ts! >= b.e.ts!, `${at}: E before its B`);
+          sliceOf(thread).push({ ts: b.e.ts!, end: e.ts!, i: b.i });
           out.slices.push(
             `${e.tid} ${b.e.name} ${Math.round(b.e.ts! * 1000)} ${Math.round(e.ts! * 1000)}`,
           );
@@ -162,14 +170,14 @@ function validateChrome(events: TraceEventJson[], durationNs: number): Validated
       case "X": {
         const dur = (e as { dur?: number }).dur;
         assert.ok(typeof dur === "number" && dur >= 0, `${at}: X needs a duration`);
+        assert.equal(typeof e.name, "string", `${at}: X needs a name`);
         assert.ok(named.has(thread), `${at}: thread ${thread} has no thread_name before it`);
         assert.ok(e.ts! + dur <= maxUs, `${at}: X ends after the trace`);
-        let list = complete.get(thread);
-        if (!list) complete.set(thread, list = []);
-        list.push({ ts: e.ts!, end: e.ts! + dur, i });
-        out.runtimeSlices.push(
-          `${e.name} ${Math.round(e.ts! * 1000)} ${Math.round((e.ts! + dur) * 1000)}`,
-        );
+        sliceOf(thread).push({ ts: e.ts!, end: e.ts! + dur, i });
+        const span = `${e.name} ${Math.round(e.ts! * 1000)} ${Math.round((e.ts! + dur) * 1000)}`;
+        // Regions are X slices when they end (B/E when one begins with its parent).
+        if (e.cat === "region") out.slices.push(`${e.tid} ${span}`);
+        else out.runtimeSlices.push(span);
         break;
       }
       case "C":
@@ -184,9 +192,9 @@ function validateChrome(events: TraceEventJson[], durationNs: number): Validated
   for (const [thread, stack] of stacks) {
     assert.equal(stack.length, 0, `thread ${thread}: ${stack.length} B without E`);
   }
-  // Complete slices of a thread must nest or follow each other, once sorted.
-  for (const [thread, list] of complete) {
-    assert.ok(!stacks.has(thread), `thread ${thread} mixes X with B/E`);
+  // The slices of a thread (X, and B/E pairs) must nest or follow each other,
+  // once sorted as viewers sort them (by begin, the longer first).
+  for (const list of complete.values()) {
     list.sort((a, b) => a.ts - b.ts || b.end - a.end);
     const open: { end: number; i: number }[] = [];
     for (const x of list) {
@@ -514,12 +522,49 @@ describe("chrome and perfetto exports", { skip }, () => {
     }
   });
 
+  test("regions are X slices; one begun with the regions around it has those written first, as B", () => {
+    const bytes = craftTrace((w) => {
+      w.regionBegin(1000, 1, 0, "outer");
+      w.regionBegin(1000, 2, 0, "inner");
+      w.regionBegin(1000, 3, 0, "innermost");
+      w.regionEnd(2000, 3);
+      w.regionEnd(3000, 2);
+      w.regionBegin(3500, 5, 0, "later");
+      w.regionEnd(3600, 5);
+      w.regionEnd(4000, 1);
+      w.regionBegin(5000, 4, 0, "alone");
+      w.regionEnd(6000, 4);
+    });
+    const { c } = checkBoth(bytes);
+    assert.equal(c.slices.length, 5);
+    const { json } = exportBoth(bytes);
+    const regions = (JSON.parse(json) as TraceEventJson[])
+      .filter((e) => e.cat === "region")
+      .map((e) => `${e.ph} ${e.name}`);
+    // Viewers order slices that begin together by file order (Perfetto) or
+    // by duration (DevTools): the outer ones first in the file suits both.
+    assert.deepEqual(regions, [
+      "B outer",
+      "B inner",
+      "X innermost",
+      "E inner",
+      "X later",
+      "E outer",
+      "X alone",
+    ]);
+  });
+
   test("timestamps keep nanoseconds as microsecond decimals", () => {
     const { json } = exportBoth(new Uint8Array(readFileSync(WORKLOAD)));
     const t = parseTrace(new Uint8Array(readFileSync(WORKLOAD)));
-    const events = JSON.parse(json) as TraceEventJson[];
-    const first = events.find((e) => e.ph === "B")!;
+    const events = JSON.parse(json) as (TraceEventJson & { dur?: number })[];
+    // Region slices are written when they end: the first to begin is the earliest.
+    const first = events
+      .filter((e) => e.cat === "region" && (e.ph === "X" || e.ph === "B"))
+      .reduce((a, e) => e.ts! < a.ts! ? e : a);
     assert.equal(first.ts! * 1000, t.regions[0].start);
+    assert.equal(first.ph, "X");
+    assert.equal(Math.round(first.dur! * 1000), t.regions[0].end! - t.regions[0].start);
   });
 });
 

@@ -1,13 +1,19 @@
 /**
  * Export to the Trace Event Format (Chrome DevTools, ui.perfetto.dev), as
  * JSON in array form, written as a stream. The array form stays loadable
- * when the output is cut short, and viewers need no closing bracket.
+ * when the output is cut short (without the regions still open there), and
+ * viewers need no closing bracket.
  *
  * - Timestamps are microseconds since the trace start, with the
  *   nanoseconds as decimals (epoch microseconds would lose them in doubles).
- * - Regions are `B`/`E` slices on thread tracks laid out by
- *   {@linkcode TrackLayout}: every `B` has its `E` on the same `tid`, nested;
- *   every event has a `name` (DevTools' trace engine needs one on each).
+ * - Regions are slices on thread tracks laid out by
+ *   {@linkcode TrackLayout}, nested per `tid`: each is one complete slice
+ *   (`X`, with its duration) written when it ends, so the file is not in
+ *   time order (viewers sort). A region that begins at the same time as the
+ *   regions open around it has those written as `B` (and later `E`) at once,
+ *   outermost first: viewers order slices beginning together by file order
+ *   (Perfetto) or by duration (DevTools), and only that order suits both.
+ *   Every event has a `name` (DevTools' trace engine needs one on each).
  * - Names are capped at 1 KiB ({@linkcode capName}): they repeat per event.
  * - Tasks are nestable async slices (`b`/`e`, `id` = task id) of category
  *   `blink.user_timing`, the one async category DevTools shows (in its
@@ -200,6 +206,10 @@ const F = {
   region: b(',"region":'),
   continued: b(',"continued":true'),
   sliceE: b('{"ph":"E","cat":"region","name":'),
+  sliceX: b('{"ph":"X","cat":"region","name":'),
+  splitArg: b(',"split":true'),
+  incompleteArg: b(',"incomplete":true'),
+  endedAtArg: b(',"endedAt":'),
   split: b(',"args":{"split":true}'),
   incomplete: b(',"args":{"incomplete":true}'),
   endedAt: b(',"args":{"endedAt":'),
@@ -275,6 +285,21 @@ class Openings {
 }
 
 /**
+ * The open region slices of one track, innermost last, in parallel arrays
+ * (no object per region). A slice is written when it ends, as one `X` event
+ * with its duration, unless it was written as a `B` when it began (`asB`).
+ */
+class OpenSlices {
+  depth = 0;
+  time: number[] = [];
+  type: string[] = [];
+  task: number[] = [];
+  region: number[] = [];
+  continued: boolean[] = [];
+  asB: boolean[] = [];
+}
+
+/**
  * Writes Trace Event Format JSON into a byte buffer the caller drains.
  *
  * The frequent events (slice begin and end, task begin and end, logs, the
@@ -293,6 +318,9 @@ class ChromeEmitter implements LayoutEmitter {
   /** Openings of the frequent events up to their first number, by name and track. */
   private sliceB = new Openings(this, F.sliceB, F.ts);
   private sliceE = new Openings(this, F.sliceE, F.ts);
+  private sliceX = new Openings(this, F.sliceX, F.ts);
+  /** The open region slices, by track. */
+  private open: (OpenSlices | undefined)[] = [];
   private taskB = new Openings(this, F.taskB, F.id);
   private taskE = new Openings(this, F.taskE, F.id);
   private logs = new Openings(this, F.log, F.ts);
@@ -408,13 +436,45 @@ class ChromeEmitter implements LayoutEmitter {
     region: number,
     continued: boolean,
   ): void {
-    let p = this.head(this.sliceB.get(track, type), -1, time, 0);
+    let s = this.open[track];
+    if (s === undefined) this.open[track] = s = new OpenSlices();
+    const d = s.depth;
+    if (d > 0 && s.time[d - 1] === time && !s.asB[d - 1]) this.beginTied(s, track, time);
+    s.time[d] = time;
+    s.type[d] = type;
+    s.task[d] = task;
+    s.region[d] = region;
+    s.continued[d] = continued;
+    s.asB[d] = false;
+    s.depth = d + 1;
+  }
+
+  /**
+   * A slice begins at the same time as the slices around it: those are
+   * written now as `B`, outermost first. Written later as `X`, they would
+   * follow the inner slice's `X` in the file with the same `ts`, and
+   * viewers order slices that begin together by file order (Perfetto's
+   * JSON import) or by duration (DevTools), not both; a `B` first nests
+   * right in either.
+   */
+  private beginTied(s: OpenSlices, track: number, time: number): void {
+    let j = s.depth - 1;
+    while (j > 0 && s.time[j - 1] === time && !s.asB[j - 1]) j--;
+    for (; j < s.depth; j++) {
+      s.asB[j] = true;
+      this.writeB(track, s, j);
+    }
+  }
+
+  /** The `B` of the open slice `j` of `s`, on `track`. */
+  private writeB(track: number, s: OpenSlices, j: number): void {
+    let p = this.head(this.sliceB.get(track, s.type[j]), -1, s.time[j], 0);
     const buf = this.w.buf;
     p = cp(buf, p, F.argsTask);
-    p = intAt(buf, p, task);
+    p = intAt(buf, p, s.task[j]);
     p = cp(buf, p, F.region);
-    p = intAt(buf, p, region);
-    if (continued) p = cp(buf, p, F.continued);
+    p = intAt(buf, p, s.region[j]);
+    if (s.continued[j]) p = cp(buf, p, F.continued);
     buf[p] = 0x7d; // "}}"
     buf[p + 1] = 0x7d;
     this.w.pos = p + 2;
@@ -426,6 +486,42 @@ class ChromeEmitter implements LayoutEmitter {
     reason: SliceEndReason,
     type: string,
     endedAt = 0,
+  ): void {
+    const s = this.open[track];
+    if (s === undefined || s.depth === 0 || s.asB[s.depth - 1]) {
+      if (s !== undefined && s.depth > 0) s.depth--;
+      this.writeE(track, time, reason, type, endedAt);
+      return;
+    }
+    const d = --s.depth;
+    const begin = s.time[d];
+    let p = this.head(this.sliceX.get(track, type), -1, begin, 0);
+    const buf = this.w.buf;
+    p = cp(buf, p, F.dur);
+    p = usAt(buf, p, time > begin ? time - begin : 0);
+    p = cp(buf, p, F.argsTask);
+    p = intAt(buf, p, s.task[d]);
+    p = cp(buf, p, F.region);
+    p = intAt(buf, p, s.region[d]);
+    if (s.continued[d]) p = cp(buf, p, F.continued);
+    if (reason === "late") {
+      p = cp(buf, p, F.endedAtArg);
+      p = usAt(buf, p, endedAt);
+    } else if (reason !== "ended") {
+      p = cp(buf, p, reason === "split" ? F.splitArg : F.incompleteArg);
+    }
+    buf[p] = 0x7d; // "}}"
+    buf[p + 1] = 0x7d;
+    this.w.pos = p + 2;
+  }
+
+  /** A region slice's `E`, for a slice written as `B`. */
+  private writeE(
+    track: number,
+    time: number,
+    reason: SliceEndReason,
+    type: string,
+    endedAt: number,
   ): void {
     const pre = this.sliceE.get(track, type);
     if (reason === "ended") {
