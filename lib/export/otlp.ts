@@ -111,6 +111,33 @@ export class EpochClock {
     w.pos = p + 9;
   }
 
+  /**
+   * Like {@linkcode EpochClock.write} into `b` at `p` with the field's key
+   * byte `key`, room for the nine bytes being there; returns the position
+   * after them.
+   */
+  put(b: Uint8Array, p: number, key: number, t: number): number {
+    const n = t > 0 ? Math.round(t) : 0;
+    // `>>> 0` is n modulo 2^32 (a `%` of doubles is a call into C).
+    const nLo = n >>> 0;
+    let lo = this.lo + nLo;
+    let hi = this.hi + (n - nLo) / 4294967296;
+    if (lo >= 4294967296) {
+      lo -= 4294967296;
+      hi++;
+    }
+    b[p] = key;
+    b[p + 1] = lo & 0xff;
+    b[p + 2] = (lo >>> 8) & 0xff;
+    b[p + 3] = (lo >>> 16) & 0xff;
+    b[p + 4] = lo >>> 24;
+    b[p + 5] = hi & 0xff;
+    b[p + 6] = (hi >>> 8) & 0xff;
+    b[p + 7] = (hi >>> 16) & 0xff;
+    b[p + 8] = (hi >>> 24) & 0xff;
+    return p + 9;
+  }
+
   /** The epoch time of `t` as a decimal string. */
   decimal(t: number): string {
     return (this.base + BigInt(Math.max(0, Math.round(t)))).toString();
@@ -185,43 +212,70 @@ class ProtobufBatches {
     w.end(s);
   }
 
+  /**
+   * A span, the bytes `ProtoWriter`'s field methods would write (lengths of
+   * nested messages as padded four-byte varints), written in one function
+   * with the position in a local: the hot loop of the export, where a
+   * method call per field cost more than the bytes.
+   */
   span(s: OtlpSpan): void {
     const w = this.cur;
-    const at = w.begin(2);
+    const name = this.strs.get(s.name);
+    const thread = this.threadAttrs(s.thread, s.threadName);
+    const rp = s.parent ? undefined : s.trace.remoteParent;
+    // Everything before the attributes after thread's, and the region and task ids.
+    w.ensure(160 + name.length + thread.length + (rp ? rp.length : 0));
+    const b = w.buf;
+    let p = w.pos;
+    b[p] = 0x12; // resource_spans.scope_spans.spans: field 2, message
+    const at = p + 1;
+    p += 5;
     const t = s.trace;
-    id128(w, t.w0, t.w1, t.w2, t.w3);
-    id64(w, 2, s.idHi, s.idLo);
-    if (s.parent) id64(w, 4, s.parent.idHi, s.parent.idLo);
-    else if (s.trace.remoteParent) w.bytes(4, s.trace.remoteParent);
-    w.bytes(5, this.strs.get(s.name));
-    w.uint(6, s.kind);
-    this.clock.write(w, 7, s.start);
-    this.clock.write(w, 8, s.end);
-    if (s.region !== 0) intAttr(w, 9, KEY_REGION_ID, s.region);
-    intAttr(w, 9, KEY_TASK_ID, s.task);
-    this.threadAttrs(w, s.thread, s.threadName);
+    b[p] = 0x0a; // trace_id: field 1, 16 bytes
+    b[p + 1] = 16;
+    word(b, p + 2, t.w0);
+    word(b, p + 6, t.w1);
+    word(b, p + 10, t.w2);
+    word(b, p + 14, t.w3);
+    b[p + 18] = 0x12; // span_id: field 2, 8 bytes
+    b[p + 19] = 8;
+    word(b, p + 20, s.idHi);
+    word(b, p + 24, s.idLo);
+    p += 28;
+    if (s.parent) {
+      b[p] = 0x22; // parent_span_id: field 4, 8 bytes
+      b[p + 1] = 8;
+      word(b, p + 2, s.parent.idHi);
+      word(b, p + 6, s.parent.idLo);
+      p += 10;
+    } else if (rp) {
+      b[p++] = 0x22;
+      p = putVarint(b, p, rp.length);
+      for (let i = 0; i < rp.length; i++) b[p++] = rp[i];
+    }
+    b[p++] = 0x2a; // name: field 5
+    p = putVarint(b, p, name.length);
+    for (let i = 0; i < name.length; i++) b[p++] = name[i];
+    b[p++] = 0x30; // kind: field 6, varint
+    p = putVarint(b, p, s.kind);
+    p = this.clock.put(b, p, 0x39, s.start); // start_time_unix_nano: field 7, fixed64
+    p = this.clock.put(b, p, 0x41, s.end); // end_time_unix_nano: field 8, fixed64
+    if (s.region !== 0) p = intAttr(b, p, 0x4a, KEY_REGION_ID, s.region);
+    p = intAttr(b, p, 0x4a, KEY_TASK_ID, s.task);
+    for (let i = 0; i < thread.length; i++) b[p++] = thread[i];
+    w.pos = p;
     if (s.extra) { for (const a of s.extra) attrProto(w, 9, a, this.strs); }
-    for (const e of s.events) {
-      const ev = w.begin(11);
-      this.clock.write(w, 1, e.time);
-      w.bytes(2, this.strs.get(e.name));
-      if (e instanceof LogSpanEvent) {
-        // What attrProto writes for its two attributes, without their arrays.
-        const kv = w.begin(3);
-        w.bytes(1, KEY_MESSAGE);
-        const any = w.begin(2);
-        w.string(1, e.message);
-        w.end(any);
-        w.end(kv);
-        if (e.truncated) {
-          const t = w.begin(3);
-          w.ensure(TRUNCATED_ATTR.length);
-          w.buf.set(TRUNCATED_ATTR, w.pos);
-          w.pos += TRUNCATED_ATTR.length;
-          w.end(t);
-        }
-      } else for (const a of e.attrs) attrProto(w, 3, a, this.strs);
-      w.end(ev);
+    const events = s.events;
+    for (let i = 0; i < events.length; i++) {
+      const e = events[i];
+      if (e instanceof LogSpanEvent) this.logEvent(w, e);
+      else {
+        const ev = w.begin(11);
+        this.clock.write(w, 1, e.time);
+        w.bytes(2, this.strs.get(e.name));
+        for (const a of e.attrs) attrProto(w, 3, a, this.strs);
+        w.end(ev);
+      }
     }
     if (s.droppedEvents > 0) w.uint(12, s.droppedEvents);
     if (s.status !== 0) {
@@ -230,14 +284,74 @@ class ProtobufBatches {
       w.uint(3, s.status);
       w.end(st);
     }
-    w.end(at);
+    pad4(w.buf, at, w.pos - at - 4);
+  }
+
+  /**
+   * A log's span event (field 11): its time, name, and the attributes
+   * `message` and `runtrace.truncated` as attrProto writes them, without
+   * their arrays.
+   */
+  private logEvent(w: ProtoWriter, e: LogSpanEvent): void {
+    const name = this.strs.get(e.name);
+    const m = e.message, n = m.length;
+    w.ensure(64 + name.length + n);
+    const b = w.buf;
+    let p = w.pos;
+    b[p] = 0x5a; // events: field 11, message
+    const at = p + 1;
+    p = this.clock.put(b, p + 5, 0x09, e.time); // time_unix_nano: field 1, fixed64
+    b[p++] = 0x12; // name: field 2
+    p = putVarint(b, p, name.length);
+    for (let i = 0; i < name.length; i++) b[p++] = name[i];
+    b[p] = 0x1a; // attributes: field 3, KeyValue
+    const kv = p + 1;
+    p += 5;
+    for (let i = 0; i < KEY_MESSAGE_FIELD.length; i++) b[p++] = KEY_MESSAGE_FIELD[i];
+    b[p] = 0x12; // value: field 2, AnyValue
+    const any = p + 1;
+    p += 5;
+    // string_value, ASCII in place as ProtoWriter.string writes it (a
+    // one-byte length when three bytes per unit fit in it); else by it.
+    let i = 0;
+    if (n * 3 < 128) {
+      b[p] = 0x0a;
+      const s0 = p + 2;
+      for (; i < n; i++) {
+        const c = m.charCodeAt(i);
+        if (c >= 0x80) break;
+        b[s0 + i] = c;
+      }
+      if (i === n) {
+        b[p + 1] = n;
+        p = s0 + n;
+      }
+    } else i = -1;
+    if (i !== n) {
+      w.pos = p;
+      w.string(1, m);
+      p = w.pos;
+    }
+    pad4(w.buf, any, p - any - 4);
+    pad4(w.buf, kv, p - kv - 4);
+    w.pos = p;
+    if (e.truncated) {
+      w.ensure(5 + TRUNCATED_ATTR.length);
+      const b = w.buf;
+      b[p] = 0x1a;
+      pad4(b, p + 1, TRUNCATED_ATTR.length);
+      p += 5;
+      for (let i = 0; i < TRUNCATED_ATTR.length; i++) b[p++] = TRUNCATED_ATTR[i];
+      w.pos = p;
+    }
+    pad4(w.buf, at, w.pos - at - 4);
   }
 
   /**
    * `thread.id` and `thread.name` as span attributes (field 9), encoded once
    * per thread and copied: every span repeats them.
    */
-  private threadAttrs(w: ProtoWriter, thread: number, name: string | undefined): void {
+  private threadAttrs(thread: number, name: string | undefined): Uint8Array {
     let c = this.threads.get(thread);
     if (c === undefined || c.name !== name) {
       const t = new ProtoWriter(64);
@@ -246,10 +360,7 @@ class ProtobufBatches {
       c = { name, bytes: t.take() };
       if (this.threads.size < 4096) this.threads.set(thread, c);
     }
-    const b = c.bytes;
-    w.ensure(b.length);
-    w.buf.set(b, w.pos);
-    w.pos += b.length;
+    return c.bytes;
   }
 
   /** Closes the batch; returns its bytes (valid until the next batch begins). */
@@ -266,18 +377,23 @@ class ProtobufBatches {
   }
 }
 
-/** The 16-byte trace id field (1) from its four words (big-endian bytes). */
-function id128(w: ProtoWriter, w0: number, w1: number, w2: number, w3: number): void {
-  w.ensure(18);
-  const b = w.buf;
-  const p = w.pos;
-  b[p] = 0x0a;
-  b[p + 1] = 16;
-  word(b, p + 2, w0);
-  word(b, p + 6, w1);
-  word(b, p + 10, w2);
-  word(b, p + 14, w3);
-  w.pos = p + 18;
+/** A padded four-byte varint of `n` (< 2^28) at `at`, as ProtoWriter's nested messages end. */
+function pad4(b: Uint8Array, at: number, n: number): void {
+  if (n >= 1 << 28) throw new RangeError("runtrace: protobuf message over 256 MiB");
+  b[at] = (n & 0x7f) | 0x80;
+  b[at + 1] = ((n >>> 7) & 0x7f) | 0x80;
+  b[at + 2] = ((n >>> 14) & 0x7f) | 0x80;
+  b[at + 3] = (n >>> 21) & 0x7f;
+}
+
+/** A varint of `v` (0 ≤ v < 2^31) at `p`; returns the position after it. */
+function putVarint(b: Uint8Array, p: number, v: number): number {
+  while (v >= 0x80) {
+    b[p++] = (v & 0x7f) | 0x80;
+    v >>>= 7;
+  }
+  b[p] = v;
+  return p + 1;
 }
 
 /** A 32-bit word's four bytes, big-endian, at `p`. */
@@ -288,26 +404,9 @@ function word(b: Uint8Array, p: number, v: number): void {
   b[p + 3] = v & 0xff;
 }
 
-/** An 8-byte id field from its high and low words (big-endian bytes). */
-function id64(w: ProtoWriter, field: number, hi: number, lo: number): void {
-  w.ensure(12);
-  const b = w.buf;
-  let p = w.pos;
-  b[p++] = field * 8 + 2;
-  b[p++] = 8;
-  b[p++] = hi >>> 24;
-  b[p++] = (hi >>> 16) & 0xff;
-  b[p++] = (hi >>> 8) & 0xff;
-  b[p++] = hi & 0xff;
-  b[p++] = lo >>> 24;
-  b[p++] = (lo >>> 16) & 0xff;
-  b[p++] = (lo >>> 8) & 0xff;
-  b[p++] = lo & 0xff;
-  w.pos = p;
-}
-
 const KEY_TASK_ID = utf8.encode("runtrace.task.id");
-const KEY_MESSAGE = utf8.encode("message");
+/** The key field of `message` (field 1, its length, its bytes). */
+const KEY_MESSAGE_FIELD = Uint8Array.of(0x0a, 7, ...utf8.encode("message"));
 /** The inside of the `KeyValue` `runtrace.truncated: true`, as attrProto writes it. */
 const TRUNCATED_ATTR = (() => {
   const w = new ProtoWriter(64);
@@ -320,29 +419,33 @@ const TRUNCATED_ATTR = (() => {
 const KEY_REGION_ID = utf8.encode("runtrace.region.id");
 
 /**
- * A `KeyValue` with an integer value (≥ 0) in `field` (≤ 15), its lengths
- * computed rather than patched: the attributes every span has. `key` is
- * shorter than 100 bytes.
+ * A `KeyValue` with an integer value at `p` under the one-byte field key
+ * `tag`, its lengths computed rather than patched: the attributes every
+ * span has. `key` is shorter than 100 bytes; room for `key.length + 20`
+ * bytes is there. Returns the position after it.
  */
-function intAttr(w: ProtoWriter, field: number, key: Uint8Array, v: number): void {
+function intAttr(b: Uint8Array, p: number, tag: number, key: Uint8Array, v: number): number {
   if (!(Number.isSafeInteger(v) && v >= 0)) {
-    // Not a count: as attrProto writes it.
-    const kv = w.begin(field);
-    w.bytes(1, key);
-    const any = w.begin(2);
-    w.double(4, v);
-    w.end(any);
-    w.end(kv);
-    return;
+    // Not a count: as attrProto writes it (a double, padded lengths).
+    b[p] = tag;
+    const kv = p + 1;
+    p += 5;
+    b[p++] = 0x0a;
+    b[p++] = key.length;
+    for (let i = 0; i < key.length; i++) b[p++] = key[i];
+    b[p] = 0x12;
+    pad4(b, p + 1, 9);
+    b[p + 5] = 0x21; // double_value: field 4, fixed64
+    new DataView(b.buffer, b.byteOffset).setFloat64(p + 6, v, true);
+    p += 14;
+    pad4(b, kv, p - kv - 4);
+    return p;
   }
   // Most values are below 2^28: their length by comparisons, not divisions.
   let vlen = v < 128 ? 1 : v < 16384 ? 2 : v < 2097152 ? 3 : v < 268435456 ? 4 : 5;
   for (let x = v / 34359738368; x >= 1; x /= 128) vlen++;
   const anyLen = 1 + vlen, kvLen = 2 + key.length + 2 + anyLen;
-  w.ensure(kvLen + 2);
-  const b = w.buf;
-  let p = w.pos;
-  b[p++] = field * 8 + 2;
+  b[p++] = tag;
   b[p++] = kvLen;
   b[p++] = 0x0a; // key: field 1, bytes
   b[p++] = key.length;
@@ -360,7 +463,7 @@ function intAttr(w: ProtoWriter, field: number, key: Uint8Array, v: number): voi
     x >>>= 7;
   }
   b[p++] = x;
-  w.pos = p;
+  return p;
 }
 
 /** 8 hex digits of a 32-bit word. */
