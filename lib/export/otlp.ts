@@ -245,8 +245,8 @@ class ProtobufBatches {
     if (s.parent) {
       b[p] = 0x22; // parent_span_id: field 4, 8 bytes
       b[p + 1] = 8;
-      word(b, p + 2, s.parent.idHi);
-      word(b, p + 6, s.parent.idLo);
+      word(b, p + 2, s.parentHi);
+      word(b, p + 6, s.parentLo);
       p += 10;
     } else if (rp) {
       b[p++] = 0x22;
@@ -520,7 +520,7 @@ class JsonBatches {
   span(s: OtlpSpan): void {
     const c = this.clock;
     const parent = s.parent
-      ? hex8(s.parent.idHi) + hex8(s.parent.idLo)
+      ? hex8(s.parentHi) + hex8(s.parentLo)
       : s.trace.remoteParent && hex(s.trace.remoteParent);
     const t = s.trace;
     let j =
@@ -606,7 +606,8 @@ export class OtlpExporter {
     this.maxBytes = options.maxBatchBytes ?? 1 << 20;
     this.onBatch = options.onBatch;
     this.resource = options;
-    this.mapper = new SpanMapper((s) => this.span(s));
+    // Each span is encoded in `span`: its object can serve a later one.
+    this.mapper = new SpanMapper((s) => this.span(s), { reuse: true });
   }
 
   /** Takes the next event; the `end` event writes the spans still open and closes the output. */

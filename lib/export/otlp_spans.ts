@@ -68,6 +68,8 @@ export const MAX_EVENTS = 128;
  * has.
  */
 export const MAX_HELD = 512;
+/** Most ended span objects a mapper keeps for reuse. */
+const MAX_SPARE = 1024;
 /** Most spans a stall adds its event to. */
 const MAX_STALL_SPANS = 256;
 
@@ -208,8 +210,16 @@ export class OtlpSpan {
   idLo: number;
   /** The trace (shared by the tree). */
   trace: TraceRef;
-  /** The parent span, if in this trace file. */
+  /**
+   * The parent span, if in this trace file. Under a mapper made with
+   * `reuse`, only whether there is one: the parent may have ended and been
+   * reused for another span; its id is in `parentHi`/`parentLo`.
+   */
   parent: OtlpSpan | undefined;
+  /** The parent's span id's high 32 bits, when there is a `parent`. */
+  parentHi = 0;
+  /** The parent's span id's low 32 bits. */
+  parentLo = 0;
   /** The span's name. */
   name: string;
   /** `SpanKind`. */
@@ -271,12 +281,60 @@ export class OtlpSpan {
     this.idLo = idLo;
     this.trace = trace;
     this.parent = parent;
+    if (parent) {
+      this.parentHi = parent.idHi;
+      this.parentLo = parent.idLo;
+    }
     this.name = name;
     this.start = start;
     this.region = region;
     this.task = task;
     this.thread = thread;
     this.threadName = threadName;
+  }
+
+  /**
+   * Makes this ended span, already emitted, a new open one, as the
+   * constructor would (every field reset): the mapper reuses span objects
+   * under `reuse`, not making millions for the collector.
+   */
+  reopen(
+    idHi: number,
+    idLo: number,
+    trace: TraceRef,
+    parent: OtlpSpan | undefined,
+    name: string,
+    start: number,
+    region: number,
+    task: number,
+    thread: number,
+    threadName: string | undefined,
+  ): void {
+    this.idHi = idHi;
+    this.idLo = idLo;
+    this.trace = trace;
+    this.parent = parent;
+    this.parentHi = parent ? parent.idHi : 0;
+    this.parentLo = parent ? parent.idLo : 0;
+    this.name = name;
+    this.start = start;
+    this.region = region;
+    this.task = task;
+    this.thread = thread;
+    this.threadName = threadName;
+    this.kind = SpanKind.INTERNAL;
+    this.end = -1;
+    this.extra = undefined;
+    // The array is kept for the next events: nothing reads the emitted span's.
+    if (this.events !== NO_EVENTS) this.events.length = 0;
+    this.droppedEvents = 0;
+    this.status = StatusCode.UNSET;
+    this.statusMessage = "";
+    this.lane = 0;
+    this.openRegions = undefined;
+    this.nextSpanId = undefined;
+    this.nextHeld = undefined;
+    this.seq = 0;
   }
 
   /**
@@ -309,7 +367,7 @@ export class OtlpSpan {
 
   /** The parent's span id: the parent span's, else the upstream's, else none. */
   get parentSpanId(): Uint8Array | undefined {
-    return this.parent?.spanId ?? this.trace.remoteParent;
+    return this.parent ? idBytes(this.parentHi, this.parentLo) : this.trace.remoteParent;
   }
 
   /** Adds an event, or counts it when the span has {@linkcode MAX_EVENTS}. */
@@ -419,9 +477,57 @@ export class SpanMapper {
   /** Open regions of the background task (0), which has no span. */
   private background: OtlpSpan[] = [];
 
-  /** Makes a mapper handing finished spans to `emit`. */
-  constructor(emit: (span: OtlpSpan) => void) {
+  /**
+   * Ended spans to reuse (with `reuse`), at most {@linkcode MAX_SPARE}: an
+   * export of millions of spans makes about as many as are open at once.
+   */
+  private spare: OtlpSpan[] | undefined;
+
+  /**
+   * Makes a mapper handing finished spans to `emit`. With `reuse`, a span
+   * object is reused for a later span once `emit` returns: for a consumer
+   * done with each span in `emit` (an encoder), not one keeping them.
+   */
+  constructor(emit: (span: OtlpSpan) => void, options: { reuse?: boolean } = {}) {
     this.emit = emit;
+    if (options.reuse) this.spare = [];
+  }
+
+  /** Hands an ended span to `emit`, then keeps its object for reuse. */
+  private send(span: OtlpSpan): void {
+    this.emit(span);
+    const spare = this.spare;
+    if (spare && spare.length < MAX_SPARE) spare.push(span);
+  }
+
+  /** A new open span: a reused object if there is one (see `reuse`). */
+  private open(
+    trace: TraceRef,
+    parent: OtlpSpan | undefined,
+    name: string,
+    start: number,
+    region: number,
+    task: number,
+    thread: number,
+  ): OtlpSpan {
+    const s = this.spare?.pop();
+    const threadName = this.threadName(thread);
+    if (s === undefined) {
+      return new OtlpSpan(
+        this.idHi,
+        this.idLo,
+        trace,
+        parent,
+        name,
+        start,
+        region,
+        task,
+        thread,
+        threadName,
+      );
+    }
+    s.reopen(this.idHi, this.idLo, trace, parent, name, start, region, task, thread, threadName);
+    return s;
   }
 
   /**
@@ -503,9 +609,7 @@ export class SpanMapper {
   private taskBegin(time: number, thread: number, task: number, parent: number, type: string) {
     const p = parent === 0 ? undefined : this.tasks.get(parent);
     this.newSpanId();
-    const span = new OtlpSpan(
-      this.idHi,
-      this.idLo,
+    const span = this.open(
       p ? p.trace : this.newTrace(),
       p,
       capName(type || "(unknown task)"),
@@ -513,7 +617,6 @@ export class SpanMapper {
       0,
       task,
       thread,
-      this.threadName(thread),
     );
     if (parent !== 0 && !p) span.addAttr("runtrace.task.parent", parent);
     const was = this.tasks.get(task);
@@ -564,9 +667,7 @@ export class SpanMapper {
       this.idLo = v.getInt32(4);
       t.nextSpanId = undefined;
     } else this.newSpanId();
-    const span = new OtlpSpan(
-      this.idHi,
-      this.idLo,
+    const span = this.open(
       parent ? parent.trace : this.newTrace(),
       parent,
       capName(type),
@@ -574,7 +675,6 @@ export class SpanMapper {
       region,
       task,
       thread,
-      this.threadName(thread),
     );
     span.lane = lane;
     span.seq = byId.get(region)?.seq ?? ++this.opened;
@@ -693,7 +793,7 @@ export class SpanMapper {
     this.report.spans++;
     this.report.droppedEvents += span.droppedEvents;
     const trace = span.trace;
-    if (trace.fixed) return this.emit(span);
+    if (trace.fixed) return this.send(span);
     if (trace.heldLast) trace.heldLast.nextHeld = span;
     else trace.heldFirst = span;
     trace.heldLast = span;
@@ -711,7 +811,7 @@ export class SpanMapper {
       const next = s.nextHeld;
       // Unlinked as it goes: a chain of finished spans is garbage to free, not to trace.
       s.nextHeld = undefined;
-      this.emit(s);
+      this.send(s);
       s = next;
     }
   }
