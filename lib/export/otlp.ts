@@ -116,7 +116,7 @@ export class EpochClock {
    * byte `key`, room for the nine bytes being there; returns the position
    * after them.
    */
-  put(b: Uint8Array, p: number, key: number, t: number): number {
+  put(v: DataView, p: number, key: number, t: number): number {
     const n = t > 0 ? Math.round(t) : 0;
     // `>>> 0` is n modulo 2^32 (a `%` of doubles is a call into C).
     const nLo = n >>> 0;
@@ -126,15 +126,9 @@ export class EpochClock {
       lo -= 4294967296;
       hi++;
     }
-    b[p] = key;
-    b[p + 1] = lo & 0xff;
-    b[p + 2] = (lo >>> 8) & 0xff;
-    b[p + 3] = (lo >>> 16) & 0xff;
-    b[p + 4] = lo >>> 24;
-    b[p + 5] = hi & 0xff;
-    b[p + 6] = (hi >>> 8) & 0xff;
-    b[p + 7] = (hi >>> 16) & 0xff;
-    b[p + 8] = (hi >>> 24) & 0xff;
+    v.setUint8(p, key);
+    v.setUint32(p + 1, lo, true);
+    v.setUint32(p + 5, hi, true);
     return p + 9;
   }
 
@@ -188,7 +182,7 @@ class ProtobufBatches {
   private ss = 0;
   private head?: Uint8Array;
   /** Each thread's attributes, encoded (see `threadAttrs`). */
-  private threads = new Map<number, { name: string | undefined; bytes: Uint8Array }>();
+  private threads = new Map<number, { name: string | undefined; words: Words }>();
 
   constructor(private clock: EpochClock) {}
 
@@ -212,63 +206,76 @@ class ProtobufBatches {
     w.end(s);
   }
 
+  /** A `DataView` of `cur.buf` (replaced when the buffer grows). */
+  private view = new DataView(this.cur.buf.buffer);
+  /** Span names: field 5, its length, the name, then the key of kind (6). */
+  private spanNames = new Map<string, Words>();
+  /** Event names: field 2, its length, the name, then the key of attributes (3). */
+  private eventNames = new Map<string, Words>();
+  /** `runtrace.region.id` and `runtrace.task.id` up to their value, by the value's varint length. */
+  private regionKeys = intAttrHeads(KEY_REGION_ID);
+  private taskKeys = intAttrHeads(KEY_TASK_ID);
+
+  /** `cur`'s view, with room for `n` more bytes. */
+  private room(n: number): DataView {
+    const w = this.cur;
+    w.ensure(n);
+    if (this.view.buffer !== w.buf.buffer) this.view = new DataView(w.buf.buffer);
+    return this.view;
+  }
+
   /**
    * A span, the bytes `ProtoWriter`'s field methods would write (lengths of
    * nested messages as padded four-byte varints), written in one function
-   * with the position in a local: the hot loop of the export, where a
-   * method call per field cost more than the bytes.
+   * with the position in a local and the bytes four at a time (ids, times,
+   * and what repeats from span to span, as {@linkcode Words}): the hot loop
+   * of the export, where a method call per field, or a store per byte, cost
+   * more than the rest.
    */
   span(s: OtlpSpan): void {
     const w = this.cur;
-    const name = this.strs.get(s.name);
+    const name = words(this.spanNames, 0x2a, s.name, 0x30);
     const thread = this.threadAttrs(s.thread, s.threadName);
     const rp = s.parent ? undefined : s.trace.remoteParent;
-    // Everything before the attributes after thread's, and the region and task ids.
-    w.ensure(160 + name.length + thread.length + (rp ? rp.length : 0));
-    const b = w.buf;
+    // Everything up to the attributes after thread's (and 4 bytes a last word may pass).
+    const v = this.room(160 + name.length + thread.length + (rp ? rp.length : 0));
     let p = w.pos;
-    b[p] = 0x12; // resource_spans.scope_spans.spans: field 2, message
+    v.setUint8(p, 0x12); // resource_spans.scope_spans.spans: field 2, message
     const at = p + 1;
     p += 5;
     const t = s.trace;
-    b[p] = 0x0a; // trace_id: field 1, 16 bytes
-    b[p + 1] = 16;
-    word(b, p + 2, t.w0);
-    word(b, p + 6, t.w1);
-    word(b, p + 10, t.w2);
-    word(b, p + 14, t.w3);
-    b[p + 18] = 0x12; // span_id: field 2, 8 bytes
-    b[p + 19] = 8;
-    word(b, p + 20, s.idHi);
-    word(b, p + 24, s.idLo);
+    v.setUint16(p, 0x0a10); // trace_id: field 1, 16 bytes
+    v.setInt32(p + 2, t.w0);
+    v.setInt32(p + 6, t.w1);
+    v.setInt32(p + 10, t.w2);
+    v.setInt32(p + 14, t.w3);
+    v.setUint16(p + 18, 0x1208); // span_id: field 2, 8 bytes
+    v.setInt32(p + 20, s.idHi);
+    v.setInt32(p + 24, s.idLo);
     p += 28;
     if (s.parent) {
-      b[p] = 0x22; // parent_span_id: field 4, 8 bytes
-      b[p + 1] = 8;
-      word(b, p + 2, s.parentHi);
-      word(b, p + 6, s.parentLo);
+      v.setUint16(p, 0x2208); // parent_span_id: field 4, 8 bytes
+      v.setInt32(p + 2, s.parentHi);
+      v.setInt32(p + 6, s.parentLo);
       p += 10;
     } else if (rp) {
+      const b = w.buf;
       b[p++] = 0x22;
       p = putVarint(b, p, rp.length);
       for (let i = 0; i < rp.length; i++) b[p++] = rp[i];
     }
-    b[p++] = 0x2a; // name: field 5
-    p = putVarint(b, p, name.length);
-    for (let i = 0; i < name.length; i++) b[p++] = name[i];
-    b[p++] = 0x30; // kind: field 6, varint
-    p = putVarint(b, p, s.kind);
-    p = this.clock.put(b, p, 0x39, s.start); // start_time_unix_nano: field 7, fixed64
-    p = this.clock.put(b, p, 0x41, s.end); // end_time_unix_nano: field 8, fixed64
-    if (s.region !== 0) p = intAttr(b, p, 0x4a, KEY_REGION_ID, s.region);
-    p = intAttr(b, p, 0x4a, KEY_TASK_ID, s.task);
-    for (let i = 0; i < thread.length; i++) b[p++] = thread[i];
-    w.pos = p;
+    p = putWords(v, p, name); // name: field 5; the key of kind: field 6, varint
+    v.setUint8(p++, s.kind); // < 128
+    p = this.clock.put(v, p, 0x39, s.start); // start_time_unix_nano: field 7, fixed64
+    p = this.clock.put(v, p, 0x41, s.end); // end_time_unix_nano: field 8, fixed64
+    if (s.region !== 0) p = intAttr(v, p, this.regionKeys, s.region);
+    p = intAttr(v, p, this.taskKeys, s.task);
+    w.pos = putWords(v, p, thread);
     if (s.extra) { for (const a of s.extra) attrProto(w, 9, a, this.strs); }
     const events = s.events;
     for (let i = 0; i < events.length; i++) {
       const e = events[i];
-      if (e instanceof LogSpanEvent) this.logEvent(w, e);
+      if (e instanceof LogSpanEvent) this.logEvent(e);
       else {
         const ev = w.begin(11);
         this.clock.write(w, 1, e.time);
@@ -284,7 +291,8 @@ class ProtobufBatches {
       w.uint(3, s.status);
       w.end(st);
     }
-    pad4(w.buf, at, w.pos - at - 4);
+    // Fields past the thread's attributes may have grown the buffer.
+    this.room(0).setUint32(at, padded(w.pos - at - 4));
   }
 
   /**
@@ -292,75 +300,68 @@ class ProtobufBatches {
    * `message` and `runtrace.truncated` as attrProto writes them, without
    * their arrays.
    */
-  private logEvent(w: ProtoWriter, e: LogSpanEvent): void {
-    const name = this.strs.get(e.name);
+  private logEvent(e: LogSpanEvent): void {
+    const w = this.cur;
+    const name = words(this.eventNames, 0x12, e.name, 0x1a);
     const m = e.message, n = m.length;
-    w.ensure(64 + name.length + n);
-    const b = w.buf;
+    let v = this.room(64 + name.length + n);
     let p = w.pos;
-    b[p] = 0x5a; // events: field 11, message
+    v.setUint8(p, 0x5a); // events: field 11, message
     const at = p + 1;
-    p = this.clock.put(b, p + 5, 0x09, e.time); // time_unix_nano: field 1, fixed64
-    b[p++] = 0x12; // name: field 2
-    p = putVarint(b, p, name.length);
-    for (let i = 0; i < name.length; i++) b[p++] = name[i];
-    b[p] = 0x1a; // attributes: field 3, KeyValue
-    const kv = p + 1;
-    p += 5;
-    for (let i = 0; i < KEY_MESSAGE_FIELD.length; i++) b[p++] = KEY_MESSAGE_FIELD[i];
-    b[p] = 0x12; // value: field 2, AnyValue
-    const any = p + 1;
-    p += 5;
+    p = this.clock.put(v, p + 5, 0x09, e.time); // time_unix_nano: field 1, fixed64
+    p = putWords(v, p, name); // name: field 2; the key of attributes: field 3, KeyValue
+    const kv = p;
+    // key: field 1, "message"; the key of value: field 2, AnyValue
+    p = putWords(v, p + 4, MESSAGE_KEY);
+    const any = p;
+    p += 4;
     // string_value, ASCII in place as ProtoWriter.string writes it (a
     // one-byte length when three bytes per unit fit in it); else by it.
     let i = 0;
     if (n * 3 < 128) {
-      b[p] = 0x0a;
+      const b = w.buf;
+      v.setUint16(p, 0x0a00 | n);
       const s0 = p + 2;
       for (; i < n; i++) {
         const c = m.charCodeAt(i);
         if (c >= 0x80) break;
         b[s0 + i] = c;
       }
-      if (i === n) {
-        b[p + 1] = n;
-        p = s0 + n;
-      }
+      if (i === n) p = s0 + n;
     } else i = -1;
     if (i !== n) {
       w.pos = p;
       w.string(1, m);
       p = w.pos;
+      v = this.room(0);
     }
-    pad4(w.buf, any, p - any - 4);
-    pad4(w.buf, kv, p - kv - 4);
+    v.setUint32(any, padded(p - any - 4));
+    v.setUint32(kv, padded(p - kv - 4));
     w.pos = p;
     if (e.truncated) {
-      w.ensure(5 + TRUNCATED_ATTR.length);
-      const b = w.buf;
-      b[p] = 0x1a;
-      pad4(b, p + 1, TRUNCATED_ATTR.length);
-      p += 5;
-      for (let i = 0; i < TRUNCATED_ATTR.length; i++) b[p++] = TRUNCATED_ATTR[i];
-      w.pos = p;
+      v = this.room(5 + TRUNCATED_ATTR.length);
+      v.setUint8(p, 0x1a);
+      v.setUint32(p + 1, padded(TRUNCATED_ATTR.length));
+      w.buf.set(TRUNCATED_ATTR, p + 5);
+      w.pos = p + 5 + TRUNCATED_ATTR.length;
     }
-    pad4(w.buf, at, w.pos - at - 4);
+    v.setUint32(at, padded(w.pos - at - 4));
   }
 
   /**
    * `thread.id` and `thread.name` as span attributes (field 9), encoded once
    * per thread and copied: every span repeats them.
    */
-  private threadAttrs(thread: number, name: string | undefined): Uint8Array {
+  private threadAttrs(thread: number, name: string | undefined): Words {
     let c = this.threads.get(thread);
     if (c === undefined || c.name !== name) {
       const t = new ProtoWriter(64);
       attrProto(t, 9, ["thread.id", thread], this.strs);
       if (name !== undefined) attrProto(t, 9, ["thread.name", name], this.strs);
-      c = { name, bytes: t.take() };
+      c = { name, words: new Words(t.take()) };
       if (this.threads.size < 4096) this.threads.set(thread, c);
     }
-    return c.bytes;
+    return c.words;
   }
 
   /** Closes the batch; returns its bytes (valid until the next batch begins). */
@@ -377,13 +378,65 @@ class ProtobufBatches {
   }
 }
 
-/** A padded four-byte varint of `n` (< 2^28) at `at`, as ProtoWriter's nested messages end. */
-function pad4(b: Uint8Array, at: number, n: number): void {
+/**
+ * A padded four-byte varint of `n` (< 2^28) as a big-endian word, as
+ * ProtoWriter's nested messages end.
+ */
+function padded(n: number): number {
   if (n >= 1 << 28) throw new RangeError("runtrace: protobuf message over 256 MiB");
-  b[at] = (n & 0x7f) | 0x80;
-  b[at + 1] = ((n >>> 7) & 0x7f) | 0x80;
-  b[at + 2] = ((n >>> 14) & 0x7f) | 0x80;
-  b[at + 3] = (n >>> 21) & 0x7f;
+  return (((n & 0x7f) | 0x80) << 24 | (((n >>> 7) & 0x7f) | 0x80) << 16 |
+    (((n >>> 14) & 0x7f) | 0x80) << 8 | ((n >>> 21) & 0x7f)) >>> 0;
+}
+
+/**
+ * Bytes that repeat from span to span, as big-endian 32-bit words (the last
+ * one padded), written four bytes per store by {@linkcode putWords}.
+ */
+class Words {
+  /** The bytes, four to a word. */
+  readonly words: Int32Array;
+  /** How many bytes. */
+  readonly length: number;
+
+  constructor(bytes: Uint8Array) {
+    this.length = bytes.length;
+    const padded = new Uint8Array((bytes.length + 3) & ~3);
+    padded.set(bytes);
+    const v = new DataView(padded.buffer);
+    this.words = new Int32Array(padded.length / 4);
+    for (let i = 0; i < this.words.length; i++) this.words[i] = v.getInt32(4 * i);
+  }
+}
+
+/**
+ * Writes `t` at `p`, returning the position after its bytes; its last word
+ * may write up to three bytes past them, which what follows overwrites (room
+ * for them must be there).
+ */
+function putWords(v: DataView, p: number, t: Words): number {
+  const w = t.words;
+  for (let i = 0; i < w.length; i++) v.setInt32(p + 4 * i, w[i]);
+  return p + t.length;
+}
+
+/**
+ * The field `head` (a one-byte key) holding `s` as UTF-8 (its length, its
+ * bytes), then the byte `next`, as {@linkcode Words}; from `cache` for the
+ * first 4096 strings of at most 256 units.
+ */
+function words(cache: Map<string, Words>, head: number, s: string, next: number): Words {
+  let t = cache.get(s);
+  if (t === undefined) {
+    const b = utf8.encode(s);
+    const out = new Uint8Array(b.length + 12);
+    out[0] = head;
+    const p = putVarint(out, 1, b.length);
+    out.set(b, p);
+    out[p + b.length] = next;
+    t = new Words(out.subarray(0, p + b.length + 1));
+    if (cache.size < 4096 && s.length <= 256) cache.set(s, t);
+  }
+  return t;
 }
 
 /** A varint of `v` (0 ≤ v < 2^31) at `p`; returns the position after it. */
@@ -396,17 +449,9 @@ function putVarint(b: Uint8Array, p: number, v: number): number {
   return p + 1;
 }
 
-/** A 32-bit word's four bytes, big-endian, at `p`. */
-function word(b: Uint8Array, p: number, v: number): void {
-  b[p] = v >>> 24;
-  b[p + 1] = (v >>> 16) & 0xff;
-  b[p + 2] = (v >>> 8) & 0xff;
-  b[p + 3] = v & 0xff;
-}
-
 const KEY_TASK_ID = utf8.encode("runtrace.task.id");
-/** The key field of `message` (field 1, its length, its bytes). */
-const KEY_MESSAGE_FIELD = Uint8Array.of(0x0a, 7, ...utf8.encode("message"));
+/** The key field of `message` (field 1, its length, its bytes), then the key of value (2). */
+const MESSAGE_KEY = new Words(Uint8Array.of(0x0a, 7, ...utf8.encode("message"), 0x12));
 /** The inside of the `KeyValue` `runtrace.truncated: true`, as attrProto writes it. */
 const TRUNCATED_ATTR = (() => {
   const w = new ProtoWriter(64);
@@ -419,51 +464,61 @@ const TRUNCATED_ATTR = (() => {
 const KEY_REGION_ID = utf8.encode("runtrace.region.id");
 
 /**
- * A `KeyValue` with an integer value at `p` under the one-byte field key
- * `tag`, its lengths computed rather than patched: the attributes every
- * span has. `key` is shorter than 100 bytes; room for `key.length + 20`
- * bytes is there. Returns the position after it.
+ * A span attribute (field 9) `key` with an integer value, up to the value:
+ * by the length of the value's varint (index 1-10), with the lengths that
+ * follow from it.
  */
-function intAttr(b: Uint8Array, p: number, tag: number, key: Uint8Array, v: number): number {
-  if (!(Number.isSafeInteger(v) && v >= 0)) {
+function intAttrHeads(key: Uint8Array): Words[] {
+  const out: Words[] = [];
+  for (let vlen = 0; vlen <= 10; vlen++) {
+    const anyLen = 1 + vlen, kvLen = 2 + key.length + 2 + anyLen;
+    // key: field 1, bytes; value: field 2, AnyValue; int_value: field 3, varint
+    out.push(new Words(Uint8Array.of(0x4a, kvLen, 0x0a, key.length, ...key, 0x12, anyLen, 0x18)));
+  }
+  return out;
+}
+
+/**
+ * A `KeyValue` span attribute with an integer value at `p`, its lengths
+ * computed rather than patched (`heads` from {@linkcode intAttrHeads}): the
+ * attributes every span has. Room for its bytes and 20 more is there.
+ * Returns the position after it.
+ */
+function intAttr(v: DataView, p: number, heads: Words[], n: number): number {
+  if (!(Number.isSafeInteger(n) && n >= 0)) {
     // Not a count: as attrProto writes it (a double, padded lengths).
-    b[p] = tag;
-    const kv = p + 1;
+    const h = heads[0], keyLen = h.length - 7;
+    v.setUint8(p, 0x4a);
+    v.setUint32(p + 1, padded(2 + keyLen + 14));
     p += 5;
-    b[p++] = 0x0a;
-    b[p++] = key.length;
-    for (let i = 0; i < key.length; i++) b[p++] = key[i];
-    b[p] = 0x12;
-    pad4(b, p + 1, 9);
-    b[p + 5] = 0x21; // double_value: field 4, fixed64
-    new DataView(b.buffer, b.byteOffset).setFloat64(p + 6, v, true);
-    p += 14;
-    pad4(b, kv, p - kv - 4);
-    return p;
+    // The key field (field 1, its length, the key) from the head.
+    for (let i = 2; i < 4 + keyLen; i++) v.setUint8(p++, byteOf(h, i));
+    v.setUint8(p, 0x12);
+    v.setUint32(p + 1, padded(9));
+    v.setUint8(p + 5, 0x21); // double_value: field 4, fixed64
+    v.setFloat64(p + 6, n, true);
+    return p + 14;
   }
   // Most values are below 2^28: their length by comparisons, not divisions.
-  let vlen = v < 128 ? 1 : v < 16384 ? 2 : v < 2097152 ? 3 : v < 268435456 ? 4 : 5;
-  for (let x = v / 34359738368; x >= 1; x /= 128) vlen++;
-  const anyLen = 1 + vlen, kvLen = 2 + key.length + 2 + anyLen;
-  b[p++] = tag;
-  b[p++] = kvLen;
-  b[p++] = 0x0a; // key: field 1, bytes
-  b[p++] = key.length;
-  for (let i = 0; i < key.length; i++) b[p++] = key[i];
-  b[p++] = 0x12; // value: field 2, AnyValue
-  b[p++] = anyLen;
-  b[p++] = 0x18; // int_value: field 3, varint
-  let x = v;
+  let vlen = n < 128 ? 1 : n < 16384 ? 2 : n < 2097152 ? 3 : n < 268435456 ? 4 : 5;
+  for (let x = n / 34359738368; x >= 1; x /= 128) vlen++;
+  p = putWords(v, p, heads[vlen]);
+  let x = n;
   while (x >= 2147483648) {
-    b[p++] = (x % 128) | 0x80;
+    v.setUint8(p++, (x % 128) | 0x80);
     x = Math.floor(x / 128);
   }
   while (x >= 128) {
-    b[p++] = (x & 0x7f) | 0x80;
+    v.setUint8(p++, (x & 0x7f) | 0x80);
     x >>>= 7;
   }
-  b[p++] = x;
+  v.setUint8(p++, x);
   return p;
+}
+
+/** Byte `i` of `t`. */
+function byteOf(t: Words, i: number): number {
+  return (t.words[i >> 2] >>> (24 - 8 * (i & 3))) & 0xff;
 }
 
 /** 8 hex digits of a 32-bit word. */
