@@ -208,10 +208,15 @@ class ProtobufBatches {
 
   /** A `DataView` of `cur.buf` (replaced when the buffer grows). */
   private view = new DataView(this.cur.buf.buffer);
+  /**
+   * The buffer `view` is of: compared with `cur.buf`, since reading a typed
+   * array's `buffer` costs an engine call in Bun.
+   */
+  private viewOf = this.cur.buf;
   /** Span names: field 5, its length, the name, then the key of kind (6). */
-  private spanNames = new Map<string, Words>();
+  private spanNames = new NameWords(0x2a, 0x30);
   /** Event names: field 2, its length, the name, then the key of attributes (3). */
-  private eventNames = new Map<string, Words>();
+  private eventNames = new NameWords(0x12, 0x1a);
   /** `runtrace.region.id` and `runtrace.task.id` up to their value, by the value's varint length. */
   private regionKeys = intAttrHeads(KEY_REGION_ID);
   private taskKeys = intAttrHeads(KEY_TASK_ID);
@@ -220,7 +225,10 @@ class ProtobufBatches {
   private room(n: number): DataView {
     const w = this.cur;
     w.ensure(n);
-    if (this.view.buffer !== w.buf.buffer) this.view = new DataView(w.buf.buffer);
+    if (this.viewOf !== w.buf) {
+      this.viewOf = w.buf;
+      this.view = new DataView(w.buf.buffer);
+    }
     return this.view;
   }
 
@@ -234,7 +242,7 @@ class ProtobufBatches {
    */
   span(s: OtlpSpan): void {
     const w = this.cur;
-    const name = words(this.spanNames, 0x2a, s.name, 0x30);
+    const name = this.spanNames.get(s.name);
     const thread = this.threadAttrs(s.thread, s.threadName);
     const rp = s.parent ? undefined : s.trace.remoteParent;
     // Everything up to the attributes after thread's (and 4 bytes a last word may pass).
@@ -302,7 +310,7 @@ class ProtobufBatches {
    */
   private logEvent(e: LogSpanEvent): void {
     const w = this.cur;
-    const name = words(this.eventNames, 0x12, e.name, 0x1a);
+    const name = this.eventNames.get(e.name);
     const m = e.message, n = m.length;
     let v = this.room(64 + name.length + n);
     let p = w.pos;
@@ -420,23 +428,45 @@ function putWords(v: DataView, p: number, t: Words): number {
 }
 
 /**
- * The field `head` (a one-byte key) holding `s` as UTF-8 (its length, its
- * bytes), then the byte `next`, as {@linkcode Words}; from `cache` for the
- * first 4096 strings of at most 256 units.
+ * Names as a field: the one-byte key `head`, the name's UTF-8 length and
+ * bytes, then the byte `next`, as {@linkcode Words}. The last few names
+ * looked up are found by comparing strings (the same string objects come
+ * back from the trace's string table), the rest in a `Map`: its lookup
+ * (hashing the string) cost more than writing the span's ids.
  */
-function words(cache: Map<string, Words>, head: number, s: string, next: number): Words {
-  let t = cache.get(s);
-  if (t === undefined) {
-    const b = utf8.encode(s);
-    const out = new Uint8Array(b.length + 12);
-    out[0] = head;
-    const p = putVarint(out, 1, b.length);
-    out.set(b, p);
-    out[p + b.length] = next;
-    t = new Words(out.subarray(0, p + b.length + 1));
-    if (cache.size < 4096 && s.length <= 256) cache.set(s, t);
+class NameWords {
+  private map = new Map<string, Words>();
+  private recent: string[] = ["", "", "", ""];
+  private recentWords: (Words | undefined)[] = [undefined, undefined, undefined, undefined];
+  private next = 0;
+
+  constructor(private head: number, private after: number) {}
+
+  /** The field of `name`; the first 4096 names of at most 256 units are kept. */
+  get(name: string): Words {
+    const r = this.recent;
+    for (let i = 0; i < 4; i++) {
+      if (r[i] === name) {
+        const t = this.recentWords[i];
+        if (t !== undefined) return t;
+      }
+    }
+    let t = this.map.get(name);
+    if (t === undefined) {
+      const b = utf8.encode(name);
+      const out = new Uint8Array(b.length + 12);
+      out[0] = this.head;
+      const p = putVarint(out, 1, b.length);
+      out.set(b, p);
+      out[p + b.length] = this.after;
+      t = new Words(out.subarray(0, p + b.length + 1));
+      if (this.map.size < 4096 && name.length <= 256) this.map.set(name, t);
+    }
+    r[this.next] = name;
+    this.recentWords[this.next] = t;
+    this.next = (this.next + 1) & 3;
+    return t;
   }
-  return t;
 }
 
 /** A varint of `v` (0 ≤ v < 2^31) at `p`; returns the position after it. */

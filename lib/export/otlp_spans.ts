@@ -325,8 +325,8 @@ export class OtlpSpan {
     this.kind = SpanKind.INTERNAL;
     this.end = -1;
     this.extra = undefined;
-    // The array is kept for the next events: nothing reads the emitted span's.
-    if (this.events !== NO_EVENTS) this.events.length = 0;
+    // Not emptied in place: setting an array's length is a call into the engine.
+    this.events = NO_EVENTS;
     this.droppedEvents = 0;
     this.status = StatusCode.UNSET;
     this.statusMessage = "";
