@@ -396,6 +396,16 @@ export interface OtlpReport {
   lost: number;
 }
 
+/** Options of {@linkcode SpanMapper}. */
+export interface SpanMapperOptions {
+  /**
+   * Reuse a span's object for a later span once `emit` returns (default
+   * false): for a consumer done with each span inside `emit`, such as an
+   * encoder; one that keeps spans must leave it off.
+   */
+  reuse?: boolean;
+}
+
 /** Random ids, drawn in blocks: `crypto.getRandomValues` costs per call. */
 class RandomIds {
   private words = new Int32Array(16384);
@@ -483,12 +493,8 @@ export class SpanMapper {
    */
   private spare: OtlpSpan[] | undefined;
 
-  /**
-   * Makes a mapper handing finished spans to `emit`. With `reuse`, a span
-   * object is reused for a later span once `emit` returns: for a consumer
-   * done with each span in `emit` (an encoder), not one keeping them.
-   */
-  constructor(emit: (span: OtlpSpan) => void, options: { reuse?: boolean } = {}) {
+  /** Makes a mapper handing finished spans to `emit`; see {@linkcode SpanMapperOptions}. */
+  constructor(emit: (span: OtlpSpan) => void, options: SpanMapperOptions = {}) {
     this.emit = emit;
     if (options.reuse) this.spare = [];
   }
