@@ -2,7 +2,7 @@
 
 /** SHA-256 of the sources this bundle was built from (tests/drain_worker_test.ts checks it). */
 export const DRAIN_WORKER_SOURCE_HASH =
-  "845c2ecbb512f012d4573019eecc8df64b2c7625a55e2f5ad2f71404b7d95132";
+  "165c6973bc70d21aae760c742fb288a29065a765706e30c09bfdc7370030dcb1";
 
 /** Each source file and the start of its SHA-256, to name what changed in a stale bundle. */
 export const DRAIN_WORKER_SOURCE_FILES: Record<string, string> = {
@@ -12,7 +12,7 @@ export const DRAIN_WORKER_SOURCE_FILES: Record<string, string> = {
   "lib/export/otlp.ts": "9794179674da64d0",
   "lib/export/otlp_http.ts": "5f7b5901c526559d",
   "lib/export/otlp_live.ts": "50c84711b2687e57",
-  "lib/export/otlp_spans.ts": "4addb1c4e9f4bc93",
+  "lib/export/otlp_spans.ts": "565a4bfeb42c51a9",
   "lib/export/protobuf_writer.ts": "3b2b1bb3fa4bb456",
   "lib/format/constants.ts": "42ac840cf1271b70",
   "lib/format/decoder.ts": "02cdc09ad94f5984",
