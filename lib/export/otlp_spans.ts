@@ -198,44 +198,50 @@ function idBytes(hi: number, lo: number): Uint8Array {
 /** The events of a span that has none: most have none, and need no array of their own. */
 const NO_EVENTS: OtlpEvent[] = [];
 
-/** A span, open or finished. Times are ns since the trace start. */
+/** The trace of a span not yet opened. */
+const NO_TRACE = new TraceRef(0, 0, 0, 0);
+
+/**
+ * A span, open or finished. Times are ns since the trace start. Made empty;
+ * {@linkcode OtlpSpan.reopen} opens it.
+ */
 export class OtlpSpan {
   /**
    * The span id's high and low 32 bits (its bytes big-endian, as signed
    * integers): numbers, not a typed array per span, which costs more than
    * the rest of the span.
    */
-  idHi: number;
+  idHi: number = 0;
   /** See {@linkcode OtlpSpan.idHi}. */
-  idLo: number;
+  idLo: number = 0;
   /** The trace (shared by the tree). */
-  trace: TraceRef;
+  trace: TraceRef = NO_TRACE;
   /**
    * The parent span, if in this trace file. Under a mapper made with
    * `reuse`, only whether there is one: the parent may have ended and been
    * reused for another span; its id is in `parentHi`/`parentLo`.
    */
-  parent: OtlpSpan | undefined;
+  parent: OtlpSpan | undefined = undefined;
   /** The parent's span id's high 32 bits, when there is a `parent`. */
   parentHi = 0;
   /** The parent's span id's low 32 bits. */
   parentLo = 0;
   /** The span's name. */
-  name: string;
+  name: string = "";
   /** `SpanKind`. */
   kind: number = SpanKind.INTERNAL;
   /** Start, ns since the trace start. */
-  start: number;
+  start: number = 0;
   /** End, ns since the trace start (-1 while open). */
   end: number = -1;
   /** `runtrace.region.id`, 0 for a task's span. */
-  region: number;
+  region: number = 0;
   /** `runtrace.task.id`. */
-  task: number;
+  task: number = 0;
   /** `thread.id`. */
-  thread: number;
+  thread: number = 0;
   /** `thread.name`, if the thread has one. */
-  threadName: string | undefined;
+  threadName: string | undefined = undefined;
   /**
    * Attributes after those above (`runtrace.task.parent`,
    * `runtrace.open_at_end`): the ones every span has are fields, which the
@@ -264,39 +270,10 @@ export class OtlpSpan {
   /** When it was opened among the mapper's open spans, to list them in that order. */
   seq = 0;
 
-  /** Makes an open span. */
-  constructor(
-    idHi: number,
-    idLo: number,
-    trace: TraceRef,
-    parent: OtlpSpan | undefined,
-    name: string,
-    start: number,
-    region: number,
-    task: number,
-    thread: number,
-    threadName: string | undefined,
-  ) {
-    this.idHi = idHi;
-    this.idLo = idLo;
-    this.trace = trace;
-    this.parent = parent;
-    if (parent) {
-      this.parentHi = parent.idHi;
-      this.parentLo = parent.idLo;
-    }
-    this.name = name;
-    this.start = start;
-    this.region = region;
-    this.task = task;
-    this.thread = thread;
-    this.threadName = threadName;
-  }
-
   /**
-   * Makes this ended span, already emitted, a new open one, as the
-   * constructor would (every field reset): the mapper reuses span objects
-   * under `reuse`, not making millions for the collector.
+   * Makes this span a new open one (every field set): a new span's first
+   * call, and how the mapper reuses an emitted span's object under `reuse`,
+   * not making millions for the collector.
    */
   reopen(
     idHi: number,
@@ -506,34 +483,9 @@ export class SpanMapper {
     if (spare && spare.length < MAX_SPARE) spare.push(span);
   }
 
-  /** A new open span: a reused object if there is one (see `reuse`). */
-  private open(
-    trace: TraceRef,
-    parent: OtlpSpan | undefined,
-    name: string,
-    start: number,
-    region: number,
-    task: number,
-    thread: number,
-  ): OtlpSpan {
-    const s = this.spare?.pop();
-    const threadName = this.threadName(thread);
-    if (s === undefined) {
-      return new OtlpSpan(
-        this.idHi,
-        this.idLo,
-        trace,
-        parent,
-        name,
-        start,
-        region,
-        task,
-        thread,
-        threadName,
-      );
-    }
-    s.reopen(this.idHi, this.idLo, trace, parent, name, start, region, task, thread, threadName);
-    return s;
+  /** A span to open: a reused object if there is one (see `reuse`). */
+  private spanObject(): OtlpSpan {
+    return this.spare?.pop() ?? new OtlpSpan();
   }
 
   /**
@@ -615,7 +567,10 @@ export class SpanMapper {
   private taskBegin(time: number, thread: number, task: number, parent: number, type: string) {
     const p = parent === 0 ? undefined : this.tasks.get(parent);
     this.newSpanId();
-    const span = this.open(
+    const span = this.spanObject();
+    span.reopen(
+      this.idHi,
+      this.idLo,
       p ? p.trace : this.newTrace(),
       p,
       capName(type || "(unknown task)"),
@@ -623,6 +578,7 @@ export class SpanMapper {
       0,
       task,
       thread,
+      this.threadName(thread),
     );
     if (parent !== 0 && !p) span.addAttr("runtrace.task.parent", parent);
     const was = this.tasks.get(task);
@@ -673,7 +629,10 @@ export class SpanMapper {
       this.idLo = v.getInt32(4);
       t.nextSpanId = undefined;
     } else this.newSpanId();
-    const span = this.open(
+    const span = this.spanObject();
+    span.reopen(
+      this.idHi,
+      this.idLo,
       parent ? parent.trace : this.newTrace(),
       parent,
       capName(type),
@@ -681,6 +640,7 @@ export class SpanMapper {
       region,
       task,
       thread,
+      this.threadName(thread),
     );
     span.lane = lane;
     span.seq = byId.get(region)?.seq ?? ++this.opened;
