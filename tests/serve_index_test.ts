@@ -214,6 +214,51 @@ describe("the serve index", () => {
     }
   });
 
+  test("a bucket's instances carry the stall and GC time their focus data attributes", () => {
+    const bytes = randomTrace(9, 1500);
+    const path = join(dir, "bucket.trace");
+    writeFileSync(path, bytes);
+    buildIndex(path, path + ".idx", { sortBudget: 8192 });
+    const ix = TraceIndex.open(path + ".idx", path);
+    try {
+      let checked = 0, blocked = 0, gc = 0, named = 0;
+      for (const type of ["type0", "type1", "type2"]) {
+        let from = 0;
+        for (;;) {
+          const page = ix.bucket("task", type, 0, 2 ** 47, from, 100);
+          for (const r of page.rows) {
+            // The list's figures are the details' (the reader's attribution over the index's stalls).
+            const f = ix.focus(r.task)!;
+            assert.equal(r.thread, f.task.thread);
+            assert.equal(r.partial, undefined);
+            assert.deepEqual([r.blocked, r.gc], [f.delay!.blocked, f.delay!.gc], `task ${r.task}`);
+            const b = f.delay!.blockedBy[0];
+            if (f.delay!.blockedBy.length === 1) {
+              assert.deepEqual(
+                [r.delayedBy?.start, r.delayedBy?.delay, r.delayedBy?.task, r.delayedBy?.region],
+                [b.start, b.delay, b.task, b.region],
+              );
+              assert.equal(r.delayedBy?.taskType, b.taskType);
+              if (r.delayedBy?.taskType) named++;
+            }
+            if (r.blocked > 0) blocked++;
+            if (r.gc > 0) gc++;
+            checked++;
+          }
+          if (page.done) break;
+          from = page.next;
+        }
+      }
+      assert.ok(checked > 1000, `${checked}`);
+      assert.ok(blocked > 10 && gc > 10 && named > 5, `${blocked} ${gc} ${named}`);
+      // Regions: the stalls and GCs of their own thread.
+      const regions = ix.bucket("region", "r0", 0, 2 ** 47, 0, 500).rows;
+      assert.ok(regions.some((r) => r.gc > 0 || r.blocked > 0));
+    } finally {
+      ix.close();
+    }
+  });
+
   test("the logs: a bounded scan by category, task and text finds what the model has", () => {
     const bytes = randomTrace(5, 2000);
     const path = join(dir, "logs.trace");

@@ -388,6 +388,26 @@ describe("runtrace view --serve on the slow-requests fixture", { skip }, () => {
           "!!document.querySelector('#view-tasks section.instances button[data-task=\"689\"]')",
         ),
       );
+      // Each instance says what delayed it: the ten victims overlap the 15x ms stall of
+      // report.build, its task a link; the others do not.
+      const listed = await page.evaluate<{ task: string; stall: string; by: string }[]>(
+        `[...document.querySelectorAll('#view-tasks section.instances tbody tr')].map((r) => ({
+          task: r.cells[0].textContent, stall: r.querySelector('td.stall').textContent,
+          by: r.querySelector('td.delayed-by').textContent }))`,
+      );
+      const victims = listed.filter((r) => r.by !== "");
+      assert.equal(victims.length, 10, JSON.stringify(listed));
+      for (const v of victims) {
+        assert.match(v.stall, /^\d+(\.\d+)?ms$/);
+        assert.match(v.by, /report\.build \(report\.daily #701\)/);
+      }
+      assert.ok(victims.some((v) => v.task === "#689"));
+      assert.ok(listed.filter((r) => r.by === "").every((r) => r.stall === "-"));
+      assert.ok(
+        await page.evaluate(
+          "!!document.querySelector('#view-tasks section.instances td.delayed-by button[data-task=\"701\"]')",
+        ),
+      );
       // The search box: a task id, then Enter opens it; a stall victim names its culprit.
       await page.evaluate(`(() => { const i = document.querySelector('#search');
         i.value = '#689'; i.dispatchEvent(new Event('input')); })()`);

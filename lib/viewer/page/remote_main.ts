@@ -14,6 +14,7 @@ import type { FocusData, StallRef } from "../serve/index_layout.ts";
 import { assignColors } from "./colors.ts";
 import { fetchFocus, fetchInstance, fetchMeta, type PageMeta } from "./remote_data.ts";
 import {
+  culpritHtml,
   latencyTable,
   regionsPageHtml,
   renderRemoteLogs,
@@ -46,13 +47,6 @@ export interface RemoteHook {
 
 const $ = <T extends HTMLElement>(sel: string): T => document.querySelector(sel) as T;
 const dur = (ns: number) => escapeHtml(formatDuration(ns));
-
-/** Who ran a stall: its region's type and task, the task a link to its focus data. */
-function culpritHtml(s: { region: string; task: number; taskType?: string }): string {
-  const task = s.task === 0 ? "" : taskLink(s.task, `${s.taskType || "task"} #${s.task}`);
-  if (s.region) return `${escapeHtml(s.region)}${task ? ` (${task})` : ""}`;
-  return task || "code outside any region";
-}
 
 function stallsList(stalls: StallRef[]): string {
   return stalls.slice(0, 10).map((s, i) =>

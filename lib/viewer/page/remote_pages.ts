@@ -12,7 +12,7 @@
 
 import { formatDuration } from "../../read/duration.ts";
 import type { LatencySummary } from "../../read/analysis.ts";
-import type { LogFilter, LogRow, TaskRef } from "../serve/index_layout.ts";
+import type { BucketRow, LogFilter, LogRow, TaskRef } from "../serve/index_layout.ts";
 import { fetchBucket, fetchLogs, type PageMeta } from "./remote_data.ts";
 import { escapeHtml } from "./ticks_and_html.ts";
 
@@ -58,7 +58,9 @@ function histogram(l: LatencySummary | undefined, kind: "task" | "region", type:
 /**
  * Lists a histogram bucket's instances when one is clicked in `root` (the
  * Tasks or Regions page), from the server's bounded scan of the levels the
- * bucket spans, each a link to its task's focus data; "Show more" goes on.
+ * bucket spans, each a link to its task's focus data, with its stall and GC
+ * overlap and the stall that delayed it (its culprit a link); "Show more"
+ * goes on.
  *
  * @example
  * ```ts ignore
@@ -84,7 +86,10 @@ export function wireBuckets(root: HTMLElement): void {
         dur(hi)
       }</h3><table class="instances-table"><thead><tr><th>${
         kind === "task" ? "Task" : "Region of task"
-      }</th><th class="num">Start</th><th class="num">Duration</th></tr></thead><tbody></tbody></table>` +
+      }</th><th class="num">Start</th><th class="num">Duration</th><th class="num">Thread</th>` +
+      `<th class="num" title="Time its thread's event loop was stalled by other work">Stall overlap</th>` +
+      `<th class="num" title="Garbage collection on its thread, outside stalls">GC</th>` +
+      `<th>Delayed by</th></tr></thead><tbody></tbody></table>` +
       `<button class="more" hidden>Show more</button>`;
     const body = list.querySelector("tbody")!;
     const more = list.querySelector<HTMLButtonElement>("button.more")!;
@@ -97,11 +102,7 @@ export function wireBuckets(root: HTMLElement): void {
         if (mine !== run) return;
         body.insertAdjacentHTML(
           "beforeend",
-          page.rows.map((r) =>
-            `<tr><td>${taskLink(r.task, `#${r.task}`)}</td><td class="num">${
-              dur(r.start)
-            }</td><td class="num dur">${dur(r.duration)}</td></tr>`
-          ).join(""),
+          page.rows.map(bucketRow).join(""),
         );
         got += page.rows.length;
         from = page.next;
@@ -112,6 +113,37 @@ export function wireBuckets(root: HTMLElement): void {
     more.addEventListener("click", () => void step());
     await step();
   });
+}
+
+/** Who ran a stall: its region's type and task, the task a link to its focus data. */
+export function culpritHtml(s: { region: string; task: number; taskType?: string }): string {
+  const task = s.task === 0 ? "" : taskLink(s.task, `${s.taskType || "task"} #${s.task}`);
+  if (s.region) return `${escapeHtml(s.region)}${task ? ` (${task})` : ""}`;
+  return task || "code outside any region";
+}
+
+/**
+ * One instance of a bucket: its task, start, duration, thread, the time
+ * its thread was stalled by other work and in GC during it, and the stall
+ * that delayed it most, its culprit a link ("≥" where the server read only
+ * part of a long instance's stalls).
+ */
+function bucketRow(r: BucketRow): string {
+  const atLeast = r.partial ? "≥" : "";
+  const by = r.delayedBy
+    ? `<button class="link" data-zoom="${r.delayedBy.start}:${
+      r.delayedBy.start + r.delayedBy.duration
+    }">${dur(r.delayedBy.delay)}</button> ${culpritHtml(r.delayedBy)}`
+    : "";
+  return `<tr${r.blocked > 0 ? ' class="stalled"' : ""}><td>${
+    taskLink(r.task, `#${r.task}`)
+  }</td><td class="num">${dur(r.start)}</td><td class="num dur">${
+    dur(r.duration)
+  }</td><td class="num">${r.thread}</td><td class="num stall">${
+    r.blocked > 0 ? atLeast + dur(r.blocked) : r.partial ? "?" : "-"
+  }</td><td class="num gc">${
+    r.gc > 0 ? atLeast + dur(r.gc) : r.partial ? "?" : "-"
+  }</td><td class="delayed-by">${by}</td></tr>`;
 }
 
 /**

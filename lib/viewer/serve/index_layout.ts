@@ -237,9 +237,26 @@ export interface SliceRef {
   row: number;
 }
 
+/**
+ * An instance of a histogram bucket with what delayed it: from the stalls
+ * and GCs of its thread that overlap it (lib/viewer/serve/stall_overlap.ts).
+ */
+export interface BucketRow extends SliceRef {
+  /** Its thread: a task's home thread, a region's own. */
+  thread: number;
+  /** ns its thread's event loop was stalled by other work during it. */
+  blocked: number;
+  /** ns of garbage collection on its thread during it, outside stalls. */
+  gc: number;
+  /** The stall of other work with the largest share of `blocked`, and that share. */
+  delayedBy?: StallRef & { delay: number };
+  /** True when the instance is too long to read every stall and GC over it: at least these. */
+  partial?: boolean;
+}
+
 /** One step of the instances of a histogram bucket (`TraceIndex.bucket`). */
 export interface BucketPage {
-  rows: SliceRef[];
+  rows: BucketRow[];
   /** The cursor to go on from; `done` when every level of the bucket is read. */
   next: number;
   done: boolean;

@@ -18,8 +18,10 @@ import { LOG_BLOCK_ENTRY, LogRecordReader } from "./log_store.ts";
 
 /** Most bytes of blocks one step reads. */
 const STEP_BYTES = 32 << 20;
-/** Most ms one step runs: a step stays well under the zoom steps' budget of 100 ms. */
+/** Most ms one step runs, once it has read STEP_MIN_BYTES: well under the zoom steps' 100 ms. */
 const STEP_MS = 40;
+/** Bytes a step reads before it looks at the clock (unless a smaller step is asked for). */
+const STEP_MIN_BYTES = 2 << 20;
 
 /** The key of the last log passed: every log with a key up to it is done. */
 interface Cursor {
@@ -210,6 +212,10 @@ export class LogScanner {
   scan(filter: LogFilter, from: string, limit: number, o: LogScanOptions = {}): LogPage {
     const span = o.span;
     const stepBytes = Math.min(STEP_BYTES, Math.max(1, o.stepBytes ?? STEP_BYTES));
+    const minBytes = Math.min(stepBytes, STEP_MIN_BYTES);
+    /** Whether the step has used its budget. */
+    const spent = () =>
+      bytes >= stepBytes || (bytes >= minBytes && performance.now() - t0 > STEP_MS);
     const spanStart = span?.start ?? -Infinity, spanEnd = span?.end ?? Infinity;
     const names = this.s.names;
     const enc = new TextEncoder(), utf8 = new TextDecoder();
@@ -251,7 +257,7 @@ export class LogScanner {
           pi = n;
           break;
         }
-        if (h.length === 0 && (bytes >= stepBytes || performance.now() - t0 > STEP_MS)) {
+        if (h.length === 0 && spent()) {
           // Nothing open: every log before the next block's first is done.
           c = { time: this.firstSorted[pi], block: -1, log: -1 };
           stopped = true;
@@ -284,7 +290,7 @@ export class LogScanner {
       c = { time: r.time, block: r.block, log: r.k };
       heap.fixTop(!this.advance(r));
       if (rows.length >= limit) break;
-      if ((++checked & 255) === 0 && (bytes >= stepBytes || performance.now() - t0 > STEP_MS)) {
+      if ((++checked & 255) === 0 && spent()) {
         break;
       }
     }

@@ -14,6 +14,7 @@ import { TraceDecoder, type TraceEvent } from "../../format/decoder.ts";
 import { DelayAnalyzer } from "../../read/delay.ts";
 import {
   type BucketPage,
+  type BucketRow,
   DENSITY_BINS,
   FLAG_OPEN,
   type FocusData,
@@ -32,6 +33,7 @@ import {
 } from "./index_layout.ts";
 import { readAt } from "./level_sorter.ts";
 import { LogScanner } from "./log_scan.ts";
+import { type OverItem, overlapOf } from "./stall_overlap.ts";
 
 /** A task as the id store holds it. */
 export interface IndexedTask {
@@ -50,6 +52,13 @@ export interface IndexedTask {
 
 /** Most slice records one tile returns; finer levels are left to the density counts. */
 export const TILE_RECORDS = 100_000;
+
+/** What a bucket step may still read for its rows' stalls and GCs, and what it has read. */
+interface OverlapReads {
+  left: number;
+  /** Records by `level:bin`. */
+  cache: Map<string, Uint8Array>;
+}
 
 /** One level of one store, with its sample of start times in memory. */
 interface Level extends LevelPlace {
@@ -73,6 +82,9 @@ export interface Tile {
 const BUCKET_STEP_RECORDS = (4 << 20) / SLICE_BYTES;
 /** A bucket cursor: level (of those the bucket spans) * CURSOR_LEVEL + record. */
 const CURSOR_LEVEL = 2 ** 40;
+
+/** Most reads a bucket step makes for its rows' stalls and GCs; rows past it are `partial`. */
+const OVERLAP_READS = 4096;
 
 /** Most bytes of the trace one focus view decodes. */
 const FOCUS_BYTES = 64 << 20;
@@ -100,6 +112,10 @@ export class TraceIndex {
   private cum: Float64Array[];
   /** The log section, read in time order. */
   private logScan: LogScanner;
+  /** Per thread, its stall and GC rows. */
+  private overRows = new Map<number, number[]>();
+  /** The levels, coarsest first. */
+  private byLevelDown: Level[];
 
   private constructor(
     readonly meta: IndexMeta,
@@ -113,6 +129,7 @@ export class TraceIndex {
         return { ...p, size, sample: new Float64Array(b.buffer, b.byteOffset, n) };
       });
     this.levels = load(meta.slices, SLICE_BYTES);
+    this.byLevelDown = [...this.levels].sort((a, b) => b.level - a.level);
     this.ids = load(meta.ids, ID_BYTES)[0];
     // A stall is written when it ends, maybe after its culprit's task did: name that task now.
     for (const s of meta.summary.stalls) {
@@ -120,6 +137,12 @@ export class TraceIndex {
         const type = this.task(s.task)?.type;
         if (type !== undefined) s.taskType = type;
       }
+    }
+    for (const r of meta.rows) {
+      if (r.track !== "stalls" && r.track !== "gc") continue;
+      const list = this.overRows.get(r.thread) ?? [];
+      list.push(r.row);
+      this.overRows.set(r.thread, list);
     }
     this.logScan = new LogScanner(fd, {
       offset: meta.logsOffset,
@@ -390,6 +413,9 @@ export class TraceIndex {
           duration: d,
           task: v.getFloat64(o + 16, true),
           row: v.getUint16(o + 24, true),
+          thread: 0,
+          blocked: 0,
+          gc: 0,
         });
       }
       ri += o / SLICE_BYTES;
@@ -401,7 +427,98 @@ export class TraceIndex {
     }
     out.done = li >= levels.length;
     out.next = li * CURSOR_LEVEL + ri;
+    const reads = { left: OVERLAP_READS, cache: new Map<string, Uint8Array>() };
+    for (const r of out.rows) this.delayOf(kind, r, reads);
     return out;
+  }
+
+  /**
+   * Fills in what delayed bucket row `r` from the stalls and GCs of its
+   * thread over it, within the reads `reads` has left (past them it is
+   * `partial`).
+   */
+  private delayOf(kind: "task" | "region", r: BucketRow, reads: OverlapReads): void {
+    let thread = this.meta.rows[r.row]?.thread ?? 0;
+    if (kind === "task") thread = this.task(r.task)?.thread ?? 0;
+    r.thread = thread;
+    const found = this.stallsOver(thread, r.start, r.start + r.duration, reads);
+    const o = overlapOf(r.start, r.start + r.duration, r.task, found.items);
+    r.blocked = o.blocked;
+    r.gc = o.gc;
+    if (found.cut) r.partial = true;
+    if (o.by >= 0) {
+      const s = found.items[o.by];
+      r.delayedBy = {
+        thread,
+        start: s.start,
+        duration: s.end - s.start,
+        region: s.region,
+        task: s.task,
+        taskType: s.task === 0 ? undefined : this.task(s.task)?.type,
+        delay: o.byDelay,
+      };
+    }
+  }
+
+  /**
+   * The stalls and GCs of `thread` overlapping [start, end]. Only the
+   * density bins where the thread's stall and GC rows have a slice starting
+   * are read, each level by level (coarsest first) until the bin's count of
+   * them is found or no shorter slice could reach `start`; each (level, bin)
+   * once per query, through `reads.cache`. So a query costs reads per stall
+   * or GC nearby, not per slice. Stops when `reads` has none left (`cut`).
+   */
+  private stallsOver(
+    thread: number,
+    start: number,
+    end: number,
+    reads: OverlapReads,
+  ): { items: (OverItem & { region: string })[]; cut: boolean } {
+    const items: (OverItem & { region: string })[] = [];
+    const bin = this.meta.densityBinNs;
+    const binOf = (t: number) => Math.max(0, Math.min(DENSITY_BINS - 1, Math.floor(t / bin)));
+    const byLevel = this.byLevelDown;
+    if (byLevel.length === 0) return { items, cut: false };
+    const last = binOf(end);
+    for (const r of this.overRows.get(thread) ?? []) {
+      const c = this.cum[r];
+      // Each bin with a slice of this row starting in it (c[b + 1] > c[b]), found by bisection.
+      for (let b = binOf(start - 2 ** (byLevel[0].level + 1)); b <= last; b++) {
+        if (c[b + 1] === c[b]) b = firstAbove(c, c[b], b + 1, last + 2) - 1;
+        if (b > last) break;
+        let left = c[b + 1] - c[b];
+        for (const lv of byLevel) {
+          // Slices of this level starting in the bin end before (b + 1) * bin + 2^(level + 1).
+          if (left === 0 || (b + 1) * bin + 2 ** (lv.level + 1) <= start) break;
+          const key = `${lv.level}:${b}`;
+          let raw = reads.cache.get(key);
+          if (!raw) {
+            if (reads.left <= 0) return { items, cut: true };
+            raw = this.range(lv, b * bin, (b + 1) * bin);
+            reads.cache.set(key, raw);
+            reads.left--;
+          }
+          const v = new DataView(raw.buffer, raw.byteOffset, raw.length);
+          for (let o = 0; o < raw.length; o += SLICE_BYTES) {
+            if (v.getUint16(o + 24, true) !== r) continue;
+            const s = v.getFloat64(o, true), d = v.getFloat64(o + 8, true);
+            // A slice is counted in the bin its start is in (reads are of whole sample blocks).
+            if (binOf(s) !== b) continue;
+            left--;
+            if (s >= end || s + d <= start) continue;
+            const stall = v.getUint8(o + 26) === Kind.STALL;
+            items.push({
+              start: s,
+              end: s + d,
+              stall,
+              task: stall ? v.getFloat64(o + 16, true) : 0,
+              region: stall ? this.meta.types[v.getUint32(o + 28, true)] ?? "" : "",
+            });
+          }
+        }
+      }
+    }
+    return { items, cut: false };
   }
 
   /**
@@ -536,6 +653,18 @@ function lowerBound(a: Float64Array, x: number): number {
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
     if (a[mid] < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** First index in [from, to] of `c` whose value is > x (`to` if none): `c` never decreases. */
+function firstAbove(c: Float64Array, x: number, from: number, to: number): number {
+  let lo = from;
+  let hi = to;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (c[mid] <= x) lo = mid + 1;
     else hi = mid;
   }
   return lo;
