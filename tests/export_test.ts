@@ -13,7 +13,7 @@ import { fileURLToPath } from "node:url";
 import * as trace from "../mod.ts";
 import { parseTrace, TraceDecoder } from "../read.ts";
 import { ChromeExporter } from "../lib/export/chrome.ts";
-import { EventType, PerfettoExporter, PF, SequenceFlags } from "../lib/export/perfetto.ts";
+import { Clock, EventType, PerfettoExporter, PF, SequenceFlags } from "../lib/export/perfetto.ts";
 import { ProtoWriter } from "../lib/export/protobuf_writer.ts";
 import { craftTrace } from "./craft_trace.ts";
 import { exportTrace, sleep, tempDir } from "./helpers.ts";
@@ -276,6 +276,9 @@ function validatePerfetto(bytes: Uint8Array): PerfettoDecoded {
   const open = new Map<number, { name: string; ts: number }[]>();
   const lastTs = new Map<number, number>();
   const flowSources = new Set<number>();
+  // The sequence's default clock and its incremental clocks' last times, by id.
+  let defaultClock: number | undefined;
+  const incremental = new Map<number, number>();
   const out: PerfettoDecoded = { ...noneValidated(), packets: packets.length };
   packets.forEach((pf, i) => {
     const p = msg(pf.v);
@@ -284,6 +287,25 @@ function validatePerfetto(bytes: Uint8Array): PerfettoDecoded {
     const flags = num(get(p, PF.packet.sequenceFlags));
     if (i === 0) assert.equal(flags, SequenceFlags.INCREMENTAL_STATE_CLEARED, `${at}: first`);
     else assert.equal(flags, SequenceFlags.NEEDS_INCREMENTAL_STATE, `${at}: flags`);
+    const defaults = get(p, PF.packet.defaults);
+    if (defaults) {
+      assert.equal(i, 0, `${at}: defaults after the state was cleared`);
+      defaultClock = num(get(msg(defaults), PF.defaults.timestampClockId));
+    }
+    const snapshot = get(p, PF.packet.clockSnapshot);
+    if (snapshot) {
+      const s = msg(snapshot);
+      assert.equal(num(get(s, PF.clockSnapshot.primaryTraceClock)), Clock.BOOTTIME, `${at}`);
+      for (const c of all(s, PF.clockSnapshot.clocks)) {
+        const m = msg(c);
+        const id = num(get(m, PF.clock.id))!;
+        const t = num(get(m, PF.clock.timestamp)) ?? 0;
+        if (num(get(m, PF.clock.incremental))) {
+          assert.ok(id >= 64 && id < 128, `${at}: incremental clock ${id} not a sequence's`);
+          incremental.set(id, t);
+        } else assert.deepEqual([id, t], [Clock.BOOTTIME, 0], `${at}: BOOTTIME at 0`);
+      }
+    }
     const interned = get(p, PF.packet.internedData);
     if (interned) {
       for (
@@ -326,8 +348,16 @@ function validatePerfetto(bytes: Uint8Array): PerfettoDecoded {
     const ev = get(p, PF.packet.trackEvent);
     if (!ev) return;
     const e = msg(ev);
-    const ts = num(get(p, PF.packet.timestamp));
+    let ts = num(get(p, PF.packet.timestamp));
     assert.ok(ts !== undefined && ts >= 0, `${at}: track event without timestamp`);
+    const clock = num(get(p, PF.packet.timestampClockId)) ?? defaultClock ?? Clock.BOOTTIME;
+    if (clock !== Clock.BOOTTIME) {
+      // A delta since the last time on that clock.
+      const last = incremental.get(clock);
+      assert.ok(last !== undefined, `${at}: clock ${clock} used before its snapshot`);
+      ts += last;
+      incremental.set(clock, ts);
+    }
     const uuid = num(get(e, PF.event.trackUuid))!;
     const track = tracks.get(uuid);
     assert.ok(track, `${at}: track ${uuid} used before its descriptor`);

@@ -4,7 +4,9 @@
  * and a trace with workers, counters, stalls and lost events: every packet
  * decodes, with no field the schema lacks; every track is described before
  * an event uses it; interned names resolve within their sequence; slices
- * balance per track.
+ * balance per track; timestamps resolve through the sequence's clocks (an
+ * incremental clock's deltas from its `ClockSnapshot`, or whole times on
+ * `BOOTTIME`) and a slice never ends before it begins.
  */
 
 import { describe, test } from "node:test";
@@ -12,6 +14,7 @@ import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { PerfettoExporter } from "../lib/export/perfetto.ts";
+import { craftTrace } from "./craft_trace.ts";
 import { exportTrace, runFile, tempDir } from "./helpers.ts";
 import { loadSchema, type PbType, plain, protobufjs, strictFields } from "./proto_schema.ts";
 
@@ -48,14 +51,20 @@ interface Interned {
   names: Map<number, string>;
   categories: Map<number, string>;
   annotations: Map<number, string>;
+  /** `trace_packet_defaults.timestamp_clock_id`, if set. */
+  clock?: number;
+  /** Incremental clocks' last times, by clock id. */
+  incremental: Map<number, number>;
 }
+
+const BOOTTIME = 6;
 
 /** Checks one exported trace; returns what it saw, for the totals. */
 function check(Packet: PbType, bytes: Uint8Array, src: string) {
   const described = new Set<number>();
-  const open = new Map<number, number>();
+  const open = new Map<number, number[]>();
   const seqs = new Map<number, Interned>();
-  let slices = 0;
+  let slices = 0, deltas = 0, whole = 0;
   packets(bytes).forEach((raw, i) => {
     const at = `${src} packet ${i}`;
     strictFields(Packet, raw, at);
@@ -64,9 +73,31 @@ function check(Packet: PbType, bytes: Uint8Array, src: string) {
     const seq = pk.trustedPacketSequenceId ?? 0;
     const flags = pk.sequenceFlags ?? 0;
     if (flags & 1) {
-      seqs.set(seq, { names: new Map(), categories: new Map(), annotations: new Map() });
+      seqs.set(seq, {
+        names: new Map(),
+        categories: new Map(),
+        annotations: new Map(),
+        incremental: new Map(),
+      });
     }
     const st = seqs.get(seq);
+    if (pk.tracePacketDefaults) {
+      assert.ok(st && flags & 1, `${at}: defaults outside a packet clearing the state`);
+      st.clock = pk.tracePacketDefaults.timestampClockId;
+    }
+    if (pk.clockSnapshot) {
+      assert.ok(st, `${at}: a clock snapshot before the sequence's state was cleared`);
+      assert.equal(pk.clockSnapshot.primaryTraceClock, BOOTTIME, `${at}: the trace's clock`);
+      for (const c of pk.clockSnapshot.clocks) {
+        if (c.isIncremental) {
+          assert.ok(
+            c.clockId >= 64 && c.clockId < 128,
+            `${at}: clock ${c.clockId} not a sequence's`,
+          );
+          st.incremental.set(c.clockId, Number(c.timestamp ?? 0));
+        } else assert.equal(c.clockId, BOOTTIME, `${at}: clock ${c.clockId}`);
+      }
+    }
     if (pk.internedData) {
       assert.ok(st, `${at}: interned data before the sequence's state was cleared`);
       const d = pk.internedData;
@@ -86,6 +117,17 @@ function check(Packet: PbType, bytes: Uint8Array, src: string) {
     if (!te) return;
     assert.ok(pk.timestamp !== undefined, `${at}: an event needs a timestamp`);
     assert.ok(st, `${at}: an event on a sequence whose state was never cleared`);
+    let ts = Number(pk.timestamp);
+    const clock = pk.timestampClockId ?? st.clock ?? BOOTTIME;
+    if (clock === BOOTTIME) whole++;
+    else {
+      const last = st.incremental.get(clock);
+      assert.ok(last !== undefined, `${at}: clock ${clock} has no snapshot in the sequence`);
+      ts += last;
+      st.incremental.set(clock, ts);
+      deltas++;
+    }
+    assert.ok(Number.isSafeInteger(ts) && ts >= 0, `${at}: time ${ts}`);
     assert.ok(flags & 2, `${at}: an event using interned data needs SEQ_NEEDS_INCREMENTAL_STATE`);
     assert.ok(described.has(te.trackUuid), `${at}: track ${te.trackUuid} used before described`);
     if (te.nameIid !== undefined) {
@@ -97,20 +139,22 @@ function check(Packet: PbType, bytes: Uint8Array, src: string) {
     for (const a of te.debugAnnotations ?? []) {
       assert.ok(st.annotations.has(a.nameIid), `${at}: annotation iid ${a.nameIid}`);
     }
-    const depth = open.get(te.trackUuid) ?? 0;
+    let stack = open.get(te.trackUuid);
+    if (!stack) open.set(te.trackUuid, stack = []);
     if (te.type === 1) {
       assert.ok(te.nameIid !== undefined, `${at}: a slice begins without a name`);
-      open.set(te.trackUuid, depth + 1);
+      stack.push(ts);
       slices++;
     } else if (te.type === 2) {
-      assert.ok(depth > 0, `${at}: a slice ends on track ${te.trackUuid} with none open`);
-      open.set(te.trackUuid, depth - 1);
+      const begin = stack.pop();
+      assert.ok(begin !== undefined, `${at}: a slice ends on track ${te.trackUuid} with none open`);
+      assert.ok(ts >= begin, `${at}: a slice ends at ${ts}, before its beginning at ${begin}`);
     }
   });
-  for (const [uuid, depth] of open) {
-    assert.equal(depth, 0, `${src}: track ${uuid} ends with ${depth} slices open`);
+  for (const [uuid, stack] of open) {
+    assert.equal(stack.length, 0, `${src}: track ${uuid} ends with ${stack.length} slices open`);
   }
-  return { slices, tracks: described.size };
+  return { slices, tracks: described.size, deltas, whole };
 }
 
 describe("the Perfetto export against perfetto_trace.proto", { skip: protobufjs.skip }, () => {
@@ -126,14 +170,19 @@ describe("the Perfetto export against perfetto_trace.proto", { skip: protobufjs.
     const rec = runFile(here("./fixtures/rich.ts"), { args: [rich], timeoutMs: 60_000 });
     assert.equal(rec.status, 0, rec.stderr);
     sources.push(rich);
+    let wholeTimes = 0;
     for (const src of sources) {
-      const { slices, tracks } = check(
+      const { slices, tracks, deltas, whole } = check(
         Packet,
         perfettoExport(new Uint8Array(readFileSync(src))),
         src,
       );
       assert.ok(slices > 0 && tracks > 3, `${src}: ${slices} slices on ${tracks} tracks`);
+      assert.ok(deltas > whole, `${src}: ${deltas} times as deltas, ${whole} whole`);
+      wholeTimes += whole;
     }
+    // Runtime spans are written when they end: their beginnings come late.
+    assert.ok(wholeTimes > 0, "no time earlier than the one before it was checked");
   });
 
   test("the checker catches a track used before it is described", () => {
@@ -144,6 +193,44 @@ describe("the Perfetto export against perfetto_trace.proto", { skip: protobufjs.
     const kept = packets(bytes).filter((p) => !plain(Packet, p).trackDescriptor);
     const framed = kept.flatMap((p) => [10, ...varintBytes(p.length), ...p]);
     assert.throws(() => check(Packet, new Uint8Array(framed), "cut"), /used before described/);
+  });
+});
+
+describe("the Perfetto export's one-byte lengths", { skip: protobufjs.skip }, () => {
+  test("messages of 127 bytes and more get longer lengths, and decode to what was logged", () => {
+    const schema = loadSchema("perfetto", ["perfetto_trace.proto"]);
+    const Packet = schema.lookupType("perfetto.protos.TracePacket");
+    const sizes = [0, 1, 60, 100, 110, 120, 127, 128, 200, 5000, 20_000, 300_000];
+    const messages = sizes.map((n, i) => String.fromCharCode(97 + i).repeat(n));
+    // One ASCII and one non-ASCII of each: the fast and the general path.
+    const all = messages.flatMap((m) => [m, m + "é"]);
+    const bytes = craftTrace((w) => {
+      let t = 1000;
+      w.taskBegin(t++, 1, 0, "task");
+      for (const m of all) w.log(t++, 1, "cat", m);
+      w.taskEnd(t++, 1);
+    });
+    const out = perfettoExport(bytes);
+    check(Packet, out, "long messages");
+    const logged: string[] = [];
+    for (const raw of packets(out)) {
+      // deno-lint-ignore no-explicit-any
+      const te = (plain(Packet, raw) as any).trackEvent;
+      for (const a of te?.debugAnnotations ?? []) {
+        if (a.stringValue !== undefined) logged.push(a.stringValue);
+      }
+    }
+    assert.deepEqual(logged.map((m) => m.length), all.map((m) => m.length));
+    assert.ok(logged.every((m, i) => m === all[i]), "a message changed");
+  });
+
+  test("the checker catches a sequence without its clock snapshot", () => {
+    const schema = loadSchema("perfetto", ["perfetto_trace.proto"]);
+    const Packet = schema.lookupType("perfetto.protos.TracePacket");
+    const bytes = perfettoExport(new Uint8Array(readFileSync(here("./fixtures/cappuccino.trace"))));
+    const kept = packets(bytes).filter((p) => !plain(Packet, p).clockSnapshot);
+    const framed = kept.flatMap((p) => [10, ...varintBytes(p.length), ...p]);
+    assert.throws(() => check(Packet, new Uint8Array(framed), "cut"), /has no snapshot/);
   });
 });
 
