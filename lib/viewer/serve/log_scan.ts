@@ -21,7 +21,7 @@ const STEP_BYTES = 32 << 20;
 /** Most ms one step runs, once it has read STEP_MIN_BYTES: well under the zoom steps' 100 ms. */
 const STEP_MS = 40;
 /** Bytes a step reads before it looks at the clock (unless a smaller step is asked for). */
-const STEP_MIN_BYTES = 2 << 20;
+const STEP_MIN_BYTES = 512 << 10;
 
 /** The key of the last log passed: every log with a key up to it is done. */
 interface Cursor {
@@ -83,6 +83,27 @@ function containsAt(hay: Uint8Array, start: number, end: number, needle: Uint8Ar
       if (d !== needle[j]) continue outer;
     }
     return true;
+  }
+  return false;
+}
+
+/**
+ * Whether `needle` (lowercased) occurs in `hay` from `start`, ASCII case
+ * aside: the candidates are found by `indexOf` of its first byte in either
+ * case (native, many times faster than a loop over every byte), so a block
+ * is checked for a rare text at the speed of a byte search.
+ */
+function blockHas(hay: Uint8Array, start: number, needle: Uint8Array): boolean {
+  const n = needle.length;
+  if (n === 0) return true;
+  const lo = needle[0], up = lo >= 97 && lo <= 122 ? lo - 32 : -1;
+  let a = hay.indexOf(lo, start), b = up < 0 ? -1 : hay.indexOf(up, start);
+  while (a >= 0 || b >= 0) {
+    const i = a < 0 ? b : b < 0 ? a : Math.min(a, b);
+    if (i + n > hay.length) return false;
+    if (containsAt(hay, i, i + n, needle)) return true;
+    if (i === a) a = hay.indexOf(lo, i + 1);
+    else b = hay.indexOf(up, i + 1);
   }
   return false;
 }
@@ -239,7 +260,7 @@ export class LogScanner {
       const r = this.load(b, c);
       if (!r) return;
       bytes += r.buf.length;
-      if (needsText && !containsAt(r.buf, r.rec.at, r.buf.length, needle!)) return;
+      if (needsText && !blockHas(r.buf, r.rec.at, needle!)) return;
       heap.push(r);
     };
     // The blocks begun by the cursor's time that reach it, then the rest as the merge gets to them.
@@ -290,7 +311,7 @@ export class LogScanner {
       c = { time: r.time, block: r.block, log: r.k };
       heap.fixTop(!this.advance(r));
       if (rows.length >= limit) break;
-      if ((++checked & 255) === 0 && spent()) {
+      if ((++checked & 63) === 0 && spent()) {
         break;
       }
     }
