@@ -265,7 +265,7 @@ export class LogScanner {
     };
     // The blocks begun by the cursor's time that reach it, then the rest as the merge gets to them.
     const n = this.s.blocks;
-    let pi = upperBound(this.firstSorted, c.time);
+    let pi = firstAbove(this.firstSorted, c.time);
     for (let i = 0; i < pi; i++) {
       const b = this.byFirst[i];
       if (this.last[b] >= c.time) add(b);
@@ -322,10 +322,19 @@ export class LogScanner {
   }
 }
 
-/** First index whose value is > x. */
-function upperBound(a: Float64Array, x: number): number {
-  let lo = 0;
-  let hi = a.length;
+/**
+ * First index in [from, to) of `a`, which never decreases, whose value is
+ * greater than `x` (`to` if none).
+ *
+ * @example
+ * ```ts
+ * import { firstAbove } from "./log_scan.ts";
+ * firstAbove(new Float64Array([1, 2, 2, 3]), 2); // 3
+ * ```
+ */
+export function firstAbove(a: Float64Array, x: number, from = 0, to = a.length): number {
+  let lo = from;
+  let hi = to;
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
     if (a[mid] <= x) lo = mid + 1;

@@ -32,7 +32,7 @@ import {
   type SliceRef,
 } from "./index_layout.ts";
 import { readAt } from "./level_sorter.ts";
-import { LogScanner } from "./log_scan.ts";
+import { firstAbove, LogScanner } from "./log_scan.ts";
 import { type OverItem, overlapOf } from "./stall_overlap.ts";
 
 /** A task as the id store holds it. */
@@ -202,7 +202,7 @@ export class TraceIndex {
     // First sample ≥ lo, then back one block: the block before may hold starts ≥ lo.
     let a = lowerBound(s, lo);
     a = Math.max(0, a - 1) * SAMPLE_EVERY;
-    const b = Math.min(level.count, upperBound(s, hi) * SAMPLE_EVERY);
+    const b = Math.min(level.count, firstAbove(s, hi) * SAMPLE_EVERY);
     if (b <= a) return new Uint8Array(0);
     return readAt(this.fd, level.offset + a * level.size, (b - a) * level.size);
   }
@@ -653,30 +653,6 @@ function lowerBound(a: Float64Array, x: number): number {
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
     if (a[mid] < x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
-/** First index in [from, to] of `c` whose value is > x (`to` if none): `c` never decreases. */
-function firstAbove(c: Float64Array, x: number, from: number, to: number): number {
-  let lo = from;
-  let hi = to;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (c[mid] <= x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
-/** First index whose value is > x. */
-function upperBound(a: Float64Array, x: number): number {
-  let lo = 0;
-  let hi = a.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (a[mid] <= x) lo = mid + 1;
     else hi = mid;
   }
   return lo;
