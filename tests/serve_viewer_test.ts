@@ -208,6 +208,17 @@ describe("runtrace view --serve", { skip }, () => {
         await page.evaluate<string>("document.querySelector('#search-status').textContent"),
         /^1 found/,
       );
+      // The Logs page filtered by the text goes through the whole trace too, in bounded steps.
+      await page.clickSelector("#details button[data-search-logs]");
+      await page.waitFor(
+        "/^1 of \\d+ logs$/.test(document.querySelector('#log-count').textContent)",
+        60_000,
+      );
+      assert.match(
+        await page.evaluate<string>("document.querySelector('#log-rows').textContent"),
+        new RegExp(RARE),
+      );
+      assert.equal(await page.evaluate("document.querySelector('#log-stop').hidden"), true);
       // A text no log holds: the whole trace is searched, and it says so.
       await page.evaluate(`(() => { const i = document.querySelector('#search');
         i.value = 'no log holds this text'; i.dispatchEvent(new Event('input')); })()`);

@@ -279,34 +279,46 @@ export function renderRemoteLogs(
     }</select></label> <label>Task id <input id="log-task" inputmode="numeric" size="8"></label> ` +
     `<label>Text <input id="log-text" type="search" size="24"></label> <span id="log-count" aria-live="polite"></span></form>` +
     `<table class="logs-table"><thead><tr><th>Time</th><th>Thread</th><th>Task</th><th>Category</th>` +
-    `<th>Message</th></tr></thead><tbody id="log-rows"></tbody></table><button id="log-more" hidden>Show more</button>`;
+    `<th>Message</th></tr></thead><tbody id="log-rows"></tbody></table><button id="log-more" hidden>Show more</button>` +
+    `<button id="log-stop" hidden>Stop</button>`;
   const q = <T extends HTMLElement>(sel: string) => root.querySelector(sel) as T;
   const cat = q<HTMLSelectElement>("#log-cat"), task = q<HTMLInputElement>("#log-task");
   const text = q<HTMLInputElement>("#log-text"), body = q("#log-rows");
   const more = q<HTMLButtonElement>("#log-more"), count = q("#log-count");
+  const stop = q<HTMLButtonElement>("#log-stop");
+  let progress = 0;
   let filter: LogFilter = {};
   let next = "", shown = 0, run = 0;
   let timer: ReturnType<typeof setTimeout> | undefined;
-  /** Steps of the scan until `want` more rows or the end; a newer filter cancels it. */
+  /**
+   * Steps of the scan until `want` more rows or the end; a newer filter or
+   * the Stop button (shown while steps go on) cancels it.
+   */
   const step = async (want: number) => {
     const mine = ++run;
     let got = 0;
     more.hidden = true;
-    for (;;) {
-      const page = await fetchLogs(filter, next, want - got);
-      if (mine !== run) return;
-      body.insertAdjacentHTML("beforeend", page.rows.map(logRow).join(""));
-      got += page.rows.length;
-      shown += page.rows.length;
-      next = page.next;
-      count.textContent = page.done
-        ? `${shown} of ${m.logCount} logs`
-        : `${shown} shown · ${Math.floor(page.progress * 100)}% of the logs read`;
-      if (page.done) return;
-      if (got >= want) {
-        more.hidden = false;
-        return;
+    try {
+      for (;;) {
+        const page = await fetchLogs(filter, next, want - got);
+        if (mine !== run) return;
+        body.insertAdjacentHTML("beforeend", page.rows.map(logRow).join(""));
+        got += page.rows.length;
+        shown += page.rows.length;
+        next = page.next;
+        progress = page.progress;
+        count.textContent = page.done
+          ? `${shown} of ${m.logCount} logs`
+          : `${shown} shown · ${Math.floor(progress * 100)}% of the logs read`;
+        if (page.done) return;
+        if (got >= want) {
+          more.hidden = false;
+          return;
+        }
+        stop.hidden = false;
       }
+    } finally {
+      if (mine === run) stop.hidden = true;
     }
   };
   const apply = () => {
@@ -317,7 +329,7 @@ export function renderRemoteLogs(
     if (text.value.trim()) filter.text = text.value.trim();
     body.innerHTML = "";
     next = "";
-    shown = 0;
+    shown = progress = 0;
     void step(200);
   };
   for (const el of [cat, task, text]) {
@@ -327,6 +339,12 @@ export function renderRemoteLogs(
     });
   }
   more.addEventListener("click", () => void step(200));
+  stop.addEventListener("click", () => {
+    run++;
+    stop.hidden = true;
+    more.hidden = false;
+    count.textContent = `${shown} shown · stopped at ${Math.floor(progress * 100)}% of the logs`;
+  });
   apply();
   return (f) => {
     clearTimeout(timer);
