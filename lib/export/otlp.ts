@@ -22,7 +22,6 @@
  */
 
 import type { EventVisitor, TraceEvent, TraceHeader } from "../format/decoder.ts";
-import { ChunkBuffer } from "./chunk_buffer.ts";
 import {
   type Attrs,
   LogSpanEvent,
@@ -176,15 +175,41 @@ export class Utf8Cache {
 /** Writes spans as OTLP protobuf batches. */
 class ProtobufBatches {
   private strs = new Utf8Cache();
-  /** The open batch. */
-  cur = new ProtoWriter(1 << 16);
+  /** Where the batches are written. */
+  cur: ProtoWriter;
+  /**
+   * The batches are written into the output itself (`cur` is the exporter's
+   * output buffer), not copied there when they close.
+   */
+  readonly inPlace: boolean;
+  /** Where the open batch begins in `cur`. */
+  private at = 0;
   private rs = 0;
   private ss = 0;
   private head?: Uint8Array;
   /** Each thread's attributes, encoded (see `threadAttrs`). */
   private threads = new Map<number, { name: string | undefined; words: Words }>();
 
-  constructor(private clock: EpochClock) {}
+  /** Batches into `output` (in place), else each into a buffer of its own. */
+  constructor(private clock: EpochClock, output?: ProtoWriter) {
+    this.cur = output ?? new ProtoWriter(1 << 16);
+    this.inPlace = output !== undefined;
+  }
+
+  /**
+   * The open batch's bytes moved `d` bytes towards the start of `cur` (the
+   * output before it was handed over).
+   */
+  moved(d: number): void {
+    this.at -= d;
+    this.rs -= d;
+    this.ss -= d;
+  }
+
+  /** Where the open batch begins in `cur`. */
+  get start(): number {
+    return this.at;
+  }
 
   begin(resource: Attrs): void {
     if (!this.head) {
@@ -195,6 +220,7 @@ class ProtobufBatches {
       this.head = w.take();
     }
     const w = this.cur;
+    this.at = w.pos;
     this.rs = w.begin(1);
     w.ensure(this.head.length);
     w.buf.set(this.head, w.pos);
@@ -207,12 +233,12 @@ class ProtobufBatches {
   }
 
   /** A `DataView` of `cur.buf` (replaced when the buffer grows). */
-  private view = new DataView(this.cur.buf.buffer);
+  private view = new DataView(new ArrayBuffer(0));
   /**
    * The buffer `view` is of: compared with `cur.buf`, since reading a typed
    * array's `buffer` costs an engine call in Bun.
    */
-  private viewOf = this.cur.buf;
+  private viewOf: Uint8Array | undefined = undefined;
   /** Span names: field 5, its length, the name, then the key of kind (6). */
   private spanNames = new NameWords(0x2a, 0x30);
   /** Event names: field 2, its length, the name, then the key of attributes (3). */
@@ -376,13 +402,13 @@ class ProtobufBatches {
   close(): Uint8Array {
     this.cur.end(this.ss);
     this.cur.end(this.rs);
-    const out = this.cur.buf.subarray(0, this.cur.pos);
-    this.cur.pos = 0;
+    const out = this.cur.buf.subarray(this.at, this.cur.pos);
+    if (!this.inPlace) this.cur.pos = 0;
     return out;
   }
 
   get size(): number {
-    return this.cur.pos;
+    return this.cur.pos - this.at;
   }
 }
 
@@ -667,7 +693,7 @@ class JsonBatches {
  * ```
  */
 export class OtlpExporter {
-  private out = new ChunkBuffer(1 << 16);
+  private out = new ProtoWriter(1 << 16);
   private mapper: SpanMapper;
   private enc: ProtobufBatches | JsonBatches;
   private clock = new EpochClock();
@@ -686,7 +712,10 @@ export class OtlpExporter {
     if (this.json && options.onBatch) {
       throw new TypeError("runtrace: OtlpExporter's onBatch takes protobuf batches only");
     }
-    this.enc = this.json ? new JsonBatches(this.clock) : new ProtobufBatches(this.clock);
+    // Protobuf batches for the output are written in it, not copied there.
+    this.enc = this.json
+      ? new JsonBatches(this.clock)
+      : new ProtobufBatches(this.clock, options.onBatch ? undefined : this.out);
     this.maxSpans = options.maxBatchSpans ?? 512;
     this.maxBytes = options.maxBatchBytes ?? 1 << 20;
     this.onBatch = options.onBatch;
@@ -727,9 +756,10 @@ export class OtlpExporter {
       this.onBatch(bytes, spans);
       return;
     }
-    const o = this.out;
-    const head = this.json ? (this.batches === 0 ? '{"resourceSpans":[\n' : ",\n") : "";
     this.batches++;
+    if (!this.json) return; // written in place
+    const o = this.out;
+    const head = this.batches === 1 ? '{"resourceSpans":[\n' : ",\n";
     o.ensure(head.length + bytes.length);
     if (head.length > 0) o.pos += utf8.encodeInto(head, o.buf.subarray(o.pos)).written;
     o.buf.set(bytes, o.pos);
@@ -752,12 +782,35 @@ export class OtlpExporter {
 
   /** The output written since the last call (a copy). */
   take(): Uint8Array {
-    return this.out.take();
+    const o = this.out, at = this.openBatchStart();
+    if (at < 0) return o.take();
+    // The open batch stays, moved to the start: its lengths are not known yet.
+    const out = o.buf.slice(0, at);
+    o.buf.copyWithin(0, at, o.pos);
+    o.pos -= at;
+    (this.enc as ProtobufBatches).moved(at);
+    return out;
   }
 
   /** Like `take`, without a copy: valid until the next `takeView`. */
   takeView(): Uint8Array {
-    return this.out.takeView();
+    const o = this.out, at = this.openBatchStart();
+    if (at <= 0) return at < 0 ? o.takeView() : o.buf.subarray(0, 0);
+    // The output up to the open batch; the batch goes on in the next buffer.
+    const open = o.pos - at;
+    o.pos = at;
+    const out = o.takeView();
+    o.ensure(open);
+    o.buf.set(new Uint8Array(out.buffer, out.byteOffset + at, open));
+    o.pos = open;
+    (this.enc as ProtobufBatches).moved(at);
+    return out;
+  }
+
+  /** Where a batch open in the output begins, -1 if none is. */
+  private openBatchStart(): number {
+    const enc = this.enc;
+    return this.inBatch > 0 && enc instanceof ProtobufBatches && enc.inPlace ? enc.start : -1;
   }
 
   /** Spans written so far. */

@@ -511,6 +511,7 @@ export class SpanMapper {
         break;
       case "thread":
         this.threadNames.set(e.thread, e.name);
+        this.namedThread = -1;
         break;
       case "taskBegin":
         this.taskBegin(e.time, e.thread, e.task, e.parent, e.type);
@@ -558,10 +559,16 @@ export class SpanMapper {
     }
   }
 
+  /** The thread of the last `threadName`, and its name as exported. */
+  private namedThread = -1;
+  private namedAs: string | undefined = undefined;
+
   /** A thread's name as exported, if it has one. */
   private threadName(thread: number): string | undefined {
+    if (thread === this.namedThread) return this.namedAs;
     const name = this.threadNames.get(thread);
-    return name === undefined ? undefined : capName(name);
+    this.namedThread = thread;
+    return this.namedAs = name === undefined ? undefined : capName(name);
   }
 
   private taskBegin(time: number, thread: number, task: number, parent: number, type: string) {
@@ -649,9 +656,16 @@ export class SpanMapper {
     else if (t) t.openRegions = [span];
   }
 
+  /** The thread of the last `regionsOf`, and its map: most events come from one thread. */
+  private lastThread = -1;
+  private lastRegions: IntMap<OtlpSpan> | undefined = undefined;
+
   private regionsOf(thread: number): IntMap<OtlpSpan> {
+    if (thread === this.lastThread && this.lastRegions !== undefined) return this.lastRegions;
     let m = this.regions.get(thread);
     if (!m) this.regions.set(thread, m = new IntMap());
+    this.lastThread = thread;
+    this.lastRegions = m;
     return m;
   }
 
