@@ -6,7 +6,10 @@
  * latency of zoom and pan steps (tile requests over HTTP as the page makes
  * them, median and p95), and of the other answers a click waits for: the
  * slowest task's focus data, a p99 link's instance, a step of the Logs
- * page's scan (the first 200 logs, and a text that no log holds). The
+ * page's scan (the first 200 logs, and a text that no log holds), the
+ * search box's whole-trace scan for a text no log holds (total, and its
+ * longest step), and a histogram bucket's first 100 instances with what
+ * delayed each. The
  * command runs as a child process of the same runtime as this script.
  * Output is Markdown for bench/README.md.
  *
@@ -105,9 +108,32 @@ async function timed(url: string, path: string): Promise<number> {
 }
 
 /**
+ * The search box's scan of every log for a text no log holds, step after
+ * step as the page makes it: total ms, steps and the longest step.
+ */
+async function wholeSearch(url: string): Promise<string> {
+  let from = "", longest = 0, steps = 0;
+  const a = performance.now();
+  for (;;) {
+    const s = performance.now();
+    const res = await fetch(`${url}api/logs?limit=20&text=no%20log%20holds%20this&from=${from}`);
+    const page = await res.json();
+    longest = Math.max(longest, performance.now() - s);
+    steps++;
+    if (page.done) break;
+    from = encodeURIComponent(page.next);
+  }
+  return `${(performance.now() - a).toFixed(0)} ms in ${steps} steps (longest ${
+    longest.toFixed(0)
+  } ms)`;
+}
+
+/**
  * The answers a click waits for, median of 3 each: the slowest task's focus
  * data, the p99 link of the first task type, the Logs page's first step
- * (200 logs) and a step of a text no log holds (the most a step reads).
+ * (200 logs), a step of a text no log holds (the most a step reads), then
+ * the whole search for that text and the largest histogram bucket's first
+ * 100 instances of the first task type (with their stall and GC overlap).
  */
 async function clickTimes(url: string, meta: ReturnType<typeof buildIndex>): Promise<string> {
   const median = async (path: string) => {
@@ -126,7 +152,16 @@ async function clickTimes(url: string, meta: ReturnType<typeof buildIndex>): Pro
     await median("api/logs?from=0&limit=200"),
     await median("api/logs?from=0&limit=200&text=no%20log%20holds%20this"),
   ];
-  return ms.map((m) => Number.isNaN(m) ? "-" : `${m.toFixed(0)}`).join(" / ") + " ms";
+  const big = type?.latency?.histogram.toSorted((a, b) => b.count - a.count)[0];
+  const bucket = big
+    ? await median(
+      `api/bucket?kind=task&type=${
+        encodeURIComponent(type!.type)
+      }&lo=${big.start}&hi=${big.end}&from=0&limit=100`,
+    )
+    : NaN;
+  return ms.map((m) => Number.isNaN(m) ? "-" : `${m.toFixed(0)}`).join(" / ") + " ms | " +
+    `${await wholeSearch(url)} | ${Number.isNaN(bucket) ? "-" : `${bucket.toFixed(0)} ms`}`;
 }
 
 /**
@@ -239,8 +274,8 @@ if (buildOnly) {
   process.exit(0);
 }
 console.log(
-  "| events | trace | index | index build | open | step p50 | step p95 | focus / p99 link / logs step / text scan step |",
+  "| events | trace | index | index build | open | step p50 | step p95 | focus / p99 link / logs step / text scan step | search, every log | bucket list |",
 );
-console.log("|---|---|---|---|---|---|---|---|");
+console.log("|---|---|---|---|---|---|---|---|---|---|");
 for (const n of sizes) console.log(await run(n));
 console.log(`\nload average ${loadavg()[0].toFixed(2)} at the end`);
