@@ -273,23 +273,34 @@ function fixed64At(buf: Uint8Array, p: number, key: readonly number[], v: number
 function intAt(buf: Uint8Array, p: number, v: number): number {
   const end = p + digits(v);
   let q = end;
-  while (v >= 10) {
+  while (v >= 0x80000000) {
     const d = Math.floor(v / 10);
     buf[--q] = 48 + v - d * 10;
     v = d;
   }
-  buf[--q] = 48 + v;
+  // Below 2^31 in 32-bit integers: no floating-point division per digit.
+  let x = v | 0;
+  while (x >= 10) {
+    const d = (x / 10) | 0;
+    buf[--q] = 48 + x - d * 10;
+    x = d;
+  }
+  buf[--q] = 48 + x;
   return end;
 }
 
-/** How many decimal digits a safe integer ≥ 0 has. */
+/** How many decimal digits a safe integer ≥ 0 has (powers of ten are exact doubles). */
 function digits(v: number): number {
   let n = 1;
-  while (v >= 10) {
-    v = Math.floor(v / 10);
-    n++;
-  }
+  for (let ten = 10; v >= ten; ten *= 10) n++;
   return n;
+}
+
+/** Whether `bytes[start..end)` is ASCII. */
+function ascii(bytes: Uint8Array, start: number, end: number): boolean {
+  let high = 0;
+  for (let i = start; i < end; i++) high |= bytes[i];
+  return high < 0x80;
 }
 
 /** Room for the fixed part of any packet the fast paths write. */
@@ -704,18 +715,13 @@ class PerfettoEmitter implements LayoutEmitter {
   ): void {
     // ASCII is copied as it is; anything else goes through a decoded string,
     // so that invalid UTF-8 is replaced as the decoder replaces it.
-    for (let i = start; i < end; i++) {
-      if (bytes[i] >= 0x80) {
-        this.log(track, time, task, category, utf8d.decode(bytes.subarray(start, end)));
-        return;
-      }
-    }
     const iid = this.name(category || "log");
-    if (this.fresh.length > 0) {
+    const n = end - start;
+    if (this.fresh.length > 0 || (n >= 64 && !ascii(bytes, start, end))) {
       this.log(track, time, task, category, utf8d.decode(bytes.subarray(start, end)));
       return;
     }
-    const n = end - start;
+    const last = this.last;
     let p = this.head(time, EventType.INSTANT, Uuid.slot(track), n);
     const buf = this.w.buf;
     buf[p++] = K.categoryIids;
@@ -730,8 +736,18 @@ class PerfettoEmitter implements LayoutEmitter {
     buf[p++] = ANN.message;
     buf[p++] = PF.annotation.string * 8 + 2;
     p = vput(buf, p, n);
-    if (n < 64) { for (let i = start; i < end; i++) buf[p++] = bytes[i]; }
-    else {
+    if (n < 64) {
+      // A short message is checked as it is copied: one pass, not two.
+      let high = 0;
+      for (let i = start; i < end; i++) high |= buf[p++] = bytes[i];
+      if (high >= 0x80) {
+        // Not ASCII: forget the packet begun (the buffer's end did not move).
+        this.events--;
+        this.last = last;
+        this.log(track, time, task, category, utf8d.decode(bytes.subarray(start, end)));
+        return;
+      }
+    } else {
       buf.set(bytes.subarray(start, end), p);
       p += n;
     }
