@@ -6,7 +6,7 @@
  */
 
 import { type ChildProcess, execFile, spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
@@ -22,9 +22,28 @@ import * as trace from "../mod.ts";
 /** `deno` or `bun`: the runtime running the tests. */
 export const runtime: "deno" | "bun" = "Deno" in globalThis ? "deno" : "bun";
 
-/** A fresh temporary directory. */
+const madeDirs: string[] = [];
+
+// A full run makes a few thousand of these, some holding generated traces of
+// hundreds of MB: left behind, a few suites fill a disk. Deno's test runner
+// sends no "exit" to node:process but does dispatch "unload"; Bun the reverse.
+function removeMadeDirs(): void {
+  for (const dir of madeDirs.splice(0)) {
+    try {
+      rmSync(dir, { recursive: true, force: true });
+    } catch {
+      // A dir still held open elsewhere is not worth failing the run over.
+    }
+  }
+}
+process.on("exit", removeMadeDirs);
+globalThis.addEventListener?.("unload", removeMadeDirs);
+
+/** A fresh temporary directory, removed when the test process ends. */
 export function tempDir(): string {
-  return mkdtempSync(join(tmpdir(), "runtrace-test-"));
+  const dir = mkdtempSync(join(tmpdir(), "runtrace-test-"));
+  madeDirs.push(dir);
+  return dir;
 }
 
 /** Reads and parses a trace file. */
