@@ -168,6 +168,14 @@ const SETTLE_LAG = 1e9;
 /** Tasks and regions remembered after they end, to name a stall's culprit. */
 const RECENT = 4096;
 
+/**
+ * The stalls and collections of a task that saw none, shared (never pushed
+ * to: replaced by its own array first): most tasks see none, and two arrays
+ * per task would be two of the five objects made for each.
+ */
+const NO_STALLS: StallCause[] = [];
+const NO_GCS: number[] = [];
+
 interface OpenTask {
   id: number;
   /** Order of first sight: tasks left open settle in it at the end. */
@@ -360,8 +368,8 @@ export class DelayAnalyzer {
         spans: [],
         open: { thread: 0, n: 0, since: 0 },
         more: undefined,
-        stalls: [],
-        gcs: [],
+        stalls: NO_STALLS,
+        gcs: NO_GCS,
       };
       this.open.set(id, t);
     }
@@ -434,12 +442,18 @@ export class DelayAnalyzer {
     const type = task === 0 ? undefined : this.typeOfTask(task);
     if (type !== undefined) s.taskType = type;
     this.stalls.push(s);
-    this.overlapping(thread, s.start, s.end, (t) => t.stalls.push(s));
+    this.overlapping(thread, s.start, s.end, (t) => {
+      if (t.stalls === NO_STALLS) t.stalls = [];
+      t.stalls.push(s);
+    });
   }
 
   /** Claims a collection window on the tasks of its thread alive during it. */
   private gc(thread: number, start: number, end: number): void {
-    this.overlapping(thread, start, end, (t) => t.gcs.push(start, end));
+    this.overlapping(thread, start, end, (t) => {
+      if (t.gcs === NO_GCS) t.gcs = [];
+      t.gcs.push(start, end);
+    });
   }
 
   /** Calls `f` for each unsettled task of `thread` alive during [start, end). */
