@@ -126,6 +126,16 @@ test("percentileItem agrees with a sort at every percentile, bound and spread of
   }
 });
 
+test("percentileItem holds about a quarter of the values at most, and still one pass when they fall", async () => {
+  const n = 400_000;
+  for (const values of [durations(n, 3), Array.from({ length: n }, (_, i) => 5e6 - 10 * i)]) {
+    const scan = scanOf(values);
+    const got = await percentileItem(scan, 99);
+    assert.deepEqual(got.item, expectedAt(values, 99));
+    assert.equal(scan.passes, 1);
+  }
+});
+
 test("percentileItem falls back to more passes when its bound dropped the rank", async () => {
   // Decreasing values: the first 64 fill the bound, the floor rises to their
   // middle, and every later (smaller) value is dropped; the rank is far below.
@@ -136,6 +146,16 @@ test("percentileItem falls back to more passes when its bound dropped the rank",
     assert.deepEqual(got.item, expectedAt(values, p), `p${p}`);
     assert.ok(scan.passes > 1, `${scan.passes} passes`);
     assert.equal(got.passes, scan.passes);
+  }
+});
+
+test("percentileItem's fallback finds ranks among fractional, negative and huge values", async () => {
+  const values = durations(4000, 5, 1e6).map((v, i) =>
+    i % 7 === 0 ? v / 1000 : i % 11 === 0 ? -v : i % 13 === 0 ? v * 1e4 : v
+  );
+  for (const p of [1, 10, 30, 50, 90, 99, 100]) {
+    const got = await percentileItem(scanOf(values), p, { collectMax: 50, subRanges: 16 });
+    assert.deepEqual(got.item, expectedAt(values, p), `p${p}`);
   }
 });
 

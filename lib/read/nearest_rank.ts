@@ -8,7 +8,6 @@
  * @module
  */
 
-import { bucketOf, bucketStart } from "./analysis.ts";
 import { RankCandidates } from "./rank_candidates.ts";
 
 /** Visits every (value, id) pair of a re-readable source, in a stable order. */
@@ -79,8 +78,34 @@ export async function selectByRank(
     : await sortedAt(scan, rank, lo, hi, count);
 }
 
-/** Histogram buckets counted in a typed array: durations under 10^20 ns. */
-const DENSE = 100;
+/**
+ * percentileItem's sub-ranges, ascending: one per integer below 8, then 8
+ * per power of two (each 1/8 of it wide, finer than the latency histogram's
+ * fifth of a decade) up to 2^31, then one for everything above. Finding a
+ * value's is a few integer operations, not a logarithm.
+ */
+const LAST_RANGE = 8 + 28 * 8;
+
+/** The sub-range of `v` (0 holds everything under 1, and NaN). */
+function rangeOf(v: number): number {
+  if (!(v >= 1)) return 0;
+  if (v >= 2147483648) return LAST_RANGE;
+  const i = v | 0;
+  if (i < 8) return i;
+  const e = 31 - Math.clz32(i);
+  return 8 + (e - 3) * 8 + ((i >>> (e - 3)) & 7);
+}
+
+/** The values of sub-range `r`: [lo, hi). */
+function rangeBounds(r: number): [number, number] {
+  // Range 0 also holds a malformed trace's negative durations.
+  if (r === 0) return [-Number.MAX_SAFE_INTEGER, 1];
+  if (r < 8) return [r, r + 1];
+  // Durations are at most 2^56 ns (the format's longest varint).
+  if (r === LAST_RANGE) return [2147483648, 2 ** 64];
+  const step = 2 ** Math.floor((r - 8) / 8), m = (r - 8) % 8;
+  return [(8 + m) * step, (9 + m) * step];
+}
 
 /** What {@linkcode percentileItem} found. */
 export interface PercentileItem {
@@ -95,13 +120,13 @@ export interface PercentileItem {
 /**
  * Finds the item at the `percentile`'s nearest rank (`max(1, ceil(p/100 ·
  * n))`, ascending; equal values: the first in scan order) among the values
- * of `scan`. One pass counts them in the exact latency histogram's buckets
- * (lib/read/analysis.ts) and keeps the largest, up to `collectMax`; if the
- * rank fell below those (a percentile under about 99.9 of more than 50 ×
- * `collectMax` values, or a run of equal values filling them), the bucket
- * holding it is searched with {@linkcode selectByRank}: one more pass, or
- * more for a bucket of over `collectMax` values. The item is undefined
- * when there are no values, or if the scan's values changed between passes.
+ * of `scan`. One pass counts them per sub-range (8 per power of two) and
+ * keeps the largest (lib/read/rank_candidates.ts); if the rank fell below
+ * those (values falling through the scan, over about 50 × `collectMax` of
+ * them, or a run of equal values filling the bound), the sub-range holding
+ * it is searched with {@linkcode selectByRank}: one more pass, or more for
+ * a sub-range of over `collectMax` values. The item is undefined when there
+ * are no values, or if the scan's values changed between passes.
  *
  * @example
  * ```ts
@@ -121,42 +146,23 @@ export async function percentileItem(
   options: SelectByRankOptions = {},
 ): Promise<PercentileItem> {
   const top = new RankCandidates({ max: options.collectMax });
-  // Counts per bucket: the first DENSE in a typed array (an index per value,
-  // not two Map calls), any beyond in the Map.
-  const dense = new Float64Array(DENSE);
-  const counts = new Map<number, number>();
+  const counts = new Float64Array(LAST_RANGE + 1);
   await scan((v, id) => {
-    const b = bucketOf(v);
-    if (b < DENSE) dense[b]++;
-    else counts.set(b, (counts.get(b) ?? 0) + 1);
+    counts[rangeOf(v)]++;
     top.add(v, id);
   });
-  for (let b = 0; b < DENSE; b++) if (dense[b] > 0) counts.set(b, dense[b]);
   const n = top.count;
   if (n === 0) return { count: 0, item: undefined, passes: 1 };
   const rank = Math.max(1, Math.ceil((percentile / 100) * n));
   const held = top.at(rank);
   if (held !== undefined) return { count: n, item: held, passes: 1 };
-  // The bucket holding the rank, from the exact histogram.
+  // The sub-range holding the rank, from the counts.
   let below = 0, target = 0;
-  for (const b of [...counts.keys()].sort((x, y) => x - y)) {
-    if (below + counts.get(b)! >= rank) {
-      target = b;
-      break;
-    }
-    below += counts.get(b)!;
-  }
+  while (below + counts[target] < rank) below += counts[target++];
   let passes = 1;
   const counted: RankScan = (visit) => (passes++, scan(visit));
-  const item = await selectByRank(
-    counted,
-    rank - below,
-    // Bucket 0 also holds durations under 1 ns (and a malformed trace's negative ones).
-    target === 0 ? -Number.MAX_SAFE_INTEGER : bucketStart(target),
-    bucketStart(target + 1),
-    counts.get(target)!,
-    options,
-  );
+  const [lo, hi] = rangeBounds(target);
+  const item = await selectByRank(counted, rank - below, lo, hi, counts[target], options);
   return { count: n, item, passes };
 }
 

@@ -18,12 +18,15 @@ export interface RankCandidatesOptions {
 
 /**
  * Holds every value added at or above a floor, with its id, in the order
- * added. The floor starts below every value; when `max` values are held, it
- * rises to about their middle value (above it if a run of equal values
- * would otherwise free little room), dropping those below. So the largest
- * `k` values are all held as long as `k` is at most the number held: the
- * top 1 % of up to about 50 million values with the default `max`. When equal values fill it so that the floor cannot rise,
- * it stops holding and says so (`at` returns `undefined`).
+ * added. The floor starts below every value; when a quarter of the values
+ * added are held (at least 65 536, at most `max`), it rises to about their
+ * middle value (above it if a run of equal values would otherwise free
+ * little room), dropping those below. So the largest `k` values are all
+ * held as long as `k` is at most the number held: the top 1 % always, unless
+ * the values fall as they come (more than 12 times as many values after the
+ * last rise, nearly all below it) or there are over about 50 million with
+ * the default `max`. When equal values fill it so that the floor cannot
+ * rise, it stops holding and says so (`at` returns `undefined`).
  *
  * @example
  * ```ts
@@ -77,9 +80,17 @@ export class RankCandidates {
     return undefined;
   }
 
-  /** Makes room: a larger array up to `max`, then a higher floor. False if none was made. */
+  /**
+   * Makes room: a larger array while fewer than a quarter of the values
+   * added (at least 65 536, at most `max`) are held, else a higher floor.
+   * False if none was made.
+   */
   private grow(): boolean {
-    if (this.held < this.max) {
+    // A quarter: the floor then keeps about 12 times the top 1 %, and the
+    // largest values stay held unless a trend of falling values multiplies
+    // the count by 12 or more after the last rise; memory and the final
+    // selection follow the top, not every value.
+    if (this.held < Math.min(this.max, Math.max(1 << 16, this.count >> 2))) {
       const size = Math.min(this.max, this.values.length * 2);
       const values = new Float64Array(size), ids = new Float64Array(size);
       values.set(this.values);
