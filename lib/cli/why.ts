@@ -7,11 +7,12 @@
  *
  * Streamed: a task given by id takes one pass over the trace. `--slowest`
  * and `--p99` take two: find it, then tell its story. For `--p99` the first
- * pass counts the latency histogram exactly and keeps the slowest tasks (up
- * to a million: the 99th percentile's is among them up to about 50 million
- * tasks of the type); beyond that, one more pass picks it among those in
- * the histogram's bucket holding the 99th percentile, and one more each
- * time that bucket holds over a million tasks (lib/read/nearest_rank.ts).
+ * pass counts the durations per sub-range and keeps the slowest tasks (at
+ * most a quarter of them, and a million: the 99th percentile's is among
+ * them unless durations fall through the trace or there are over about 50
+ * million tasks of the type); otherwise one more pass picks it among those
+ * in the sub-range holding the 99th percentile, and one more each time that
+ * sub-range holds over a million tasks (lib/read/nearest_rank.ts).
  * Memory holds the chosen task's events, never the trace's.
  *
  * @module
