@@ -228,7 +228,8 @@ export class LogScanner {
    * One step of the logs matching `filter` after the cursor `from`, in time
    * order: until `limit` are found, the span's end, or the step's budget (a
    * few tens of MiB or ms, or `o.stepBytes` if less). Continue from the
-   * answer's `next` until `done`.
+   * answer's `next` until `done`. One function: the merge loop runs per log
+   * and shares the filter's state with the block loading.
    */
   scan(filter: LogFilter, from: string, limit: number, o: LogScanOptions = {}): LogPage {
     const span = o.span;
