@@ -154,6 +154,8 @@ interface OpenRegion {
   slot: Slot;
   /** When the region ended, if its slice is left open to close late; else -1. */
   ended: number;
+  /** Its index in `slot.stack` (kept by every push and compaction: no search per end). */
+  at: number;
 }
 
 /**
@@ -328,6 +330,14 @@ export class TrackLayout implements EventVisitor {
   private taskSeq = 0;
   private lostTotal = 0;
   private lastThread?: ThreadState;
+  /**
+   * Records no longer in use, reused: a region, lane or task each begins and
+   * ends millions of times, and an object per one was a large part of the
+   * layout's cost. Each pool holds at most what was open at once.
+   */
+  private regionPool: OpenRegion[] = [];
+  private lanePool: LaneEntry[] = [];
+  private taskPool: OpenTask[] = [];
 
   /** Makes a layout writing to `emitter`. */
   constructor(emitter: LayoutEmitter) {
@@ -473,7 +483,14 @@ export class TrackLayout implements EventVisitor {
     const head = t.byLane.get(lane);
     for (let e = head; e !== undefined; e = e.next) if (e.task === task) return e.slot;
     const slot = this.freeSlot(t);
-    t.byLane.set(lane, { task, slot, next: head });
+    const e = this.lanePool.pop();
+    if (e === undefined) t.byLane.set(lane, { task, slot, next: head });
+    else {
+      e.task = task;
+      e.slot = slot;
+      e.next = head;
+      t.byLane.set(lane, e);
+    }
     return slot;
   }
 
@@ -485,6 +502,8 @@ export class TrackLayout implements EventVisitor {
       else if (e.next) t.byLane.set(lane, e.next);
       else t.byLane.delete(lane);
       heapPush(t.free, e.slot);
+      e.next = undefined;
+      this.lanePool.push(e);
       return;
     }
   }
@@ -523,8 +542,19 @@ export class TrackLayout implements EventVisitor {
   ): void {
     const t = this.thread(thread);
     const s = this.laneSlot(t, task, lane);
-    const r: OpenRegion = { region, type, task, lane, slot: s, ended: -1 };
-    s.stack.push(r);
+    const stack = s.stack;
+    let r = this.regionPool.pop();
+    if (r === undefined) r = { region, type, task, lane, slot: s, ended: -1, at: stack.length };
+    else {
+      r.region = region;
+      r.type = type;
+      r.task = task;
+      r.lane = lane;
+      r.slot = s;
+      r.ended = -1;
+      r.at = stack.length;
+    }
+    stack.push(r);
     t.open.set(region, r);
     this.emitter.sliceBegin(s.track, time, type, task, region, false);
   }
@@ -540,10 +570,13 @@ export class TrackLayout implements EventVisitor {
     t.open.delete(region);
     const s = r.slot;
     const stack = s.stack;
-    const at = stack.lastIndexOf(r);
+    const task = r.task;
+    const lane = r.lane;
+    const at = r.at;
     if (at === stack.length - 1) {
       stack.pop();
       this.emitter.sliceEnd(s.track, time, "ended", r.type);
+      this.regionPool.push(r);
       this.closeLate(s, time);
     } else if (stack.length - 1 - at <= SPLIT_MAX) {
       this.split(s, at, time);
@@ -554,7 +587,7 @@ export class TrackLayout implements EventVisitor {
       this.report.lateRegionEnds++;
       if (s.late > stack.length - s.late + LATE_SLACK) this.split(s, -1, time);
     }
-    if (stack.length === 0) this.releaseLane(t, r.task, r.lane);
+    if (stack.length === 0) this.releaseLane(t, task, lane);
   }
 
   /** Closes the late slices that the last end left on top of `s`. */
@@ -564,6 +597,7 @@ export class TrackLayout implements EventVisitor {
       const x = stack.pop()!;
       s.late--;
       this.emitter.sliceEnd(s.track, time, "late", x.type, x.ended);
+      this.regionPool.push(x);
     }
   }
 
@@ -579,11 +613,18 @@ export class TrackLayout implements EventVisitor {
       if (x.ended >= 0) this.emitter.sliceEnd(s.track, time, "late", x.type, x.ended);
       else this.emitter.sliceEnd(s.track, time, "split", x.type);
     }
-    if (at >= 0) this.emitter.sliceEnd(s.track, time, "ended", stack[at].type);
+    if (at >= 0) {
+      this.emitter.sliceEnd(s.track, time, "ended", stack[at].type);
+      this.regionPool.push(stack[at]);
+    }
     let n = Math.max(at, 0);
     for (let i = n + (at >= 0 ? 1 : 0); i < stack.length; i++) {
       const x = stack[i];
-      if (x.ended >= 0) continue;
+      if (x.ended >= 0) {
+        this.regionPool.push(x);
+        continue;
+      }
+      x.at = n;
       stack[n++] = x;
       this.emitter.sliceBegin(s.track, time, x.type, x.task, x.region, true);
       this.report.splitRegions++;
@@ -607,25 +648,43 @@ export class TrackLayout implements EventVisitor {
     if (p) this.emitter.flowOut(parent, p.type, task, type, p.track, time);
     // A task begun twice keeps its first place in the closing order, as in a Map.
     const was = this.tasks.get(task);
-    this.tasks.set(task, { id: task, type, track, seq: was ? was.seq : this.taskSeq++ });
+    if (was !== undefined) {
+      // Its record is updated in place (no other holder: pooled on end).
+      was.type = type;
+      was.track = track;
+    } else {
+      let o = this.taskPool.pop();
+      if (o === undefined) o = { id: task, type, track, seq: this.taskSeq++ };
+      else {
+        o.id = task;
+        o.type = type;
+        o.track = track;
+        o.seq = this.taskSeq++;
+      }
+      this.tasks.set(task, o);
+    }
     this.emitter.taskBegin(task, parent, type, track, time, p !== undefined);
     this.emitter.tasksOpen(time, this.tasks.size, track);
   }
 
   /** A task ends; {@linkcode EventVisitor.taskEnd}. */
   taskEnd(time: number, thread: number, task: number): void {
-    let open = this.tasks.get(task);
+    const open = this.tasks.get(task);
+    let type = "";
+    let track: number;
     if (open === undefined) {
       // Began before the trace: draw it from the start.
-      const track = this.slot(this.thread(thread), 0).track;
+      track = this.slot(this.thread(thread), 0).track;
       this.report.tasksBeganBefore++;
       this.emitter.taskBegin(task, 0, "", track, 0, false);
-      open = { id: task, type: "", track, seq: 0 };
     } else {
       this.tasks.delete(task);
+      type = open.type;
+      track = open.track;
+      this.taskPool.push(open);
     }
-    this.emitter.taskEnd(task, open.type, open.track, time, false);
-    this.emitter.tasksOpen(time, this.tasks.size, open.track);
+    this.emitter.taskEnd(task, type, track, time, false);
+    this.emitter.tasksOpen(time, this.tasks.size, track);
   }
 
   private end(e: EndEvent): void {
