@@ -190,8 +190,8 @@ interface ThreadState {
   stallTrack: number;
   gcTrack: number;
   slots: Slot[];
-  /** Slots with nothing open: a min-heap by index, so low tracks fill first. */
-  free: Slot[];
+  /** Slots with nothing open, so low tracks fill first. */
+  free: FreeSlots;
   /** Slot per (task, lane) while that pair has regions open, by lane. */
   byLane: IdTable<LaneEntry>;
   /** Open regions by id. */
@@ -433,7 +433,7 @@ export class TrackLayout implements EventVisitor {
         stallTrack: 0,
         gcTrack: 0,
         slots: [],
-        free: [],
+        free: new FreeSlots(),
         byLane: new IdTable(),
         open: new IdTable(),
       };
@@ -468,15 +468,15 @@ export class TrackLayout implements EventVisitor {
         late: 0,
       };
       t.slots.push(s);
-      heapPush(t.free, s);
+      t.free.add(s.index);
       this.emitter.track(s.track, t.id, s.index, this.trackName(t, s.index));
     }
     return t.slots[index];
   }
 
   private freeSlot(t: ThreadState): Slot {
-    if (t.free.length === 0) this.slot(t, t.slots.length);
-    return heapPop(t.free);
+    if (t.free.size === 0) this.slot(t, t.slots.length);
+    return t.slots[t.free.takeLowest()];
   }
 
   private laneSlot(t: ThreadState, task: number, lane: number): Slot {
@@ -501,7 +501,7 @@ export class TrackLayout implements EventVisitor {
       if (prev) prev.next = e.next;
       else if (e.next) t.byLane.set(lane, e.next);
       else t.byLane.delete(lane);
-      heapPush(t.free, e.slot);
+      t.free.add(e.slot.index);
       e.next = undefined;
       this.lanePool.push(e);
       return;
@@ -703,7 +703,8 @@ export class TrackLayout implements EventVisitor {
       }
       t.open.clear();
       t.byLane.clear();
-      t.free = t.slots.slice();
+      t.free = new FreeSlots();
+      for (const s of t.slots) t.free.add(s.index);
     }
     for (const task of this.tasks.values().sort((a, b) => a.seq - b.seq)) {
       this.emitter.taskEnd(task.id, task.type, task.track, e.time, true);
@@ -715,34 +716,45 @@ export class TrackLayout implements EventVisitor {
   }
 }
 
-function heapPush(h: Slot[], s: Slot): void {
-  let i = h.length;
-  h.push(s);
-  while (i > 0) {
-    const up = (i - 1) >> 1;
-    if (h[up].index <= s.index) break;
-    h[i] = h[up];
-    i = up;
-  }
-  h[i] = s;
-}
+/**
+ * A set of slot indices that hands out its lowest: a bit per slot and the
+ * lowest word that may hold one. A lane takes and frees a slot for every
+ * burst of regions, so this runs per region: a heap of slots cost a sift per
+ * take and per free; here both are a bit operation, and the search for the
+ * lowest word only moves past words emptied since the last free below them.
+ */
+class FreeSlots {
+  private bits = new Uint32Array(2);
+  /** No word below this has a bit set. */
+  private low = 0;
+  /** Indices in the set. */
+  size = 0;
 
-function heapPop(h: Slot[]): Slot {
-  const top = h[0];
-  const last = h.pop()!;
-  if (h.length > 0) {
-    let i = 0;
-    for (;;) {
-      let c = 2 * i + 1;
-      if (c >= h.length) break;
-      if (c + 1 < h.length && h[c + 1].index < h[c].index) c++;
-      if (h[c].index >= last.index) break;
-      h[i] = h[c];
-      i = c;
+  /** Puts `index` (not in the set) in. */
+  add(index: number): void {
+    const w = index >>> 5;
+    if (w >= this.bits.length) {
+      const bits = new Uint32Array(Math.max(w + 1, this.bits.length * 2));
+      bits.set(this.bits);
+      this.bits = bits;
     }
-    h[i] = last;
+    this.bits[w] |= 1 << (index & 31);
+    if (w < this.low) this.low = w;
+    this.size++;
   }
-  return top;
+
+  /** Takes the lowest index out; the set must not be empty. */
+  takeLowest(): number {
+    const bits = this.bits;
+    let w = this.low;
+    while (bits[w] === 0) w++;
+    this.low = w;
+    const word = bits[w];
+    const bit = 31 - Math.clz32(word & -word);
+    bits[w] = word & (word - 1);
+    this.size--;
+    return (w << 5) + bit;
+  }
 }
 
 /** Warnings about repairs, one line each, for standard error. */
