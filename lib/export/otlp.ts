@@ -332,12 +332,15 @@ class ProtobufBatches {
   /**
    * A log's span event (field 11): its time, name, and the attributes
    * `message` and `runtrace.truncated` as attrProto writes them, without
-   * their arrays.
+   * their arrays. A message kept as ASCII bytes is copied, with the length
+   * in the form `ProtoWriter.string` gives its string.
    */
   private logEvent(e: LogSpanEvent): void {
     const w = this.cur;
     const name = this.eventNames.get(e.name);
-    const m = e.message, n = m.length;
+    const bytes = e.bytes, kept = bytes.length > 0;
+    const m = kept ? "" : e.text;
+    const n = kept ? e.length : m.length;
     let v = this.room(64 + name.length + n);
     let p = w.pos;
     v.setUint8(p, 0x5a); // events: field 11, message
@@ -349,25 +352,28 @@ class ProtobufBatches {
     p = putWords(v, p + 4, MESSAGE_KEY);
     const any = p;
     p += 4;
-    // string_value, ASCII in place as ProtoWriter.string writes it (a
-    // one-byte length when three bytes per unit fit in it); else by it.
-    let i = 0;
-    if (n * 3 < 128) {
-      const b = w.buf;
-      v.setUint16(p, 0x0a00 | n);
-      const s0 = p + 2;
-      for (; i < n; i++) {
-        const c = m.charCodeAt(i);
-        if (c >= 0x80) break;
-        b[s0 + i] = c;
+    if (kept) p = putAscii(v, w.buf, p, bytes, e.at, n);
+    else {
+      // string_value, ASCII in place as ProtoWriter.string writes it (a
+      // one-byte length when three bytes per unit fit in it); else by it.
+      let i = 0;
+      if (n * 3 < 128) {
+        const b = w.buf;
+        v.setUint16(p, 0x0a00 | n);
+        const s0 = p + 2;
+        for (; i < n; i++) {
+          const c = m.charCodeAt(i);
+          if (c >= 0x80) break;
+          b[s0 + i] = c;
+        }
+        if (i === n) p = s0 + n;
+      } else i = -1;
+      if (i !== n) {
+        w.pos = p;
+        w.string(1, m);
+        p = w.pos;
+        v = this.room(0);
       }
-      if (i === n) p = s0 + n;
-    } else i = -1;
-    if (i !== n) {
-      w.pos = p;
-      w.string(1, m);
-      p = w.pos;
-      v = this.room(0);
     }
     v.setUint32(any, padded(p - any - 4));
     v.setUint32(kv, padded(p - kv - 4));
@@ -570,6 +576,24 @@ function intAttr(v: DataView, p: number, heads: Words[], n: number): number {
   }
   v.setUint8(p++, x);
   return p;
+}
+
+/**
+ * A string field 1 of the ASCII `src[from, from + n)` at `p` (room for it
+ * there), its length as `ProtoWriter.string` writes a string's: one byte
+ * when three bytes per unit fit in it, else a padded four. Returns the
+ * position after it.
+ */
+function putAscii(v: DataView, b: Uint8Array, p: number, src: Uint8Array, from: number, n: number) {
+  b[p++] = 0x0a;
+  if (n * 3 < 128) b[p++] = n;
+  else {
+    v.setUint32(p, padded(n));
+    p += 4;
+  }
+  if (n < 32) { for (let i = 0; i < n; i++) b[p + i] = src[from + i]; }
+  else b.set(src.subarray(from, from + n), p);
+  return p + n;
 }
 
 /** Byte `i` of `t`. */

@@ -93,27 +93,67 @@ export interface OtlpEvent {
   attrs: Attrs;
 }
 
+/** Bytes per block of copied log messages (see {@linkcode LogSpanEvent}). */
+const MESSAGE_BLOCK = 4096;
+/** Longer messages are decoded to strings, not copied into blocks. */
+const MAX_COPIED_MESSAGE = 512;
+
 /**
  * A log as a span event: the attributes (`message`, and
  * `runtrace.truncated` when cut) are made only when read, since the encoders
  * write them from the fields; two arrays per log cost more than the rest.
+ * An ASCII message from the decoder's fast path is kept as its bytes (in a
+ * block shared with other messages, `bytes[at, at + length)`), which the
+ * protobuf encoder copies: decoding it to a string and encoding that again
+ * cost more than the rest of the log.
  */
 export class LogSpanEvent implements OtlpEvent {
   /** When, ns since the trace start. */
   time: number;
   /** The event's name (the log's category). */
   name: string;
-  /** The log's message. */
-  message: string;
   /** The message was cut by the recorder. */
   truncated: boolean;
+  /** The message as a string, unless it is kept as bytes ("" then). */
+  text: string;
+  /**
+   * The block holding the message's bytes (ASCII), if kept as bytes, else
+   * an empty array (fields of one type each: the engines' code stays fast).
+   */
+  bytes: Uint8Array;
+  /** Where the message begins in `bytes`. */
+  at: number;
+  /** The message's length in bytes, when in `bytes`. */
+  length: number;
+  /** The mapper's number of the block `bytes`, -1 if none (see `SpanMapper.send`). */
+  block = -1;
 
-  /** Makes the event of a log. */
-  constructor(time: number, name: string, message: string, truncated: boolean) {
+  /**
+   * Makes the event of a log: its message `message`, else the ASCII bytes
+   * `bytes[at, at + length)` (which must not change afterwards).
+   */
+  constructor(
+    time: number,
+    name: string,
+    message: string | undefined,
+    truncated: boolean,
+    bytes?: Uint8Array,
+    at?: number,
+    length?: number,
+  ) {
     this.time = time;
     this.name = name;
-    this.message = message;
     this.truncated = truncated;
+    this.text = message ?? "";
+    this.bytes = message === undefined && bytes !== undefined ? bytes : NO_BYTES;
+    this.at = at ?? 0;
+    this.length = this.bytes === NO_BYTES ? 0 : length ?? 0;
+  }
+
+  /** The log's message. */
+  get message(): string {
+    const b = this.bytes;
+    return b === NO_BYTES ? this.text : latin1.decode(b.subarray(this.at, this.at + this.length));
   }
 
   /** `message`, then `runtrace.truncated: true` if the message was cut. */
@@ -123,6 +163,11 @@ export class LogSpanEvent implements OtlpEvent {
     return out;
   }
 }
+
+/** The bytes of a message kept as a string. */
+const NO_BYTES = new Uint8Array(0);
+/** ASCII bytes to a string (ASCII is Latin-1's first half). */
+const latin1 = new TextDecoder("latin1");
 
 /**
  * The trace a tree of spans belongs to: shared, so a late `traceparent`
@@ -476,11 +521,22 @@ export class SpanMapper {
     if (options.reuse) this.spare = [];
   }
 
-  /** Hands an ended span to `emit`, then keeps its object for reuse. */
+  /**
+   * Hands an ended span to `emit`, then keeps its object for reuse, and the
+   * message blocks no event needs any more.
+   */
   private send(span: OtlpSpan): void {
     this.emit(span);
     const spare = this.spare;
-    if (spare && spare.length < MAX_SPARE) spare.push(span);
+    if (!spare) return;
+    if (spare.length < MAX_SPARE) spare.push(span);
+    const events = span.events;
+    for (let i = 0; i < events.length; i++) {
+      const e = events[i];
+      if (e instanceof LogSpanEvent && e.block >= 0 && --this.blockLive[e.block] === 0) {
+        if (e.block !== this.blockNow) this.freeBlocks.push(e.block);
+      }
+    }
   }
 
   /** A span to open: a reused object if there is one (see `reuse`). */
@@ -500,7 +556,7 @@ export class SpanMapper {
       this.regionBegin(time, thread, region, task, type, parent, lane),
     regionEnd: (time, thread, region) => this.regionEnd(time, thread, region),
     log: (time, thread, task, category, bytes, start, end, truncated) =>
-      this.log(time, thread, task, category, decodeMessage(bytes, start, end), truncated),
+      this.logBytes(time, thread, task, category, bytes, start, end, truncated),
   };
 
   /** Takes the next event (bound: usable as a decoder callback). */
@@ -708,30 +764,134 @@ export class SpanMapper {
     message: string,
     truncated: boolean,
   ): void {
+    const span = this.logSpan(thread, task, category, message);
+    if (span) span.event(new LogSpanEvent(time, capName(category || "log"), message, truncated));
+  }
+
+  /**
+   * The block messages are copied into, and the next free byte in it. With
+   * `reuse`, blocks are numbered, their events counted, and a block none
+   * needs is used again: in Bun, an export that made new ones all along (a
+   * few thousand per 10 M events) ran several times slower from its second
+   * run in a process.
+   */
+  private blockPos = MESSAGE_BLOCK;
+  /** Where the current block is in `blocks` (-1: none yet). */
+  private blockSlot = -1;
+  /** The current block's number (-1: not numbered). */
+  private blockNow = -1;
+  /** Numbered blocks, each one's events not yet sent, and the numbers free. */
+  private blocks: Uint8Array[] = [];
+  private blockLive: number[] = [];
+  private freeBlocks: number[] = [];
+
+  /** A block to copy messages into. */
+  private nextBlock(): void {
+    const was = this.blockNow;
+    if (was >= 0 && this.blockLive[was] === 0) this.freeBlocks.push(was);
+    this.blockPos = 0;
+    if (!this.spare) {
+      // The spans are kept by the consumer: the old block lives on with its events.
+      this.blocks[0] = new Uint8Array(MESSAGE_BLOCK);
+      this.blockSlot = 0;
+      return;
+    }
+    let id = this.freeBlocks.pop();
+    if (id === undefined) {
+      id = this.blocks.length;
+      this.blocks.push(new Uint8Array(MESSAGE_BLOCK));
+      this.blockLive.push(0);
+    }
+    this.blockNow = this.blockSlot = id;
+  }
+
+  /**
+   * A log from the decoder's fast path, its message `bytes[start, end)`
+   * (valid during the call only): an ASCII message is copied into a block
+   * and kept as bytes; decoded only if its category is one the mapping reads.
+   */
+  private logBytes(
+    time: number,
+    thread: number,
+    task: number,
+    category: string,
+    bytes: Uint8Array,
+    start: number,
+    end: number,
+    truncated: boolean,
+  ): void {
+    const n = end - start;
+    const read = category === "http.status" || category === "traceparent" ||
+      category === "traceparent.out" || category === "http.error" || category === "fetch.error";
+    if (read || n > MAX_COPIED_MESSAGE) {
+      return this.log(time, thread, task, category, decodeMessage(bytes, start, end), truncated);
+    }
+    const span = this.logSpan(thread, task, category, undefined);
+    if (!span) return;
+    if (span.events.length >= MAX_EVENTS) {
+      span.droppedEvents++;
+      return;
+    }
+    if (this.blockPos + n > MESSAGE_BLOCK) this.nextBlock();
+    const b = this.blocks[this.blockSlot], at = this.blockPos;
+    let i = 0;
+    for (; i < n; i++) {
+      const c = bytes[start + i];
+      if (c >= 0x80) break;
+      b[at + i] = c;
+    }
+    const name = capName(category || "log");
+    if (i < n) {
+      // Not ASCII: as the decoder decodes it (invalid bytes become U+FFFD).
+      span.event(new LogSpanEvent(time, name, decodeMessage(bytes, start, end), truncated));
+      return;
+    }
+    this.blockPos = at + n;
+    const e = new LogSpanEvent(time, name, undefined, truncated, b, at, n);
+    if (this.blockNow >= 0) {
+      e.block = this.blockNow;
+      this.blockLive[this.blockNow]++;
+    }
+    span.event(e);
+  }
+
+  /**
+   * What a log does besides its event (joins a `traceparent`'s trace, sets
+   * the kind or status); the span its event goes on. `message` is undefined
+   * only for categories that do not read it.
+   */
+  private logSpan(
+    thread: number,
+    task: number,
+    category: string,
+    message: string | undefined,
+  ): OtlpSpan | undefined {
     const t = this.tasks.get(task);
-    if (t && category === "traceparent") this.joinUpstream(t, message);
-    if (t && category === "traceparent.out") {
-      const tp = parseTraceparent(message);
-      if (tp) {
-        t.nextSpanId = tp.spanId;
-        // A fresh trace id sent downstream: this tree takes it, if still free.
-        if (!t.trace.fixed) {
-          t.trace.id = tp.traceId;
-          this.settle(t.trace);
+    if (message !== undefined) {
+      if (t && category === "traceparent") this.joinUpstream(t, message);
+      if (t && category === "traceparent.out") {
+        const tp = parseTraceparent(message);
+        if (tp) {
+          t.nextSpanId = tp.spanId;
+          // A fresh trace id sent downstream: this tree takes it, if still free.
+          if (!t.trace.fixed) {
+            t.trace.id = tp.traceId;
+            this.settle(t.trace);
+          }
         }
       }
     }
     const span = this.innermost(t, task, thread);
-    if (!span) return;
+    if (!span) return undefined;
     if (category === "http.method") span.kind = SpanKind.SERVER;
     else if (category === "fetch.method") span.kind = SpanKind.CLIENT;
     else if (category === "http.error" || category === "fetch.error") {
       span.status = StatusCode.ERROR;
-      span.statusMessage = message;
+      span.statusMessage = message ?? "";
     } else if (category === "http.status" && Number(message) >= 500) {
       span.status = StatusCode.ERROR;
     }
-    span.event(new LogSpanEvent(time, capName(category || "log"), message, truncated));
+    return span;
   }
 
   private joinUpstream(t: OtlpSpan, header: string): void {
