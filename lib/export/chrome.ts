@@ -61,76 +61,96 @@ function cp(buf: Uint8Array, p: number, b: Uint8Array): number {
 }
 
 /**
- * Digit tables for the number writers: `DIG3[4v..4v+2]` are the three digits
- * of `v` < 1000 with leading zeros; `LEAD[4v..]` its digits without them,
- * `LEAD[4v+3]` their count; `FRAC[4v..]` the digits of `v / 1000` after the
- * point with trailing zeros dropped, `FRAC[4v+3]` their count. The writers
- * copy three bytes whatever the count and advance by the count: the bytes
- * past the end are overwritten next (every event start makes 512 bytes of
- * room).
+ * `b` as little-endian 32-bit words, its length in bytes as the last
+ * element: {@linkcode cpw} copies it four bytes per store, and the fixed
+ * fragments and cached openings are most of an event's bytes.
  */
-const DIG3 = new Uint8Array(4000);
-const LEAD = new Uint8Array(4000);
-const FRAC = new Uint8Array(4000);
+function words(b: Uint8Array): Uint32Array {
+  const k = (b.length + 3) >> 2;
+  const padded = new Uint8Array(4 * k);
+  padded.set(b);
+  const v = new DataView(padded.buffer);
+  const w = new Uint32Array(k + 1);
+  for (let i = 0; i < k; i++) w[i] = v.getUint32(4 * i, true);
+  w[k] = b.length;
+  return w;
+}
+
+/**
+ * Copies the bytes of `w` ({@linkcode words}) at `p`; returns their end. Up
+ * to three zero bytes past the end are written too: the next bytes written
+ * overwrite them (every event start makes 512 bytes of room).
+ */
+function cpw(v: DataView, p: number, w: Uint32Array): number {
+  const k = w.length - 1;
+  for (let i = 0; i < k; i++) v.setUint32(p + 4 * i, w[i], true);
+  return p + w[k];
+}
+
+/**
+ * Digit tables for the number writers, as little-endian words written with
+ * one store: `DIG3[v]` the three digits of `v` < 1000 with leading zeros;
+ * `LEAD[v]` its digits without them, `LEADN[v]` their count; `FRAC[v]` a
+ * point and the digits of `v / 1000` after it with trailing zeros dropped,
+ * `FRACN[v]` their count with the point. The writers store four bytes
+ * whatever the count and advance by the count: the bytes past the end are
+ * overwritten next (every event start makes 512 bytes of room).
+ */
+const DIG3 = new Uint32Array(1000);
+const LEAD = new Uint32Array(1000);
+const LEADN = new Uint8Array(1000);
+const FRAC = new Uint32Array(1000);
+const FRACN = new Uint8Array(1000);
 for (let v = 0; v < 1000; v++) {
   const d = [48 + Math.floor(v / 100), 48 + (Math.floor(v / 10) % 10), 48 + (v % 10)];
-  DIG3.set(d, 4 * v);
+  const word = (bytes: number[]) => bytes.reduce((a, c, i) => a + c * 2 ** (8 * i), 0);
+  DIG3[v] = word(d);
   const lead = d.slice(v < 10 ? 2 : v < 100 ? 1 : 0);
-  LEAD.set(lead, 4 * v);
-  LEAD[4 * v + 3] = lead.length;
+  LEAD[v] = word(lead);
+  LEADN[v] = lead.length;
   const frac = v % 10 !== 0 ? d : v % 100 !== 0 ? d.slice(0, 2) : v !== 0 ? d.slice(0, 1) : [];
-  FRAC.set(frac, 4 * v);
-  FRAC[4 * v + 3] = frac.length;
-}
-
-/** Writes `v` < 1000 without leading zeros at `p`; returns the end. */
-function leadAt(buf: Uint8Array, p: number, v: number): number {
-  const i = v << 2;
-  buf[p] = LEAD[i];
-  buf[p + 1] = LEAD[i + 1];
-  buf[p + 2] = LEAD[i + 2];
-  return p + LEAD[i + 3];
-}
-
-/** Writes `v` < 1000 as three digits at `p`; returns the end. */
-function dig3At(buf: Uint8Array, p: number, v: number): number {
-  const i = v << 2;
-  buf[p] = DIG3[i];
-  buf[p + 1] = DIG3[i + 1];
-  buf[p + 2] = DIG3[i + 2];
-  return p + 3;
+  FRAC[v] = word([46, ...frac]); // "."
+  FRACN[v] = 1 + frac.length;
 }
 
 /** Writes a safe integer ≥ 0 in decimal at `p`; returns the end. */
-function intAt(buf: Uint8Array, p: number, v: number): number {
-  // Three digits per division, by 1000: one table lookup each.
-  if (!(v >= 0)) return p + utf8.encodeInto(String(v), buf.subarray(p)).written;
-  if (v < 1000) return leadAt(buf, p, v);
+function intAt(dv: DataView, p: number, v: number): number {
+  // Three digits per division, by 1000: one table lookup and store each.
+  if (!(v >= 0) || v >= 1000000000) return strAt(dv, p, String(v));
+  if (v < 1000) {
+    dv.setUint32(p, LEAD[v], true);
+    return p + LEADN[v];
+  }
   if (v < 1000000) {
     const hi = (v / 1000) | 0;
-    return dig3At(buf, leadAt(buf, p, hi), v - hi * 1000);
+    dv.setUint32(p, LEAD[hi], true);
+    p += LEADN[hi];
+    dv.setUint32(p, DIG3[v - hi * 1000], true);
+    return p + 3;
   }
-  if (v < 1000000000) {
-    const hi = (v / 1000000) | 0;
-    const rest = v - hi * 1000000;
-    const mid = (rest / 1000) | 0;
-    return dig3At(buf, dig3At(buf, leadAt(buf, p, hi), mid), rest - mid * 1000);
-  }
-  return p + utf8.encodeInto(String(v), buf.subarray(p)).written;
+  const hi = (v / 1000000) | 0;
+  const rest = v - hi * 1000000;
+  const mid = (rest / 1000) | 0;
+  dv.setUint32(p, LEAD[hi], true);
+  p += LEADN[hi];
+  dv.setUint32(p, DIG3[mid], true);
+  dv.setUint32(p + 3, DIG3[rest - mid * 1000], true);
+  return p + 6;
+}
+
+/** Writes the ASCII `s` at `p`; returns the end. */
+function strAt(dv: DataView, p: number, s: string): number {
+  return p + utf8.encodeInto(s, new Uint8Array(dv.buffer, dv.byteOffset + p)).written;
 }
 
 /** `JsonBytes.us` at `p`; returns the end. */
-function usAt(buf: Uint8Array, p: number, ns: number): number {
+function usAt(dv: DataView, p: number, ns: number): number {
   const whole = Math.floor(ns / 1000);
   const frac = ns - whole * 1000;
-  p = intAt(buf, p, whole);
+  p = intAt(dv, p, whole);
   if (frac === 0) return p;
-  const i = frac << 2;
-  buf[p] = 46; // "."
-  buf[p + 1] = FRAC[i];
-  buf[p + 2] = FRAC[i + 1];
-  buf[p + 3] = FRAC[i + 2];
-  return p + 1 + FRAC[i + 3];
+  dv.setUint32(p, FRAC[frac], true);
+  return p + FRACN[frac];
 }
 
 /**
@@ -138,8 +158,17 @@ function usAt(buf: Uint8Array, p: number, ns: number): number {
  * for ten million events, and building strings first costs twice the time.
  */
 class JsonBytes extends ChunkBuffer {
+  /** A view of `buf` for the word stores, replaced with it. */
+  dv: DataView;
+
   constructor() {
     super(1 << 20);
+    this.dv = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
+  }
+
+  /** Keeps `dv` on the current `buf`. */
+  protected override replaced(): void {
+    this.dv = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
   }
 
   /** Appends pre-encoded bytes. */
@@ -161,7 +190,7 @@ class JsonBytes extends ChunkBuffer {
   /** Appends a safe integer ≥ 0 in decimal. */
   int(v: number): void {
     if (this.pos + 24 > this.buf.length) this.ensure(24);
-    this.pos = intAt(this.buf, this.pos, v);
+    this.pos = intAt(this.dv, this.pos, v);
   }
 
   /**
@@ -170,14 +199,7 @@ class JsonBytes extends ChunkBuffer {
    */
   us(ns: number): void {
     if (this.pos + 32 > this.buf.length) this.ensure(32);
-    this.pos = usAt(this.buf, this.pos, ns);
-  }
-
-  /** Appends a JSON string. */
-  str(s: string): void {
-    const j = JSON.stringify(s);
-    this.ensure(j.length * 3 + 64);
-    this.pos += utf8.encodeInto(j, this.buf.subarray(this.pos)).written;
+    this.pos = usAt(this.dv, this.pos, ns);
   }
 }
 
@@ -245,6 +267,26 @@ const F = {
   empty: b("[\n]\n"),
 };
 
+/** The fragments of the frequent events, as {@linkcode words}. */
+const W = {
+  ts: words(F.ts),
+  argsTask: words(F.argsTask),
+  region: words(F.region),
+  continued: words(F.continued),
+  dur: words(F.dur),
+  splitArg: words(F.splitArg),
+  incompleteArg: words(F.incompleteArg),
+  endedAtArg: words(F.endedAtArg),
+  incomplete: words(F.incomplete),
+  split: words(F.split),
+  endedAt: words(F.endedAt),
+  parent: words(F.parent),
+  flowIn: words(F.flowIn),
+  flowInEnd: words(F.flowInEnd),
+  message: words(F.message),
+  open_: words(F.open_),
+};
+
 /** Most bytes of encoded names and event openings an emitter keeps for reuse. */
 const CACHE_BYTES = 16 << 20;
 /** Most openings cached per kind of event and track. */
@@ -257,7 +299,7 @@ const CACHE_ENTRIES = 10_000;
  */
 class Openings {
   /** By track, by name. */
-  private byTrack: (Map<string, Uint8Array> | undefined)[] = [];
+  private byTrack: (Map<string, Uint32Array> | undefined)[] = [];
 
   constructor(
     private emitter: ChromeEmitter,
@@ -266,19 +308,21 @@ class Openings {
     private named = true,
   ) {}
 
-  get(track: number, name: string): Uint8Array {
+  /** The opening as {@linkcode words}. */
+  get(track: number, name: string): Uint32Array {
     let m = this.byTrack[track];
     if (m === undefined) this.byTrack[track] = m = new Map();
     let o = m.get(name);
     if (o === undefined) {
       const q = this.named ? this.emitter.name(name) : new Uint8Array(0);
       const where = this.emitter.where(track);
-      o = new Uint8Array(this.head.length + q.length + where.length + this.tail.length);
-      o.set(this.head);
-      o.set(q, this.head.length);
-      o.set(where, this.head.length + q.length);
-      o.set(this.tail, o.length - this.tail.length);
-      if (m.size < CACHE_ENTRIES && this.emitter.mayCache(o.length)) m.set(name, o);
+      const bytes = new Uint8Array(this.head.length + q.length + where.length + this.tail.length);
+      bytes.set(this.head);
+      bytes.set(q, this.head.length);
+      bytes.set(where, this.head.length + q.length);
+      bytes.set(this.tail, bytes.length - this.tail.length);
+      o = words(bytes);
+      if (m.size < CACHE_ENTRIES && this.emitter.mayCache(4 * o.length)) m.set(name, o);
     }
     return o;
   }
@@ -379,15 +423,15 @@ class ChromeEmitter implements LayoutEmitter {
    * `id`, with `pre` ending in `,"id":`, unless `id` is negative), with room
    * for `extra` more bytes; returns the position for the rest.
    */
-  private head(pre: Uint8Array, id: number, time: number, extra: number): number {
-    let p = this.start(pre.length + extra);
-    const buf = this.w.buf;
-    p = cp(buf, p, pre);
+  private head(pre: Uint32Array, id: number, time: number, extra: number): number {
+    let p = this.start(4 * pre.length + extra);
+    const dv = this.w.dv;
+    p = cpw(dv, p, pre);
     if (id >= 0) {
-      p = intAt(buf, p, id);
-      p = cp(buf, p, F.ts);
+      p = intAt(dv, p, id);
+      p = cpw(dv, p, W.ts);
     }
-    return usAt(buf, p, time);
+    return usAt(dv, p, time);
   }
 
   /** Starts the next event: the separator, and room for its fixed part. */
@@ -468,16 +512,21 @@ class ChromeEmitter implements LayoutEmitter {
 
   /** The `B` of the open slice `j` of `s`, on `track`. */
   private writeB(track: number, s: OpenSlices, j: number): void {
-    let p = this.head(this.sliceB.get(track, s.type[j]), -1, s.time[j], 0);
+    const p = this.sliceArgs(this.head(this.sliceB.get(track, s.type[j]), -1, s.time[j], 0), s, j);
     const buf = this.w.buf;
-    p = cp(buf, p, F.argsTask);
-    p = intAt(buf, p, s.task[j]);
-    p = cp(buf, p, F.region);
-    p = intAt(buf, p, s.region[j]);
-    if (s.continued[j]) p = cp(buf, p, F.continued);
     buf[p] = 0x7d; // "}}"
     buf[p + 1] = 0x7d;
     this.w.pos = p + 2;
+  }
+
+  /** The `args` of the open slice `j` of `s` at `p`, unclosed; returns the end. */
+  private sliceArgs(p: number, s: OpenSlices, j: number): number {
+    const dv = this.w.dv;
+    p = cpw(dv, p, W.argsTask);
+    p = intAt(dv, p, s.task[j]);
+    p = cpw(dv, p, W.region);
+    p = intAt(dv, p, s.region[j]);
+    return s.continued[j] ? cpw(dv, p, W.continued) : p;
   }
 
   sliceEnd(
@@ -497,18 +546,14 @@ class ChromeEmitter implements LayoutEmitter {
     const begin = s.time[d];
     let p = this.head(this.sliceX.get(track, type), -1, begin, 0);
     const buf = this.w.buf;
-    p = cp(buf, p, F.dur);
-    p = usAt(buf, p, time > begin ? time - begin : 0);
-    p = cp(buf, p, F.argsTask);
-    p = intAt(buf, p, s.task[d]);
-    p = cp(buf, p, F.region);
-    p = intAt(buf, p, s.region[d]);
-    if (s.continued[d]) p = cp(buf, p, F.continued);
+    const dv = this.w.dv;
+    p = cpw(dv, p, W.dur);
+    p = this.sliceArgs(usAt(dv, p, time > begin ? time - begin : 0), s, d);
     if (reason === "late") {
-      p = cp(buf, p, F.endedAtArg);
-      p = usAt(buf, p, endedAt);
+      p = cpw(dv, p, W.endedAtArg);
+      p = usAt(dv, p, endedAt);
     } else if (reason !== "ended") {
-      p = cp(buf, p, reason === "split" ? F.splitArg : F.incompleteArg);
+      p = cpw(dv, p, reason === "split" ? W.splitArg : W.incompleteArg);
     }
     buf[p] = 0x7d; // "}}"
     buf[p + 1] = 0x7d;
@@ -523,24 +568,18 @@ class ChromeEmitter implements LayoutEmitter {
     type: string,
     endedAt: number,
   ): void {
-    const pre = this.sliceE.get(track, type);
-    if (reason === "ended") {
-      const p = this.head(pre, -1, time, 0);
-      this.w.buf[p] = 0x7d; // "}"
-      this.w.pos = p + 1;
-      return;
-    }
-    const w = this.next();
-    w.raw(pre);
-    w.us(time);
+    let p = this.head(this.sliceE.get(track, type), -1, time, 0);
+    const buf = this.w.buf;
+    const dv = this.w.dv;
     if (reason === "late") {
-      w.raw(F.endedAt);
-      w.us(endedAt);
-      w.raw(F.closeArgs);
-      return;
+      p = cpw(dv, p, W.endedAt);
+      p = usAt(dv, p, endedAt);
+      buf[p++] = 0x7d; // "}"
+    } else if (reason !== "ended") {
+      p = cpw(dv, p, reason === "split" ? W.split : W.incomplete);
     }
-    w.raw(reason === "split" ? F.split : F.incomplete);
-    w.raw(F.close);
+    buf[p] = 0x7d; // "}"
+    this.w.pos = p + 1;
   }
 
   taskBegin(
@@ -553,15 +592,16 @@ class ChromeEmitter implements LayoutEmitter {
   ): void {
     let p = this.head(this.taskB.get(track, type || "(unknown task)"), task, time, 0);
     const buf = this.w.buf;
-    p = cp(buf, p, F.argsTask);
-    p = intAt(buf, p, task);
-    p = cp(buf, p, F.parent);
-    p = intAt(buf, p, parent);
+    const dv = this.w.dv;
+    p = cpw(dv, p, W.argsTask);
+    p = intAt(dv, p, task);
+    p = cpw(dv, p, W.parent);
+    p = intAt(dv, p, parent);
     buf[p++] = 0x7d; // "}"
     if (flow) {
-      p = cp(buf, p, F.flowIn);
-      p = intAt(buf, p, task);
-      p = cp(buf, p, F.flowInEnd);
+      p = cpw(dv, p, W.flowIn);
+      p = intAt(dv, p, task);
+      p = cpw(dv, p, W.flowInEnd);
     } else buf[p++] = 0x7d;
     this.w.pos = p;
   }
@@ -569,7 +609,8 @@ class ChromeEmitter implements LayoutEmitter {
   taskEnd(task: number, type: string, track: number, time: number, incomplete: boolean): void {
     let p = this.head(this.taskE.get(track, type || "(unknown task)"), task, time, 0);
     const buf = this.w.buf;
-    if (incomplete) p = cp(buf, p, F.incomplete);
+    const dv = this.w.dv;
+    if (incomplete) p = cpw(dv, p, W.incomplete);
     buf[p] = 0x7d; // "}"
     this.w.pos = p + 1;
   }
@@ -602,14 +643,13 @@ class ChromeEmitter implements LayoutEmitter {
   }
 
   log(track: number, time: number, task: number, category: string, message: string): void {
-    const w = this.next();
-    w.raw(this.logs.get(track, category || "log"));
-    w.us(time);
-    w.raw(F.argsTask);
-    w.int(task);
-    w.raw(F.message);
-    w.str(message);
-    w.raw(F.closeArgs);
+    const j = JSON.stringify(message);
+    let p = this.logHead(track, time, task, category, 3 * j.length);
+    const buf = this.w.buf;
+    p += utf8.encodeInto(j, buf.subarray(p)).written;
+    buf[p] = 0x7d; // "}}"
+    buf[p + 1] = 0x7d;
+    this.w.pos = p + 2;
   }
 
   logBytes(
@@ -630,11 +670,8 @@ class ChromeEmitter implements LayoutEmitter {
         return;
       }
     }
-    let p = this.head(this.logs.get(track, category || "log"), -1, time, end - start);
+    let p = this.logHead(track, time, task, category, end - start);
     const buf = this.w.buf;
-    p = cp(buf, p, F.argsTask);
-    p = intAt(buf, p, task);
-    p = cp(buf, p, F.message);
     buf[p++] = 0x22;
     if (end - start < SET_MIN) { for (let i = start; i < end; i++) buf[p++] = bytes[i]; }
     else {
@@ -647,11 +684,30 @@ class ChromeEmitter implements LayoutEmitter {
     this.w.pos = p + 3;
   }
 
+  /**
+   * A log's event up to its message, with room for `extra` bytes of it;
+   * returns the position for the message.
+   */
+  private logHead(
+    track: number,
+    time: number,
+    task: number,
+    category: string,
+    extra: number,
+  ): number {
+    let p = this.head(this.logs.get(track, category || "log"), -1, time, extra);
+    const dv = this.w.dv;
+    p = cpw(dv, p, W.argsTask);
+    p = intAt(dv, p, task);
+    return cpw(dv, p, W.message);
+  }
+
   tasksOpen(time: number, open: number, track: number): void {
     let p = this.head(this.tasks.get(track, ""), -1, time, 0);
     const buf = this.w.buf;
-    p = cp(buf, p, F.open_);
-    p = intAt(buf, p, open);
+    const dv = this.w.dv;
+    p = cpw(dv, p, W.open_);
+    p = intAt(dv, p, open);
     buf[p] = 0x7d; // "}}"
     buf[p + 1] = 0x7d;
     this.w.pos = p + 2;
