@@ -2,7 +2,7 @@
 
 /** SHA-256 of the sources this bundle was built from (tests/drain_worker_test.ts checks it). */
 export const DRAIN_WORKER_SOURCE_HASH =
-  "735ff3bb92841733628d0bc8482114c1f5780e072d256d18275db5d249193785";
+  "7e80f3fa95060ac3bae6f3f5e5129db4265a280f61e150a27c11195935e9cb9c";
 
 /** Each source file and the start of its SHA-256, to name what changed in a stale bundle. */
 export const DRAIN_WORKER_SOURCE_FILES: Record<string, string> = {
@@ -15,7 +15,7 @@ export const DRAIN_WORKER_SOURCE_FILES: Record<string, string> = {
   "lib/export/otlp_spans.ts": "e89ebb89fad2410b",
   "lib/export/protobuf_writer.ts": "840c3b10e5d5a2d5",
   "lib/format/constants.ts": "42ac840cf1271b70",
-  "lib/format/decoder.ts": "02cdc09ad94f5984",
+  "lib/format/decoder.ts": "eca16b3f1b95eb99",
   "lib/format/encoder.ts": "3e7dd7c283def7b9",
   "lib/read/int_map.ts": "b12778e258575410",
   "lib/record/drain_worker/drain_loop.ts": "adc8a966259bf815",
