@@ -107,24 +107,8 @@ async function taskDurations(
   type: string | undefined,
   f: (duration: number, id: number) => void,
 ): Promise<void> {
-  const open = new IntMap<number>();
-  const none = () => {};
   // Only task begins and ends matter: the decoder's fast path, no event objects.
-  await streamTrace(path, io, none, {
-    visitor: {
-      taskBegin(time, _thread, task, _parent, t) {
-        if (type === undefined || t === type) open.set(task, time);
-      },
-      taskEnd(time, _thread, task) {
-        const start = open.delete(task);
-        if (start === undefined) return;
-        f(time - start, task);
-      },
-      regionBegin: none,
-      regionEnd: none,
-      log: none,
-    },
-  });
+  await streamTrace(path, io, () => {}, { visitor: WhyVisitor.durations(type, f) });
 }
 
 /** The id of the slowest task, or of the one at the 99th percentile (nearest rank). */
@@ -201,61 +185,154 @@ class TypicalStates {
 type StoryParts = Omit<Story, "delay" | "typical">;
 
 /**
- * The decoder's visitor for the story's pass: every event goes on to the
- * analyzer's visitor `v` (no event objects), and those of task `id` (its
- * regions, its logs, its subtasks) are kept in `story`.
+ * The decoder's visitor for every pass of `why`: the first passes' (task
+ * durations, made by {@linkcode WhyVisitor.durations}) and the story's
+ * ({@linkcode WhyVisitor.story}). One class for all, not a literal of
+ * closures per pass: Bun compiles the decoder's loop for the functions it
+ * calls, and a pass calling other functions (even new closures of the same
+ * code) had it compiled again and run slower (0.3-0.4 s CPU on 10 M events).
  */
-function storyVisitor(
-  id: number,
-  v: EventVisitor,
-  story: StoryParts,
-  regions: Map<number, StoryRegion>,
-): EventVisitor {
-  const text = new TextDecoder("utf-8", { fatal: false });
-  // The task's subtasks and regions not yet ended: most task and region ends
-  // are other tasks', passed on without a lookup while these are 0.
-  let openSubtasks = 0, openRegions = 0;
-  return {
-    taskBegin(time, thread, task, parent, type, stack) {
-      v.taskBegin(time, thread, task, parent, type, stack);
-      if (parent !== id) return;
-      story.subtasks.push({ id: task, type, start: time, end: undefined });
-      openSubtasks++;
-    },
-    taskEnd(time, thread, task) {
-      v.taskEnd(time, thread, task);
-      if (openSubtasks === 0) return;
-      const sub = story.subtasks.find((s) => s.id === task);
-      if (sub && sub.end === undefined) {
-        sub.end = time;
-        // A subtask id begun twice and ended once leaves the count above 0: only slower.
-        openSubtasks--;
-      }
-    },
-    regionBegin(time, thread, region, task, type, parent, lane, stack) {
-      v.regionBegin(time, thread, region, task, type, parent, lane, stack);
-      if (task !== id) return;
-      const key = thread * 4294967296 + region;
-      const was = regions.get(key);
-      if (was === undefined || was.end !== undefined) openRegions++;
-      regions.set(key, { id: region, type, thread, start: time, end: undefined });
-    },
-    regionEnd(time, thread, region) {
-      v.regionEnd(time, thread, region);
-      if (openRegions === 0) return;
-      const r = regions.get(thread * 4294967296 + region);
-      if (r && r.end === undefined) {
-        r.end = time;
-        openRegions--;
-      }
-    },
-    log(time, thread, task, category, bytes, start, stop, truncated, stack) {
-      v.log(time, thread, task, category, bytes, start, stop, truncated, stack);
-      if (task !== id) return;
-      const message = text.decode(bytes.subarray(start, stop));
-      story.logs.push({ time, thread, category, message });
-    },
-  };
+class WhyVisitor implements EventVisitor {
+  /** Durations pass: the type counted (any if undefined) and the begin times of its open tasks. */
+  private type: string | undefined = undefined;
+  private onDuration: ((duration: number, id: number) => void) | undefined = undefined;
+  private starts: IntMap<number> | undefined = undefined;
+  /** Story pass: the analyzer's visitor (undefined in a durations pass), the task and what is kept of it. */
+  private v: EventVisitor | undefined = undefined;
+  private id = -1;
+  private parts: StoryParts | undefined = undefined;
+  private regions: Map<number, StoryRegion> | undefined = undefined;
+  private text: TextDecoder | undefined = undefined;
+  /**
+   * The task's subtasks and regions not yet ended: most task and region
+   * ends are other tasks', passed on without a lookup while these are 0.
+   */
+  private openSubtasks = 0;
+  private openRegions = 0;
+
+  /** Calls `f` with the duration and id of every complete task of `type` (any if undefined). */
+  static durations(
+    type: string | undefined,
+    f: (duration: number, id: number) => void,
+  ): WhyVisitor {
+    const w = new WhyVisitor();
+    w.type = type;
+    w.onDuration = f;
+    w.starts = new IntMap<number>();
+    return w;
+  }
+
+  /**
+   * Passes every event on to the analyzer's visitor `v` (no event objects),
+   * and keeps those of task `id` (its regions, its logs, its subtasks) in
+   * `parts` and `regions`.
+   */
+  static story(
+    id: number,
+    v: EventVisitor,
+    parts: StoryParts,
+    regions: Map<number, StoryRegion>,
+  ): WhyVisitor {
+    const w = new WhyVisitor();
+    w.v = v;
+    w.id = id;
+    w.parts = parts;
+    w.regions = regions;
+    w.text = new TextDecoder("utf-8", { fatal: false });
+    return w;
+  }
+
+  /** A task begins: its start noted (durations), or passed on and kept if a subtask (story). */
+  taskBegin(
+    time: number,
+    thread: number,
+    task: number,
+    parent: number,
+    type: string,
+    stack: string[] | undefined,
+  ): void {
+    const v = this.v;
+    if (v === undefined) {
+      if (this.type === undefined || type === this.type) this.starts!.set(task, time);
+      return;
+    }
+    v.taskBegin(time, thread, task, parent, type, stack);
+    if (parent !== this.id) return;
+    this.parts!.subtasks.push({ id: task, type, start: time, end: undefined });
+    this.openSubtasks++;
+  }
+
+  /** A task ends: its duration reported (durations), or passed on and a subtask's end kept (story). */
+  taskEnd(time: number, thread: number, task: number): void {
+    const v = this.v;
+    if (v === undefined) {
+      const start = this.starts!.delete(task);
+      if (start !== undefined) this.onDuration!(time - start, task);
+      return;
+    }
+    v.taskEnd(time, thread, task);
+    if (this.openSubtasks === 0) return;
+    const sub = this.parts!.subtasks.find((s) => s.id === task);
+    if (sub && sub.end === undefined) {
+      sub.end = time;
+      // A subtask id begun twice and ended once leaves the count above 0: only slower.
+      this.openSubtasks--;
+    }
+  }
+
+  /** A region begins: passed on, and kept if the task's (story). */
+  regionBegin(
+    time: number,
+    thread: number,
+    region: number,
+    task: number,
+    type: string,
+    parent: number,
+    lane: number,
+    stack: string[] | undefined,
+  ): void {
+    const v = this.v;
+    if (v === undefined) return;
+    v.regionBegin(time, thread, region, task, type, parent, lane, stack);
+    if (task !== this.id) return;
+    const key = thread * 4294967296 + region;
+    const was = this.regions!.get(key);
+    if (was === undefined || was.end !== undefined) this.openRegions++;
+    this.regions!.set(key, { id: region, type, thread, start: time, end: undefined });
+  }
+
+  /** A region ends: passed on, and its end kept if one of the task's (story). */
+  regionEnd(time: number, thread: number, region: number): void {
+    const v = this.v;
+    if (v === undefined) return;
+    v.regionEnd(time, thread, region);
+    if (this.openRegions === 0) return;
+    const r = this.regions!.get(thread * 4294967296 + region);
+    if (r && r.end === undefined) {
+      r.end = time;
+      this.openRegions--;
+    }
+  }
+
+  /** A log: passed on, and kept if the task's (story). */
+  log(
+    time: number,
+    thread: number,
+    task: number,
+    category: string,
+    bytes: Uint8Array,
+    start: number,
+    stop: number,
+    truncated: boolean,
+    stack: string[] | undefined,
+  ): void {
+    const v = this.v;
+    if (v === undefined) return;
+    v.log(time, thread, task, category, bytes, start, stop, truncated, stack);
+    if (task !== this.id) return;
+    const message = this.text!.decode(bytes.subarray(start, stop));
+    this.parts!.logs.push({ time, thread, category, message });
+  }
 }
 
 /** One pass: the task's delays, regions, logs, subtasks and the stalls and GCs around it. */
@@ -293,7 +370,7 @@ async function tellStory(
         inferred: e.inferred,
       });
     }
-  }, { visitor: storyVisitor(id, analyzer.visitor, story, regions) });
+  }, { visitor: WhyVisitor.story(id, analyzer.visitor, story, regions) });
   if (!delay) throw new CliError(`the trace has no task ${id}`);
   const d: TaskDelay = delay;
   const during = (x: { start: number; end: number }) => x.start < d.end && x.end > d.start;
