@@ -188,7 +188,9 @@ class ProtobufBatches {
   private ss = 0;
   private head?: Uint8Array;
   /** Each thread's attributes, encoded (see `threadAttrs`). */
-  private threads = new Map<number, { name: string | undefined; words: Words }>();
+  private threads = new Map<number, ThreadWords>();
+  /** The thread of the last span's attributes. */
+  private lastThread: ThreadWords | undefined = undefined;
 
   /** Batches into `output` (in place), else each into a buffer of its own. */
   constructor(private clock: EpochClock, output?: ProtoWriter) {
@@ -393,14 +395,18 @@ class ProtobufBatches {
    * per thread and copied: every span repeats them.
    */
   private threadAttrs(thread: number, name: string | undefined): Words {
+    // Most spans are of the last span's thread: no Map lookup for them.
+    const last = this.lastThread;
+    if (last !== undefined && last.thread === thread && last.name === name) return last.words;
     let c = this.threads.get(thread);
     if (c === undefined || c.name !== name) {
       const t = new ProtoWriter(64);
       attrProto(t, 9, ["thread.id", thread], this.strs);
       if (name !== undefined) attrProto(t, 9, ["thread.name", name], this.strs);
-      c = { name, words: new Words(t.take()) };
+      c = { thread, name, words: new Words(t.take()) };
       if (this.threads.size < 4096) this.threads.set(thread, c);
     }
+    this.lastThread = c;
     return c.words;
   }
 
@@ -416,6 +422,13 @@ class ProtobufBatches {
   get size(): number {
     return this.cur.pos - this.at;
   }
+}
+
+/** A thread's `thread.id` and `thread.name` attributes, encoded. */
+interface ThreadWords {
+  thread: number;
+  name: string | undefined;
+  words: Words;
 }
 
 /**

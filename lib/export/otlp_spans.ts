@@ -655,10 +655,10 @@ export class SpanMapper {
   }
 
   private taskEnd(time: number, task: number): void {
-    const t = this.tasks.get(task);
-    // A task that began before the trace has no span to end.
+    // One probe: delete hands back the span. A task that began before the
+    // trace has none to end.
+    const t = this.tasks.delete(task);
     if (!t) return;
-    this.tasks.delete(task);
     t.openRegions = undefined;
     this.finish(t, time, false);
   }
@@ -726,13 +726,13 @@ export class SpanMapper {
   }
 
   private regionEnd(time: number, thread: number, region: number): void {
-    const byId = this.regionsOf(thread);
-    const r = byId.get(region);
+    // One probe: delete hands back the span, undefined for a region whose
+    // beginning is not in the trace.
+    const r = this.regionsOf(thread).delete(region);
     if (!r) {
       this.report.orphanRegionEnds++;
       return;
     }
-    byId.delete(region);
     const list = r.task === 0 ? this.background : this.tasks.get(r.task)?.openRegions;
     if (list) {
       // Mostly the innermost, ended first.
