@@ -202,7 +202,7 @@ class WhyVisitor implements EventVisitor {
   private id = -1;
   private parts: StoryParts | undefined = undefined;
   private regions: Map<number, StoryRegion> | undefined = undefined;
-  private text: TextDecoder | undefined = undefined;
+  private text: InstanceType<typeof TextDecoder> | undefined = undefined;
   /**
    * The task's subtasks and regions not yet ended: most task and region
    * ends are other tasks', passed on without a lookup while these are 0.
