@@ -171,26 +171,6 @@ function vput(buf: Uint8Array, p: number, v: number): number {
     buf[p] = v;
     return p + 1;
   }
-  // Unrolled up to four bytes (2^28): the loop's branch per byte costs more
-  // than the bytes for the two- and three-byte times and ids most events have.
-  if (v < 0x4000) {
-    buf[p] = (v & 0x7f) | 0x80;
-    buf[p + 1] = v >>> 7;
-    return p + 2;
-  }
-  if (v < 0x200000) {
-    buf[p] = (v & 0x7f) | 0x80;
-    buf[p + 1] = ((v >>> 7) & 0x7f) | 0x80;
-    buf[p + 2] = v >>> 14;
-    return p + 3;
-  }
-  if (v < 0x10000000) {
-    buf[p] = (v & 0x7f) | 0x80;
-    buf[p + 1] = ((v >>> 7) & 0x7f) | 0x80;
-    buf[p + 2] = ((v >>> 14) & 0x7f) | 0x80;
-    buf[p + 3] = v >>> 21;
-    return p + 4;
-  }
   if (v < 0x80000000) {
     let x = v;
     while (x >= 0x80) {
@@ -233,11 +213,6 @@ function annUintAt(buf: Uint8Array, p: number, iid: number, key: number, v: numb
   buf[p + 2] = K.annName;
   buf[p + 3] = iid;
   buf[p + 4] = key;
-  if (v < 0x80) {
-    buf[p + 5] = v;
-    buf[at] = 4;
-    return p + 6;
-  }
   p = vput(buf, p + 5, v);
   // Two bytes of name, a key and at most ten of value: under 128.
   buf[at] = p - at - 1;
@@ -411,18 +386,8 @@ class PerfettoEmitter implements LayoutEmitter {
     let p = w.pos;
     buf[p] = K.packet;
     this.pk = p + 1;
-    // stampAt's common case in line: a short step forward on the clock.
-    const last = this.last;
-    const step = time - last;
-    if (step >= 0 && step < 0x80) {
-      buf[p + 2] = K.timestamp;
-      buf[p + 3] = step;
-      p += 4;
-      this.last = time;
-    } else {
-      p = stampAt(buf, p + 2, time, last);
-      if (time >= last) this.last = time;
-    }
+    p = stampAt(buf, p + 2, time, this.last);
+    if (time >= this.last) this.last = time;
     buf[p++] = K.sequenceId;
     buf[p++] = SEQ;
     buf[p++] = K.sequenceFlags;
@@ -434,10 +399,6 @@ class PerfettoEmitter implements LayoutEmitter {
     buf[p++] = type;
     buf[p++] = K.trackUuid;
     this.events++;
-    if (uuid < 0x80) {
-      buf[p] = uuid;
-      return p + 1;
-    }
     return vput(buf, p, uuid);
   }
 
