@@ -70,7 +70,7 @@ function traceOf(events: number): string {
   const path = join(dir, `gen-${events}.trace`);
   if (existsSync(path)) return path;
   // About 10 bytes per event with the generator's workload, plus the
-  // largest export's output (Chrome JSON, about 115 bytes per event; deleted
+  // largest export's output (Chrome JSON, about 106 bytes per event; deleted
   // after each run).
   const need = events * (10 + 115);
   const free = freeBytes(dir);
