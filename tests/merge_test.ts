@@ -5,6 +5,7 @@ import { join } from "node:path";
 import * as trace from "../mod.ts";
 import { parseTrace } from "../read.ts";
 import { mergeTraces } from "../lib/read/merge.ts";
+import { TraceWriter } from "../lib/format/encoder.ts";
 import { main } from "../cli.ts";
 import { isTracedTestRun } from "../lib/testing/test_tracing.ts";
 import { sleep, tempDir } from "./helpers.ts";
@@ -26,6 +27,42 @@ async function record(path: string, label: string, stacks = false): Promise<Uint
   await trace.stop();
   return new Uint8Array(readFileSync(path));
 }
+
+/** A one-region trace whose clock starts `startTime` ms after the epoch. */
+function oneRegionTrace(startTime: number, beginNs: number, endNs: number): Uint8Array {
+  const w = new TraceWriter();
+  w.header({
+    timeOrigin: 0,
+    startTime,
+    resolutionNs: 1,
+    runtime: "crafted",
+    runtimeVersion: "0",
+    pid: 1,
+  });
+  w.defineString(1, "r");
+  w.openBatch(1, 0, 0);
+  w.regionBegin(beginNs / 1e6, 0, 1, 1, 0, 0);
+  w.regionEnd(endNs / 1e6, 1);
+  w.closeBatch();
+  w.end();
+  return w.out.buf.slice(0, w.out.pos);
+}
+
+describe("mergeTraces' clock shift", () => {
+  test("moves a region's begin and end alike: durations exact when the shift falls between two ns", () => {
+    for (let i = 1; i <= 200; i++) {
+      const shift = 1000 + (i * 997 + 0.5) / 1e6; // ms: half a ns over a whole number of ns
+      const begin = 1_000_000 + i * 7_919, end = begin + 2_129_836 + i;
+      const bytes = mergeTraces([
+        { name: "a", bytes: oneRegionTrace(1000, 0, 1) },
+        { name: "b", bytes: oneRegionTrace(shift, begin, end) },
+      ]).bytes;
+      // a's region lasts 1 ns, b's about 2 ms.
+      const r = parseTrace(bytes).regions.find((x) => x.end! - x.start! > 1)!;
+      assert.equal(r.end! - r.start!, end - begin, `shift ${shift} ms`);
+    }
+  });
+});
 
 describe("runtrace merge", { skip }, () => {
   test("two traces become one: threads apart, task ids unique, one clock, nothing lost", async () => {

@@ -197,7 +197,8 @@ class MergeWriter {
   private name = "";
   private threadNames = new Map<number, string>();
   private threads = new Map<number, number>();
-  private shiftMs = 0;
+  /** The input's clock shift in whole ns: begin and end move alike, durations stay exact. */
+  private shiftNs = 0;
   private maxTask = 0;
   /** The merged thread whose batch is open, -1 if none. */
   private open = -1;
@@ -215,7 +216,7 @@ class MergeWriter {
     this.name = s.name;
     this.threadNames = s.threadNames;
     this.threads = new Map();
-    this.shiftMs = s.header.timeOrigin + s.header.startTime - this.origin;
+    this.shiftNs = Math.round((s.header.timeOrigin + s.header.startTime - this.origin) * 1e6);
     this.maxTask = 0;
     this.open = -1;
   }
@@ -275,7 +276,9 @@ class MergeWriter {
       return t === 0 ? 0 : t + this.taskBase;
     };
     const w = this.w;
-    const ms = (ns: number) => ns / 1e6 + this.shiftMs;
+    // A shift in fractional ns, rounded with each time apart, moved a
+    // region's end and begin differently: 1 ns off a duration now and then.
+    const ms = (ns: number) => (ns + this.shiftNs) / 1e6;
     switch (e.kind) {
       case "taskBegin":
         return w.taskBegin(ms(e.time), task(e.task), task(e.parent), this.id(e.type));
@@ -345,6 +348,6 @@ class MergeWriter {
   private stack(frames: string[] | undefined, ns: number): void {
     if (!frames) return;
     const text = "Error\n" + frames.map((f) => `    at ${f}`).join("\n");
-    this.w.stack(ns / 1e6 + this.shiftMs, this.id(text));
+    this.w.stack((ns + this.shiftNs) / 1e6, this.id(text));
   }
 }
